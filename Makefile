@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make up` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: up test unit e2e browser bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+up: $(STAMP)
+	$(VENV)/bin/notifyx up
+
+# Debian's chromium for the browser tests (Playwright's own browser download does not work here)
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; fi
+
+# unit tests share no process with a running local cloud: moto's mock_aws resets the backends it serves
+test: $(STAMP) /usr/bin/chromium
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/infra
+	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q tests/browser
+	$(PY) -m pytest -q tests/bench
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+e2e: $(STAMP)
+	$(PY) -m pytest -q tests/e2e
+
+bench: $(STAMP)
+	$(PY) -m pytest -q -s tests/bench
+
+lint: $(STAMP)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .notifyx

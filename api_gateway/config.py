@@ -1,0 +1,60 @@
+"""What the data planes are configured with; built by infra from template.yaml's resources."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+#: Runs a Lambda function by name with an event and returns its result. On a function error, a timeout
+#: or throttling it raises; ``str(exc)`` is the function's errorMessage (a REQUEST authorizer that raises
+#: ``Exception("Unauthorized")`` therefore refuses with 401, as on AWS).
+Invoke = Callable[[str, dict], Any]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """API Gateway WebSocket quotas; tests make them small."""
+
+    max_message_bytes: int = 128 * 1024
+    max_frame_bytes: int = 32 * 1024
+    idle_timeout: float = 600.0
+    max_duration: float = 7200.0
+    integration_timeout: float = 29.0
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    function: str
+    #: e.g. ("route.request.querystring.token",); empty: the authorizer is always called
+    identity_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebSocketRoute:
+    key: str                      # "$connect", "$disconnect", "$default" or a selected value such as "publish"
+    function: str | None          # the AWS_PROXY integration's Lambda function name
+    two_way: bool = False         # has a route response: the handler's returned body is sent back
+    authorizer: Authorizer | None = None   # only meaningful on $connect
+
+
+@dataclass(frozen=True)
+class WebSocketApiConfig:
+    api_id: str
+    name: str
+    stage: str
+    route_selection_expression: str          # e.g. "$request.body.action"
+    routes: dict[str, WebSocketRoute] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    method: str                   # "GET", "POST", ... or "ANY"
+    path: str                     # API Gateway resource path: "/topics/{name}", "/files/{proxy+}"
+    function: str
+
+
+@dataclass(frozen=True)
+class RestApiConfig:
+    api_id: str
+    stage: str
+    routes: tuple[RestRoute, ...] = ()
+    binary_media_types: tuple[str, ...] = ()   # "image/png" (the template's "image~1png" decoded)

@@ -1,0 +1,1 @@
+"""Shared pieces every Notifyx service imports: contract errors, validation, the service client."""

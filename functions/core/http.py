@@ -1,0 +1,57 @@
+"""Chalice glue shared by the HTTP services: contract error bodies, JSON bodies, the caller's identity."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from chalice import Chalice, Response
+
+from core import services
+from core.errors import AppError, invalid
+
+
+@dataclass(frozen=True)
+class Caller:
+    id: str
+    email: str
+
+
+def error_response(error: AppError) -> Response:
+    return Response(body={"error": error.to_dict()}, status_code=error.status,
+                    headers={"Content-Type": "application/json"})
+
+
+def install_error_handling(app: Chalice) -> None:
+    """Every AppError raised by a route becomes the contract's ``{"error": {...}}`` with its status."""
+
+    @app.middleware("http")
+    def contract_errors(event, get_response):
+        try:
+            return get_response(event)
+        except AppError as e:
+            return error_response(e)
+
+
+def json_body(app: Chalice) -> dict:
+    raw = app.current_request.raw_body
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise invalid("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise invalid("the body must be a JSON object")
+    return body
+
+
+def bearer_token(app: Chalice) -> str:
+    header = app.current_request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AppError("unauthorized", "missing bearer token")
+    return token.strip()
+
+
+def caller(app: Chalice) -> Caller:
+    """The authenticated user of the current request (asks the auth service), or AppError unauthorized."""
+    user = services.call("AUTH_VERIFY_FUNCTION", "verify", token=bearer_token(app))
+    return Caller(id=user["id"], email=user["email"])

@@ -1,0 +1,88 @@
+"""The one way a service calls another: Lambda invoke, wrapped in a circuit breaker.
+
+Internal functions take ``{"op": ..., **fields}`` and answer ``{"ok": true, "data": ...}`` or
+``{"ok": false, "error": {"code", "message"}}`` (see ``internal_handler``). Discovery, load balancing and
+tracing wrap calls here, in one place.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Callable
+
+import boto3
+import pybreaker
+from botocore.config import Config
+
+from core.errors import AppError
+
+log = logging.getLogger(__name__)
+
+_clients: dict[str, Any] = {}
+_breakers: dict[str, pybreaker.CircuitBreaker] = {}
+
+
+def _lambda():
+    if "lambda" not in _clients:
+        _clients["lambda"] = boto3.client(
+            "lambda", config=Config(retries={"max_attempts": 2}, read_timeout=30, max_pool_connections=50))
+    return _clients["lambda"]
+
+
+def _breaker(function: str) -> pybreaker.CircuitBreaker:
+    if function not in _breakers:
+        # only infrastructure failures open the circuit; a domain error is a healthy answer
+        _breakers[function] = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=10, exclude=[AppError],
+                                                        name=function)
+    return _breakers[function]
+
+
+def call(target: str, op: str, **fields) -> Any:
+    """Run ``op`` on the service whose function name is in env var ``target``; its ``data`` or AppError."""
+    function = os.environ.get(target)
+    if not function:
+        raise AppError("unavailable", f"{target} is not configured")
+    try:
+        return _breaker(function).call(_invoke, function, {"op": op, **fields})
+    except pybreaker.CircuitBreakerError:
+        raise AppError("unavailable", f"{function} is unavailable (circuit open)") from None
+
+
+def _invoke(function: str, event: dict) -> Any:
+    try:
+        response = _lambda().invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read() or b"null")
+    except Exception as e:  # the network, throttling, the function being gone
+        log.warning("call to %s failed: %s", function, e)
+        raise AppError("unavailable", f"{function} did not answer") from e
+    if response.get("FunctionError"):
+        message = payload.get("errorMessage", "") if isinstance(payload, dict) else str(payload)
+        raise _Unavailable(f"{function} failed: {message}")
+    if not isinstance(payload, dict) or "ok" not in payload:
+        raise _Unavailable(f"{function} answered outside the internal protocol")
+    if not payload["ok"]:
+        raise AppError.from_dict(payload.get("error") or {})
+    return payload.get("data")
+
+
+class _Unavailable(Exception):
+    """Counts against the circuit; surfaces to callers as AppError('unavailable')."""
+
+
+def internal_handler(ops: dict[str, Callable[..., Any]]) -> Callable[[dict, Any], dict]:
+    """A Lambda handler that dispatches ``event["op"]`` to ``ops`` and answers the internal protocol."""
+
+    def handler(event: dict, context: Any) -> dict:
+        op = ops.get(event.get("op")) if isinstance(event, dict) else None
+        if op is None:
+            return {"ok": False, "error": {"code": "invalid_request", "message": f"unknown op {event.get('op')!r}"}}
+        fields = {k: v for k, v in event.items() if k != "op"}
+        try:
+            return {"ok": True, "data": op(**fields)}
+        except AppError as e:
+            return {"ok": False, "error": e.to_dict()}
+        except TypeError as e:  # wrong or missing fields from the caller
+            return {"ok": False, "error": {"code": "invalid_request", "message": str(e)}}
+
+    return handler

@@ -1,8 +1,9 @@
 """What the data planes are configured with; built by infra from template.yaml's resources."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 #: Runs a Lambda function by name with an event and returns its result. On a function error, a timeout
 #: or throttling it raises; ``str(exc)`` is the function's errorMessage (a REQUEST authorizer that raises

@@ -38,7 +38,7 @@ class AppError(ChaliceUnhandledError):
         return {"code": self.code, "message": self.message}
 
     @classmethod
-    def from_dict(cls, error: dict) -> "AppError":
+    def from_dict(cls, error: dict) -> AppError:
         code = error.get("code", "internal")
         return cls(code if code in STATUS else "internal", error.get("message", ""))
 

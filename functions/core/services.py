@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import boto3
 import pybreaker
@@ -49,6 +50,22 @@ def call(target: str, op: str, **fields) -> Any:
         raise AppError("unavailable", f"{function} is unavailable (circuit open)") from None
 
 
+def invoke(target: str, event: dict) -> Any:
+    """Invoke the function named by env var ``target`` with a raw event (e.g. a 2PC participant); its result."""
+    function = os.environ.get(target)
+    if not function:
+        raise AppError("unavailable", f"{target} is not configured")
+    try:
+        response = _lambda().invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read() or b"null")
+    except Exception as e:
+        raise AppError("unavailable", f"{function} did not answer") from e
+    if response.get("FunctionError"):
+        message = payload.get("errorMessage", "") if isinstance(payload, dict) else str(payload)
+        raise AppError("unavailable", f"{function} failed: {message}")
+    return payload
+
+
 def _invoke(function: str, event: dict) -> Any:
     try:
         response = _lambda().invoke(FunctionName=function, Payload=json.dumps(event).encode())
@@ -74,6 +91,8 @@ def internal_handler(ops: dict[str, Callable[..., Any]]) -> Callable[[dict, Any]
     """A Lambda handler that dispatches ``event["op"]`` to ``ops`` and answers the internal protocol."""
 
     def handler(event: dict, context: Any) -> dict:
+        if isinstance(event, dict) and event.get("op") == "health":
+            return {"ok": True, "data": {"status": "ok"}}
         op = ops.get(event.get("op")) if isinstance(event, dict) else None
         if op is None:
             return {"ok": False, "error": {"code": "invalid_request", "message": f"unknown op {event.get('op')!r}"}}

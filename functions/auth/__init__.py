@@ -1,0 +1,1 @@
+"""auth: users, passwords, session tokens, and the WebSocket $connect authorizer."""

@@ -1,0 +1,36 @@
+"""The auth REST API: register, log in, log out, who am I."""
+from chalice import Chalice, Response
+
+from auth import sessions, users
+from core.http import bearer_token, install_error_handling, json_body
+from core.validation import require
+
+app = Chalice(app_name="notifyx-auth")
+install_error_handling(app)
+
+
+@app.route("/users", methods=["POST"])
+def register() -> Response:
+    body = json_body(app)
+    user = users.register(require(body, "email"), require(body, "password"))
+    return Response(body={"user": user.public()}, status_code=201)
+
+
+@app.route("/users/login", methods=["POST"])
+def login() -> dict:
+    body = json_body(app)
+    user = users.authenticate(require(body, "email"), require(body, "password"))
+    session = sessions.issue(user)
+    return {"token": session["token"], "user": user.public(), "expires_at": session["expires_at"]}
+
+
+@app.route("/users/logout", methods=["DELETE"])
+def logout() -> Response:
+    sessions.revoke(bearer_token(app))
+    return Response(body="", status_code=204)
+
+
+@app.route("/users/self", methods=["GET"])
+def self() -> dict:
+    identity = sessions.resolve(bearer_token(app))
+    return {"user": users.by_email(identity["email"]).public()}

@@ -1,0 +1,48 @@
+"""The auth service's tables: Users (by email, GSI by_id) and Tokens (by sha256 of the token)."""
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class UserById(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_id"
+        projection = AllProjection()
+
+    id = UnicodeAttribute(hash_key=True)
+
+
+class User(Model):
+    """A registered user; ``password`` is an encoded scrypt hash (see auth.passwords), never the password."""
+
+    class Meta:
+        table_name = os.environ["USERS_TABLE"]
+
+    email = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute()
+    password = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    by_id = UserById()
+
+    def public(self) -> dict:
+        return {"id": self.id, "email": self.email, "created_at": self.created_at}
+
+
+class Token(Model):
+    """A session: only the token's sha256 is stored, so a leaked table does not leak sessions."""
+
+    class Meta:
+        table_name = os.environ["TOKENS_TABLE"]
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    # DynamoDB's TTL reaper deletes it eventually on AWS; expires_at is what is enforced
+    ttl = NumberAttribute()

@@ -1,0 +1,61 @@
+"""Registering users and checking their credentials."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PutError
+
+from auth import passwords
+from auth.models import User
+from core import validation
+from core.errors import AppError, invalid
+
+MAX_PASSWORD_LENGTH = 1024
+
+
+def _password(value) -> str:
+    if not isinstance(value, str):
+        raise invalid("password must be a string")
+    if len(value) < validation.MIN_PASSWORD_LENGTH:
+        raise invalid(f"password must be at least {validation.MIN_PASSWORD_LENGTH} characters")
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise invalid(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+    return value
+
+
+def register(email: str, password: str) -> User:
+    """Create a user, or AppError conflict if the email is taken."""
+    email = validation.email(email)
+    password = _password(password)
+    user = User(email, id=f"u-{uuid.uuid4().hex}", password=passwords.hash_password(password),
+                created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    try:
+        user.save(condition=User.email.does_not_exist())
+    except PutError as e:
+        if e.cause_response_code == "ConditionalCheckFailedException":
+            raise AppError("conflict", f"{email} is already registered") from None
+        raise
+    return user
+
+
+def authenticate(email, password) -> User:
+    """The user with these credentials, or AppError unauthorized (the same for an unknown email)."""
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise invalid("email and password must be strings")
+    try:
+        user = User.get(email.strip().lower())
+    except User.DoesNotExist:
+        passwords.check_password(password, passwords.DECOY_HASH)
+        raise AppError("unauthorized", "wrong email or password") from None
+    if not passwords.check_password(password, user.password):
+        raise AppError("unauthorized", "wrong email or password")
+    return user
+
+
+def by_email(email: str) -> User:
+    """The user with this email, or AppError unauthorized (its session outlived it)."""
+    try:
+        return User.get(email)
+    except User.DoesNotExist:
+        raise AppError("unauthorized", "the user no longer exists") from None

@@ -1,0 +1,251 @@
+"""The auth service as PROTOCOL.md specifies it: users, sessions, the verify op and the $connect authorizer."""
+import json
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from tables import create_tables, physical_name
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def auth(monkeypatch):
+    """The auth modules, imported once their tables exist (models read table names at import)."""
+    with mock_aws():
+        create_tables(monkeypatch, "UsersTable", "TokensTable")
+        from auth import app, authorizer, sessions, verify
+
+        yield {"app": app.app, "authorizer": authorizer, "sessions": sessions, "verify": verify}
+
+
+@pytest.fixture
+def client(auth):
+    with Client(auth["app"]) as c:
+        yield c.http
+
+
+def post(client, path, body, headers=None):
+    response = client.post(path, headers={"Content-Type": "application/json", **(headers or {})},
+                           body=json.dumps(body) if not isinstance(body, str) else body)
+    return response.status_code, (json.loads(response.body) if response.body else None)
+
+
+def register(client, email="ada@example.com", password=PASSWORD):
+    return post(client, "/users", {"email": email, "password": password})
+
+
+def login(client, email="ada@example.com", password=PASSWORD):
+    return post(client, "/users/login", {"email": email, "password": password})
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def get_self(client, token):
+    response = client.get("/users/self", headers=bearer(token))
+    return response.status_code, json.loads(response.body)
+
+
+def error_code(result):
+    status, body = result
+    return status, body["error"]["code"]
+
+
+# ---------------------------------------------------------------- register
+
+
+def test_register_returns_the_user_without_secrets(client):
+    status, body = register(client, "Ada@Example.com")
+    assert status == 201
+    assert set(body["user"]) == {"id", "email", "created_at"}
+    assert body["user"]["email"] == "ada@example.com"
+    assert body["user"]["id"].startswith("u-")
+    assert body["user"]["created_at"].endswith("Z")
+
+
+def test_password_is_not_stored_in_clear(client):
+    register(client)
+    item = boto3.client("dynamodb").get_item(TableName=physical_name("UsersTable"),
+                                             Key={"email": {"S": "ada@example.com"}})["Item"]
+    stored = json.dumps(item)
+    assert PASSWORD not in stored
+    assert item["password"]["S"].startswith("scrypt$")
+
+
+def test_same_password_gets_different_salts(client):
+    register(client, "a@example.com")
+    register(client, "b@example.com")
+    table = boto3.client("dynamodb")
+    hashes = [table.get_item(TableName=physical_name("UsersTable"), Key={"email": {"S": e}})["Item"]["password"]["S"]
+              for e in ("a@example.com", "b@example.com")]
+    assert hashes[0] != hashes[1]
+
+
+def test_taken_email_is_a_conflict(client):
+    register(client)
+    assert error_code(register(client, "ADA@example.com")) == (409, "conflict")
+
+
+@pytest.mark.parametrize("body", [
+    {"email": "ada@example.com", "password": "short"},
+    {"email": "not-an-email", "password": PASSWORD},
+    {"email": "ada@example.com"},
+    {"password": PASSWORD},
+    {"email": "ada@example.com", "password": 12345678},
+    "not json",
+    "[1, 2]",
+])
+def test_bad_registration_is_invalid_request(client, body):
+    assert error_code(post(client, "/users", body)) == (400, "invalid_request")
+
+
+# ---------------------------------------------------------------- login / self / logout
+
+
+def test_login_returns_token_user_and_expiry(client):
+    _, registered = register(client)
+    status, body = login(client, "ADA@example.com")
+    assert status == 200
+    assert body["user"] == registered["user"]
+    assert len(body["token"]) >= 32
+    assert body["expires_at"].endswith("Z")
+
+
+def test_token_is_stored_only_as_its_hash(client):
+    register(client)
+    _, body = login(client)
+    items = boto3.client("dynamodb").scan(TableName=physical_name("TokensTable"))["Items"]
+    assert len(items) == 1
+    assert body["token"] not in json.dumps(items)
+    assert int(items[0]["ttl"]["N"]) == int(items[0]["expires_at"]["N"])
+
+
+@pytest.mark.parametrize("email,password", [("ada@example.com", "wrong password"), ("bob@example.com", PASSWORD)])
+def test_bad_credentials_are_unauthorized(client, email, password):
+    register(client)
+    assert error_code(login(client, email, password)) == (401, "unauthorized")
+
+
+def test_login_without_password_is_invalid_request(client):
+    assert error_code(post(client, "/users/login", {"email": "ada@example.com"})) == (400, "invalid_request")
+
+
+def test_self_returns_the_token_owner(client):
+    _, registered = register(client)
+    _, session = login(client)
+    assert get_self(client, session["token"]) == (200, {"user": registered["user"]})
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}])
+def test_self_without_a_valid_token_is_unauthorized(client, headers):
+    response = client.get("/users/self", headers=headers)
+    assert response.status_code == 401
+    assert json.loads(response.body)["error"]["code"] == "unauthorized"
+
+
+def test_expired_token_is_refused(client, auth, monkeypatch):
+    register(client)
+    _, session = login(client)
+    issued_at = auth["sessions"].now()
+    monkeypatch.setattr(auth["sessions"], "now", lambda: issued_at + 86400 + 1)
+    assert error_code(get_self(client, session["token"])) == (401, "unauthorized")
+    with pytest.raises(Exception, match="Unauthorized"):
+        auth["authorizer"].handler({"queryStringParameters": {"token": session["token"]}, "methodArn": "arn"}, None)
+
+
+def test_token_lifetime_comes_from_the_template_parameter(client, auth, monkeypatch):
+    monkeypatch.setenv("TOKEN_TTL_SECONDS", "60")
+    register(client)
+    _, session = login(client)
+    issued_at = auth["sessions"].now()
+    monkeypatch.setattr(auth["sessions"], "now", lambda: issued_at + 30)
+    assert get_self(client, session["token"])[0] == 200
+    monkeypatch.setattr(auth["sessions"], "now", lambda: issued_at + 61)
+    assert get_self(client, session["token"])[0] == 401
+
+
+def test_logout_revokes_the_token_everywhere(client, auth):
+    register(client)
+    _, session = login(client)
+    _, other = login(client)
+    response = client.delete("/users/logout", headers=bearer(session["token"]))
+    assert response.status_code == 204
+    assert error_code(get_self(client, session["token"])) == (401, "unauthorized")
+    assert auth["verify"].handler({"op": "verify", "token": session["token"]}, None)["error"]["code"] == "unauthorized"
+    with pytest.raises(Exception, match="Unauthorized"):
+        auth["authorizer"].handler({"queryStringParameters": {"token": session["token"]}, "methodArn": "arn"}, None)
+    # only that session ends
+    assert get_self(client, other["token"])[0] == 200
+
+
+def test_logout_twice_is_unauthorized(client):
+    register(client)
+    _, session = login(client)
+    client.delete("/users/logout", headers=bearer(session["token"]))
+    response = client.delete("/users/logout", headers=bearer(session["token"]))
+    assert response.status_code == 401
+
+
+# ---------------------------------------------------------------- verify op
+
+
+def test_verify_answers_the_user_of_a_live_token(client, auth):
+    _, registered = register(client)
+    _, session = login(client)
+    answer = auth["verify"].handler({"op": "verify", "token": session["token"]}, None)
+    assert answer == {"ok": True, "data": {"id": registered["user"]["id"], "email": "ada@example.com"}}
+
+
+@pytest.mark.parametrize("event", [{"op": "verify", "token": "bogus"}, {"op": "verify", "token": ""}])
+def test_verify_refuses_unknown_tokens(auth, event):
+    answer = auth["verify"].handler(event, None)
+    assert answer["ok"] is False
+    assert answer["error"]["code"] == "unauthorized"
+
+
+def test_verify_without_token_is_invalid_request(auth):
+    assert auth["verify"].handler({"op": "verify"}, None)["error"]["code"] == "invalid_request"
+
+
+# ---------------------------------------------------------------- $connect authorizer
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef/local/$connect"
+
+
+def test_authorizer_allows_a_query_string_token(client, auth):
+    _, registered = register(client)
+    _, session = login(client)
+    policy = auth["authorizer"].handler(
+        {"type": "REQUEST", "methodArn": METHOD_ARN, "queryStringParameters": {"token": session["token"]}}, None)
+    user_id = registered["user"]["id"]
+    assert policy == {
+        "principalId": user_id,
+        "policyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}]},
+        "context": {"user_id": user_id, "email": "ada@example.com"},
+    }
+
+
+def test_authorizer_allows_a_bearer_header(client, auth):
+    register(client)
+    _, session = login(client)
+    policy = auth["authorizer"].handler(
+        {"methodArn": METHOD_ARN, "queryStringParameters": None,
+         "headers": {"authorization": f"Bearer {session['token']}"}}, None)
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+@pytest.mark.parametrize("event", [
+    {"methodArn": METHOD_ARN},
+    {"methodArn": METHOD_ARN, "queryStringParameters": {"token": "bogus"}},
+    {"methodArn": METHOD_ARN, "headers": {"Authorization": "Bearer bogus"}},
+    {"methodArn": METHOD_ARN, "headers": {"Authorization": "Basic Zm9vOmJhcg=="}},
+])
+def test_authorizer_denies_missing_or_bad_tokens(auth, event):
+    with pytest.raises(Exception) as raised:
+        auth["authorizer"].handler(event, None)
+    assert str(raised.value) == "Unauthorized"

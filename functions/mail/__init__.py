@@ -1,0 +1,1 @@
+"""mail: queue email, send it with bounded concurrency through SES, retry, dead-letter."""

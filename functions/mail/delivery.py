@@ -1,0 +1,119 @@
+"""Sending one queued mail exactly once: claim it with a conditional update, send with SES, record the outcome.
+
+SQS delivers at least once, so the claim is what keeps a redelivered or concurrently delivered message from
+sending the same mail twice: only a `queued` mail whose previous claim has lapsed can be claimed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from mail.models import FAILED, QUEUED, SENT, Mail
+
+log = logging.getLogger(__name__)
+
+_clients_lock = threading.Lock()
+_ses_clients: dict[float, object] = {}
+
+
+class DeliveryFailed(Exception):
+    """This attempt did not send the mail; the queue will offer the message again (or dead-letter it)."""
+
+
+def _ses(timeout: float):
+    with _clients_lock:  # client creation is not thread-safe; the client itself is
+        if timeout not in _ses_clients:
+            # no botocore retries: SQS redelivery after the visibility timeout is the retry
+            _ses_clients[timeout] = boto3.client("ses", config=Config(
+                connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1}))
+        return _ses_clients[timeout]
+
+
+def mail_id_of(body: str) -> str:
+    """The mail id a queue message carries, or DeliveryFailed for a body that is not a mail."""
+    try:
+        mail_id = json.loads(body).get("mail_id")
+    except (ValueError, AttributeError):
+        mail_id = None
+    if not isinstance(mail_id, str) or not mail_id:
+        raise DeliveryFailed(f"not a mail message: {body[:80]!r}")
+    return mail_id
+
+
+def deliver(mail_id: str, attempt: int, max_attempts: int, lease_seconds: float) -> str:
+    """Send the mail unless it was already sent; its final status. DeliveryFailed if this attempt failed."""
+    token = uuid.uuid4().hex
+    now = time.time()
+    mail = Mail(mail_id)
+    try:
+        mail.update(
+            actions=[Mail.claim.set(token), Mail.claimed_until.set(int(now + lease_seconds) + 1),
+                     Mail.attempts.add(1)],
+            condition=(Mail.status == QUEUED) & (Mail.claimed_until.does_not_exist() | (Mail.claimed_until < now)))
+    except UpdateError as e:
+        if e.cause_response_code != "ConditionalCheckFailedException":
+            raise DeliveryFailed(f"could not claim {mail_id}: {e}") from e
+        return _unclaimable(mail_id)
+    try:
+        message_id = _send(mail)
+    except Exception as e:
+        error = _describe(e)
+        final = attempt >= max_attempts
+        actions = [Mail.claim.remove(), Mail.claimed_until.remove(), Mail.error.set(error)]
+        if final:
+            actions.append(Mail.status.set(FAILED))
+        try:
+            mail.update(actions=actions, condition=Mail.claim == token)
+        except UpdateError:
+            log.warning("mail %s: lost its claim before recording the failure", mail_id)
+        raise DeliveryFailed(f"mail {mail_id} attempt {attempt}/{max_attempts}: {error}") from e
+    # unconditional: the mail has left, whatever happened to the claim meanwhile
+    mail.update(actions=[Mail.status.set(SENT), Mail.ses_message_id.set(message_id), Mail.error.remove(),
+                         Mail.sent_at.set(datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")),
+                         Mail.claim.remove(), Mail.claimed_until.remove()])
+    return SENT
+
+
+def _unclaimable(mail_id: str) -> str:
+    try:
+        current = Mail.get(mail_id, consistent_read=True)
+    except DoesNotExist:
+        raise DeliveryFailed(f"no mail {mail_id}") from None
+    if current.status in (SENT, FAILED):
+        return current.status  # a redelivery of a settled mail: nothing to do
+    raise DeliveryFailed(f"mail {mail_id} is being sent by another delivery")
+
+
+def _send(mail: Mail) -> str:
+    timeout = float(os.environ.get("MAIL_SEND_TIMEOUT_SECONDS", "5"))
+    latency_ms = float(os.environ.get("MAIL_SIMULATED_LATENCY_MS", "0"))
+    if latency_ms > 0:
+        # load-test knob (template parameter MailSimulatedLatencyMs): stands for a real provider's round trip
+        time.sleep(latency_ms / 1000)
+    sender = os.environ.get("MAIL_SENDER", "")
+    request = {
+        "Source": sender,
+        "Destination": {"ToAddresses": [mail.to]},
+        "Message": {"Subject": {"Data": mail.subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": mail.message, "Charset": "UTF-8"}}},
+    }
+    if mail.owner_email:
+        request["ReplyToAddresses"] = [mail.owner_email]
+    return _ses(timeout).send_email(**request)["MessageId"]
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"[:500]
+    return f"{type(error).__name__}: {error}"[:500]

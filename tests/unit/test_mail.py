@@ -1,0 +1,248 @@
+"""The mail service as PROTOCOL.md specifies it: POST /mail queues, the worker sends once, GET /mail/{id} tells."""
+import io
+import json
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from tables import create_tables
+
+SENDER = "notifications@notifyx.test"
+PASSWORD = "correct horse"
+
+
+class InProcessLambda:
+    """Lambda's invoke API answered by the real handlers in this process (mock_aws cannot run functions)."""
+
+    def __init__(self, handlers: dict):
+        self.handlers = handlers
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict:  # noqa: N803 - boto3's parameter names
+        result = self.handlers[FunctionName](json.loads(Payload), None)
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
+
+
+@pytest.fixture
+def cloud(monkeypatch):
+    """Mail + auth tables, the mail queue with its DLQ, a verified sender; the mail modules imported after."""
+    with mock_aws():
+        create_tables(monkeypatch, "UsersTable", "TokensTable", "MailTable")
+        sqs = boto3.client("sqs")
+        dlq = sqs.create_queue(QueueName="mail-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = sqs.create_queue(QueueName="mail", Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})["QueueUrl"]
+        ses = boto3.client("ses")
+        ses.verify_email_identity(EmailAddress=SENDER)
+        for name, value in {"MAIL_QUEUE_URL": queue, "MAIL_SENDER": SENDER, "MAIL_MAX_RECEIVE_COUNT": "3",
+                            "MAIL_SEND_TIMEOUT_SECONDS": "2", "AUTH_VERIFY_FUNCTION": "notifyx-AuthVerify"}.items():
+            monkeypatch.setenv(name, value)
+        from auth import sessions, users, verify
+        from core import services
+        from mail import app, service, worker
+
+        monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-AuthVerify": verify.handler}))
+        yield {"sqs": sqs, "ses": ses, "queue": queue, "dlq": dlq, "app": app.app, "service": service,
+               "worker": worker, "users": users, "sessions": sessions}
+
+
+@pytest.fixture
+def http(cloud):
+    with Client(cloud["app"]) as client:
+        yield client.http
+
+
+def token_for(cloud, email):
+    return cloud["sessions"].issue(cloud["users"].register(email, PASSWORD))["token"]
+
+
+def post_mail(http, token, body):
+    response = http.post("/mail", headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                         body=json.dumps(body))
+    return response.status_code, json.loads(response.body)
+
+
+def get_mail(http, token, mail_id):
+    response = http.get(f"/mail/{mail_id}", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code, json.loads(response.body)
+
+
+def sent_messages():
+    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+
+
+def receive(cloud, expected=1):
+    """Up to ``expected`` queued messages as the records of an SQS event (with their receive counts)."""
+    messages = cloud["sqs"].receive_message(QueueUrl=cloud["queue"], MaxNumberOfMessages=10,
+                                            AttributeNames=["All"]).get("Messages", [])
+    assert len(messages) == expected
+    return [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+             "attributes": m["Attributes"], "eventSource": "aws:sqs"} for m in messages]
+
+
+def run_worker(cloud, records):
+    return cloud["worker"].handler({"Records": records}, None)
+
+
+def queued_count(cloud, queue="queue"):
+    attributes = cloud["sqs"].get_queue_attributes(QueueUrl=cloud[queue], AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+# ---------------------------------------------------------------- accepting mail
+
+
+def test_post_mail_queues_and_answers_202_with_the_mail_id(cloud, http):
+    token = token_for(cloud, "ada@example.com")
+    status, body = post_mail(http, token, {"to": "bob@example.com", "subject": "hi", "message": "hello bob"})
+    assert status == 202
+    assert body["mail"]["status"] == "queued" and body["mail"]["id"].startswith("mail-")
+    [record] = receive(cloud)
+    assert json.loads(record["body"]) == {"mail_id": body["mail"]["id"]}
+    assert get_mail(http, token, body["mail"]["id"]) == (
+        200, {"mail": {"id": body["mail"]["id"], "status": "queued", "attempts": 0, "error": None}})
+    assert sent_messages() == []  # nothing is sent by the request itself
+
+
+def test_post_mail_needs_a_token(cloud, http):
+    status, body = post_mail(http, "not-a-token", {"to": "bob@example.com", "subject": "s", "message": "m"})
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    assert queued_count(cloud) == 0
+
+
+@pytest.mark.parametrize("bad", [
+    {"to": "not-an-address", "subject": "s", "message": "m"},
+    {"to": "bob@example.com", "subject": "s", "message": "   "},
+    {"to": "bob@example.com", "subject": "s"},
+    {"subject": "s", "message": "m"},
+    {"to": "bob@example.com", "subject": "two\nlines", "message": "m"},
+])
+def test_bad_mail_is_refused_before_anything_is_queued(cloud, http, bad):
+    status, body = post_mail(http, token_for(cloud, "ada@example.com"), bad)
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+    assert queued_count(cloud) == 0
+
+
+def test_a_mail_is_visible_to_its_owner_only(cloud, http):
+    owner, other = token_for(cloud, "ada@example.com"), token_for(cloud, "eve@example.com")
+    _, body = post_mail(http, owner, {"to": "bob@example.com", "subject": "s", "message": "m"})
+    status, error = get_mail(http, other, body["mail"]["id"])
+    assert (status, error["error"]["code"]) == (403, "forbidden")
+    status, error = get_mail(http, owner, "mail-doesnotexist")
+    assert (status, error["error"]["code"]) == (404, "not_found")
+
+
+def test_a_queue_that_is_gone_is_unavailable_and_the_mail_is_not_left_queued(cloud, http, monkeypatch):
+    monkeypatch.setenv("MAIL_QUEUE_URL", cloud["queue"] + "-gone")
+    status, body = post_mail(http, token_for(cloud, "ada@example.com"),
+                             {"to": "bob@example.com", "subject": "s", "message": "m"})
+    assert (status, body["error"]["code"]) == (503, "unavailable")
+    from mail.models import Mail
+
+    assert [(m.status, m.error.startswith("could not be queued")) for m in Mail.scan()] == [("failed", True)]
+
+
+def test_service_send_queues_for_the_gateway(cloud):
+    answer = cloud["service"].handler({"op": "send", "user_id": "u-1", "email": "ada@example.com",
+                                       "to": "bob@example.com", "subject": None, "message": "hello"}, None)
+    assert answer["ok"] and answer["data"]["status"] == "queued"
+    [record] = receive(cloud)
+    assert json.loads(record["body"])["mail_id"] == answer["data"]["mail_id"]
+    refused = cloud["service"].handler({"op": "send", "user_id": "u-1", "to": "nobody", "message": "x"}, None)
+    assert refused == {"ok": False, "error": {"code": "invalid_request", "message": "not an email address: 'nobody'"}}
+
+
+# ---------------------------------------------------------------- sending
+
+
+def test_worker_sends_the_mail_from_the_verified_sender(cloud, http):
+    token = token_for(cloud, "ada@example.com")
+    _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "greetings", "message": "hello bob"})
+    assert run_worker(cloud, receive(cloud)) == {"batchItemFailures": []}
+    [sent] = sent_messages()
+    assert sent.source == SENDER and sent.destinations["ToAddresses"] == ["bob@example.com"]
+    assert sent.subject == "greetings" and sent.body == "hello bob"
+    _, status = get_mail(http, token, body["mail"]["id"])
+    assert status["mail"] == {"id": body["mail"]["id"], "status": "sent", "attempts": 1, "error": None}
+
+
+def test_a_redelivered_message_never_sends_the_mail_twice(cloud, http):
+    token = token_for(cloud, "ada@example.com")
+    post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "once"})
+    records = receive(cloud)
+    assert run_worker(cloud, records) == {"batchItemFailures": []}
+    assert run_worker(cloud, records) == {"batchItemFailures": []}  # the same message again: settled, skipped
+    assert len(sent_messages()) == 1
+
+
+def test_a_mail_claimed_by_another_delivery_is_not_sent_again(cloud, http):
+    from mail.models import Mail
+
+    token = token_for(cloud, "ada@example.com")
+    _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "m"})
+    records = receive(cloud)
+    mail = Mail.get(body["mail"]["id"])
+    mail.update(actions=[Mail.claim.set("someone-else"), Mail.claimed_until.set(2**40)])
+    failures = run_worker(cloud, records)["batchItemFailures"]
+    assert failures == [{"itemIdentifier": records[0]["messageId"]}]
+    assert sent_messages() == []
+
+
+def test_a_rejected_send_is_retried_and_then_sent_once(cloud, http):
+    token = token_for(cloud, "ada@example.com")
+    _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "retry me"})
+    cloud["ses"].delete_identity(Identity=SENDER)  # SES now rejects the sender (MessageRejected)
+    first = receive(cloud)
+    assert run_worker(cloud, first)["batchItemFailures"] == [{"itemIdentifier": first[0]["messageId"]}]
+    _, status = get_mail(http, token, body["mail"]["id"])
+    assert status["mail"]["status"] == "queued" and status["mail"]["attempts"] == 1
+    assert "MessageRejected" in status["mail"]["error"]
+    cloud["ses"].verify_email_identity(EmailAddress=SENDER)
+    second = receive(cloud)  # visibility timeout 0: the failed message is offered again
+    assert second[0]["attributes"]["ApproximateReceiveCount"] == "2"
+    assert run_worker(cloud, second) == {"batchItemFailures": []}
+    assert len(sent_messages()) == 1
+    _, status = get_mail(http, token, body["mail"]["id"])
+    assert status["mail"] == {"id": body["mail"]["id"], "status": "sent", "attempts": 2, "error": None}
+
+
+def test_a_mail_failing_every_attempt_ends_failed_and_in_the_dead_letter_queue(cloud, http):
+    token = token_for(cloud, "ada@example.com")
+    _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "doomed"})
+    cloud["ses"].delete_identity(Identity=SENDER)
+    for attempt in (1, 2, 3):
+        records = receive(cloud)
+        assert records[0]["attributes"]["ApproximateReceiveCount"] == str(attempt)
+        assert run_worker(cloud, records)["batchItemFailures"] == [{"itemIdentifier": records[0]["messageId"]}]
+    _, status = get_mail(http, token, body["mail"]["id"])
+    assert status["mail"]["status"] == "failed" and status["mail"]["attempts"] == 3
+    assert "MessageRejected" in status["mail"]["error"]
+    receive(cloud, expected=0)  # the 4th receive moves it to the DLQ (maxReceiveCount 3)
+    assert queued_count(cloud, "dlq") == 1
+    cloud["ses"].verify_email_identity(EmailAddress=SENDER)
+    assert sent_messages() == []
+
+
+def test_a_message_that_is_not_a_mail_fails_every_time(cloud):
+    cloud["sqs"].send_message(QueueUrl=cloud["queue"], MessageBody="hello")
+    cloud["sqs"].send_message(QueueUrl=cloud["queue"], MessageBody=json.dumps({"mail_id": "mail-unknown"}))
+    records = receive(cloud, expected=2)
+    failures = run_worker(cloud, records)["batchItemFailures"]
+    assert sorted(f["itemIdentifier"] for f in failures) == sorted(r["messageId"] for r in records)
+
+
+def test_one_failure_in_a_batch_fails_only_that_record(cloud, http):
+    token = token_for(cloud, "ada@example.com")
+    for n in range(3):
+        post_mail(http, token, {"to": f"bob{n}@example.com", "subject": "s", "message": f"m{n}"})
+    cloud["sqs"].send_message(QueueUrl=cloud["queue"], MessageBody="not a mail")
+    records = receive(cloud, expected=4)
+    poison = [r["messageId"] for r in records if r["body"] == "not a mail"]
+    assert run_worker(cloud, records) == {"batchItemFailures": [{"itemIdentifier": poison[0]}]}
+    assert sorted(m.destinations["ToAddresses"][0] for m in sent_messages()) == [
+        "bob0@example.com", "bob1@example.com", "bob2@example.com"]

@@ -1,0 +1,257 @@
+"""The @connections API (ApiGatewayManagementApi) of the local WebSocket data planes.
+
+Three ways in, one answer (``answer_request``):
+- in process, boto3 as AWS documents it (``endpoint_url=https://<domain>/<stage>``): a botocore ``before-send``
+  handler answers requests whose host is a gateway's ``domain_name`` without any socket;
+- through the emulator (``AWS_ENDPOINT_URL``): moto's ``ApiGatewayManagementApiBackend`` is patched to forward;
+- out of process: plain HTTP ``POST/GET/DELETE /<stage>/@connections/<id>`` on the WebSocket port.
+
+Requests are not SigV4-verified: the local data plane trusts its callers, as moto does.
+"""
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from api_gateway.websocket import WebSocketGateway
+
+
+class GoneError(Exception):
+    """410 GoneException: no such connection, or it is closed."""
+
+    status = 410
+    code = "GoneException"
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(f"Connection {connection_id} is gone")
+        self.connection_id = connection_id
+
+
+class PayloadTooLargeError(Exception):
+    """413 PayloadTooLargeException: post_to_connection data above the message size limit."""
+
+    status = 413
+    code = "PayloadTooLargeException"
+
+
+class ForbiddenError(Exception):
+    """403 ForbiddenException: a @connections request that names no connection of this stage."""
+
+    status = 403
+    code = "ForbiddenException"
+
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def _iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def _error(exc: GoneError | PayloadTooLargeError | ForbiddenError) -> Answer:
+    body = json.dumps({"message": str(exc) or None}).encode()
+    return exc.status, {"Content-Type": "application/json", "x-amzn-ErrorType": exc.code}, body
+
+
+def answer_request(gateway: WebSocketGateway, method: str, path: str, body: bytes) -> Answer | None:
+    """Answer ``METHOD /<stage>/@connections/<id>`` on ``gateway``; None if the path is not a @connections path."""
+    prefix, sep, raw_id = path.partition("/@connections/")
+    if not sep:
+        return None
+    connection_id = unquote(raw_id.split("?", 1)[0])
+    try:
+        if prefix.strip("/") != gateway.stage:
+            raise ForbiddenError(f"No stage {prefix.strip('/')!r} on this API")
+        if method == "POST":
+            gateway.post_to_connection(connection_id, body)
+            return 200, {"Content-Type": "application/json", "Content-Length": "0"}, b""
+        if method == "GET":
+            info = gateway.get_connection(connection_id)
+            wire = {
+                "connectedAt": _iso(info["ConnectedAt"]),
+                "identity": {"sourceIp": info["Identity"]["SourceIp"], "userAgent": info["Identity"]["UserAgent"]},
+                "lastActiveAt": _iso(info["LastActiveAt"]),
+            }
+            return 200, {"Content-Type": "application/json"}, json.dumps(wire).encode()
+        if method == "DELETE":
+            gateway.delete_connection(connection_id)
+            return 204, {}, b""
+    except (GoneError, PayloadTooLargeError, ForbiddenError) as exc:
+        return _error(exc)
+    return 405, {"Content-Type": "application/json"}, b'{"message": "Method Not Allowed"}'
+
+
+# ---------------------------------------------------------------- wiring
+
+_lock = threading.Lock()
+_gateways: dict[str, WebSocketGateway] = {}        # domain_name -> gateway
+_moto_originals: dict[str, Callable[..., Any]] = {}
+_handler_registered = False
+_UNIQUE_ID = "notifyx-local-connections"
+
+
+def _find(connection_id: str) -> WebSocketGateway | None:
+    for gateway in list(_gateways.values()):
+        if gateway.has_connection(connection_id):
+            return gateway
+    return None
+
+
+class _RawBody(io.BytesIO):
+    """What botocore reads an HTTP body from (``stream()`` like urllib3's response)."""
+
+    def stream(self, **_: Any):  # noqa: ANN201 - botocore's interface
+        data = self.read()
+        while data:
+            yield data
+            data = self.read()
+
+
+def _before_send(request: Any, **_: Any) -> Any:
+    """botocore ``before-send``: answer @connections requests addressed to a local gateway's host in process."""
+    if not _gateways:
+        return None
+    url = urlsplit(request.url)
+    gateway = _gateways.get(url.netloc)
+    if gateway is None:
+        return None
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if isinstance(body, str):
+        body = body.encode()
+    answer = answer_request(gateway, request.method, url.path, body or b"")
+    if answer is None:
+        return None
+    from botocore.awsrequest import AWSResponse
+
+    status, headers, payload = answer
+    return AWSResponse(request.url, status, headers, _RawBody(payload))
+
+
+def _moto_gone(connection_id: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    class MotoGoneException(JsonRESTError):
+        code = 410
+
+    return MotoGoneException("GoneException", f"Connection {connection_id} is gone")
+
+
+class _MotoConnection:
+    """What moto's GetConnection response serializes (its ``Connection.to_dict``)."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self._info = info
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "connectedAt": self._info["ConnectedAt"].timestamp(),
+            "lastActiveAt": self._info["LastActiveAt"].timestamp(),
+            "identity": {"sourceIp": self._info["Identity"]["SourceIp"],
+                         "userAgent": self._info["Identity"]["UserAgent"]},
+        }
+
+
+def _moto_post(self: Any, data: bytes, connection_id: str) -> None:
+    gateway = _find(connection_id)
+    try:
+        if gateway is None:
+            raise GoneError(connection_id)
+        gateway.post_to_connection(connection_id, data)
+    except GoneError:
+        raise _moto_gone(connection_id) from None
+
+
+def _moto_get(self: Any, connection_id: str) -> _MotoConnection:
+    gateway = _find(connection_id)
+    try:
+        if gateway is None:
+            raise GoneError(connection_id)
+        return _MotoConnection(gateway.get_connection(connection_id))
+    except GoneError:
+        raise _moto_gone(connection_id) from None
+
+
+def _moto_delete(self: Any, connection_id: str) -> None:
+    gateway = _find(connection_id)
+    try:
+        if gateway is None:
+            raise GoneError(connection_id)
+        gateway.delete_connection(connection_id)
+    except GoneError:
+        raise _moto_gone(connection_id) from None
+
+
+def _patch_moto() -> None:
+    try:
+        from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend as backend
+    except ImportError:  # moto absent: the botocore and plain HTTP paths still work
+        return
+    for name, replacement in (("post_to_connection", _moto_post), ("get_connection", _moto_get),
+                              ("delete_connection", _moto_delete)):
+        if name not in _moto_originals:
+            # moto is pinned; if an upgrade renames these, fail loudly instead of silently not forwarding
+            _moto_originals[name] = getattr(backend, name)
+            setattr(backend, name, replacement)
+
+
+def _register_botocore() -> None:
+    global _handler_registered
+    if _handler_registered:
+        return
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    # Sessions copy BUILTIN_HANDLERS when created; so does boto3's default session if it already exists
+    # (registered below). Clients built before install() keep their own emitter copy and are not covered.
+    BUILTIN_HANDLERS.append(("before-send", _before_send))
+    try:
+        import boto3
+
+        if boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION.events.register("before-send", _before_send, unique_id=_UNIQUE_ID)
+    except ImportError:
+        pass
+    _handler_registered = True
+
+
+def install(gateways: list[WebSocketGateway]) -> None:
+    """Route @connections calls for these (started) gateways to them: botocore in process, moto, plain HTTP."""
+    with _lock:
+        for gateway in gateways:
+            _gateways[gateway.domain_name] = gateway
+        _register_botocore()
+        _patch_moto()
+
+
+def uninstall() -> None:
+    """Forget every gateway and restore moto's backend; the botocore handler stays inert with no gateways."""
+    global _handler_registered
+    with _lock:
+        _gateways.clear()
+        try:
+            from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend as backend
+
+            for name, original in _moto_originals.items():
+                setattr(backend, name, original)
+        except ImportError:
+            pass
+        _moto_originals.clear()
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        while ("before-send", _before_send) in BUILTIN_HANDLERS:
+            BUILTIN_HANDLERS.remove(("before-send", _before_send))
+        try:
+            import boto3
+
+            if boto3.DEFAULT_SESSION is not None:
+                boto3.DEFAULT_SESSION.events.unregister("before-send", _before_send, unique_id=_UNIQUE_ID)
+        except ImportError:
+            pass
+        _handler_registered = False

@@ -1,0 +1,194 @@
+"""The events API Gateway hands to Lambda: WebSocket (CONNECT/MESSAGE/DISCONNECT), REQUEST authorizer, REST proxy v1.
+
+Field names and shapes follow what AWS sends, so handlers (and Chalice) written against AWS run unchanged.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+REGION = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _random_id(length: int) -> str:
+    raw = os.urandom(length)
+    return "".join(_ID_ALPHABET[b % 62] for b in raw)
+
+
+def new_connection_id() -> str:
+    """An id shaped like API Gateway's ("L0SM9cOFvHcCIhw="): the '=' makes callers URL-encode it, as on AWS."""
+    return _random_id(15) + "="
+
+
+def new_request_id() -> str:
+    """A request/message id shaped like API Gateway's ("c8mYVGyroAMFTuw=")."""
+    return _random_id(15) + "="
+
+
+def request_time(epoch: float) -> str:
+    """API Gateway's requestTime format: 25/Nov/2026:14:55:13 +0000."""
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch))
+
+
+def header_maps(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """``headers`` (last value wins) and ``multiValueHeaders`` from raw header pairs, names as sent."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def query_maps(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    """``queryStringParameters`` and ``multiValueQueryStringParameters``; None when there is no query, as on AWS."""
+    single, multi = header_maps(pairs)
+    return (single or None), (multi or None)
+
+
+def websocket_request_context(
+    *,
+    api_id: str,
+    stage: str,
+    domain_name: str,
+    connection_id: str,
+    connected_at_ms: int,
+    source_ip: str,
+    user_agent: str | None,
+    route_key: str,
+    event_type: str,
+    request_id: str,
+    authorizer: Mapping[str, Any] | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """The ``requestContext`` of a WebSocket event (CONNECT, MESSAGE or DISCONNECT)."""
+    now = time.time()
+    context: dict[str, Any] = {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": request_id,
+        "requestTime": request_time(now),
+        "messageDirection": "IN",
+        "stage": stage,
+        "connectedAt": connected_at_ms,
+        "requestTimeEpoch": int(now * 1000),
+        "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+        "requestId": request_id,
+        "domainName": domain_name,
+        "connectionId": connection_id,
+        "apiId": api_id,
+    }
+    if message_id is not None:
+        context["messageId"] = message_id
+    if authorizer is not None:
+        context["authorizer"] = dict(authorizer)
+    return context
+
+
+def websocket_connect_event(
+    request_context: dict[str, Any], header_pairs: Iterable[tuple[str, str]], query_pairs: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
+    """The $connect event: the handshake's headers and query string."""
+    headers, multi_headers = header_maps(header_pairs)
+    query, multi_query = query_maps(query_pairs)
+    event: dict[str, Any] = {
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "requestContext": request_context,
+        "isBase64Encoded": False,
+    }
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = multi_query
+    return event
+
+
+def websocket_message_event(request_context: dict[str, Any], message: str | bytes) -> dict[str, Any]:
+    """A MESSAGE event: text frames as is, binary frames base64 with isBase64Encoded."""
+    if isinstance(message, bytes):
+        return {"requestContext": request_context, "body": base64.b64encode(message).decode(), "isBase64Encoded": True}
+    return {"requestContext": request_context, "body": message, "isBase64Encoded": False}
+
+
+def websocket_disconnect_event(request_context: dict[str, Any], status_code: int, reason: str) -> dict[str, Any]:
+    """The $disconnect event, with the close code and reason API Gateway reports."""
+    request_context = dict(request_context, disconnectStatusCode=status_code, disconnectReason=reason)
+    return {
+        "headers": {"Host": request_context["domainName"]},
+        "multiValueHeaders": {"Host": [request_context["domainName"]]},
+        "requestContext": request_context,
+        "isBase64Encoded": False,
+    }
+
+
+def websocket_authorizer_event(connect_event: dict[str, Any]) -> dict[str, Any]:
+    """A REQUEST authorizer's event for $connect: the connect event plus type and methodArn."""
+    context = connect_event["requestContext"]
+    method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{context['apiId']}/{context['stage']}/$connect"
+    return {"type": "REQUEST", "methodArn": method_arn, "stageVariables": None, **connect_event}
+
+
+def rest_proxy_event(
+    *,
+    api_id: str,
+    stage: str,
+    resource_path: str,
+    method: str,
+    path: str,
+    header_pairs: Iterable[tuple[str, str]],
+    query_pairs: Iterable[tuple[str, str]],
+    path_parameters: dict[str, str] | None,
+    body: bytes,
+    binary: bool,
+    source_ip: str,
+    domain_name: str,
+    protocol: str = "HTTP/1.1",
+) -> dict[str, Any]:
+    """A REST API Lambda proxy event (payload v1); ``path`` is the resource path without the stage."""
+    headers, multi_headers = header_maps(header_pairs)
+    query, multi_query = query_maps(query_pairs)
+    now = time.time()
+    request_id = new_request_id()
+    if not body:
+        encoded_body, is_base64 = None, False
+    elif binary:
+        encoded_body, is_base64 = base64.b64encode(body).decode(), True
+    else:
+        encoded_body, is_base64 = body.decode("utf-8"), False
+    user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
+    return {
+        "resource": resource_path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": resource_path,
+            "resourcePath": resource_path,
+            "httpMethod": method,
+            "extendedRequestId": request_id,
+            "requestTime": request_time(now),
+            "path": f"/{stage}{path}",
+            "accountId": ACCOUNT_ID,
+            "protocol": protocol,
+            "stage": stage,
+            "domainPrefix": domain_name.split(".")[0],
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": request_id,
+            "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+            "domainName": domain_name,
+            "apiId": api_id,
+        },
+        "body": encoded_body,
+        "isBase64Encoded": is_base64,
+    }

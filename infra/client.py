@@ -29,6 +29,8 @@ ENDPOINTS_FILE = STATE_DIR / "endpoints.json"
 SESSION_FILE = STATE_DIR / "session.json"
 # frames up to API Gateway's 128 KB limit, with room for the reply envelope around a 64 KB message
 MAX_FRAME_BYTES = 256 * 1024
+# 8,000 characters are at most 32,000 bytes of UTF-8: under API Gateway's 32 KB frame limit
+FRAGMENT_CHARS = 8000
 
 
 class ApiError(Exception):
@@ -198,8 +200,15 @@ class Connection:
         self.ws.close()
 
     def send_frame(self, frame: dict | str | bytes) -> None:
-        """Send one frame as is (a dict is JSON-encoded): for requests without waiting, and for bad input."""
-        self.ws.send(json.dumps(frame) if isinstance(frame, dict) else frame)
+        """Send one message as is (a dict is JSON-encoded): for requests without waiting, and for bad input.
+
+        Messages over API Gateway's 32 KB frame size go out as fragments, as its documentation asks.
+        """
+        message = json.dumps(frame) if isinstance(frame, dict) else frame
+        if len(message) <= FRAGMENT_CHARS:
+            self.ws.send(message)
+        else:
+            self.ws.send(message[i:i + FRAGMENT_CHARS] for i in range(0, len(message), FRAGMENT_CHARS))
 
     def receive(self, timeout: float | None) -> dict:
         """The next server frame, decoded; TimeoutError when none comes in time."""
@@ -255,6 +264,16 @@ class Connection:
         drained = list(self.notifications)
         self.notifications.clear()
         return drained
+
+    def next_other(self, timeout: float = 10.0) -> dict:
+        """The next frame that is neither a notification nor an awaited reply, e.g. an `error` frame."""
+        deadline = time.monotonic() + timeout
+        while not self.others:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no frame within {timeout}s")
+            self._keep(self.receive(remaining))
+        return self.others.popleft()
 
     def _keep(self, frame: dict) -> None:
         if frame.get("type") == "notification":
@@ -443,12 +462,13 @@ class Listener:
     """Notifications of some topics, exactly once and in seq order per topic, across reconnects: after a drop
     it reconnects with backoff and asks `history` for what came after the last seq it has seen."""
 
-    def __init__(self, client: Client, topics: list[str], max_backoff: float = 10.0):
+    def __init__(self, client: Client, topics: list[str], max_backoff: float = 10.0, log=None):
         self.client = client
         self.topics = topics
         self.cursors: dict[str, int] = {}
         self.max_backoff = max_backoff
         self.conn: Connection | None = None
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
 
     def _open(self) -> list[dict]:
         """Connect, subscribe, and return what was missed since the cursors (empty on the first connect)."""
@@ -468,6 +488,8 @@ class Listener:
                 if len(page["notifications"]) < 100:
                     break
         # live frames that raced with the catch-up are filtered by the cursors as they are read
+        positions = ", ".join(f"{topic} after #{seq}" for topic, seq in self.cursors.items())
+        self.log(f"listening to {positions}")
         return missed
 
     def notifications(self, deadline: float | None = None):
@@ -493,14 +515,14 @@ class Listener:
                 yield note
             except (ConnectionClosed, OSError) as exc:
                 self._drop()
-                print(f"connection lost ({exc}); reconnecting in {backoff:.1f}s", file=sys.stderr, flush=True)
+                self.log(f"connection lost ({exc}); reconnecting in {backoff:.1f}s")
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
             except ApiError as exc:
                 if exc.code not in ("unavailable", "rate_limited"):
                     raise
                 self._drop()
-                print(f"{exc}; retrying in {backoff:.1f}s", file=sys.stderr, flush=True)
+                self.log(f"{exc}; retrying in {backoff:.1f}s")
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 

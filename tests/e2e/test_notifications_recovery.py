@@ -1,0 +1,89 @@
+"""Recovery of publish transactions whose flow died after prepare (docs/internals.md, "Recovery").
+
+A dead flow is simulated by invoking its steps directly, the way the state machine would have, and then
+never running the rest. The cloud runs with a 2 s transaction lease so that recovery may act quickly.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+LEASE_SECONDS = 2
+SCHEDULED_EVENT = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {},
+                   "resources": [], "region": "us-east-1", "account": "123456789012"}
+
+
+def _transaction(owner, topic: str, message: str) -> dict:
+    return {"txid": f"pub-{uuid.uuid4().hex}", "topic": topic, "publisher": {"id": owner.id, "email": owner.email},
+            "message": message, "to": None, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _payload(result):
+    """The handler's answer, whether invoke returns it decoded or as a Lambda-style Payload."""
+    if isinstance(result, dict) and "Payload" in result and hasattr(result["Payload"], "read"):
+        import json
+
+        return json.loads(result["Payload"].read())
+    return result
+
+
+def _prepare(cloud, transaction: dict) -> None:
+    cloud.invoke("TransactionCoordinator", {"op": "begin", "transaction": transaction})
+    for participant, name in (("persist", "PersistParticipant"), ("counter", "CounterParticipant")):
+        vote = _payload(cloud.invoke(name, {"op": "prepare", "transaction": transaction}))
+        assert vote["participant"] == participant and vote["vote"] == "YES", vote
+
+
+@pytest.fixture
+def lease_cloud(cloud_with):
+    """A LocalCloud whose transactions may be recovered 2 s after they begin."""
+    cloud = cloud_with(TransactionLeaseSeconds=str(LEASE_SECONDS))
+    if not hasattr(cloud, "runtime"):
+        pytest.skip("needs the embedded LocalCloud")
+    return cloud
+
+
+def test_flows_that_died_after_prepare_are_recovered_after_their_lease(lease_cloud, new_user, topic_name):
+    owner, subscriber = new_user("owner"), new_user("sub")
+    topic = topic_name()
+    owner_conn, sub_conn = owner.connect(), subscriber.connect()
+    owner.subscribe(owner_conn, topic)
+    subscriber.subscribe(sub_conn, topic)
+    first = owner_conn.request("publish", topic=topic, message="a normal publish")
+    assert owner.published() == 1
+
+    undecided = _transaction(owner, topic, "prepared, then the flow died")
+    _prepare(lease_cloud, undecided)
+    decided = _transaction(owner, topic, "commit decided, then the flow died")
+    _prepare(lease_cloud, decided)
+    decision = _payload(lease_cloud.invoke("TransactionCoordinator",
+                                           {"op": "decide", "decision": "commit", "transaction": decided}))
+    assert decision["decision"] == "commit", decision
+
+    # within the lease, recovery leaves both alone: their flows might still be running
+    _payload(lease_cloud.invoke("TransactionRecovery", SCHEDULED_EVENT))
+    assert [n["id"] for n in subscriber.http.inbox(topic=topic)["notifications"]] == [first["notification_id"]]
+    assert owner.published() == 1
+
+    time.sleep(LEASE_SECONDS + 1)
+    _payload(lease_cloud.invoke("TransactionRecovery", SCHEDULED_EVENT))
+
+    inbox = [n["id"] for n in subscriber.http.inbox(topic=topic)["notifications"]]
+    assert inbox == [first["notification_id"], decided["txid"]]
+    assert undecided["txid"] not in inbox
+    assert owner.published() == 2
+    # nothing stays locked: the next publish commits, with the seq after the recovered one
+    after = owner_conn.request("publish", topic=topic, message="after recovery")
+    assert after["seq"] == first["seq"] + 2
+    assert owner.published() == 3
+    # the dead flow coming back late cannot commit what recovery aborted: the first decision wins
+    late = _payload(lease_cloud.invoke("TransactionCoordinator",
+                                       {"op": "decide", "decision": "commit", "transaction": undecided}))
+    assert late["decision"] == "abort", late
+    history = sub_conn.request("history", topic=topic)["notifications"]
+    assert [n["id"] for n in history] == [first["notification_id"], decided["txid"], after["notification_id"]]

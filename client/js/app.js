@@ -209,7 +209,7 @@ async function refreshDirectory() {
   page.directory = new Map((data.topics || []).map((t) => [t.name, t]));
   for (const [name, info] of page.directory) {
     const topic = page.inbox && page.inbox.topic(name);
-    if (topic) applyOwner(topic, info.owner, info.owner_email);
+    if (topic) applyOwner(topic, info.owner, info.owner_email, info.owner_id);
   }
   render();
 }
@@ -218,10 +218,11 @@ function isMe(owner) {
   return owner != null && page.user && (owner === page.user.id || owner === page.user.email);
 }
 
-function applyOwner(topic, owner, ownerEmail = null) {
+/** Topics name their owner by email (`owner`) and sometimes by id (`owner_id`): accept either. */
+function applyOwner(topic, owner, ownerEmail = null, ownerId = null) {
   topic.owner = owner;
   topic.ownerEmail = ownerEmail || (typeof owner === "string" && owner.includes("@") ? owner : topic.ownerEmail);
-  topic.canPublish = isMe(owner) || isMe(ownerEmail);
+  topic.canPublish = isMe(owner) || isMe(ownerEmail) || isMe(ownerId);
 }
 
 async function subscribe(name, button) {
@@ -503,7 +504,8 @@ function renderDirectory() {
     const item = element("li");
     item.dataset.testid = "directory-item";
     item.dataset.topic = info.name;
-    const owner = isMe(info.owner) || isMe(info.owner_email) ? "you" : info.owner_email || info.owner;
+    const mine = isMe(info.owner) || isMe(info.owner_email) || isMe(info.owner_id);
+    const owner = mine ? "you" : info.owner_email || info.owner;
     item.append(element("span", "topic-name", info.name));
     item.append(element("span", "muted small", ` ${owner} · ${info.subscribers ?? 0} subscribers · ${info.status || ""}`));
     if (!page.inbox.topic(info.name)) {

@@ -1,0 +1,55 @@
+"""Browser tests: the real template on a LocalCloud, driven through Debian's chromium with Playwright."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from web_page import LIVE_TIMEOUT_MS, ROOT, NotifyxPage, unique
+
+from infra.cloud import LocalCloud
+
+CHROMIUM = "/usr/bin/chromium"
+# no sandbox (containers), and nothing that phones home or updates itself during a test
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud(ROOT / "template.yaml", static_dir=ROOT / "client") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_user(cloud: LocalCloud, browser: Browser) -> Iterator[Callable[..., NotifyxPage]]:
+    """Opens the page in a fresh browser context (its own storage: another person) and registers a user."""
+    contexts: list[BrowserContext] = []
+
+    def open_(prefix: str = "user", viewport: dict | None = None, register: bool = True) -> NotifyxPage:
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 820})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(LIVE_TIMEOUT_MS)
+        page.goto(cloud.endpoints["client"])
+        user = NotifyxPage(page, f"{unique(prefix)}@example.com")
+        if register:
+            user.register()
+        return user
+
+    yield open_
+    for context in contexts:
+        context.close()

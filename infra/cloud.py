@@ -1,0 +1,317 @@
+"""LocalCloud: template.yaml running on this machine — emulator, Lambda runtime, API data planes, pollers, schedules."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from api_gateway.config import (
+    Authorizer,
+    Limits,
+    RestApiConfig,
+    RestRoute,
+    WebSocketApiConfig,
+    WebSocketRoute,
+)
+from infra import runtime as lambda_runtime
+from infra.deploy import Deployer, Stack
+from infra.emulator import Emulator
+from infra.runtime import LambdaRuntime
+from infra.template import expand
+
+logger = logging.getLogger("notifyx.cloud")
+
+REGION = "us-east-1"
+_alive_lock = threading.Lock()
+_alive: LocalCloud | None = None
+
+
+class CloudError(Exception):
+    """The local cloud cannot start as configured."""
+
+
+def function_of_uri(uri: str) -> str:
+    """Function name from an API Gateway Lambda integration URI (…/functions/<function arn>/invocations)."""
+    if "/functions/" not in uri:
+        raise CloudError(f"integration URI {uri!r} is not a Lambda proxy integration")
+    arn = uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
+    return arn.split(":")[6] if arn.startswith("arn:") else arn
+
+
+def websocket_configs(stack: Stack) -> list[WebSocketApiConfig]:
+    """The WEBSOCKET APIs of a deployed stack as data-plane configs (routes, two-way, the $connect authorizer)."""
+    by_physical = {r.physical_id: r for r in stack.resources.values()}
+    configs = []
+    for api in stack.of_type("AWS::ApiGatewayV2::Api"):
+        if api.properties.get("ProtocolType") != "WEBSOCKET":
+            continue
+        stages = [s.physical_id for s in stack.of_type("AWS::ApiGatewayV2::Stage")
+                  if s.properties.get("ApiId") == api.physical_id]
+        if not stages:
+            raise CloudError(f"{api.logical_id}: WebSocket API has no AWS::ApiGatewayV2::Stage")
+        two_way = {r.properties["RouteId"] for r in stack.of_type("AWS::ApiGatewayV2::RouteResponse")
+                   if r.properties.get("ApiId") == api.physical_id}
+        routes = {}
+        for route in stack.of_type("AWS::ApiGatewayV2::Route"):
+            props = route.properties
+            if props.get("ApiId") != api.physical_id:
+                continue
+            function = None
+            target = props.get("Target", "")
+            if target:
+                integration = by_physical.get(target.removeprefix("integrations/"))
+                if integration is None or integration.type != "AWS::ApiGatewayV2::Integration":
+                    raise CloudError(f"{route.logical_id}: Target {target} names no integration")
+                function = function_of_uri(integration.properties.get("IntegrationUri", ""))
+            authorizer = None
+            if props.get("AuthorizationType") == "CUSTOM":
+                found = by_physical.get(props.get("AuthorizerId", ""))
+                if found is None:
+                    raise CloudError(f"{route.logical_id}: AuthorizerId names no authorizer")
+                authorizer = Authorizer(function_of_uri(found.properties["AuthorizerUri"]),
+                                        tuple(found.properties.get("IdentitySource", [])))
+            key = props["RouteKey"]
+            routes[key] = WebSocketRoute(key, function, route.physical_id in two_way, authorizer)
+        configs.append(WebSocketApiConfig(
+            api_id=api.physical_id, name=api.properties.get("Name", api.logical_id), stage=stages[0],
+            route_selection_expression=api.properties.get("RouteSelectionExpression", "$request.body.action"),
+            routes=routes))
+    return configs
+
+
+def rest_configs(stack: Stack) -> list[RestApiConfig]:
+    """The REST APIs of a deployed stack (SAM's swagger bodies) as data-plane configs."""
+    configs = []
+    for api in stack.of_type("AWS::ApiGateway::RestApi"):
+        body = api.properties.get("Body") or {}
+        routes = []
+        for path, operations in (body.get("paths") or {}).items():
+            for method, operation in operations.items():
+                integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
+                if not integration:
+                    continue
+                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                routes.append(RestRoute(verb, path, function_of_uri(integration["uri"])))
+        media = list(api.properties.get("BinaryMediaTypes", [])) + list(
+            body.get("x-amazon-apigateway-binary-media-types", []))
+        stages = [s.physical_id for s in stack.of_type("AWS::ApiGateway::Stage")
+                  if s.properties.get("RestApiId") == api.physical_id]
+        configs.append(RestApiConfig(
+            api_id=api.physical_id, stage=stages[0] if stages else "Prod", routes=tuple(routes),
+            binary_media_types=tuple(dict.fromkeys(m.replace("~1", "/") for m in media))))
+    return configs
+
+
+def _optional(module: str, name: str) -> Any:
+    """A component written in parallel by another engineer: None (and a warning) while its module is missing."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        logger.warning("%s is not there yet: the local cloud starts without it", module)
+        return None
+
+
+class LocalCloud:
+    """template.yaml on this machine. One per process at a time (moto's backends are process-global)."""
+
+    def __init__(self, template: str | Path = "template.yaml", *, http_port: int = 0, ws_port: int = 0,
+                 aws_port: int = 0, aws_endpoint: str | None = None, parameters: dict[str, str] | None = None,
+                 static_dir: str | Path | None = "client", limits: Limits | None = None,
+                 stack_name: str = "notifyx") -> None:
+        self.template = Path(template)
+        self.http_port = http_port
+        self.ws_port = ws_port
+        self.aws_port = aws_port
+        self.external_endpoint = aws_endpoint
+        self.parameters = dict(parameters or {})
+        static = Path(static_dir) if static_dir else None
+        if static is not None and not static.is_absolute():
+            static = self.template.resolve().parent / static
+        self.static_dir = static
+        self.limits = limits or Limits()
+        self.stack_name = stack_name
+        self.emulator: Emulator | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.stack: Stack | None = None
+        self.websocket_gateways: list[Any] = []
+        self.rest_gateway: Any = None
+        self.pollers: list[Any] = []
+        self.scheduler: Any = None
+        self.aws_endpoint: str | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalCloud:
+        """Start the emulator, deploy the template, start the data planes, pollers and schedules."""
+        global _alive
+        with _alive_lock:
+            if _alive is not None:
+                raise CloudError("a LocalCloud is already running in this process (moto's backends are global); "
+                                 "stop it first")
+            _alive = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        expanded = expand(self.template, self.parameters, region=REGION, stack_name=self.stack_name)
+        if self.external_endpoint:
+            self.aws_endpoint = self.external_endpoint.rstrip("/")
+        else:
+            self.emulator = Emulator(self.aws_port).start()
+            self.aws_endpoint = self.emulator.endpoint
+        self.runtime = LambdaRuntime(self.aws_endpoint, REGION)
+        if self.emulator is not None:
+            lambda_runtime.attach_to_moto(self.runtime)
+            lambda_runtime.enable_fast_invoke(self.aws_endpoint)
+        self._started = True
+        self.stack = Deployer(expanded, self.aws_endpoint, self.runtime, parameters=self.parameters,
+                              stack_name=self.stack_name, region=REGION, embedded=self.emulator is not None).deploy()
+        self._start_data_planes()
+        self._start_pollers()
+        self._start_schedules()
+
+    def _start_data_planes(self) -> None:
+        RestGateway = _optional("api_gateway.rest", "RestGateway")  # noqa: N806 - a class
+        WebSocketGateway = _optional("api_gateway.websocket", "WebSocketGateway")  # noqa: N806
+        if RestGateway is None or WebSocketGateway is None:
+            return
+
+        ws_apis = websocket_configs(self.stack)
+        if len(ws_apis) > 1:
+            raise CloudError(f"the local cloud serves one WebSocket API; the template has {len(ws_apis)}")
+        for api in ws_apis:
+            gateway = WebSocketGateway(api, self.invoke_function, port=self.ws_port, limits=self.limits)
+            gateway.start()
+            self.websocket_gateways.append(gateway)
+        if self.websocket_gateways:
+            from api_gateway import connections
+
+            connections.install(self.websocket_gateways)
+        self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
+                                        static_dir=self.static_dir)
+        self.rest_gateway.start()
+
+    def _start_pollers(self) -> None:
+        if not self.stack.sqs_sources:
+            return
+        import boto3
+
+        SqsEventSource = _optional("infra.pollers", "SqsEventSource")  # noqa: N806 - a class
+        SqsEventSourceSpec = _optional("infra.pollers", "SqsEventSourceSpec")  # noqa: N806
+        if SqsEventSource is None:
+            return
+
+        sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        for source in self.stack.sqs_sources:
+            poller = SqsEventSource(SqsEventSourceSpec(**source), self.invoke_function, sqs)
+            poller.start()
+            self.pollers.append(poller)
+
+    def _start_schedules(self) -> None:
+        if not self.stack.schedules:
+            return
+        Scheduler = _optional("infra.schedules", "Scheduler")  # noqa: N806 - a class
+        ScheduleSpec = _optional("infra.schedules", "ScheduleSpec")  # noqa: N806
+        if Scheduler is None:
+            return
+
+        self.scheduler = Scheduler([ScheduleSpec(**s) for s in self.stack.schedules], self.invoke_function)
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop everything (WebSockets get $disconnect) and reset the emulator; safe to call twice."""
+        global _alive
+        for what, stop in self._stoppers():
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - keep stopping the rest; the first failure is logged
+                logger.exception("stopping %s failed", what)
+        self.websocket_gateways, self.pollers, self.rest_gateway, self.scheduler = [], [], None, None
+        with _alive_lock:
+            if _alive is self:
+                _alive = None
+        self._started = False
+
+    def _stoppers(self) -> list[tuple[str, Any]]:
+        steps: list[tuple[str, Any]] = []
+        if self.scheduler is not None:
+            steps.append(("scheduler", self.scheduler.stop))
+        steps += [("poller", p.stop) for p in self.pollers]
+        steps += [("websocket gateway", g.stop) for g in self.websocket_gateways]
+        if self.websocket_gateways:
+            from api_gateway import connections
+
+            steps.append(("@connections", connections.uninstall))
+        if self.rest_gateway is not None:
+            steps.append(("rest gateway", self.rest_gateway.stop))
+        if self.emulator is not None:
+            emulator = self.emulator
+
+            def stop_emulator() -> None:
+                lambda_runtime.disable_fast_invoke()
+                lambda_runtime.attach_to_moto(None)
+                emulator.stop()
+
+            steps.append(("emulator", stop_emulator))
+            self.emulator = None
+        return steps
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ use
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """PROTOCOL.md's endpoints: http_api, websocket_api, aws_endpoint, region, client, dashboard."""
+        if self.stack is None:
+            raise CloudError("the local cloud is not started")
+        result = {"aws_endpoint": self.aws_endpoint, "region": REGION}
+        if self.rest_gateway is not None:
+            rest = rest_configs(self.stack)
+            http_stage = rest[0].stage if rest else self.stack.parameters.get("Stage", "local")
+            base = f"http://127.0.0.1:{self.rest_gateway.port}"
+            result.update({"http_api": f"{base}/{http_stage}", "client": f"{base}/", "dashboard": f"{base}/dashboard"})
+        if self.websocket_gateways:
+            gateway = self.websocket_gateways[0]
+            result["websocket_api"] = f"ws://127.0.0.1:{gateway.port}/{gateway.api.stage}"
+        return {k: result[k] for k in ("http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard")
+                if k in result}
+
+    def invoke_function(self, name: str, event: dict) -> Any:
+        """Run a deployed function by physical name or ARN (what the data planes and pollers call)."""
+        return self.runtime.invoke(name, event)
+
+    def invoke(self, logical_or_name: str, event: dict) -> Any:
+        """Run a function by logical id or physical name; raises runtime.FunctionError on a function error."""
+        if self.stack is None or self.runtime is None:
+            raise CloudError("the local cloud is not started")
+        return self.runtime.invoke(self.stack.function_name(logical_or_name), event)
+
+    def physical_id(self, logical_id: str) -> str:
+        """The deployed name (Ref value) of a resource."""
+        if self.stack is None:
+            raise CloudError("the local cloud is not started")
+        try:
+            return self.stack.resources[logical_id].physical_id
+        except KeyError:
+            raise KeyError(f"no resource {logical_id} in {self.template}") from None
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client of this cloud's AWS endpoint."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing", **kwargs)

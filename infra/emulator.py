@@ -1,0 +1,66 @@
+"""The AWS APIs of the local cloud: moto's server, in this process, on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+
+DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
+
+
+class Emulator:
+    """moto's ThreadedMotoServer on 127.0.0.1:<port> (0 = a free port) with Step Functions execution enabled."""
+
+    def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self._server = None
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL of the running emulator."""
+        if self.port is None:
+            raise RuntimeError("emulator is not started")
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Emulator:
+        """Start the server, publish MOTO_PORT and enable Step Functions execution before any machine exists."""
+        from moto.server import ThreadedMotoServer
+
+        # moto's Step Functions interpreter logs huge reprs at ERROR for failures the ASL catches
+        for name in ("moto.stepfunctions", "werkzeug", "moto.stepfunctions.parser"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        # moto's Step Functions interpreter reaches Lambda at http://localhost:$MOTO_PORT
+        os.environ["MOTO_PORT"] = str(self.port)
+        self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+        return self
+
+    def _post(self, path: str, body: dict) -> bytes:
+        req = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - our own loopback server
+            return resp.read()
+
+    def stop(self) -> None:
+        """Stop the server and reset moto's process-global backends, so another emulator can start here."""
+        if self._server is None:
+            return
+        try:
+            self._server.stop()
+        finally:
+            self._server = None
+            reset_backends()
+
+
+def reset_backends() -> None:
+    """Forget every resource in moto's in-process backends."""
+    from moto.core.config import default_user_config
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+    default_user_config["stepfunctions"]["execute_state_machine"] = False

@@ -1,0 +1,178 @@
+"""template.yaml -> plain CloudFormation: YAML with CFN tags, SAM expanded by aws-sam-translator, local paths kept."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: the translator wants S3 locations for code; local paths are swapped for these and mapped back after
+_PLACEHOLDER_BUCKET = "notifyx-local-code"
+
+
+class TemplateError(Exception):
+    """The template cannot be loaded or expanded; the message names the offending resource."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader with CloudFormation's short-form tags; timestamps stay strings (versions like 2010-09-09)."""
+
+
+_CfnLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+_FN_TAGS = ("Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or", "FindInMap", "Base64",
+            "Cidr", "ImportValue", "GetAZs", "Transform", "ToJsonString", "Length")
+
+
+def _construct(loader: yaml.Loader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+def _register_tags() -> None:
+    for name in _FN_TAGS:
+        _CfnLoader.add_constructor(f"!{name}", lambda ld, nd, key=f"Fn::{name}": {key: _construct(ld, nd)})
+    _CfnLoader.add_constructor("!Ref", lambda ld, nd: {"Ref": _construct(ld, nd)})
+    _CfnLoader.add_constructor("!Condition", lambda ld, nd: {"Condition": _construct(ld, nd)})
+
+    def get_att(ld: yaml.Loader, nd: yaml.Node) -> dict:
+        value = _construct(ld, nd)
+        if isinstance(value, str):
+            value = value.split(".", 1)
+        return {"Fn::GetAtt": value}
+
+    _CfnLoader.add_constructor("!GetAtt", get_att)
+
+
+_register_tags()
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a CloudFormation/SAM YAML (or JSON) file into plain dicts using the long intrinsic forms."""
+    try:
+        doc = yaml.load(Path(path).read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateError(f"cannot load template {path}: {exc}") from exc
+    if not isinstance(doc, dict) or "Resources" not in doc:
+        raise TemplateError(f"template {path} has no Resources section")
+    return doc
+
+
+@dataclass
+class ExpandedTemplate:
+    """Plain CloudFormation plus what SAM's local paths resolved to."""
+
+    template: dict[str, Any]
+    base_dir: Path
+    #: logical id of an AWS::Lambda::Function -> absolute code directory
+    code_dirs: dict[str, Path] = field(default_factory=dict)
+    #: logical id of an AWS::StepFunctions::StateMachine -> (definition file, DefinitionSubstitutions)
+    state_machine_files: dict[str, tuple[Path, dict[str, Any]]] = field(default_factory=dict)
+
+
+class _ManagedPolicies(dict):
+    """Managed-policy names -> ARNs without calling IAM: the translator only needs ARNs it can reference."""
+
+    def __missing__(self, name: str) -> str:
+        return f"arn:aws:iam::aws:policy/{name}"
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)
+
+    def get(self, name: str, default: Any = None) -> str:  # type: ignore[override]
+        return self[name]
+
+
+def _is_local(uri: Any) -> bool:
+    return isinstance(uri, str) and not uri.startswith("s3://")
+
+
+def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region: str = "us-east-1",
+           account_id: str = "123456789012", stack_name: str = "notifyx") -> ExpandedTemplate:
+    """Load `path` and expand its SAM resources into plain CloudFormation (no network, no handler imports)."""
+    path = Path(path).resolve()
+    base = path.parent
+    doc = load_yaml(path)
+    raw = copy.deepcopy(doc)
+    globals_code = (doc.get("Globals", {}).get("Function", {}) or {}).get("CodeUri")
+    sam_code: dict[str, Path] = {}
+    sam_machines: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for logical_id, res in doc["Resources"].items():
+        if not isinstance(res, dict) or "Type" not in res:
+            raise TemplateError(f"resource {logical_id} has no Type")
+        props = res.setdefault("Properties", {})
+        if res["Type"] == "AWS::Serverless::Function":
+            uri = props.get("CodeUri", globals_code)
+            if uri is None and "InlineCode" not in props:
+                raise TemplateError(f"function {logical_id} has no CodeUri")
+            if _is_local(uri):
+                sam_code[logical_id] = (base / uri).resolve()
+                props["CodeUri"] = f"s3://{_PLACEHOLDER_BUCKET}/{logical_id}.zip"
+        elif res["Type"] == "AWS::Serverless::StateMachine" and _is_local(props.get("DefinitionUri")):
+            sam_machines[logical_id] = ((base / props["DefinitionUri"]).resolve(),
+                                        props.pop("DefinitionSubstitutions", {}) or {})
+            # the definition is read at deploy time (substitutions are textual); the translator gets a stub
+            props["DefinitionUri"] = f"s3://{_PLACEHOLDER_BUCKET}/{logical_id}.asl.json"
+    if isinstance(globals_code, str) and _is_local(globals_code):
+        doc["Globals"]["Function"]["CodeUri"] = f"s3://{_PLACEHOLDER_BUCKET}/globals.zip"
+
+    if "Transform" in doc:
+        import boto3
+        from samtranslator.model.exceptions import InvalidDocumentException
+        from samtranslator.parser.parser import Parser
+        from samtranslator.translator.translator import Translator
+        from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
+
+        values = {name: spec.get("Default") for name, spec in (doc.get("Parameters") or {}).items()
+                  if isinstance(spec, dict) and "Default" in spec}
+        values.update(parameters or {})
+        # as the SAM CLI does: pseudo parameters are given, so the translator never asks boto for a region
+        values.update({"AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": stack_name,
+                       "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+        try:
+            to_py27_compatible_template(doc, values)
+            # the translator's own transform() asks boto for the region; a session pinned to ours needs no config
+            translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+            policies = _ManagedPolicies()
+            cfn = undo_mark_unicode_str_in_template(
+                translator.translate(doc, parameter_values=values, get_managed_policy_map=lambda: policies))
+        except InvalidDocumentException as exc:
+            causes = "; ".join(str(c) for c in exc.causes)
+            raise TemplateError(f"SAM transform failed: {causes}") from exc
+    else:
+        cfn = doc
+
+    expanded = ExpandedTemplate(template=cfn, base_dir=base)
+    for logical_id, res in cfn["Resources"].items():
+        props = res.get("Properties", {})
+        if res.get("Type") == "AWS::Lambda::Function":
+            code = props.get("Code", {})
+            key = code.get("S3Key", "") if isinstance(code, dict) else ""
+            if code.get("S3Bucket") == _PLACEHOLDER_BUCKET:
+                sam_id = key.removesuffix(".zip")
+                if sam_id in sam_code:
+                    expanded.code_dirs[logical_id] = sam_code[sam_id]
+            elif logical_id in raw["Resources"] and isinstance(props.get("Code"), dict):
+                pass
+        elif res.get("Type") == "AWS::StepFunctions::StateMachine":
+            loc = props.get("DefinitionS3Location", {})
+            if isinstance(loc, dict) and loc.get("Bucket") == _PLACEHOLDER_BUCKET:
+                sam_id = loc["Key"].removesuffix(".asl.json")
+                expanded.state_machine_files[logical_id] = sam_machines[sam_id]
+    # plain AWS::Lambda::Function / StateMachine resources written with local paths (not via SAM)
+    for logical_id, res in raw["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Lambda::Function" and _is_local(props.get("Code")):
+            expanded.code_dirs[logical_id] = (base / props["Code"]).resolve()
+        if res["Type"] == "AWS::StepFunctions::StateMachine" and _is_local(props.get("DefinitionS3Location")):
+            expanded.state_machine_files[logical_id] = ((base / props["DefinitionS3Location"]).resolve(),
+                                                        props.get("DefinitionSubstitutions", {}) or {})
+    return expanded

@@ -1,0 +1,67 @@
+"""The avatar store in S3: key avatars/<type>/<size>/<name>.png; rendered on the first request, served after."""
+from __future__ import annotations
+
+import os
+import threading
+
+import boto3
+from botocore.exceptions import ClientError
+
+from avatar import render
+
+CONTENT_TYPE = "image/png"
+URL_EXPIRY_SECONDS = 3600
+
+_s3_lock = threading.Lock()
+_s3 = None
+
+
+def _client():
+    global _s3
+    with _s3_lock:  # client creation is not thread-safe; the client itself is
+        if _s3 is None:
+            _s3 = boto3.client("s3")
+    return _s3
+
+
+def _bucket() -> str:
+    bucket = os.environ.get("AVATAR_BUCKET")
+    if not bucket:
+        raise RuntimeError("AVATAR_BUCKET is not configured")
+    return bucket
+
+
+def key(name: str, size: int, kind: str) -> str:
+    """Where the avatar for these inputs lives in the bucket."""
+    return f"avatars/{kind}/{size}/{name}.png"
+
+
+def avatar(name: str, size: int, kind: str) -> bytes:
+    """The PNG for validated inputs: from S3 if rendered before, else rendered now and stored."""
+    s3, bucket, object_key = _client(), _bucket(), key(name, size, kind)
+    try:
+        return s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+    png = render.render(name, size, kind)
+    s3.put_object(Bucket=bucket, Key=object_key, Body=png, ContentType=CONTENT_TYPE)
+    return png
+
+
+def ensure(name: str, size: int, kind: str) -> str:
+    """Store the avatar if it is not stored yet; its key."""
+    s3, bucket, object_key = _client(), _bucket(), key(name, size, kind)
+    try:
+        s3.head_object(Bucket=bucket, Key=object_key)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404", "NotFound"):
+            raise
+        s3.put_object(Bucket=bucket, Key=object_key, Body=render.render(name, size, kind), ContentType=CONTENT_TYPE)
+    return object_key
+
+
+def url(object_key: str) -> str:
+    """A presigned GET URL for a stored avatar: fetchable without credentials until it expires."""
+    return _client().generate_presigned_url("get_object", Params={"Bucket": _bucket(), "Key": object_key},
+                                            ExpiresIn=URL_EXPIRY_SECONDS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import boto3
 from playwright.sync_api import expect
 
 from web_page import LIVE_TIMEOUT_MS, PASSWORD, ROOT, NotifyxPage, unique
@@ -85,16 +86,33 @@ def test_history_and_read_state_survive_a_reload(open_user):
     expect(reader.unread_badge(topic)).to_have_text("2")
 
 
-def test_notifications_missed_while_offline_arrive_after_reconnecting(open_user):
+def drop_connections(cloud, user: NotifyxPage) -> int:
+    """Close the user's sockets from the server side, as API Gateway's @connections DELETE does."""
+    user_id = user.page.evaluate("JSON.parse(localStorage.getItem('notifyx.session')).user.id")
+    item = cloud.client("dynamodb").get_item(TableName=cloud.physical_id("ConnectionsTable"),
+                                             Key={"user_id": {"S": user_id}}).get("Item", {})
+    connection_ids = item.get("connections", {}).get("SS", [])
+    data_plane = cloud.endpoints["websocket_api"].replace("ws://", "http://", 1)
+    management = boto3.client("apigatewaymanagementapi", endpoint_url=data_plane, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+    for connection_id in connection_ids:
+        management.delete_connection(ConnectionId=connection_id)
+    return len(connection_ids)
+
+
+def test_notifications_missed_while_offline_arrive_after_reconnecting(cloud, open_user):
     topic = unique("catchup")
     owner, reader = owner_and_reader(open_user, topic)
     owner.publish("before the drop")
     expect(reader.notification("before the drop")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
 
+    # offline: the page cannot reconnect; then the server drops the socket it still has
     reader.page.context.set_offline(True)
-    expect(reader.testid("connection-state")).not_to_have_attribute("data-state", "online", timeout=LIVE_TIMEOUT_MS)
+    assert drop_connections(cloud, reader) == 1
+    expect(reader.testid("connection-state")).to_have_attribute("data-state", "offline", timeout=LIVE_TIMEOUT_MS)
+    expect(reader.testid("connection-state")).to_contain_text("retrying in")
     owner.publish("while you were away")
-    reader.page.wait_for_timeout(500)
+    reader.page.wait_for_timeout(1000)
     expect(reader.notification("while you were away")).to_have_count(0)
 
     reader.page.context.set_offline(False)

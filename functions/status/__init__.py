@@ -1,0 +1,1 @@
+"""status: the system's health as one endpoint, from each internal service's own health op."""

@@ -457,7 +457,7 @@ class WebSocketGateway:
         if session.server_close is not None:
             return session.server_close
         protocol = session.ws.protocol
-        if protocol.close_sent is not None and protocol.close_rcvd_then_sent is False:
+        if protocol.close_sent is not None and (protocol.close_rcvd is None or protocol.close_rcvd_then_sent is False):
             return int(protocol.close_sent.code), protocol.close_sent.reason   # we closed first (e.g. 1009)
         if protocol.close_rcvd is not None:
             return int(protocol.close_rcvd.code), protocol.close_rcvd.reason

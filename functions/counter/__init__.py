@@ -1,0 +1,1 @@
+"""counter: how many notifications each user has published; a participant of the publish transaction."""

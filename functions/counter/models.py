@@ -1,0 +1,28 @@
+"""The Counters table: per user, entry "total" holds the count and "tx#<txid>" entries are reservations."""
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+TOTAL = "total"
+PREPARED, COMMITTED, ABORTED = "prepared", "committed", "aborted"
+
+
+def reservation_entry(txid: str) -> str:
+    return f"tx#{txid}"
+
+
+class CounterEntry(Model):
+    """One entry of a user's counter: the total (``published``) or one transaction's reservation (``state``)."""
+
+    class Meta:
+        table_name = os.environ["COUNTERS_TABLE"]
+
+    user_id = UnicodeAttribute(hash_key=True)
+    entry = UnicodeAttribute(range_key=True)
+    published = NumberAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    updated_at = NumberAttribute(null=True)

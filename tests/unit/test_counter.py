@@ -1,0 +1,235 @@
+"""The counter: its REST API and its two-phase-commit participant (reservations per transaction)."""
+import io
+import json
+import threading
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+from chalice.test import Client
+from moto import mock_aws
+
+from tables import create_tables, physical_name
+
+USER = {"id": "u-ada", "email": "ada@example.com"}
+
+
+@pytest.fixture
+def counter(monkeypatch):
+    with mock_aws():
+        create_tables(monkeypatch, "CountersTable")
+        from counter import participant
+
+        yield participant.handler
+
+
+def tx(txid, publisher=USER):
+    return {"txid": txid, "topic": "news", "publisher": publisher, "message": "hello", "to": None,
+            "created_at": "2026-11-25T14:00:00Z"}
+
+
+def run(handler, op, transaction):
+    return handler({"op": op, "transaction": transaction}, None)
+
+
+def published(user_id=USER["id"]):
+    item = boto3.client("dynamodb").get_item(TableName=physical_name("CountersTable"),
+                                             Key={"user_id": {"S": user_id}, "entry": {"S": "total"}}).get("Item")
+    return int(item["published"]["N"]) if item else 0
+
+
+def reservation(txid, user_id=USER["id"]):
+    item = boto3.client("dynamodb").get_item(TableName=physical_name("CountersTable"),
+                                             Key={"user_id": {"S": user_id}, "entry": {"S": f"tx#{txid}"}})
+    return item.get("Item")
+
+
+# ---------------------------------------------------------------- prepare / commit / rollback
+
+
+def test_prepare_reserves_and_votes_yes(counter, monkeypatch):
+    monkeypatch.setenv("TRANSACTION_LEASE_SECONDS", "30")
+    assert run(counter, "prepare", tx("t1")) == {"participant": "counter", "vote": "YES"}
+    item = reservation("t1")
+    assert item["state"]["S"] == "prepared"
+    assert int(item["lease_until"]["N"]) > 0
+    assert published() == 0  # nothing counts before commit
+
+
+def test_prepare_is_idempotent(counter):
+    assert run(counter, "prepare", tx("t1"))["vote"] == "YES"
+    assert run(counter, "prepare", tx("t1"))["vote"] == "YES"
+    assert reservation("t1")["state"]["S"] == "prepared"
+
+
+def test_prepare_without_publisher_votes_no(counter):
+    vote = run(counter, "prepare", {"txid": "t1"})
+    assert vote["vote"] == "NO"
+    assert vote["reason"] == "invalid_request"
+
+
+def test_commit_counts_once_however_often_it_is_retried(counter):
+    run(counter, "prepare", tx("t1"))
+    first = run(counter, "commit", tx("t1"))
+    assert first == {"participant": "counter", "txid": "t1", "state": "committed"}
+    assert run(counter, "commit", tx("t1")) == first
+    assert published() == 1
+    assert reservation("t1")["state"]["S"] == "committed"
+
+
+def test_commit_after_rollback_is_an_error(counter):
+    run(counter, "prepare", tx("t1"))
+    run(counter, "rollback", tx("t1"))
+    with pytest.raises(Exception, match="aborted"):
+        run(counter, "commit", tx("t1"))
+    assert published() == 0
+
+
+def test_commit_without_reservation_is_an_error(counter):
+    with pytest.raises(Exception, match="missing"):
+        run(counter, "commit", tx("never-prepared"))
+    assert published() == 0
+
+
+def test_rollback_is_idempotent_and_counts_nothing(counter):
+    run(counter, "prepare", tx("t1"))
+    first = run(counter, "rollback", tx("t1"))
+    assert first == {"participant": "counter", "txid": "t1", "state": "aborted"}
+    assert run(counter, "rollback", tx("t1")) == first
+    assert reservation("t1")["state"]["S"] == "aborted"
+    assert published() == 0
+
+
+def test_rollback_then_late_prepare_votes_no(counter):
+    # recovery rolled back a transaction whose prepare had not arrived yet
+    assert run(counter, "rollback", tx("t1"))["state"] == "aborted"
+    vote = run(counter, "prepare", tx("t1"))
+    assert vote["vote"] == "NO"
+    assert vote["reason"] == "aborted"
+    assert reservation("t1")["state"]["S"] == "aborted"
+
+
+def test_rollback_of_a_committed_reservation_is_refused(counter):
+    run(counter, "prepare", tx("t1"))
+    run(counter, "commit", tx("t1"))
+    with pytest.raises(Exception, match="committed"):
+        run(counter, "rollback", tx("t1"))
+    assert published() == 1
+
+
+def test_unknown_op_fails_the_task(counter):
+    with pytest.raises(ValueError, match="unknown"):
+        counter({"op": "vote", "transaction": tx("t1")}, None)
+
+
+def test_users_are_counted_separately(counter):
+    bob = {"id": "u-bob", "email": "bob@example.com"}
+    for txid, who in [("a1", USER), ("a2", USER), ("b1", bob)]:
+        run(counter, "prepare", tx(txid, who))
+        run(counter, "commit", tx(txid, who))
+    assert (published(USER["id"]), published(bob["id"])) == (2, 1)
+
+
+@pytest.fixture
+def atomic_moto_dynamodb(monkeypatch):
+    """DynamoDB runs each request atomically; moto's in-memory backend does not (a TransactWriteItems deep-copies
+    the table while other threads write to it), so serialize moto's request handling as the service would."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    call_action = DynamoHandler.call_action
+
+    def atomically(self):
+        with lock:
+            return call_action(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", atomically)
+
+
+@pytest.mark.timeout(60)
+def test_twenty_concurrent_publishes_of_one_user_all_commit(counter, atomic_moto_dynamodb):
+    txids = [f"c{i}" for i in range(20)]
+    errors = []
+
+    def in_parallel(op):
+        barrier = threading.Barrier(len(txids))
+        results = {}
+
+        def one(txid):
+            barrier.wait()
+            try:
+                results[txid] = run(counter, op, tx(txid))
+            except Exception as e:  # collected: a thread's exception would otherwise vanish
+                errors.append(e)
+
+        threads = [threading.Thread(target=one, args=(t,)) for t in txids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    votes = in_parallel("prepare")
+    assert errors == []
+    assert {v["vote"] for v in votes.values()} == {"YES"}
+    in_parallel("commit")
+    assert errors == []
+    assert published() == 20
+    rows = boto3.resource("dynamodb").Table(physical_name("CountersTable")).query(
+        KeyConditionExpression=Key("user_id").eq(USER["id"]) & Key("entry").begins_with("tx#"))["Items"]
+    assert sorted(r["entry"] for r in rows) == sorted(f"tx#{t}" for t in txids)
+    assert {r["state"] for r in rows} == {"committed"}
+
+
+# ---------------------------------------------------------------- GET /counters/self
+
+
+class InProcessLambda:
+    """The Lambda API for core.services, running the auth.verify handler in this process (moto's needs Docker)."""
+
+    def __init__(self, handlers):
+        self.handlers = handlers
+
+    def invoke(self, FunctionName, Payload):  # noqa: N803 - boto3's parameter names
+        result = self.handlers[FunctionName](json.loads(Payload), None)
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
+
+
+@pytest.fixture
+def api(monkeypatch):
+    with mock_aws():
+        create_tables(monkeypatch, "CountersTable", "UsersTable", "TokensTable")
+        from auth import sessions, users, verify
+        from core import services
+        from counter import app, participant
+
+        monkeypatch.setenv("AUTH_VERIFY_FUNCTION", "notifyx-AuthVerify")
+        monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-AuthVerify": verify.handler}))
+        user = users.register("ada@example.com", "correct horse")
+        token = sessions.issue(user)["token"]
+        with Client(app.app) as client:
+            yield {"http": client.http, "token": token, "user": user, "participant": participant.handler}
+
+
+def test_counter_of_a_new_user_is_zero(api):
+    response = api["http"].get("/counters/self", headers={"Authorization": f"Bearer {api['token']}"})
+    assert response.status_code == 200
+    assert json.loads(response.body) == {"user_id": api["user"].id, "published": 0}
+
+
+def test_counter_counts_committed_not_rolled_back(api):
+    publisher = {"id": api["user"].id, "email": api["user"].email}
+    for txid in ("t1", "t2", "t3"):
+        run(api["participant"], "prepare", tx(txid, publisher))
+    run(api["participant"], "commit", tx("t1", publisher))
+    run(api["participant"], "commit", tx("t2", publisher))
+    run(api["participant"], "rollback", tx("t3", publisher))
+    response = api["http"].get("/counters/self", headers={"Authorization": f"Bearer {api['token']}"})
+    assert json.loads(response.body)["published"] == 2
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer bogus"}])
+def test_counter_needs_a_live_token(api, headers):
+    response = api["http"].get("/counters/self", headers=headers)
+    assert response.status_code == 401
+    assert json.loads(response.body)["error"]["code"] == "unauthorized"

@@ -117,6 +117,10 @@ def _before_send(request: Any, **_: Any) -> Any:
     """botocore ``before-send``: answer @connections requests addressed to a local gateway's host in process."""
     if not _gateways:
         return None
+    # botocore calls every before-send handler; if a session holds this one twice, answer (and send) once
+    answered = getattr(request, "_local_connections_answer", None)
+    if answered is not None:
+        return answered
     url = urlsplit(request.url)
     gateway = _gateways.get(url.netloc)
     if gateway is None:
@@ -132,7 +136,9 @@ def _before_send(request: Any, **_: Any) -> Any:
     from botocore.awsrequest import AWSResponse
 
     status, headers, payload = answer
-    return AWSResponse(request.url, status, headers, _RawBody(payload))
+    response = AWSResponse(request.url, status, headers, _RawBody(payload))
+    request._local_connections_answer = response
+    return response
 
 
 def _moto_gone(connection_id: str) -> Exception:
@@ -160,6 +166,7 @@ class _MotoConnection:
 
 
 def _moto_post(self: Any, data: bytes, connection_id: str) -> None:
+    connection_id = unquote(connection_id)   # moto passes the id as it appears in the URL path
     gateway = _find(connection_id)
     try:
         if gateway is None:
@@ -170,6 +177,7 @@ def _moto_post(self: Any, data: bytes, connection_id: str) -> None:
 
 
 def _moto_get(self: Any, connection_id: str) -> _MotoConnection:
+    connection_id = unquote(connection_id)   # moto passes the id as it appears in the URL path
     gateway = _find(connection_id)
     try:
         if gateway is None:
@@ -180,6 +188,7 @@ def _moto_get(self: Any, connection_id: str) -> _MotoConnection:
 
 
 def _moto_delete(self: Any, connection_id: str) -> None:
+    connection_id = unquote(connection_id)   # moto passes the id as it appears in the URL path
     gateway = _find(connection_id)
     try:
         if gateway is None:

@@ -401,7 +401,11 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    _client(args).http.logout()
+    try:
+        _client(args).http.logout()
+    except ApiError as exc:
+        if exc.code != "unauthorized":  # an expired or revoked token: the session is over already
+            raise
     SESSION_FILE.unlink(missing_ok=True)
     print("logged out")
     return 0

@@ -18,6 +18,7 @@ from infra.client import Client, Listener
 pytestmark = pytest.mark.timeout(120)
 
 NOTIFYX = Path(sys.executable).parent / "notifyx"
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long enough password"
 
 
@@ -29,7 +30,9 @@ class Person:
         self.home.mkdir(parents=True, exist_ok=True)
         self.endpoints = endpoints
         self.email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
-        self.env = {**os.environ, "NOTIFYX_PASSWORD": PASSWORD}
+        # the checkout's code, whatever the virtualenv's editable install maps
+        pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        self.env = {**os.environ, "NOTIFYX_PASSWORD": PASSWORD, "PYTHONPATH": pythonpath}
         self.env.pop("NOTIFYX_ENDPOINTS", None)
 
     def command(self, *args: str) -> list[str]:

@@ -1,0 +1,115 @@
+"""The coordinator's log: begin, decide (the first decision wins), complete. Every step is safe to retry."""
+from __future__ import annotations
+
+import os
+import time
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
+
+# what the state machine adds to the execution state; the rest is the transaction's input
+FLOW_KEYS = {"votes", "decision", "commit", "error"}
+DECIDED = {"commit": COMMIT, "abort": ABORT}
+DECISION_OF = {COMMIT: "commit", COMMITTED: "commit", ABORT: "abort", ABORTED: "abort"}
+
+
+def now() -> float:
+    """The clock leases are judged by."""
+    return time.time()
+
+
+def lease_seconds() -> int:
+    return int(os.environ.get("TRANSACTION_LEASE_SECONDS", "30"))
+
+
+def _txid(transaction) -> str:
+    txid = transaction.get("txid") if isinstance(transaction, dict) else None
+    if not isinstance(txid, str) or not txid:
+        raise ValueError("the transaction has no txid")
+    return txid
+
+
+def transaction_input(transaction: dict) -> dict:
+    """The transaction as the publisher started it, without the flow's votes and results."""
+    return {k: v for k, v in transaction.items() if k not in FLOW_KEYS}
+
+
+def _condition_failed(error: PutError | UpdateError) -> bool:
+    return error.cause_response_code == "ConditionalCheckFailedException"
+
+
+def begin(transaction: dict) -> dict:
+    """Record the transaction as preparing, with a lease after which recovery may abort it."""
+    txid, started = _txid(transaction), now()
+    record = TransactionRecord(txid, state=PREPARING, lease_until=int(started + lease_seconds()),
+                               transaction=transaction_input(transaction), began_at=started)
+    try:
+        record.save(condition=TransactionRecord.txid.does_not_exist())
+    except PutError as e:
+        if not _condition_failed(e):
+            raise
+        record = TransactionRecord.get(txid, consistent_read=True)  # a retried begin: keep the first record
+    return {"txid": txid, "state": record.state, "lease_until": record.lease_until}
+
+
+def abort_reason(transaction: dict) -> str:
+    """The first NO vote's reason (e.g. "forbidden", "unavailable"), else "aborted"."""
+    votes = transaction.get("votes")
+    votes = votes.values() if isinstance(votes, dict) else votes if isinstance(votes, list) else []
+    for vote in votes:
+        if isinstance(vote, dict) and vote.get("vote") != "YES" and vote.get("reason"):
+            return str(vote["reason"])
+    return "aborted"
+
+
+def decide(transaction: dict, decision: str, reason: str | None = None) -> dict:
+    """Record commit or abort unless a decision exists; ``{"txid", "decision", "reason"}`` of the one that won."""
+    if decision not in DECIDED:
+        raise ValueError(f"decision must be commit or abort, not {decision!r}")
+    txid, decided = _txid(transaction), now()
+    if decision == "abort":
+        reason = reason or abort_reason(transaction)
+    actions = [
+        TransactionRecord.state.set(DECIDED[decision]),
+        TransactionRecord.decided_at.set(decided),
+        # the flow now has a fresh lease to tell the participants before recovery steps in
+        TransactionRecord.lease_until.set(int(decided + lease_seconds())),
+        # a decide without a begin (should not happen) still leaves recovery what it needs
+        TransactionRecord.transaction.set(TransactionRecord.transaction | transaction_input(transaction)),
+    ]
+    if decision == "abort":
+        actions.append(TransactionRecord.reason.set(reason))
+    try:
+        TransactionRecord(txid).update(
+            actions=actions,
+            condition=(TransactionRecord.state == PREPARING) | TransactionRecord.txid.does_not_exist())
+        return {"txid": txid, "decision": decision, "reason": reason if decision == "abort" else None}
+    except UpdateError as e:
+        if not _condition_failed(e):
+            raise
+    record = TransactionRecord.get(txid, consistent_read=True)
+    won = DECISION_OF[record.state]
+    return {"txid": txid, "decision": won, "reason": (record.reason or "aborted") if won == "abort" else None}
+
+
+def complete(transaction: dict, outcome: str) -> dict:
+    """Mark a decided transaction finished ("committed" or "aborted", matching its decision)."""
+    if outcome not in (COMMITTED, ABORTED):
+        raise ValueError(f"outcome must be committed or aborted, not {outcome!r}")
+    txid = _txid(transaction)
+    decided = COMMIT if outcome == COMMITTED else ABORT
+    try:
+        TransactionRecord(txid).update(
+            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(now()),
+                     TransactionRecord.lease_until.remove()],
+            condition=TransactionRecord.state.is_in(decided, outcome))
+    except UpdateError as e:
+        if not _condition_failed(e):
+            raise
+        try:
+            state = TransactionRecord.get(txid, consistent_read=True).state
+        except TransactionRecord.DoesNotExist:
+            state = "unknown"
+        raise RuntimeError(f"cannot complete {txid} as {outcome}: it is {state}") from None
+    return {"txid": txid, "state": outcome}

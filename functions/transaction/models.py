@@ -1,0 +1,42 @@
+"""The Transactions table: the coordinator's durable log of each publish transaction."""
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+# unfinished: preparing (no decision yet), commit / abort (decided, participants not all told yet)
+PREPARING, COMMIT, ABORT = "preparing", "commit", "abort"
+# finished
+COMMITTED, ABORTED = "committed", "aborted"
+
+
+class TransactionsByState(GlobalSecondaryIndex):
+    """Sparse: a finished record drops its lease_until, so the index holds only what recovery may need."""
+
+    class Meta:
+        index_name = "by_state"
+        projection = AllProjection()
+
+    state = UnicodeAttribute(hash_key=True)
+    lease_until = NumberAttribute(range_key=True)
+
+
+class TransactionRecord(Model):
+    """One publish transaction: its input (for recovery to replay), state, decision reason and lease."""
+
+    class Meta:
+        table_name = os.environ["TRANSACTIONS_TABLE"]
+
+    txid = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute()
+    lease_until = NumberAttribute(null=True)
+    transaction = JSONAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    began_at = NumberAttribute(null=True)
+    decided_at = NumberAttribute(null=True)
+    completed_at = NumberAttribute(null=True)
+
+    by_state = TransactionsByState()

@@ -1,0 +1,305 @@
+"""The publish transaction's coordinator log and the recovery of flows that stalled past their lease."""
+import io
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tables import create_tables, physical_name
+
+LEASE = 30
+PUBLISHER = {"id": "u-ada", "email": "ada@example.com"}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """Coordinator, recovery and the real counter participant on mocked tables."""
+    with mock_aws():
+        monkeypatch.setenv("TRANSACTION_LEASE_SECONDS", str(LEASE))
+        create_tables(monkeypatch, "TransactionsTable", "CountersTable")
+        from counter import participant
+        from transaction import coordinator, decisions, recovery, resolution
+
+        yield {"coordinator": coordinator.handler, "recovery": recovery.handler, "resolution": resolution,
+               "decisions": decisions, "counter": participant.handler}
+
+
+def tx(txid="pub-1"):
+    return {"txid": txid, "topic": "news", "publisher": PUBLISHER, "message": "hello", "to": None,
+            "created_at": "2026-11-25T14:00:00Z"}
+
+
+def record(txid="pub-1"):
+    return boto3.client("dynamodb").get_item(TableName=physical_name("TransactionsTable"),
+                                             Key={"txid": {"S": txid}}, ConsistentRead=True).get("Item")
+
+
+def by_state(state):
+    items = boto3.client("dynamodb").query(
+        TableName=physical_name("TransactionsTable"), IndexName="by_state",
+        KeyConditionExpression="#s = :s", ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":s": {"S": state}})["Items"]
+    return [i["txid"]["S"] for i in items]
+
+
+def published():
+    item = boto3.client("dynamodb").get_item(TableName=physical_name("CountersTable"),
+                                             Key={"user_id": {"S": PUBLISHER["id"]}, "entry": {"S": "total"}})
+    return int(item["Item"]["published"]["N"]) if "Item" in item else 0
+
+
+def reservation_state(txid="pub-1"):
+    item = boto3.client("dynamodb").get_item(TableName=physical_name("CountersTable"),
+                                             Key={"user_id": {"S": PUBLISHER["id"]}, "entry": {"S": f"tx#{txid}"}})
+    return item["Item"]["state"]["S"] if "Item" in item else None
+
+
+def flow_state(transaction, votes=None, decision=None):
+    """The execution state the state machine hands its tasks after prepare (and after decide)."""
+    state = dict(transaction, votes=votes or {"persist": {"participant": "persist", "vote": "YES"},
+                                              "counter": {"participant": "counter", "vote": "YES"}})
+    if decision:
+        state["decision"] = decision
+    return state
+
+
+# ---------------------------------------------------------------- begin
+
+
+def test_begin_records_the_transaction_as_preparing_with_a_lease(env):
+    clock = env["decisions"].now()
+    assert env["coordinator"]({"op": "begin", "transaction": tx()}, None)["state"] == "preparing"
+    item = record()
+    assert item["state"]["S"] == "preparing"
+    assert clock + LEASE - 1 <= int(item["lease_until"]["N"]) <= clock + LEASE + 1
+    assert json.loads(item["transaction"]["S"]) == tx()
+    assert by_state("preparing") == ["pub-1"]
+
+
+def test_a_retried_begin_keeps_the_first_record(env, monkeypatch):
+    first = env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    monkeypatch.setattr(env["decisions"], "now", lambda: first["lease_until"] + 100)
+    again = env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    assert again == first
+
+
+@pytest.mark.parametrize("event", [
+    {"op": "begin"},
+    {"op": "begin", "transaction": {"topic": "news"}},
+    {"op": "launch", "transaction": tx()},
+])
+def test_malformed_coordinator_events_fail_the_task(env, event):
+    with pytest.raises(ValueError):
+        env["coordinator"](event, None)
+
+
+# ---------------------------------------------------------------- decide
+
+
+def test_commit_decision_is_recorded(env):
+    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    answer = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    assert answer == {"txid": "pub-1", "decision": "commit", "reason": None}
+    assert record()["state"]["S"] == "commit"
+    # the flow's votes are not what recovery replays
+    assert json.loads(record()["transaction"]["S"]) == tx()
+
+
+def test_abort_reason_is_the_first_no_vote(env):
+    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
+             "counter": {"participant": "counter", "vote": "NO", "reason": "unavailable"}}
+    answer = env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    assert answer == {"txid": "pub-1", "decision": "abort", "reason": "forbidden"}
+    assert record()["reason"]["S"] == "forbidden"
+
+
+def test_abort_reason_skips_yes_votes(env):
+    votes = {"persist": {"participant": "persist", "vote": "YES"},
+             "counter": {"participant": "counter", "vote": "NO", "reason": "unavailable", "error": "States.Timeout"}}
+    answer = env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    assert answer["reason"] == "unavailable"
+
+
+def test_abort_without_a_no_vote_is_aborted(env):
+    # the Prepare state itself failed: no votes at all
+    answer = env["coordinator"]({"op": "decide", "decision": "abort",
+                                 "transaction": dict(tx(), error={"Error": "States.Runtime"})}, None)
+    assert answer == {"txid": "pub-1", "decision": "abort", "reason": "aborted"}
+
+
+def test_the_first_decision_wins(env):
+    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
+             "counter": {"participant": "counter", "vote": "YES"}}
+    env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    late = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    assert late == {"txid": "pub-1", "decision": "abort", "reason": "forbidden"}
+    assert record()["state"]["S"] == "abort"
+
+
+def test_a_retried_commit_decision_answers_the_same(env):
+    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    first = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    assert env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None) == first
+    # and an abort arriving after the commit loses
+    assert env["coordinator"]({"op": "decide", "decision": "abort", "transaction": tx()}, None)["decision"] == "commit"
+
+
+def test_decision_must_be_commit_or_abort(env):
+    with pytest.raises(ValueError, match="decision"):
+        env["coordinator"]({"op": "decide", "decision": "maybe", "transaction": tx()}, None)
+
+
+# ---------------------------------------------------------------- complete
+
+
+def test_complete_finishes_the_record_and_leaves_the_recovery_index(env):
+    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    assert by_state("commit") == ["pub-1"]
+    done = env["coordinator"]({"op": "complete", "outcome": "committed", "transaction": flow_state(tx())}, None)
+    assert done == {"txid": "pub-1", "state": "committed"}
+    assert env["coordinator"]({"op": "complete", "outcome": "committed", "transaction": tx()}, None) == done
+    item = record()
+    assert item["state"]["S"] == "committed"
+    assert "lease_until" not in item and "completed_at" in item
+    assert by_state("commit") == [] and by_state("committed") == []
+
+
+def test_complete_must_match_the_decision(env):
+    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    env["coordinator"]({"op": "decide", "decision": "abort", "transaction": tx()}, None)
+    with pytest.raises(RuntimeError, match="cannot complete"):
+        env["coordinator"]({"op": "complete", "outcome": "committed", "transaction": tx()}, None)
+    with pytest.raises(RuntimeError, match="cannot complete"):
+        env["coordinator"]({"op": "complete", "outcome": "aborted", "transaction": tx("pub-never-begun")}, None)
+
+
+# ---------------------------------------------------------------- recovery
+
+
+class Participants:
+    """The recovery's invoke seam: the counter runs its real participant in-process; persist's calls are
+    recorded (its participant is another service's, exercised end to end on the local cloud)."""
+
+    def __init__(self, counter, failing=()):
+        self.counter = counter
+        self.failing = set(failing)
+        self.calls = []
+
+    def __call__(self, target, event):
+        self.calls.append((target, event["op"], event["transaction"]))
+        if target in self.failing:
+            raise RuntimeError(f"{target} did not answer")
+        if target == "COUNTER_PARTICIPANT_FUNCTION":
+            return self.counter(event, None)
+        assert target == "PERSIST_PARTICIPANT_FUNCTION"
+        return {"participant": "persist"}
+
+
+def prepared(env, transaction):
+    """A flow that began and prepared, then died."""
+    env["coordinator"]({"op": "begin", "transaction": transaction}, None)
+    assert env["counter"]({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
+
+
+def test_recovery_leaves_transactions_within_their_lease_alone(env):
+    prepared(env, tx())
+    participants = Participants(env["counter"])
+    summary = env["resolution"].recover(env["decisions"].now() + LEASE - 5, participants)
+    assert summary == {"recovered": [], "failed": []}
+    assert participants.calls == []
+    assert record()["state"]["S"] == "preparing"
+
+
+def test_recovery_aborts_an_expired_prepared_transaction_on_both_participants(env):
+    prepared(env, tx())
+    participants = Participants(env["counter"])
+    summary = env["resolution"].recover(env["decisions"].now() + LEASE + 1, participants)
+    assert summary == {"recovered": [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}], "failed": []}
+    assert participants.calls == [("PERSIST_PARTICIPANT_FUNCTION", "rollback", tx()),
+                                  ("COUNTER_PARTICIPANT_FUNCTION", "rollback", tx())]
+    assert reservation_state() == "aborted" and published() == 0
+    assert record()["state"]["S"] == "aborted" and record()["reason"]["S"] == "aborted"
+    # the flow comes back late: its commit decision loses, its counter prepare votes NO
+    late = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    assert late == {"txid": "pub-1", "decision": "abort", "reason": "aborted"}
+    assert env["counter"]({"op": "prepare", "transaction": tx()}, None)["vote"] == "NO"
+    # and it is not recovered twice
+    assert env["resolution"].recover(env["decisions"].now() + 10 * LEASE, participants)["recovered"] == []
+
+
+def test_recovery_commits_an_expired_transaction_decided_commit(env):
+    prepared(env, tx())
+    env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    participants = Participants(env["counter"])
+    summary = env["resolution"].recover(env["decisions"].now() + LEASE + 1, participants)
+    assert summary["recovered"] == [{"txid": "pub-1", "decision": "commit", "outcome": "committed"}]
+    assert [(t, op) for t, op, _ in participants.calls] == [("PERSIST_PARTICIPANT_FUNCTION", "commit"),
+                                                             ("COUNTER_PARTICIPANT_FUNCTION", "commit")]
+    assert reservation_state() == "committed" and published() == 1
+    assert record()["state"]["S"] == "committed"
+
+
+def test_recovery_rolls_back_an_expired_abort_decision(env):
+    prepared(env, tx())
+    votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
+             "counter": {"participant": "counter", "vote": "YES"}}
+    env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    participants = Participants(env["counter"])
+    summary = env["resolution"].recover(env["decisions"].now() + LEASE + 1, participants)
+    assert summary["recovered"] == [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}]
+    assert reservation_state() == "aborted"
+    assert record()["reason"]["S"] == "forbidden"
+
+
+def test_a_participant_failure_leaves_the_transaction_for_the_next_run(env):
+    prepared(env, tx("pub-1"))
+    prepared(env, tx("pub-2"))
+    later = env["decisions"].now() + LEASE + 1
+    broken = Participants(env["counter"], failing={"PERSIST_PARTICIPANT_FUNCTION"})
+    summary = env["resolution"].recover(later, broken)
+    assert summary["recovered"] == []
+    assert sorted(f["txid"] for f in summary["failed"]) == ["pub-1", "pub-2"]
+    assert record("pub-1")["state"]["S"] == "abort"  # decided, not yet carried out
+    # the abort decision renewed the lease; once it passes, a healthy run finishes both
+    summary = env["resolution"].recover(env["decisions"].now() + 2 * LEASE + 2, Participants(env["counter"]))
+    assert sorted(r["txid"] for r in summary["recovered"]) == ["pub-1", "pub-2"]
+    assert {record(t)["state"]["S"] for t in ("pub-1", "pub-2")} == {"aborted"}
+    assert {reservation_state(t) for t in ("pub-1", "pub-2")} == {"aborted"}
+
+
+class InProcessLambda:
+    """The Lambda API as core.services uses it, running handlers in this process (moto's Lambda needs Docker)."""
+
+    def __init__(self, handlers):
+        self.handlers = handlers
+        self.invoked = []
+
+    def invoke(self, FunctionName, Payload):  # noqa: N803 - boto3's parameter names
+        event = json.loads(Payload)
+        self.invoked.append((FunctionName, event["op"]))
+        result = self.handlers[FunctionName](event, None)
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
+
+
+def test_recovery_handler_invokes_the_participants_named_by_the_template(env, monkeypatch):
+    from core import services
+
+    def persist_rollback(event, context):
+        return {"participant": "persist", "txid": event["transaction"]["txid"]}
+
+    lam = InProcessLambda({"notifyx-PersistParticipant": persist_rollback,
+                           "notifyx-CounterParticipant": env["counter"]})
+    monkeypatch.setattr(services, "_lambda", lambda: lam)
+    monkeypatch.setenv("PERSIST_PARTICIPANT_FUNCTION", "notifyx-PersistParticipant")
+    monkeypatch.setenv("COUNTER_PARTICIPANT_FUNCTION", "notifyx-CounterParticipant")
+    prepared(env, tx())
+    scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    assert env["recovery"](scheduled, None) == {"recovered": [], "failed": []}
+    summary = env["recovery"]({"now": env["decisions"].now() + LEASE + 1}, None)
+    assert summary["recovered"] == [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}]
+    assert lam.invoked == [("notifyx-PersistParticipant", "rollback"), ("notifyx-CounterParticipant", "rollback")]
+    assert reservation_state() == "aborted"

@@ -435,8 +435,10 @@ function renderTopicList() {
       badge.title = `${unread} unread`;
       item.append(badge);
     }
-    const leave = element("button", "link small", "Unsubscribe");
+    const leave = element("button", "link small leave", "✕");
     leave.type = "button";
+    leave.title = `Unsubscribe from ${topic.name}`;
+    leave.setAttribute("aria-label", leave.title);
     leave.dataset.testid = "unsubscribe-button";
     leave.addEventListener("click", () => unsubscribe(topic.name, leave));
     item.append(leave);

@@ -1,0 +1,208 @@
+"""`notifyx`: run the local cloud (`up`), invoke one function (`invoke`), and the user commands of infra/client.py."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ENDPOINTS_FILE = Path(".notifyx") / "endpoints.json"
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"notifyx: --param expects KEY=VALUE, got {pair!r}")
+        values[key] = value
+    return values
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s [%(function)s] %(name)s: %(message)s")
+    from infra.runtime import FunctionLogFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(FunctionLogFilter())
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _answers(url: str, timeout: float = 5.0) -> bool:
+    """True when `url` gives any HTTP answer (a 4xx is an answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - our own loopback endpoints
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _check_answers(endpoints: dict[str, str]) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    for key in ("aws_endpoint", "http_api"):
+        if key in endpoints and not _answers(endpoints[key] if key != "aws_endpoint" else
+                                             endpoints[key] + "/moto-api/data.json"):
+            raise RuntimeError(f"{key} {endpoints[key]} does not answer")
+    if "websocket_api" in endpoints:
+        parts = urlsplit(endpoints["websocket_api"])
+        with socket.create_connection((parts.hostname, parts.port), timeout=5):
+            pass
+
+
+def write_endpoints(endpoints: dict[str, str], path: Path = ENDPOINTS_FILE) -> None:
+    """Write the endpoints file atomically (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(endpoints, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start the local cloud, print and write its endpoints, run until SIGINT/SIGTERM."""
+    _configure_logging(args.verbose)
+    from infra.cloud import LocalCloud
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    endpoints_path = Path(args.endpoints_file)
+    cloud = LocalCloud(args.template, http_port=args.http_port, ws_port=args.ws_port, aws_port=args.aws_port,
+                       aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
+                       static_dir=args.static_dir)
+    try:
+        cloud.start()
+        endpoints = cloud.endpoints
+        _check_answers(endpoints)
+        if not stop.is_set():
+            write_endpoints(endpoints, endpoints_path)
+            print(json.dumps(endpoints, indent=2), flush=True)
+            print(f"notifyx: local cloud is up ({endpoints_path}); Ctrl-C stops it", file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("notifyx: stopping", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        cloud.stop()
+        if endpoints_path.exists():
+            try:
+                if json.loads(endpoints_path.read_text()).get("aws_endpoint") == cloud.aws_endpoint:
+                    endpoints_path.unlink()  # what it describes is gone
+            except (OSError, ValueError):
+                pass
+
+
+def _running_cloud(path: Path) -> dict[str, str] | None:
+    try:
+        endpoints = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return endpoints if _answers(endpoints.get("aws_endpoint", "") + "/moto-api/data.json", 2) else None
+
+
+def _load_event(source: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+        return json.loads(text or "{}")
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"notifyx invoke: cannot read event {source}: {exc}") from exc
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """Invoke one function (`sam local invoke` without Docker): through a running cloud, else a temporary one."""
+    event = _load_event(args.event) if args.event else {}
+    running = None if args.template_given else _running_cloud(Path(args.endpoints_file))
+    if running is not None:
+        return _invoke_remote(running, args.function, event)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from infra.cloud import LocalCloud
+    from infra.runtime import LambdaError
+
+    with LocalCloud(args.template, parameters=_parameters(args.param), static_dir=None) as cloud:
+        try:
+            result = cloud.invoke(args.function, event)
+        except LambdaError as exc:
+            payload = exc.payload() if hasattr(exc, "payload") else {
+                "errorType": getattr(exc, "error_type", type(exc).__name__), "errorMessage": str(exc)}
+            print(json.dumps(payload, indent=2))
+            return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _invoke_remote(endpoints: dict[str, str], function: str, event: Any) -> int:
+    import boto3
+
+    lam = boto3.client("lambda", endpoint_url=endpoints["aws_endpoint"], region_name=endpoints.get("region"),
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    names = {f["FunctionName"] for f in lam.list_functions(MaxItems=1000)["Functions"]}
+    if function not in names:
+        # a logical id: the template's physical names are <stack>-<LogicalId>
+        matches = sorted(n for n in names if n.endswith(f"-{function}"))
+        if len(matches) == 1:
+            function = matches[0]
+    response = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    payload = json.loads(response["Payload"].read() or b"null")
+    print(json.dumps(payload, indent=2))
+    return 1 if response.get("FunctionError") else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `notifyx` argument parser, with the user commands of infra/client.py when it is there."""
+    parser = argparse.ArgumentParser(prog="notifyx", description="Notifyx: the local cloud and its client.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run template.yaml locally (no Docker) until Ctrl-C")
+    up.add_argument("--template", default="template.yaml")
+    up.add_argument("--http-port", type=int, default=4000, help="REST API and web client (0 = any free port)")
+    up.add_argument("--ws-port", type=int, default=4001, help="WebSocket API (0 = any free port)")
+    up.add_argument("--aws-port", type=int, default=4566, help="the embedded AWS emulator (0 = any free port)")
+    up.add_argument("--aws-endpoint", help="deploy into this endpoint (e.g. LocalStack) instead of the emulator")
+    up.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter")
+    up.add_argument("--static-dir", default="client", help="served at / (the web client)")
+    up.add_argument("--endpoints-file", default=str(ENDPOINTS_FILE))
+    up.add_argument("-v", "--verbose", action="store_true")
+    up.set_defaults(func=cmd_up)
+
+    inv = sub.add_parser("invoke", help="invoke one function with an event (sam local invoke, without Docker)")
+    inv.add_argument("function", help="logical id (e.g. AuthVerify) or function name")
+    inv.add_argument("--event", "-e", help="JSON event file ('-' = stdin); default {}")
+    inv.add_argument("--template", default=None, help="start a temporary cloud from this template "
+                                                     "(default: use the running one, else template.yaml)")
+    inv.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    inv.add_argument("--endpoints-file", default=str(ENDPOINTS_FILE))
+    inv.set_defaults(func=cmd_invoke)
+
+    # user commands (register, login, listen, publish, inbox, ...) live with the client code
+    try:
+        from infra import client
+    except ImportError as exc:  # the cloud commands must work even if the client is broken
+        logging.getLogger("notifyx.cli").debug("user commands unavailable: %s", exc)
+    else:
+        client.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `notifyx` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "invoke":
+        args.template_given = args.template is not None
+        args.template = args.template or "template.yaml"
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
@@ -15,15 +16,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.browser)
-
-
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(ROOT / "template.yaml", static_dir=ROOT / "client") as running:
         yield running
+
+
+def page_url(cloud: LocalCloud) -> str:
+    """The client's address, told where the APIs are (the WebSocket API is on a port of its own)."""
+    endpoints = cloud.endpoints
+    return endpoints["client"] + "?" + urlencode({"http": endpoints["http_api"], "ws": endpoints["websocket_api"]})
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +46,7 @@ def open_user(cloud: LocalCloud, browser: Browser) -> Iterator[Callable[..., Not
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(LIVE_TIMEOUT_MS)
-        page.goto(cloud.endpoints["client"])
+        page.goto(page_url(cloud))
         user = NotifyxPage(page, f"{unique(prefix)}@example.com")
         if register:
             user.register()

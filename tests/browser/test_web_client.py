@@ -4,9 +4,12 @@ from __future__ import annotations
 import re
 
 import boto3
+import pytest
 from playwright.sync_api import expect
 
 from web_page import LIVE_TIMEOUT_MS, PASSWORD, ROOT, NotifyxPage, unique
+
+pytestmark = pytest.mark.browser
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 

@@ -12,7 +12,7 @@ export class ContractError extends Error {
 
 const FRIENDLY = {
   invalid_request: "That request was not valid",
-  unauthorized: "Please log in again",
+  unauthorized: "Not authorized",
   forbidden: "You are not allowed to do that",
   not_found: "Not found",
   conflict: "That already exists",

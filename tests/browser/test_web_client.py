@@ -176,7 +176,7 @@ def test_contract_errors_are_shown_as_readable_messages(open_user):
 
     user.testid("auth-password").fill("not-the-password")
     user.testid("login-button").click()
-    expect(user.testid("error-text")).to_contain_text("Log in: Please log in again")
+    expect(user.testid("error-text")).to_contain_text("Log in: Not authorized")
     expect(user.testid("main-view")).to_be_hidden()
 
 

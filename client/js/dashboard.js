@@ -44,6 +44,7 @@ function render(health) {
 }
 
 async function poll(url) {
+  const started = performance.now();
   try {
     const response = await fetch(url, { cache: "no-store" });
     const body = await response.json().catch(() => null);
@@ -61,7 +62,8 @@ async function poll(url) {
     $("error-text").textContent = `Health check failed: ${error.message}`;
     $("error-banner").hidden = false;
   }
-  $("checked-at").textContent = new Date().toLocaleTimeString();
+  const took = Math.round(performance.now() - started);
+  $("checked-at").textContent = `${new Date().toLocaleTimeString()} (answered in ${took} ms)`;
 }
 
 const endpoints = await loadEndpoints();

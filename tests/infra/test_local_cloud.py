@@ -1,0 +1,153 @@
+"""A LocalCloud of a small fixture template: moto invoke paths, Step Functions, resources, handlers reaching AWS."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from infra.cloud import CloudError, LocalCloud
+from infra.runtime import FunctionError
+
+TEMPLATE = Path(__file__).parent / "fixtures" / "h1" / "basic.yaml"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with LocalCloud(TEMPLATE, static_dir=None) as running:
+        yield running
+
+
+def http_client(cloud, service: str):
+    """A client that talks HTTP to the emulator (localhost is not the in-process fast path's host)."""
+    endpoint = cloud.aws_endpoint.replace("127.0.0.1", "localhost")
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t",
+                        aws_secret_access_key="t", config=Config(retries={"max_attempts": 0}))
+
+
+def test_invoke_by_logical_id_or_name(cloud):
+    assert cloud.invoke("Echo", {"a": 1}) == {"event": {"a": 1}, "greeting": "hello", "function": "notifyx-Echo"}
+    assert cloud.invoke("notifyx-Echo", {})["function"] == "notifyx-Echo"
+    assert cloud.physical_id("Context") == "fixture-context"  # named in the template
+
+
+def test_boto3_invoke_of_a_failing_function_has_lambdas_error_shape(cloud):
+    for lam in (cloud.client("lambda"), http_client(cloud, "lambda")):
+        response = lam.invoke(FunctionName=cloud.physical_id("Fail"), Payload=json.dumps({"why": "declined"}))
+        assert response["StatusCode"] == 200
+        assert response["FunctionError"] == "Handled"
+        payload = json.loads(response["Payload"].read())
+        assert payload["errorType"] == "PaymentRequired"
+        assert payload["errorMessage"] == "declined"
+        assert payload["stackTrace"]
+
+
+def test_in_process_and_http_invoke_answer_the_same(cloud):
+    fast = cloud.client("lambda").invoke(FunctionName="notifyx-Echo", Payload=b'{"k": "v"}')
+    slow = http_client(cloud, "lambda").invoke(FunctionName="notifyx-Echo", Payload=b'{"k": "v"}')
+    assert json.loads(fast["Payload"].read()) == json.loads(slow["Payload"].read())
+    assert fast["StatusCode"] == slow["StatusCode"] == 200
+    assert "FunctionError" not in fast and "FunctionError" not in slow
+
+
+def test_timeout_through_boto3(cloud):
+    response = http_client(cloud, "lambda").invoke(FunctionName="notifyx-Slow", Payload=b'{"seconds": 3}')
+    assert json.loads(response["Payload"].read())["errorMessage"] == "Task timed out after 1.00 seconds"
+
+
+def test_reserved_concurrency_is_429_through_boto3(cloud):
+    holder = threading.Thread(target=cloud.invoke, args=("Single", {"seconds": 0.8}))
+    holder.start()
+    time.sleep(0.3)
+    try:
+        # without retries: boto3 retries a 429 as AWS's SDKs do, which would wait for the slot
+        for lam in (cloud.client("lambda", config=Config(retries={"max_attempts": 0})), http_client(cloud, "lambda")):
+            with pytest.raises(lam.exceptions.TooManyRequestsException) as caught:
+                lam.invoke(FunctionName="notifyx-Single", Payload=b'{"seconds": 0}')
+            assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    finally:
+        holder.join()
+    assert http_client(cloud, "lambda").get_function_concurrency(
+        FunctionName="notifyx-Single")["ReservedConcurrentExecutions"] == 1
+
+
+def test_handlers_reach_the_emulator_with_no_configuration(cloud):
+    assert cloud.invoke("PutItem", {"id": "from-a-handler"}) == "from-a-handler"
+    item = cloud.client("dynamodb").get_item(TableName=cloud.physical_id("ItemsTable"),
+                                             Key={"id": {"S": "from-a-handler"}})
+    assert item["Item"]["id"]["S"] == "from-a-handler"
+
+
+def test_table_has_its_index_stream_and_ttl(cloud):
+    ddb = http_client(cloud, "dynamodb")
+    table = ddb.describe_table(TableName="notifyx-ItemsTable")["Table"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by_kind"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert cloud.stack.resources["ItemsTable"].attributes["StreamArn"] == table["LatestStreamArn"]
+    ttl = ddb.describe_time_to_live(TableName="notifyx-ItemsTable")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+
+def test_queue_has_its_attributes_and_redrive(cloud):
+    sqs = http_client(cloud, "sqs")
+    url = cloud.physical_id("WorkQueue")
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "7"
+    assert json.loads(attrs["RedrivePolicy"]) == {
+        "deadLetterTargetArn": cloud.stack.resources["WorkDeadLetters"].attributes["Arn"], "maxReceiveCount": 2}
+
+
+def test_parameters_and_outputs(cloud):
+    assert cloud.stack.parameters == {"Greeting": "hello", "StepTimeoutSeconds": "5"}
+    assert cloud.stack.outputs == {
+        "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/notifyx-ItemsTable",
+        "Joined": "us-east-1/b/123456789012-hello",
+        "SubWithVariables": "hello:notifyx-WorkQueue",
+    }
+
+
+def run_execution(cloud, transaction: dict) -> dict:
+    sfn = http_client(cloud, "stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=cloud.physical_id("Flow"), name=f"t-{time.time_ns()}",
+                              input=json.dumps({"transaction": transaction}))["executionArn"]
+    deadline = time.monotonic() + 30
+    while (result := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution did not finish"
+        time.sleep(0.02)
+    return result
+
+
+def test_state_machine_runs_the_fixture_handlers(cloud):
+    result = run_execution(cloud, {"id": "t1"})
+    assert result["status"] == "SUCCEEDED"
+    output = json.loads(result["output"])
+    assert output["persist"] == {"vote": "YES", "by": "notifyx-Persist"}
+    assert output["counter"] == {"vote": "YES", "by": "notifyx-Counter"}
+
+
+def test_state_machine_failure_path_is_caught(cloud):
+    result = run_execution(cloud, {"id": "t2", "fail": "Counter"})
+    assert result["status"] == "FAILED"
+    assert result["error"] == "VoteRefused"
+
+
+def test_state_machine_definition_got_its_substitutions(cloud):
+    definition = json.loads(http_client(cloud, "stepfunctions").describe_state_machine(
+        stateMachineArn=cloud.physical_id("Flow"))["definition"])
+    assert definition["States"]["Persist"]["TimeoutSeconds"] == 5
+    assert definition["States"]["Persist"]["Parameters"]["FunctionName"] == \
+        cloud.stack.resources["Persist"].attributes["Arn"]
+
+
+def test_only_one_local_cloud_per_process(cloud):
+    with pytest.raises(CloudError, match="already running"):
+        LocalCloud(TEMPLATE).start()
+
+
+def test_function_error_from_cloud_invoke(cloud):
+    with pytest.raises(FunctionError, match="^no money$"):
+        cloud.invoke("Fail", {})

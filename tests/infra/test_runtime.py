@@ -1,0 +1,165 @@
+"""The in-process Lambda runtime on its own (no emulator): Lambda's semantics for handlers sharing one process."""
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.runtime import FunctionError, FunctionSpec, HandlerConflict, LambdaRuntime, ResourceNotFound, Throttled
+
+HANDLERS = Path(__file__).parent / "fixtures" / "h1" / "handlers"
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+def spec(name: str, handler: str, **kwargs) -> FunctionSpec:
+    return FunctionSpec(name=name, arn=ARN + name, handler=f"h1fixture.basic.{handler}", code_dir=HANDLERS, **kwargs)
+
+
+@pytest.fixture
+def runtime() -> LambdaRuntime:
+    rt = LambdaRuntime(aws_endpoint="http://127.0.0.1:1")
+    rt.register(spec("echo", "echo", environment={"GREETING": "hi"}))
+    rt.register(spec("fail", "fail"))
+    rt.register(spec("slow", "slow", timeout=1))
+    rt.register(spec("count", "count"))
+    rt.register(spec("red", "environment", environment={"COLOR": "red", "GREETING": "from-red"}))
+    rt.register(spec("blue", "environment", environment={"COLOR": "blue"}))
+    rt.register(spec("context", "describe_context", timeout=7, memory=512))
+    rt.register(spec("single", "slow", reserved_concurrency=1))
+    rt.register(spec("off", "echo", reserved_concurrency=0))
+    rt.register(spec("log", "log"))
+    return rt
+
+
+def test_invoke_returns_the_json_result_of_the_handler(runtime):
+    assert runtime.invoke("echo", {"n": 1}) == {"event": {"n": 1}, "greeting": "hi", "function": "echo"}
+
+
+def test_invoke_by_arn(runtime):
+    assert runtime.invoke(ARN + "echo", {})["function"] == "echo"
+
+
+def test_unknown_function_is_resource_not_found(runtime):
+    with pytest.raises(ResourceNotFound, match="nope"):
+        runtime.invoke("nope", {})
+
+
+def test_a_raised_exception_is_a_function_error_with_lambdas_fields(runtime):
+    with pytest.raises(FunctionError) as caught:
+        runtime.invoke("fail", {"why": "card declined"})
+    assert str(caught.value) == "card declined"
+    payload = caught.value.payload()
+    assert payload["errorType"] == "PaymentRequired"
+    assert payload["errorMessage"] == "card declined"
+    assert any("raise PaymentRequired" in line for line in payload["stackTrace"])
+
+
+def test_a_missing_handler_module_is_an_import_module_error(runtime):
+    runtime.register(FunctionSpec("ghost", ARN + "ghost", "h1fixture.nowhere.handler", HANDLERS))
+    with pytest.raises(FunctionError) as caught:
+        runtime.invoke("ghost", {})
+    assert caught.value.error_type == "Runtime.ImportModuleError"
+    assert "h1fixture.nowhere" in str(caught.value)
+
+
+def test_timeout_answers_like_lambda_after_the_functions_timeout(runtime):
+    started = time.monotonic()
+    with pytest.raises(FunctionError) as caught:
+        runtime.invoke("slow", {"seconds": 3})
+    elapsed = time.monotonic() - started
+    assert str(caught.value) == "Task timed out after 1.00 seconds"
+    assert caught.value.error_type == "Sandbox.Timedout"
+    assert 0.9 <= elapsed < 2.5
+
+
+def test_context_has_lambdas_attributes(runtime):
+    ctx = runtime.invoke("context", {})
+    assert ctx["function_name"] == "context"
+    assert ctx["invoked_function_arn"] == ARN + "context"
+    assert ctx["function_version"] == "$LATEST"
+    assert ctx["memory_limit_in_mb"] == 512
+    assert ctx["log_group_name"] == "/aws/lambda/context"
+    assert "[$LATEST]" in ctx["log_stream_name"]
+    assert 6000 < ctx["remaining"] <= 7000
+    assert ctx["aws_request_id"] != runtime.invoke("context", {})["aws_request_id"]
+
+
+def test_each_function_sees_its_own_environment_even_when_running_at_once(runtime):
+    results = {}
+
+    def run(name):
+        results[name] = runtime.invoke(name, {"seconds": 0.3})
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("red", "blue")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results["red"]["color"] == results["red"]["color_after"] == "red"
+    assert results["blue"]["color"] == results["blue"]["color_after"] == "blue"
+    assert results["red"]["lambda_name"] == "red"
+    assert results["red"]["region"] == "us-east-1"
+    assert results["red"]["endpoint"] == "http://127.0.0.1:1"
+
+
+def test_environment_of_a_function_does_not_leak_into_the_process(runtime):
+    import os
+
+    runtime.invoke("red", {})
+    assert os.environ.get("COLOR") is None
+    assert os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is None
+
+
+def test_module_state_stays_warm_between_invocations(runtime):
+    first = runtime.invoke("count", {})["calls"]
+    assert runtime.invoke("count", {})["calls"] == first + 1
+
+
+def test_reserved_concurrency_throttles_without_waiting(runtime):
+    holder = threading.Thread(target=runtime.invoke, args=("single", {"seconds": 0.6}))
+    holder.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    with pytest.raises(Throttled):
+        runtime.invoke("single", {"seconds": 0})
+    assert time.monotonic() - started < 0.1
+    holder.join()
+    assert runtime.invoke("single", {"seconds": 0}) == {"slept": 0}
+    assert runtime.stats()["single"]["throttles"] == 1
+
+
+def test_reserved_concurrency_zero_always_throttles(runtime):
+    with pytest.raises(Throttled):
+        runtime.invoke("off", {})
+
+
+def test_two_code_dirs_providing_the_same_top_level_module_are_refused(runtime, tmp_path):
+    (tmp_path / "h1fixture").mkdir()
+    with pytest.raises(HandlerConflict, match="h1fixture"):
+        runtime.register(FunctionSpec("other", ARN + "other", "h1fixture.basic.echo", tmp_path))
+
+
+def test_print_and_logging_are_labelled_with_the_function(runtime, monkeypatch):
+    import sys
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    runtime.register(spec("log2", "log"))  # installs the labelling proxy over the current stdout
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    keep = Keep()
+    logging.getLogger("h1fixture").addHandler(keep)
+    try:
+        runtime.invoke("log2", {})
+    finally:
+        logging.getLogger("h1fixture").removeHandler(keep)
+    assert "[log2] printed line" in out.getvalue()
+    assert [r.function for r in records] == ["log2"]

@@ -293,6 +293,13 @@ class WebSocketGateway:
             self._flush_scheduled = True
             self._loop.call_soon_threadsafe(self._flush)
 
+    def wait_written(self, timeout: float = 10.0) -> None:
+        """Block until every frame posted before this call has been handed to its socket."""
+        done = threading.Event()
+        self._loop.call_soon_threadsafe(done.set)   # runs after any flush already scheduled (FIFO)
+        if not done.wait(timeout):
+            raise TimeoutError("frames not written in time")
+
     def _flush(self) -> None:
         # clear the flag before draining: a producer that appends after the drain sees it clear and reschedules
         self._flush_scheduled = False

@@ -1,0 +1,70 @@
+"""What the gateway needs to push a committed notification: who gets it, and whose turn it is.
+
+A topic's notifications reach sockets in seq order: the gateway holding seq n waits (bounded) until the
+topic's delivered_seq is n-1, sends, then advances delivered_seq. A gateway that died after its commit
+only delays the next seq by the bound.
+"""
+from __future__ import annotations
+
+import time
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from core import validation
+from core.errors import AppError
+from persist.models import Notification, Subscription, Topic
+from persist.topics import conditional_failed, get
+
+TURN_WAIT_SECONDS = 3.0
+
+
+def recipients(topic: str, notification_id: str | None = None, to: list[str] | None = None) -> dict:
+    """The user ids a committed notification is addressed to: its `to` subscribers, or every subscriber."""
+    name = get(topic).name
+    if notification_id is not None:
+        try:
+            notification = Notification.get(notification_id, consistent_read=True)
+        except DoesNotExist:
+            raise AppError("not_found", f"no notification {notification_id!r}") from None
+        if notification.topic != name:
+            raise AppError("invalid_request", f"notification {notification_id!r} is not in {name!r}")
+        to = sorted(notification.to_ids) if notification.to_ids else None
+    if to is not None:
+        if not isinstance(to, list):
+            raise AppError("invalid_request", "to must be a list of user ids")
+        found = Subscription.batch_get([(name, user_id) for user_id in to])
+        return {"user_ids": sorted(s.user_id for s in found)}
+    return {"user_ids": [s.user_id for s in Subscription.query(name, attributes_to_get=["user_id"])]}
+
+
+def delivery_turn(topic: str, seq: int) -> dict:
+    """Wait until every earlier seq of the topic was delivered (or the bound passed): {"turn": bool}."""
+    seq = validation.require({"seq": seq}, "seq", int)
+    name = validation.topic_name(topic)
+    deadline = time.monotonic() + TURN_WAIT_SECONDS
+    pause = 0.002
+    while True:
+        try:
+            delivered_seq = int(Topic.get(name, consistent_read=True, attributes_to_get=["delivered_seq"])
+                                .delivered_seq or 0)
+        except DoesNotExist:
+            raise AppError("not_found", f"no topic named {name!r}") from None
+        if delivered_seq >= seq - 1:
+            return {"turn": True, "delivered_seq": delivered_seq}
+        if time.monotonic() > deadline:
+            return {"turn": False, "delivered_seq": delivered_seq}
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.05)
+
+
+def delivered(topic: str, seq: int) -> dict:
+    """Record that seq was pushed, letting seq+1 go; never moves delivered_seq back."""
+    seq = validation.require({"seq": seq}, "seq", int)
+    name = validation.topic_name(topic)
+    try:
+        Topic(name).update(actions=[Topic.delivered_seq.set(seq)],
+                           condition=Topic.name.exists() & (Topic.delivered_seq < seq))
+    except UpdateError as e:
+        if not conditional_failed(e):
+            raise
+    return {"topic": name, "seq": seq}

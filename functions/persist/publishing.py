@@ -1,0 +1,213 @@
+"""The persist side of the publish two-phase commit (docs/internals.md, "The publish transaction").
+
+prepare stores the notification once, invisible (no seq); commit gives it the topic's next seq and makes it
+visible; rollback marks it rolled back for good. Taking a seq is one conditional write on the topic item
+(last_seq, last_txid); whoever finds the previous holder of last_seq unfinished finishes it first, so a
+crash between the two writes never leaves a gap. Nothing is written per subscriber.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import defaultdict
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from core import validation
+from core.errors import AppError
+from persist.models import Notification, Subscription, Topic
+from persist.topics import conditional_failed, find
+
+MAX_TO = 50
+COMMIT_DEADLINE_SECONDS = 4.0
+
+# Commits of one topic in one warm container queue here instead of racing on the conditional write
+# (across containers the condition on last_seq decides). Locally every function shares a process.
+_locks_guard = threading.Lock()
+_topic_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
+def _topic_lock(topic: str) -> threading.Lock:
+    with _locks_guard:
+        return _topic_locks[topic]
+
+
+def yes() -> dict:
+    return {"participant": "persist", "vote": "YES"}
+
+
+def no(error: AppError) -> dict:
+    return {"participant": "persist", "vote": "NO", "reason": error.code, "message": error.message}
+
+
+def _find(txid: str) -> Notification | None:
+    try:
+        return Notification.get(txid, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _resolve(topic: str, emails: list[str]) -> set[str]:
+    """The subscribed user ids of `to`; AppError invalid_request naming the emails that are not subscribers."""
+    ids, unknown = set(), []
+    for email in emails:
+        found = [s.user_id for s in Subscription.by_email.query(topic, Subscription.email == email)]
+        if found:
+            ids.update(found)
+        else:
+            unknown.append(email)
+    if unknown:
+        raise AppError("invalid_request", f"not subscribed to {topic!r}: {', '.join(unknown)}")
+    return ids
+
+
+def recipients_to(value) -> list[str] | None:
+    """A publish's `to`: None for every subscriber, else a de-duplicated list of 1..MAX_TO emails."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise AppError("invalid_request", "to must be a non-empty list of emails")
+    if len(value) > MAX_TO:
+        raise AppError("invalid_request", f"to names at most {MAX_TO} subscribers")
+    return list(dict.fromkeys(validation.email(e) for e in value))
+
+
+def prepare(transaction: dict) -> dict:
+    """Vote on a publish: YES after storing it invisibly; NO with the contract code that stops it."""
+    try:
+        txid = validation.require(transaction, "txid")
+        publisher = validation.require(transaction, "publisher", dict)
+        publisher_id = validation.require(publisher, "id")
+        publisher_email = validation.require(publisher, "email")
+        name = validation.topic_name(transaction.get("topic"))
+        text = validation.message(transaction.get("message"))
+        to = recipients_to(transaction.get("to"))
+        created_at = validation.require(transaction, "created_at")
+        existing = _find(txid)
+        if existing is not None:
+            return _vote_again(existing)
+        topic = find(name)
+        if topic is None:
+            raise AppError("not_found", f"no topic named {name!r}")
+        if topic.status != "active":
+            raise AppError("forbidden", f"topic {name!r} is closed")
+        if topic.owner != publisher_id:
+            raise AppError("forbidden", f"only the owner of {name!r} can publish to it")
+        to_ids = _resolve(name, to) if to is not None else None
+    except AppError as e:
+        return no(e)
+    notification = Notification(txid, topic=name, status="prepared", publisher=publisher_id,
+                                from_email=publisher_email, message=text, to_emails=to, to_ids=to_ids,
+                                created_at=created_at)
+    try:
+        notification.save(condition=Notification.id.does_not_exist())
+    except PutError as e:
+        if not conditional_failed(e):
+            raise
+        return _vote_again(_find(txid))
+    return yes()
+
+
+def _vote_again(existing: Notification | None) -> dict:
+    """A repeated prepare: the same YES, unless the transaction was rolled back (never resurrected)."""
+    if existing is None or existing.status == "rolled_back":
+        return no(AppError("aborted", "the transaction was already rolled back"))
+    return yes()
+
+
+def rollback(transaction: dict) -> dict:
+    """Forget a prepared notification; idempotent; leaves a tombstone so a late prepare votes NO."""
+    txid = validation.require(transaction, "txid")
+    try:
+        Notification(txid).update(actions=[Notification.status.set("rolled_back"), Notification.message.remove()],
+                                  condition=Notification.status == "prepared")
+        return {"participant": "persist", "status": "rolled_back"}
+    except UpdateError as e:
+        if not conditional_failed(e):
+            raise
+    existing = _find(txid)
+    if existing is None:
+        try:
+            Notification(txid, topic=transaction.get("topic") or "-", status="rolled_back").save(
+                condition=Notification.id.does_not_exist())
+        except PutError as e:
+            if not conditional_failed(e):
+                raise
+            existing = _find(txid)
+    # a committed notification cannot be rolled back: the coordinator decided commit for it
+    return {"participant": "persist", "status": existing.status if existing else "rolled_back"}
+
+
+def commit(transaction: dict) -> dict:
+    """Give the prepared notification the topic's next seq and make it visible; idempotent."""
+    txid = validation.require(transaction, "txid")
+    notification = _find(txid)
+    if notification is None:
+        raise RuntimeError(f"commit of {txid}: nothing was prepared")
+    with _topic_lock(notification.topic):
+        deadline = time.monotonic() + COMMIT_DEADLINE_SECONDS
+        attempt = 0
+        while True:
+            notification = _find(txid)
+            if notification.status == "committed":
+                return committed(notification)
+            if notification.status == "rolled_back":
+                raise RuntimeError(f"commit of {txid}: it was rolled back")
+            topic = Topic.get(notification.topic, consistent_read=True)
+            if topic.last_txid == txid:  # our seq was taken by an earlier attempt that stopped short
+                return committed(_finish(notification, int(topic.last_seq), int(topic.last_recipients or 0)))
+            if topic.last_txid:
+                previous = _find(topic.last_txid)
+                if previous is not None and previous.status == "prepared":
+                    _finish(previous, int(topic.last_seq), int(topic.last_recipients or 0))
+            seq = int(topic.last_seq) + 1
+            count = len(notification.to_ids) if notification.to_ids else int(topic.subscribers)
+            actions = [Topic.last_seq.set(seq), Topic.last_txid.set(txid), Topic.last_recipients.set(count)]
+            if notification.to_ids:
+                actions.append(Topic.targeted_count.add(1))
+            try:
+                topic.update(actions=actions, condition=Topic.last_seq == topic.last_seq)
+            except UpdateError as e:
+                if not conditional_failed(e) or time.monotonic() > deadline:
+                    raise
+                attempt += 1
+                time.sleep(random.uniform(0, 0.002 * attempt))
+                continue
+            return committed(_finish(notification, seq, count))
+
+
+def _finish(notification: Notification, seq: int, count: int) -> Notification:
+    """Second write of a commit (idempotent): count it in the addressed inboxes, then make it visible."""
+    for user_id in sorted(notification.to_ids or ()):
+        try:
+            Subscription(notification.topic, user_id).update(
+                actions=[Subscription.direct_count.add(1), Subscription.direct_seq.set(seq)],
+                condition=Subscription.user_id.exists()
+                & (Subscription.direct_seq.does_not_exist() | (Subscription.direct_seq < seq)))
+        except UpdateError as e:  # unsubscribed since, or already counted
+            if not conditional_failed(e):
+                raise
+    try:
+        notification.update(actions=[Notification.seq.set(seq), Notification.status.set("committed"),
+                                     Notification.recipients.set(count)],
+                            condition=(Notification.status == "prepared") | (Notification.seq == seq))
+    except UpdateError as e:
+        if not conditional_failed(e):
+            raise
+        notification.refresh(consistent_read=True)
+    return notification
+
+
+def view(notification: Notification) -> dict:
+    """The notification as clients see it (PROTOCOL.md: the notification frame)."""
+    return {"id": notification.id, "topic": notification.topic, "seq": int(notification.seq),
+            "from": notification.from_email, "message": notification.message,
+            "to": list(notification.to_emails) if notification.to_emails is not None else None,
+            "created_at": notification.created_at}
+
+
+def committed(notification: Notification) -> dict:
+    """persist's commit answer, the same however often it is asked."""
+    return {"participant": "persist", "notification": view(notification),
+            "recipients": int(notification.recipients or 0)}

@@ -292,8 +292,11 @@ class SqsEventSource:
                 break
             with self._lock:
                 self._stats["throttled"] += 1
-            if self._stopping.is_set() or time.monotonic() + backoff >= give_up_at:
-                return  # the messages come back after their visibility timeout
+            if self._stopping.is_set():
+                self._release(messages)
+                return
+            if time.monotonic() + backoff >= give_up_at:
+                return  # the messages come back after their visibility timeout, as on Lambda
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, 1.0)
 

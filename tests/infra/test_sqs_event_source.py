@@ -200,7 +200,7 @@ def test_without_a_window_a_lone_message_is_invoked_at_once(sqs, sources):
     sent = time.monotonic()
     send(sqs, url, [{"n": 1}])
     wait_until(lambda: source.stats["succeeded"] == 1)
-    assert time.monotonic() - sent < 1.5
+    assert time.monotonic() - sent < 2.0
 
 
 # ---------------------------------------------------------------------------------------------- failures
@@ -328,7 +328,7 @@ def test_stop_is_prompt_when_idle(sqs, sources):
     time.sleep(0.3)
     started = time.monotonic()
     source.stop()
-    assert time.monotonic() - started < 1.6
+    assert time.monotonic() - started < 2.5          # one long poll (1 s) at most
     assert source.stats["pollers"] == 0
     assert not [t for t in threading.enumerate() if t.name.startswith("sqs-poller-worker")]
 

@@ -56,7 +56,7 @@ def test_a_burst_runs_at_maximum_concurrency_and_failures_reach_the_dlq(cloud):
             {"Id": str(i), "MessageBody": json.dumps(o)} for i, o in enumerate(orders[start:start + 10])])
         sent += [entry["MessageId"] for entry in sorted(response["Successful"], key=lambda e: int(e["Id"]))]
     # moto alone would have run the handler inside SendMessage, one message at a time
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0                          # vs 30 x 0.15 s if run inside
 
     def dead_letters() -> int:
         attrs = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])

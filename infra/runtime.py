@@ -458,7 +458,11 @@ def enable_fast_invoke(endpoint: str) -> None:
     import botocore.handlers
     from urllib.parse import urlsplit
 
-    _fast_hosts.add(urlsplit(endpoint).netloc)
+    parts = urlsplit(endpoint)
+    _fast_hosts.add(parts.netloc)
+    if parts.hostname in ("127.0.0.1", "localhost"):
+        # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT
+        _fast_hosts.update({f"127.0.0.1:{parts.port}", f"localhost:{parts.port}"})
     entry = ("before-send.lambda.Invoke", _fast_invoke)
     if entry not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.append(entry)

@@ -1,6 +1,7 @@
 """A LocalCloud of a small fixture template: moto invoke paths, Step Functions, resources, handlers reaching AWS."""
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -10,6 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from infra import runtime
 from infra.cloud import CloudError, LocalCloud
 from infra.runtime import FunctionError
 
@@ -23,10 +25,19 @@ def cloud():
 
 
 def http_client(cloud, service: str):
-    """A client that talks HTTP to the emulator (localhost is not the in-process fast path's host)."""
-    endpoint = cloud.aws_endpoint.replace("127.0.0.1", "localhost")
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t",
+    """A client of the emulator without retries."""
+    return boto3.client(service, endpoint_url=cloud.aws_endpoint, region_name="us-east-1", aws_access_key_id="t",
                         aws_secret_access_key="t", config=Config(retries={"max_attempts": 0}))
+
+
+@contextlib.contextmanager
+def over_http(cloud):
+    """Lambda Invoke requests really go over HTTP to moto (the in-process fast path is off)."""
+    runtime.disable_fast_invoke()
+    try:
+        yield
+    finally:
+        runtime.enable_fast_invoke(cloud.aws_endpoint)
 
 
 def test_invoke_by_logical_id_or_name(cloud):
@@ -36,8 +47,11 @@ def test_invoke_by_logical_id_or_name(cloud):
 
 
 def test_boto3_invoke_of_a_failing_function_has_lambdas_error_shape(cloud):
-    for lam in (cloud.client("lambda"), http_client(cloud, "lambda")):
-        response = lam.invoke(FunctionName=cloud.physical_id("Fail"), Payload=json.dumps({"why": "declined"}))
+    event = b'{"why": "declined"}'
+    responses = [cloud.client("lambda").invoke(FunctionName=cloud.physical_id("Fail"), Payload=event)]
+    with over_http(cloud):
+        responses.append(http_client(cloud, "lambda").invoke(FunctionName="notifyx-Fail", Payload=event))
+    for response in responses:
         assert response["StatusCode"] == 200
         assert response["FunctionError"] == "Handled"
         payload = json.loads(response["Payload"].read())
@@ -48,14 +62,19 @@ def test_boto3_invoke_of_a_failing_function_has_lambdas_error_shape(cloud):
 
 def test_in_process_and_http_invoke_answer_the_same(cloud):
     fast = cloud.client("lambda").invoke(FunctionName="notifyx-Echo", Payload=b'{"k": "v"}')
-    slow = http_client(cloud, "lambda").invoke(FunctionName="notifyx-Echo", Payload=b'{"k": "v"}')
+    with over_http(cloud):
+        slow = http_client(cloud, "lambda").invoke(FunctionName="notifyx-Echo", Payload=b'{"k": "v"}')
+    assert "x-amz-log-result" not in fast["ResponseMetadata"]["HTTPHeaders"]
+    assert fast["ResponseMetadata"]["HTTPHeaders"]["content-type"] == \
+        slow["ResponseMetadata"]["HTTPHeaders"]["content-type"]
     assert json.loads(fast["Payload"].read()) == json.loads(slow["Payload"].read())
     assert fast["StatusCode"] == slow["StatusCode"] == 200
     assert "FunctionError" not in fast and "FunctionError" not in slow
 
 
 def test_timeout_through_boto3(cloud):
-    response = http_client(cloud, "lambda").invoke(FunctionName="notifyx-Slow", Payload=b'{"seconds": 3}')
+    with over_http(cloud):
+        response = http_client(cloud, "lambda").invoke(FunctionName="notifyx-Slow", Payload=b'{"seconds": 3}')
     assert json.loads(response["Payload"].read())["errorMessage"] == "Task timed out after 1.00 seconds"
 
 
@@ -65,8 +84,9 @@ def test_reserved_concurrency_is_429_through_boto3(cloud):
     time.sleep(0.3)
     try:
         # without retries: boto3 retries a 429 as AWS's SDKs do, which would wait for the slot
-        for lam in (cloud.client("lambda", config=Config(retries={"max_attempts": 0})), http_client(cloud, "lambda")):
-            with pytest.raises(lam.exceptions.TooManyRequestsException) as caught:
+        lam = http_client(cloud, "lambda")
+        for path in (contextlib.nullcontext(), over_http(cloud)):
+            with path, pytest.raises(lam.exceptions.TooManyRequestsException) as caught:
                 lam.invoke(FunctionName="notifyx-Single", Payload=b'{"seconds": 0}')
             assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     finally:

@@ -215,7 +215,10 @@ class SqsEventSource:
                     # messages are flowing: add a poller, up to the concurrency bound, as Lambda scales up
                     if len(self._pollers) < self._limit:
                         self._spawn_locked()
-                self._process(messages)
+                try:
+                    self._process(messages)
+                except Exception:  # noqa: BLE001 - a poller must outlive one bad batch; its messages come back
+                    logger.exception("processing a batch from %s failed", self.spec.queue_url)
         finally:
             with self._lock:
                 self._pollers.discard(me)

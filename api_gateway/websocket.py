@@ -153,6 +153,13 @@ class _DataPlaneConnection(ServerConnection):
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
         self.transport.close()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        session = self.session
+        if session is not None and session.ws is None:
+            # $connect accepted it but the socket died before the handler ran: AWS still sends $disconnect
+            self.gateway._disconnect_later(session)
+
 
 class WebSocketGateway:
     """One WebSocket API stage served on ``host:port`` with its own event loop in a daemon thread."""
@@ -171,6 +178,7 @@ class WebSocketGateway:
         self._connections: dict[str, _Session] = {}
         self._outbox: deque[tuple[_Session, Any]] = deque()
         self._flush_scheduled = False
+        self._stray_disconnects: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
@@ -239,6 +247,8 @@ class WebSocketGateway:
         if self._server is not None:
             self._server.close()   # closes connections with 1001 and waits for their handlers ($disconnect)
             await self._server.wait_closed()
+        if self._stray_disconnects:
+            await asyncio.wait(list(self._stray_disconnects), timeout=self.limits.integration_timeout)
         leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in leftovers:
             task.cancel()
@@ -347,6 +357,8 @@ class WebSocketGateway:
         except _Refused as refused:
             return self._refusal(refused.status, str(refused))
         connection.session = session
+        if connection.transport.is_closing():   # the client left while $connect ran: pair it with $disconnect
+            self._disconnect_later(session)
         return None
 
     async def _authorize(self, authorizer: Authorizer, connect_event: dict, headers: Headers,
@@ -444,6 +456,11 @@ class WebSocketGateway:
         self._connections.pop(session.id, None)
         self._loop.create_task(session.ws.close(code, reason))
 
+    def _disconnect_later(self, session: _Session) -> None:
+        task = self._loop.create_task(self._disconnect(session))
+        self._stray_disconnects.add(task)
+        task.add_done_callback(self._stray_disconnects.discard)
+
     async def _disconnect(self, session: _Session) -> None:
         if session.disconnected:
             return
@@ -463,6 +480,8 @@ class WebSocketGateway:
     def _close_status(session: _Session) -> tuple[int, str]:
         if session.server_close is not None:
             return session.server_close
+        if session.ws is None:
+            return 1006, "Connection closed abnormally"
         protocol = session.ws.protocol
         if protocol.close_sent is not None and (protocol.close_rcvd is None or protocol.close_rcvd_then_sent is False):
             return int(protocol.close_sent.code), protocol.close_sent.reason   # we closed first (e.g. 1009)

@@ -293,3 +293,20 @@ def test_stop_closes_every_connection_with_disconnect() -> None:
         for client in clients:
             with pytest.raises(ConnectionClosed):
                 client.recv(timeout=5)
+
+
+def test_client_gone_during_connect_still_gets_one_disconnect(gateway: WebSocketGateway) -> None:
+    import base64
+    import socket
+
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as raw:
+        key = base64.b64encode(os.urandom(16)).decode()
+        raw.sendall((f"GET /local?token=good&sleep=0.3 HTTP/1.1\r\nHost: {gateway.domain_name}\r\n"
+                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        wait_until(lambda: handlers.recorded("authorize"))
+    wait_until(lambda: handlers.recorded("connect"))
+    connection_id = last_connection_id()
+    wait_until(lambda: disconnects_of(connection_id))
+    time.sleep(0.2)
+    assert len(disconnects_of(connection_id)) == 1

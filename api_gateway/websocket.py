@@ -279,8 +279,7 @@ class WebSocketGateway:
         self._outbox.append((session, data))
         # one wake-up of the loop per batch: producers only schedule when no flush is pending
         if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon_threadsafe(self._flush)
+            self._schedule_flush(connection_id)
 
     def get_connection(self, connection_id: str) -> dict[str, Any]:
         """GetConnection: ConnectedAt, Identity{SourceIp, UserAgent}, LastActiveAt (datetimes, UTC)."""
@@ -300,8 +299,15 @@ class WebSocketGateway:
             raise GoneError(connection_id)
         self._outbox.append((session, _CLOSE))
         if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon_threadsafe(self._flush)
+            self._schedule_flush(connection_id)
+
+    def _schedule_flush(self, connection_id: str) -> None:
+        self._flush_scheduled = True
+        loop = self._loop
+        try:
+            loop.call_soon_threadsafe(self._flush)
+        except (AttributeError, RuntimeError):   # stopped meanwhile: every connection is gone
+            raise GoneError(connection_id) from None
 
     def wait_written(self, timeout: float = 10.0) -> None:
         """Block until every frame posted before this call has been handed to its socket."""

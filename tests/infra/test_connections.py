@@ -189,3 +189,17 @@ def test_fan_out_from_many_threads_keeps_per_connection_order(gateway: WebSocket
             thread.join()
         for ws, _ in clients:
             assert [int(ws.recv(timeout=5)) for _ in range(200)] == list(range(200))
+
+
+def test_post_after_the_gateway_stopped_is_gone() -> None:
+    handlers.EVENTS.clear()
+    gateway = WebSocketGateway(API, handlers.invoke)
+    gateway.start()
+    with connect(gateway.url):
+        connection_id = handlers.recorded("connect")[-1]["requestContext"]["connectionId"]
+        gateway.post_to_connection(connection_id, b"before")
+        gateway.stop()
+        with pytest.raises(connections.GoneError):
+            gateway.post_to_connection(connection_id, b"after")
+        with pytest.raises(connections.GoneError):
+            gateway.get_connection(connection_id)

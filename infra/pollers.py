@@ -138,8 +138,8 @@ class SqsEventSource:
         self._sqs = sqs_client
         self._limit = spec.maximum_concurrency or LOCAL_MAX_POLLERS
         self._lock = threading.Lock()
-        # moto's ReceiveMessage is not atomic across its server threads: one receive at a time per source,
-        # so two of our pollers are never handed the same message
+        # moto's ReceiveMessage scans and marks messages without a lock while its server answers requests on
+        # threads: one receive at a time per source, so two of our pollers are never handed the same message
         self._receive_lock = threading.Lock()
         self._stopping = threading.Event()
         self._pollers: set[threading.Thread] = set()

@@ -133,7 +133,7 @@ def test_handlers_in_flight_reach_but_never_exceed_maximum_concurrency(sqs, sour
     assert worker.max_in_flight == 3           # observed by the handler itself
     assert source.stats["max_in_flight"] == 3
     assert source.stats["max_pollers"] <= 3
-    assert sorted({d[0] for d in worker.deliveries}) == sorted(ids)
+    assert sorted(d[0] for d in worker.deliveries) == sorted(ids)    # each exactly once
     assert source.stats["failed"] == 0
     assert depth(sqs, url) == 0
 

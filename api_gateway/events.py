@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -13,27 +14,32 @@ from typing import Any
 ACCOUNT_ID = "123456789012"
 REGION = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
 
-_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def _random_id(length: int) -> str:
-    raw = os.urandom(length)
-    return "".join(_ID_ALPHABET[b % 62] for b in raw)
+# base64 without "+" and "/": ids look like API Gateway's ("L0SM9cOFvHcCIhw=") and need no escaping but the "="
+_ID_LETTERS = bytes.maketrans(b"+/", b"Az")
+_request_ids = random.Random()       # request ids only need to be unique, not secret: a fast PRNG
 
 
 def new_connection_id() -> str:
     """An id shaped like API Gateway's ("L0SM9cOFvHcCIhw="): the '=' makes callers URL-encode it, as on AWS."""
-    return _random_id(15) + "="
+    return base64.b64encode(os.urandom(11)).translate(_ID_LETTERS).decode()
 
 
 def new_request_id() -> str:
     """A request/message id shaped like API Gateway's ("c8mYVGyroAMFTuw=")."""
-    return _random_id(15) + "="
+    return base64.b64encode(_request_ids.getrandbits(88).to_bytes(11, "big")).translate(_ID_LETTERS).decode()
+
+
+_time_cache: tuple[int, str] = (-1, "")
 
 
 def request_time(epoch: float) -> str:
-    """API Gateway's requestTime format: 25/Nov/2026:14:55:13 +0000."""
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch))
+    """API Gateway's requestTime format: 25/Nov/2026:14:55:13 +0000 (formatted once per second)."""
+    global _time_cache
+    second = int(epoch)
+    cached = _time_cache              # one tuple, replaced whole: safe to share between threads
+    if cached[0] != second:
+        cached = _time_cache = (second, time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second)))
+    return cached[1]
 
 
 def header_maps(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:

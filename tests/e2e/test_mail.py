@@ -11,15 +11,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-# short visibility timeouts keep retries quick; a small simulated send latency lets batches overlap
-PARAMETERS = {"MailVisibilityTimeoutSeconds": "2", "MailSimulatedLatencyMs": "50", "MailMaxConcurrency": "3",
-              "MailMaxReceiveCount": "3"}
 SENDER = "notifications@notifyx.local"  # the template's MailFrom default
+BOUND = 3  # the template's MailMaxConcurrency default
+RETRY_AFTER_SECONDS = 2
 
 
 @pytest.fixture
-def mail_cloud(cloud_with):
-    return cloud_with(**PARAMETERS)
+def mail_cloud(local_cloud, aws):
+    """The shared cloud with a short visibility timeout on the mail queue (an operator's SetQueueAttributes), so
+    retries come after 2 s instead of 30; restored afterwards. No new cloud: a restart costs every module."""
+    sqs, queue = aws("sqs"), local_cloud.physical_id("MailQueue")
+    before = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": str(RETRY_AFTER_SECONDS)})
+    yield local_cloud
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes=before)
 
 
 def sent_messages() -> list:
@@ -98,7 +103,7 @@ def test_a_burst_of_100_mails_is_sent_exactly_once_with_at_most_3_sends_in_fligh
     assert set(counts) == wanted and set(counts.values()) == {1}, counts.most_common(3)
     assert all(mail_status(user, mail_id)["status"] == "sent" for mail_id in ids)
     # the template's ScalingConfig.MaximumConcurrency, enforced by the event source: reached, never exceeded
-    assert mail_poller(mail_cloud).stats["max_in_flight"] == 3
+    assert mail_poller(mail_cloud).stats["max_in_flight"] == BOUND
 
 
 def test_rejected_sends_are_retried_after_the_visibility_timeout_and_sent_once(mail_cloud, new_user, aws):

@@ -59,7 +59,7 @@ class _Session:
     """One accepted (or accepting) client connection: what API Gateway knows about it."""
 
     __slots__ = ("id", "ws", "connected_at", "last_active", "source_ip", "user_agent", "authorizer",
-                 "server_close", "disconnected", "tasks", "timers")
+                 "server_close", "disconnected", "tasks", "timers", "handled", "early")
 
     def __init__(self, connection_id: str, source_ip: str, user_agent: str | None) -> None:
         self.id = connection_id
@@ -73,6 +73,8 @@ class _Session:
         self.disconnected = False
         self.tasks: set[asyncio.Task] = set()
         self.timers: list[asyncio.TimerHandle] = []
+        self.handled = False          # the connection handler runs: the socket is OPEN
+        self.early: list = []         # posted between the accepted handshake and OPEN, sent when it opens
 
 
 def _is_text(data: bytes) -> bool:
@@ -156,8 +158,9 @@ class _DataPlaneConnection(ServerConnection):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         session = self.session
-        if session is not None and session.ws is None:
+        if session is not None and not session.handled:
             # $connect accepted it but the socket died before the handler ran: AWS still sends $disconnect
+            self.gateway._connections.pop(session.id, None)
             self.gateway._disconnect_later(session)
 
 
@@ -324,6 +327,9 @@ class WebSocketGateway:
         while outbox:
             session, data = outbox.popleft()
             ws = session.ws
+            if not session.handled:
+                session.early.append(data)
+                continue
             if data is _CLOSE:
                 self._server_close(session, 1000, "")
                 continue
@@ -362,9 +368,13 @@ class WebSocketGateway:
                     raise _Refused(status, _REASONS.get(status, "Forbidden"))
         except _Refused as refused:
             return self._refusal(refused.status, str(refused))
+        # registered before the 101 goes out: a client that got its 101 can be posted to at once
+        session.ws = connection
         connection.session = session
         if connection.transport.is_closing():   # the client left while $connect ran: pair it with $disconnect
             self._disconnect_later(session)
+        else:
+            self._connections[session.id] = session
         return None
 
     async def _authorize(self, authorizer: Authorizer, connect_event: dict, headers: Headers,
@@ -428,8 +438,14 @@ class WebSocketGateway:
 
     async def _handle(self, ws: _DataPlaneConnection) -> None:
         session = ws.session
-        session.ws = ws
-        self._connections[session.id] = session
+        session.handled = True
+        for data in session.early:
+            if data is _CLOSE:
+                self._server_close(session, 1000, "")
+            else:
+                _write(ws, data, _is_text(data))
+        session.early.clear()
+        _flush_ws(ws)
         loop = self._loop
         limits = self.limits
         session.timers.append(loop.call_later(limits.max_duration, self._server_close, session, *_GOING_AWAY))

@@ -203,3 +203,11 @@ def test_post_after_the_gateway_stopped_is_gone() -> None:
             gateway.post_to_connection(connection_id, b"after")
         with pytest.raises(connections.GoneError):
             gateway.get_connection(connection_id)
+
+
+def test_a_client_that_got_its_101_can_be_posted_to_at_once(gateway: WebSocketGateway) -> None:
+    for n in range(20):
+        with connect(gateway.url) as ws:
+            connection_id = handlers.recorded("connect")[-1]["requestContext"]["connectionId"]
+            gateway.post_to_connection(connection_id, f"hello {n}".encode())
+            assert ws.recv(timeout=5) == f"hello {n}"

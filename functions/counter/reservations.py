@@ -10,6 +10,7 @@ import os
 import random
 import time
 
+from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -18,6 +19,8 @@ from counter.models import ABORTED, COMMITTED, PREPARED, TOTAL, CounterEntry, re
 
 PARTICIPANT = "counter"
 COMMIT_ATTEMPTS = 8  # concurrent commits of one user all touch its total: DynamoDB cancels conflicting ones
+
+_connection = Connection()  # for transactions; opens its client on first use, in the function's region
 
 
 def _now() -> int:
@@ -76,9 +79,8 @@ def commit(transaction: dict) -> dict:
     user_id, txid = _parties(transaction)
     for attempt in range(COMMIT_ATTEMPTS):
         now = _now()
-        connection = CounterEntry._get_connection().connection
         try:
-            with TransactWrite(connection=connection) as write:
+            with TransactWrite(connection=_connection) as write:
                 write.update(CounterEntry(user_id, reservation_entry(txid)),
                              actions=[CounterEntry.state.set(COMMITTED), CounterEntry.updated_at.set(now)],
                              condition=CounterEntry.state == PREPARED)

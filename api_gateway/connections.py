@@ -2,7 +2,8 @@
 
 Three ways in, one answer (``answer_request``):
 - in process, boto3 as AWS documents it (``endpoint_url=https://<domain>/<stage>``): a botocore ``before-send``
-  handler answers requests whose host is a gateway's ``domain_name`` without any socket;
+  handler (appended to ``BUILTIN_HANDLERS``, as moto does) answers requests whose host is a gateway's
+  ``domain_name`` without any socket; clients created before ``install()`` are answered at botocore's HTTP send;
 - through the emulator (``AWS_ENDPOINT_URL``): moto's ``ApiGatewayManagementApiBackend`` is patched to forward;
 - out of process: plain HTTP ``POST/GET/DELETE /<stage>/@connections/<id>`` on the WebSocket port.
 
@@ -211,14 +212,42 @@ def _patch_moto() -> None:
             setattr(backend, name, replacement)
 
 
+def _answering_send(self: Any, request: Any) -> Any:
+    """botocore's HTTP send, answering local @connections requests in process (clients built before install)."""
+    return _before_send(request) or _original_send(self, request)
+
+
+_original_send: Callable[..., Any] | None = None
+
+
+def _patch_http_session() -> None:
+    # botocore copies a session's handlers into each client it creates, so a client built before install() never
+    # sees the before-send handler; its requests still pass through the HTTP session, which we answer at.
+    global _original_send
+    from botocore.httpsession import URLLib3Session
+
+    if _original_send is None:
+        _original_send = URLLib3Session.send
+        URLLib3Session.send = _answering_send
+
+
+def _unpatch_http_session() -> None:
+    global _original_send
+    from botocore.httpsession import URLLib3Session
+
+    if _original_send is not None:
+        URLLib3Session.send = _original_send
+        _original_send = None
+
+
 def _register_botocore() -> None:
     global _handler_registered
     if _handler_registered:
         return
     from botocore.handlers import BUILTIN_HANDLERS
 
-    # Sessions copy BUILTIN_HANDLERS when created; so does boto3's default session if it already exists
-    # (registered below). Clients built before install() keep their own emitter copy and are not covered.
+    # Sessions copy BUILTIN_HANDLERS when created; boto3's default session may already exist (registered below).
+    # Clients built before install() keep their own copy of the handlers: _patch_http_session covers them.
     BUILTIN_HANDLERS.append(("before-send", _before_send))
     try:
         import boto3
@@ -236,6 +265,7 @@ def install(gateways: list[WebSocketGateway]) -> None:
         for gateway in gateways:
             _gateways[gateway.domain_name] = gateway
         _register_botocore()
+        _patch_http_session()
         _patch_moto()
 
 
@@ -252,6 +282,7 @@ def uninstall() -> None:
         except ImportError:
             pass
         _moto_originals.clear()
+        _unpatch_http_session()
         from botocore.handlers import BUILTIN_HANDLERS
 
         while ("before-send", _before_send) in BUILTIN_HANDLERS:

@@ -211,3 +211,14 @@ def test_a_client_that_got_its_101_can_be_posted_to_at_once(gateway: WebSocketGa
             connection_id = handlers.recorded("connect")[-1]["requestContext"]["connectionId"]
             gateway.post_to_connection(connection_id, f"hello {n}".encode())
             assert ws.recv(timeout=5) == f"hello {n}"
+
+
+def test_a_client_created_before_install_is_answered_in_process(gateway: WebSocketGateway) -> None:
+    connections.uninstall()
+    early = boto3.Session().client("apigatewaymanagementapi", region_name="us-east-1",
+                                   endpoint_url=f"https://{gateway.domain_name}/{gateway.stage}")
+    connections.install([gateway])
+    ws, connection_id = open_client(gateway)
+    with ws:
+        early.post_to_connection(ConnectionId=connection_id, Data=b"early client")   # https: no socket could answer
+        assert ws.recv(timeout=5) == "early client"

@@ -9,6 +9,10 @@ import urllib.request
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
 
 
+class EmulatorError(Exception):
+    """The emulator cannot start."""
+
+
 class Emulator:
     """moto's ThreadedMotoServer on 127.0.0.1:<port> (0 = a free port) with Step Functions execution enabled."""
 
@@ -27,7 +31,18 @@ class Emulator:
 
     def start(self) -> Emulator:
         """Start the server, publish MOTO_PORT and enable Step Functions execution before any machine exists."""
+        import socket
+
         from moto.server import ThreadedMotoServer
+
+        if self.requested_port:
+            # moto's server thread dies silently on a taken port and start() would wait forever
+            with socket.socket() as probe:
+                try:
+                    probe.bind((self.host, self.requested_port))
+                except OSError as exc:
+                    raise EmulatorError(f"cannot listen on {self.host}:{self.requested_port} ({exc.strerror}): "
+                                        "another notifyx up or LocalStack? Use another --aws-port (0 = any)") from None
 
         # moto's Step Functions interpreter logs huge reprs at ERROR for failures the ASL catches
         for name in ("moto.stepfunctions", "werkzeug", "moto.stepfunctions.parser"):

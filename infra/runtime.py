@@ -352,7 +352,12 @@ class LambdaRuntime:
                     raise _ImportModuleError(f"Unable to import module '{spec.handler.rpartition('.')[0]}': "
                                              f"{exc}") from exc
                 result = handler(event, context)
-                outcome["result"] = json.dumps(result)
+                try:
+                    outcome["result"] = json.dumps(result)
+                except (TypeError, ValueError) as exc:
+                    raise _MarshalError(f"Unable to marshal response: {exc}") from None
+            except _MarshalError as exc:
+                outcome["error"] = FunctionError("Runtime.MarshalError", str(exc))
             except _ImportModuleError as exc:
                 outcome["error"] = FunctionError("Runtime.ImportModuleError", str(exc),
                                                  traceback.format_exception(exc.__cause__)[1:])
@@ -420,6 +425,10 @@ _workers = _WorkerPool()
 
 
 class _ImportModuleError(Exception):
+    pass
+
+
+class _MarshalError(Exception):
     pass
 
 
@@ -522,8 +531,8 @@ def _fast_invoke(request: Any, **_: Any) -> Any:
     invocation_type = headers.get("x-amz-invocation-type", b"RequestResponse")
     if isinstance(invocation_type, bytes):
         invocation_type = invocation_type.decode()
-    if invocation_type != "RequestResponse" or "qualifier=" in (url.query or ""):
-        return None  # async and qualified invokes keep moto's semantics
+    if invocation_type not in ("RequestResponse", "Event") or "qualifier=" in (url.query or ""):
+        return None  # dry runs and qualified invokes keep moto's semantics
     name = unquote(url.path.rstrip("/").rsplit("/", 2)[-2])
     body = request.body or b"{}"
     if hasattr(body, "read"):
@@ -532,6 +541,8 @@ def _fast_invoke(request: Any, **_: Any) -> Any:
         event = json.loads(body or b"{}")
     except ValueError:
         return None
+    if invocation_type == "Event":
+        return _invoke_async(runtime, name, event, request.url)
     try:
         payload, errored = runtime.invoke_payload(name, event)
     except Throttled as exc:
@@ -544,6 +555,24 @@ def _fast_invoke(request: Any, **_: Any) -> Any:
     if errored:
         response_headers["x-amz-function-error"] = "Handled"  # what moto's own path answers
     return _raw_response(request.url, 200, response_headers, payload)
+
+
+def _invoke_async(runtime: LambdaRuntime, name: str, event: Any, url: str) -> Any:
+    """InvocationType=Event: queued (202) and run in the background, errors only logged, as Lambda does."""
+    try:
+        runtime.spec(name)
+    except ResourceNotFound as exc:
+        return _raw_response(url, 404, {"x-amzn-errortype": "ResourceNotFoundException"},
+                             json.dumps({"Type": "User", "Message": str(exc)}).encode())
+
+    def run() -> None:
+        try:
+            runtime.invoke(name, event)
+        except LambdaError as exc:
+            logger.warning("async invoke of %s failed: %s", name, exc)
+
+    threading.Thread(target=run, name=f"lambda-async-{name}", daemon=True).start()
+    return _raw_response(url, 202, {"content-type": "application/json"}, b"")
 
 
 class _RawBody(io.BytesIO):

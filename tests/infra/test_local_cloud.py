@@ -171,3 +171,21 @@ def test_only_one_local_cloud_per_process(cloud):
 def test_function_error_from_cloud_invoke(cloud):
     with pytest.raises(FunctionError, match="^no money$"):
         cloud.invoke("Fail", {})
+
+
+def test_async_invoke_is_accepted_and_runs_in_the_background(cloud):
+    before = cloud.runtime.stats()["notifyx-Count"]["invocations"]
+    response = cloud.client("lambda").invoke(FunctionName="notifyx-Count", InvocationType="Event", Payload=b"{}")
+    assert response["StatusCode"] == 202
+    deadline = time.monotonic() + 10
+    while cloud.runtime.stats()["notifyx-Count"]["invocations"] == before:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_taken_aws_port_is_a_clear_error(cloud):
+    from infra.emulator import Emulator, EmulatorError
+
+    port = int(cloud.aws_endpoint.rsplit(":", 1)[1])
+    with pytest.raises(EmulatorError, match=f"127.0.0.1:{port}"):
+        Emulator(port).start()

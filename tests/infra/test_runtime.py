@@ -163,3 +163,11 @@ def test_print_and_logging_are_labelled_with_the_function(runtime, monkeypatch):
         logging.getLogger("h1fixture").removeHandler(keep)
     assert "[log2] printed line" in out.getvalue()
     assert [r.function for r in records] == ["log2"]
+
+
+def test_a_result_that_is_not_json_is_a_marshal_error(runtime):
+    runtime.register(spec("bad-result", "not_json"))
+    with pytest.raises(FunctionError) as caught:
+        runtime.invoke("bad-result", {})
+    assert caught.value.error_type == "Runtime.MarshalError"
+    assert "Unable to marshal response" in str(caught.value)

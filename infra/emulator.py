@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import urllib.request
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
@@ -47,6 +48,7 @@ class Emulator:
         # moto's Step Functions interpreter logs huge reprs at ERROR for failures the ASL catches
         for name in ("moto.stepfunctions", "werkzeug", "moto.stepfunctions.parser"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        serialize_dynamodb()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
@@ -70,6 +72,30 @@ class Emulator:
         finally:
             self._server = None
             reset_backends()
+
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def serialize_dynamodb() -> None:
+    """Run moto's DynamoDB requests one at a time, so each is atomic as on DynamoDB.
+
+    moto's UpdateItem ADD and TransactWriteItems read, change and write without isolation (and a failed
+    transaction restores a copy of the table), so concurrent requests lose updates: 20 concurrent counter
+    commits ended at 15-18. DynamoDB guarantees each request is atomic; one lock gives that here.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_notifyx_serialized", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self):
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action._notifyx_serialized = True
+    DynamoHandler.call_action = call_action
 
 
 def reset_backends() -> None:

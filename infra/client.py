@@ -179,7 +179,7 @@ class Connection:
         self.url = _with_token(websocket_api, token)
         try:
             self.ws: ClientConnection = connect(self.url, open_timeout=open_timeout, max_size=MAX_FRAME_BYTES,
-                                                close_timeout=2)
+                                                close_timeout=2, legacy=True)
         except InvalidStatus as exc:
             status = exc.response.status_code
             raise ApiError(_code_for_status(status), f"WebSocket handshake refused with HTTP {status}",

@@ -573,6 +573,8 @@ def _integration_v2(d: Deployer, lid: str, props: dict) -> Resource:
 def _authorizer_v2(d: Deployer, lid: str, props: dict) -> Resource:
     args = _pick(props, "ApiId", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name",
                  "AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion")
+    # optional in CloudFormation for WEBSOCKET REQUEST authorizers, required by the API: none means "always call"
+    args.setdefault("IdentitySource", [])
     authorizer = d.client("apigatewayv2").create_authorizer(**args)
     return Resource(lid, "AWS::ApiGatewayV2::Authorizer", authorizer["AuthorizerId"],
                     {"AuthorizerId": authorizer["AuthorizerId"]})

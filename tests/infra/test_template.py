@@ -118,8 +118,8 @@ def test_websocket_api_routes_integrations_and_authorizer(deployed):
     assert config.stage == stack.parameters["Stage"]
     assert config.route_selection_expression == "$request.body.action"
     assert config.routes["$connect"].function == "notifyx-GatewayConnect"
-    assert config.routes["$connect"].authorizer == Authorizer("notifyx-AuthAuthorizer",
-                                                              ("route.request.querystring.token",))
+    sources = tuple(raw["ConnectAuthorizer"]["Properties"].get("IdentitySource", []))
+    assert config.routes["$connect"].authorizer == Authorizer("notifyx-AuthAuthorizer", sources)
     assert config.routes["$disconnect"].two_way is False
     assert config.routes["publish"].two_way is True
     assert config.routes["publish"].function == "notifyx-GatewayActions"

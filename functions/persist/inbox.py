@@ -126,8 +126,7 @@ def ack(user_id: str, notification_id: str) -> dict:
                 raise
             subscription = find_subscription(notification.topic, user_id) or subscription
     topic = Topic.get(notification.topic, consistent_read=True)
-    return {"notification_id": notification_id, "status": "seen", "topic": notification.topic,
-            "unread": unread_count(topic, subscription)}
+    return {"notification_id": notification_id, "status": "seen", "unread": unread_count(topic, subscription)}
 
 
 def seen(user_id: str, notification_id: str) -> dict:

@@ -1,0 +1,113 @@
+"""Every WebSocket action route ($default too): parse the frame, run the action, answer with a reply frame.
+
+A new action is one function here and one entry in ACTIONS (plus its route in template.yaml).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from core import services, validation
+from core.errors import AppError, invalid
+from gateway import delivery, frames, publishing
+
+log = logging.getLogger(__name__)
+
+PERSIST = "PERSIST_SERVICE_FUNCTION"
+
+
+@dataclass(frozen=True)
+class Caller:
+    id: str
+    email: str
+    request_context: dict
+
+
+def subscribe(caller: Caller, frame: dict) -> dict:
+    return services.call(PERSIST, "subscribe", user_id=caller.id, email=caller.email,
+                         topic=validation.topic_name(frame.get("topic")))
+
+
+def unsubscribe(caller: Caller, frame: dict) -> dict:
+    return services.call(PERSIST, "unsubscribe", user_id=caller.id, topic=validation.topic_name(frame.get("topic")))
+
+
+def history(caller: Caller, frame: dict) -> dict:
+    after_seq = validation.optional_int(frame, "after_seq")
+    limit = validation.optional_int(frame, "limit", minimum=1, maximum=validation.MAX_HISTORY_LIMIT)
+    return services.call(PERSIST, "history", user_id=caller.id, topic=validation.topic_name(frame.get("topic")),
+                         after_seq=after_seq, limit=limit)
+
+
+def ack(caller: Caller, frame: dict) -> dict:
+    return services.call(PERSIST, "ack", user_id=caller.id,
+                         notification_id=validation.require(frame, "notification_id"))
+
+
+def publish(caller: Caller, frame: dict) -> dict:
+    """Owner only; through the two-phase commit; committed -> pushed to the live recipients, then the reply."""
+    tx = publishing.transaction(caller.id, caller.email, frame)
+    topic = services.call(PERSIST, "topic", topic=tx["topic"])
+    if topic["owner_id"] != caller.id:
+        raise AppError("forbidden", f"only the owner of {tx['topic']!r} can publish to it")
+    output, started = publishing.run(tx)
+    result = publishing.outcome(output)
+    if started:  # a repeated idempotency key gets the first outcome and publishes nothing new
+        delivery.fan_out(caller.request_context, output["notification"])
+    return result
+
+
+def send_email(caller: Caller, frame: dict) -> dict:
+    return services.call("MAIL_SERVICE_FUNCTION", "send", user_id=caller.id, email=caller.email,
+                         to=frame.get("to"), subject=frame.get("subject"), message=frame.get("message"))
+
+
+def generate_avatar(caller: Caller, frame: dict) -> dict:
+    return services.call("AVATAR_SERVICE_FUNCTION", "generate", name=frame.get("name"), size=frame.get("size"),
+                         type=frame.get("type"))
+
+
+def ping(caller: Caller, frame: dict) -> dict:
+    return {"pong": True}
+
+
+ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe, "publish": publish, "history": history,
+           "ack": ack, "send_email": send_email, "generate_avatar": generate_avatar, "ping": ping}
+
+
+def _frame(event: dict) -> dict:
+    body = event.get("body")
+    try:
+        frame = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict):
+        raise invalid("a frame is a JSON object with an action")
+    return frame
+
+
+def handler(event: dict, context: Any) -> dict:
+    """A client frame in, its reply frame (or an error frame) out, on the same socket."""
+    try:
+        frame = _frame(event)
+    except AppError as e:
+        return frames.response(frames.failure(None, None, e))
+    frame_id, action = frame.get("id"), frame.get("action")
+    if action not in ACTIONS:
+        return frames.response(frames.failure(None, frame_id, invalid(f"unknown action {action!r}; one of "
+                                                                      + ", ".join(sorted(ACTIONS)))))
+    request_context = event.get("requestContext") or {}
+    authorizer = request_context.get("authorizer") or {}
+    try:
+        if not authorizer.get("user_id"):
+            raise AppError("unauthorized", "the connection has no authorized user")
+        caller = Caller(authorizer["user_id"], authorizer.get("email", ""), request_context)
+        data = ACTIONS[action](caller, frame)
+    except AppError as e:
+        return frames.response(frames.failure(action, frame_id, e))
+    except Exception:  # the socket stays usable whatever happens to one frame
+        log.exception("action %s failed", action)
+        return frames.response(frames.failure(action, frame_id, AppError("internal", "the action failed")))
+    return frames.response(frames.reply(action, frame_id, data))

@@ -1,0 +1,34 @@
+"""$connect and $disconnect: keep the Connections table in step with the sockets."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gateway import models
+
+log = logging.getLogger(__name__)
+
+
+def _who(event: dict) -> tuple[str | None, str | None, str]:
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    return authorizer.get("user_id"), authorizer.get("email"), context.get("connectionId", "")
+
+
+def on_connect(event: dict, context: Any) -> dict:
+    """The authorizer let the user in: remember the connection under their user id."""
+    user_id, email, connection_id = _who(event)
+    if not user_id or not connection_id:
+        return {"statusCode": 401, "body": "Unauthorized"}
+    models.add(user_id, email, connection_id)
+    return {"statusCode": 200}
+
+
+def on_disconnect(event: dict, context: Any) -> dict:
+    """Forget the connection (API Gateway calls this once per connection, best effort)."""
+    user_id, _, connection_id = _who(event)
+    if user_id and connection_id:
+        models.remove(user_id, connection_id)
+    else:
+        log.warning("disconnect without an authorized user: %s", connection_id)
+    return {"statusCode": 200}

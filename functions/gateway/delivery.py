@@ -1,0 +1,62 @@
+"""Fan-out: push a committed notification to every live connection of its recipients, in seq order per topic.
+
+Per recipient the only work is the frame send: user ids come from persist in one call, their connections
+from one BatchGetItem per 100 users, and the frame is serialized once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from botocore.config import Config
+
+from core import services
+from gateway import frames, models
+
+log = logging.getLogger(__name__)
+
+PERSIST = "PERSIST_SERVICE_FUNCTION"
+
+_clients: dict[str, object] = {}
+_clients_lock = threading.Lock()
+_senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fan-out")
+
+
+def management_api(request_context: dict):
+    """The @connections client of the API the event came from, built the way AWS documents it; one per endpoint."""
+    endpoint = f"https://{request_context['domainName']}/{request_context['stage']}"
+    with _clients_lock:
+        if endpoint not in _clients:
+            _clients[endpoint] = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint,
+                                              config=Config(retries={"max_attempts": 2}, max_pool_connections=50))
+        return _clients[endpoint]
+
+
+def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:
+    try:
+        client.post_to_connection(ConnectionId=connection_id, Data=data)
+        return True
+    except client.exceptions.GoneException:
+        models.remove(user_id, connection_id)  # the socket is closed: forget it
+    except Exception as e:  # one bad connection must not stop the others
+        log.warning("post to %s failed: %s", connection_id, e)
+    return False
+
+
+def fan_out(request_context: dict, notification: dict) -> int:
+    """Deliver one committed notification after the topic's previous seq; the number of frames sent."""
+    topic, seq = notification["topic"], int(notification["seq"])
+    user_ids = services.call(PERSIST, "recipients", topic=topic, notification_id=notification["id"])["user_ids"]
+    connections = models.live(user_ids) if user_ids else []
+    turn = services.call(PERSIST, "delivery_turn", topic=topic, seq=seq)
+    if not turn["turn"]:
+        log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
+    try:
+        client = management_api(request_context)
+        data = frames.notification(notification)
+        sent = sum(_senders.map(lambda c: _send(client, data, *c), connections))
+    finally:
+        services.call(PERSIST, "delivered", topic=topic, seq=seq)
+    return sent

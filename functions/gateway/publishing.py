@@ -1,0 +1,118 @@
+"""Publishing: start the two-phase commit (the publish state machine) and wait for its outcome.
+
+txid = the execution name: `pub-<uuid4 hex>`, or `idem-<sha256(user id + key)[:40]>` with an idempotency key,
+so a retried key hits ExecutionAlreadyExists and gets the first execution's outcome (docs/internals.md).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import boto3
+from botocore.config import Config
+
+from core import validation
+from core.errors import AppError
+
+MAX_TO = 50
+MAX_KEY_LENGTH = 256
+WAIT_SECONDS = 25.0  # inside the 29 s integration timeout
+
+_client = None
+_client_lock = threading.Lock()
+
+
+def _stepfunctions():
+    """One client per container, shared by concurrent invocations (boto3 clients are thread-safe)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = boto3.client("stepfunctions", config=Config(retries={"max_attempts": 3},
+                                                                  max_pool_connections=50))
+        return _client
+
+
+def recipients_to(value) -> list[str] | None:
+    """`to`: None (every subscriber) or a de-duplicated list of 1..MAX_TO emails."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise AppError("invalid_request", "to must be a non-empty list of emails")
+    if len(value) > MAX_TO:
+        raise AppError("invalid_request", f"to names at most {MAX_TO} subscribers")
+    return list(dict.fromkeys(validation.email(e) for e in value))
+
+
+def idempotency_key(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_KEY_LENGTH:
+        raise AppError("invalid_request", f"idempotency_key must be a string of 1..{MAX_KEY_LENGTH} characters")
+    return value
+
+
+def txid(user_id: str, key: str | None) -> str:
+    if key is None:
+        return f"pub-{uuid.uuid4().hex}"
+    return "idem-" + hashlib.sha256((user_id + key).encode()).hexdigest()[:40]
+
+
+def transaction(user_id: str, email: str, body: dict) -> dict:
+    """The state machine's input from a publish frame, validated (the contract's codes on bad input)."""
+    topic = validation.topic_name(body.get("topic"))
+    message = validation.message(body.get("message"))
+    to = recipients_to(body.get("to"))
+    key = idempotency_key(body.get("idempotency_key"))
+    created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"txid": txid(user_id, key), "topic": topic, "publisher": {"id": user_id, "email": email},
+            "message": message, "to": to, "created_at": created_at}
+
+
+def run(tx: dict) -> tuple[dict, bool]:
+    """Run the transaction to its end: (the execution's output, whether this call started it)."""
+    arn = os.environ.get("PUBLISH_STATE_MACHINE_ARN")
+    if not arn:
+        raise AppError("unavailable", "PUBLISH_STATE_MACHINE_ARN is not configured")
+    client = _stepfunctions()
+    try:
+        execution = client.start_execution(stateMachineArn=arn, name=tx["txid"], input=json.dumps(tx))["executionArn"]
+        started = True
+    except client.exceptions.ExecutionAlreadyExists:
+        # the same idempotency key again: that execution's outcome, nothing new is published
+        execution = arn.replace(":stateMachine:", ":execution:", 1) + ":" + tx["txid"]
+        started = False
+    return wait(execution), started
+
+
+def wait(execution: str) -> dict:
+    """Poll the execution (a few ms apart at first) until it ends; its output, or AppError unavailable."""
+    client = _stepfunctions()
+    deadline = time.monotonic() + WAIT_SECONDS
+    pause = 0.003
+    while True:
+        described = client.describe_execution(executionArn=execution)
+        status = described["status"]
+        if status == "SUCCEEDED":
+            return json.loads(described.get("output") or "{}")
+        if status != "RUNNING":
+            raise AppError("unavailable", f"the publish transaction ended {status.lower()}; try again")
+        if time.monotonic() > deadline:
+            raise AppError("unavailable", "the publish transaction is still running; retry with the same "
+                                          "idempotency_key to get its outcome")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.05)
+
+
+def outcome(output: dict) -> dict:
+    """The publish reply from the state machine's output; AppError aborted if it rolled back."""
+    if output.get("status") != "committed":
+        reason = output.get("reason") or "aborted"
+        raise AppError("aborted", f"the publish was rolled back ({reason})")
+    notification = output["notification"]
+    return {"notification_id": notification["id"], "seq": notification["seq"], "status": "committed",
+            "recipients": output.get("recipients", 0)}

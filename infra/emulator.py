@@ -55,6 +55,7 @@ class Emulator:
         # moto's Step Functions interpreter reaches Lambda at http://localhost:$MOTO_PORT
         os.environ["MOTO_PORT"] = str(self.port)
         self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+        reuse_step_functions_lambda_clients()
         return self
 
     def _post(self, path: str, body: dict) -> bytes:
@@ -105,3 +106,31 @@ def reset_backends() -> None:
 
     moto_api_backend.reset()
     default_user_config["stepfunctions"]["execute_state_machine"] = False
+
+
+def reuse_step_functions_lambda_clients() -> None:
+    """moto's interpreter builds a new boto3 Lambda client for every task (tens of ms of CPU each): reuse one.
+
+    Clients are thread-safe; the interpreter's clients carry only dummy credentials and the server's address.
+    """
+    import threading
+
+    from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+    if getattr(original, "notifyx_reuses_clients", False):
+        return
+    clients: dict[tuple[str, str, str, bool], object] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: object = None) -> object:
+        # mock_aws (in-process interception) and the server port decide what the original client targets
+        key = (region, service, os.environ.get("MOTO_PORT", ""), botocore_stubber.enabled)
+        with lock:
+            if key not in clients:
+                clients[key] = original(region=region, service=service, state_credentials=state_credentials)
+            return clients[key]
+
+    boto_client_for.notifyx_reuses_clients = True  # type: ignore[attr-defined]
+    lambda_eval_utils.boto_client_for = boto_client_for

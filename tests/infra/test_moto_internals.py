@@ -49,3 +49,11 @@ def test_runtime_patch_round_trip():
     finally:
         attach_to_moto(None)
     assert models.LambdaFunction._invoke_lambda is original
+
+
+def test_step_functions_lambda_tasks_get_their_client_where_the_emulator_reuses_it():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    assert "boto_client_for(" in inspect.getsource(lambda_eval_utils.exec_lambda_function)
+    assert list(inspect.signature(lambda_eval_utils.boto_client_for).parameters)[:2] in (
+        ["region", "service"], ["service", "region"])

@@ -222,3 +222,15 @@ def test_a_client_created_before_install_is_answered_in_process(gateway: WebSock
     with ws:
         early.post_to_connection(ConnectionId=connection_id, Data=b"early client")   # https: no socket could answer
         assert ws.recv(timeout=5) == "early client"
+
+
+def test_last_active_at_moves_with_client_messages(gateway: WebSocketGateway) -> None:
+    ws, connection_id = open_client(gateway)
+    with ws:
+        first = gateway.get_connection(connection_id)
+        time.sleep(0.05)
+        ws.send(json.dumps({"action": "echo"}))
+        ws.recv(timeout=5)
+        later = gateway.get_connection(connection_id)
+    assert later["ConnectedAt"] == first["ConnectedAt"]
+    assert later["LastActiveAt"] > first["LastActiveAt"]

@@ -196,3 +196,10 @@ def test_a_chalice_app_runs_unchanged_behind_the_gateway() -> None:
         assert status == 200 and headers["Content-Type"] == "image/png" and body == handlers.PNG
         status, _, _ = request(gw, "GET", "/api/nowhere")
         assert status == 403
+
+
+def test_integration_timeout_is_504() -> None:
+    api = RestApiConfig("rest-slow", "local", (RestRoute("GET", "/slow", "slow"),))
+    with RestGateway([api], handlers.invoke, integration_timeout=0.2) as gw:
+        status, _, body = request(gw, "GET", "/local/slow")
+    assert status == 504 and json.loads(body) == {"message": "Endpoint request timed out"}

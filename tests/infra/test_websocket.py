@@ -310,3 +310,19 @@ def test_client_gone_during_connect_still_gets_one_disconnect(gateway: WebSocket
     wait_until(lambda: disconnects_of(connection_id))
     time.sleep(0.2)
     assert len(disconnects_of(connection_id)) == 1
+
+
+def test_close_without_a_status_reports_1005(gateway: WebSocketGateway) -> None:
+    import base64
+    import socket
+
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as raw:
+        key = base64.b64encode(os.urandom(16)).decode()
+        raw.sendall((f"GET /local?token=good HTTP/1.1\r\nHost: {gateway.domain_name}\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        assert raw.recv(4096).startswith(b"HTTP/1.1 101")
+        raw.sendall(b"\x88\x80" + os.urandom(4))       # a masked close frame with no status code
+        raw.recv(4096)                                    # the server's close frame
+    connection_id = last_connection_id()
+    wait_until(lambda: disconnects_of(connection_id))
+    assert disconnects_of(connection_id)[0]["requestContext"]["disconnectStatusCode"] == 1005

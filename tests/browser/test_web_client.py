@@ -232,6 +232,7 @@ def test_main_screen(open_user):
     image = owner.testid("avatar-image")
     owner.page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=image.element_handle())
     expect(owner.unread_badge(other)).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
+    expect(owner.testid("mail-status").first).to_have_attribute("data-status", "sent", timeout=30_000)
     expect(owner.testid("connection-state")).to_have_text("online")
 
     SCREENSHOT.parent.mkdir(exist_ok=True)

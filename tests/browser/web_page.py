@@ -14,7 +14,7 @@ LIVE_TIMEOUT_MS = 20_000
 
 def unique(prefix: str) -> str:
     """A name no other test uses: tests share one cloud."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 class NotifyxPage:

@@ -254,6 +254,8 @@ class LocalCloud:
             steps.append(("@connections", connections.uninstall))
         if self.rest_gateway is not None:
             steps.append(("rest gateway", self.rest_gateway.stop))
+        if self.runtime is not None:
+            steps.append(("lambda runtime", self.runtime.close))
         if self.emulator is not None:
             emulator = self.emulator
 

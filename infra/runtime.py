@@ -383,6 +383,20 @@ class LambdaRuntime:
                 fn.handler = _import_handler(fn.spec)
         return fn.handler
 
+    def close(self) -> None:
+        """Forget the handlers' modules (next runtime starts cold, re-reading its environment at import)."""
+        dirs = {f.spec.code_dir for f in self._functions.values()}
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None)
+            if origin and any(Path(origin).resolve().is_relative_to(d) for d in dirs):
+                del sys.modules[name]
+        for d in dirs:
+            while str(d) in sys.path:
+                sys.path.remove(str(d))
+        importlib.invalidate_caches()
+        for fn in self._functions.values():
+            fn.handler = None
+
     def invoke_payload(self, name_or_arn: str, event: Any) -> tuple[bytes, bool]:
         """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error)."""
         try:

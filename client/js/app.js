@@ -453,10 +453,12 @@ function renderTopicPanel() {
   if (!topic) return;
 
   $("topic-title").textContent = topic.name;
-  $("topic-owner").textContent = `Owner: ${ownerLabel(topic)}`;
+  // until GET /topics or a subscribe reply says who owns it, offer neither the form nor a refusal
+  const known = topic.owner != null;
+  $("topic-owner").textContent = `Owner: ${known ? ownerLabel(topic) : "…"}`;
   $("publish-form").hidden = !topic.canPublish;
   const forbidden = $("publish-forbidden");
-  forbidden.hidden = topic.canPublish;
+  forbidden.hidden = topic.canPublish || !known;
   forbidden.textContent = topic.canPublish
     ? ""
     : `Only the owner (${ownerLabel(topic)}) can publish to ${topic.name}. You receive its notifications.`;

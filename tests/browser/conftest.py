@@ -40,11 +40,13 @@ def browser() -> Iterator[Browser]:
 def open_user(cloud: LocalCloud, browser: Browser) -> Iterator[Callable[..., NotifyxPage]]:
     """Opens the page in a fresh browser context (its own storage: another person) and registers a user."""
     contexts: list[BrowserContext] = []
+    script_errors: list[str] = []
 
     def open_(prefix: str = "user", viewport: dict | None = None, register: bool = True) -> NotifyxPage:
         context = browser.new_context(viewport=viewport or {"width": 1280, "height": 820})
         contexts.append(context)
         page = context.new_page()
+        page.on("pageerror", lambda error: script_errors.append(f"{prefix}: {error}"))
         page.set_default_timeout(LIVE_TIMEOUT_MS)
         page.goto(page_url(cloud))
         user = NotifyxPage(page, f"{unique(prefix)}@example.com")
@@ -55,3 +57,5 @@ def open_user(cloud: LocalCloud, browser: Browser) -> Iterator[Callable[..., Not
     yield open_
     for context in contexts:
         context.close()
+    # an exception in the page's own code is a bug even when the screen happened to look right
+    assert not script_errors, script_errors

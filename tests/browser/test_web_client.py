@@ -38,6 +38,7 @@ def test_subscriber_sees_owners_notification_live_and_marks_it_seen(open_user):
 
     expect(reader.unread_badge(topic)).to_have_count(0)
     expect(reader.notification("Deploy finished")).to_have_attribute("data-status", "seen")
+    expect(reader.testid("error-banner")).to_be_hidden()
 
 
 def test_owner_sees_ownership_and_non_owner_sees_publishing_is_not_allowed(open_user):
@@ -234,6 +235,7 @@ def test_main_screen(open_user):
     expect(owner.unread_badge(other)).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
     expect(owner.testid("mail-status").first).to_have_attribute("data-status", "sent", timeout=30_000)
     expect(owner.testid("connection-state")).to_have_text("online")
+    expect(owner.testid("error-banner")).to_be_hidden()
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     owner.page.screenshot(path=str(SCREENSHOT), full_page=True)

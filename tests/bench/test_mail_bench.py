@@ -23,8 +23,8 @@ pytestmark = pytest.mark.timeout(900)
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDS = (2, 5, 10)
-MAILS = 120
-LATENCY_MS = 200
+MAILS = 100
+LATENCY_MS = 1000
 BATCH_SIZE = 5
 
 RUN_ONE_BOUND = """

@@ -27,6 +27,10 @@ export function describeError(error) {
   if (error instanceof ContractError) {
     const friendly = FRIENDLY[error.code];
     const message = error.message && error.message !== error.code ? error.message : "";
+    // the server's own sentence may already say what the code means: don't say it twice
+    if (friendly && message && message.toLowerCase().startsWith(friendly.toLowerCase())) {
+      return message[0].toUpperCase() + message.slice(1);
+    }
     if (friendly && message) return `${friendly}: ${message}`;
     return friendly || message || error.code;
   }

@@ -181,6 +181,21 @@ def test_contract_errors_are_shown_as_readable_messages(open_user):
     expect(user.testid("main-view")).to_be_hidden()
 
 
+def test_refused_publish_shows_the_servers_reason(open_user):
+    owner = open_user("strict")
+    topic = unique("private")
+    owner.subscribe(topic)
+    owner.testid("publish-message").fill("for a stranger")
+    owner.testid("publish-to").fill("stranger@example.com")
+    owner.testid("publish-button").click()
+
+    expect(owner.testid("publish-status")).to_have_text("not published", timeout=LIVE_TIMEOUT_MS)
+    # refused before or during the two-phase commit: either way the reason is on screen
+    reason = re.compile(rf"^Publish to {topic}: (That request was not valid|The publish was rolled back)\b.+")
+    expect(owner.testid("error-text")).to_have_text(reason)
+    expect(owner.testid("notification")).to_have_count(0)
+
+
 def test_logout_ends_the_session_after_a_reload_too(open_user):
     user = open_user("bye")
     user.testid("logout-button").click()

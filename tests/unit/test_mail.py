@@ -193,6 +193,21 @@ def test_a_mail_claimed_by_another_delivery_is_not_sent_again(cloud, http):
     assert sent_messages() == []
 
 
+def test_a_claim_left_by_a_crashed_delivery_lapses_and_the_mail_is_sent(cloud, http):
+    from mail.models import Mail
+
+    token = token_for(cloud, "ada@example.com")
+    _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "m"})
+    records = receive(cloud)
+    # what a worker that died mid-send leaves behind: a claim whose lease (its invocation's time) is over
+    Mail.get(body["mail"]["id"]).update(actions=[Mail.claim.set("crashed"), Mail.claimed_until.set(1),
+                                                 Mail.attempts.add(1)])
+    assert run_worker(cloud, records) == {"batchItemFailures": []}
+    assert len(sent_messages()) == 1
+    _, status = get_mail(http, token, body["mail"]["id"])
+    assert status["mail"]["status"] == "sent" and status["mail"]["attempts"] == 2
+
+
 def test_a_rejected_send_is_retried_and_then_sent_once(cloud, http):
     token = token_for(cloud, "ada@example.com")
     _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "retry me"})

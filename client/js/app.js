@@ -8,6 +8,7 @@ import { NotificationSocket } from "./socket.js";
 const SESSION_KEY = "notifyx.session";
 const HISTORY_PAGE = 100; // the contract's maximum `limit` for history
 const MAIL_POLL_MS = 1000;
+const MAX_MESSAGE_BYTES = 64 * 1024; // PROTOCOL.md: publish `message` ≤ 64 KB
 const MAIL_POLL_LIMIT_MS = 60000;
 
 const $ = (testid, root = document) => root.querySelector(`[data-testid="${testid}"]`);
@@ -300,7 +301,12 @@ function bindPublish() {
       .split(/[\s,;]+/)
       .map((s) => s.trim())
       .filter(Boolean);
-    const request = { topic, message, idempotency_key: crypto.randomUUID() };
+    // the contract's limit; checked here too because on AWS a frame over 32 KB closes the socket instead
+    if (new TextEncoder().encode(message).length > MAX_MESSAGE_BYTES) {
+      showError(new ContractError("payload_too_large", "a notification is at most 64 KB"), `Publish to ${topic}`);
+      return;
+    }
+    const request = { topic, message, idempotency_key: idempotencyKey() };
     if (to.length) request.to = to;
     $("publish-status").textContent = "publishing…";
     const result = await attempt(`Publish to ${topic}`, () => page.socket.request("publish", request), $("publish-button"));
@@ -313,6 +319,12 @@ function bindPublish() {
     form.message.value = "";
   });
   $("mark-all-seen").addEventListener("click", markAllSeen);
+}
+
+/** A random key per publish, so a retried frame cannot publish twice (randomUUID needs a secure context). */
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // ------------------------------------------------------------------ email and avatars

@@ -195,6 +195,12 @@ def test_refused_publish_shows_the_servers_reason(open_user):
     expect(owner.testid("error-text")).to_have_text(reason)
     expect(owner.testid("notification")).to_have_count(0)
 
+    owner.testid("publish-to").fill("")
+    owner.testid("publish-message").fill("x" * (64 * 1024 + 1))
+    owner.testid("publish-button").click()
+    expect(owner.testid("error-text")).to_contain_text(f"Publish to {topic}: That is too large")
+    owner.wait_online()   # refused before sending: the socket is not closed for an oversized frame
+
 
 def test_logout_ends_the_session_after_a_reload_too(open_user):
     user = open_user("bye")

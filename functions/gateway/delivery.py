@@ -13,6 +13,7 @@ import boto3
 from botocore.config import Config
 
 from core import services
+from core.errors import AppError
 from gateway import frames, models
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,20 @@ def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:
     return False
 
 
+def _persist(op: str, **fields):
+    """persist's answer to a delivery op, invoked outside the circuit breaker: pybreaker holds one lock per
+    function for the whole call, so a turn that waits for an earlier seq would stall every other call."""
+    answer = services.invoke(PERSIST, {"op": op, **fields})
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        raise AppError.from_dict((answer or {}).get("error") or {"code": "unavailable", "message": str(answer)})
+    return answer["data"]
+
+
 def fan_out(request_context: dict, notification: dict) -> int:
     """Deliver one committed notification after the topic's previous seq; the number of frames sent."""
     topic, seq = notification["topic"], int(notification["seq"])
-    user_ids = services.call(PERSIST, "recipients", topic=topic, notification_id=notification["id"])["user_ids"]
-    connections = models.live(user_ids) if user_ids else []
-    turn = services.call(PERSIST, "delivery_turn", topic=topic, seq=seq)
+    turn = _persist("delivery_turn", topic=topic, seq=seq, notification_id=notification["id"])
+    connections = models.live(turn["user_ids"]) if turn["user_ids"] else []
     if not turn["turn"]:
         log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
     try:
@@ -58,5 +67,5 @@ def fan_out(request_context: dict, notification: dict) -> int:
         data = frames.notification(notification)
         sent = sum(_senders.map(lambda c: _send(client, data, *c), connections))
     finally:
-        services.call(PERSIST, "delivered", topic=topic, seq=seq)
+        _persist("delivered", topic=topic, seq=seq)
     return sent

@@ -93,7 +93,9 @@ def wait(execution: str) -> dict:
     """Poll the execution (a few ms apart at first) until it ends; its output, or AppError unavailable."""
     client = _stepfunctions()
     deadline = time.monotonic() + WAIT_SECONDS
-    pause = 0.003
+    # a commit takes tens of ms on AWS and more locally: poll soon, then back off so that many
+    # concurrent publishes do not flood the Step Functions API
+    pause = 0.02
     while True:
         described = client.describe_execution(executionArn=execution)
         status = described["status"]
@@ -105,7 +107,7 @@ def wait(execution: str) -> dict:
             raise AppError("unavailable", "the publish transaction is still running; retry with the same "
                                           "idempotency_key to get its outcome")
         time.sleep(pause)
-        pause = min(pause * 1.5, 0.05)
+        pause = min(pause * 1.5, 0.2)
 
 
 def outcome(output: dict) -> dict:

@@ -37,10 +37,15 @@ def recipients(topic: str, notification_id: str | None = None, to: list[str] | N
     return {"user_ids": [s.user_id for s in Subscription.query(name, attributes_to_get=["user_id"])]}
 
 
-def delivery_turn(topic: str, seq: int) -> dict:
-    """Wait until every earlier seq of the topic was delivered (or the bound passed): {"turn": bool}."""
+def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> dict:
+    """Wait until every earlier seq of the topic was delivered (or the bound passed): {"turn": bool}.
+
+    With notification_id the answer also carries its recipients' "user_ids" (one call instead of two).
+    """
     seq = validation.require({"seq": seq}, "seq", int)
     name = validation.topic_name(topic)
+    if notification_id is not None:
+        return {**delivery_turn(name, seq), **recipients(name, notification_id=notification_id)}
     deadline = time.monotonic() + TURN_WAIT_SECONDS
     pause = 0.002
     while True:
@@ -54,7 +59,7 @@ def delivery_turn(topic: str, seq: int) -> dict:
         if time.monotonic() > deadline:
             return {"turn": False, "delivered_seq": delivered_seq}
         time.sleep(pause)
-        pause = min(pause * 1.5, 0.05)
+        pause = min(pause * 1.5, 0.1)
 
 
 def delivered(topic: str, seq: int) -> dict:

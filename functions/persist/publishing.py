@@ -145,6 +145,8 @@ def commit(transaction: dict) -> dict:
     notification = _find(txid)
     if notification is None:
         raise RuntimeError(f"commit of {txid}: nothing was prepared")
+    if notification.status == "committed":  # a retry: answer without queueing behind the topic's commits
+        return committed(notification)
     with _topic_lock(notification.topic):
         deadline = time.monotonic() + COMMIT_DEADLINE_SECONDS
         attempt = 0

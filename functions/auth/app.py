@@ -1,12 +1,11 @@
 """The auth REST API: register, log in, log out, who am I."""
-from chalice import Chalice, Response
+from chalice import Response
 
 from auth import sessions, users
-from core.http import bearer_token, install_error_handling, json_body
+from core.http import bearer_token, json_body, service_app
 from core.validation import require
 
-app = Chalice(app_name="notifyx-auth")
-install_error_handling(app)
+app = service_app("notifyx-auth")
 
 
 @app.route("/users", methods=["POST"])

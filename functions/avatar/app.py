@@ -1,15 +1,14 @@
 """Avatar REST API: GET /avatars/{name}.png?size=&type= answers the PNG (no auth)."""
 from __future__ import annotations
 
-from chalice import Chalice, Response
+from chalice import Response
 
 from avatar import gallery, render
 from core.errors import invalid
-from core.http import install_error_handling
+from core.http import service_app
 
-app = Chalice(app_name="notifyx-avatar")
+app = service_app("notifyx-avatar")
 app.api.binary_types.append(gallery.CONTENT_TYPE)
-install_error_handling(app)
 
 
 @app.route("/avatars/{filename}", methods=["GET"])

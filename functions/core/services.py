@@ -48,6 +48,8 @@ def call(target: str, op: str, **fields) -> Any:
         return _breaker(function).call(_invoke, function, {"op": op, **fields})
     except pybreaker.CircuitBreakerError:
         raise AppError("unavailable", f"{function} is unavailable (circuit open)") from None
+    except _Unavailable as e:
+        raise AppError("unavailable", str(e)) from None
 
 
 def invoke(target: str, event: dict) -> Any:

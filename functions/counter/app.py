@@ -1,11 +1,9 @@
 """The counter REST API: the caller's published count."""
-from chalice import Chalice
 
-from core.http import caller, install_error_handling
+from core.http import caller, service_app
 from counter import counts
 
-app = Chalice(app_name="notifyx-counter")
-install_error_handling(app)
+app = service_app("notifyx-counter")
 
 
 @app.route("/counters/self", methods=["GET"])

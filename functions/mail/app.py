@@ -1,13 +1,12 @@
 """Mail REST API: POST /mail queues a mail (202), GET /mail/{id} tells how its delivery went."""
 from __future__ import annotations
 
-from chalice import Chalice, Response
+from chalice import Response
 
-from core.http import caller, install_error_handling, json_body
+from core.http import caller, json_body, service_app
 from mail import outbox
 
-app = Chalice(app_name="notifyx-mail")
-install_error_handling(app)
+app = service_app("notifyx-mail")
 
 
 @app.route("/mail", methods=["POST"])

@@ -1,14 +1,13 @@
 """persist's HTTP API: topics and the caller's inbox (PROTOCOL.md, "HTTP API")."""
 from __future__ import annotations
 
-from chalice import Chalice, Response
+from chalice import Response
 
 from core import validation
-from core.http import caller, install_error_handling, json_body
+from core.http import caller, json_body, service_app
 from persist import inbox, topics
 
-app = Chalice(app_name="notifyx-persist")
-install_error_handling(app)
+app = service_app("notifyx-persist")
 
 
 @app.route("/topics", methods=["GET"])

@@ -5,13 +5,11 @@ import contextvars
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from chalice import Chalice
 
 from core import services
-from core.http import install_error_handling
+from core.http import service_app
 
-app = Chalice(app_name="notifyx-status")
-install_error_handling(app)
+app = service_app("notifyx-status")
 
 SUFFIXES = ("_SERVICE_FUNCTION", "_FUNCTION")
 

@@ -14,6 +14,7 @@ from api_gateway.config import (
     WebSocketApiConfig,
     WebSocketRoute,
 )
+from infra import emulator as emulator_module
 from infra import runtime as lambda_runtime
 from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
@@ -172,6 +173,7 @@ class LocalCloud:
         if self.emulator is not None:
             lambda_runtime.attach_to_moto(self.runtime)
             lambda_runtime.enable_fast_invoke(self.aws_endpoint)
+            emulator_module.serve_in_process(self.aws_endpoint)
         self._started = True
         self.stack = Deployer(expanded, self.aws_endpoint, self.runtime, parameters=self.parameters,
                               stack_name=self.stack_name, region=REGION, embedded=self.emulator is not None).deploy()
@@ -261,6 +263,7 @@ class LocalCloud:
 
             def stop_emulator() -> None:
                 lambda_runtime.disable_fast_invoke()
+                emulator_module.stop_serving_in_process()
                 lambda_runtime.attach_to_moto(None)
                 emulator.stop()
 

@@ -57,3 +57,12 @@ def test_step_functions_lambda_tasks_get_their_client_where_the_emulator_reuses_
     assert "boto_client_for(" in inspect.getsource(lambda_eval_utils.exec_lambda_function)
     assert list(inspect.signature(lambda_eval_utils.boto_client_for).parameters)[:2] in (
         ["region", "service"], ["service", "region"])
+
+
+def test_asl_parser_is_built_the_way_the_emulator_rebuilds_it():
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+
+    source = inspect.getsource(asl_parser)
+    for piece in ("SyntaxErrorListener()", "ASLLexer(input_stream)", "CommonTokenStream(lexer)",
+                  "parser.state_machine()", "Preprocessor()", "ASLParserException(errors=errors)"):
+        assert piece in source, piece

@@ -6,6 +6,7 @@ only delays the next seq by the bound.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -15,7 +16,13 @@ from core.errors import AppError
 from persist.models import Notification, Subscription, Topic
 from persist.topics import conditional_failed, get
 
-TURN_WAIT_SECONDS = 3.0
+TURN_WAIT_SECONDS = 8.0
+POLL_SECONDS = 0.25  # across containers; waiters in this container are woken by delivered() at once
+
+# delivered() wakes the turns waiting in this container (locally every function shares one process),
+# so waiting costs no DynamoDB polling there; other containers are seen by the poll
+_turns = threading.Condition()
+_deliveries = 0  # bumped by delivered(): a waiter that saw it move reads again instead of sleeping
 
 
 def recipients(topic: str, notification_id: str | None = None, to: list[str] | None = None) -> dict:
@@ -47,8 +54,8 @@ def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> d
     if notification_id is not None:
         return {**delivery_turn(name, seq), **recipients(name, notification_id=notification_id)}
     deadline = time.monotonic() + TURN_WAIT_SECONDS
-    pause = 0.002
     while True:
+        seen = _deliveries
         try:
             delivered_seq = int(Topic.get(name, consistent_read=True, attributes_to_get=["delivered_seq"])
                                 .delivered_seq or 0)
@@ -58,8 +65,9 @@ def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> d
             return {"turn": True, "delivered_seq": delivered_seq}
         if time.monotonic() > deadline:
             return {"turn": False, "delivered_seq": delivered_seq}
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.1)
+        with _turns:
+            if _deliveries == seen:
+                _turns.wait(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def delivered(topic: str, seq: int) -> dict:
@@ -72,4 +80,8 @@ def delivered(topic: str, seq: int) -> dict:
     except UpdateError as e:
         if not conditional_failed(e):
             raise
+    global _deliveries
+    with _turns:
+        _deliveries += 1
+        _turns.notify_all()
     return {"topic": name, "seq": seq}

@@ -5,12 +5,14 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 from web_page import LIVE_TIMEOUT_MS, ROOT, NotifyxPage, unique
 
 from infra.cloud import LocalCloud
 
 CHROMIUM = "/usr/bin/chromium"
+# every assertion may wait on a round trip through the local cloud, which shares 2 cores with other work
+expect.set_options(timeout=LIVE_TIMEOUT_MS)
 # no sandbox (containers), and nothing that phones home or updates itself during a test
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

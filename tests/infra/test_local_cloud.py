@@ -32,12 +32,16 @@ def http_client(cloud, service: str):
 
 @contextlib.contextmanager
 def over_http(cloud):
-    """Lambda Invoke requests really go over HTTP to moto (the in-process fast path is off)."""
+    """Requests really go over HTTP to moto (the in-process paths are off)."""
+    from infra import emulator
+
     runtime.disable_fast_invoke()
+    emulator.stop_serving_in_process()
     try:
         yield
     finally:
         runtime.enable_fast_invoke(cloud.aws_endpoint)
+        emulator.serve_in_process(cloud.aws_endpoint)
 
 
 def test_invoke_by_logical_id_or_name(cloud):
@@ -189,3 +193,21 @@ def test_a_taken_aws_port_is_a_clear_error(cloud):
     port = int(cloud.aws_endpoint.rsplit(":", 1)[1])
     with pytest.raises(EmulatorError, match=f"127.0.0.1:{port}"):
         Emulator(port).start()
+
+
+def test_this_process_reaches_the_emulator_in_process_with_the_same_state(cloud, monkeypatch):
+    from infra import emulator
+
+    answered = []
+    original = emulator.in_process_requests._stubber.process_request
+    monkeypatch.setattr(emulator.in_process_requests._stubber, "process_request",
+                        lambda request: answered.append(request.url) or original(request))
+    assert cloud.invoke("PutItem", {"id": "in-process"}) == "in-process"
+    assert any("dynamodb" in url for url in answered)
+    # what the handler wrote in process is what the HTTP server (other processes) sees
+    with over_http(cloud):
+        item = http_client(cloud, "dynamodb").get_item(TableName="notifyx-ItemsTable", Key={"id": {"S": "in-process"}})
+    assert item["Item"]["id"]["S"] == "in-process"
+    # answers that carry the request's host still come from the server, so URLs point at the emulator
+    url = http_client(cloud, "sqs").create_queue(QueueName="made-by-a-test")["QueueUrl"]
+    assert url.startswith(cloud.aws_endpoint)

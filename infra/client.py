@@ -222,10 +222,14 @@ class Connection:
         """Send `action` with `fields` and return its whole reply frame (ok or not)."""
         frame_id = f"c{next(self._ids)}"
         self.send_frame({"action": action, "id": frame_id, **fields})
-        return self.wait_reply(frame_id, timeout=timeout)
+        return self.wait_reply(frame_id, timeout=timeout, alone=True)
 
-    def wait_reply(self, frame_id: str, timeout: float = 30.0) -> dict:
-        """Collect frames until the reply with `frame_id`; notifications and other frames are kept aside."""
+    def wait_reply(self, frame_id: str, timeout: float = 30.0, alone: bool = False) -> dict:
+        """Collect frames until the reply with `frame_id`; notifications and other frames are kept aside.
+
+        With `alone` (no other request in flight), API Gateway's integration-timeout frame, which carries no
+        id, can only be about this request: it is raised as `unavailable` instead of waiting on.
+        """
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -234,6 +238,8 @@ class Connection:
             frame = self.receive(remaining)
             if frame.get("type") == "reply" and frame.get("id") == frame_id:
                 return frame
+            if alone and "type" not in frame and "message" in frame:
+                raise ApiError("unavailable", f"the server gave up on the request: {frame['message']}")
             self._keep(frame)
 
     def request(self, action: str, *, timeout: float = 30.0, **fields: Any) -> dict:
@@ -368,6 +374,9 @@ def _readable_errors(command):
             return command(args) or 0
         except ApiError as exc:
             print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+            return 1
+        except (TimeoutError, ConnectionClosed) as exc:
+            print(f"error: unavailable: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             return 130

@@ -33,7 +33,7 @@ PASSWORD = "bench password"
 # topic size -> (users, sockets per user, sequential publishes timed, publishes fired at once for throughput)
 # (bursts stay small: on this 2-core machine a burst of 20 concurrent two-phase commits hits the prepare timeout)
 SIZES = {1: (1, 1, 10, 5), 100: (10, 10, 5, 5), 1000: (50, 20, 3, 5)}
-TWO_PHASE_COMMITS = 5
+TWO_PHASE_COMMITS = 10
 
 # a raw broadcast server: every client but the controller gets `count` frames as fast as websockets can send
 RAW_SERVER = """
@@ -250,7 +250,7 @@ def time_two_phase_commits(endpoints: dict, owner: dict, count: int) -> dict:
 
     asyncio.run(create_topic())
     wall, server = [], []
-    for i in range(count):
+    for i in range(count + 1):  # the first execution is a cold start of every task's function: not counted
         txid = f"pub-{uuid.uuid4().hex}"
         transaction = {"txid": txid, "topic": topic, "publisher": {"id": owner["id"], "email": owner["email"]},
                        "message": f"2pc {i}", "to": None,
@@ -262,10 +262,12 @@ def time_two_phase_commits(endpoints: dict, owner: dict, count: int) -> dict:
             if described["status"] != "RUNNING":
                 break
             time.sleep(0.002)
-        wall.append((time.perf_counter() - started) * 1000)
+        elapsed = (time.perf_counter() - started) * 1000
         assert described["status"] == "SUCCEEDED", described
         assert json.loads(described["output"])["status"] == "committed", described["output"]
-        server.append((described["stopDate"] - described["startDate"]).total_seconds() * 1000)
+        if i:
+            wall.append(elapsed)
+            server.append((described["stopDate"] - described["startDate"]).total_seconds() * 1000)
     return {"executions": count, "p50_ms": round(statistics.median(wall), 2), "max_ms": round(max(wall), 2),
             "server_p50_ms": round(statistics.median(server), 2),
             "note": "wall time from StartExecution to SUCCEEDED seen by polling DescribeExecution every 2 ms; "
@@ -279,6 +281,11 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
     assert many_file_descriptors > 2 * sum(u * c for u, c, _, _ in SIZES.values()) + 100
     people = sign_up(endpoints["http_api"], users_needed)
     owner, rest = people[0], people[1:]
+
+    # first, while the cloud is idle: after the fan-out phases it is still busy with the sockets' $disconnects
+    commit = time_two_phase_commits(endpoints, owner, TWO_PHASE_COMMITS)
+    print(f"\ntwo-phase commit (state machine alone): p50 {commit['p50_ms']} ms, max {commit['max_ms']} ms, "
+          f"server-side p50 {commit['server_p50_ms']} ms over {commit['executions']} warm executions")
 
     raw_server = subprocess.Popen([sys.executable, "-c", RAW_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   text=True)
@@ -299,10 +306,6 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
     finally:
         raw_server.stdin.close()
         raw_server.wait(timeout=10)
-
-    commit = time_two_phase_commits(endpoints, owner, TWO_PHASE_COMMITS)
-    print(f"two-phase commit (state machine alone): p50 {commit['p50_ms']} ms, max {commit['max_ms']} ms, "
-          f"server-side p50 {commit['server_p50_ms']} ms over {commit['executions']} executions")
 
     result = {
         "benchmark": "publish",

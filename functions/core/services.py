@@ -39,13 +39,38 @@ def _breaker(function: str) -> pybreaker.CircuitBreaker:
     return _breakers[function]
 
 
+def _guarded(breaker: pybreaker.CircuitBreaker, remote_call: Callable[[], Any]) -> Any:
+    """Make ``remote_call`` under the breaker without serializing callers.
+
+    pybreaker runs the guarded function while holding the breaker's lock, so every call through one breaker
+    waits for the previous one. A Lambda sandbox runs one invocation at a time, but the local cloud runs
+    concurrent invocations as threads of one warm module: 20 concurrent publishes queued behind each other
+    here. So the call is made outside the lock and only its outcome is reported to pybreaker, which keeps
+    its rules (count, open, fail fast, half-open trial). While open, calls go through pybreaker itself:
+    they fail fast, and after the reset timeout one trial runs at a time, as pybreaker intends.
+    """
+    if breaker.current_state == pybreaker.STATE_OPEN:
+        return breaker.call(remote_call)
+    try:
+        result = remote_call()
+    except Exception as error:  # noqa: BLE001 - reported to the breaker, which re-raises it
+        failure = error
+
+        def outcome():
+            raise failure
+    else:
+        def outcome():
+            return result
+    return breaker.call(outcome)
+
+
 def call(target: str, op: str, **fields) -> Any:
     """Run ``op`` on the service whose function name is in env var ``target``; its ``data`` or AppError."""
     function = os.environ.get(target)
     if not function:
         raise AppError("unavailable", f"{target} is not configured")
     try:
-        return _breaker(function).call(_invoke, function, {"op": op, **fields})
+        return _guarded(_breaker(function), lambda: _invoke(function, {"op": op, **fields}))
     except pybreaker.CircuitBreakerError:
         raise AppError("unavailable", f"{function} is unavailable (circuit open)") from None
     except _Unavailable as e:
@@ -72,9 +97,9 @@ def _invoke(function: str, event: dict) -> Any:
     try:
         response = _lambda().invoke(FunctionName=function, Payload=json.dumps(event).encode())
         payload = json.loads(response["Payload"].read() or b"null")
-    except Exception as e:  # the network, throttling, the function being gone
+    except Exception as e:  # the network, throttling, the function being gone: counts against the circuit
         log.warning("call to %s failed: %s", function, e)
-        raise AppError("unavailable", f"{function} did not answer") from e
+        raise _Unavailable(f"{function} did not answer") from e
     if response.get("FunctionError"):
         message = payload.get("errorMessage", "") if isinstance(payload, dict) else str(payload)
         raise _Unavailable(f"{function} failed: {message}")

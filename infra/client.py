@@ -230,6 +230,11 @@ class Connection:
         With `alone` (no other request in flight), API Gateway's integration-timeout frame, which carries no
         id, can only be about this request: it is raised as `unavailable` instead of waiting on.
         """
+        # concurrent requests answer in any order: a reply may already have arrived while waiting for another
+        for kept in self.others:
+            if kept.get("type") == "reply" and kept.get("id") == frame_id:
+                self.others.remove(kept)
+                return kept
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()

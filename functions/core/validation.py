@@ -10,6 +10,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_MESSAGE_BYTES = 64 * 1024
 MIN_PASSWORD_LENGTH = 8
 MAX_HISTORY_LIMIT = 100
+MAX_RECIPIENTS = 50
 
 
 def require(body: dict, field: str, kind: type = str):
@@ -54,3 +55,14 @@ def optional_int(body: dict, field: str, *, minimum: int = 0, maximum: int | Non
         bound = f"{minimum}..{maximum}" if maximum else f">= {minimum}"
         raise invalid(f"{field} must be an integer {bound}")
     return value
+
+
+def recipients(value) -> list[str] | None:
+    """A publish's `to`: None for every subscriber, else a de-duplicated list of 1..MAX_RECIPIENTS emails."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise invalid("to must be a non-empty list of emails")
+    if len(value) > MAX_RECIPIENTS:
+        raise invalid(f"to names at most {MAX_RECIPIENTS} subscribers")
+    return list(dict.fromkeys(email(e) for e in value))

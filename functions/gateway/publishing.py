@@ -19,7 +19,6 @@ from botocore.config import Config
 from core import validation
 from core.errors import AppError
 
-MAX_TO = 50
 MAX_KEY_LENGTH = 256
 WAIT_SECONDS = 18.0  # with a delivery turn (up to 8 s), inside the 29 s integration timeout
 
@@ -37,15 +36,6 @@ def _stepfunctions():
         return _client
 
 
-def recipients_to(value) -> list[str] | None:
-    """`to`: None (every subscriber) or a de-duplicated list of 1..MAX_TO emails."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or not value:
-        raise AppError("invalid_request", "to must be a non-empty list of emails")
-    if len(value) > MAX_TO:
-        raise AppError("invalid_request", f"to names at most {MAX_TO} subscribers")
-    return list(dict.fromkeys(validation.email(e) for e in value))
 
 
 def idempotency_key(value) -> str | None:
@@ -66,7 +56,7 @@ def transaction(user_id: str, email: str, body: dict) -> dict:
     """The state machine's input from a publish frame, validated (the contract's codes on bad input)."""
     topic = validation.topic_name(body.get("topic"))
     message = validation.message(body.get("message"))
-    to = recipients_to(body.get("to"))
+    to = validation.recipients(body.get("to"))
     key = idempotency_key(body.get("idempotency_key"))
     created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return {"txid": txid(user_id, key), "topic": topic, "publisher": {"id": user_id, "email": email},

@@ -19,7 +19,6 @@ from core.errors import AppError
 from persist.models import Notification, Subscription, Topic
 from persist.topics import conditional_failed, find
 
-MAX_TO = 50
 COMMIT_DEADLINE_SECONDS = 4.0
 
 # Commits of one topic in one warm container queue here (briefly) instead of racing on the conditional
@@ -64,15 +63,6 @@ def _resolve(topic: str, emails: list[str]) -> set[str]:
     return ids
 
 
-def recipients_to(value) -> list[str] | None:
-    """A publish's `to`: None for every subscriber, else a de-duplicated list of 1..MAX_TO emails."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or not value:
-        raise AppError("invalid_request", "to must be a non-empty list of emails")
-    if len(value) > MAX_TO:
-        raise AppError("invalid_request", f"to names at most {MAX_TO} subscribers")
-    return list(dict.fromkeys(validation.email(e) for e in value))
 
 
 def prepare(transaction: dict) -> dict:
@@ -84,7 +74,7 @@ def prepare(transaction: dict) -> dict:
         publisher_email = validation.require(publisher, "email")
         name = validation.topic_name(transaction.get("topic"))
         text = validation.message(transaction.get("message"))
-        to = recipients_to(transaction.get("to"))
+        to = validation.recipients(transaction.get("to"))
         created_at = validation.require(transaction, "created_at")
         existing = _find(txid)
         if existing is not None:

@@ -1,5 +1,4 @@
 """The counter: its REST API and its two-phase-commit participant (reservations per transaction)."""
-import io
 import json
 import threading
 
@@ -10,6 +9,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from tables import create_tables, physical_name
+from lambdas import InProcessLambda
 
 USER = {"id": "u-ada", "email": "ada@example.com"}
 
@@ -184,15 +184,6 @@ def test_twenty_concurrent_publishes_of_one_user_all_commit(counter, atomic_moto
 # ---------------------------------------------------------------- GET /counters/self
 
 
-class InProcessLambda:
-    """The Lambda API for core.services, running the auth.verify handler in this process (moto's needs Docker)."""
-
-    def __init__(self, handlers):
-        self.handlers = handlers
-
-    def invoke(self, FunctionName, Payload):  # noqa: N803 - boto3's parameter names
-        result = self.handlers[FunctionName](json.loads(Payload), None)
-        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
 @pytest.fixture

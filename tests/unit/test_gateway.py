@@ -1,5 +1,4 @@
 """gateway: connections, action frames and their replies, the publish seam, ordered fan-out to @connections."""
-import io
 import json
 import threading
 
@@ -8,6 +7,7 @@ import pytest
 from moto import mock_aws
 
 from tables import create_tables
+from lambdas import InProcessLambda
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
 BOB = {"user_id": "u-bob", "email": "bob@example.com"}
@@ -16,15 +16,6 @@ DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"  # moto intercepts @connec
 STAGE = "local"
 
 
-class InProcessLambda:
-    """Lambda's invoke API answered by the real handlers in this process (mock_aws cannot run functions)."""
-
-    def __init__(self, handlers):
-        self.handlers = handlers
-
-    def invoke(self, FunctionName, Payload):  # noqa: N803 - boto3's parameter names
-        result = self.handlers[FunctionName](json.loads(Payload), None)
-        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
 @pytest.fixture

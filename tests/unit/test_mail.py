@@ -1,5 +1,4 @@
 """The mail service as PROTOCOL.md specifies it: POST /mail queues, the worker sends once, GET /mail/{id} tells."""
-import io
 import json
 
 import boto3
@@ -10,20 +9,12 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from tables import create_tables
+from lambdas import InProcessLambda
 
 SENDER = "notifications@notifyx.test"
 PASSWORD = "correct horse"
 
 
-class InProcessLambda:
-    """Lambda's invoke API answered by the real handlers in this process (mock_aws cannot run functions)."""
-
-    def __init__(self, handlers: dict):
-        self.handlers = handlers
-
-    def invoke(self, FunctionName: str, Payload: bytes) -> dict:  # noqa: N803 - boto3's parameter names
-        result = self.handlers[FunctionName](json.loads(Payload), None)
-        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """persist: topics, durable subscriptions, inboxes with read state, and its side of the publish 2PC."""
-import io
 import json
 import threading
 
@@ -9,6 +8,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from tables import create_tables, physical_name
+from lambdas import InProcessLambda
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
 BOB = {"user_id": "u-bob", "email": "bob@example.com"}
@@ -16,15 +16,6 @@ CY = {"user_id": "u-cy", "email": "cy@example.com"}
 PERSIST_TABLES = ("TopicsTable", "SubscriptionsTable", "NotificationsTable", "ReceiptsTable")
 
 
-class InProcessLambda:
-    """Lambda's invoke API answered by the real handlers in this process (mock_aws cannot run functions)."""
-
-    def __init__(self, handlers):
-        self.handlers = handlers
-
-    def invoke(self, FunctionName, Payload):  # noqa: N803 - boto3's parameter names
-        result = self.handlers[FunctionName](json.loads(Payload), None)
-        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
 @pytest.fixture

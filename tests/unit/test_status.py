@@ -1,26 +1,14 @@
 """GET /health: every internal service named in the function's environment is asked for op "health"."""
-import io
 import json
 
 import pytest
+
+from lambdas import InProcessLambda
 from chalice.test import Client
 
 from core.services import internal_handler
 
 
-class InProcessLambda:
-    """Lambda's invoke API answered by handlers in this process; an unknown function is Lambda's 404."""
-
-    def __init__(self, handlers: dict):
-        self.handlers = handlers
-        self.invoked = []
-
-    def invoke(self, FunctionName: str, Payload: bytes) -> dict:  # noqa: N803 - boto3's parameter names
-        self.invoked.append((FunctionName, json.loads(Payload)))
-        if FunctionName not in self.handlers:
-            raise LookupError(f"Function not found: {FunctionName}")
-        result = self.handlers[FunctionName](json.loads(Payload), None)
-        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """The publish transaction's coordinator log and the recovery of flows that stalled past their lease."""
-import io
 import json
 
 import boto3
@@ -7,6 +6,7 @@ import pytest
 from moto import mock_aws
 
 from tables import create_tables, physical_name
+from lambdas import InProcessLambda
 
 LEASE = 30
 PUBLISHER = {"id": "u-ada", "email": "ada@example.com"}
@@ -271,18 +271,6 @@ def test_a_participant_failure_leaves_the_transaction_for_the_next_run(env):
     assert {reservation_state(t) for t in ("pub-1", "pub-2")} == {"aborted"}
 
 
-class InProcessLambda:
-    """The Lambda API as core.services uses it, running handlers in this process (moto's Lambda needs Docker)."""
-
-    def __init__(self, handlers):
-        self.handlers = handlers
-        self.invoked = []
-
-    def invoke(self, FunctionName, Payload):  # noqa: N803 - boto3's parameter names
-        event = json.loads(Payload)
-        self.invoked.append((FunctionName, event["op"]))
-        result = self.handlers[FunctionName](event, None)
-        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
 def test_recovery_handler_invokes_the_participants_named_by_the_template(env, monkeypatch):
@@ -301,5 +289,6 @@ def test_recovery_handler_invokes_the_participants_named_by_the_template(env, mo
     assert env["recovery"](scheduled, None) == {"recovered": [], "failed": []}
     summary = env["recovery"]({"now": env["decisions"].now() + LEASE + 1}, None)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}]
-    assert lam.invoked == [("notifyx-PersistParticipant", "rollback"), ("notifyx-CounterParticipant", "rollback")]
+    assert [(name, event["op"]) for name, event in lam.invoked] == [
+        ("notifyx-PersistParticipant", "rollback"), ("notifyx-CounterParticipant", "rollback")]
     assert reservation_state() == "aborted"

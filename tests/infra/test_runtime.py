@@ -171,3 +171,12 @@ def test_a_result_that_is_not_json_is_a_marshal_error(runtime):
         runtime.invoke("bad-result", {})
     assert caught.value.error_type == "Runtime.MarshalError"
     assert "Unable to marshal response" in str(caught.value)
+
+
+def test_botocore_models_are_parsed_once_for_every_session_of_the_process(runtime):
+    # PynamoDB keeps a botocore session per thread; each would parse the same model files again
+    import botocore.session
+
+    first = botocore.session.get_session().get_component("data_loader").load_service_model("dynamodb", "service-2")
+    second = botocore.session.get_session().get_component("data_loader").load_service_model("dynamodb", "service-2")
+    assert first is second

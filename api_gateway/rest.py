@@ -87,6 +87,8 @@ class RestGateway:
         self._host = host
         self._requested_port = port
         self.static_dir = Path(static_dir).resolve() if static_dir is not None else None
+        #: generated JSON documents served beside the static files, e.g. "/config.json" (the endpoints)
+        self.documents: dict[str, bytes] = {}
         self.integration_timeout = integration_timeout
         self.port = 0
         self._stages: dict[str, list[_Resource]] = {}
@@ -256,6 +258,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _static(self, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        document = self.rest_gateway.documents.get(urlsplit(self.path).path) if method in ("GET", "HEAD") else None
+        if document is not None:
+            return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-cache")], document
         file = self.rest_gateway.static_file(self.path) if method in ("GET", "HEAD") else None
         if file is None:
             return 404, [("Content-Type", "application/json")], b'{"message": "Not Found"}'

@@ -1,6 +1,8 @@
 """LocalCloud: template.yaml running on this machine — emulator, Lambda runtime, API data planes, pollers, schedules."""
 from __future__ import annotations
 
+import json
+
 import logging
 import threading
 from pathlib import Path
@@ -201,6 +203,8 @@ class LocalCloud:
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
                                         static_dir=self.static_dir)
         self.rest_gateway.start()
+        # the web page learns where the APIs are (any ports) from the page's own origin
+        self.rest_gateway.documents["/config.json"] = json.dumps(self.endpoints).encode()
 
     def _start_pollers(self) -> None:
         if not self.stack.sqs_sources:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,9 @@ def test_up_writes_endpoints_and_stops_cleanly_on_sigint(up, tmp_path):
     assert set(endpoints) == {"http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard"}
     assert endpoints["websocket_api"].startswith("ws://127.0.0.1:") and endpoints["websocket_api"].endswith("/test")
     assert endpoints["region"] == "us-east-1"
+    # the web page, served at "client", finds the APIs (on any ports) at /config.json
+    with urllib.request.urlopen(endpoints["client"] + "config.json", timeout=10) as response:
+        assert json.loads(response.read()) == endpoints
 
     # invoke through the running cloud, found by its endpoints file
     event = tmp_path / "event.json"

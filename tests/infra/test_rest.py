@@ -158,6 +158,16 @@ def test_static_client_files(gateway: RestGateway, path: str, text: str) -> None
         assert headers["Content-Type"] == "text/javascript"
 
 
+def test_generated_documents_are_served_beside_the_static_files(gateway: RestGateway) -> None:
+    gateway.documents["/config.json"] = b'{"http_api": "http://127.0.0.1:1/local"}'
+    try:
+        status, headers, body = request(gateway, "GET", "/config.json?fresh=1")
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        assert json.loads(body) == {"http_api": "http://127.0.0.1:1/local"}
+    finally:
+        gateway.documents.clear()
+
+
 @pytest.mark.parametrize("path", ["/missing", "/../secret.txt", "/%2e%2e/secret.txt"])
 def test_other_paths_are_404(gateway: RestGateway, path: str) -> None:
     status, _, _ = request(gateway, "GET", path)

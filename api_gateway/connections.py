@@ -142,6 +142,40 @@ def _before_send(request: Any, **_: Any) -> Any:
     return response
 
 
+_POST_EVENT = "before-call.apigatewaymanagementapi.PostToConnection"
+
+
+def _before_call(params: dict, **_: Any) -> Any:
+    """botocore ``before-call`` of PostToConnection: deliver in process before signing and sending.
+
+    The fan-out hot path: answering here skips SigV4 signing, the HTTP request object and response parsing
+    (~5x more frames per second than answering at before-send). Other operations go to ``_before_send``.
+    """
+    if not _gateways:
+        return None
+    url = urlsplit(params.get("url", ""))
+    gateway = _gateways.get(url.netloc)
+    if gateway is None:
+        return None
+    body = params.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode()
+    answer = answer_request(gateway, params.get("method", "POST"), url.path, body)
+    if answer is None:
+        return None
+    from botocore.awsrequest import AWSResponse
+
+    status, headers, payload = answer
+    metadata = {"HTTPStatusCode": status, "HTTPHeaders": {k.lower(): v for k, v in headers.items()},
+                "RetryAttempts": 0}
+    parsed: dict[str, Any] = {"ResponseMetadata": metadata}
+    if status >= 300:  # botocore raises client.exceptions.<Code> from this, e.g. GoneException
+        error = json.loads(payload or b"{}")
+        parsed["Error"] = {"Code": headers.get("x-amzn-ErrorType", "GoneException"),
+                           "Message": error.get("message") or ""}
+    return AWSResponse(params.get("url"), status, headers, _RawBody(payload)), parsed
+
+
 def _moto_gone(connection_id: str) -> Exception:
     from moto.core.exceptions import JsonRESTError
 
@@ -249,11 +283,13 @@ def _register_botocore() -> None:
     # Sessions copy BUILTIN_HANDLERS when created; boto3's default session may already exist (registered below).
     # Clients built before install() keep their own copy of the handlers: _patch_http_session covers them.
     BUILTIN_HANDLERS.append(("before-send", _before_send))
+    BUILTIN_HANDLERS.append((_POST_EVENT, _before_call))
     try:
         import boto3
 
         if boto3.DEFAULT_SESSION is not None:
             boto3.DEFAULT_SESSION.events.register("before-send", _before_send, unique_id=_UNIQUE_ID)
+            boto3.DEFAULT_SESSION.events.register(_POST_EVENT, _before_call, unique_id=_UNIQUE_ID + "-post")
     except ImportError:
         pass
     _handler_registered = True
@@ -287,11 +323,14 @@ def uninstall() -> None:
 
         while ("before-send", _before_send) in BUILTIN_HANDLERS:
             BUILTIN_HANDLERS.remove(("before-send", _before_send))
+        while (_POST_EVENT, _before_call) in BUILTIN_HANDLERS:
+            BUILTIN_HANDLERS.remove((_POST_EVENT, _before_call))
         try:
             import boto3
 
             if boto3.DEFAULT_SESSION is not None:
                 boto3.DEFAULT_SESSION.events.unregister("before-send", _before_send, unique_id=_UNIQUE_ID)
+                boto3.DEFAULT_SESSION.events.unregister(_POST_EVENT, _before_call, unique_id=_UNIQUE_ID + "-post")
         except ImportError:
             pass
         _handler_registered = False

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
 
 from core import services
-from core.errors import AppError
 from gateway import frames, models
 
 log = logging.getLogger(__name__)
@@ -22,7 +20,6 @@ PERSIST = "PERSIST_SERVICE_FUNCTION"
 
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
-_senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fan-out")
 
 
 def management_api(request_context: dict):
@@ -46,26 +43,18 @@ def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:
     return False
 
 
-def _persist(op: str, **fields):
-    """persist's answer to a delivery op, invoked outside the circuit breaker: pybreaker holds one lock per
-    function for the whole call, so a turn that waits for an earlier seq would stall every other call."""
-    answer = services.invoke(PERSIST, {"op": op, **fields})
-    if not isinstance(answer, dict) or not answer.get("ok"):
-        raise AppError.from_dict((answer or {}).get("error") or {"code": "unavailable", "message": str(answer)})
-    return answer["data"]
-
-
 def fan_out(request_context: dict, notification: dict) -> int:
     """Deliver one committed notification after the topic's previous seq; the number of frames sent."""
     topic, seq = notification["topic"], int(notification["seq"])
-    turn = _persist("delivery_turn", topic=topic, seq=seq, notification_id=notification["id"])
+    turn = services.call(PERSIST, "delivery_turn", topic=topic, seq=seq, notification_id=notification["id"])
     connections = models.live(turn["user_ids"]) if turn["user_ids"] else []
     if not turn["turn"]:
         log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
     try:
         client = management_api(request_context)
         data = frames.notification(notification)
-        sent = sum(_senders.map(lambda c: _send(client, data, *c), connections))
+        # one thread: the sends are CPU (botocore, then an in-process queue), so threads only add GIL churn
+        sent = sum(_send(client, data, *c) for c in connections)
     finally:
-        _persist("delivered", topic=topic, seq=seq)
+        services.call(PERSIST, "delivered", topic=topic, seq=seq)
     return sent

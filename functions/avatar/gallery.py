@@ -2,26 +2,17 @@
 from __future__ import annotations
 
 import os
-import threading
 
-import boto3
 from botocore.exceptions import ClientError
 
+from core import aws
 from avatar import render
 
 CONTENT_TYPE = "image/png"
 URL_EXPIRY_SECONDS = 3600
 
-_s3_lock = threading.Lock()
-_s3 = None
-
-
 def _client():
-    global _s3
-    with _s3_lock:  # client creation is not thread-safe; the client itself is
-        if _s3 is None:
-            _s3 = boto3.client("s3")
-    return _s3
+    return aws.client("s3")
 
 
 def _bucket() -> str:

@@ -12,23 +12,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pybreaker
-from botocore.config import Config
 
+from core import aws
 from core.errors import AppError
 
 log = logging.getLogger(__name__)
 
-_clients: dict[str, Any] = {}
 _breakers: dict[str, pybreaker.CircuitBreaker] = {}
 
 
 def _lambda():
-    if "lambda" not in _clients:
-        _clients["lambda"] = boto3.client(
-            "lambda", config=Config(retries={"max_attempts": 2}, read_timeout=30, max_pool_connections=50))
-    return _clients["lambda"]
+    return aws.client("lambda", retries={"max_attempts": 2}, read_timeout=30, max_pool_connections=50)
 
 
 def _breaker(function: str) -> pybreaker.CircuitBreaker:

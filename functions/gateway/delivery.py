@@ -6,11 +6,9 @@ from one BatchGetItem per 100 users, and the frame is serialized once.
 from __future__ import annotations
 
 import logging
-import threading
 
-import boto3
-from botocore.config import Config
 
+from core import aws
 from core import services
 from gateway import frames, models
 
@@ -18,18 +16,13 @@ log = logging.getLogger(__name__)
 
 PERSIST = "PERSIST_SERVICE_FUNCTION"
 
-_clients: dict[str, object] = {}
-_clients_lock = threading.Lock()
 
 
 def management_api(request_context: dict):
     """The @connections client of the API the event came from, built the way AWS documents it; one per endpoint."""
     endpoint = f"https://{request_context['domainName']}/{request_context['stage']}"
-    with _clients_lock:
-        if endpoint not in _clients:
-            _clients[endpoint] = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint,
-                                              config=Config(retries={"max_attempts": 2}, max_pool_connections=50))
-        return _clients[endpoint]
+    return aws.client("apigatewaymanagementapi", endpoint_url=endpoint, retries={"max_attempts": 2},
+                      max_pool_connections=50)
 
 
 def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:

@@ -8,32 +8,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
 
-import boto3
-from botocore.config import Config
 
+from core import aws
 from core import validation
 from core.errors import AppError
 
 MAX_KEY_LENGTH = 256
 WAIT_SECONDS = 18.0  # with a delivery turn (up to 8 s), inside the 29 s integration timeout
 
-_client = None
-_client_lock = threading.Lock()
-
-
 def _stepfunctions():
-    """One client per container, shared by concurrent invocations (boto3 clients are thread-safe)."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = boto3.client("stepfunctions", config=Config(retries={"max_attempts": 3},
-                                                                  max_pool_connections=50))
-        return _client
+    return aws.client("stepfunctions", retries={"max_attempts": 3}, max_pool_connections=50)
 
 
 

@@ -8,35 +8,25 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from core import aws
 from mail.models import FAILED, QUEUED, SENT, Mail
 
 log = logging.getLogger(__name__)
-
-_clients_lock = threading.Lock()
-_ses_clients: dict[float, object] = {}
-
 
 class DeliveryFailed(Exception):
     """This attempt did not send the mail; the queue will offer the message again (or dead-letter it)."""
 
 
 def _ses(timeout: float):
-    with _clients_lock:  # client creation is not thread-safe; the client itself is
-        if timeout not in _ses_clients:
-            # no botocore retries: SQS redelivery after the visibility timeout is the retry
-            _ses_clients[timeout] = boto3.client("ses", config=Config(
-                connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1}))
-        return _ses_clients[timeout]
+    # no botocore retries: SQS redelivery after the visibility timeout is the retry
+    return aws.client("ses", connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
 
 
 def mail_id_of(body: str) -> str:

@@ -3,29 +3,20 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 from datetime import UTC, datetime
 
-import boto3
 from pynamodb.exceptions import DoesNotExist
 
+from core import aws
 from core import validation
 from core.errors import AppError, invalid
 from mail.models import FAILED, QUEUED, Mail
 
 MAX_SUBJECT_LENGTH = 200
 
-_sqs_lock = threading.Lock()
-_sqs = None
-
-
 def _queue():
-    global _sqs
-    with _sqs_lock:  # client creation is not thread-safe; the client itself is
-        if _sqs is None:
-            _sqs = boto3.client("sqs")
-    return _sqs
+    return aws.client("sqs")
 
 
 def _subject(value, sender: str | None) -> str:

@@ -18,3 +18,16 @@ for name, value in {
 }.items():
     os.environ.setdefault(name, value)
 os.environ.pop("AWS_ENDPOINT_URL", None)  # a leftover local-cloud endpoint would bypass mock_aws
+
+
+import pytest  # noqa: E402 - after the environment above is set
+
+
+@pytest.fixture(autouse=True)
+def fresh_aws_clients():
+    """Each test's clients are made under its own moto mock (core.aws shares them per container)."""
+    from core import aws
+
+    aws.forget()
+    yield
+    aws.forget()

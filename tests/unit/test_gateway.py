@@ -29,7 +29,6 @@ def gw(monkeypatch):
 
         monkeypatch.setenv("PERSIST_SERVICE_FUNCTION", "notifyx-PersistService")
         monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-PersistService": service.handler}))
-        monkeypatch.setattr(delivery, "_clients", {})  # clients made under another mock would bypass this one
         yield {"actions": actions, "connection": connection, "delivery": delivery, "models": models,
                "publishing": publishing, "participant": participant.handler}
 
@@ -170,7 +169,6 @@ def state_machine(gw, monkeypatch):
                                    definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
                                    )["stateMachineArn"]
     monkeypatch.setenv("PUBLISH_STATE_MACHINE_ARN", arn)
-    monkeypatch.setattr(gw["publishing"], "_client", None)
     return arn
 
 

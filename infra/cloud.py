@@ -106,17 +106,6 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
     return configs
 
 
-def _optional(module: str, name: str) -> Any:
-    """A component written in parallel by another engineer: None (and a warning) while its module is missing."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        logger.warning("%s is not there yet: the local cloud starts without it", module)
-        return None
 
 
 class LocalCloud:
@@ -184,10 +173,8 @@ class LocalCloud:
         self._start_schedules()
 
     def _start_data_planes(self) -> None:
-        RestGateway = _optional("api_gateway.rest", "RestGateway")  # noqa: N806 - a class
-        WebSocketGateway = _optional("api_gateway.websocket", "WebSocketGateway")  # noqa: N806
-        if RestGateway is None or WebSocketGateway is None:
-            return
+        from api_gateway.rest import RestGateway
+        from api_gateway.websocket import WebSocketGateway
 
         ws_apis = websocket_configs(self.stack)
         if len(ws_apis) > 1:
@@ -211,13 +198,15 @@ class LocalCloud:
             return
         import boto3
 
-        SqsEventSource = _optional("infra.pollers", "SqsEventSource")  # noqa: N806 - a class
-        SqsEventSourceSpec = _optional("infra.pollers", "SqsEventSourceSpec")  # noqa: N806
-        if SqsEventSource is None:
-            return
+        from botocore.config import Config
 
+        from infra.pollers import SqsEventSource, SqsEventSourceSpec
+
+        # one connection per handler in flight, each poller's receive and delete included
+        pool = sum(source.get("maximum_concurrency") or 10 for source in self.stack.sqs_sources) + 4
         sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+                           aws_access_key_id="testing", aws_secret_access_key="testing",
+                           config=Config(max_pool_connections=pool))
         for source in self.stack.sqs_sources:
             poller = SqsEventSource(SqsEventSourceSpec(**source), self.invoke_function, sqs)
             poller.start()
@@ -226,10 +215,7 @@ class LocalCloud:
     def _start_schedules(self) -> None:
         if not self.stack.schedules:
             return
-        Scheduler = _optional("infra.schedules", "Scheduler")  # noqa: N806 - a class
-        ScheduleSpec = _optional("infra.schedules", "ScheduleSpec")  # noqa: N806
-        if Scheduler is None:
-            return
+        from infra.schedules import Scheduler, ScheduleSpec
 
         self.scheduler = Scheduler([ScheduleSpec(**s) for s in self.stack.schedules], self.invoke_function)
         self.scheduler.start()

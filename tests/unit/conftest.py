@@ -31,3 +31,12 @@ def fresh_aws_clients():
     aws.forget()
     yield
     aws.forget()
+
+
+@pytest.fixture
+def atomic_moto_dynamodb():
+    """DynamoDB applies each request atomically; moto's in-memory backend does not (a TransactWriteItems
+    deep-copies the table while other threads write to it): the local cloud's own lock, here too."""
+    from infra.emulator import serialize_dynamodb
+
+    serialize_dynamodb()

@@ -130,20 +130,6 @@ def test_users_are_counted_separately(counter):
     assert (published(USER["id"]), published(bob["id"])) == (2, 1)
 
 
-@pytest.fixture
-def atomic_moto_dynamodb(monkeypatch):
-    """DynamoDB runs each request atomically; moto's in-memory backend does not (a TransactWriteItems deep-copies
-    the table while other threads write to it), so serialize moto's request handling as the service would."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.RLock()
-    call_action = DynamoHandler.call_action
-
-    def atomically(self):
-        with lock:
-            return call_action(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", atomically)
 
 
 @pytest.mark.timeout(60)

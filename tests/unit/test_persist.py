@@ -28,19 +28,6 @@ def persist(monkeypatch):
                "delivery": delivery}
 
 
-@pytest.fixture
-def atomic_moto_dynamodb(monkeypatch):
-    """DynamoDB applies each request atomically; moto's in-memory backend does not, so serialize it."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.RLock()
-    call_action = DynamoHandler.call_action
-
-    def atomically(self):
-        with lock:
-            return call_action(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", atomically)
 
 
 def ask(persist, op, **fields):

@@ -200,37 +200,28 @@ class _MotoConnection:
         }
 
 
-def _moto_post(self: Any, data: bytes, connection_id: str) -> None:
+def _on_gateway(connection_id: str, action: Callable[[WebSocketGateway, str], Any]) -> Any:
+    """Run ``action`` on the gateway holding the connection; moto's GoneException when none does."""
     connection_id = unquote(connection_id)   # moto passes the id as it appears in the URL path
     gateway = _find(connection_id)
     try:
         if gateway is None:
             raise GoneError(connection_id)
-        gateway.post_to_connection(connection_id, data)
+        return action(gateway, connection_id)
     except GoneError:
         raise _moto_gone(connection_id) from None
+
+
+def _moto_post(self: Any, data: bytes, connection_id: str) -> None:
+    _on_gateway(connection_id, lambda gateway, cid: gateway.post_to_connection(cid, data))
 
 
 def _moto_get(self: Any, connection_id: str) -> _MotoConnection:
-    connection_id = unquote(connection_id)   # moto passes the id as it appears in the URL path
-    gateway = _find(connection_id)
-    try:
-        if gateway is None:
-            raise GoneError(connection_id)
-        return _MotoConnection(gateway.get_connection(connection_id))
-    except GoneError:
-        raise _moto_gone(connection_id) from None
+    return _on_gateway(connection_id, lambda gateway, cid: _MotoConnection(gateway.get_connection(cid)))
 
 
 def _moto_delete(self: Any, connection_id: str) -> None:
-    connection_id = unquote(connection_id)   # moto passes the id as it appears in the URL path
-    gateway = _find(connection_id)
-    try:
-        if gateway is None:
-            raise GoneError(connection_id)
-        gateway.delete_connection(connection_id)
-    except GoneError:
-        raise _moto_gone(connection_id) from None
+    _on_gateway(connection_id, lambda gateway, cid: gateway.delete_connection(cid))
 
 
 def _patch_moto() -> None:

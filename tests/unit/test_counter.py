@@ -1,6 +1,5 @@
 """The counter: its REST API and its two-phase-commit participant (reservations per transaction)."""
 import json
-import threading
 
 import boto3
 import pytest
@@ -9,6 +8,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from tables import create_tables, physical_name
+from concurrency import all_at_once
 from lambdas import InProcessLambda
 
 USER = {"id": "u-ada", "email": "ada@example.com"}
@@ -135,31 +135,10 @@ def test_users_are_counted_separately(counter):
 @pytest.mark.timeout(60)
 def test_twenty_concurrent_publishes_of_one_user_all_commit(counter, atomic_moto_dynamodb):
     txids = [f"c{i}" for i in range(20)]
-    errors = []
 
-    def in_parallel(op):
-        barrier = threading.Barrier(len(txids))
-        results = {}
-
-        def one(txid):
-            barrier.wait()
-            try:
-                results[txid] = run(counter, op, tx(txid))
-            except Exception as e:  # collected: a thread's exception would otherwise vanish
-                errors.append(e)
-
-        threads = [threading.Thread(target=one, args=(t,)) for t in txids]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return results
-
-    votes = in_parallel("prepare")
-    assert errors == []
+    votes = all_at_once(lambda txid: run(counter, "prepare", tx(txid)), txids)
     assert {v["vote"] for v in votes.values()} == {"YES"}
-    in_parallel("commit")
-    assert errors == []
+    all_at_once(lambda txid: run(counter, "commit", tx(txid)), txids)
     assert published() == 20
     rows = boto3.resource("dynamodb").Table(physical_name("CountersTable")).query(
         KeyConditionExpression=Key("user_id").eq(USER["id"]) & Key("entry").begins_with("tx#"))["Items"]

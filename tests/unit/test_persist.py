@@ -8,6 +8,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from tables import create_tables, physical_name
+from concurrency import all_at_once
 from lambdas import InProcessLambda
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
@@ -214,22 +215,7 @@ def test_concurrent_commits_take_gapless_seqs(persist, atomic_moto_dynamodb):
     txids = [f"t{i}" for i in range(20)]
     for txid in txids:
         assert phase(persist, "prepare", tx(txid))["vote"] == "YES"
-    barrier = threading.Barrier(len(txids))
-    answers, errors = {}, []
-
-    def commit(txid):
-        barrier.wait()
-        try:
-            answers[txid] = phase(persist, "commit", tx(txid))["notification"]["seq"]
-        except Exception as e:  # collected: a thread's exception would otherwise vanish
-            errors.append(e)
-
-    threads = [threading.Thread(target=commit, args=(t,)) for t in txids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    answers = all_at_once(lambda txid: phase(persist, "commit", tx(txid))["notification"]["seq"], txids)
     assert sorted(answers.values()) == list(range(1, 21))
     assert seqs(history(persist, ADA)) == list(range(1, 21))
 

@@ -43,8 +43,11 @@ def authenticate(email, password) -> User:
     """The user with these credentials, or AppError unauthorized (the same for an unknown email)."""
     if not isinstance(email, str) or not isinstance(password, str):
         raise invalid("email and password must be strings")
+    email = validation.email(email)
+    if len(password) > MAX_PASSWORD_LENGTH:  # scrypt's cost grows with the input: refuse before hashing
+        raise invalid(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
     try:
-        user = User.get(email.strip().lower())
+        user = User.get(email)
     except User.DoesNotExist:
         passwords.check_password(password, passwords.DECOY_HASH)
         raise AppError("unauthorized", "wrong email or password") from None

@@ -8,23 +8,21 @@ import re
 
 from PIL import Image, ImageDraw
 
+from core import validation
 from core.errors import invalid
 
 TYPES = ("github", "identicon")
 MIN_SIZE, MAX_SIZE, DEFAULT_SIZE = 16, 512, 128
-NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,128}$")
+NAME = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
 BACKGROUND = (240, 240, 240)
 
 
 def check(name, size, kind) -> tuple[str, int, str]:
     """Validated (name, size, type), or invalid_request naming what is wrong."""
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise invalid("avatar names are 1-128 characters of A-Z a-z 0-9 _ . @ + -")
-    if isinstance(size, str) and size.isdigit():
-        size = int(size)
-    if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
-        raise invalid(f"size must be an integer {MIN_SIZE}..{MAX_SIZE}")
-    if kind not in TYPES:
+    size = validation.integer(size, "size", minimum=MIN_SIZE, maximum=MAX_SIZE)
+    if not isinstance(kind, str) or kind not in TYPES:
         raise invalid(f"type must be one of {', '.join(TYPES)}")
     return name, size, kind
 

@@ -1,4 +1,8 @@
-"""Errors are values with a code from the public contract (docs: PROTOCOL.md, "Error codes")."""
+"""Errors are values with a code from the public contract (docs: PROTOCOL.md, "Error codes").
+
+What a client reads is the code and one plain sentence: never a function name, a stack or Python's exception
+text (those go to the log), and never more than MAX_MESSAGE_LENGTH characters, whatever input it quotes.
+"""
 from __future__ import annotations
 
 from chalice import ChaliceUnhandledError
@@ -13,8 +17,8 @@ STATUS = {
     "payload_too_large": 413,
     "rate_limited": 429,
     "unavailable": 503,
-    "internal": 500,
 }
+MAX_MESSAGE_LENGTH = 300
 
 
 class AppError(ChaliceUnhandledError):
@@ -26,6 +30,9 @@ class AppError(ChaliceUnhandledError):
     def __init__(self, code: str, message: str):
         if code not in STATUS:
             raise ValueError(f"unknown error code {code!r}")
+        message = str(message)
+        if len(message) > MAX_MESSAGE_LENGTH:
+            message = message[: MAX_MESSAGE_LENGTH - 3] + "..."
         super().__init__(message)
         self.code = code
         self.message = message
@@ -39,9 +46,17 @@ class AppError(ChaliceUnhandledError):
 
     @classmethod
     def from_dict(cls, error: dict) -> AppError:
-        code = error.get("code", "internal")
-        return cls(code if code in STATUS else "internal", error.get("message", ""))
+        code = error.get("code") if isinstance(error, dict) else None
+        if code not in STATUS:
+            return unavailable()
+        return cls(code, error.get("message") or "")
 
 
 def invalid(message: str) -> AppError:
     return AppError("invalid_request", message)
+
+
+def unavailable(service: str | None = None) -> AppError:
+    """The contract's answer when something failed on our side; the detail belongs in the log."""
+    what = f"the {service} service" if service else "the service"
+    return AppError("unavailable", f"{what} is unavailable; try again shortly")

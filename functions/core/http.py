@@ -1,14 +1,16 @@
 """Chalice glue shared by the HTTP services: contract error bodies, JSON bodies, the caller's identity."""
 from __future__ import annotations
 
-import json
+import logging
 import threading
 from dataclasses import dataclass
 
 from chalice import Chalice, Response
 
-from core import services
-from core.errors import AppError, invalid
+from core import services, validation
+from core.errors import AppError, unavailable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,25 +60,30 @@ def error_response(error: AppError) -> Response:
 
 
 def install_error_handling(app: Chalice) -> None:
-    """Every AppError raised by a route becomes the contract's ``{"error": {...}}`` with its status."""
+    """Every AppError raised by a route becomes the contract's ``{"error": {...}}`` with its status.
+
+    Anything else a route raises is a fault on our side: Chalice logs it and answers 500; the client gets
+    ``unavailable`` with a plain sentence instead, never the exception's text.
+    """
 
     @app.middleware("http")
     def contract_errors(event, get_response):
         try:
-            return get_response(event)
+            response = get_response(event)
         except AppError as e:
             return error_response(e)
+        if response.status_code >= 500 and not _is_contract_error(response):
+            return error_response(unavailable())
+        return response
+
+
+def _is_contract_error(response: Response) -> bool:
+    return isinstance(response.body, dict) and isinstance(response.body.get("error"), dict)
 
 
 def json_body(app: Chalice) -> dict:
-    raw = app.current_request.raw_body
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise invalid("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body
+    """The request's JSON object body, or invalid_request (not JSON, not an object, not Unicode text)."""
+    return validation.json_object(app.current_request.raw_body)
 
 
 def bearer_token(app: Chalice) -> str:

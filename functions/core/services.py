@@ -6,6 +6,7 @@ tracing wrap calls here, in one place.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -13,9 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pybreaker
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from pynamodb.exceptions import PynamoDBException
 
-from core import aws
-from core.errors import AppError
+from core import aws, validation
+from core.errors import AppError, invalid, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,32 +62,47 @@ def _guarded(breaker: pybreaker.CircuitBreaker, remote_call: Callable[[], Any]) 
     return breaker.call(outcome)
 
 
+def _service(target: str) -> str:
+    """The plain name of the service an env var points at: "MAIL_SERVICE_FUNCTION" -> "mail"."""
+    return target.split("_", 1)[0].lower()
+
+
 def call(target: str, op: str, **fields) -> Any:
-    """Run ``op`` on the service whose function name is in env var ``target``; its ``data`` or AppError."""
+    """Run ``op`` on the service whose function name is in env var ``target``; its ``data`` or AppError.
+
+    Failures reach the caller as ``unavailable`` with a plain sentence; function names and exception text go
+    to the log only.
+    """
     function = os.environ.get(target)
     if not function:
-        raise AppError("unavailable", f"{target} is not configured")
+        log.error("%s is not configured", target)
+        raise unavailable(_service(target))
     try:
         return _guarded(_breaker(function), lambda: _invoke(function, {"op": op, **fields}))
     except pybreaker.CircuitBreakerError:
-        raise AppError("unavailable", f"{function} is unavailable (circuit open)") from None
+        log.warning("%s: circuit open, failing fast", function)
+        raise unavailable(_service(target)) from None
     except _Unavailable as e:
-        raise AppError("unavailable", str(e)) from None
+        log.warning("%s", e)
+        raise unavailable(_service(target)) from None
 
 
 def invoke(target: str, event: dict) -> Any:
     """Invoke the function named by env var ``target`` with a raw event (e.g. a 2PC participant); its result."""
     function = os.environ.get(target)
     if not function:
-        raise AppError("unavailable", f"{target} is not configured")
+        log.error("%s is not configured", target)
+        raise unavailable(_service(target))
     try:
         response = _lambda().invoke(FunctionName=function, Payload=json.dumps(event).encode())
         payload = json.loads(response["Payload"].read() or b"null")
     except Exception as e:
-        raise AppError("unavailable", f"{function} did not answer") from e
+        log.warning("invoke of %s failed: %s", function, e)
+        raise unavailable(_service(target)) from e
     if response.get("FunctionError"):
         message = payload.get("errorMessage", "") if isinstance(payload, dict) else str(payload)
-        raise AppError("unavailable", f"{function} failed: {message}")
+        log.warning("%s failed: %s", function, message)
+        raise unavailable(_service(target))
     return payload
 
 
@@ -109,21 +127,58 @@ class _Unavailable(Exception):
     """Counts against the circuit; surfaces to callers as AppError('unavailable')."""
 
 
+def is_infrastructure_failure(error: BaseException) -> bool:
+    """Whether an exception is the platform failing (network, throttling, a table or queue being gone).
+
+    Only those may count against a circuit breaker. A request DynamoDB or botocore refuses as malformed, and
+    any other exception, was caused by what the request held (or a bug): it must not switch a service off for
+    everyone else.
+    """
+    code = getattr(error, "cause_response_code", None)
+    if code is None and isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code")
+    if code in _INPUT_ERROR_CODES or isinstance(error, ParamValidationError):
+        return False
+    return isinstance(error, (BotoCoreError, ClientError, PynamoDBException, OSError))
+
+
+_INPUT_ERROR_CODES = {"ValidationException", "SerializationException", "InvalidParameterValue",
+                      "InvalidParameterValueException", "MessageRejected", "InvalidArgument", "KeyTooLongError"}
+
+
 def internal_handler(ops: dict[str, Callable[..., Any]]) -> Callable[[dict, Any], dict]:
-    """A Lambda handler that dispatches ``event["op"]`` to ``ops`` and answers the internal protocol."""
+    """A Lambda handler that dispatches ``event["op"]`` to ``ops`` and answers the internal protocol.
+
+    Infrastructure failures are raised (a FunctionError: the caller's breaker counts it); every other failure
+    is answered as a contract error, so that no input can open a circuit.
+    """
 
     def handler(event: dict, context: Any) -> dict:
         if isinstance(event, dict) and event.get("op") == "health":
             return {"ok": True, "data": {"status": "ok"}}
-        op = ops.get(event.get("op")) if isinstance(event, dict) else None
+        op = ops.get(event.get("op")) if isinstance(event, dict) and isinstance(event.get("op"), str) else None
         if op is None:
-            return {"ok": False, "error": {"code": "invalid_request", "message": f"unknown op {event.get('op')!r}"}}
+            return _failed(invalid("unknown op"))
         fields = {k: v for k, v in event.items() if k != "op"}
+        try:
+            inspect.signature(op).bind(**fields)
+            validation.text_only(fields)
+        except TypeError:  # wrong or missing fields from the caller
+            return _failed(invalid(f"the fields of op {event['op']!r} do not match: {', '.join(sorted(fields))}"))
+        except AppError as e:
+            return _failed(e)
         try:
             return {"ok": True, "data": op(**fields)}
         except AppError as e:
-            return {"ok": False, "error": e.to_dict()}
-        except TypeError as e:  # wrong or missing fields from the caller
-            return {"ok": False, "error": {"code": "invalid_request", "message": str(e)}}
+            return _failed(e)
+        except Exception as e:
+            if is_infrastructure_failure(e):
+                raise
+            log.exception("op %s failed", event["op"])
+            return _failed(unavailable())
 
     return handler
+
+
+def _failed(error: AppError) -> dict:
+    return {"ok": False, "error": error.to_dict()}

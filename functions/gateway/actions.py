@@ -4,13 +4,12 @@ A new action is one function here and one entry in ACTIONS (plus its route in te
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from core import services, validation
-from core.errors import AppError, invalid
+from core.errors import AppError, invalid, unavailable
 from gateway import delivery, frames, publishing
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def history(caller: Caller, frame: dict) -> dict:
 
 def ack(caller: Caller, frame: dict) -> dict:
     return services.call(PERSIST, "ack", user_id=caller.id,
-                         notification_id=validation.require(frame, "notification_id"))
+                         notification_id=validation.identifier(frame.get("notification_id"), "notification_id"))
 
 
 def publish(caller: Caller, frame: dict) -> dict:
@@ -79,25 +78,28 @@ ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe, "publish": publis
 
 def _frame(event: dict) -> dict:
     body = event.get("body")
-    try:
-        frame = json.loads(body) if isinstance(body, str) else None
-    except ValueError:
-        frame = None
-    if not isinstance(frame, dict):
+    if not isinstance(body, str):
         raise invalid("a frame is a JSON object with an action")
-    return frame
+    return validation.json_object(body, "the frame")
 
 
 def handler(event: dict, context: Any) -> dict:
-    """A client frame in, its reply frame (or an error frame) out, on the same socket."""
+    """A client frame in, its reply frame (or an error frame) out, on the same socket.
+
+    Every frame gets an answer; the answer never quotes more than a few characters of the frame.
+    """
     try:
         frame = _frame(event)
     except AppError as e:
         return frames.response(frames.failure(None, None, e))
-    frame_id, action = frame.get("id"), frame.get("action")
-    if action not in ACTIONS:
-        return frames.response(frames.failure(None, frame_id, invalid(f"unknown action {action!r}; one of "
-                                                                      + ", ".join(sorted(ACTIONS)))))
+    action = frame.get("action")
+    try:
+        frame_id = validation.frame_id(frame.get("id"))
+    except AppError as e:
+        return frames.response(frames.failure(None, None, e))
+    if not isinstance(action, str) or action not in ACTIONS:
+        return frames.response(frames.failure(None, frame_id, invalid(
+            f"unknown action {validation.quote(action)}; one of " + ", ".join(sorted(ACTIONS)))))
     request_context = event.get("requestContext") or {}
     authorizer = request_context.get("authorizer") or {}
     try:
@@ -107,7 +109,7 @@ def handler(event: dict, context: Any) -> dict:
         data = ACTIONS[action](caller, frame)
     except AppError as e:
         return frames.response(frames.failure(action, frame_id, e))
-    except Exception:  # the socket stays usable whatever happens to one frame
+    except Exception:  # the socket stays usable whatever happens to one frame; the detail goes to the log
         log.exception("action %s failed", action)
-        return frames.response(frames.failure(action, frame_id, AppError("internal", "the action failed")))
+        return frames.response(frames.failure(action, frame_id, unavailable()))
     return frames.response(frames.reply(action, frame_id, data))

@@ -29,7 +29,7 @@ def _subject(value, sender: str | None) -> str:
 
 def queue_mail(owner_id: str, owner_email: str | None, to, subject, message) -> Mail:
     """Validate and queue one mail; it is sent later by the worker. Nothing is queued for bad input."""
-    recipient = validation.email(to)
+    recipient = validation.email(to, "to")
     body = validation.message(message)
     mail = Mail(id=f"mail-{uuid.uuid4().hex}", owner_id=owner_id, owner_email=owner_email, to=recipient,
                 subject=_subject(subject, owner_email), message=body, status=QUEUED, attempts=0,

@@ -45,7 +45,7 @@ def list_notifications() -> dict:
                          after_seq=query.get("after_seq"), limit=query.get("limit"))
 
 
-@app.route("/notifications/{notification_id}/seen", methods=["POST"])
-def mark_seen(notification_id: str) -> dict:
+@app.route("/notifications/{id}/seen", methods=["POST"])
+def mark_seen(id: str) -> dict:  # noqa: A002 - the path parameter's name in template.yaml
     user = caller(app)
-    return {"notification": inbox.seen(user.id, notification_id)}
+    return {"notification": inbox.seen(user.id, id)}

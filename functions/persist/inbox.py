@@ -4,6 +4,8 @@ so unread = visible - seen_count without a write per subscriber at publish time.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterator
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -49,8 +51,13 @@ def _with_status(user_id: str, notifications: list[Notification]) -> list[dict]:
 
 def _page(user_id: str, subscriptions: list[Subscription], after_seq: int, status: str | None,
           limit: int) -> list[dict]:
-    """Up to `limit` inbox entries across subscriptions (oldest first per topic), filtered by status."""
-    entries: list[dict] = []
+    """The first `limit` inbox entries after `after_seq`, filtered by status, in seq order within each topic.
+
+    A client takes the last entry's seq as its next cursor, so a topic's entries must never come out of seq
+    order: ``created_at`` is the publisher's clock when the publish started, and concurrent publishes commit
+    (take their seq) in another order. Topics are interleaved by ``created_at`` without reordering any one.
+    """
+    per_topic: list[list[dict]] = []
     for subscription in subscriptions:
         found: list[dict] = []
         batch: list[Notification] = []
@@ -63,9 +70,10 @@ def _page(user_id: str, subscriptions: list[Subscription], after_seq: int, statu
                     break
         if batch and len(found) < limit:
             found += [e for e in _with_status(user_id, batch) if status is None or e["status"] == status]
-        entries += found[:limit]
-    entries.sort(key=lambda e: (e["created_at"], e["topic"], e["seq"]))
-    return entries[:limit]
+        per_topic.append(found[:limit])
+    # heapq.merge only ever takes the head of a list: each topic keeps its seq order
+    merged = heapq.merge(*per_topic, key=lambda e: (e["created_at"] or "", e["topic"]))
+    return list(itertools.islice(merged, limit))
 
 
 def _limit(value, default: int) -> int:
@@ -100,15 +108,14 @@ def listing(user_id: str, topic: str | None = None, status: str | None = None, a
 
 def ack(user_id: str, notification_id: str) -> dict:
     """Mark a notification of the caller's inbox seen; only the first ack counts."""
-    if not isinstance(notification_id, str) or not notification_id:
-        raise AppError("invalid_request", "missing field: notification_id")
+    validation.identifier(notification_id, "notification_id")
     try:
         notification = Notification.get(notification_id, consistent_read=True)
     except DoesNotExist:
         notification = None
     subscription = find_subscription(notification.topic, user_id) if notification is not None else None
     if notification is None or not in_inbox(notification, subscription):
-        raise AppError("not_found", f"notification {notification_id!r} is not in your inbox")
+        raise AppError("not_found", "that notification is not in your inbox")
     try:
         Receipt(user_id, notification_id, seen_at=now()).save(condition=Receipt.notification_id.does_not_exist())
         first = True

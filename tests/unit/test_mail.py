@@ -145,7 +145,8 @@ def test_service_send_queues_for_the_gateway(cloud):
     [record] = receive(cloud)
     assert json.loads(record["body"])["mail_id"] == answer["data"]["mail_id"]
     refused = cloud["service"].handler({"op": "send", "user_id": "u-1", "to": "nobody", "message": "x"}, None)
-    assert refused == {"ok": False, "error": {"code": "invalid_request", "message": "not an email address: 'nobody'"}}
+    assert refused == {"ok": False,
+                       "error": {"code": "invalid_request", "message": "to is not an email address: 'nobody'"}}
 
 
 # ---------------------------------------------------------------- sending

@@ -527,13 +527,13 @@ class WebSocketGateway:
             return "$default"
         try:
             value: Any = json.loads(message)
-        except ValueError:
+            for key in self._selection_path:
+                if not isinstance(value, dict):
+                    return "$default"
+                value = value.get(key)
+            key = value if isinstance(value, str) else json.dumps(value)
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser's stack
             return "$default"
-        for key in self._selection_path:
-            if not isinstance(value, dict):
-                return "$default"
-            value = value.get(key)
-        key = value if isinstance(value, str) else json.dumps(value)
         return key if key in self._selectable else "$default"
 
     async def _on_message(self, session: _Session, message: str | bytes) -> None:

@@ -149,6 +149,18 @@ def test_frames_are_routed_by_action_else_default(gateway: WebSocketGateway) -> 
     assert rc["connectionId"] == last_connection_id()
 
 
+@pytest.mark.parametrize("depth", [1_000, 10_000])  # 10,000 levels still fit in one 128 KB message
+def test_a_deeply_nested_frame_goes_to_default_and_the_socket_stays_usable(gateway: WebSocketGateway,
+                                                                           depth: int) -> None:
+    with connect(gateway.url + "?token=good") as ws:
+        for body in ("[" * depth + "]" * depth, '{"action": ' + "[" * depth + "]" * depth + "}",
+                     '{"action": ' + '{"a": ' * depth + "1" + "}" * depth + "}"):
+            ws.send(body)
+            assert json.loads(ws.recv(timeout=5))["route"] == "$default"
+        ws.send(json.dumps({"action": "echo", "still": "open"}))
+        assert json.loads(ws.recv(timeout=5)) == {"action": "echo", "still": "open"}
+
+
 def test_one_way_route_sends_nothing_back(gateway: WebSocketGateway) -> None:
     with connect(gateway.url + "?token=good") as ws:
         ws.send(json.dumps({"action": "quiet"}))

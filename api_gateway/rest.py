@@ -15,7 +15,10 @@ import fnmatch
 import json
 import logging
 import mimetypes
+import re
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -32,6 +35,9 @@ log = logging.getLogger(__name__)
 _MISSING_TOKEN = (403, {"message": "Missing Authentication Token"})
 _INTERNAL_ERROR = (502, {"message": "Internal server error"})
 _TIMED_OUT = (504, {"message": "Endpoint request timed out"})
+#: API Gateway's payload limit: a larger request is refused with 413 before its body is read
+MAX_BODY_BYTES = 10 * 1024 * 1024
+_DIGITS = re.compile(rb"[0-9]{1,19}")
 _LITERAL, _PARAM, _GREEDY = 0, 1, 2
 
 
@@ -81,7 +87,8 @@ class RestGateway:
     """REST API stages plus the static client, on one threaded HTTP server."""
 
     def __init__(self, apis: list[RestApiConfig], invoke: Invoke, *, host: str = "127.0.0.1", port: int = 0,
-                 static_dir: Path | None = None, integration_timeout: float = 29.0) -> None:
+                 static_dir: Path | None = None, integration_timeout: float = 29.0,
+                 body_timeout: float = 10.0) -> None:
         self.apis = list(apis)
         self._invoke = invoke
         self._host = host
@@ -90,6 +97,9 @@ class RestGateway:
         #: generated JSON documents served beside the static files, e.g. "/config.json" (the endpoints)
         self.documents: dict[str, bytes] = {}
         self.integration_timeout = integration_timeout
+        #: a request body must arrive within this many seconds (a client that promises more bytes than it
+        #: sends would otherwise hold a thread until the idle timeout)
+        self.body_timeout = body_timeout
         self.port = 0
         self._stages: dict[str, list[_Resource]] = {}
         for api in self.apis:
@@ -110,8 +120,7 @@ class RestGateway:
             rest_gateway = gateway
 
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="rest-integration")
-        self._server = ThreadingHTTPServer((self._host, self._requested_port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self._host, self._requested_port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="rest-gateway", daemon=True)
@@ -231,31 +240,130 @@ class RestGateway:
         return None
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog is 5: a burst of connects overflows it and the kernel drops SYNs, which
+    # clients retry only after a second (the kernel caps this at net.core.somaxconn)
+    request_queue_size = 1024
+
+
+class _BadRequest(Exception):
+    """A request the server answers with ``status`` and then closes the connection on."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"        # keep-alive
     timeout = 60                          # an idle keep-alive socket frees its thread
     rest_gateway: RestGateway
 
+    def setup(self) -> None:
+        super().setup()
+        # responses go out in one write, but without this a small write after another still waits for the
+        # client's delayed ACK (~40 ms on every kept-alive request)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         log.debug("%s " + format, self.client_address[0], *args)
 
+    def _body(self) -> bytes:
+        """The request body, at most MAX_BODY_BYTES, arriving within the gateway's body timeout."""
+        deadline = time.monotonic() + self.rest_gateway.body_timeout
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._chunked(deadline)
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return b""
+        raw = {value.strip().encode("latin-1") for value in lengths}
+        if len(raw) != 1 or not _DIGITS.fullmatch(next(iter(raw))):
+            raise _BadRequest(400, "Content-Length is not a length")
+        length = int(next(iter(raw)))
+        if length > MAX_BODY_BYTES:
+            raise _BadRequest(413, "Request Too Long")
+        return self._read(length, deadline)
+
+    def _read(self, length: int, deadline: float) -> bytes:
+        parts, left = [], length
+        try:
+            while left:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(remaining)
+                chunk = self.rfile.read1(min(left, 1 << 20))
+                if not chunk:
+                    raise _BadRequest(400, "the body is shorter than its Content-Length")
+                parts.append(chunk)
+                left -= len(chunk)
+        except TimeoutError:
+            raise _BadRequest(408, "Request Timeout") from None
+        finally:
+            self.connection.settimeout(self.timeout)
+        return b"".join(parts)
+
+    def _line(self, deadline: float) -> bytes:
+        try:
+            self.connection.settimeout(max(deadline - time.monotonic(), 0.001))
+            line = self.rfile.readline(1024)
+        except TimeoutError:
+            raise _BadRequest(408, "Request Timeout") from None
+        finally:
+            self.connection.settimeout(self.timeout)
+        if not line.endswith(b"\n"):
+            raise _BadRequest(400, "malformed chunked body")
+        return line
+
+    def _chunked(self, deadline: float) -> bytes:
+        """A ``Transfer-Encoding: chunked`` body, decoded (API Gateway accepts those too)."""
+        parts, total = [], 0
+        while True:
+            size = self._line(deadline).split(b";", 1)[0].strip()
+            if not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size):
+                raise _BadRequest(400, "malformed chunked body")
+            size = int(size, 16)
+            if size == 0:
+                while self._line(deadline).strip():  # trailers, up to the blank line
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _BadRequest(413, "Request Too Long")
+            parts.append(self._read(size, deadline))
+            if self._line(deadline).strip():
+                raise _BadRequest(400, "malformed chunked body")
+
+    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes, *, head: bool = False) -> None:
+        """Status line, headers and body in one write."""
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self._headers_buffer.append(b"\r\n")
+        data = b"".join(self._headers_buffer) + (b"" if head else payload)
+        self._headers_buffer = []
+        self.wfile.write(data)
+
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self._body()
+        except _BadRequest as e:
+            self.close_connection = True  # what is left of this request is not a next request
+            self._send(e.status, [("Content-Type", "application/json")], json.dumps({"message": e.message}).encode())
+            return
         header_pairs = list(self.headers.items())
         method = self.command.upper()
         answer = self.rest_gateway.handle(method, self.path, header_pairs, body, self.client_address[0])
         if answer is None:
             answer = self._static(method)
         status, headers, payload = answer
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(payload)
+        self._send(status, headers, payload, head=method == "HEAD")
 
     def _static(self, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
         document = self.rest_gateway.documents.get(urlsplit(self.path).path) if method in ("GET", "HEAD") else None

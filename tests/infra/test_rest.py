@@ -4,7 +4,10 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import json
+import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -213,3 +216,109 @@ def test_integration_timeout_is_504() -> None:
     with RestGateway([api], handlers.invoke, integration_timeout=0.2) as gw:
         status, _, body = request(gw, "GET", "/local/slow")
     assert status == 504 and json.loads(body) == {"message": "Endpoint request timed out"}
+
+
+# ---------------------------------------------------------------- hostile clients (issue 9)
+
+
+def raw_exchange(gateway: RestGateway, data: bytes, timeout: float = 5.0) -> tuple[bytes, float]:
+    """What the server answers to raw bytes, read until it closes (or ``timeout``), and how long that took."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return answer, time.monotonic() - started
+
+
+def test_a_body_over_10_mb_is_413_without_being_read(gateway: RestGateway) -> None:
+    answer, took = raw_exchange(gateway, b"POST /local/upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                                         b"Content-Length: 209715200\r\n\r\n" + b"x" * 65536)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower() and took < 3
+
+
+def test_a_body_of_exactly_10_mb_is_accepted(gateway: RestGateway) -> None:
+    body = b"a" * (10 * 1024 * 1024)
+    status, _, answer = request(gateway, "POST", "/local/upload", body=body, headers={"Content-Type": "text/plain"})
+    assert status == 200 and len(json.loads(answer)["body"]) == len(body)
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1e3", b"\xc2\xb2", b"5, 6"])
+def test_a_content_length_that_is_not_a_length_is_400(gateway: RestGateway, length: bytes) -> None:
+    answer, took = raw_exchange(gateway, b"POST /local/upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + length
+                                + b"\r\n\r\nhello")
+    assert answer.startswith(b"HTTP/1.1 400 ") and took < 3
+
+
+def test_a_body_shorter_than_its_content_length_is_answered_in_bounded_time() -> None:
+    with RestGateway([API], handlers.invoke, body_timeout=0.5) as gw:
+        answer, took = raw_exchange(gw, b"POST /local/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+                                        b"only ten..", timeout=10)
+    assert answer.startswith(b"HTTP/1.1 408 ") and took < 3
+
+
+def test_a_chunked_body_reaches_the_function_whole(gateway: RestGateway) -> None:
+    answer, _ = raw_exchange(gateway, b"POST /local/upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                                      b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                      b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and json.loads(body)["body"] == "hello world"
+
+
+def test_kept_alive_requests_are_not_slower_than_new_connections(gateway: RestGateway) -> None:
+    """Headers and body in two writes without TCP_NODELAY cost every kept-alive request a delayed ACK (~40 ms)."""
+    rounds = 15
+
+    def timed(conn: http.client.HTTPConnection) -> float:
+        started = time.perf_counter()
+        conn.request("POST", "/local/things", body=b'{"n": 1}', headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 201
+        return time.perf_counter() - started
+
+    kept = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        timed(kept)
+        kept_alive = sorted(timed(kept) for _ in range(rounds))
+    finally:
+        kept.close()
+    fresh = []
+    for _ in range(rounds):
+        conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+        try:
+            fresh.append(timed(conn))
+        finally:
+            conn.close()
+    fresh.sort()
+    # medians compared in the same run: a ratio, not a wall-clock limit (a new connection also pays the handshake)
+    assert kept_alive[rounds // 2] <= 1.5 * fresh[rounds // 2] + 0.002, (kept_alive, fresh)
+
+
+def test_a_burst_of_200_connects_is_accepted_at_once(gateway: RestGateway) -> None:
+    """A listen backlog of 5 drops SYNs in a burst: the client retries after a second."""
+    start = threading.Barrier(200)
+    took: list[float] = []
+    sockets: list[socket.socket] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        start.wait()
+        began = time.monotonic()
+        sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+        with lock:
+            took.append(time.monotonic() - began)
+            sockets.append(sock)
+
+    threads = [threading.Thread(target=one) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for sock in sockets:
+        sock.close()
+    assert len(took) == 200 and max(took) < 0.9, sorted(took)[-5:]

@@ -59,3 +59,35 @@ class RestApiConfig:
     stage: str
     routes: tuple[RestRoute, ...] = ()
     binary_media_types: tuple[str, ...] = ()   # "image/png" (the template's "image~1png" decoded)
+
+
+@dataclass(frozen=True)
+class HttpAuthorizer:
+    """An HTTP API Lambda (REQUEST) authorizer."""
+
+    function: str
+    payload_version: str = "2.0"                    # AuthorizerPayloadFormatVersion
+    simple_responses: bool = False                  # EnableSimpleResponses: {"isAuthorized": ...}
+    #: "$request.header.Authorization", "$request.querystring.token", ...; empty: always called
+    identity_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    key: str                      # "GET /notes/{id}", "ANY /files/{proxy+}" or "$default"
+    function: str | None          # the Lambda proxy integration's function
+    payload_version: str = "2.0"  # the integration's PayloadFormatVersion
+    authorizer: HttpAuthorizer | None = None
+    timeout: float = 30.0         # the integration's TimeoutInMillis / 1000
+
+
+@dataclass(frozen=True)
+class HttpApiConfig:
+    """An HTTP API (API Gateway v2, ProtocolType HTTP) stage."""
+
+    api_id: str
+    stage: str                    # "$default" serves at the root; any other name under /<stage>
+    routes: tuple[HttpRoute, ...] = ()
+    stage_variables: tuple[tuple[str, str], ...] = ()
+    #: CorsConfiguration with API Gateway's lower-camel keys (allowOrigins, allowMethods, ...), or None
+    cors: tuple[tuple[str, Any], ...] | None = None

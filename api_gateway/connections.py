@@ -3,7 +3,10 @@
 Three ways in, one answer (``answer_request``):
 - in process, boto3 as AWS documents it (``endpoint_url=https://<domain>/<stage>``): a botocore ``before-send``
   handler (appended to ``BUILTIN_HANDLERS``, as moto does) answers requests whose host is a gateway's
-  ``domain_name`` without any socket; clients created before ``install()`` are answered at botocore's HTTP send;
+  ``domain_name`` without any socket; clients created before ``install()`` are answered at botocore's HTTP send.
+  Every address AWS gives answers: the event's ``domainName`` (here ``127.0.0.1:<port>``) and the API's own
+  host ``<apiId>.execute-api.<region>.amazonaws.com``, which is what ``ApiEndpoint`` (``wss://`` + that host) and
+  hand-built ``https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`` URLs name;
 - through the emulator (``AWS_ENDPOINT_URL``): moto's ``ApiGatewayManagementApiBackend`` is patched to forward;
 - out of process: plain HTTP ``POST/GET/DELETE /<stage>/@connections/<id>`` on the WebSocket port.
 
@@ -286,11 +289,19 @@ def _register_botocore() -> None:
     _handler_registered = True
 
 
+def api_hosts(gateway: WebSocketGateway) -> list[str]:
+    """Every host a @connections URL for this gateway's API may name (the data plane's, the API's AWS host)."""
+    from api_gateway.events import REGION
+
+    return [gateway.domain_name, f"{gateway.api.api_id}.execute-api.{REGION}.amazonaws.com"]
+
+
 def install(gateways: list[WebSocketGateway]) -> None:
     """Route @connections calls for these (started) gateways to them: botocore in process, moto, plain HTTP."""
     with _lock:
         for gateway in gateways:
-            _gateways[gateway.domain_name] = gateway
+            for host in api_hosts(gateway):
+                _gateways[host] = gateway
         _register_botocore()
         _patch_http_session()
         _patch_moto()

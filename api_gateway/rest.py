@@ -96,6 +96,8 @@ class RestGateway:
         self.static_dir = Path(static_dir).resolve() if static_dir is not None else None
         #: generated JSON documents served beside the static files, e.g. "/config.json" (the endpoints)
         self.documents: dict[str, bytes] = {}
+        #: HTTP APIs served on this server too (api_gateway/http_api.py), asked after the REST stages
+        self.http_apis: list[Any] = []
         self.integration_timeout = integration_timeout
         #: a request body must arrive within this many seconds (a client that promises more bytes than it
         #: sends would otherwise hold a thread until the idle timeout)
@@ -165,7 +167,10 @@ class RestGateway:
         url = urlsplit(target)
         stage, _, rest = url.path.lstrip("/").partition("/")
         if stage not in self._stages:
-            return None
+            host = next((v for k, v in header_pairs if k.lower() == "host"), f"{self._host}:{self.port}")
+            return next((answer for router in self.http_apis
+                         if (answer := router.handle(method, target, header_pairs, body, source_ip, host))
+                         is not None), None)
         path = "/" + rest
         resolved = self.resolve(stage, path, method)
         if resolved is None:

@@ -70,6 +70,25 @@ def write_endpoints(endpoints: dict[str, str], path: Path = ENDPOINTS_FILE) -> N
     os.replace(tmp, path)
 
 
+def _start_failure(exc: BaseException) -> str | None:
+    """The message for a cloud that cannot start for a reason the user can fix (no traceback), else None."""
+    from infra.cloud import CloudError
+    from infra.deploy import DeployError
+    from infra.emulator import EmulatorError
+    from infra.template import TemplateError
+
+    if isinstance(exc, (TemplateError, DeployError, CloudError, EmulatorError)):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"cannot listen: {exc.strerror} ({exc}); choose other ports (0 = any free port)"
+    return None
+
+
+def _print_warnings(cloud: Any) -> None:
+    for warning in getattr(cloud.stack, "warnings", None) or []:
+        print(f"notifyx: warning: {warning}", file=sys.stderr, flush=True)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the local cloud, print and write its endpoints, run until SIGINT/SIGTERM."""
     _configure_logging(args.verbose)
@@ -83,7 +102,15 @@ def cmd_up(args: argparse.Namespace) -> int:
                        aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
                        static_dir=args.static_dir)
     try:
-        cloud.start()
+        try:
+            cloud.start()
+        except Exception as exc:
+            message = _start_failure(exc)
+            if message is None:
+                raise
+            print(f"notifyx up: {message}", file=sys.stderr, flush=True)
+            return 2
+        _print_warnings(cloud)
         endpoints = cloud.endpoints
         _check_answers(endpoints)
         if not stop.is_set():
@@ -130,14 +157,24 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from infra.cloud import LocalCloud
     from infra.runtime import LambdaError
 
-    with LocalCloud(args.template, parameters=_parameters(args.param), static_dir=None) as cloud:
-        try:
-            result = cloud.invoke(args.function, event)
-        except LambdaError as exc:
-            payload = exc.payload() if hasattr(exc, "payload") else {
-                "errorType": getattr(exc, "error_type", type(exc).__name__), "errorMessage": str(exc)}
-            print(json.dumps(payload, indent=2))
-            return 1
+    cloud = LocalCloud(args.template, parameters=_parameters(args.param), static_dir=None)
+    try:
+        cloud.start()
+    except Exception as exc:
+        message = _start_failure(exc)
+        if message is None:
+            raise
+        print(f"notifyx invoke: {message}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        result = cloud.invoke(args.function, event)
+    except LambdaError as exc:
+        payload = exc.payload() if hasattr(exc, "payload") else {
+            "errorType": getattr(exc, "error_type", type(exc).__name__), "errorMessage": str(exc)}
+        print(json.dumps(payload, indent=2))
+        return 1
+    finally:
+        cloud.stop()
     print(json.dumps(result, indent=2))
     return 0
 

@@ -10,6 +10,9 @@ from typing import Any
 
 from api_gateway.config import (
     Authorizer,
+    HttpApiConfig,
+    HttpAuthorizer,
+    HttpRoute,
     Limits,
     RestApiConfig,
     RestRoute,
@@ -17,6 +20,7 @@ from api_gateway.config import (
     WebSocketRoute,
 )
 from infra import emulator as emulator_module
+from infra import moto_patches
 from infra import runtime as lambda_runtime
 from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
@@ -106,6 +110,86 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
     return configs
 
 
+def _lower_camel(cors: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((k[0].lower() + k[1:], v) for k, v in cors.items())
+
+
+def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
+    """The HTTP APIs of a deployed stack (an OpenAPI Body, as SAM writes, or Route/Integration resources)."""
+    by_physical = {r.physical_id: r for r in stack.resources.values()}
+    configs = []
+    for api in stack.of_type("AWS::ApiGatewayV2::Api"):
+        props = api.properties
+        if "Body" not in props and props.get("ProtocolType") != "HTTP":
+            continue
+        stages = {s.physical_id: s for s in stack.of_type("AWS::ApiGatewayV2::Stage")
+                  if s.properties.get("ApiId") == api.physical_id}
+        stage = stages.get("$default") or next(iter(stages.values()), None)
+        if stage is None and "Target" not in props:
+            continue            # not deployed to any stage: API Gateway serves nothing
+        routes = []
+        body = props.get("Body") or {}
+        schemes = (body.get("components") or {}).get("securitySchemes") or {}
+        for path, operations in (body.get("paths") or {}).items():
+            for method, operation in (operations or {}).items():
+                integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
+                if not integration:
+                    continue
+                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                authorizer = None
+                for requirement in operation.get("security", body.get("security", [])) or []:
+                    for name in requirement:
+                        spec = (schemes.get(name) or {}).get("x-amazon-apigateway-authorizer")
+                        if spec:
+                            sources = spec.get("identitySource") or []
+                            if isinstance(sources, str):
+                                sources = [x.strip() for x in sources.split(",") if x.strip()]
+                            authorizer = HttpAuthorizer(
+                                function_of_uri(spec["authorizerUri"]),
+                                str(spec.get("authorizerPayloadFormatVersion", "2.0")),
+                                bool(spec.get("enableSimpleResponses", False)), tuple(sources))
+                routes.append(HttpRoute(
+                    "$default" if path == "$default" else f"{verb} {path}", function_of_uri(integration["uri"]),
+                    str(integration.get("payloadFormatVersion", "2.0")), authorizer,
+                    float(integration.get("timeoutInMillis", 30000)) / 1000))
+        for route in stack.of_type("AWS::ApiGatewayV2::Route"):
+            rprops = route.properties
+            if rprops.get("ApiId") != api.physical_id:
+                continue
+            function, version, timeout = None, "2.0", 30.0
+            target = rprops.get("Target", "")
+            if target:
+                integration = by_physical.get(target.removeprefix("integrations/"))
+                if integration is None or integration.type != "AWS::ApiGatewayV2::Integration":
+                    raise CloudError(f"{route.logical_id}: Target {target} names no integration")
+                function = function_of_uri(integration.properties.get("IntegrationUri", ""))
+                version = str(integration.properties.get("PayloadFormatVersion", "2.0"))
+                timeout = float(integration.properties.get("TimeoutInMillis", 30000)) / 1000
+            authorizer = None
+            if rprops.get("AuthorizationType") == "CUSTOM":
+                found = by_physical.get(rprops.get("AuthorizerId", ""))
+                if found is None:
+                    raise CloudError(f"{route.logical_id}: AuthorizerId names no authorizer")
+                aprops = found.properties
+                authorizer = HttpAuthorizer(
+                    function_of_uri(aprops["AuthorizerUri"]), str(aprops.get("AuthorizerPayloadFormatVersion", "2.0")),
+                    str(aprops.get("EnableSimpleResponses", False)).lower() == "true",
+                    tuple(aprops.get("IdentitySource") or []))
+            routes.append(HttpRoute(rprops["RouteKey"], function, version, authorizer, timeout))
+        if "Target" in props:   # quick create: one route to one Lambda, a $default stage
+            routes.append(HttpRoute(props.get("RouteKey", "$default"), function_of_uri(props["Target"])
+                                    if "/functions/" in props["Target"] else props["Target"].split(":")[6]))
+        cors = props.get("CorsConfiguration")
+        cors_config = _lower_camel(cors) if isinstance(cors, dict) else (
+            tuple(body["x-amazon-apigateway-cors"].items()) if "x-amazon-apigateway-cors" in body else None)
+        variables = (stage.properties.get("StageVariables") or {}) if stage is not None else {}
+        configs.append(HttpApiConfig(
+            api_id=api.physical_id, stage=stage.physical_id if stage is not None else "$default",
+            routes=tuple(routes), stage_variables=tuple((k, str(v)) for k, v in variables.items()),
+            cors=cors_config))
+    return configs
+
+
 
 
 class LocalCloud:
@@ -165,6 +249,7 @@ class LocalCloud:
             lambda_runtime.attach_to_moto(self.runtime)
             lambda_runtime.enable_fast_invoke(self.aws_endpoint)
             emulator_module.serve_in_process(self.aws_endpoint)
+            moto_patches.apply_all(self.runtime)
         self._started = True
         self.stack = Deployer(expanded, self.aws_endpoint, self.runtime, parameters=self.parameters,
                               stack_name=self.stack_name, region=REGION, embedded=self.emulator is not None).deploy()
@@ -189,6 +274,10 @@ class LocalCloud:
             connections.install(self.websocket_gateways)
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
                                         static_dir=self.static_dir)
+        from api_gateway.http_api import HttpApiRouter
+
+        self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION)
+                                       for api in http_api_configs(self.stack)]
         self.rest_gateway.start()
         # the web page learns where the APIs are (any ports) from the page's own origin
         self.rest_gateway.documents["/config.json"] = json.dumps(self.endpoints).encode()
@@ -246,6 +335,7 @@ class LocalCloud:
             steps.append(("@connections", connections.uninstall))
         if self.rest_gateway is not None:
             steps.append(("rest gateway", self.rest_gateway.stop))
+            steps += [("http api", router.close) for router in self.rest_gateway.http_apis]
         if self.runtime is not None:
             steps.append(("lambda runtime", self.runtime.close))
         if self.emulator is not None:
@@ -254,6 +344,7 @@ class LocalCloud:
             def stop_emulator() -> None:
                 lambda_runtime.disable_fast_invoke()
                 emulator_module.stop_serving_in_process()
+                moto_patches.revert_all()
                 lambda_runtime.attach_to_moto(None)
                 emulator.stop()
 
@@ -276,9 +367,13 @@ class LocalCloud:
         result = {"aws_endpoint": self.aws_endpoint, "region": REGION}
         if self.rest_gateway is not None:
             rest = rest_configs(self.stack)
-            http_stage = rest[0].stage if rest else self.stack.parameters.get("Stage", "local")
             base = f"http://127.0.0.1:{self.rest_gateway.port}"
-            result.update({"http_api": f"{base}/{http_stage}", "client": f"{base}/", "dashboard": f"{base}/dashboard"})
+            result.update({"client": f"{base}/", "dashboard": f"{base}/dashboard"})
+            # only an API the template has: its first REST API stage, else its first HTTP API stage
+            if rest:
+                result["http_api"] = f"{base}/{rest[0].stage}"
+            elif self.rest_gateway.http_apis:
+                result["http_api"] = base + self.rest_gateway.http_apis[0].base_path
         if self.websocket_gateways:
             gateway = self.websocket_gateways[0]
             result["websocket_api"] = f"ws://127.0.0.1:{gateway.port}/{gateway.api.stage}"

@@ -39,6 +39,9 @@ class Emulator:
         if self.requested_port:
             # moto's server thread dies silently on a taken port and start() would wait forever
             with socket.socket() as probe:
+                # as the server itself binds (werkzeug sets SO_REUSEADDR): a port whose last connections are in
+                # TIME_WAIT after a clean stop is free, as it is for the server
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     probe.bind((self.host, self.requested_port))
                 except OSError as exc:

@@ -81,6 +81,10 @@ class FunctionSpec:
     timeout: float = 3
     memory: int = 128
     reserved_concurrency: int | None = None
+    #: folders of the function's layers (Lambda's /opt/python), imported from after code_dir
+    layers: tuple[Path, ...] = ()
+    #: DeadLetterConfig.TargetArn: where an async event goes once its retries are exhausted
+    dead_letter_arn: str | None = None
 
 
 # ----------------------------------------------------------------------------- per-invocation context
@@ -415,9 +419,26 @@ class LambdaRuntime:
                 fn.handler = _import_handler(fn.spec)
         return fn.handler
 
+    def update_code(self, name_or_arn: str, code_dir: Path) -> None:
+        """New code for a function (UpdateFunctionCode): its next invocation imports it cold from `code_dir`."""
+        fn = self._lookup(name_or_arn)
+        with fn.import_lock:
+            old = fn.spec.code_dir
+            for module_name, module in list(sys.modules.items()):
+                origin = getattr(module, "__file__", None)
+                if origin and Path(origin).resolve().is_relative_to(old):
+                    del sys.modules[module_name]
+            while str(old) in sys.path:
+                sys.path.remove(str(old))
+            importlib.invalidate_caches()
+            fn.spec.code_dir = Path(code_dir).resolve()
+            fn.environ["LAMBDA_TASK_ROOT"] = str(fn.spec.code_dir)
+            fn.handler = None
+
     def close(self) -> None:
         """Forget the handlers' modules (next runtime starts cold, re-reading its environment at import)."""
         dirs = {f.spec.code_dir for f in self._functions.values()}
+        dirs |= {Path(layer) for f in self._functions.values() for layer in f.spec.layers}
         for name, module in list(sys.modules.items()):
             origin = getattr(module, "__file__", None)
             if origin and any(Path(origin).resolve().is_relative_to(d) for d in dirs):
@@ -483,6 +504,9 @@ def _import_handler(spec: FunctionSpec) -> Any:
     if not module_name:
         raise ImportError(f"Bad handler {spec.handler!r}: expected 'module.attribute'")
     code_dir = str(spec.code_dir)
+    for layer in reversed(spec.layers):      # Lambda: /var/task first, then /opt/python
+        if str(layer) not in sys.path:
+            sys.path.insert(0, str(layer))
     if code_dir not in sys.path:
         sys.path.insert(0, code_dir)
     module = importlib.import_module(module_name)
@@ -604,20 +628,17 @@ def _fast_invoke(request: Any, **_: Any) -> Any:
 
 
 def _invoke_async(runtime: LambdaRuntime, name: str, event: Any, url: str) -> Any:
-    """InvocationType=Event: queued (202) and run in the background, errors only logged, as Lambda does."""
+    """InvocationType=Event: queued (202) and run in the background, retried and then dead-lettered as Lambda does."""
     try:
         runtime.spec(name)
     except ResourceNotFound as exc:
         return _raw_response(url, 404, {"x-amzn-errortype": "ResourceNotFoundException"},
                              json.dumps({"Type": "User", "Message": str(exc)}).encode())
 
-    def run() -> None:
-        try:
-            runtime.invoke(name, event)
-        except LambdaError as exc:
-            logger.warning("async invoke of %s failed: %s", name, exc)
+    # retries with backoff, then the dead-letter queue or the on-failure destination: infra/async_invoke.py
+    from infra.async_invoke import invoke_async
 
-    threading.Thread(target=run, name=f"lambda-async-{name}", daemon=True).start()
+    invoke_async(runtime, name, event)
     return _raw_response(url, 202, {"content-type": "application/json"}, b"")
 
 

@@ -76,6 +76,10 @@ class ExpandedTemplate:
     code_dirs: dict[str, Path] = field(default_factory=dict)
     #: logical id of an AWS::StepFunctions::StateMachine -> (definition file, DefinitionSubstitutions)
     state_machine_files: dict[str, tuple[Path, dict[str, Any]]] = field(default_factory=dict)
+    #: logical id of an AWS::Lambda::LayerVersion -> absolute content directory
+    layer_dirs: dict[str, Path] = field(default_factory=dict)
+    #: the template's file name, for messages
+    name: str = "template.yaml"
 
 
 class _ManagedPolicies(dict):
@@ -95,6 +99,19 @@ def _is_local(uri: Any) -> bool:
     return isinstance(uri, str) and not uri.startswith("s3://")
 
 
+def _code_folder(path: Path) -> Path:
+    """A code location as a folder: a .zip file (as `sam package` accepts) is extracted once to a temporary one."""
+    if path.is_file() and path.suffix == ".zip":
+        import tempfile
+        import zipfile
+
+        folder = Path(tempfile.mkdtemp(prefix=f"notifyx-{path.stem}-"))
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(folder)
+        return folder
+    return path
+
+
 def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region: str = "us-east-1",
            account_id: str = "123456789012", stack_name: str = "notifyx") -> ExpandedTemplate:
     """Load `path` and expand its SAM resources into plain CloudFormation (no network, no handler imports)."""
@@ -105,6 +122,7 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
     globals_code = (doc.get("Globals", {}).get("Function", {}) or {}).get("CodeUri")
     sam_code: dict[str, Path] = {}
     sam_machines: dict[str, tuple[Path, dict[str, Any]]] = {}
+    sam_layers: dict[str, Path] = {}
     for logical_id, res in doc["Resources"].items():
         if not isinstance(res, dict) or "Type" not in res:
             raise TemplateError(f"resource {logical_id} has no Type")
@@ -113,9 +131,12 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
             uri = props.get("CodeUri", globals_code)
             if uri is None and "InlineCode" not in props:
                 raise TemplateError(f"function {logical_id} has no CodeUri")
-            if _is_local(uri):
-                sam_code[logical_id] = (base / uri).resolve()
+            if _is_local(uri) and "InlineCode" not in props:
+                sam_code[logical_id] = _code_folder((base / uri).resolve())
                 props["CodeUri"] = f"s3://{_PLACEHOLDER_BUCKET}/{logical_id}.zip"
+        elif res["Type"] == "AWS::Serverless::LayerVersion" and _is_local(props.get("ContentUri")):
+            sam_layers[logical_id] = _code_folder((base / props["ContentUri"]).resolve())
+            props["ContentUri"] = f"s3://{_PLACEHOLDER_BUCKET}/{logical_id}.layer.zip"
         elif res["Type"] == "AWS::Serverless::StateMachine" and _is_local(props.get("DefinitionUri")):
             sam_machines[logical_id] = ((base / props["DefinitionUri"]).resolve(),
                                         props.pop("DefinitionSubstitutions", {}) or {})
@@ -150,18 +171,17 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
     else:
         cfn = doc
 
-    expanded = ExpandedTemplate(template=cfn, base_dir=base)
+    expanded = ExpandedTemplate(template=cfn, base_dir=base, name=path.name)
     for logical_id, res in cfn["Resources"].items():
         props = res.get("Properties", {})
-        if res.get("Type") == "AWS::Lambda::Function":
-            code = props.get("Code", {})
-            key = code.get("S3Key", "") if isinstance(code, dict) else ""
-            if code.get("S3Bucket") == _PLACEHOLDER_BUCKET:
-                sam_id = key.removesuffix(".zip")
-                if sam_id in sam_code:
-                    expanded.code_dirs[logical_id] = sam_code[sam_id]
-            elif logical_id in raw["Resources"] and isinstance(props.get("Code"), dict):
-                pass
+        if res.get("Type") in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion"):
+            code = props.get("Code" if res["Type"] == "AWS::Lambda::Function" else "Content", {})
+            if isinstance(code, dict) and code.get("S3Bucket") == _PLACEHOLDER_BUCKET:
+                key = str(code.get("S3Key", ""))
+                if key.endswith(".layer.zip") and key.removesuffix(".layer.zip") in sam_layers:
+                    expanded.layer_dirs[logical_id] = sam_layers[key.removesuffix(".layer.zip")]
+                elif key.removesuffix(".zip") in sam_code:
+                    expanded.code_dirs[logical_id] = sam_code[key.removesuffix(".zip")]
         elif res.get("Type") == "AWS::StepFunctions::StateMachine":
             loc = props.get("DefinitionS3Location", {})
             if isinstance(loc, dict) and loc.get("Bucket") == _PLACEHOLDER_BUCKET:
@@ -171,7 +191,9 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
     for logical_id, res in raw["Resources"].items():
         props = res.get("Properties", {})
         if res["Type"] == "AWS::Lambda::Function" and _is_local(props.get("Code")):
-            expanded.code_dirs[logical_id] = (base / props["Code"]).resolve()
+            expanded.code_dirs[logical_id] = _code_folder((base / props["Code"]).resolve())
+        if res["Type"] == "AWS::Lambda::LayerVersion" and _is_local(props.get("Content")):
+            expanded.layer_dirs[logical_id] = _code_folder((base / props["Content"]).resolve())
         if res["Type"] == "AWS::StepFunctions::StateMachine" and _is_local(props.get("DefinitionS3Location")):
             expanded.state_machine_files[logical_id] = ((base / props["DefinitionS3Location"]).resolve(),
                                                         props.get("DefinitionSubstitutions", {}) or {})

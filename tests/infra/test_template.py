@@ -169,7 +169,7 @@ def test_an_unsupported_resource_type_is_an_error_naming_it():
 
 
 def test_an_unsupported_intrinsic_is_an_error_naming_the_resource():
-    with pytest.raises(DeployError, match="Queue.*Fn::If"):
+    with pytest.raises(DeployError, match="Queue.*Fn::ImportValue"):
         Deployer(expand(BAD / "unsupported_intrinsic.yaml"), "http://127.0.0.1:1", embedded=False).deploy()
 
 

@@ -1,0 +1,177 @@
+"""Asynchronous invocation (InvocationType=Event, SNS): Lambda's event queue, retries, dead-letter queue, destinations.
+
+As Lambda documents it (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html):
+- the caller gets 202 at once; the event runs in the background;
+- a function error (or timeout) is retried `MaximumRetryAttempts` times (default 2), after a wait between
+  retries (AWS: about 1 minute, then 2; here RETRY_DELAYS, seconds, so that a test can watch it);
+- a throttled event is retried until it is `MaximumEventAgeInSeconds` old (default 6 hours);
+- an event that still fails goes to the function's on-failure destination (an invocation record) and to its
+  DeadLetterConfig target (the event itself, with RequestID/ErrorCode/ErrorMessage attributes); a success goes
+  to the on-success destination. Destinations may be an SQS queue, an SNS topic, a function or an event bus.
+
+The retry settings and destinations are read from the emulator's EventInvokeConfig of the function at each event,
+so `put_function_event_invoke_config` at run time applies as on AWS.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from infra.runtime import FunctionError, LambdaRuntime, ResourceNotFound, Throttled
+
+logger = logging.getLogger("notifyx.async")
+
+#: seconds before the first and the second retry of a failed event (AWS waits about 60 s, then 120 s)
+RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0)
+#: seconds between attempts of a throttled event
+THROTTLE_DELAY = 1.0
+DEFAULT_RETRIES = 2
+DEFAULT_MAX_AGE = 21600.0
+
+_clients: dict[tuple[str, str | None], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def invoke_async(runtime: LambdaRuntime, name: str, event: Any) -> str:
+    """Queue `event` for function `name` (raises ResourceNotFound at once); returns the request id."""
+    spec = runtime.spec(name)
+    request_id = str(uuid.uuid4())
+    threading.Thread(target=_deliver, args=(runtime, spec.name, event, request_id),
+                     name=f"lambda-async-{spec.name}", daemon=True).start()
+    return request_id
+
+
+def event_invoke_config(name: str, account_id: str = "123456789012", region: str = "us-east-1") -> dict[str, Any]:
+    """The function's EventInvokeConfig in the embedded emulator ({} when none, or with another endpoint)."""
+    try:
+        from moto.awslambda.models import lambda_backends
+
+        configs = lambda_backends[account_id][region].get_function(name).event_invoke_config
+    except Exception:  # noqa: BLE001 - no emulator in this process (LocalStack), or no such function any more
+        return {}
+    return dict(configs[0].config) if configs else {}
+
+
+def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str) -> None:
+    config = event_invoke_config(name, region=runtime.region)
+    retries = int(config.get("MaximumRetryAttempts", DEFAULT_RETRIES))
+    max_age = float(config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE))
+    queued = time.monotonic()
+    attempts = 0
+    while True:
+        try:
+            attempts += 1
+            result = runtime.invoke(name, event)
+        except Throttled:
+            attempts -= 1           # a throttled event was not run
+            if time.monotonic() - queued + THROTTLE_DELAY > max_age:
+                _failed(runtime, name, event, request_id, attempts, "EventAgeExceeded", None, config)
+                return
+            time.sleep(THROTTLE_DELAY)
+            continue
+        except ResourceNotFound as exc:
+            logger.warning("async event for %s dropped: %s", name, exc)
+            return
+        except FunctionError as exc:
+            if attempts > retries:
+                _failed(runtime, name, event, request_id, attempts, "RetriesExhausted", exc, config)
+                return
+            delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)] if RETRY_DELAYS else 0.0
+            if time.monotonic() - queued + delay > max_age:
+                _failed(runtime, name, event, request_id, attempts, "EventAgeExceeded", exc, config)
+                return
+            logger.info("async invoke of %s failed (%s: %s); retry %d in %.1f s", name, exc.error_type, exc,
+                        attempts, delay)
+            time.sleep(delay)
+            continue
+        destination = ((config.get("DestinationConfig") or {}).get("OnSuccess") or {}).get("Destination")
+        if destination:
+            _send_record(runtime, destination, _record(runtime, name, event, request_id, attempts, "Success", result))
+        return
+
+
+def _failed(runtime: LambdaRuntime, name: str, event: Any, request_id: str, attempts: int, condition: str,
+            error: FunctionError | None, config: dict[str, Any]) -> None:
+    logger.warning("async event %s for %s failed after %d attempt(s) (%s)", request_id, name, attempts, condition)
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if destination:
+        _send_record(runtime, destination, _record(runtime, name, event, request_id, attempts, condition, error))
+    dead_letter = runtime.spec(name).dead_letter_arn
+    if dead_letter:
+        attributes = {"RequestID": request_id, "ErrorCode": "200",
+                      "ErrorMessage": error.error_message if error else condition}
+        _send(runtime, dead_letter, json.dumps(event), attributes)
+
+
+def _record(runtime: LambdaRuntime, name: str, event: Any, request_id: str, attempts: int, condition: str,
+            outcome: Any) -> dict[str, Any]:
+    """Lambda's invocation record, what a destination receives."""
+    response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if isinstance(outcome, FunctionError):
+        response["functionError"] = "Unhandled"
+        outcome = outcome.payload()
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}Z",
+        "requestContext": {"requestId": request_id, "functionArn": f"{runtime.spec(name).arn}:$LATEST",
+                           "condition": condition, "approximateInvokeCount": attempts},
+        "requestPayload": event,
+        "responseContext": response,
+        "responsePayload": outcome,
+    }
+
+
+def _client(runtime: LambdaRuntime, service: str) -> Any:
+    key = (service, runtime.aws_endpoint)
+    with _clients_lock:
+        if key not in _clients:
+            import boto3
+
+            _clients[key] = boto3.client(service, endpoint_url=runtime.aws_endpoint, region_name=runtime.region,
+                                         aws_access_key_id="testing", aws_secret_access_key="testing")
+        return _clients[key]
+
+
+def _send_record(runtime: LambdaRuntime, destination: str, record: dict[str, Any]) -> None:
+    if destination.startswith("arn:aws:events:"):
+        kind = "Success" if record["requestContext"]["condition"] == "Success" else "Failure"
+        _guarded(destination, lambda: _client(runtime, "events").put_events(Entries=[{
+            "Source": "lambda", "DetailType": f"Lambda Function Invocation Result - {kind}",
+            "Detail": json.dumps(record), "EventBusName": destination,
+            "Resources": [record["requestContext"]["functionArn"]]}]))
+    else:
+        _send(runtime, destination, json.dumps(record), {})
+
+
+def _send(runtime: LambdaRuntime, arn: str, body: str, attributes: dict[str, str]) -> None:
+    """Deliver `body` to an SQS queue, SNS topic or function by ARN."""
+    service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+    if service == "sqs":
+        def send() -> None:
+            sqs = _client(runtime, "sqs")
+            _, _, _, region, account, queue = arn.split(":", 5)
+            url = sqs.get_queue_url(QueueName=queue, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes={
+                k: {"DataType": "Number" if k == "ErrorCode" else "String", "StringValue": v}
+                for k, v in attributes.items()})
+        _guarded(arn, send)
+    elif service == "sns":
+        _guarded(arn, lambda: _client(runtime, "sns").publish(TopicArn=arn, Message=body, MessageAttributes={
+            k: {"DataType": "Number" if k == "ErrorCode" else "String", "StringValue": v}
+            for k, v in attributes.items()}))
+    elif service == "lambda":
+        _guarded(arn, lambda: invoke_async(runtime, arn, json.loads(body)))
+    else:
+        logger.warning("async destination %s is not supported locally; the record is dropped", arn)
+
+
+def _guarded(arn: str, send: Any) -> None:
+    try:
+        send()
+    except Exception:  # noqa: BLE001 - Lambda drops what it cannot deliver; say so
+        logger.exception("could not deliver to %s", arn)

@@ -414,6 +414,24 @@ class Deployer:
         for name, output in (self.template.get("Outputs") or {}).items():
             found += [Problem(f"Outputs.{name}", "output", f"intrinsic {fn}") for fn in sorted(_intrinsics(output))
                       if fn not in SUPPORTED_INTRINSICS]
+        return found + self._module_conflicts()
+
+    def _module_conflicts(self) -> list[Problem]:
+        """Functions whose handlers are same-named modules of different code: one interpreter imports one."""
+        if self.runtime is None:
+            return []
+        first: dict[str, tuple[str, Any]] = {}
+        found = []
+        for lid, res in self.template["Resources"].items():
+            props = res.get("Properties") or {}
+            if res["Type"] != "AWS::Lambda::Function" or not isinstance(props.get("Handler"), str):
+                continue
+            module = props["Handler"].split(".", 1)[0]
+            code = self.expanded.code_dirs.get(lid, f"inline code of {lid}")
+            other = first.setdefault(module, (lid, code))
+            if other[1] != code:
+                found.append(Problem(lid, res["Type"], f"module {module!r} also in {other[0]}",
+                                     "two functions' own modules of one name need a sandbox each (issue 13, part 1)"))
         return found
 
     def deploy(self) -> Stack:

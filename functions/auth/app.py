@@ -1,9 +1,15 @@
 """The auth REST API: register, log in, log out, who am I."""
+import logging
+
 from chalice import Response
 
 from auth import sessions, users
+from core import services
+from core.errors import AppError
 from core.http import bearer_token, json_body, service_app
 from core.validation import require
+
+log = logging.getLogger(__name__)
 
 app = service_app("notifyx-auth")
 
@@ -25,7 +31,12 @@ def login() -> dict:
 
 @app.route("/users/logout", methods=["DELETE"])
 def logout() -> Response:
-    sessions.revoke(bearer_token(app))
+    ended = sessions.revoke(bearer_token(app))
+    try:
+        # the token stops working everywhere at once: WebSockets opened with it are closed too
+        services.call("GATEWAY_SERVICE_FUNCTION", "close_session", user_id=ended["id"], session=ended["session"])
+    except AppError as e:  # the token is revoked whatever happens; its sockets' frames are refused anyway
+        log.error("logout of %s: its WebSockets were not closed: %s", ended["id"], e.message)
     return Response(body="", status_code=204)
 
 

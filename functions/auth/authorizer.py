@@ -19,8 +19,9 @@ def _token(event: dict) -> str | None:
 
 def handler(event: dict, context: Any) -> dict:
     """An IAM Allow policy for ``methodArn`` with the user in ``context``; raising "Unauthorized" means 401."""
+    token = _token(event)
     try:
-        user = sessions.resolve(_token(event))
+        user = sessions.resolve(token)
     except AppError:
         raise Exception("Unauthorized") from None  # the exact message API Gateway maps to 401
     return {
@@ -29,5 +30,6 @@ def handler(event: dict, context: Any) -> dict:
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}],
         },
-        "context": {"user_id": user["id"], "email": user["email"]},
+        # every event of the connection carries this: logout closes the connections of its session
+        "context": {"user_id": user["id"], "email": user["email"], "session": sessions.session_id(token)},
     }

@@ -24,6 +24,12 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def session_id(token: str) -> str:
+    """An id of the session for other services (the WebSocket connections opened with it): not the token's
+    hash, which is the Tokens table's key."""
+    return hashlib.sha256(b"session:" + token.encode()).hexdigest()[:32]
+
+
 def issue(user: User) -> dict:
     """A new session for ``user``: ``{"token", "expires_at"}`` (the token is shown once, never stored)."""
     token = secrets.token_urlsafe(32)
@@ -48,7 +54,11 @@ def resolve(token) -> dict:
     return {"id": session.user_id, "email": session.email}
 
 
-def revoke(token: str) -> None:
-    """End the session now: every service resolves tokens against this table, so it stops working everywhere."""
-    resolve(token)
+def revoke(token: str) -> dict:
+    """End the session now: every service resolves tokens against this table, so it stops working everywhere.
+
+    ``{"id", "email", "session"}`` of the session that ended (its WebSockets are the gateway's to close).
+    """
+    user = resolve(token)
     Token(_hash(token)).delete()
+    return {**user, "session": session_id(token)}

@@ -10,7 +10,7 @@ from typing import Any
 
 from core import services, validation
 from core.errors import AppError, invalid, unavailable
-from gateway import delivery, frames, publishing
+from gateway import delivery, frames, models, publishing
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,10 @@ def handler(event: dict, context: Any) -> dict:
     try:
         if not authorizer.get("user_id"):
             raise AppError("unauthorized", "the connection has no authorized user")
+        session = authorizer.get("session")
+        if session and action != "ping" and not models.session_open(
+                authorizer["user_id"], request_context.get("connectionId", ""), session):
+            raise AppError("unauthorized", "this connection's session has ended (logged out)")
         caller = Caller(authorizer["user_id"], authorizer.get("email", ""), request_context)
         data = ACTIONS[action](caller, frame)
     except AppError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 
@@ -16,20 +17,58 @@ class Connection(Model):
     user_id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute(null=True)
     connections = UnicodeSetAttribute(null=True)  # DynamoDB drops an emptied set: absent = offline
+    # "<session> <connection id>" of each live connection opened with a session token: logout closes them
+    sessions = UnicodeSetAttribute(null=True)
+    endpoint = UnicodeAttribute(null=True)  # the @connections endpoint of the user's connections
 
 
-def add(user_id: str, email: str | None, connection_id: str) -> None:
+def _entry(session: str, connection_id: str) -> str:
+    return f"{session} {connection_id}"
+
+
+def add(user_id: str, email: str | None, connection_id: str, session: str | None = None,
+        endpoint: str | None = None) -> None:
     actions = [Connection.connections.add({connection_id})]
     if email:
         actions.append(Connection.email.set(email))
+    if session:
+        actions.append(Connection.sessions.add({_entry(session, connection_id)}))
+    if endpoint:
+        actions.append(Connection.endpoint.set(endpoint))
     Connection(user_id).update(actions=actions)
 
 
-def remove(user_id: str, connection_id: str) -> None:
-    Connection(user_id).update(actions=[Connection.connections.delete({connection_id})])
+def remove(user_id: str, connection_id: str, session: str | None = None) -> None:
+    actions = [Connection.connections.delete({connection_id})]
+    if session:
+        actions.append(Connection.sessions.delete({_entry(session, connection_id)}))
+    Connection(user_id).update(actions=actions)
 
 
 def live(user_ids: list[str]) -> list[tuple[str, str]]:
     """(user id, connection id) of every live connection of these users."""
     found = Connection.batch_get(list(dict.fromkeys(user_ids)), attributes_to_get=["user_id", "connections"])
     return [(c.user_id, cid) for c in found for cid in sorted(c.connections or ())]
+
+
+def session_open(user_id: str, connection_id: str, session: str) -> bool:
+    """Whether this connection's session has not been ended by a logout."""
+    try:
+        item = Connection.get(user_id, consistent_read=True, attributes_to_get=["user_id", "sessions"])
+    except DoesNotExist:
+        return False
+    return _entry(session, connection_id) in (item.sessions or ())
+
+
+def end_session(user_id: str, session: str) -> tuple[list[str], str | None]:
+    """Forget every connection of the session; (their ids, the @connections endpoint) for closing them."""
+    try:
+        item = Connection.get(user_id, consistent_read=True)
+    except DoesNotExist:
+        return [], None
+    entries = {e for e in (item.sessions or ()) if e.split(" ", 1)[0] == session}
+    if not entries:
+        return [], item.endpoint
+    ids = sorted(e.split(" ", 1)[1] for e in entries)
+    Connection(user_id).update(actions=[Connection.sessions.delete(entries), Connection.connections.delete(set(ids))])
+    return ids, item.endpoint

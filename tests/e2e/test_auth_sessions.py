@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from websockets.exceptions import ConnectionClosed
+
 from infra.client import ApiError, Connection, HttpApi
 
 pytestmark = pytest.mark.timeout(60)
@@ -49,6 +51,25 @@ def test_handshake_without_a_valid_token_is_refused(cloud):
         Connection(cloud.endpoints["websocket_api"], "not-a-token")
 
     assert (refused.value.code, refused.value.status) == ("unauthorized", 401)
+
+
+def test_logout_closes_the_websockets_opened_with_that_token(cloud, new_user):
+    user = new_user("bye")
+    doomed, survivor = user.connect(), user.connect()
+    other_login = HttpApi(cloud.endpoints["http_api"])
+    other_login.login(user.email, user.password)
+    other = Connection(cloud.endpoints["websocket_api"], other_login.token)
+    try:
+        assert doomed.request("ping") == {"pong": True} and other.request("ping") == {"pong": True}
+        user.http.logout()
+        for conn in (doomed, survivor):
+            with pytest.raises(ConnectionClosed):
+                while True:  # anything still in flight answers, then the server closes the socket
+                    frame = conn.receive(timeout=5)
+                    assert frame.get("type") != "reply" or frame["error"]["code"] == "unauthorized"
+        assert other.request("ping") == {"pong": True}  # the same user's other session is untouched
+    finally:
+        other.close()
 
 
 def test_logout_revokes_the_token_for_http_and_websocket(cloud, new_user):

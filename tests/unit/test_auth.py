@@ -226,8 +226,9 @@ def test_authorizer_allows_a_query_string_token(client, auth):
         "principalId": user_id,
         "policyDocument": {"Version": "2012-10-17", "Statement": [
             {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}]},
-        "context": {"user_id": user_id, "email": "ada@example.com"},
+        "context": {"user_id": user_id, "email": "ada@example.com", "session": policy["context"]["session"]},
     }
+    assert session["token"] not in policy["context"]["session"]
 
 
 def test_authorizer_allows_a_bearer_header(client, auth):

@@ -129,7 +129,7 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
         props = res.setdefault("Properties", {})
         if res["Type"] == "AWS::Serverless::Function":
             uri = props.get("CodeUri", globals_code)
-            if uri is None and "InlineCode" not in props:
+            if uri is None and "InlineCode" not in props and props.get("PackageType") != "Image":
                 raise TemplateError(f"function {logical_id} has no CodeUri")
             if _is_local(uri) and "InlineCode" not in props:
                 sam_code[logical_id] = _code_folder((base / uri).resolve())

@@ -1,0 +1,74 @@
+"""What the local cloud cannot do is reported before anything is created: all of it, as one table, no traceback."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.deploy import Deployer, UnsupportedTemplate
+from infra.template import expand
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = Path(__file__).parent / "fixtures" / "h1" / "bad"
+
+
+def problems(name):
+    with pytest.raises(UnsupportedTemplate) as caught:
+        Deployer(expand(BAD / name), "http://127.0.0.1:1", embedded=False).deploy()
+    return caught.value
+
+
+def test_every_unsupported_thing_is_one_row_of_one_table():
+    error = problems("many_unsupported.yaml")
+    rows = {(p.logical_id, p.unsupported) for p in error.problems}
+    assert rows == {
+        ("ClickStream", "resource type"),
+        ("Table", "property KinesisStreamSpecification"),
+        ("Bucket", "property NotificationConfiguration"),
+        ("Queue", "intrinsic Fn::ImportValue"),
+        ("ImageFunction", "PackageType Image"),
+        ("ImageFunction", "Code"),
+        ("NodeFunction", "Runtime nodejs20.x"),
+        ("JwtAuthorizer", "AuthorizerType JWT"),
+        ("JwtAuthorizer", "property JwtConfiguration"),
+        ("Outputs.Shared", "intrinsic Fn::ImportValue"),
+    }
+    text = str(error)
+    assert text.startswith("many_unsupported.yaml: the local cloud cannot run 10 thing(s)")
+    assert "resource  " in text and "S3 event notifications are not delivered locally" in text
+    assert "Traceback" not in text
+
+
+def test_nothing_is_created_when_something_is_unsupported():
+    # the endpoint is unreachable: any create call would fail with a connection error instead
+    problems("many_unsupported.yaml")
+
+
+def test_notifyx_up_prints_the_table_without_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "infra.cli", "up", "--template", str(BAD / "many_unsupported.yaml"),
+                             "--aws-port", "0", "--http-port", "0", "--ws-port", "0"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("ClickStream") == 1
+    assert "AWS::Kinesis::Stream" in result.stderr and "PackageType Image" in result.stderr
+
+
+def test_conditions_choose_resources_and_values():
+    from infra.emulator import Emulator
+
+    emulator = Emulator(0).start()
+    try:
+        for env, queues in (("dev", {"notifyx-Queue"}), ("prod", {"prod-queue", "notifyx-ProdOnly"})):
+            stack = Deployer(expand(BAD.parent / "conditions.yaml"), emulator.endpoint,
+                             parameters={"Env": env}).deploy()
+            assert {r.physical_id.rsplit("/", 1)[-1] for r in stack.of_type("AWS::SQS::Queue")} == queues
+            assert stack.outputs.get("ProdQueue") == ("notifyx-ProdOnly" if env == "prod" else None)
+            emulator.stop()
+            emulator = Emulator(0).start()
+    finally:
+        emulator.stop()

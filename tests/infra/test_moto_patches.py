@@ -1,0 +1,74 @@
+"""infra/moto_patches.py: what each patch replaces is still where it was (moto is pinned), and each reverts cleanly."""
+from __future__ import annotations
+
+import inspect
+import json
+import urllib.request
+from pathlib import Path
+
+from infra import moto_patches
+from infra.cloud import LocalCloud
+from infra.runtime import LambdaRuntime
+
+APP = Path(__file__).parent / "fixtures" / "apps" / "inline_layer"
+
+
+def test_lambda_docker_client_is_a_property_of_moto_docker_model():
+    from moto.awslambda.models import LambdaFunction
+    from moto.utilities.docker_utilities import DockerModel
+
+    assert issubclass(LambdaFunction, DockerModel)
+    assert isinstance(inspect.getattr_static(DockerModel, "docker_client"), property)
+    assert "docker_client" not in LambdaFunction.__dict__
+
+
+def test_update_function_code_stores_the_zip_where_the_patch_reads_it():
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
+
+    assert list(inspect.signature(LambdaFunction.update_function_code).parameters) == ["self", "updated_spec"]
+    source = inspect.getsource(LambdaFunction._set_function_code)
+    assert "self.code_bytes" in source and "self.code_sha_256" in source
+    assert "fn.update_function_code(body)" in inspect.getsource(LambdaBackend.update_function_code)
+
+
+def test_sns_subscription_publish_is_where_lambda_delivery_happens():
+    from moto.sns.models import Subscription
+
+    assert list(inspect.signature(Subscription.publish).parameters) == [
+        "self", "message", "message_id", "subject", "message_attributes", "group_id", "deduplication_id",
+        "message_structure"]
+    source = inspect.getsource(Subscription.publish)
+    for piece in ('self.protocol == "lambda"', "self._filter_policy_matcher.matches(message_attributes, message)",
+                  "self._parse_message_structure(message, self.protocol)"):
+        assert piece in source, piece
+
+
+def test_event_invoke_configs_are_where_async_invoke_reads_them():
+    from moto.awslambda.models import EventInvokeConfig, LambdaBackend
+
+    assert "fn.event_invoke_config.append(event_config)" in inspect.getsource(
+        LambdaBackend.put_function_event_invoke_config)
+    assert "self.config = config" in inspect.getsource(EventInvokeConfig.__init__)
+
+
+def test_every_patch_reverts_to_moto_as_installed():
+    from moto.awslambda.models import LambdaFunction
+    from moto.sns.models import Subscription
+
+    before = (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys())
+    moto_patches.apply_all(LambdaRuntime())
+    try:
+        assert LambdaFunction.update_function_code is not before[0]
+        assert Subscription.publish is not before[1]
+        assert "docker_client" in LambdaFunction.__dict__
+    finally:
+        moto_patches.revert_all()
+    assert (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys()) == before
+
+
+def test_moto_dashboard_data_answers_with_functions_deployed():
+    with LocalCloud(APP / "plain_cfn.yaml", static_dir=None) as cloud:
+        with urllib.request.urlopen(cloud.aws_endpoint + "/moto-api/data.json", timeout=30) as response:
+            data = json.loads(response.read())
+        assert response.status == 200
+        assert [f["function_name"] for f in data["awslambda"]["LambdaFunction"]] == ["notifyx-HelloFunction"]

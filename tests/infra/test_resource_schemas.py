@@ -86,3 +86,13 @@ def test_the_fixture_apps_are_valid_templates():
     result = subprocess.run([str(ROOT / ".venv" / "bin" / "cfn-lint"), *templates, "--ignore-checks", "W3002"],
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_docs_table_of_properties_is_the_codes():
+    docs = (ROOT / "docs" / "local-cloud.md").read_text()
+    for type_ in supported_types():
+        entry = support(type_)
+        unsupported = sorted(writable(type_) - set(entry.handles) - set(entry.ignores))
+        row = (f"| `{type_}` | {', '.join(sorted(entry.handles))} | {', '.join(sorted(entry.ignores)) or '-'} | "
+               f"{', '.join(unsupported) or '-'} |")
+        assert row in docs, f"docs/local-cloud.md: update the row of {type_} to\n{row}"

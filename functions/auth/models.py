@@ -26,6 +26,8 @@ class User(Model):
     id = UnicodeAttribute()
     password = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    failed_logins = NumberAttribute(null=True)  # wrong passwords in a row (a good login resets it)
+    locked_until = NumberAttribute(null=True)  # epoch seconds: logins are refused until then (backoff)
 
     by_id = UserById()
 

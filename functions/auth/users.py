@@ -1,17 +1,21 @@
 """Registering users and checking their credentials."""
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError
 
-from auth import passwords
+from auth import passwords, sessions
 from auth.models import User
 from core import validation
 from core.errors import AppError, invalid
 
 MAX_PASSWORD_LENGTH = 1024
+# an account takes this many wrong passwords in a row freely; then each one locks its logins for twice as long
+FREE_FAILURES = 5
+MAX_BACKOFF_SECONDS = 300
 
 
 def _password(value) -> str:
@@ -47,13 +51,30 @@ def authenticate(email, password) -> User:
     if len(password) > MAX_PASSWORD_LENGTH:  # scrypt's cost grows with the input: refuse before hashing
         raise invalid(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
     try:
-        user = User.get(email)
+        user = User.get(email, consistent_read=True)
     except User.DoesNotExist:
         passwords.check_password(password, passwords.DECOY_HASH)
         raise AppError("unauthorized", "wrong email or password") from None
+    now = sessions.now()
+    if user.locked_until and user.locked_until > now:
+        # even the right password waits: guessing must not go faster than the backoff
+        wait = math.ceil(user.locked_until - now)
+        raise AppError("rate_limited", f"too many failed logins for this account; try again in {wait} s")
     if not passwords.check_password(password, user.password):
+        _failed(user, now)
         raise AppError("unauthorized", "wrong email or password")
+    if user.failed_logins:
+        user.update(actions=[User.failed_logins.remove(), User.locked_until.remove()])
     return user
+
+
+def _failed(user: User, now: float) -> None:
+    """Count a wrong password (atomically: guesses come in parallel) and lock the account's logins after
+    FREE_FAILURES of them in a row: 1 s, then 2 s, 4 s ... up to MAX_BACKOFF_SECONDS."""
+    user.update(actions=[User.failed_logins.add(1)])
+    beyond = int(user.failed_logins) - FREE_FAILURES - 1
+    if beyond >= 0:
+        user.update(actions=[User.locked_until.set(int(now + min(2 ** min(beyond, 20), MAX_BACKOFF_SECONDS)) + 1)])
 
 
 def by_email(email: str) -> User:

@@ -250,3 +250,40 @@ def test_authorizer_denies_missing_or_bad_tokens(auth, event):
     with pytest.raises(Exception) as raised:
         auth["authorizer"].handler(event, None)
     assert str(raised.value) == "Unauthorized"
+
+
+# ---------------------------------------------------------------- login backoff (issue 9, item 12)
+
+
+def test_repeated_wrong_passwords_lock_the_accounts_logins_with_a_growing_backoff(client, auth, monkeypatch):
+    clock = [1_000_000.0]
+    monkeypatch.setattr(auth["sessions"], "now", lambda: clock[0])
+    register(client)
+    for _ in range(5):  # a few typos are free
+        assert error_code(login(client, password="wrong password")) == (401, "unauthorized")
+    assert login(client)[0] == 200  # and a good login resets the count
+    for _ in range(6):
+        assert error_code(login(client, password="wrong password")) == (401, "unauthorized")
+    status, body = login(client)  # even the right password waits out the backoff
+    assert (status, body["error"]["code"]) == (429, "rate_limited") and "try again in" in body["error"]["message"]
+    clock[0] += 2
+    assert error_code(login(client, password="wrong password")) == (401, "unauthorized")
+    clock[0] += 1.5
+    assert error_code(login(client)) == (429, "rate_limited")  # the 7th failure doubled the wait
+    clock[0] += 2
+    assert login(client)[0] == 200
+
+
+def test_thirty_fast_guesses_cannot_be_followed_by_a_login(client, auth):
+    register(client)
+    answers = [login(client, password=f"guess {i:02d} nope")[0] for i in range(30)]
+    assert set(answers) <= {401, 429} and answers.count(429) >= 20
+    assert error_code(login(client)) == (429, "rate_limited")
+
+
+def test_guessing_one_account_does_not_lock_another(client, auth):
+    register(client)
+    register(client, "bob@example.com")
+    for _ in range(8):
+        login(client, password="wrong password")
+    assert login(client, "bob@example.com")[0] == 200

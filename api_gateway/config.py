@@ -59,6 +59,8 @@ class RestApiConfig:
     stage: str
     routes: tuple[RestRoute, ...] = ()
     binary_media_types: tuple[str, ...] = ()   # "image/png" (the template's "image~1png" decoded)
+    #: the stage's ThrottlingRateLimit (requests/s) and ThrottlingBurstLimit; None: not throttled
+    throttle: tuple[float, int] | None = None
 
 
 @dataclass(frozen=True)

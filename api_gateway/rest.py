@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 _MISSING_TOKEN = (403, {"message": "Missing Authentication Token"})
 _INTERNAL_ERROR = (502, {"message": "Internal server error"})
 _TIMED_OUT = (504, {"message": "Endpoint request timed out"})
+_THROTTLED = (429, {"message": "Too Many Requests"})
 #: API Gateway's payload limit: a larger request is refused with 413 before its body is read
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _DIGITS = re.compile(rb"[0-9]{1,19}")
@@ -71,6 +72,25 @@ class _Resource:
         return tuple(kind for kind, _ in self.segments)
 
 
+class _TokenBucket:
+    """API Gateway's stage throttling: ``rate`` requests per second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.capacity = float(rate), float(max(burst, 1))
+        self.tokens, self.at = self.capacity, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
 def _compile(path: str) -> tuple[tuple[int, str], ...]:
     segments = []
     for part in [p for p in path.split("/") if p]:
@@ -104,6 +124,7 @@ class RestGateway:
         self.body_timeout = body_timeout
         self.port = 0
         self._stages: dict[str, list[_Resource]] = {}
+        self._buckets = {api.api_id: _TokenBucket(*api.throttle) for api in self.apis if api.throttle}
         for api in self.apis:
             by_path: dict[str, dict[str, RestRoute]] = {}
             for route in api.routes:
@@ -177,6 +198,10 @@ class RestGateway:
             status, headers, payload = self._json(*_MISSING_TOKEN)
             return status, headers + [("x-amzn-ErrorType", "MissingAuthenticationTokenException")], payload
         route, resource, params = resolved
+        bucket = self._buckets.get(resource.api.api_id)
+        if bucket is not None and not bucket.take():
+            status, headers, payload = self._json(*_THROTTLED)
+            return status, headers + [("x-amzn-ErrorType", "TooManyRequestsException")], payload
         content_type = next((v for k, v in header_pairs if k.lower() == "content-type"), "")
         media_type = content_type.split(";")[0].strip().lower()
         binary = any(fnmatch.fnmatchcase(media_type, t) for t in resource.api.binary_media_types) if media_type \

@@ -102,12 +102,24 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 routes.append(RestRoute(verb, path, function_of_uri(integration["uri"])))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
-        stages = [s.physical_id for s in stack.of_type("AWS::ApiGateway::Stage")
-                  if s.properties.get("RestApiId") == api.physical_id]
+        stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
+                           if s.properties.get("RestApiId") == api.physical_id]
+        stages = [s.physical_id for s in stage_resources]
         configs.append(RestApiConfig(
             api_id=api.physical_id, stage=stages[0] if stages else "Prod", routes=tuple(routes),
-            binary_media_types=tuple(dict.fromkeys(m.replace("~1", "/") for m in media))))
+            binary_media_types=tuple(dict.fromkeys(m.replace("~1", "/") for m in media)),
+            throttle=_stage_throttle(stage_resources[0].properties) if stage_resources else None))
     return configs
+
+
+def _stage_throttle(stage: dict[str, Any]) -> tuple[float, int] | None:
+    """The stage-wide ("/*", "*") ThrottlingRateLimit and ThrottlingBurstLimit of its MethodSettings."""
+    for setting in stage.get("MethodSettings") or []:
+        if setting.get("ResourcePath") == "/*" and setting.get("HttpMethod") == "*" \
+                and "ThrottlingRateLimit" in setting:
+            rate = float(setting["ThrottlingRateLimit"])
+            return rate, int(setting.get("ThrottlingBurstLimit", max(1, int(rate))))
+    return None
 
 
 def _lower_camel(cors: dict[str, Any]) -> tuple[tuple[str, Any], ...]:

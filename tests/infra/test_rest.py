@@ -322,3 +322,20 @@ def test_a_burst_of_200_connects_is_accepted_at_once(gateway: RestGateway) -> No
     for sock in sockets:
         sock.close()
     assert len(took) == 200 and max(took) < 0.9, sorted(took)[-5:]
+
+
+def test_stage_throttling_answers_429_over_the_burst_and_refills_at_the_rate() -> None:
+    throttled = RestApiConfig("rest789", "local", API.routes, throttle=(20.0, 5))
+    with RestGateway([throttled], handlers.invoke) as gw:
+        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        statuses = []
+        for _ in range(8):
+            conn.request("POST", "/local/things", body=b"{}")
+            response = conn.getresponse()
+            statuses.append((response.status, response.read(), response.getheader("x-amzn-ErrorType")))
+        conn.close()
+        assert [s for s, _, _ in statuses[:5]] == [201] * 5
+        assert (429, b'{"message": "Too Many Requests"}', "TooManyRequestsException") in statuses[5:]
+        time.sleep(0.3)  # 20 requests/s: ~6 tokens back
+        assert request(gw, "POST", "/local/things", body=b"{}")[0] == 201
+        assert request(gw, "GET", "/")[0] != 429  # the static client is not the API

@@ -206,6 +206,11 @@ class InProcessRequests:
     def __call__(self, request: object, event_name: str = "", **_: object) -> object:
         from urllib.parse import urlsplit
 
+        # a session may hold this handler twice (BUILTIN_HANDLERS and boto3's default session, after an earlier
+        # LocalCloud in this process): answer once, or every write would be applied twice
+        answered = getattr(request, "_notifyx_in_process_answer", None)
+        if answered is not None:
+            return answered
         url = urlsplit(request.url)  # type: ignore[attr-defined]
         if url.netloc not in self.hosts:
             return None
@@ -231,7 +236,9 @@ class InProcessRequests:
         if answer is None:
             return None
         status, headers, payload = answer
-        return AWSResponse(request.url, status, headers, MockRawResponse(payload))  # type: ignore[attr-defined]
+        response = AWSResponse(request.url, status, headers, MockRawResponse(payload))  # type: ignore[attr-defined]
+        request._notifyx_in_process_answer = response  # type: ignore[attr-defined]
+        return response
 
 
 in_process_requests: InProcessRequests | None = None

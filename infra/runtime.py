@@ -591,6 +591,21 @@ def disable_fast_invoke() -> None:
 
 
 def _fast_invoke(request: Any, **_: Any) -> Any:
+    """before-send: answer one Invoke in process, once per request.
+
+    botocore calls every before-send handler of a session; one created after an earlier LocalCloud in this process
+    holds this handler twice (copied from BUILTIN_HANDLERS, and registered on boto3's default session), which ran
+    the function twice per Invoke. The answer is kept on the request, so the second call returns it unrun.
+    """
+    answered = getattr(request, "_notifyx_invoke_answer", None)
+    if answered is None:
+        answered = _answer_invoke(request)
+        if answered is not None:
+            request._notifyx_invoke_answer = answered
+    return answered
+
+
+def _answer_invoke(request: Any) -> Any:
     from urllib.parse import unquote, urlsplit
 
     url = urlsplit(request.url)

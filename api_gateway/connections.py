@@ -63,6 +63,33 @@ def _error(exc: GoneError | PayloadTooLargeError | ForbiddenError) -> Answer:
     return exc.status, {"Content-Type": "application/json", "x-amzn-ErrorType": exc.code}, body
 
 
+_SIGV4_PARTS = ("Credential=", "SignedHeaders=", "Signature=")
+
+
+def refusal(headers: dict[str, str]) -> Answer | None:
+    """Why a plain HTTP @connections request is refused before it is read, or None.
+
+    The @connections API takes IAM (SigV4) auth only, as on AWS: an unsigned request is 403. The local cloud has
+    no real credentials to check a signature against, so the signature's presence is what is required; a
+    browser (any request with an ``Origin``) is refused outright, so no web page can post to or close a socket.
+    Header names are lower case.
+    """
+    if "origin" in headers:
+        return _refused("ForbiddenException", "Forbidden")
+    authorization = headers.get("authorization", "")
+    if not authorization:
+        return _refused("MissingAuthenticationTokenException", "Missing Authentication Token")
+    if not authorization.startswith("AWS4-HMAC-SHA256 ") or not all(p in authorization for p in _SIGV4_PARTS):
+        return _refused("IncompleteSignatureException",
+                        "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' (SigV4)")
+    return None
+
+
+def _refused(error_type: str, message: str) -> Answer:
+    return 403, {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}, \
+        json.dumps({"message": message}).encode()
+
+
 def answer_request(gateway: WebSocketGateway, method: str, path: str, body: bytes) -> Answer | None:
     """Answer ``METHOD /<stage>/@connections/<id>`` on ``gateway``; None if the path is not a @connections path."""
     prefix, sep, raw_id = path.partition("/@connections/")

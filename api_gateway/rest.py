@@ -380,8 +380,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._headers_buffer = []
         self.wfile.write(data)
 
+    def _foreign_origin(self) -> bool:
+        """A browser request from another site's page (its Origin is not this server's own).
+
+        HTTP APIs served here answer Origins by their own CorsConfiguration, so only REST stages and the
+        static client are guarded when there are some.
+        """
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return False  # not a browser's cross-origin request (curl, SDKs, navigations)
+        stage = urlsplit(self.path).path.lstrip("/").partition("/")[0]
+        if self.rest_gateway.http_apis and stage not in self.rest_gateway._stages:
+            return False
+        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        return origin.rstrip("/").lower() != f"http://{host}".lower()
+
     def _serve(self) -> None:
         try:
+            if self._foreign_origin():
+                # the web client is served from this origin; no other site's page may use a visitor's browser
+                # (and the token it holds) against the API
+                raise _BadRequest(403, "Forbidden")
             body = self._body()
         except _BadRequest as e:
             self.close_connection = True  # what is left of this request is not a next request

@@ -32,14 +32,14 @@ from websockets.protocol import State
 
 from api_gateway import events
 from api_gateway.config import Authorizer, Invoke, Limits, WebSocketApiConfig, WebSocketRoute
-from api_gateway.connections import GoneError, PayloadTooLargeError, answer_request
+from api_gateway.connections import GoneError, PayloadTooLargeError, answer_request, refusal
 
 log = logging.getLogger(__name__)
 
 _OPEN = State.OPEN
 _CLOSE = object()            # outbox marker: close this connection after the frames queued before it
 _GOING_AWAY = (1001, "Going away")
-_REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
             502: "Bad Gateway", 504: "Gateway Timeout"}
 
 
@@ -143,12 +143,17 @@ class _DataPlaneConnection(ServerConnection):
         if headers.get("upgrade", "").lower() == "websocket" or "/@connections/" not in target:
             self._sniffing = None
             return super().data_received(bytes(buffer))
-        length = int(headers.get("content-length") or 0)
-        body = bytes(buffer[head_end + 4:head_end + 4 + length])
-        if len(body) < length:
-            return
+        refused = refusal(headers)
+        length_header = headers.get("content-length") or "0"
+        if refused is None and not (length_header.isascii() and length_header.isdigit()):
+            refused = 400, {"Content-Type": "application/json"}, b'{"message": "Bad Request"}'
+        if refused is None:
+            length = int(length_header)
+            body = bytes(buffer[head_end + 4:head_end + 4 + length])
+            if len(body) < length:
+                return
         self._answered = True   # one request per socket: the response says Connection: close
-        status, answer_headers, payload = answer_request(self.gateway, method, target, body)
+        status, answer_headers, payload = refused or answer_request(self.gateway, method, target, body)
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}", f"Content-Length: {len(payload)}",
                 "Connection: close"]
         head += [f"{k}: {v}" for k, v in answer_headers.items() if k.lower() != "content-length"]
@@ -188,6 +193,8 @@ class WebSocketGateway:
         self._executor: ThreadPoolExecutor | None = None
         self._selection_path = self._parse_selection(api.route_selection_expression)
         self._selectable = {key for key in api.routes if not key.startswith("$")}
+        #: browser origins allowed to open a socket (the web page's own); a handshake from any other is refused
+        self.allowed_origins: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -343,6 +350,10 @@ class WebSocketGateway:
     async def _handshake(self, connection: _DataPlaneConnection, request: Any) -> Response | None:
         url = urlsplit(request.path)
         if url.path.rstrip("/") != f"/{self.stage}":
+            return self._refusal(403, "Forbidden")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self.allowed_origins:
+            # another site's page: it could otherwise act with the token it gets the user's browser to send
             return self._refusal(403, "Forbidden")
         remote = connection.remote_address
         session = _Session(events.new_connection_id(), remote[0] if remote else "127.0.0.1",

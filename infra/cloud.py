@@ -291,6 +291,10 @@ class LocalCloud:
         self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION)
                                        for api in http_api_configs(self.stack)]
         self.rest_gateway.start()
+        # the web page (served by the REST gateway) may open sockets; no other site's page may
+        for gateway in self.websocket_gateways:
+            gateway.allowed_origins.update({f"http://127.0.0.1:{self.rest_gateway.port}",
+                                            f"http://localhost:{self.rest_gateway.port}"})
         # the web page learns where the APIs are (any ports) from the page's own origin
         self.rest_gateway.documents["/config.json"] = json.dumps(self.endpoints).encode()
 

@@ -14,6 +14,26 @@ class EmulatorError(Exception):
     """The emulator cannot start."""
 
 
+def _refuse_browsers(server: object) -> None:
+    """No web page may call the emulator: it checks no signature, so a page could write any table.
+
+    moto's server reflects any Origin and answers CORS preflights; every request a browser sends cross-origin
+    carries an Origin header (SDKs and CLIs never do), so those are refused with 403 before moto sees them.
+    """
+    wsgi = getattr(server, "_server", None)  # moto's ThreadedMotoServer keeps its werkzeug server here
+    if wsgi is None or not hasattr(wsgi, "app"):
+        raise EmulatorError("moto's ThreadedMotoServer changed: cannot guard it against browsers")
+    app = wsgi.app
+
+    def guarded(environ: dict, start_response):  # noqa: ANN202 - WSGI
+        if "HTTP_ORIGIN" in environ:
+            start_response("403 Forbidden", [("Content-Type", "application/json")])
+            return [b'{"message": "requests from web pages are refused"}']
+        return app(environ, start_response)
+
+    wsgi.app = guarded
+
+
 class Emulator:
     """moto's ThreadedMotoServer on 127.0.0.1:<port> (0 = a free port) with Step Functions execution enabled."""
 
@@ -54,6 +74,7 @@ class Emulator:
         serialize_dynamodb()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
         self._server.start()
+        _refuse_browsers(self._server)
         self.port = self._server.get_host_and_port()[1]
         # moto's Step Functions interpreter reaches Lambda at http://localhost:$MOTO_PORT
         os.environ["MOTO_PORT"] = str(self.port)

@@ -105,22 +105,27 @@ def test_post_to_too_large_message_is_413(gateway: WebSocketGateway) -> None:
     assert too_large.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
+# the @connections API takes SigV4 (IAM) auth only: the data plane requires a signature's shape
+SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/execute-api/aws4_request, "
+                           "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64}
+
+
 def test_plain_http_on_the_websocket_port(gateway: WebSocketGateway) -> None:
     base = f"http://{gateway.domain_name}/{gateway.stage}/@connections"
     ws, connection_id = open_client(gateway)
     with ws:
         url = f"{base}/{urllib.request.quote(connection_id, safe='')}"
-        post = urllib.request.Request(url, data=b"from another process", method="POST")
+        post = urllib.request.Request(url, data=b"from another process", method="POST", headers=SIGNED)
         assert urllib.request.urlopen(post, timeout=5).status == 200
         assert ws.recv(timeout=5) == "from another process"
-        info = json.loads(urllib.request.urlopen(url, timeout=5).read())
+        info = json.loads(urllib.request.urlopen(urllib.request.Request(url, headers=SIGNED), timeout=5).read())
         assert set(info) == {"connectedAt", "identity", "lastActiveAt"}
         assert info["identity"]["sourceIp"] == "127.0.0.1"
-        delete = urllib.request.Request(url, method="DELETE")
+        delete = urllib.request.Request(url, method="DELETE", headers=SIGNED)
         assert urllib.request.urlopen(delete, timeout=5).status == 204
     for method, data in (("POST", b"x"), ("GET", None), ("DELETE", None)):
         with pytest.raises(urllib.error.HTTPError) as gone:
-            urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=5)
+            urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=SIGNED), timeout=5)
         assert gone.value.code == 410
         assert gone.value.headers["x-amzn-ErrorType"] == "GoneException"
 

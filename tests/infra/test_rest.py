@@ -339,3 +339,19 @@ def test_stage_throttling_answers_429_over_the_burst_and_refills_at_the_rate() -
         time.sleep(0.3)  # 20 requests/s: ~6 tokens back
         assert request(gw, "POST", "/local/things", body=b"{}")[0] == 201
         assert request(gw, "GET", "/")[0] != 429  # the static client is not the API
+
+
+def test_a_request_from_another_sites_page_is_refused(gateway: RestGateway) -> None:
+    for method, path in (("POST", "/local/things"), ("GET", "/local/things"), ("OPTIONS", "/local/things"),
+                         ("GET", "/"), ("GET", "/config.json")):
+        for origin in ("https://evil.example", "null", f"http://127.0.0.1:{gateway.port + 1}"):
+            status, headers, body = request(gateway, method, path, body=b"{}" if method == "POST" else None,
+                                            headers={"Origin": origin})
+            assert status == 403 and headers.get("Access-Control-Allow-Origin") is None, (method, path, origin)
+
+
+def test_the_pages_own_origin_and_non_browsers_are_served(gateway: RestGateway) -> None:
+    own = f"http://127.0.0.1:{gateway.port}"
+    assert request(gateway, "POST", "/local/things", body=b"{}", headers={"Origin": own})[0] == 201
+    assert request(gateway, "GET", "/", headers={"Origin": own})[0] == 200
+    assert request(gateway, "POST", "/local/things", body=b"{}")[0] == 201

@@ -252,7 +252,7 @@ def test_server_delete_via_connections_closes_and_fires_disconnect(gateway: WebS
     with connect(gateway.url + "?token=good") as ws:
         connection_id = last_connection_id()
         request = urllib.request.Request(f"http://{gateway.domain_name}/local/@connections/{connection_id}",
-                                         method="DELETE")
+                                         method="DELETE", headers=SIGNED)
         assert urllib.request.urlopen(request, timeout=5).status == 204
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=5)
@@ -338,3 +338,55 @@ def test_close_without_a_status_reports_1005(gateway: WebSocketGateway) -> None:
     connection_id = last_connection_id()
     wait_until(lambda: disconnects_of(connection_id))
     assert disconnects_of(connection_id)[0]["requestContext"]["disconnectStatusCode"] == 1005
+
+
+# ---------------------------------------------------------------- browsers and unsigned callers (issue 9, item 9)
+
+
+def test_a_handshake_from_a_foreign_origin_is_refused(gateway: WebSocketGateway) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(gateway.url + "?token=good", origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+    assert not handlers.recorded("authorize")  # refused before anything runs
+
+
+def test_a_handshake_from_an_allowed_origin_or_none_is_accepted(gateway: WebSocketGateway) -> None:
+    gateway.allowed_origins.add("http://127.0.0.1:4000")
+    with connect(gateway.url + "?token=good", origin="http://127.0.0.1:4000") as ws:
+        ws.send(json.dumps({"action": "echo"}))
+        assert json.loads(ws.recv(timeout=5)) == {"action": "echo"}
+    with connect(gateway.url + "?token=good") as ws:  # not a browser: no Origin
+        ws.send(json.dumps({"action": "echo"}))
+        assert json.loads(ws.recv(timeout=5)) == {"action": "echo"}
+
+
+SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/execute-api/aws4_request, "
+                           "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64}
+
+
+@pytest.mark.parametrize("headers, error_type", [
+    ({}, "MissingAuthenticationTokenException"),
+    ({"Authorization": "Bearer good"}, "IncompleteSignatureException"),
+    ({**SIGNED, "Origin": "https://evil.example"}, "ForbiddenException"),
+])
+def test_plain_http_connections_calls_need_a_sigv4_signature_and_no_browser(gateway: WebSocketGateway,
+                                                                            headers: dict, error_type: str) -> None:
+    with connect(gateway.url + "?token=good") as ws:
+        connection_id = last_connection_id()
+        for method, data in (("POST", b"forged"), ("DELETE", None)):
+            request = urllib.request.Request(f"http://{gateway.domain_name}/local/@connections/{connection_id}",
+                                             data=data, method=method, headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=5)
+            assert refused.value.code == 403 and refused.value.headers["x-amzn-ErrorType"] == error_type
+        ws.send(json.dumps({"action": "echo", "still": "open"}))
+        assert json.loads(ws.recv(timeout=5)) == {"action": "echo", "still": "open"}  # nothing forged arrived
+
+
+def test_a_connections_call_with_a_bad_content_length_is_400(gateway: WebSocketGateway) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as sock:
+        sock.sendall(b"POST /local/@connections/x HTTP/1.1\r\nHost: x\r\nAuthorization: " +
+                     SIGNED["Authorization"].encode() + b"\r\nContent-Length: abc\r\n\r\nhello")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 400 ")

@@ -1,0 +1,69 @@
+"""No other site's web page can use a visitor's browser against the local cloud (issue 9, item 9): the emulator
+refuses every browser request, the WebSocket port every foreign Origin and unsigned @connections calls, and the
+REST API every Origin but the page's own."""
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.timeout(60)
+EVIL = "https://evil.example"
+
+
+def call(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_a_web_page_cannot_write_a_table_through_the_emulator(local_cloud, aws):
+    table = local_cloud.physical_id("TokensTable")
+    forged = hashlib.sha256(b"forged token").hexdigest()
+    item = {"token_hash": {"S": forged}, "user_id": {"S": "u-victim"}, "email": {"S": "victim@example.com"},
+            "created_at": {"S": "2026-12-01T00:00:00Z"}, "expires_at": {"N": "9999999999"}}
+    endpoint = local_cloud.endpoints["aws_endpoint"]
+    status, headers, _ = call(endpoint, method="OPTIONS", headers={
+        "Origin": EVIL, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-amz-target"})
+    assert status == 403 and "Access-Control-Allow-Origin" not in headers
+    status, headers, _ = call(endpoint, method="POST", data=json.dumps({"TableName": table, "Item": item}).encode(),
+                              headers={"Origin": EVIL, "Content-Type": "application/x-amz-json-1.0",
+                                       "X-Amz-Target": "DynamoDB_20120810.PutItem",
+                                       "Authorization": "AWS4-HMAC-SHA256 Credential=x/20261201/us-east-1/dynamodb/"
+                                                        "aws4_request, SignedHeaders=host, Signature=bogus"})
+    assert status == 403 and "Access-Control-Allow-Origin" not in headers
+    assert "Item" not in aws("dynamodb").get_item(TableName=table, Key={"token_hash": {"S": forged}})
+
+
+def test_the_websocket_port_refuses_foreign_pages_and_unsigned_connections_calls(cloud, new_user):
+    user = new_user("origin")
+    url = f"{cloud.endpoints['websocket_api']}?token={user.token}"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, origin=EVIL)
+    assert refused.value.response.status_code == 403
+    page = cloud.endpoints["client"].rstrip("/")
+    with connect(url, origin=page) as ws:  # the web page's own origin
+        ws.send(json.dumps({"action": "ping", "id": "p"}))
+        assert json.loads(ws.recv(timeout=10))["data"] == {"pong": True}
+        data_plane = cloud.endpoints["websocket_api"].replace("ws://", "http://", 1)
+        for headers in ({}, {"Origin": EVIL}):
+            status, _, _ = call(f"{data_plane}/@connections/anything", method="DELETE", headers=headers)
+            assert status == 403
+
+
+def test_the_rest_api_serves_only_the_pages_own_origin(cloud, new_user):
+    user = new_user("rest-origin")
+    me = cloud.endpoints["http_api"] + "/users/self"
+    auth = {"Authorization": f"Bearer {user.token}"}
+    assert call(me, headers={**auth, "Origin": EVIL})[0] == 403
+    assert call(me, headers={**auth, "Origin": cloud.endpoints["client"].rstrip("/")})[0] == 200
+    assert call(me, headers=auth)[0] == 200

@@ -1171,8 +1171,15 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     if not isinstance(body, dict):
         return [] if body is None else [("Body", "only an inline swagger/OpenAPI document is supported")]
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
-    return [(f"authorizer {name}", "REST API authorizers (Lambda, Cognito, IAM, API keys) are not run locally")
-            for name in schemes]
+    found = [(f"authorizer {name}", "REST API authorizers (Lambda, Cognito, IAM, API keys) are not run locally")
+             for name in schemes]
+    for path, operations in (body.get("paths") or {}).items():
+        for method, operation in (operations or {}).items():
+            integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
+            if integration and str(integration.get("type", "")).lower() != "aws_proxy":
+                found.append((f"integration {method.upper()} {path}",
+                              f"type {integration.get('type')}: only Lambda proxy integrations run locally"))
+    return found
 
 
 @creates("AWS::ApiGateway::RestApi",

@@ -171,6 +171,34 @@ def _revert_sns_lambda() -> None:
         _original_sns_publish = None
 
 
+# --------------------------------------------------------------------------- WebSocket APIs say wss://
+_original_api_init: Callable[..., Any] | None = None
+
+
+def _api_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _original_api_init(self, *args, **kwargs)
+    if self.protocol_type == "WEBSOCKET":
+        self.api_endpoint = "wss://" + self.api_endpoint.removeprefix("https://")
+
+
+def _apply_wss_endpoint() -> None:
+    global _original_api_init
+    from moto.apigatewayv2.models import Api
+
+    if _original_api_init is None:
+        _original_api_init = Api.__init__
+        Api.__init__ = _api_init
+
+
+def _revert_wss_endpoint() -> None:
+    global _original_api_init
+    from moto.apigatewayv2.models import Api
+
+    if _original_api_init is not None:
+        Api.__init__ = _original_api_init
+        _original_api_init = None
+
+
 PATCHES = (
     Patch("lambda-no-docker", "moto's LambdaFunction.docker_client raises without Docker, which made "
           "/moto-api/data.json answer 500; the runtime never needs Docker", _apply_no_docker, _revert_no_docker),
@@ -179,6 +207,8 @@ PATCHES = (
     Patch("sns-lambda-async", "moto invokes a subscribed function synchronously inside Publish with a placeholder "
           "event; SNS invokes it asynchronously (retries, DLQ) with the real ids and attributes",
           _apply_sns_lambda, _revert_sns_lambda),
+    Patch("websocket-api-endpoint", "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://",
+          _apply_wss_endpoint, _revert_wss_endpoint),
 )
 
 

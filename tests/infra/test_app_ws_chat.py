@@ -45,6 +45,8 @@ def test_api_endpoint_is_wss_as_on_aws(cloud):
     assert cloud.stack.resources["ChatApi"].attributes["ApiEndpoint"] == \
         f"wss://{api_id}.execute-api.us-east-1.amazonaws.com"
     assert cloud.stack.outputs["WebSocketURI"] == f"wss://{api_id}.execute-api.us-east-1.amazonaws.com/production"
+    assert cloud.client("apigatewayv2").get_api(ApiId=api_id)["ApiEndpoint"] == \
+        f"wss://{api_id}.execute-api.us-east-1.amazonaws.com"
 
 
 def test_chat_greets_and_broadcasts_through_api_endpoint_urls(cloud):

@@ -51,19 +51,32 @@ def test_event_invoke_configs_are_where_async_invoke_reads_them():
     assert "self.config = config" in inspect.getsource(EventInvokeConfig.__init__)
 
 
+def test_moto_api_endpoint_is_set_in_init_and_answered_by_to_json():
+    from moto.apigatewayv2.models import Api
+
+    assert 'self.api_endpoint = f"https://{self.api_id}.execute-api.{region}.amazonaws.com"' in \
+        inspect.getsource(Api.__init__)
+    assert '"apiEndpoint": self.api_endpoint' in inspect.getsource(Api.to_json)
+    assert "self.protocol_type = protocol_type" in inspect.getsource(Api.__init__)
+
+
 def test_every_patch_reverts_to_moto_as_installed():
+    from moto.apigatewayv2.models import Api
     from moto.awslambda.models import LambdaFunction
     from moto.sns.models import Subscription
 
-    before = (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys())
+    before = (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys(),
+              Api.__init__)
     moto_patches.apply_all(LambdaRuntime())
     try:
         assert LambdaFunction.update_function_code is not before[0]
         assert Subscription.publish is not before[1]
         assert "docker_client" in LambdaFunction.__dict__
+        assert Api.__init__ is not before[3]
     finally:
         moto_patches.revert_all()
-    assert (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys()) == before
+    assert (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys(),
+            Api.__init__) == before
 
 
 def test_moto_dashboard_data_answers_with_functions_deployed():

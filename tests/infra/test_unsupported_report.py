@@ -72,3 +72,14 @@ def test_conditions_choose_resources_and_values():
             emulator = Emulator(0).start()
     finally:
         emulator.stop()
+
+
+def test_console_layout_is_reported_until_functions_have_sandboxes():
+    """fixtures/apps/console_layout: two lambda_function.py modules; one interpreter can import only one of them."""
+    from infra.runtime import LambdaRuntime
+
+    app = Path(__file__).parent / "fixtures" / "apps" / "console_layout" / "template.yaml"
+    with pytest.raises(UnsupportedTemplate) as caught:
+        Deployer(expand(app), "http://127.0.0.1:1", LambdaRuntime(), embedded=False).deploy()
+    assert [(p.logical_id, p.unsupported) for p in caught.value.problems] == [
+        ("GoodbyeFunction", "module 'lambda_function' also in HelloFunction")]

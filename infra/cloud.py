@@ -39,7 +39,12 @@ class CloudError(Exception):
 
 
 def function_of_uri(uri: str) -> str:
-    """Function name from an API Gateway Lambda integration URI (…/functions/<function arn>/invocations)."""
+    """Function name from an API Gateway Lambda integration URI (…/functions/<function arn>/invocations).
+
+    HTTP APIs also take the function's ARN itself.
+    """
+    if uri.startswith("arn:aws:lambda:") and uri.count(":") >= 6:
+        return uri.split(":")[6]
     if "/functions/" not in uri:
         raise CloudError(f"integration URI {uri!r} is not a Lambda proxy integration")
     arn = uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]

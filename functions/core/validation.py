@@ -41,12 +41,17 @@ def require(body: dict, field: str, kind: type = str):
     return value
 
 
-def json_object(raw: str | bytes | None, what: str = "the body") -> dict:
-    """A JSON object of Unicode text, or invalid_request: not JSON, not an object, too deep, or a lone surrogate."""
+def json_document(raw: str | bytes | None, what: str = "the body"):
+    """The parsed JSON value, or invalid_request if it is not JSON (or nested deeper than the parser can go)."""
     try:
-        document = json.loads(raw or "{}")
+        return json.loads(raw or "{}")
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         raise invalid(f"{what} is not valid JSON") from None
+
+
+def json_object(raw: str | bytes | None, what: str = "the body") -> dict:
+    """A JSON object of Unicode text, or invalid_request: not JSON, not an object, too deep, or a lone surrogate."""
+    document = json_document(raw, what)
     if not isinstance(document, dict):
         raise invalid(f"{what} must be a JSON object")
     text_only(document)
@@ -136,7 +141,7 @@ def frame_id(value):
     """A client frame's correlation id, echoed in its reply: a string of at most MAX_FRAME_ID_LENGTH or a number."""
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= MAX_INTEGER):
         return value
-    if isinstance(value, str) and len(value) <= MAX_FRAME_ID_LENGTH:
+    if isinstance(value, str) and len(value) <= MAX_FRAME_ID_LENGTH and _is_text(value):
         return value
     raise invalid(f"id must be a string of at most {MAX_FRAME_ID_LENGTH} characters or a number")
 

@@ -78,9 +78,10 @@ ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe, "publish": publis
 
 def _frame(event: dict) -> dict:
     body = event.get("body")
-    if not isinstance(body, str):
+    frame = validation.json_document(body, "the frame") if isinstance(body, str) else None
+    if not isinstance(frame, dict):
         raise invalid("a frame is a JSON object with an action")
-    return validation.json_object(body, "the frame")
+    return frame
 
 
 def handler(event: dict, context: Any) -> dict:
@@ -103,6 +104,7 @@ def handler(event: dict, context: Any) -> dict:
     request_context = event.get("requestContext") or {}
     authorizer = request_context.get("authorizer") or {}
     try:
+        validation.text_only(frame)
         if not authorizer.get("user_id"):
             raise AppError("unauthorized", "the connection has no authorized user")
         session = authorizer.get("session")

@@ -1,0 +1,77 @@
+"""Parity: async invocation destinations (fixtures/apps/async_jobs) as Lambda documents them.
+
+MaximumRetryAttempts 0: a failed event is not retried; the on-failure destination (an SNS topic) gets the
+invocation record; the on-success destination (a function) gets the record of each success with the response.
+The function's environment holds a {{resolve:secretsmanager:...}} dynamic reference, resolved at deploy.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.cloud import LocalCloud
+
+TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "async_jobs" / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with LocalCloud(TEMPLATE, static_dir=None) as running:
+        yield running
+
+
+def items(cloud, prefix):
+    rows = cloud.client("dynamodb").scan(TableName=cloud.physical_id("JobsTable"))["Items"]
+    return [{k: v["S"] for k, v in row.items()} for row in rows if row["id"]["S"].startswith(prefix)]
+
+
+def start(cloud, job, ok):
+    response = cloud.client("lambda").invoke(FunctionName=cloud.physical_id("Worker"), InvocationType="Event",
+                                             Payload=json.dumps({"job": job, "ok": ok}).encode())
+    assert response["StatusCode"] == 202
+
+
+def eventually(read, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_a_success_goes_to_the_lambda_destination_with_the_response(cloud):
+    start(cloud, "j-1", True)
+    [row] = eventually(lambda: items(cloud, "record:j-1"))
+    record = json.loads(row["record"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestContext"]["functionArn"].endswith(":function:notifyx-Worker:$LATEST")
+    assert record["requestPayload"] == {"job": "j-1", "ok": True}
+    assert record["responsePayload"] == {"job": "j-1", "token": "s3cr3t"}     # the dynamic reference
+    assert "functionError" not in record["responseContext"]
+
+
+def test_a_failure_is_not_retried_and_goes_to_the_sns_destination(cloud):
+    start(cloud, "j-2", False)
+    sqs = cloud.client("sqs")
+    messages = eventually(lambda: sqs.receive_message(QueueUrl=cloud.physical_id("FailureQueue"),
+                                                      WaitTimeSeconds=1).get("Messages"))
+    record = json.loads(json.loads(messages[0]["Body"])["Message"])    # SNS envelope around the record
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responsePayload"]["errorMessage"] == "job j-2 failed"
+    time.sleep(1.5)                                                   # a retry would have come after 1 s
+    assert len([r for r in items(cloud, "attempt:") if r["job"] == "j-2"]) == 1
+    assert items(cloud, "record:j-2") == []
+
+
+def test_the_event_invoke_config_is_answered_by_the_api(cloud):
+    config = cloud.client("lambda").get_function_event_invoke_config(FunctionName=cloud.physical_id("Worker"))
+    assert config["MaximumRetryAttempts"] == 0 and config["MaximumEventAgeInSeconds"] == 60
+    assert config["DestinationConfig"]["OnSuccess"]["Destination"] == \
+        cloud.stack.resources["Recorder"].attributes["Arn"]

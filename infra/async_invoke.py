@@ -115,9 +115,10 @@ def _record(runtime: LambdaRuntime, name: str, event: Any, request_id: str, atte
     if isinstance(outcome, FunctionError):
         response["functionError"] = "Unhandled"
         outcome = outcome.payload()
+    now = datetime.now(UTC)
     return {
         "version": "1.0",
-        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}Z",
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
         "requestContext": {"requestId": request_id, "functionArn": f"{runtime.spec(name).arn}:$LATEST",
                            "condition": condition, "approximateInvokeCount": attempts},
         "requestPayload": event,

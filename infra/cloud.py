@@ -389,7 +389,12 @@ class LocalCloud:
         if self.rest_gateway is not None:
             rest = rest_configs(self.stack)
             base = f"http://127.0.0.1:{self.rest_gateway.port}"
-            result.update({"client": f"{base}/", "dashboard": f"{base}/dashboard"})
+            static = self.rest_gateway.static_dir
+            # the web page and dashboard only when the static folder has them (a user's own app has neither)
+            if static is not None and (static / "index.html").is_file():
+                result["client"] = f"{base}/"
+            if static is not None and (static / "dashboard.html").is_file():
+                result["dashboard"] = f"{base}/dashboard"
             # only an API the template has: its first REST API stage, else its first HTTP API stage
             if rest:
                 result["http_api"] = f"{base}/{rest[0].stage}"

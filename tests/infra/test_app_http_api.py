@@ -38,6 +38,7 @@ def test_the_endpoint_is_the_http_apis_default_stage(cloud):
     assert cloud.endpoints["http_api"].startswith("http://127.0.0.1:")
     assert cloud.endpoints["http_api"].count("/") == 2      # $default: served at the root, no stage segment
     assert "websocket_api" not in cloud.endpoints
+    assert "client" not in cloud.endpoints and "dashboard" not in cloud.endpoints     # no web page in this app
     api = cloud.stack.resources["NotesApi"]
     assert api.attributes["ApiEndpoint"] == f"https://{api.physical_id}.execute-api.us-east-1.amazonaws.com"
     assert cloud.stack.outputs["NotesApiUrl"] == f"{api.attributes['ApiEndpoint']}/"

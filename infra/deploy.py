@@ -1452,6 +1452,29 @@ def _alias(d: Deployer, lid: str, props: dict) -> Resource:
     return Resource(lid, "AWS::KMS::Alias", props["AliasName"])
 
 
+# ---------------------------------------------------------------------- monitoring set-up (what `sam init` adds)
+_NOTHING_TO_MONITOR = "recorded only: no CloudWatch Application Insights locally"
+
+
+@creates("AWS::ResourceGroups::Group", handles=("Name",),
+         ignores={"Description": _NOTHING_TO_MONITOR, "ResourceQuery": _NOTHING_TO_MONITOR,
+                  "Resources": _NOTHING_TO_MONITOR, "Configuration": _NOTHING_TO_MONITOR, **_TAGS})
+def _resource_group(d: Deployer, lid: str, props: dict) -> Resource:
+    name = props["Name"]
+    return Resource(lid, "AWS::ResourceGroups::Group", name,
+                    {"Arn": d.arn("resource-groups", f"group/{name}")})
+
+
+@creates("AWS::ApplicationInsights::Application", handles=("ResourceGroupName",),
+         ignores={name: _NOTHING_TO_MONITOR for name in (
+             "AttachMissingPermission", "AutoConfigurationEnabled", "CWEMonitorEnabled", "ComponentMonitoringSettings",
+             "CustomComponents", "GroupingType", "LogPatternSets", "OpsCenterEnabled", "OpsItemSNSTopicArn",
+             "SNSNotificationArn", "Tags")})
+def _application_insights(d: Deployer, lid: str, props: dict) -> Resource:
+    arn = d.arn("applicationinsights", f"application/resource-group/{props['ResourceGroupName']}")
+    return Resource(lid, "AWS::ApplicationInsights::Application", arn, {"ApplicationARN": arn})
+
+
 def deploy(expanded: ExpandedTemplate, endpoint: str, runtime: LambdaRuntime | None = None, **kwargs: Any) -> Stack:
     """Deploy `expanded` into `endpoint`; see Deployer."""
     return Deployer(expanded, endpoint, runtime, **kwargs).deploy()

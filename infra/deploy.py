@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import secrets
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -458,7 +459,19 @@ class Deployer:
             if "Condition" in output and not self.condition(output["Condition"]):
                 continue
             self.stack.outputs[name] = self.resolve(output.get("Value"), f"Outputs.{name}")
+        self._warn_about_runtimes()
         return self.stack
+
+    def _warn_about_runtimes(self) -> None:
+        here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        others: dict[str, list[str]] = {}
+        for res in self.stack.of_type("AWS::Lambda::Function"):
+            runtime = res.properties.get("Runtime", here)
+            if runtime != here:
+                others.setdefault(runtime, []).append(res.logical_id)
+        for runtime, functions in sorted(others.items()):
+            self.warn(f"{', '.join(functions)}: Runtime {runtime}, but handlers run on this machine's Python "
+                      f"({here}) in the local cloud")
 
     def warn(self, message: str) -> None:
         """Record (and log) something that deployed but differs from AWS."""

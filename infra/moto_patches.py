@@ -8,6 +8,7 @@ api_gateway/connections.py.)
 """
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -171,6 +172,48 @@ def _revert_sns_lambda() -> None:
         _original_sns_publish = None
 
 
+# --------------------------------------------------------------------------- Event invokes over HTTP are async
+_original_backend_invoke: Callable[..., Any] | None = None
+
+
+def _backend_invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+                    response_headers: dict[str, str]) -> Any:
+    runtime = _runtime
+    if runtime is None or qualifier or headers.get("X-Amz-Invocation-Type") != "Event":
+        return _original_backend_invoke(self, function_name, qualifier, body, headers, response_headers)
+    from infra.async_invoke import invoke_async
+
+    function = self.get_function(function_name, qualifier)      # moto's ResourceNotFoundException if none
+    try:
+        event = json.loads(body or "{}")
+    except ValueError:
+        event = body
+    try:
+        invoke_async(runtime, function.function_name, event)
+    except ResourceNotFound:
+        return _original_backend_invoke(self, function_name, qualifier, body, headers, response_headers)
+    response_headers["Content-Length"] = "0"
+    return b""          # moto's response answers 202 to an Event invoke
+
+
+def _apply_event_invoke() -> None:
+    global _original_backend_invoke
+    from moto.awslambda.models import LambdaBackend
+
+    if _original_backend_invoke is None:
+        _original_backend_invoke = LambdaBackend.invoke
+        LambdaBackend.invoke = _backend_invoke
+
+
+def _revert_event_invoke() -> None:
+    global _original_backend_invoke
+    from moto.awslambda.models import LambdaBackend
+
+    if _original_backend_invoke is not None:
+        LambdaBackend.invoke = _original_backend_invoke
+        _original_backend_invoke = None
+
+
 # --------------------------------------------------------------------------- WebSocket APIs say wss://
 _original_api_init: Callable[..., Any] | None = None
 
@@ -207,6 +250,9 @@ PATCHES = (
     Patch("sns-lambda-async", "moto invokes a subscribed function synchronously inside Publish with a placeholder "
           "event; SNS invokes it asynchronously (retries, DLQ) with the real ids and attributes",
           _apply_sns_lambda, _revert_sns_lambda),
+    Patch("lambda-event-invoke", "moto runs InvocationType=Event synchronously, once; Lambda queues it (202 at once) "
+          "and retries it (requests from other processes reach moto; this process's are answered by the runtime)",
+          _apply_event_invoke, _revert_event_invoke),
     Patch("websocket-api-endpoint", "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://",
           _apply_wss_endpoint, _revert_wss_endpoint),
 )

@@ -75,3 +75,19 @@ def test_the_event_invoke_config_is_answered_by_the_api(cloud):
     assert config["MaximumRetryAttempts"] == 0 and config["MaximumEventAgeInSeconds"] == 60
     assert config["DestinationConfig"]["OnSuccess"]["Destination"] == \
         cloud.stack.resources["Recorder"].attributes["Arn"]
+
+
+def test_an_event_invoke_over_http_is_queued_as_well(cloud):
+    """What `aws lambda invoke --invocation-type Event` from another process sends reaches moto: same behaviour."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{cloud.aws_endpoint}/2015-03-31/functions/{cloud.physical_id('Worker')}/invocations",
+        data=json.dumps({"job": "j-3", "ok": True}).encode(), method="POST",
+        headers={"X-Amz-Invocation-Type": "Event", "Content-Type": "application/json",
+                 "Authorization": "AWS4-HMAC-SHA256 Credential=t/20261201/us-east-1/lambda/aws4_request, "
+                                  "SignedHeaders=host, Signature=0"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202 and response.read() == b""
+    [row] = eventually(lambda: items(cloud, "record:j-3"))
+    assert json.loads(row["record"])["requestContext"]["condition"] == "Success"

@@ -51,6 +51,17 @@ def test_event_invoke_configs_are_where_async_invoke_reads_them():
     assert "self.config = config" in inspect.getsource(EventInvokeConfig.__init__)
 
 
+def test_event_invokes_pass_through_the_backends_invoke_with_their_headers():
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda.responses import LambdaResponse
+
+    assert list(inspect.signature(LambdaBackend.invoke).parameters) == [
+        "self", "function_name", "qualifier", "body", "headers", "response_headers"]
+    source = inspect.getsource(LambdaResponse.invoke)
+    assert "self.backend.invoke(" in source
+    assert 'if self.headers.get("X-Amz-Invocation-Type") == "Event":' in source and "status_code = 202" in source
+
+
 def test_moto_api_endpoint_is_set_in_init_and_answered_by_to_json():
     from moto.apigatewayv2.models import Api
 
@@ -62,21 +73,21 @@ def test_moto_api_endpoint_is_set_in_init_and_answered_by_to_json():
 
 def test_every_patch_reverts_to_moto_as_installed():
     from moto.apigatewayv2.models import Api
-    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.sns.models import Subscription
 
     before = (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys(),
-              Api.__init__)
+              Api.__init__, LambdaBackend.invoke)
     moto_patches.apply_all(LambdaRuntime())
     try:
         assert LambdaFunction.update_function_code is not before[0]
         assert Subscription.publish is not before[1]
         assert "docker_client" in LambdaFunction.__dict__
-        assert Api.__init__ is not before[3]
+        assert Api.__init__ is not before[3] and LambdaBackend.invoke is not before[4]
     finally:
         moto_patches.revert_all()
     assert (LambdaFunction.update_function_code, Subscription.publish, dict(LambdaFunction.__dict__).keys(),
-            Api.__init__) == before
+            Api.__init__, LambdaBackend.invoke) == before
 
 
 def test_moto_dashboard_data_answers_with_functions_deployed():

@@ -841,6 +841,8 @@ def _function_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     if isinstance(runtime, str) and not runtime.startswith("python"):
         found.append((f"Runtime {runtime}", "only Python handlers run locally"))
     code = props.get("Code")
+    if lid in d.expanded.code_dirs and not d.expanded.code_dirs[lid].is_dir():
+        found.append(("Code", f"{d.expanded.code_dirs[lid]} is not a folder"))
     if lid not in d.expanded.code_dirs and not (isinstance(code, dict) and "ZipFile" in code):
         where = code.get("ImageUri") or f"s3://{code.get('S3Bucket')}/{code.get('S3Key')}" \
             if isinstance(code, dict) else code
@@ -898,8 +900,9 @@ def _function(d: Deployer, lid: str, props: dict) -> Resource:
 @creates("AWS::Lambda::LayerVersion",
          handles=("LayerName", "Content", "Description", "CompatibleRuntimes", "CompatibleArchitectures",
                   "LicenseInfo"),
-         check=lambda d, lid, props: [] if lid in d.expanded.layer_dirs else [
-             ("Content", "only a local directory (ContentUri) is supported")])
+         check=lambda d, lid, props: [] if lid in d.expanded.layer_dirs and d.expanded.layer_dirs[lid].is_dir() else [
+             ("Content", f"{d.expanded.layer_dirs.get(lid, 'S3 content')}: only a local folder (ContentUri) is "
+                         "supported")])
 def _layer(d: Deployer, lid: str, props: dict) -> Resource:
     content = d.expanded.layer_dirs[lid]
     if not content.is_dir():

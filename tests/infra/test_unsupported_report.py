@@ -83,3 +83,22 @@ def test_console_layout_is_reported_until_functions_have_sandboxes():
         Deployer(expand(app), "http://127.0.0.1:1", LambdaRuntime(), embedded=False).deploy()
     assert [(p.logical_id, p.unsupported) for p in caught.value.problems] == [
         ("GoodbyeFunction", "module 'lambda_function' also in HelloFunction")]
+
+
+def test_a_missing_code_folder_is_a_row_of_the_table(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text("""AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: missing/, Handler: app.handler, Runtime: python3.11}
+  Layer:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: nolayer/}
+""")
+    with pytest.raises(UnsupportedTemplate) as caught:
+        Deployer(expand(template), "http://127.0.0.1:1", embedded=False).deploy()
+    assert sorted((p.logical_id.rstrip("0123456789abcdef"), p.unsupported) for p in caught.value.problems) == [
+        ("Fn", "Code"), ("Layer", "Content")]
+    assert f"{tmp_path / 'missing'} is not a folder" in str(caught.value)

@@ -70,12 +70,14 @@ def test_a_runtime_other_than_this_machines_python_is_a_warning(cloud):
 
 
 def test_a_public_layer_whose_package_is_installed_uses_it(monkeypatch):
-    from infra import deploy
+    from infra.deploy import Deployer
+    from infra.resources import awslambda
     from infra.template import expand
 
-    monkeypatch.setitem(deploy.PUBLIC_LAYER_PACKAGES, "PyYAMLLayer", "yaml")
-    deployer = deploy.Deployer(expand(APP / "template.yaml"), "http://127.0.0.1:1", embedded=False)
-    arns, paths = deployer.layers("Fn", ["arn:aws:lambda:us-east-1:999999999999:layer:PyYAMLLayer-python312:3"])
+    monkeypatch.setitem(awslambda.PUBLIC_LAYER_PACKAGES, "PyYAMLLayer", "yaml")
+    deployer = Deployer(expand(APP / "template.yaml"), "http://127.0.0.1:1", embedded=False)
+    arns, paths = awslambda.layers(deployer, "Fn",
+                                   ["arn:aws:lambda:us-east-1:999999999999:layer:PyYAMLLayer-python312:3"])
     assert (arns, paths) == ([], [])
     assert deployer.stack.warnings == [
         "Fn: public layer arn:aws:lambda:us-east-1:999999999999:layer:PyYAMLLayer-python312:3 is not fetched; "

@@ -1,0 +1,96 @@
+"""API Gateway v1: REST APIs (SAM's swagger bodies), deployments, stages."""
+from __future__ import annotations
+
+from typing import Any
+
+from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, Resource, creates
+
+
+def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    body = props.get("Body")
+    if not isinstance(body, dict):
+        return [] if body is None else [("Body", "only an inline swagger/OpenAPI document is supported")]
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    found = [(f"authorizer {name}", "REST API authorizers (Lambda, Cognito, IAM, API keys) are not run locally")
+             for name in schemes]
+    for path, operations in (body.get("paths") or {}).items():
+        for method, operation in (operations or {}).items():
+            integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
+            if integration and str(integration.get("type", "")).lower() != "aws_proxy":
+                found.append((f"integration {method.upper()} {path}",
+                              f"type {integration.get('type')}: only Lambda proxy integrations run locally"))
+    return found
+
+
+@creates("AWS::ApiGateway::RestApi",
+         handles=("Name", "Body", "BinaryMediaTypes", "Description"),
+         ignores={"EndpointConfiguration": "loopback only", "MinimumCompressionSize": "responses are not compressed",
+                  "ApiKeySourceType": "API keys are not checked", "DisableExecuteApiEndpoint": "loopback only",
+                  "FailOnWarnings": "the document is read as given", "Policy": NO_IAM,
+                  "Parameters": "an import option", "Mode": "an import option", "SecurityPolicy": "no TLS locally",
+                  "EndpointAccessMode": "loopback only", **TAGS_IGNORED},
+         unsupported={"BodyS3Location": "only an inline Body is supported", "CloneFrom": "no cloning"},
+         check=_rest_api_check)
+def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
+    apigw = d.client("apigateway")
+    name = props.get("Name") or f"{d.stack.name}-{lid}"
+    args = {"name": name, **({"binaryMediaTypes": props["BinaryMediaTypes"]} if "BinaryMediaTypes" in props else {})}
+    api = apigw.create_rest_api(**args)
+    if props.get("Body"):
+        # moto imports only OpenAPI 3 bodies (SAM writes swagger 2.0): create the resources and methods one by one
+        _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}))
+    return Resource(lid, "AWS::ApiGateway::RestApi", api["id"], {"RootResourceId": api.get("rootResourceId", "")})
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "x-amazon-apigateway-any-method"}
+
+
+def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict) -> None:
+    ids = {"/": root_id}
+    for path in sorted(paths):
+        parent = "/"
+        for part in [p for p in path.split("/") if p]:
+            current = parent.rstrip("/") + "/" + part
+            if current not in ids:
+                ids[current] = apigw.create_resource(restApiId=api_id, parentId=ids[parent], pathPart=part)["id"]
+            parent = current
+        for method, operation in paths[path].items():
+            if method.lower() not in _HTTP_METHODS:
+                continue
+            verb = "ANY" if method.lower() == "x-amazon-apigateway-any-method" else method.upper()
+            apigw.put_method(restApiId=api_id, resourceId=ids[path], httpMethod=verb, authorizationType="NONE")
+            integration = operation.get("x-amazon-apigateway-integration")
+            if integration:
+                apigw.put_integration(restApiId=api_id, resourceId=ids[path], httpMethod=verb,
+                                      type=integration.get("type", "aws_proxy").upper(),
+                                      integrationHttpMethod=integration.get("httpMethod", "POST"),
+                                      uri=integration.get("uri", ""))
+
+
+@creates("AWS::ApiGateway::Deployment", handles=("RestApiId", "StageName", "Description"),
+         ignores={"StageDescription": "stage settings (caching, throttling, logging) are not applied locally",
+                  "DeploymentCanarySettings": "no canaries locally"})
+def _rest_deployment(d: Deployer, lid: str, props: dict) -> Resource:
+    args = {"restApiId": props["RestApiId"]}
+    if props.get("Description"):
+        args["description"] = props["Description"]
+    if props.get("StageName"):
+        args["stageName"] = props["StageName"]
+    deployment = d.client("apigateway").create_deployment(**args)
+    return Resource(lid, "AWS::ApiGateway::Deployment", deployment["id"], {"DeploymentId": deployment["id"]})
+
+
+@creates("AWS::ApiGateway::Stage", handles=("RestApiId", "StageName", "DeploymentId", "Description"),
+         ignores={"MethodSettings": "no throttling, caching or logging locally", "TracingEnabled": "no X-Ray traces",
+                  "AccessLogSetting": "no access logs locally", "CacheClusterEnabled": "no cache",
+                  "CacheClusterSize": "no cache", "CanarySetting": "no canaries", "ClientCertificateId": "no TLS",
+                  "DocumentationVersion": "no documentation parts", **TAGS_IGNORED},
+         unsupported={"Variables": "stage variables are not passed to integrations locally"})
+def _rest_stage(d: Deployer, lid: str, props: dict) -> Resource:
+    apigw = d.client("apigateway")
+    stage = props["StageName"]
+    try:
+        apigw.create_stage(restApiId=props["RestApiId"], stageName=stage, deploymentId=props["DeploymentId"])
+    except apigw.exceptions.ConflictException:
+        pass  # the Deployment already created a stage of that name
+    return Resource(lid, "AWS::ApiGateway::Stage", stage)

@@ -1,0 +1,155 @@
+"""API Gateway v2: WebSocket and HTTP APIs, routes, integrations, authorizers, stages."""
+from __future__ import annotations
+
+import json
+import secrets
+
+from infra.deploy import NO_IAM, Deployer, Resource, creates, numeric, pick, tags, truthy
+
+
+def _api_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    found = []
+    body = props.get("Body")
+    if isinstance(body, dict):
+        schemes = (body.get("components") or {}).get("securitySchemes") or {}
+        for name, scheme in schemes.items():
+            authorizer = scheme.get("x-amazon-apigateway-authorizer") or {}
+            if authorizer.get("type", "").lower() == "jwt":
+                found.append((f"JWT authorizer {name}", "only Lambda (request) authorizers run locally"))
+        for path, operations in (body.get("paths") or {}).items():
+            for method, operation in (operations or {}).items():
+                integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
+                if integration and str(integration.get("type", "")).lower() != "aws_proxy":
+                    found.append((f"integration {method.upper()} {path}",
+                                  f"type {integration.get('type')}: only Lambda proxy integrations run locally"))
+    elif body is not None:
+        found.append(("Body", "only an inline OpenAPI document is supported"))
+    return found
+
+
+@creates("AWS::ApiGatewayV2::Api",
+         handles=("Name", "ProtocolType", "RouteSelectionExpression", "ApiKeySelectionExpression", "Description",
+                  "DisableExecuteApiEndpoint", "Version", "Body", "Tags", "CorsConfiguration", "Target", "RouteKey"),
+         ignores={"FailOnWarnings": "the document is read as given", "DisableSchemaValidation": "not validated",
+                  "BasePath": "an import option", "CredentialsArn": NO_IAM, "IpAddressType": "loopback only"},
+         unsupported={"BodyS3Location": "only an inline OpenAPI Body is supported"},
+         check=_api_v2_check)
+def _api_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    apigw = d.client("apigatewayv2")
+    body = props.get("Body")
+    if body is not None:
+        # SAM's HttpApi: an OpenAPI body; moto makes its routes and integrations (authorizers stay in the body)
+        title = str((body.get("info") or {}).get("title") or f"{d.stack.name}-{lid}")
+        api = apigw.create_api(Name=title, ProtocolType="HTTP")
+        apigw.reimport_api(ApiId=api["ApiId"], Body=json.dumps(body))
+        protocol = "HTTP"
+    else:
+        protocol = props["ProtocolType"]
+        args = pick(props, "Name", "ProtocolType", "RouteSelectionExpression", "ApiKeySelectionExpression",
+                     "Description", "DisableExecuteApiEndpoint", "Version", "Target", "RouteKey")
+        args.setdefault("Name", f"{d.stack.name}-{lid}")
+        if props.get("Tags"):
+            args["Tags"] = tags(props["Tags"])
+        api = apigw.create_api(**args)
+    api_id = api["ApiId"]
+    host = f"{api_id}.execute-api.{d.stack.region}.amazonaws.com"
+    # AWS: wss:// for a WebSocket API, https:// for an HTTP API
+    endpoint = f"{'wss' if protocol == 'WEBSOCKET' else 'https'}://{host}"
+    return Resource(lid, "AWS::ApiGatewayV2::Api", api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+
+
+@creates("AWS::ApiGatewayV2::Route",
+         handles=("ApiId", "RouteKey", "AuthorizationType", "AuthorizerId", "Target", "AuthorizationScopes",
+                  "RouteResponseSelectionExpression", "ModelSelectionExpression", "OperationName", "ApiKeyRequired"),
+         ignores={"RequestModels": "request bodies are not validated locally",
+                  "RequestParameters": "request parameters are not validated locally"})
+def _route_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    args = pick(props, "ApiId", "RouteKey", "AuthorizationType", "AuthorizerId", "Target", "AuthorizationScopes",
+                 "RouteResponseSelectionExpression", "ModelSelectionExpression", "OperationName", "ApiKeyRequired")
+    route = d.client("apigatewayv2").create_route(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::Route", route["RouteId"], {"RouteId": route["RouteId"]})
+
+
+def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    kind = props.get("IntegrationType")
+    if kind in ("AWS_PROXY", "MOCK") and not props.get("IntegrationSubtype"):
+        return []
+    return [(f"IntegrationType {kind}", "only Lambda proxy (AWS_PROXY) and MOCK integrations run locally")]
+
+
+@creates("AWS::ApiGatewayV2::Integration",
+         handles=("ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
+                  "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
+                  "TimeoutInMillis"),
+         ignores={"CredentialsArn": NO_IAM},
+         unsupported={"RequestParameters": "parameter mapping is not applied locally",
+                      "ResponseParameters": "parameter mapping is not applied locally",
+                      "RequestTemplates": "mapping templates are not applied locally",
+                      "ConnectionType": "no VPC links", "ConnectionId": "no VPC links",
+                      "IntegrationSubtype": "AWS service integrations are not supported",
+                      "TlsConfig": "no private integrations"},
+         check=_integration_v2_check)
+def _integration_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    args = pick(props, "ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
+                 "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description")
+    if "TimeoutInMillis" in props:
+        args["TimeoutInMillis"] = numeric(props["TimeoutInMillis"])
+    integration = d.client("apigatewayv2").create_integration(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::Integration", integration["IntegrationId"],
+                    {"IntegrationId": integration["IntegrationId"]})
+
+
+@creates("AWS::ApiGatewayV2::Authorizer",
+         handles=("ApiId", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name",
+                  "AuthorizerPayloadFormatVersion", "EnableSimpleResponses"),
+         ignores={"AuthorizerCredentialsArn": NO_IAM,
+                  "AuthorizerResultTtlInSeconds": "results are not cached: the authorizer runs on every request"},
+         unsupported={"JwtConfiguration": "JWT authorizers are not supported",
+                      "IdentityValidationExpression": "not applied locally"},
+         check=lambda d, lid, props: [] if props.get("AuthorizerType") == "REQUEST" else [
+             (f"AuthorizerType {props.get('AuthorizerType')}", "only Lambda REQUEST authorizers run locally")])
+def _authorizer_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    args = pick(props, "ApiId", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name",
+                 "AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion", "EnableSimpleResponses")
+    # optional in CloudFormation for WEBSOCKET REQUEST authorizers, required by the API: none means "always call"
+    args.setdefault("IdentitySource", [])
+    if isinstance(args["IdentitySource"], str):
+        args["IdentitySource"] = [s.strip() for s in args["IdentitySource"].split(",")]
+    if "EnableSimpleResponses" in args:
+        args["EnableSimpleResponses"] = truthy(args["EnableSimpleResponses"])
+    authorizer = d.client("apigatewayv2").create_authorizer(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::Authorizer", authorizer["AuthorizerId"],
+                    {"AuthorizerId": authorizer["AuthorizerId"]})
+
+
+@creates("AWS::ApiGatewayV2::RouteResponse",
+         handles=("ApiId", "RouteId", "RouteResponseKey", "ModelSelectionExpression"),
+         ignores={"ResponseModels": "responses are not validated locally",
+                  "ResponseParameters": "responses are not validated locally"})
+def _route_response_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    args = pick(props, "ApiId", "RouteId", "RouteResponseKey", "ModelSelectionExpression")
+    response = d.client("apigatewayv2").create_route_response(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::RouteResponse", response["RouteResponseId"])
+
+
+@creates("AWS::ApiGatewayV2::Stage",
+         handles=("ApiId", "StageName", "AutoDeploy", "DeploymentId", "Description", "StageVariables", "Tags"),
+         ignores={"DefaultRouteSettings": "no throttling or detailed metrics locally",
+                  "RouteSettings": "no throttling or detailed metrics locally",
+                  "AccessLogSettings": "no access logs locally", "ClientCertificateId": "no client certificates"})
+def _stage_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    args = pick(props, "ApiId", "StageName", "Description", "StageVariables", "DeploymentId")
+    if "AutoDeploy" in props:
+        args["AutoDeploy"] = truthy(props["AutoDeploy"])
+    if props.get("Tags"):
+        args["Tags"] = tags(props["Tags"])
+    d.client("apigatewayv2").create_stage(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::Stage", props["StageName"])
+
+
+@creates("AWS::ApiGatewayV2::Deployment", handles=("ApiId", "StageName", "Description"))
+def _deployment_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    # moto has no ApiGatewayV2 CreateDeployment (404): the data planes serve an API's routes as deployed at start-up,
+    # so a deployment is an id (shaped like AWS's) the Stage's DeploymentId can refer to
+    deployment_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
+    return Resource(lid, "AWS::ApiGatewayV2::Deployment", deployment_id, {"DeploymentId": deployment_id})

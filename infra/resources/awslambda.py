@@ -1,0 +1,206 @@
+"""Lambda functions, layers, permissions, event source mappings, async invoke configs."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, DeployError, Resource, creates, numeric, pick, tags
+from infra.runtime import FunctionSpec
+
+#: public layers people use, by the name in their ARN -> the Python package they provide
+PUBLIC_LAYER_PACKAGES = {
+    "AWSLambdaPowertoolsPythonV2": "aws_lambda_powertools",
+    "AWSLambdaPowertoolsPythonV3": "aws_lambda_powertools",
+    "AWSLambdaPowertoolsPythonV2-Arm64": "aws_lambda_powertools",
+    "AWSSDKPandas-Python": "awswrangler",
+    "AWSDataWrangler-Python": "awswrangler",
+}
+
+
+def layers(d: Deployer, lid: str, arns: list[str]) -> tuple[list[str], list[Path]]:
+    """(the layer ARNs the emulator gets, the folders the handler imports from) for a function's Layers.
+
+    Layers of this template are local folders. A public layer (another account's ARN) cannot be fetched:
+    if the package it provides is installed here the function imports that, else the layer is skipped.
+    """
+    local_arns: list[str] = []
+    paths: list[Path] = []
+    for arn in arns:
+        if arn in d.layer_paths:
+            local_arns.append(arn)
+            paths += d.layer_paths[arn]
+            continue
+        parts = arn.split(":")
+        layer_name = parts[6] if len(parts) > 6 else arn
+        package = next((pkg for prefix, pkg in PUBLIC_LAYER_PACKAGES.items()
+                        if layer_name == prefix or layer_name.startswith(prefix + "-")), None)
+        if package is not None and importlib.util.find_spec(package) is not None:
+            d.warn(f"{lid}: public layer {arn} is not fetched; the function imports the installed "
+                      f"package {package} instead")
+        else:
+            hint = f" (install {package} to use it)" if package else ""
+            d.warn(f"{lid}: public layer {arn} skipped: layers from other accounts are not available "
+                      f"locally{hint}")
+    return local_arns, paths
+
+
+def _function_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    found = []
+    if props.get("PackageType") == "Image":
+        found.append(("PackageType Image", "container images need Docker; only local Python code runs"))
+    runtime = props.get("Runtime", "python3")
+    if isinstance(runtime, str) and not runtime.startswith("python"):
+        found.append((f"Runtime {runtime}", "only Python handlers run locally"))
+    code = props.get("Code")
+    if lid in d.expanded.code_dirs and not d.expanded.code_dirs[lid].is_dir():
+        found.append(("Code", f"{d.expanded.code_dirs[lid]} is not a folder"))
+    if lid not in d.expanded.code_dirs and not (isinstance(code, dict) and "ZipFile" in code):
+        where = code.get("ImageUri") or f"s3://{code.get('S3Bucket')}/{code.get('S3Key')}" \
+            if isinstance(code, dict) else code
+        found.append(("Code", f"{where}: only a local directory (CodeUri, Code: ./dir) or inline ZipFile runs"))
+    return found
+
+
+@creates("AWS::Lambda::Function",
+         handles=("FunctionName", "Handler", "Runtime", "Role", "Code", "Environment", "Timeout", "MemorySize",
+                  "Description", "Layers", "ReservedConcurrentExecutions", "DeadLetterConfig", "Architectures",
+                  "TracingConfig", "PackageType", "Tags"),
+         ignores={"VpcConfig": "no network isolation locally", "KmsKeyArn": "environment variables are not encrypted",
+                  "EphemeralStorage": "/tmp is this machine's", "LoggingConfig": "handler output goes to the console",
+                  "RuntimeManagementConfig": "handlers run on this machine's Python",
+                  "SnapStart": "no snapshots: every function starts as on first use",
+                  "CodeSigningConfigArn": "code is not signed locally",
+                  "RecursiveLoop": "recursion is not detected locally"},
+         unsupported={"FileSystemConfigs": "no EFS", "ImageConfig": "container images need Docker"},
+         check=_function_check)
+def _function(d: Deployer, lid: str, props: dict) -> Resource:
+    code_dir = d.expanded.code_dirs.get(lid)
+    code = props.get("Code")
+    if code_dir is None and isinstance(code, dict) and "ZipFile" in code:
+        code_dir = d.inline_code(lid, code["ZipFile"])
+    if code_dir is None:
+        raise DeployError(f"{lid}: only functions with local code are supported by the local cloud")
+    if not code_dir.is_dir():
+        raise DeployError(f"{lid}: CodeUri {code_dir} is not a directory")
+    name = d.name_for(lid, props, "FunctionName")
+    environment = {k: str(v) for k, v in (props.get("Environment", {}).get("Variables") or {}).items()}
+    timeout = numeric(props.get("Timeout", 3))
+    memory = numeric(props.get("MemorySize", 128))
+    layers_, layer_dirs = layers(d, lid, props.get("Layers") or [])
+    args = {"FunctionName": name, "Runtime": props.get("Runtime", "python3.11"), "Role": props["Role"],
+            "Handler": props["Handler"], "Code": {"ZipFile": d.code_zip(code_dir)}, "Timeout": timeout,
+            "MemorySize": memory, "Environment": {"Variables": environment}}
+    args.update(pick(props, "Description", "TracingConfig", "Architectures", "DeadLetterConfig"))
+    if layers_:
+        args["Layers"] = layers_
+    if props.get("Tags"):
+        args["Tags"] = tags(props["Tags"])
+    fn = d.client("lambda").create_function(**args)
+    reserved = props.get("ReservedConcurrentExecutions")
+    if reserved is not None:
+        d.client("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=numeric(reserved))
+    if d.runtime is not None:
+        d.runtime.register(FunctionSpec(name=name, arn=fn["FunctionArn"], handler=props["Handler"], code_dir=code_dir,
+                                        environment=environment, timeout=timeout, memory=memory,
+                                        reserved_concurrency=None if reserved is None else numeric(reserved),
+                                        layers=tuple(layer_dirs),
+                                        dead_letter_arn=(props.get("DeadLetterConfig") or {}).get("TargetArn")))
+    return Resource(lid, "AWS::Lambda::Function", name, {"Arn": fn["FunctionArn"]})
+
+
+@creates("AWS::Lambda::LayerVersion",
+         handles=("LayerName", "Content", "Description", "CompatibleRuntimes", "CompatibleArchitectures",
+                  "LicenseInfo"),
+         check=lambda d, lid, props: [] if lid in d.expanded.layer_dirs and d.expanded.layer_dirs[lid].is_dir() else [
+             ("Content", f"{d.expanded.layer_dirs.get(lid, 'S3 content')}: only a local folder (ContentUri) is "
+                         "supported")])
+def _layer(d: Deployer, lid: str, props: dict) -> Resource:
+    content = d.expanded.layer_dirs[lid]
+    if not content.is_dir():
+        raise DeployError(f"{lid}: ContentUri {content} is not a directory")
+    name = d.name_for(lid, props, "LayerName", limit=140)
+    layer = d.client("lambda").publish_layer_version(
+        LayerName=name, Content={"ZipFile": d.code_zip(content)},
+        **pick(props, "Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"))
+    arn = layer["LayerVersionArn"]
+    # Lambda extracts a layer into /opt; Python finds /opt/python (and its site-packages), else the layer's root
+    paths = [p for p in (content / "python", *sorted(content.glob("python/lib/python3*/site-packages"))) if p.is_dir()]
+    d.layer_paths[arn] = paths or [content]
+    return Resource(lid, "AWS::Lambda::LayerVersion", arn, {"LayerVersionArn": arn})
+
+
+@creates("AWS::Lambda::EventInvokeConfig",
+         handles=("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                  "DestinationConfig"))
+def _event_invoke_config(d: Deployer, lid: str, props: dict) -> Resource:
+    config: dict[str, Any] = {}
+    for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        if key in props:
+            config[key] = numeric(props[key])
+    if props.get("DestinationConfig"):
+        config["DestinationConfig"] = props["DestinationConfig"]
+    qualifier = props.get("Qualifier", "$LATEST")
+    function = props["FunctionName"]
+    d.client("lambda").put_function_event_invoke_config(FunctionName=function, **config)
+    return Resource(lid, "AWS::Lambda::EventInvokeConfig", f"{function}:{qualifier}")
+
+
+@creates("AWS::Lambda::Permission",
+         handles=("FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"),
+         ignores={"EventSourceToken": NO_IAM, "PrincipalOrgID": NO_IAM, "FunctionUrlAuthType": NO_IAM,
+                  "InvokedViaFunctionUrl": NO_IAM})
+def _permission(d: Deployer, lid: str, props: dict) -> Resource:
+    args = {"FunctionName": props["FunctionName"], "StatementId": lid, "Action": props["Action"],
+            "Principal": props["Principal"], **pick(props, "SourceArn", "SourceAccount")}
+    d.client("lambda").add_permission(**args)
+    return Resource(lid, "AWS::Lambda::Permission", lid, {"Id": lid})
+
+
+@creates("AWS::Lambda::EventSourceMapping",
+         handles=("EventSourceArn", "FunctionName", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig",
+                  "Enabled", "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts"),
+         ignores={"MetricsConfig": "no Lambda metrics locally", "LoggingConfig": "handler output goes to the console",
+                  "KmsKeyArn": "filter criteria are not encrypted", **TAGS_IGNORED},
+         unsupported={"FilterCriteria": "records are not filtered locally",
+                      "DestinationConfig": "stream failure destinations are not supported"})
+def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
+    lam = d.client("lambda")
+    source = props["EventSourceArn"]
+    is_sqs = source.startswith("arn:aws:sqs:")
+    args = {"EventSourceArn": source, "FunctionName": props["FunctionName"],
+            **pick(props, "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts")}
+    for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
+        if key in props:
+            args[key] = numeric(props[key])
+    scaling = props.get("ScalingConfig", {})
+    if "MaximumConcurrency" in scaling:
+        args["ScalingConfig"] = {"MaximumConcurrency": numeric(scaling["MaximumConcurrency"])}
+    enabled = str(props.get("Enabled", True)).lower() != "false"
+    # LocalStack would poll an enabled mapping itself and run the function in Docker: our pollers do it instead
+    args["Enabled"] = enabled and (d.embedded or not is_sqs)
+    esm = lam.create_event_source_mapping(**args)
+    if is_sqs:
+        if d.embedded:
+            _detach_from_moto_queue(d, source, esm["FunctionArn"])
+        queue_name = source.rsplit(":", 1)[1]
+        queue_url = next((r.physical_id for r in d.stack.of_type("AWS::SQS::Queue")
+                          if r.attributes["Arn"] == source), None) or \
+            d.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+        d.stack.sqs_sources.append({
+            "function": d.stack.function_name(props["FunctionName"].rsplit(":", 1)[-1]),
+            "queue_arn": source, "queue_url": queue_url,
+            "batch_size": args.get("BatchSize", 10),
+            "batching_window": float(args.get("MaximumBatchingWindowInSeconds", 0)),
+            "maximum_concurrency": args.get("ScalingConfig", {}).get("MaximumConcurrency"),
+            "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
+            "enabled": enabled})
+    return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
+
+
+def _detach_from_moto_queue(d: Deployer, queue_arn: str, function_arn: str) -> None:
+    """moto would run the function synchronously inside SendMessage, one message at a time: our pollers do it."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[d.stack.account_id][d.stack.region].queues[queue_arn.rsplit(":", 1)[1]]
+    queue.lambda_event_source_mappings.pop(function_arn, None)

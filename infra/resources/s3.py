@@ -1,0 +1,45 @@
+"""S3 buckets."""
+from __future__ import annotations
+
+from infra.deploy import Deployer, Resource, creates, numeric, pick, tags, truthy
+
+
+@creates("AWS::S3::Bucket",
+         handles=("BucketName", "Tags", "VersioningConfiguration", "CorsConfiguration", "BucketEncryption",
+                  "PublicAccessBlockConfiguration"),
+         ignores={"AccessControl": "ACLs are not enforced locally",
+                  "OwnershipControls": "ACLs are not enforced locally",
+                  "AccelerateConfiguration": "a network feature", "AnalyticsConfigurations": "no storage analytics",
+                  "IntelligentTieringConfigurations": "one storage class locally",
+                  "InventoryConfigurations": "no inventory reports", "MetricsConfigurations": "no request metrics",
+                  "LoggingConfiguration": "no access logs", "LifecycleConfiguration": "objects never expire locally"},
+         unsupported={"NotificationConfiguration": "S3 event notifications are not delivered locally",
+                      "WebsiteConfiguration": "no website endpoint", "ReplicationConfiguration": "no replication"})
+def _bucket(d: Deployer, lid: str, props: dict) -> Resource:
+    s3 = d.client("s3")
+    name = d.name_for(lid, props, "BucketName", lower=True, limit=63)
+    s3.create_bucket(Bucket=name)
+    if props.get("Tags"):
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v}
+                                                               for k, v in tags(props["Tags"]).items()]})
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={
+            "Status": props["VersioningConfiguration"]["Status"]})
+    if "CorsConfiguration" in props:
+        rules = [{**pick(r, "AllowedHeaders", "AllowedMethods", "AllowedOrigins", "ID"),
+                  **({"ExposeHeaders": r["ExposedHeaders"]} if "ExposedHeaders" in r else {}),
+                  **({"MaxAgeSeconds": numeric(r["MaxAge"])} if "MaxAge" in r else {})}
+                 for r in props["CorsConfiguration"]["CorsRules"]]
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+            {("ID" if k == "Id" else k): v for k, v in rule.items()} for rule in rules]})
+    if "BucketEncryption" in props:
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+            "Rules": props["BucketEncryption"]["ServerSideEncryptionConfiguration"]})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+            k: truthy(v) for k, v in props["PublicAccessBlockConfiguration"].items()})
+    return Resource(lid, "AWS::S3::Bucket", name, {
+        "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
+        "RegionalDomainName": f"{name}.s3.{d.stack.region}.amazonaws.com",
+        "DualStackDomainName": f"{name}.s3.dualstack.{d.stack.region}.amazonaws.com",
+        "WebsiteURL": f"http://{name}.s3-website-{d.stack.region}.amazonaws.com"})

@@ -1,0 +1,44 @@
+"""SQS queues and their policies."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.deploy import Deployer, Resource, creates, numeric, tags, truthy
+
+_QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+                     "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "KmsMasterKeyId",
+                     "KmsDataKeyReusePeriodSeconds", "DeduplicationScope", "FifoThroughputLimit",
+                     "SqsManagedSseEnabled")
+
+
+@creates("AWS::SQS::Queue", handles=("QueueName", "RedrivePolicy", "RedriveAllowPolicy", "Tags", *_QUEUE_ATTRIBUTES))
+def _queue(d: Deployer, lid: str, props: dict) -> Resource:
+    sqs = d.client("sqs")
+    fifo = truthy(props.get("FifoQueue", ""))
+    name = d.name_for(lid, props, "QueueName", limit=75 if fifo else 80)
+    if fifo and not name.endswith(".fifo"):
+        name += ".fifo"
+    attributes = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                  for k, v in props.items() if k in _QUEUE_ATTRIBUTES}
+    for key in ("RedrivePolicy", "RedriveAllowPolicy"):
+        if key in props:
+            policy = props[key]
+            if isinstance(policy, dict) and "maxReceiveCount" in policy:
+                policy = {**policy, "maxReceiveCount": numeric(policy["maxReceiveCount"])}
+            attributes[key] = policy if isinstance(policy, str) else json.dumps(policy)
+    args: dict[str, Any] = {"QueueName": name, "Attributes": attributes}
+    if props.get("Tags"):
+        args["tags"] = tags(props["Tags"])
+    url = sqs.create_queue(**args)["QueueUrl"]
+    if d.embedded:
+        url = f"{d.endpoint}/{d.stack.account_id}/{name}"  # as the server would have answered
+    arn = d.arn("sqs", name)
+    return Resource(lid, "AWS::SQS::Queue", url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+
+@creates("AWS::SQS::QueuePolicy", handles=("Queues", "PolicyDocument"))
+def _queue_policy(d: Deployer, lid: str, props: dict) -> Resource:
+    for url in props["Queues"]:
+        d.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+    return Resource(lid, "AWS::SQS::QueuePolicy", f"{d.stack.name}-{lid}", {"Id": f"{d.stack.name}-{lid}"})

@@ -1,0 +1,45 @@
+"""Step Functions state machines (ASL from a local file, a string or the template)."""
+from __future__ import annotations
+
+import json
+import re
+
+from infra.deploy import TAGS_IGNORED, Deployer, DeployError, Resource, creates
+
+
+@creates("AWS::StepFunctions::StateMachine",
+         handles=("Definition", "DefinitionString", "DefinitionS3Location", "DefinitionSubstitutions", "RoleArn",
+                  "StateMachineName", "StateMachineType"),
+         ignores={"LoggingConfiguration": "no execution logs in CloudWatch", "TracingConfiguration": "no X-Ray traces",
+                  "EncryptionConfiguration": "definitions are not encrypted locally", **TAGS_IGNORED},
+         check=lambda d, lid, props: [] if lid in d.expanded.state_machine_files or "DefinitionS3Location" not in props
+         else [("DefinitionS3Location", "only a local definition file (DefinitionUri) is supported")])
+def _state_machine(d: Deployer, lid: str, props: dict) -> Resource:
+    name = d.name_for(lid, props, "StateMachineName", limit=80)
+    local = d.expanded.state_machine_files.get(lid)
+    if local is not None:
+        path, substitutions = local
+        definition = path.read_text()
+        values = d.resolve(substitutions, lid)
+        # textual, as CloudFormation does: the ASL may hold unquoted ${PrepareTimeoutSeconds} numbers
+        for key, value in values.items():
+            definition = definition.replace("${" + key + "}", str(value))
+    elif "DefinitionString" in props:
+        definition = props["DefinitionString"]
+        for key, value in props.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+    elif "Definition" in props:
+        definition = json.dumps(props["Definition"])
+    else:
+        raise DeployError(f"{lid}: state machine has no local definition")
+    leftover = re.findall(r"\$\{[A-Za-z0-9_]+\}", definition)
+    if leftover:
+        raise DeployError(f"{lid}: definition has unsubstituted {', '.join(sorted(set(leftover)))}")
+    try:
+        json.loads(definition)
+    except ValueError as exc:
+        raise DeployError(f"{lid}: definition is not valid JSON after substitution: {exc}") from exc
+    arn = d.client("stepfunctions").create_state_machine(
+        name=name, definition=definition, roleArn=props["RoleArn"],
+        type=props.get("StateMachineType", "STANDARD"))["stateMachineArn"]
+    return Resource(lid, "AWS::StepFunctions::StateMachine", arn, {"Arn": arn, "Name": name})

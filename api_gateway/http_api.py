@@ -127,12 +127,13 @@ class HttpApiRouter:
         if found is None:
             return None
         route, params = found
-        answer = self._serve(route, params, method, raw_path, url.query, header_pairs, body, source_ip, host)
+        request = _Request(self, route, params, method, raw_path, route_path, url.query, header_pairs, body,
+                           source_ip, host)
+        answer = self._serve(request)
         return self._with_cors(answer, origin)
 
-    def _serve(self, route: HttpRoute, params: dict[str, str], method: str, raw_path: str, query: str,
-               header_pairs: list[tuple[str, str]], body: bytes, source_ip: str, host: str) -> Answer:
-        request = _Request(self, route, params, method, raw_path, query, header_pairs, body, source_ip, host)
+    def _serve(self, request: _Request) -> Answer:
+        route = request.route
         authorizer_context = None
         if route.authorizer is not None:
             outcome = self._authorize(route.authorizer, request)
@@ -148,7 +149,7 @@ class HttpApiRouter:
         except FutureTimeout:
             return _json(*_UNAVAILABLE)
         except Exception as exc:  # noqa: BLE001 - a function error is the client's 500, as on AWS
-            log.info("%s %s: function %s failed: %s", method, raw_path, route.function, exc)
+            log.info("%s %s: function %s failed: %s", request.method, request.raw_path, route.function, exc)
             return _json(*_ERROR)
         return _response_v2(result) if route.payload_version == "2.0" else _response_v1(result)
 
@@ -160,8 +161,9 @@ class HttpApiRouter:
             if value is None:
                 return _json(*_UNAUTHORIZED)
             identity.append(value)
+        # the path of a route ARN is the resource path, without the stage
         route_arn = (f"arn:aws:execute-api:{self.region}:{events.ACCOUNT_ID}:{self.api.api_id}/{self.api.stage}/"
-                     f"{request.method}{request.raw_path}")
+                     f"{request.method}{request.route_path}")
         if authorizer.payload_version == "2.0":
             event = request.event_v2(None)
             for key in ("body", "isBase64Encoded"):
@@ -254,9 +256,11 @@ class _Request:
     """One request as API Gateway sees it, turned into either payload format."""
 
     def __init__(self, router: HttpApiRouter, route: HttpRoute, params: dict[str, str], method: str, raw_path: str,
-                 query: str, header_pairs: list[tuple[str, str]], body: bytes, source_ip: str, host: str) -> None:
+                 route_path: str, query: str, header_pairs: list[tuple[str, str]], body: bytes, source_ip: str,
+                 host: str) -> None:
         self.router, self.route, self.params, self.method = router, route, params, method
-        self.raw_path, self.query, self.header_pairs, self.body = raw_path, query, header_pairs, body
+        self.raw_path, self.route_path = raw_path, route_path
+        self.query, self.header_pairs, self.body = query, header_pairs, body
         self.source_ip, self.host = source_ip, host
         self.query_pairs = parse_qsl(query, keep_blank_values=True)
         self.request_id = events.new_request_id()

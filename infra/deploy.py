@@ -240,7 +240,7 @@ class Deployer:
             if key == "Fn::If":
                 condition, if_true, if_false = arg
                 return self.resolve(if_true if self.condition(condition) else if_false, where)
-            if key in _CONDITION_FUNCTIONS or key == "Condition":
+            if key in _CONDITION_FUNCTIONS or (key == "Condition" and isinstance(arg, str)):
                 return self._condition_value(value, where)
             if key.startswith("Fn::"):
                 raise DeployError(f"{where}: intrinsic function {key} is not supported by the local cloud")

@@ -36,9 +36,10 @@ def test_the_endpoint_is_the_named_stage(cloud):
 
 
 def test_an_authorized_route_gets_path_parameters_stage_variables_and_context(cloud):
+    api_id = cloud.physical_id("ItemsApi")
     assert get(cloud, "/items/42?key=sesame") == (200, {
         "routeKey": "GET /items/{id}", "rawPath": "/v1/items/42", "stage": "v1", "shelf": "top", "id": "42",
-        "caller": "keyholder"})
+        "caller": "keyholder", "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/v1/GET/items/42"})
     assert get(cloud, "/items/42?key=guess") == (403, {"message": "Forbidden"})
     assert get(cloud, "/items/42") == (401, {"message": "Unauthorized"})
 
@@ -46,3 +47,4 @@ def test_an_authorized_route_gets_path_parameters_stage_variables_and_context(cl
 def test_other_paths_reach_the_default_route_without_authorizer(cloud):
     status, body = get(cloud, "/anything/else")
     assert status == 200 and body["routeKey"] == "$default" and body["caller"] is None and body["id"] is None
+    assert body["rawPath"] == "/v1/anything/else"

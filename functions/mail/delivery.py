@@ -103,7 +103,10 @@ def _send(mail: Mail) -> str:
 
 
 def _describe(error: Exception) -> str:
+    """The mail's public error: the mail service's own answer (its code and message), else a plain sentence;
+    never Python's exception text, which goes to the log."""
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"[:500]
-    return f"{type(error).__name__}: {error}"[:500]
+    log.warning("sending failed: %s: %s", type(error).__name__, error)
+    return "the mail service could not be reached"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +13,8 @@ from core import aws
 from core import validation
 from core.errors import AppError, invalid
 from mail.models import FAILED, QUEUED, Mail
+
+log = logging.getLogger(__name__)
 
 MAX_SUBJECT_LENGTH = 200
 
@@ -42,7 +45,8 @@ def queue_mail(owner_id: str, owner_email: str | None, to, subject, message) -> 
         _queue().send_message(QueueUrl=queue_url, MessageBody=json.dumps({"mail_id": mail.id}))
     except Exception as e:
         # the record must not claim a delivery that will never happen
-        mail.update(actions=[Mail.status.set(FAILED), Mail.error.set(f"could not be queued: {e}")])
+        log.error("mail %s could not be queued: %s", mail.id, e)
+        mail.update(actions=[Mail.status.set(FAILED), Mail.error.set("the mail could not be queued")])
         raise AppError("unavailable", "the mail queue is unavailable") from e
     return mail
 

@@ -135,7 +135,23 @@ def test_a_queue_that_is_gone_is_unavailable_and_the_mail_is_not_left_queued(clo
     assert (status, body["error"]["code"]) == (503, "unavailable")
     from mail.models import Mail
 
-    assert [(m.status, m.error.startswith("could not be queued")) for m in Mail.scan()] == [("failed", True)]
+    assert [(m.status, m.error) for m in Mail.scan()] == [("failed", "the mail could not be queued")]
+
+
+def test_a_send_that_fails_outside_the_mail_service_records_no_exception_text(cloud, http, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from mail import delivery
+
+    def unreachable(mail):
+        raise EndpointConnectionError(endpoint_url="https://email.internal.example:4566/secret-path")
+
+    monkeypatch.setattr(delivery, "_send", unreachable)
+    token = token_for(cloud, "ada@example.com")
+    _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "m"})
+    run_worker(cloud, receive(cloud))
+    _, status = get_mail(http, token, body["mail"]["id"])
+    assert status["mail"]["error"] == "the mail service could not be reached"
 
 
 def test_service_send_queues_for_the_gateway(cloud):

@@ -304,6 +304,7 @@ class LocalCloud:
         self.rest_gateway.documents["/config.json"] = json.dumps(self.endpoints).encode()
 
     def _start_pollers(self) -> None:
+        self._start_stream_pollers()
         if not self.stack.sqs_sources:
             return
         import boto3
@@ -319,6 +320,18 @@ class LocalCloud:
                            config=Config(max_pool_connections=pool))
         for source in self.stack.sqs_sources:
             poller = SqsEventSource(SqsEventSourceSpec(**source), self.invoke_function, sqs)
+            poller.start()
+            self.pollers.append(poller)
+
+    def _start_stream_pollers(self) -> None:
+        """DynamoDB stream event sources (infra/stream_pollers.py); they stop with the SQS pollers."""
+        if not self.stack.stream_sources:
+            return
+        from infra.stream_pollers import DynamoDbStreamSource, StreamEventSourceSpec
+
+        streams = self.client("dynamodbstreams")
+        for source in self.stack.stream_sources:
+            poller = DynamoDbStreamSource(StreamEventSourceSpec(**source), self.invoke_function, streams, REGION)
             poller.start()
             self.pollers.append(poller)
 

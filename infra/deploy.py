@@ -85,6 +85,8 @@ class Stack:
     outputs: dict[str, Any] = field(default_factory=dict)
     #: keyword arguments of infra.pollers.SqsEventSourceSpec, one per SQS event source mapping
     sqs_sources: list[dict[str, Any]] = field(default_factory=list)
+    #: keyword arguments of infra.stream_pollers.StreamEventSourceSpec, one per DynamoDB stream mapping
+    stream_sources: list[dict[str, Any]] = field(default_factory=list)
     #: keyword arguments of infra.schedules.ScheduleSpec, one per (rule, Lambda target)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     #: what deployed but differs from AWS (e.g. a public layer skipped); also logged at WARNING

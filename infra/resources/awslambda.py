@@ -161,13 +161,19 @@ def _permission(d: Deployer, lid: str, props: dict) -> Resource:
          handles=("EventSourceArn", "FunctionName", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig",
                   "Enabled", "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts"),
          ignores={"MetricsConfig": "no Lambda metrics locally", "LoggingConfig": "handler output goes to the console",
-                  "KmsKeyArn": "filter criteria are not encrypted", **TAGS_IGNORED},
+                  "KmsKeyArn": "filter criteria are not encrypted",
+                  "ParallelizationFactor": "one batch per shard at a time locally", **TAGS_IGNORED},
          unsupported={"FilterCriteria": "records are not filtered locally",
-                      "DestinationConfig": "stream failure destinations are not supported"})
+                      "DestinationConfig": "stream failure destinations are not supported"},
+         check=lambda d, lid, props: [] if not isinstance(props.get("EventSourceArn"), str) or any(
+             props["EventSourceArn"].startswith(p) for p in ("arn:aws:sqs:", "arn:aws:dynamodb:")) else [
+             ("EventSourceArn", f"{props['EventSourceArn']}: only SQS queues and DynamoDB streams feed functions "
+                                "locally")])
 def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
     lam = d.client("lambda")
     source = props["EventSourceArn"]
     is_sqs = source.startswith("arn:aws:sqs:")
+    is_stream = source.startswith("arn:aws:dynamodb:") and "/stream/" in source
     args = {"EventSourceArn": source, "FunctionName": props["FunctionName"],
             **pick(props, "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts")}
     for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
@@ -178,7 +184,7 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
         args["ScalingConfig"] = {"MaximumConcurrency": numeric(scaling["MaximumConcurrency"])}
     enabled = str(props.get("Enabled", True)).lower() != "false"
     # LocalStack would poll an enabled mapping itself and run the function in Docker: our pollers do it instead
-    args["Enabled"] = enabled and (d.embedded or not is_sqs)
+    args["Enabled"] = enabled and (d.embedded or not (is_sqs or is_stream))
     esm = lam.create_event_source_mapping(**args)
     if is_sqs:
         if d.embedded:
@@ -195,7 +201,27 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
             "maximum_concurrency": args.get("ScalingConfig", {}).get("MaximumConcurrency"),
             "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
             "enabled": enabled})
+    if is_stream:
+        if d.embedded:
+            _detach_from_moto_table(d, source, esm["FunctionArn"])
+        d.stack.stream_sources.append({
+            "function": d.stack.function_name(props["FunctionName"].rsplit(":", 1)[-1]),
+            "stream_arn": source, "batch_size": args.get("BatchSize", 100),
+            "starting_position": args.get("StartingPosition", "LATEST"),
+            "maximum_retry_attempts": int(args.get("MaximumRetryAttempts", -1)),
+            "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
+            "enabled": enabled})
     return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
+
+
+def _detach_from_moto_table(d: Deployer, stream_arn: str, function_arn: str) -> None:
+    """moto would run the function inside the write (holding the table's lock) and then drop the stream's records:
+    infra/stream_pollers.py reads the stream instead."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table_name = stream_arn.split(":table/", 1)[1].split("/stream/", 1)[0]
+    table = dynamodb_backends[d.stack.account_id][d.stack.region].get_table(table_name)
+    table.lambda_event_source_mappings.pop(function_arn, None)
 
 
 def _detach_from_moto_queue(d: Deployer, queue_arn: str, function_arn: str) -> None:

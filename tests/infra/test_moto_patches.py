@@ -62,6 +62,13 @@ def test_event_invokes_pass_through_the_backends_invoke_with_their_headers():
     assert 'if self.headers.get("X-Amz-Invocation-Type") == "Event":' in source and "status_code = 202" in source
 
 
+def test_dynamodb_tables_keep_stream_mappings_where_deploy_detaches_them():
+    from moto.dynamodb.models.table import StreamShard, Table
+
+    assert "self.lambda_event_source_mappings: dict[str, Any] = {}" in inspect.getsource(Table.__init__)
+    assert "self.table.lambda_event_source_mappings.items()" in inspect.getsource(StreamShard.add)
+
+
 def test_moto_api_endpoint_is_set_in_init_and_answered_by_to_json():
     from moto.apigatewayv2.models import Api
 

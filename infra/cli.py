@@ -84,11 +84,6 @@ def _start_failure(exc: BaseException) -> str | None:
     return None
 
 
-def _print_warnings(cloud: Any) -> None:
-    for warning in getattr(cloud.stack, "warnings", None) or []:
-        print(f"notifyx: warning: {warning}", file=sys.stderr, flush=True)
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the local cloud, print and write its endpoints, run until SIGINT/SIGTERM."""
     _configure_logging(args.verbose)
@@ -110,7 +105,6 @@ def cmd_up(args: argparse.Namespace) -> int:
                 raise
             print(f"notifyx up: {message}", file=sys.stderr, flush=True)
             return 2
-        _print_warnings(cloud)
         endpoints = cloud.endpoints
         _check_answers(endpoints)
         if not stop.is_set():

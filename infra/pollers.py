@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 logger = logging.getLogger("notifyx.pollers")
@@ -46,6 +46,8 @@ class SqsEventSourceSpec:
     maximum_concurrency: int | None
     report_batch_item_failures: bool
     enabled: bool = True
+    #: FilterCriteria patterns (infra/event_filters.py): a message no pattern matches is deleted unprocessed
+    filters: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # the same limits Lambda's CreateEventSourceMapping enforces, so a template that deploys here deploys there
@@ -274,6 +276,14 @@ class SqsEventSource:
     # ------------------------------------------------------------------ one batch
     def _process(self, messages: list[dict]) -> None:
         spec = self.spec
+        if spec.filters:
+            from infra.event_filters import passes, sqs_view
+
+            kept = [m for m in messages if passes(spec.filters, sqs_view(sqs_record(m, spec.queue_arn)))]
+            self._delete([m for m in messages if m not in kept])    # as Lambda does with filtered-out messages
+            messages = kept
+            if not messages:
+                return
         event = {"Records": [sqs_record(m, spec.queue_arn) for m in messages]}
         ids = {m["MessageId"] for m in messages}
         # Lambda keeps retrying a throttled batch while its messages are still invisible

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from infra.event_filters import passes
 
 logger = logging.getLogger("notifyx.streams")
 
@@ -36,6 +38,8 @@ class StreamEventSourceSpec:
     maximum_retry_attempts: int = -1        # -1: until the record expires (forever, locally)
     report_batch_item_failures: bool = False
     enabled: bool = True
+    #: FilterCriteria patterns (infra/event_filters.py): records no pattern matches are skipped
+    filters: list[dict] = field(default_factory=list)
 
 
 def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -89,8 +93,9 @@ class DynamoDbStreamSource:
                     continue
                 self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
                 records = [_lambda_record(r, self.spec.stream_arn, self._region) for r in answer.get("Records", [])]
+                busy = busy or bool(records)
+                records = [r for r in records if passes(self.spec.filters, r)]
                 if records:
-                    busy = True
                     self._deliver(records)
             if not busy:
                 self._stop.wait(POLL_SECONDS)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
 from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, DeployError, Resource, creates, numeric, pick, tags
+from infra.event_filters import FilterError, patterns
 from infra.runtime import FunctionSpec
 
 #: public layers people use, by the name in their ARN -> the Python package they provide
@@ -159,12 +161,11 @@ def _permission(d: Deployer, lid: str, props: dict) -> Resource:
 
 @creates("AWS::Lambda::EventSourceMapping",
          handles=("EventSourceArn", "FunctionName", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig",
-                  "Enabled", "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts"),
+                  "Enabled", "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts", "FilterCriteria"),
          ignores={"MetricsConfig": "no Lambda metrics locally", "LoggingConfig": "handler output goes to the console",
                   "KmsKeyArn": "filter criteria are not encrypted",
                   "ParallelizationFactor": "one batch per shard at a time locally", **TAGS_IGNORED},
-         unsupported={"FilterCriteria": "records are not filtered locally",
-                      "DestinationConfig": "stream failure destinations are not supported"},
+         unsupported={"DestinationConfig": "stream failure destinations are not supported"},
          check=lambda d, lid, props: [] if not isinstance(props.get("EventSourceArn"), str) or any(
              props["EventSourceArn"].startswith(p) for p in ("arn:aws:sqs:", "arn:aws:dynamodb:")) else [
              ("EventSourceArn", f"{props['EventSourceArn']}: only SQS queues and DynamoDB streams feed functions "
@@ -176,6 +177,12 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
     is_stream = source.startswith("arn:aws:dynamodb:") and "/stream/" in source
     args = {"EventSourceArn": source, "FunctionName": props["FunctionName"],
             **pick(props, "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts")}
+    try:
+        filters = patterns(props.get("FilterCriteria"))
+    except (FilterError, ValueError) as exc:
+        raise DeployError(f"{lid}: FilterCriteria: {exc}") from None
+    if filters:
+        args["FilterCriteria"] = {"Filters": [{"Pattern": json.dumps(f)} for f in filters]}
     for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
         if key in props:
             args[key] = numeric(props[key])
@@ -200,7 +207,7 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
             "batching_window": float(args.get("MaximumBatchingWindowInSeconds", 0)),
             "maximum_concurrency": args.get("ScalingConfig", {}).get("MaximumConcurrency"),
             "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
-            "enabled": enabled})
+            "enabled": enabled, "filters": filters})
     if is_stream:
         if d.embedded:
             _detach_from_moto_table(d, source, esm["FunctionArn"])
@@ -210,7 +217,7 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
             "starting_position": args.get("StartingPosition", "LATEST"),
             "maximum_retry_attempts": int(args.get("MaximumRetryAttempts", -1)),
             "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
-            "enabled": enabled})
+            "enabled": enabled, "filters": filters})
     return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
 
 

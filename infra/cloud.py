@@ -233,6 +233,7 @@ class LocalCloud:
         self.stack: Stack | None = None
         self.websocket_gateways: list[Any] = []
         self.rest_gateway: Any = None
+        self.function_url_gateways: list[Any] = []
         self.pollers: list[Any] = []
         self.scheduler: Any = None
         self.aws_endpoint: str | None = None
@@ -296,12 +297,28 @@ class LocalCloud:
         self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION)
                                        for api in http_api_configs(self.stack)]
         self.rest_gateway.start()
+        self._start_function_urls()
         # the web page (served by the REST gateway) may open sockets; no other site's page may
         for gateway in self.websocket_gateways:
             gateway.allowed_origins.update({f"http://127.0.0.1:{self.rest_gateway.port}",
                                             f"http://localhost:{self.rest_gateway.port}"})
         # the web page learns where the APIs are (any ports) from the page's own origin
         self.rest_gateway.documents["/config.json"] = json.dumps(self.endpoints).encode()
+
+    def _start_function_urls(self) -> None:
+        """Each function URL on its own port (the one its FunctionUrl names): payload 2.0, like an HTTP API."""
+        from api_gateway.http_api import HttpApiRouter
+        from api_gateway.rest import RestGateway
+
+        for url in self.stack.function_urls:
+            cors = url["cors"]
+            config = HttpApiConfig(api_id=url["function"], stage="$default",
+                                   routes=(HttpRoute("$default", url["function"], "2.0", None, 900.0),),
+                                   cors=_lower_camel(cors) if isinstance(cors, dict) else None)
+            gateway = RestGateway([], self.invoke_function, port=url["port"], static_dir=None)
+            gateway.http_apis = [HttpApiRouter(config, self.invoke_function, region=REGION)]
+            gateway.start()
+            self.function_url_gateways.append(gateway)
 
     def _start_pollers(self) -> None:
         self._start_stream_pollers()
@@ -352,6 +369,7 @@ class LocalCloud:
             except Exception:  # noqa: BLE001 - keep stopping the rest; the first failure is logged
                 logger.exception("stopping %s failed", what)
         self.websocket_gateways, self.pollers, self.rest_gateway, self.scheduler = [], [], None, None
+        self.function_url_gateways = []
         with _alive_lock:
             if _alive is self:
                 _alive = None
@@ -367,6 +385,8 @@ class LocalCloud:
             from api_gateway import connections
 
             steps.append(("@connections", connections.uninstall))
+        steps += [("function url", g.stop) for g in self.function_url_gateways]
+        steps += [("function url router", r.close) for g in self.function_url_gateways for r in g.http_apis]
         if self.rest_gateway is not None:
             steps.append(("rest gateway", self.rest_gateway.stop))
             steps += [("http api", router.close) for router in self.rest_gateway.http_apis]

@@ -87,6 +87,8 @@ class Stack:
     sqs_sources: list[dict[str, Any]] = field(default_factory=list)
     #: keyword arguments of infra.stream_pollers.StreamEventSourceSpec, one per DynamoDB stream mapping
     stream_sources: list[dict[str, Any]] = field(default_factory=list)
+    #: function URLs: {"function", "port", "cors", "auth_type"}, served by LocalCloud on their own ports
+    function_urls: list[dict[str, Any]] = field(default_factory=list)
     #: keyword arguments of infra.schedules.ScheduleSpec, one per (rule, Lambda target)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     #: what deployed but differs from AWS (e.g. a public layer skipped); also logged at WARNING

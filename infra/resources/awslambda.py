@@ -237,3 +237,27 @@ def _detach_from_moto_queue(d: Deployer, queue_arn: str, function_arn: str) -> N
 
     queue = sqs_backends[d.stack.account_id][d.stack.region].queues[queue_arn.rsplit(":", 1)[1]]
     queue.lambda_event_source_mappings.pop(function_arn, None)
+
+
+@creates("AWS::Lambda::Url", handles=("TargetFunctionArn", "AuthType", "Cors", "InvokeMode"),
+         ignores={"Qualifier": "one version of each function runs locally"},
+         check=lambda d, lid, props: [] if props.get("InvokeMode", "BUFFERED") == "BUFFERED" else [
+             ("InvokeMode RESPONSE_STREAM", "response streaming is not supported locally")])
+def _function_url(d: Deployer, lid: str, props: dict) -> Resource:
+    import socket
+
+    target = props["TargetFunctionArn"]
+    name = target.split(":")[6] if target.startswith("arn:") else target
+    config: dict[str, Any] = {"AuthType": props["AuthType"]}
+    if props.get("Cors"):
+        config["Cors"] = props["Cors"]
+    d.client("lambda").create_function_url_config(FunctionName=name, **config)
+    # a function URL is its own host on AWS: here its own port, reserved now so that GetAtt FunctionUrl (which
+    # outputs and environment variables use) is an address a client can call
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    d.stack.function_urls.append({"function": d.stack.function_name(name), "port": port,
+                                  "cors": props.get("Cors"), "auth_type": props["AuthType"]})
+    return Resource(lid, "AWS::Lambda::Url", target, {"FunctionArn": target, "FunctionUrl": url})

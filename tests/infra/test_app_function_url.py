@@ -1,0 +1,24 @@
+"""Parity: a function behind a Lambda function URL (fixtures/apps/function_url): its own address, payload 2.0."""
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+from infra.cloud import LocalCloud
+
+TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "function_url" / "template.yaml"
+
+
+def test_the_function_url_answers_at_the_address_its_output_gives():
+    with LocalCloud(TEMPLATE, static_dir=None) as cloud:
+        url = cloud.stack.outputs["ShortenUrl"]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        request = urllib.request.Request(url, data=json.dumps({"url": "https://example.com"}).encode(),
+                                         method="POST", headers={"Origin": "https://short.example.com"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+            assert response.headers["Access-Control-Allow-Origin"] == "https://short.example.com"
+            assert json.loads(response.read()) == {"code": "100680a", "method": "POST", "version": "2.0"}
+        config = cloud.client("lambda").get_function_url_config(FunctionName=cloud.physical_id("ShortenFunction"))
+        assert config["AuthType"] == "NONE"

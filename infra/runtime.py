@@ -428,7 +428,9 @@ class LambdaRuntime:
                 origin = getattr(module, "__file__", None)
                 if origin and Path(origin).resolve().is_relative_to(old):
                     del sys.modules[module_name]
-            while str(old) in sys.path:
+            # other functions of the same folder keep importing from it (one interpreter: part 1 of issue 13)
+            shared = any(other is not fn and other.spec.code_dir == old for other in self._functions.values())
+            while not shared and str(old) in sys.path:
                 sys.path.remove(str(old))
             importlib.invalidate_caches()
             fn.spec.code_dir = Path(code_dir).resolve()

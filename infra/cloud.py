@@ -101,8 +101,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in operations.items():
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
-                if not integration:
-                    continue
+                if not integration or str(integration.get("type", "")).lower() != "aws_proxy":
+                    continue     # the deploy refused other integrations, or warned (SAM's CORS preflight mocks)
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                 routes.append(RestRoute(verb, path, function_of_uri(integration["uri"])))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(

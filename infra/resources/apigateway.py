@@ -6,6 +6,11 @@ from typing import Any
 from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, Resource, creates
 
 
+def _cors_preflight(method: str, integration: dict) -> bool:
+    """SAM's `Cors`: an OPTIONS method with a MOCK integration answering the preflight."""
+    return method.lower() == "options" and str(integration.get("type", "")).lower() == "mock"
+
+
 def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     body = props.get("Body")
     if not isinstance(body, dict):
@@ -16,7 +21,8 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     for path, operations in (body.get("paths") or {}).items():
         for method, operation in (operations or {}).items():
             integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
-            if integration and str(integration.get("type", "")).lower() != "aws_proxy":
+            if integration and str(integration.get("type", "")).lower() != "aws_proxy" \
+                    and not _cors_preflight(method, integration):
                 found.append((f"integration {method.upper()} {path}",
                               f"type {integration.get('type')}: only Lambda proxy integrations run locally"))
     return found
@@ -39,6 +45,13 @@ def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
     if props.get("Body"):
         # moto imports only OpenAPI 3 bodies (SAM writes swagger 2.0): create the resources and methods one by one
         _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}))
+        preflights = sorted(path for path, operations in props["Body"].get("paths", {}).items()
+                            for method, operation in (operations or {}).items()
+                            if isinstance(operation, dict) and _cors_preflight(
+                                method, operation.get("x-amazon-apigateway-integration") or {}))
+        if preflights:
+            d.warn(f"{lid}: CORS preflight requests (OPTIONS, a MOCK integration) are not answered locally: "
+                   f"{', '.join(preflights)}; browsers calling this API from another origin will fail")
     return Resource(lid, "AWS::ApiGateway::RestApi", api["id"], {"RootResourceId": api.get("rootResourceId", "")})
 
 

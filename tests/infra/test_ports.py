@@ -39,3 +39,15 @@ def test_the_emulator_starts_at_once_on_a_port_in_time_wait():
         assert emulator.port == port
     finally:
         emulator.stop()
+
+
+def test_a_port_someone_listens_on_is_still_refused():
+    import pytest
+
+    from infra.emulator import EmulatorError
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with pytest.raises(EmulatorError, match="Address already in use"):
+            Emulator(listener.getsockname()[1]).start()

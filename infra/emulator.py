@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import urllib.request
+import uuid
+
+from infra import patches
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
 
@@ -71,7 +73,7 @@ class Emulator:
         # moto's Step Functions interpreter logs huge reprs at ERROR for failures the ASL catches
         for name in ("moto.stepfunctions", "werkzeug", "moto.stepfunctions.parser"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-        serialize_dynamodb()
+        patches.apply_all()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
         self._server.start()
         _refuse_browsers(self._server)
@@ -79,8 +81,6 @@ class Emulator:
         # moto's Step Functions interpreter reaches Lambda at http://localhost:$MOTO_PORT
         os.environ["MOTO_PORT"] = str(self.port)
         self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
-        reuse_step_functions_lambda_clients()
-        reuse_state_machine_parse_trees()
         return self
 
     def _post(self, path: str, body: dict) -> bytes:
@@ -98,30 +98,7 @@ class Emulator:
         finally:
             self._server = None
             reset_backends()
-
-
-_DYNAMODB_LOCK = threading.RLock()
-
-
-def serialize_dynamodb() -> None:
-    """Run moto's DynamoDB requests one at a time, so each is atomic as on DynamoDB.
-
-    moto's UpdateItem ADD and TransactWriteItems read, change and write without isolation (and a failed
-    transaction restores a copy of the table), so concurrent requests lose updates: 20 concurrent counter
-    commits ended at 15-18. DynamoDB guarantees each request is atomic; one lock gives that here.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    if getattr(DynamoHandler.call_action, "_notifyx_serialized", False):
-        return
-    original = DynamoHandler.call_action
-
-    def call_action(self):
-        with _DYNAMODB_LOCK:
-            return original(self)
-
-    call_action._notifyx_serialized = True
-    DynamoHandler.call_action = call_action
+            patches.revert_all()
 
 
 def reset_backends() -> None:
@@ -131,72 +108,6 @@ def reset_backends() -> None:
 
     moto_api_backend.reset()
     default_user_config["stepfunctions"]["execute_state_machine"] = False
-
-
-def reuse_step_functions_lambda_clients() -> None:
-    """moto's interpreter builds a new boto3 Lambda client for every task (tens of ms of CPU each): reuse one.
-
-    Clients are thread-safe; the interpreter's clients carry only dummy credentials and the server's address.
-    """
-    import threading
-
-    from moto.core.models import botocore_stubber
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-
-    original = lambda_eval_utils.boto_client_for
-    if getattr(original, "notifyx_reuses_clients", False):
-        return
-    clients: dict[tuple[str, str, str, bool], object] = {}
-    lock = threading.Lock()
-
-    def boto_client_for(region: str, service: str, state_credentials: object = None) -> object:
-        # mock_aws (in-process interception) and the server port decide what the original client targets
-        key = (region, service, os.environ.get("MOTO_PORT", ""), botocore_stubber.enabled)
-        with lock:
-            if key not in clients:
-                clients[key] = original(region=region, service=service, state_credentials=state_credentials)
-            return clients[key]
-
-    boto_client_for.notifyx_reuses_clients = True  # type: ignore[attr-defined]
-    lambda_eval_utils.boto_client_for = boto_client_for
-
-
-def reuse_state_machine_parse_trees() -> None:
-    """moto parses a state machine's ASL again for every execution (ANTLR, ~80 ms of CPU): keep the parse tree.
-
-    Each execution still gets fresh evaluation components (the Preprocessor runs per call), so no state is shared;
-    only the read-only syntax tree of an identical definition is reused.
-    """
-    import threading
-
-    from moto.stepfunctions.parser.asl.parse import asl_parser
-
-    parser_class = asl_parser.AmazonStateLanguageParser
-    if getattr(parser_class.parse, "notifyx_reuses_trees", False):
-        return
-    trees: dict[str, object] = {}
-    lock = threading.Lock()
-
-    def parse(definition: str) -> tuple[object, object]:
-        with lock:
-            tree = trees.get(definition)
-        if tree is None:
-            listener = asl_parser.SyntaxErrorListener()
-            parser = asl_parser.ASLParser(asl_parser.CommonTokenStream(
-                asl_parser.ASLLexer(asl_parser.InputStream(definition))))
-            parser.removeErrorListeners()
-            parser.addErrorListener(listener)
-            tree = parser.state_machine()
-            if listener.errors:
-                raise asl_parser.ASLParserException(errors=listener.errors)
-            with lock:
-                if len(trees) > 256:
-                    trees.clear()
-                trees[definition] = tree
-        return asl_parser.Preprocessor().visit(tree), tree
-
-    parse.notifyx_reuses_trees = True  # type: ignore[attr-defined]
-    parser_class.parse = staticmethod(parse)
 
 
 # --------------------------------------------------------------------------- in-process requests
@@ -263,11 +174,12 @@ class InProcessRequests:
 
 
 in_process_requests: InProcessRequests | None = None
+direct_dynamodb: DirectDynamoDB | None = None
 
 
 def serve_in_process(endpoint: str) -> None:
     """Answer this process's botocore requests for `endpoint` in process (see InProcessRequests)."""
-    global in_process_requests
+    global in_process_requests, direct_dynamodb
     from urllib.parse import urlsplit
 
     import boto3
@@ -275,10 +187,14 @@ def serve_in_process(endpoint: str) -> None:
 
     if in_process_requests is None:
         in_process_requests = InProcessRequests()
+        direct_dynamodb = DirectDynamoDB(in_process_requests.hosts)
         botocore.handlers.BUILTIN_HANDLERS.append(("before-send", in_process_requests))
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-call.dynamodb", direct_dynamodb))
     if boto3.DEFAULT_SESSION is not None:
         # sessions copy BUILTIN_HANDLERS when created; boto3's default one may already exist
         boto3.DEFAULT_SESSION.events.register("before-send", in_process_requests, unique_id="notifyx-in-process")
+        boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", direct_dynamodb,
+                                              unique_id="notifyx-direct-dynamodb")
     port = urlsplit(endpoint).port
     in_process_requests.hosts.update({f"127.0.0.1:{port}", f"localhost:{port}"})
 
@@ -287,3 +203,123 @@ def stop_serving_in_process() -> None:
     """Requests for any emulator go over HTTP again."""
     if in_process_requests is not None:
         in_process_requests.hosts.clear()
+
+
+# --------------------------------------------------------------------------- DynamoDB item calls, direct
+#: item-level operations answered from moto's DynamoDB handler without the wire on either side. Their outputs
+#: hold no timestamps, and moto's results already carry blobs as bytes, as botocore's parser gives them.
+DIRECT_DYNAMODB_OPERATIONS = frozenset({
+    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
+    "TransactGetItems", "TransactWriteItems"})
+
+
+class DirectDynamoDB:
+    """A botocore ``before-call`` handler: DynamoDB item calls to the embedded emulator run moto's handler method
+    on the request's parameters and hand botocore the result as its parser would have built it.
+
+    Skipped on both sides, against the in-process HTTP path: SigV4 signing, the HTTP request objects, moto's
+    URL routing and request parsing, moto's response serializer and botocore's response parser (~60% of the CPU
+    of a DynamoDB call). What stays is what AWS's behaviour depends on: botocore still validates and serializes
+    the parameters (a bad call fails as on AWS), moto's handler method validates and runs the operation under
+    the emulator's DynamoDB lock, and an error takes moto's serializer and botocore's error parser, so clients
+    get the same exception with the same fields.
+    """
+
+    def __init__(self, hosts: set[str]) -> None:
+        self.hosts = hosts
+
+    def __call__(self, model: object, params: dict, context: dict | None = None, **_: object) -> object:
+        operation = model.name  # type: ignore[attr-defined]
+        if operation not in DIRECT_DYNAMODB_OPERATIONS:
+            return None
+        url = params.get("url", "")
+        netloc = url.split("/", 3)[2] if url.count("/") >= 2 else ""
+        if netloc not in self.hosts:
+            return None
+        from botocore.awsrequest import AWSResponse
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.exceptions import HTTPException, ServiceException
+        from moto.core.responses import ActionResult
+        from moto.dynamodb.responses import DynamoHandler
+
+        body = params.get("body") or b"{}"
+        request = json.loads(body)
+        if b'"B' in body:
+            request = _decode_blobs(request)
+        headers = params.get("headers") or {}
+        handler = DynamoHandler()
+        handler.params = request
+        handler.body = request
+        handler.headers = headers
+        handler.querystring = {}
+        handler.uri_match = {}
+        handler.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        handler.current_account = DEFAULT_ACCOUNT_ID
+        request_id = str(uuid.uuid4())
+        try:
+            with patches.DYNAMODB_LOCK:
+                result = getattr(handler, _SNAKE[operation])()
+        except ServiceException as exc:
+            status, wire_headers, wire_body = handler.serialized(ActionResult(exc))
+        except HTTPException as exc:
+            status, wire_headers, wire_body = exc.code, dict(exc.get_headers() or []), exc.get_body()
+        else:
+            members = model.output_shape.members  # type: ignore[attr-defined]
+            parsed = {k: _copy(v) for k, v in result.result.items() if k in members}
+            parsed["ResponseMetadata"] = {"RequestId": request_id, "HTTPStatusCode": 200,
+                                          "HTTPHeaders": {"x-amzn-requestid": request_id,
+                                                          "content-type": "application/x-amz-json-1.0"},
+                                          "RetryAttempts": 0}
+            return AWSResponse(url, 200, {"x-amzn-requestid": request_id}, None), parsed
+        return _parsed_error(url, model, status, wire_headers, wire_body, request_id)
+
+
+_SNAKE = {name: "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+          for name in DIRECT_DYNAMODB_OPERATIONS}
+
+
+def _decode_blobs(value: object) -> object:
+    """AttributeValues' B / BS members from base64, as moto's request parser decodes them."""
+    import base64
+
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, member), = value.items()
+            if key == "B" and isinstance(member, str):
+                return {"B": base64.b64decode(member)}
+            if key == "BS" and isinstance(member, list) and all(isinstance(m, str) for m in member):
+                return {"BS": [base64.b64decode(m) for m in member]}
+        return {k: _decode_blobs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_blobs(v) for v in value]
+    return value
+
+
+def _copy(value: object) -> object:
+    """A copy of moto's result that shares no list or dict with its stored items (string sets are its lists)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _parsed_error(url: str, model: object, status: int, headers: dict, body: object,
+                  request_id: str) -> tuple[object, dict]:
+    from botocore.awsrequest import AWSResponse
+    from botocore.parsers import create_parser
+
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    headers = {str(k).lower(): str(v) for k, v in dict(headers).items() if k != "status"}
+    headers.setdefault("x-amzn-requestid", request_id)
+    parser = create_parser("json")
+    response = {"status_code": status, "headers": headers, "body": raw}
+    parsed = parser.parse(response, model.output_shape)  # type: ignore[attr-defined]
+    # the modeled fields of the error (CancellationReasons, Item, ...), as botocore's Endpoint adds them
+    code = parsed.get("Error", {}).get("Code")
+    error_shape = model.service_model.shape_for_error_code(code) if code else None  # type: ignore[attr-defined]
+    if error_shape is not None:
+        parsed.update(parser.parse(response, error_shape))
+    parsed.setdefault("ResponseMetadata", {}).update(
+        {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": headers, "RetryAttempts": 0})
+    return AWSResponse(url, status, headers, None), parsed

@@ -13,6 +13,7 @@ Every function shares this process, so what Lambda isolates is emulated here:
 from __future__ import annotations
 
 import contextvars
+import gc
 import importlib
 import io
 import json
@@ -417,6 +418,8 @@ class LambdaRuntime:
         with fn.import_lock:
             if fn.handler is None:
                 fn.handler = _import_handler(fn.spec)
+                # a cold start's modules live as long as the sandbox: out of the collector's full passes
+                gc.freeze()
         return fn.handler
 
     def update_code(self, name_or_arn: str, code_dir: Path) -> None:

@@ -1,5 +1,8 @@
 """Benchmark fixtures: the local cloud in its own process (as `notifyx up` runs it), so that the clients
-measuring it do not share its interpreter, and a raised file-descriptor limit for thousands of sockets."""
+measuring it do not share its interpreter, and a raised file-descriptor limit for thousands of sockets.
+
+The cloud process writes its RSS and garbage-collection pauses (timed with gc.callbacks) to a stats file
+four times a second; `cloud_process["stats_file"]` names it."""
 from __future__ import annotations
 
 import json
@@ -16,10 +19,30 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 # the cloud process: start, publish the endpoints, serve until the test closes our stdin
 CLOUD_PROCESS = """
-import json, logging, sys
+import gc, json, logging, os, sys, threading, time
 logging.basicConfig(level=logging.WARNING)
+pauses = {"max_ms": 0.0, "over_20_ms": 0, "collections": 0}
+started = [0.0]
+def track(phase, info):
+    if phase == "start":
+        started[0] = time.perf_counter()
+    else:
+        ms = (time.perf_counter() - started[0]) * 1000
+        pauses["collections"] += 1
+        pauses["max_ms"] = max(pauses["max_ms"], ms)
+        pauses["over_20_ms"] += ms > 20
+gc.callbacks.append(track)
+def report():
+    while True:
+        with open("/proc/self/statm") as statm:
+            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        with open(sys.argv[3] + ".tmp", "w") as out:
+            json.dump({"rss_mb": round(rss, 1), "gc": pauses}, out)
+        os.replace(sys.argv[3] + ".tmp", sys.argv[3])
+        time.sleep(0.25)
 from infra.cloud import LocalCloud
 cloud = LocalCloud(sys.argv[1]).start()
+threading.Thread(target=report, daemon=True).start()
 try:
     with open(sys.argv[2] + ".tmp", "w") as out:
         json.dump(cloud.endpoints, out)
@@ -50,7 +73,9 @@ def many_file_descriptors():
 def cloud_process(tmp_path_factory, many_file_descriptors):
     """The endpoints of a LocalCloud of template.yaml running in a child process."""
     endpoints = tmp_path_factory.mktemp("bench") / "endpoints.json"
-    child = subprocess.Popen([sys.executable, "-c", CLOUD_PROCESS, str(ROOT / "template.yaml"), str(endpoints)],
+    stats = endpoints.with_name("stats.json")
+    child = subprocess.Popen([sys.executable, "-c", CLOUD_PROCESS, str(ROOT / "template.yaml"), str(endpoints),
+                              str(stats)],
                              cwd=ROOT, stdin=subprocess.PIPE, preexec_fn=_inherit_nofile(many_file_descriptors))
     try:
         deadline = time.monotonic() + 120
@@ -60,7 +85,7 @@ def cloud_process(tmp_path_factory, many_file_descriptors):
             if time.monotonic() > deadline:
                 pytest.fail("the local cloud was not up within 120 s")
             time.sleep(0.1)
-        yield json.loads(endpoints.read_text())
+        yield {**json.loads(endpoints.read_text()), "stats_file": str(stats)}
     finally:
         child.stdin.close()
         try:

@@ -1,6 +1,11 @@
-"""Publish benchmarks on the local cloud: publish-to-delivery latency, deliveries per second beside a raw
-`websockets` broadcast to the same number of clients (measured in the same run), and the time of one
-two-phase commit (the state machine execution alone). Prints the figures and writes results/publish.json.
+"""Publish benchmarks on the local cloud, printed and written to results/publish.json:
+- throughput: committed publishes/s and publish->reply p50/p99 with 1, 10 and 30 publishers in flight, each on
+  its own topic with two subscribers, beside a raw `websockets` request/reply loop of the same shape (same run);
+- memory and garbage collection: the cloud process's RSS after the first 100 publishes and after
+  NOTIFYX_BENCH_PUBLISHES (default 1,000; the README's figure is 5,000), and its longest GC pause;
+- fan-out: publish-to-delivery latency and deliveries/s to topics of 1, 100 and 1,000 sockets beside a raw
+  `websockets` broadcast to the same number of clients;
+- the time of one two-phase commit (the state machine execution alone).
 
 The cloud runs in its own process (tests/bench/conftest.py); the subscriber sockets live in this one, on
 one asyncio loop. Subscribers are S users with C sockets each (S * C = the topic's connected sockets):
@@ -18,18 +23,20 @@ import sys
 import time
 import urllib.parse
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 from websockets.asyncio.client import connect
 
-from infra.client import HttpApi
+from publish_load import percentile, run_load, sign_up
 
 pytestmark = pytest.mark.timeout(600)
 
-PASSWORD = "bench password"
+#: publishers in flight -> seconds of closed-loop publishing (NOTIFYX_BENCH_SECONDS sets the 10-in-flight run)
+THROUGHPUT = {1: 8.0, 10: float(os.environ.get("NOTIFYX_BENCH_SECONDS", "15")), 30: 8.0}
+SUBSCRIBERS_PER_TOPIC = 2
+MEMORY_PUBLISHES = int(os.environ.get("NOTIFYX_BENCH_PUBLISHES", "1000"))
 # topic size -> (users, sockets per user, sequential publishes timed, publishes fired at once for throughput)
 # (bursts stay small: on this 2-core machine a burst of 20 concurrent two-phase commits hits the prepare timeout)
 SIZES = {1: (1, 1, 10, 5), 100: (10, 10, 5, 5), 1000: (50, 20, 3, 5)}
@@ -47,6 +54,9 @@ async def handler(ws):
     clients.add(ws)
     try:
         async for message in ws:
+            if message.startswith("{"):  # request/reply: the shape of a publish and its reply
+                await ws.send(json.dumps({"type": "reply", "id": json.loads(message)["id"], "ok": True}))
+                continue
             count = int(message)
             receivers = [c for c in clients if c is not ws]
             for i in range(count):
@@ -64,26 +74,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def sign_up(http_api: str, count: int) -> list[dict]:
-    """Register and log in `count` fresh users, a few at a time (scrypt makes each take tens of ms)."""
-
-    def one(_: int) -> dict:
-        http = HttpApi(http_api)
-        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
-        http.register(email, PASSWORD)
-        session = http.login(email, PASSWORD)
-        return {"email": email, "id": session["user"]["id"], "token": session["token"]}
-
-    with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(one, range(count)))
 
 
 class Audience:
@@ -232,6 +222,68 @@ async def measure_raw_broadcast(port: int, sockets: int, burst: int) -> float:
         await audience.close()
 
 
+async def measure_raw_request_reply(port: int, clients: int, seconds: float) -> float:
+    """Replies/s of a bare `websockets` server answering each frame, with `clients` closed loops."""
+    sockets = [await connect(f"ws://127.0.0.1:{port}") for _ in range(clients)]
+    done = 0
+
+    async def loop(ws, until: float) -> None:
+        nonlocal done
+        n = 0
+        while time.perf_counter() < until:
+            n += 1
+            await ws.send(json.dumps({"action": "publish", "id": f"r{n}", "topic": "raw", "message": f"raw {n}"}))
+            await ws.recv()
+            done += 1
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(ws, started + seconds) for ws in sockets))
+        return done / (time.perf_counter() - started)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+def cloud_stats(endpoints: dict) -> dict:
+    """The cloud process's RSS (MB) and GC pauses so far (written by tests/bench/conftest.py's cloud)."""
+    return json.loads(open(endpoints["stats_file"]).read())
+
+
+def measure_throughput(endpoints: dict, users: list[dict], raw_port: int) -> dict:
+    """Closed-loop publishers at 1, 10 and 30 in flight, each beside a raw request/reply loop."""
+    rows = {}
+    for in_flight, seconds in THROUGHPUT.items():
+        result = asyncio.run(run_load(endpoints, users, in_flight, seconds, SUBSCRIBERS_PER_TOPIC))
+        raw = asyncio.run(measure_raw_request_reply(raw_port, in_flight, min(seconds, 3.0)))
+        row = result.figures()
+        row["raw_request_reply_per_s"] = round(raw, 1)
+        row["ratio_to_raw"] = round(result.committed / result.seconds / raw, 4)
+        rows[str(in_flight)] = row
+        print(f"\n{in_flight:>3} in flight: {row['publishes_per_s']} publishes/s ({row['committed']} committed, "
+              f"{row['failed']} failed in {row['seconds']} s), reply p50 {row['reply_p50_ms']} ms, "
+              f"p99 {row['reply_p99_ms']} ms; raw request/reply {row['raw_request_reply_per_s']}/s")
+    return rows
+
+
+def measure_memory(endpoints: dict, users: list[dict], publishes: int) -> dict:
+    """RSS after the first 100 publishes and after `publishes`, 10 publishers in flight."""
+    in_flight = 10
+    asyncio.run(run_load(endpoints, users, in_flight, float("inf"), SUBSCRIBERS_PER_TOPIC,
+                         publishes_each=100 // in_flight))
+    first = cloud_stats(endpoints)["rss_mb"]
+    rest = max(0, publishes - 100)
+    result = asyncio.run(run_load(endpoints, users, in_flight, float("inf"), SUBSCRIBERS_PER_TOPIC,
+                                  publishes_each=rest // in_flight))
+    time.sleep(0.6)
+    last = cloud_stats(endpoints)["rss_mb"]
+    figures = {"publishes": 100 + result.committed + result.failed, "rss_after_100_mb": first,
+               "rss_after_all_mb": last, "growth_mb": round(last - first, 1),
+               "growth_mb_per_1000": round((last - first) / max(1, rest) * 1000, 1)}
+    print(f"\nmemory: RSS {first} MB after 100 publishes, {last} MB after {figures['publishes']} "
+          f"(+{figures['growth_mb']} MB)")
+    return figures
+
+
 def time_two_phase_commits(endpoints: dict, owner: dict, count: int) -> dict:
     """Start the publish state machine directly and time executions from start to SUCCEEDED."""
     sfn = boto3.client("stepfunctions", endpoint_url=endpoints["aws_endpoint"], region_name=endpoints["region"],
@@ -279,8 +331,9 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
     started = time.perf_counter()
     users_needed = 1 + sum(users for users, _, _, _ in SIZES.values())
     assert many_file_descriptors > 2 * sum(u * c for u, c, _, _ in SIZES.values()) + 100
-    people = sign_up(endpoints["http_api"], users_needed)
-    owner, rest = people[0], people[1:]
+    people = sign_up(endpoints["http_api"], users_needed + max(THROUGHPUT) * (1 + SUBSCRIBERS_PER_TOPIC))
+    owner, rest = people[0], people[1:users_needed]
+    loaders = people[users_needed:]
 
     # first, while the cloud is idle: after the fan-out phases it is still busy with the sockets' $disconnects
     commit = time_two_phase_commits(endpoints, owner, TWO_PHASE_COMMITS)
@@ -291,6 +344,8 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
                                   text=True)
     try:
         raw_port = int(raw_server.stdout.readline())
+        throughput = measure_throughput(endpoints, loaders, raw_port)
+        memory = measure_memory(endpoints, loaders, MEMORY_PUBLISHES)
         topics = {}
         for size, (users, per_user, timed, burst) in SIZES.items():
             subscribers, rest = rest[:users], rest[users:]
@@ -311,11 +366,18 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
         "benchmark": "publish",
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "throughput": throughput,
+        "memory": memory,
+        "gc": cloud_stats(endpoints)["gc"],
         "topics": topics,
         "two_phase_commit": commit,
         "duration_s": round(time.perf_counter() - started, 1),
     }
     (results_dir / "publish.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to {results_dir / 'publish.json'} ({result['duration_s']} s)")
+    print(f"longest GC pause in the cloud process: {result['gc']['max_ms']:.1f} ms "
+          f"({result['gc']['over_20_ms']} of {result['gc']['collections']} collections over 20 ms)")
     for figures in topics.values():
         assert figures["latency_p50_ms"] > 0 and figures["notifyx_deliveries_per_s"] > 0
+    for row in throughput.values():
+        assert row["committed"] > 0 and row["failed"] == 0, row

@@ -66,3 +66,65 @@ def test_asl_parser_is_built_the_way_the_emulator_rebuilds_it():
     for piece in ("SyntaxErrorListener()", "ASLLexer(input_stream)", "CommonTokenStream(lexer)",
                   "parser.state_machine()", "Preprocessor()", "ASLParserException(errors=errors)"):
         assert piece in source, piece
+
+
+# --------------------------------------------------------------------------- infra/patches.py and the direct paths
+def test_every_patch_applies_and_reverts_to_mocks_original():
+    from infra import patches
+
+    originals = {p.name: vars(p.owner()).get(p.attr) for p in patches.REGISTRY}
+    patches.apply_all()
+    try:
+        for p in patches.REGISTRY:
+            assert vars(p.owner())[p.attr] is not originals[p.name], p.name
+    finally:
+        patches.revert_all()
+    for p in patches.REGISTRY:
+        assert vars(p.owner())[p.attr] is originals[p.name], p.name
+
+
+def test_transact_write_items_backs_up_tables_the_way_the_journal_replaces():
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.table import StreamShard, Table
+
+    source = inspect.getsource(models.DynamoDBBackend.transact_write_items)
+    # the backup the journal stands in for, and the rollback that puts the (same) table object back
+    assert "copy.deepcopy(\n                    self.tables[table_name]\n                )" in source
+    assert "self.tables[table_name] = original_table_state[table_name]" in source
+    assert "import copy" in inspect.getsource(models) and models.copy is __import__("copy")
+    # where items and stream records live
+    assert "self.items = defaultdict(dict)" in inspect.getsource(Table.__init__)
+    assert "self.items.append(StreamRecord(" in inspect.getsource(StreamShard.add)
+
+
+def test_dynamodb_handler_methods_the_direct_path_calls():
+    from moto.core.responses import ActionResult, BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+
+    from infra.emulator import _SNAKE
+
+    for method in _SNAKE.values():
+        assert callable(getattr(DynamoHandler, method)), method
+    assert "self.body = getattr(self, \"params\", {})" in inspect.getsource(DynamoHandler.call_action)
+    assert "except ServiceException as e:" in inspect.getsource(BaseResponse.call_action)
+    assert callable(BaseResponse.serialized) and hasattr(ActionResult, "result")
+
+
+def test_state_machine_executions_are_a_list_the_retention_prunes():
+    from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    import moto.stepfunctions.models as models
+
+    assert "self.executions: list[Execution] = []" in inspect.getsource(models)
+    assert isinstance(StateMachine.__mro__, tuple)
+    assert "state_machine.executions.append(execution)" in inspect.getsource(
+        StepFunctionsParserBackend.start_execution)
+
+
+def test_json_path_parsers_are_module_level_names():
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    assert "input_expr = parse(path)" in inspect.getsource(json_path.extract_json)
+    assert "parse(self.result_path_src)" in inspect.getsource(result_path)

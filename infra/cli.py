@@ -95,7 +95,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     endpoints_path = Path(args.endpoints_file)
     cloud = LocalCloud(args.template, http_port=args.http_port, ws_port=args.ws_port, aws_port=args.aws_port,
                        aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
-                       static_dir=args.static_dir)
+                       static_dir=args.static_dir, sandboxes=args.sandboxes)
     try:
         try:
             cloud.start()
@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter")
     up.add_argument("--static-dir", default="client", help="served at / (the web client)")
     up.add_argument("--endpoints-file", default=str(ENDPOINTS_FILE))
+    up.add_argument("--sandboxes", choices=("process", "thread"), default=None,
+                    help="process: each function in Lambda-like worker processes (default); "
+                         "thread: every handler in this process")
     up.add_argument("-v", "--verbose", action="store_true")
     up.set_defaults(func=cmd_up)
 

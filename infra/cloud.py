@@ -5,6 +5,7 @@ import gc
 import json
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -216,8 +217,10 @@ class LocalCloud:
     def __init__(self, template: str | Path = "template.yaml", *, http_port: int = 0, ws_port: int = 0,
                  aws_port: int = 0, aws_endpoint: str | None = None, parameters: dict[str, str] | None = None,
                  static_dir: str | Path | None = "client", limits: Limits | None = None,
-                 stack_name: str = "notifyx") -> None:
+                 stack_name: str = "notifyx", sandboxes: str | None = None) -> None:
         self.template = Path(template)
+        #: how functions run: "process" (Lambda's sandboxes, the default) or "thread" (all in this process)
+        self.sandboxes = sandboxes or os.environ.get("NOTIFYX_SANDBOXES") or "process"
         self.http_port = http_port
         self.ws_port = ws_port
         self.aws_port = aws_port
@@ -263,7 +266,7 @@ class LocalCloud:
         else:
             self.emulator = Emulator(self.aws_port).start()
             self.aws_endpoint = self.emulator.endpoint
-        self.runtime = LambdaRuntime(self.aws_endpoint, REGION)
+        self.runtime = LambdaRuntime(self.aws_endpoint, REGION, sandboxes=self.sandboxes)
         if self.emulator is not None:
             lambda_runtime.attach_to_moto(self.runtime)
             lambda_runtime.enable_fast_invoke(self.aws_endpoint)

@@ -36,6 +36,11 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
 
+#: "process": each function runs in worker processes, one invocation at a time (infra/sandbox.py), as on Lambda;
+#: "thread": every handler in this process (the first design; kept for in-process tests and comparison)
+SANDBOX_KINDS = ("process", "thread")
+
+
 class LambdaError(Exception):
     """Base of what an invoke can raise instead of returning a result."""
 
@@ -273,6 +278,13 @@ class _Function:
         self.invocations = 0
         self.errors = 0
         self.throttles = 0
+        self.pool: Any = None  # the SandboxPool of process sandboxes, made at the first invoke
+        self.init_durations: list[float] = []
+
+    def sandbox_spec(self) -> dict[str, Any]:
+        spec = self.spec
+        return {"name": spec.name, "arn": spec.arn, "handler": spec.handler, "code_dir": str(spec.code_dir),
+                "memory": spec.memory, "layers": [str(layer) for layer in spec.layers]}
 
 
 def _lambda_env(spec: FunctionSpec) -> dict[str, str]:
@@ -291,12 +303,16 @@ def _lambda_env(spec: FunctionSpec) -> dict[str, str]:
 class LambdaRuntime:
     """Registered functions, invoked in-process with Lambda's semantics (see module docstring)."""
 
-    def __init__(self, aws_endpoint: str | None = None, region: str = REGION) -> None:
+    def __init__(self, aws_endpoint: str | None = None, region: str = REGION, sandboxes: str = "thread") -> None:
+        if sandboxes not in SANDBOX_KINDS:
+            raise ValueError(f"sandboxes must be one of {', '.join(SANDBOX_KINDS)}, not {sandboxes!r}")
         self.region = region
         self.aws_endpoint = aws_endpoint
+        self.sandboxes = sandboxes
         self._functions: dict[str, _Function] = {}
         self._by_arn: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._answerer: Any = None
         _install_process_hooks()
 
     def base_environment(self) -> dict[str, str]:
@@ -321,7 +337,7 @@ class LambdaRuntime:
         spec.code_dir = Path(spec.code_dir).resolve()
         top = spec.handler.split(".", 1)[0]
         with self._lock:
-            for other in self._functions.values():
+            for other in self._functions.values() if self.sandboxes == "thread" else ():
                 if other.spec.code_dir != spec.code_dir and other.spec.handler.split(".", 1)[0] == top:
                     raise HandlerConflict(
                         f"functions {other.spec.name} and {spec.name} both need a top-level module {top!r} from "
@@ -365,6 +381,8 @@ class LambdaRuntime:
                             f"{fn.spec.name} is in use")
         try:
             fn.invocations += 1
+            if self.sandboxes == "process":
+                return self._run_in_sandbox(fn, json.dumps(event))
             return self._run(fn, json.loads(json.dumps(event)))
         except FunctionError:
             fn.errors += 1
@@ -412,6 +430,41 @@ class LambdaRuntime:
             raise outcome["error"]
         return json.loads(outcome["result"])
 
+    def _run_in_sandbox(self, fn: _Function, event_json: str) -> Any:
+        from infra.sandbox import CallAnswerer, SandboxExited, SandboxPool, SandboxTimeout
+
+        spec = fn.spec
+        with fn.import_lock:
+            if fn.pool is None:
+                fn.pool = SandboxPool(fn.sandbox_spec(), fn.environ)
+            pool = fn.pool
+            if self._answerer is None:
+                self._answerer = CallAnswerer()
+        sandbox = pool.take()
+        request_id = str(uuid.uuid4())
+        try:
+            payload, error, init_ms = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer)
+        except SandboxTimeout:
+            sandbox.kill()
+            logger.warning("%s timed out after %.2f s: its sandbox was stopped", spec.name, spec.timeout)
+            raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds") from None
+        except SandboxExited:
+            sandbox.kill()
+            raise FunctionError("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited without "
+                                                     "providing a reason") from None
+        pool.give_back(sandbox)
+        if init_ms is not None:
+            fn.init_durations.append(init_ms)
+        if error is not None:
+            raise FunctionError(error.get("errorType", "Error"), error.get("errorMessage", ""),
+                                error.get("stackTrace"))
+        return json.loads(payload)
+
+    def sandbox_count(self, name_or_arn: str) -> int:
+        """How many sandboxes (processes) the function has started so far."""
+        pool = self._lookup(name_or_arn).pool
+        return pool.started if pool is not None else 0
+
     def _handler(self, fn: _Function) -> Any:
         if fn.handler is not None:
             return fn.handler
@@ -439,6 +492,9 @@ class LambdaRuntime:
             fn.spec.code_dir = Path(code_dir).resolve()
             fn.environ["LAMBDA_TASK_ROOT"] = str(fn.spec.code_dir)
             fn.handler = None
+            if fn.pool is not None:  # warm sandboxes hold the old code: the next invocations start cold
+                fn.pool.close()
+                fn.pool = None
 
     def close(self) -> None:
         """Forget the handlers' modules (next runtime starts cold, re-reading its environment at import)."""
@@ -454,6 +510,9 @@ class LambdaRuntime:
         importlib.invalidate_caches()
         for fn in self._functions.values():
             fn.handler = None
+            if fn.pool is not None:
+                fn.pool.close()
+                fn.pool = None
 
     def invoke_payload(self, name_or_arn: str, event: Any) -> tuple[bytes, bool]:
         """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error)."""

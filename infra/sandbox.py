@@ -1,0 +1,197 @@
+"""Lambda sandboxes as worker processes, the way Lambda runs a function.
+
+Each sandbox is a process (forked from a fork server that has boto3 and botocore's models loaded, see
+sandbox_bootstrap.preload) that imports one function's handler from its code folder, with its own modules,
+``sys.path`` and environment, and runs one invocation at a time. A function gets as many sandboxes as it has
+invocations in flight (reserved concurrency bounds them, LambdaRuntime.invoke answers 429 beyond); an idle
+sandbox is reused warm; a timeout kills the sandbox, so the next invocation starts cold, as on Lambda.
+
+The cheap channel: a sandbox's AWS calls come back over its multiprocessing connection (not HTTP) and are
+answered in this process by the same botocore handlers that answer this process's own calls (the emulator in
+process, @connections, Lambda invokes), raised on a botocore session of this process. A call nobody here
+answers (a real AWS endpoint, say) is sent over HTTP from here. The thread that invoked the sandbox serves its
+calls, so a sandbox costs no thread hand-off.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from typing import Any
+
+from infra import sandbox_bootstrap
+
+logger = logging.getLogger("notifyx.sandbox")
+
+MAX_IDLE_PER_FUNCTION = 64
+
+_context: Any = None
+_context_lock = threading.Lock()
+
+
+def _mp_context() -> Any:
+    global _context
+    with _context_lock:
+        if _context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["infra.sandbox_preload"])
+            _context = context
+        return _context
+
+
+class SandboxTimeout(Exception):
+    """The invocation passed the function's timeout; the sandbox was killed."""
+
+
+class SandboxExited(Exception):
+    """The sandbox process ended during the invocation (os._exit, a crash, SystemExit)."""
+
+
+class Sandbox:
+    """One worker process of one function."""
+
+    def __init__(self, spec: dict[str, Any], environ: dict[str, str]) -> None:
+        context = _mp_context()
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=sandbox_bootstrap.serve, args=(child, spec, environ),
+                                       name=f"sandbox-{spec['name']}", daemon=True)
+        self.process.start()
+        child.close()
+
+    def invoke(self, event_json: str, request_id: str, timeout: float,
+               answer: Any) -> tuple[str | None, dict[str, Any] | None, float | None]:
+        """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start)."""
+        deadline = time.monotonic() + timeout
+        try:
+            self.conn.send(("invoke", event_json, request_id, timeout))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.conn.poll(remaining):
+                    raise SandboxTimeout()
+                message = self.conn.recv()
+                if message[0] == "call":
+                    try:
+                        reply = ("ok", answer(*message[1:]))
+                    except Exception as exc:  # noqa: BLE001 - the sandbox's botocore sees a failed request
+                        logger.warning("answering a call of %s failed: %s", self.process.name, exc)
+                        reply = ("error", f"{type(exc).__name__}: {exc}")
+                    self.conn.send(reply)
+                elif message[0] == "result":
+                    return message[1], message[2], message[3]
+        except (EOFError, OSError) as exc:
+            raise SandboxExited() from exc
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        """Stop the process now (a timed-out handler does not keep running)."""
+        try:
+            self.process.kill()
+            self.process.join(2)
+        finally:
+            self.conn.close()
+
+
+class SandboxPool:
+    """The sandboxes of one function: idle ones are reused (warm), a new one is started when all are busy."""
+
+    def __init__(self, spec: dict[str, Any], environ: dict[str, str]) -> None:
+        self.spec = spec
+        self.environ = environ
+        self._idle: list[Sandbox] = []
+        self._lock = threading.Lock()
+        self.started = 0
+
+    def take(self) -> Sandbox:
+        with self._lock:
+            while self._idle:
+                sandbox = self._idle.pop()
+                if sandbox.alive:
+                    return sandbox
+                sandbox.kill()
+            self.started += 1
+        return Sandbox(self.spec, self.environ)
+
+    def give_back(self, sandbox: Sandbox) -> None:
+        with self._lock:
+            if sandbox.alive and len(self._idle) < MAX_IDLE_PER_FUNCTION:
+                self._idle.append(sandbox)
+                return
+        sandbox.kill()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for sandbox in idle:
+            sandbox.kill()
+
+
+class CallAnswerer:
+    """Answers sandboxes' AWS calls with the botocore handlers registered in this process."""
+
+    def __init__(self) -> None:
+        self._events: Any = None
+        self._models: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._http: Any = None
+
+    def _emitter(self) -> Any:
+        if self._events is None:
+            import botocore.session
+
+            # a session copies botocore's BUILTIN_HANDLERS, where the local cloud's in-process handlers are
+            self._events = botocore.session.get_session().get_component("event_emitter")
+        return self._events
+
+    def _model(self, service: str, operation: str) -> Any:
+        key = (service, operation)
+        model = self._models.get(key)
+        if model is None:
+            import botocore.session
+
+            with self._lock:
+                model = botocore.session.get_session().get_service_model(service).operation_model(operation)
+                self._models[key] = model
+        return model
+
+    def __call__(self, kind: str, event_name: str, *args: Any) -> Any:
+        if kind == "before-call":
+            return self._before_call(event_name, *args)
+        if kind == "before-send":
+            return self._before_send(event_name, *args)
+        raise ValueError(f"unknown call {kind!r}")
+
+    def _before_call(self, event_name: str, service: str, operation: str, params: dict) -> Any:
+        params["context"] = {}
+        _, response = self._emitter().emit_until_response(
+            event_name, model=self._model(service, operation), params=params, request_signer=None,
+            context=params["context"])
+        if response is None:
+            return None
+        http, parsed = response
+        return http.status_code, dict(http.headers.items()), parsed
+
+    def _before_send(self, event_name: str, method: str, url: str, headers: dict, body: bytes) -> Any:
+        from botocore.awsrequest import AWSPreparedRequest
+        from botocore.compat import HTTPHeaders
+
+        http_headers = HTTPHeaders()
+        for key, value in headers.items():
+            http_headers[key] = value
+        request = AWSPreparedRequest(method=method, url=url, headers=http_headers, body=body, stream_output=False)
+        _, response = self._emitter().emit_until_response(event_name, request=request)
+        if response is not None:
+            return response.status_code, dict(response.headers.items()), response.content
+        return self._over_http(method, url, headers, body)
+
+    def _over_http(self, method: str, url: str, headers: dict, body: bytes) -> Any:
+        import urllib3
+
+        if self._http is None:
+            self._http = urllib3.PoolManager(maxsize=32)
+        answer = self._http.request(method, url, body=body or None, headers=headers, retries=False,
+                                    redirect=False, timeout=urllib3.Timeout(connect=10, read=60))
+        return answer.status, dict(answer.headers.items()), answer.data

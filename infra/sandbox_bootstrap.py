@@ -1,0 +1,254 @@
+"""Inside a Lambda sandbox: the worker process that runs one function's handler, one invocation at a time.
+
+This is the local cloud's counterpart of Lambda's runtime interface client (awslambdaric's bootstrap): it
+imports the handler named by ``Handler`` from the function's code folder (its own ``sys.modules``, ``sys.path``
+and environment), then answers ``invoke`` messages from the local cloud's process over a
+``multiprocessing`` connection with the handler's result or Lambda's error payload.
+
+AWS calls leave the sandbox over the same connection instead of HTTP: a botocore ``before-send`` handler sends
+each request (already serialized and signed, as it would go on the wire) to the local cloud, which answers it
+from the emulator in its process. DynamoDB item calls and @connections posts go at ``before-call`` (before
+signing), so the emulator answers them with the parsed response. Nothing here is visible to handler code: it
+creates clients and calls AWS exactly as on Lambda.
+
+The fork server that starts sandboxes runs ``preload()`` once, so every sandbox starts with boto3 imported and
+botocore's service models parsed, as a warm Lambda runtime image would.
+"""
+from __future__ import annotations
+
+import gc
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+#: imported by the fork server before it forks sandboxes: libraries, not function code (a sandbox's modules
+#: are its own). pynamodb and chalice are what this project's functions import; missing ones are skipped.
+PRELOAD = ("boto3", "botocore.session", "botocore.parsers", "pynamodb.models", "pynamodb.connection.base",
+           "chalice.app")
+#: botocore service models parsed in the fork server, shared copy-on-write by every sandbox
+PRELOAD_MODELS = ("dynamodb", "lambda", "stepfunctions", "sqs", "apigatewaymanagementapi", "s3", "ses",
+                  "sesv2", "cloudwatch", "logs", "events", "servicediscovery", "xray")
+
+#: (service, operation) answered at before-call: the emulator hands back the parsed response
+AT_CALL = {("dynamodb", op) for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+                                       "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")}
+AT_CALL.add(("apigatewaymanagementapi", "PostToConnection"))
+
+
+def preload() -> None:
+    """What the fork server does once before it forks sandboxes (see infra/sandbox_preload.py)."""
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    try:
+        import botocore.session
+
+        from infra.runtime import _share_botocore_models
+
+        _share_botocore_models()
+        loader = botocore.session.get_session().get_component("data_loader")
+        for service in PRELOAD_MODELS:
+            try:
+                loader.load_service_model(service, "service-2")
+                loader.load_service_model(service, "endpoint-rule-set-1")
+            except Exception:  # noqa: BLE001 - a model this botocore lacks is simply parsed later
+                pass
+    except ImportError:
+        pass
+    gc.freeze()
+
+
+# ----------------------------------------------------------------------------- the Lambda context
+class LambdaContext:
+    """The context object handed to a handler, with Lambda's attributes."""
+
+    def __init__(self, name: str, arn: str, memory: int, request_id: str, deadline: float) -> None:
+        self.aws_request_id = request_id
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = arn
+        self.memory_limit_in_mb = memory
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's timeout."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# ----------------------------------------------------------------------------- the channel to the local cloud
+class ChannelError(Exception):
+    """The local cloud could not answer an AWS call (raised to botocore as the call's failure)."""
+
+
+class Channel:
+    """Requests to the local cloud's process over the sandbox's connection; thread-safe, one at a time."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def call(self, *request: Any) -> Any:
+        with self.lock:
+            self.conn.send(("call", *request))
+            kind, value = self.conn.recv()
+        if kind == "error":
+            raise ChannelError(value)
+        return value
+
+
+class _Body(io.BytesIO):
+    def stream(self, **_: Any) -> Any:
+        yield self.getvalue()
+
+
+def _install_hooks(channel: Channel) -> None:
+    import botocore.handlers
+    from botocore.awsrequest import AWSResponse
+
+    def before_call(model: Any, params: dict, event_name: str = "", **_: Any) -> Any:
+        service = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
+        if (service, model.name) not in AT_CALL:
+            return None
+        request = {k: v for k, v in params.items() if k != "context"}
+        answer = channel.call("before-call", event_name, service, model.name, request)
+        if answer is None:
+            return None
+        status, headers, parsed = answer
+        return AWSResponse(params.get("url"), status, headers, _Body(b"")), parsed
+
+    def before_send(request: Any, event_name: str = "", **_: Any) -> Any:
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        if isinstance(body, str):
+            body = body.encode()
+        status, headers, content = channel.call("before-send", event_name, request.method, request.url,
+                                                dict(request.headers.items()), body or b"")
+        return AWSResponse(request.url, status, headers, _Body(content))
+
+    # appended last: any handler the function registers itself (moto's mock_aws, say) comes first
+    botocore.handlers.BUILTIN_HANDLERS.append(("before-call", before_call))
+    botocore.handlers.BUILTIN_HANDLERS.append(("before-send", before_send))
+
+
+class _LabelledStream(io.TextIOBase):
+    """stdout/stderr of the sandbox: each line starts with ``[FunctionName]`` in the local cloud's output."""
+
+    def __init__(self, stream: Any, label: str) -> None:
+        self._stream = stream
+        self._label = label
+        self._at_line_start = True
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            out = []
+            for line in text.splitlines(keepends=True):
+                if self._at_line_start:
+                    out.append(self._label)
+                out.append(line)
+                self._at_line_start = line.endswith("\n")
+            self._stream.write("".join(out))
+            self._stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+# ----------------------------------------------------------------------------- the sandbox's life
+def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
+    """Entry point of a sandbox process: become the function's sandbox and answer invocations until EOF."""
+    os.environ.clear()
+    os.environ.update(environ)
+    code_dir = spec["code_dir"]
+    for folder in reversed([code_dir, *spec.get("layers", [])]):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        os.chdir(code_dir)
+    except OSError:
+        pass
+    label = f"[{spec['name']}] "
+    sys.stdout = _LabelledStream(sys.__stdout__, label)
+    sys.stderr = _LabelledStream(sys.__stderr__, label)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="[%(levelname)s] %(name)s: %(message)s",
+                        force=True)
+    channel = Channel(conn)
+    _install_hooks(channel)
+    handler: Any = None
+    init_error: dict[str, Any] | None = None
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] != "invoke":
+            continue
+        _, event_json, request_id, timeout = message
+        deadline = time.monotonic() + timeout
+        reported_init = None
+        if handler is None and init_error is None:
+            started = time.perf_counter()
+            try:
+                handler = _import_handler(spec["handler"])
+            except Exception as exc:  # noqa: BLE001 - Lambda reports any import failure the same way
+                init_error = {"errorType": "Runtime.ImportModuleError",
+                              "errorMessage": f"Unable to import module '{spec['handler'].rpartition('.')[0]}': "
+                                              f"{exc}",
+                              "stackTrace": traceback.format_exception(exc)[1:]}
+            reported_init = (time.perf_counter() - started) * 1000
+            gc.freeze()  # the function's modules live as long as the sandbox
+        if init_error is not None:
+            conn.send(("result", None, init_error, reported_init))
+            continue
+        context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline)
+        exiting = False
+        try:
+            result = handler(json.loads(event_json), context)
+            try:
+                payload, error = json.dumps(result), None
+            except (TypeError, ValueError) as exc:
+                payload, error = None, {"errorType": "Runtime.MarshalError",
+                                        "errorMessage": f"Unable to marshal response: {exc}", "stackTrace": []}
+        except SystemExit as exc:
+            exiting = True
+            payload, error = None, {"errorType": "Runtime.ExitError",
+                                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                                                    f"exit status {exc.code}", "stackTrace": []}
+        except BaseException as exc:  # noqa: BLE001 - everything a handler raises is a function error
+            payload, error = None, {"errorType": type(exc).__name__, "errorMessage": str(exc),
+                                    "stackTrace": traceback.format_exception(exc)[1:]}
+        sys.stdout.flush()
+        conn.send(("result", payload, error, reported_init))
+        if exiting:
+            return
+
+
+def _import_handler(handler: str) -> Any:
+    module_name, _, attr = handler.rpartition(".")
+    if not module_name:
+        raise ImportError(f"Bad handler {handler!r}: expected 'module.attribute'")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ImportError(f"Handler {attr!r} missing on module {module_name!r}") from None
+

@@ -199,11 +199,17 @@ def test_this_process_reaches_the_emulator_in_process_with_the_same_state(cloud,
     from infra import emulator
 
     answered = []
-    original = emulator.in_process_requests._stubber.process_request
-    monkeypatch.setattr(emulator.in_process_requests._stubber, "process_request",
-                        lambda request: answered.append(request.url) or original(request))
+    original = emulator.DirectDynamoDB.__call__
+
+    def recording(self, model, params, **kwargs):
+        answer = original(self, model, params, **kwargs)
+        answered.append((model.name, answer is not None))
+        return answer
+
+    # the handler's PutItem (in its sandbox) reaches this process's direct DynamoDB path, not HTTP
+    monkeypatch.setattr(emulator.DirectDynamoDB, "__call__", recording)
     assert cloud.invoke("PutItem", {"id": "in-process"}) == "in-process"
-    assert any("dynamodb" in url for url in answered)
+    assert ("PutItem", True) in answered
     # what the handler wrote in process is what the HTTP server (other processes) sees
     with over_http(cloud):
         item = http_client(cloud, "dynamodb").get_item(TableName="notifyx-ItemsTable", Key={"id": {"S": "in-process"}})

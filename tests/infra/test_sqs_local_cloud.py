@@ -21,7 +21,8 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture(scope="module")
 def cloud():
-    with LocalCloud(FIXTURES / "queue.yaml", static_dir=None) as cloud:
+    # the handlers count in-flight invocations in module globals this test reads: one process (thread sandboxes)
+    with LocalCloud(FIXTURES / "queue.yaml", static_dir=None, sandboxes="thread") as cloud:
         yield cloud
 
 

@@ -421,8 +421,9 @@ class Deployer:
         return found + self._module_conflicts()
 
     def _module_conflicts(self) -> list[Problem]:
-        """Functions whose handlers are same-named modules of different code: one interpreter imports one."""
-        if self.runtime is None:
+        """Functions whose handlers are same-named modules of different code, when every handler shares this
+        process (thread sandboxes): one interpreter imports one. Process sandboxes each have their own modules."""
+        if self.runtime is None or self.runtime.sandboxes == "process":
             return []
         first: dict[str, tuple[str, Any]] = {}
         found = []
@@ -435,7 +436,7 @@ class Deployer:
             other = first.setdefault(module, (lid, code))
             if other[1] != code:
                 found.append(Problem(lid, res["Type"], f"module {module!r} also in {other[0]}",
-                                     "two functions' own modules of one name need a sandbox each (issue 13, part 1)"))
+                                     "two functions' own modules of one name need process sandboxes"))
         return found
 
     def deploy(self) -> Stack:

@@ -74,8 +74,9 @@ def test_conditions_choose_resources_and_values():
         emulator.stop()
 
 
-def test_console_layout_is_reported_until_functions_have_sandboxes():
-    """fixtures/apps/console_layout: two lambda_function.py modules; one interpreter can import only one of them."""
+def test_console_layout_is_reported_with_thread_sandboxes():
+    """fixtures/apps/console_layout: two lambda_function.py modules; one interpreter can import only one of them
+    (process sandboxes run it: tests/infra/test_sandboxes.py)."""
     from infra.runtime import LambdaRuntime
 
     app = Path(__file__).parent / "fixtures" / "apps" / "console_layout" / "template.yaml"

@@ -1,0 +1,81 @@
+"""Process sandboxes (infra/sandbox.py) behave as Lambda's: one process per concurrent invocation with the
+function's own modules and environment, reused warm, stopped on timeout, bounded by reserved concurrency;
+their AWS calls reach the emulator of the local cloud's process."""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from infra.cloud import LocalCloud
+from infra.runtime import FunctionError, Throttled
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with LocalCloud(FIXTURES / "sandboxes" / "template.yaml", static_dir=None, sandboxes="process") as cloud:
+        yield cloud
+
+
+def test_a_function_runs_in_its_own_process_with_its_own_environment(cloud):
+    answer = cloud.invoke("Probe", {})
+    assert answer["pid"] != os.getpid()
+    assert answer["greeting"] == "hello from the probe"
+    assert answer["function"] == cloud.physical_id("Probe")
+    assert 0 < answer["remaining_ms"] <= 3000
+    code = str((FIXTURES / "sandboxes" / "app").resolve())
+    assert answer["cwd"] == answer["task_root"] == answer["path0"] == code
+    assert "GREETING" not in os.environ  # the local cloud's process is untouched
+
+
+def test_a_warm_sandbox_keeps_its_module_state_and_a_cold_start_is_reported(cloud):
+    first, second = cloud.invoke("Probe", {}), cloud.invoke("Probe", {})
+    assert second["pid"] == first["pid"] and second["cold_at"] == first["cold_at"]
+    assert second["invocations"] == first["invocations"] + 1
+    assert cloud.runtime._lookup(cloud.physical_id("Probe")).init_durations  # Init Duration of the cold start
+
+
+def test_concurrent_invocations_run_in_separate_sandboxes(cloud):
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: cloud.invoke("Counter", {"hold": 0.4}), range(2)))
+    assert answers[0]["pid"] != answers[1]["pid"]
+
+
+def test_a_timeout_stops_the_handler_and_the_next_invocation_starts_cold(cloud):
+    warm = cloud.invoke("Sleeper", {})
+    with pytest.raises(FunctionError, match="Task timed out after 1.00 seconds"):
+        cloud.invoke("Sleeper", {"seconds": 5})  # the warm sandbox runs it
+    assert not _alive(warm["pid"])
+    after = cloud.invoke("Sleeper", {})
+    assert after["pid"] != warm["pid"] and after["invocations"] == 1
+
+
+def test_reserved_concurrency_bounds_the_sandboxes(cloud):
+    def hold(_: int):
+        try:
+            return cloud.invoke("Counter", {"hold": 0.5})["pid"]
+        except Throttled:
+            return "throttled"
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(hold, range(4)))
+    assert answers.count("throttled") == 2
+    assert len({a for a in answers if a != "throttled"}) == 2
+    assert cloud.runtime.sandbox_count(cloud.physical_id("Counter")) == 2
+
+
+def test_aws_calls_from_a_sandbox_reach_the_emulator_of_the_cloud(cloud):
+    assert cloud.invoke("Writer", {"id": "from-a-sandbox"}) == "from-a-sandbox"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+

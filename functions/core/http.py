@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 from chalice import Chalice, Response
@@ -19,37 +18,9 @@ class Caller:
     email: str
 
 
-class App(Chalice):
-    """A Chalice app whose current request is per thread.
-
-    Chalice keeps ``current_request`` on the app object. One Lambda sandbox runs one invocation at a time,
-    but the local cloud runs concurrent invocations of a function as threads of one warm module; without
-    this, a request could read another's body or token (seen: 199 of 200 concurrent calls crossed).
-    """
-
-    def _per_thread(self) -> threading.local:
-        return self.__dict__.setdefault("_per_thread_state", threading.local())
-
-    @property
-    def current_request(self):
-        return getattr(self._per_thread(), "request", None)
-
-    @current_request.setter
-    def current_request(self, request) -> None:
-        self._per_thread().request = request
-
-    @property
-    def lambda_context(self):
-        return getattr(self._per_thread(), "context", None)
-
-    @lambda_context.setter
-    def lambda_context(self, context) -> None:
-        self._per_thread().context = context
-
-
-def service_app(name: str) -> App:
+def service_app(name: str) -> Chalice:
     """The Chalice app of one service, with contract error handling installed."""
-    app = App(app_name=name)
+    app = Chalice(app_name=name)
     install_error_handling(app)
     return app
 

@@ -1,12 +1,11 @@
 """What the gateway needs to push a committed notification: who gets it, and whose turn it is.
 
 A topic's notifications reach sockets in seq order: the gateway holding seq n waits (bounded) until the
-topic's delivered_seq is n-1, sends, then advances delivered_seq. A gateway that died after its commit
-only delays the next seq by the bound.
+topic's delivered_seq is n-1 (polled, with backoff), sends, then advances delivered_seq. A gateway that died
+after its commit only delays the next seq by the bound.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -17,12 +16,10 @@ from persist.models import Notification, Subscription, Topic
 from persist.topics import conditional_failed, get
 
 TURN_WAIT_SECONDS = 8.0
-POLL_SECONDS = 0.25  # across containers; waiters in this container are woken by delivered() at once
-
-# delivered() wakes the turns waiting in this container (locally every function shares one process),
-# so waiting costs no DynamoDB polling there; other containers are seen by the poll
-_turns = threading.Condition()
-_deliveries = 0  # bumped by delivered(): a waiter that saw it move reads again instead of sleeping
+# the earlier seq is usually being sent by another gateway invocation right now: look again soon, then back off
+# (each look is one consistent read of the topic's delivered_seq)
+FIRST_POLL_SECONDS = 0.005
+MAX_POLL_SECONDS = 0.25
 
 
 def recipients(topic: str, notification_id: str | None = None, to: list[str] | None = None) -> dict:
@@ -54,8 +51,8 @@ def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> d
     if notification_id is not None:
         return {**delivery_turn(name, seq), **recipients(name, notification_id=notification_id)}
     deadline = time.monotonic() + TURN_WAIT_SECONDS
+    pause = FIRST_POLL_SECONDS
     while True:
-        seen = _deliveries
         try:
             delivered_seq = int(Topic.get(name, consistent_read=True, attributes_to_get=["delivered_seq"])
                                 .delivered_seq or 0)
@@ -65,9 +62,8 @@ def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> d
             return {"turn": True, "delivered_seq": delivered_seq}
         if time.monotonic() > deadline:
             return {"turn": False, "delivered_seq": delivered_seq}
-        with _turns:
-            if _deliveries == seen:
-                _turns.wait(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, MAX_POLL_SECONDS)
 
 
 def delivered(topic: str, seq: int) -> dict:
@@ -80,8 +76,4 @@ def delivered(topic: str, seq: int) -> dict:
     except UpdateError as e:
         if not conditional_failed(e):
             raise
-    global _deliveries
-    with _turns:
-        _deliveries += 1
-        _turns.notify_all()
     return {"topic": name, "seq": seq}

@@ -8,9 +8,7 @@ crash between the two writes never leaves a gap. Nothing is written per subscrib
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections import defaultdict
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
@@ -20,19 +18,6 @@ from persist.models import Notification, Subscription, Topic
 from persist.topics import conditional_failed, find
 
 COMMIT_DEADLINE_SECONDS = 4.0
-
-# Commits of one topic in one warm container queue here (briefly) instead of racing on the conditional
-# write; the condition on last_seq is what keeps seqs gapless, in a container or across them.
-# Locally every function shares a process, so this saves most conflict retries.
-QUEUE_SECONDS = 2.0
-_locks_guard = threading.Lock()
-_topic_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
-
-
-def _topic_lock(topic: str) -> threading.Lock:
-    with _locks_guard:
-        return _topic_locks[topic]
-
 
 def yes() -> dict:
     return {"participant": "persist", "vote": "YES"}
@@ -137,43 +122,37 @@ def commit(transaction: dict) -> dict:
     notification = _find(txid)
     if notification is None:
         raise RuntimeError(f"commit of {txid}: nothing was prepared")
-    if notification.status == "committed":  # a retry: answer without queueing behind the topic's commits
+    if notification.status == "committed":  # a retried commit
         return committed(notification)
-    lock = _topic_lock(notification.topic)
-    queued = lock.acquire(timeout=QUEUE_SECONDS)
-    try:
-        deadline = time.monotonic() + COMMIT_DEADLINE_SECONDS
-        attempt = 0
-        while True:
-            notification = _find(txid)
-            if notification.status == "committed":
-                return committed(notification)
-            if notification.status == "rolled_back":
-                raise RuntimeError(f"commit of {txid}: it was rolled back")
-            topic = Topic.get(notification.topic, consistent_read=True)
-            if topic.last_txid == txid:  # our seq was taken by an earlier attempt that stopped short
-                return committed(_finish(notification, int(topic.last_seq), int(topic.last_recipients or 0)))
-            if topic.last_txid:
-                previous = _find(topic.last_txid)
-                if previous is not None and previous.status == "prepared":
-                    _finish(previous, int(topic.last_seq), int(topic.last_recipients or 0))
-            seq = int(topic.last_seq) + 1
-            count = len(notification.to_ids) if notification.to_ids else int(topic.subscribers)
-            actions = [Topic.last_seq.set(seq), Topic.last_txid.set(txid), Topic.last_recipients.set(count)]
-            if notification.to_ids:
-                actions.append(Topic.targeted_count.add(1))
-            try:
-                topic.update(actions=actions, condition=Topic.last_seq == topic.last_seq)
-            except UpdateError as e:
-                if not conditional_failed(e) or time.monotonic() > deadline:
-                    raise
-                attempt += 1
-                time.sleep(random.uniform(0, 0.002 * attempt))
-                continue
-            return committed(_finish(notification, seq, count))
-    finally:
-        if queued:
-            lock.release()
+    deadline = time.monotonic() + COMMIT_DEADLINE_SECONDS
+    attempt = 0
+    while True:
+        notification = _find(txid)
+        if notification.status == "committed":
+            return committed(notification)
+        if notification.status == "rolled_back":
+            raise RuntimeError(f"commit of {txid}: it was rolled back")
+        topic = Topic.get(notification.topic, consistent_read=True)
+        if topic.last_txid == txid:  # our seq was taken by an earlier attempt that stopped short
+            return committed(_finish(notification, int(topic.last_seq), int(topic.last_recipients or 0)))
+        if topic.last_txid:
+            previous = _find(topic.last_txid)
+            if previous is not None and previous.status == "prepared":
+                _finish(previous, int(topic.last_seq), int(topic.last_recipients or 0))
+        seq = int(topic.last_seq) + 1
+        count = len(notification.to_ids) if notification.to_ids else int(topic.subscribers)
+        actions = [Topic.last_seq.set(seq), Topic.last_txid.set(txid), Topic.last_recipients.set(count)]
+        if notification.to_ids:
+            actions.append(Topic.targeted_count.add(1))
+        try:
+            topic.update(actions=actions, condition=Topic.last_seq == topic.last_seq)
+        except UpdateError as e:
+            if not conditional_failed(e) or time.monotonic() > deadline:
+                raise
+            attempt += 1
+            time.sleep(random.uniform(0, 0.002 * attempt))
+            continue
+        return committed(_finish(notification, seq, count))
 
 
 def _finish(notification: Notification, seq: int, count: int) -> Notification:

@@ -1,6 +1,5 @@
 """core.http: the Chalice glue every HTTP service shares."""
 import json
-import threading
 
 from chalice.test import Client
 
@@ -13,29 +12,6 @@ def _event(body: dict) -> dict:
             "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
             "pathParameters": None, "stageVariables": None, "body": json.dumps(body), "isBase64Encoded": False,
             "requestContext": {"resourcePath": "/echo", "httpMethod": "POST", "path": "/local/echo", "stage": "local"}}
-
-
-def test_concurrent_invocations_of_one_app_each_see_their_own_request():
-    app = service_app("probe")
-    both_inside = threading.Barrier(2, timeout=5)
-
-    @app.route("/echo", methods=["POST"])
-    def echo():
-        first = json_body(app)["n"]
-        both_inside.wait()  # the other thread has set its request by now
-        return {"first": first, "again": json_body(app)["n"]}
-
-    results = {}
-
-    def call(n):
-        results[n] = json.loads(app(_event({"n": n}), None)["body"])
-
-    threads = [threading.Thread(target=call, args=(n,)) for n in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == {1: {"first": 1, "again": 1}, 2: {"first": 2, "again": 2}}
 
 
 def test_app_errors_become_the_contract_error_body():

@@ -7,7 +7,7 @@ import os
 import urllib.request
 import uuid
 
-from infra import patches
+from infra import moto_patches
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
 
@@ -73,7 +73,7 @@ class Emulator:
         # moto's Step Functions interpreter logs huge reprs at ERROR for failures the ASL catches
         for name in ("moto.stepfunctions", "werkzeug", "moto.stepfunctions.parser"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-        patches.apply_all()
+        moto_patches.apply_emulator()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
         self._server.start()
         _refuse_browsers(self._server)
@@ -98,7 +98,7 @@ class Emulator:
         finally:
             self._server = None
             reset_backends()
-            patches.revert_all()
+            moto_patches.revert_emulator()
 
 
 def reset_backends() -> None:
@@ -257,7 +257,7 @@ class DirectDynamoDB:
         handler.current_account = DEFAULT_ACCOUNT_ID
         request_id = str(uuid.uuid4())
         try:
-            with patches.DYNAMODB_LOCK:
+            with moto_patches.DYNAMODB_LOCK:
                 result = getattr(handler, _SNAKE[operation])()
         except ServiceException as exc:
             status, wire_headers, wire_body = handler.serialized(ActionResult(exc))

@@ -1,6 +1,6 @@
 """The emulator's shortcuts for DynamoDB keep DynamoDB's observable behaviour: the direct path for item calls
 (infra/emulator.py DirectDynamoDB) answers what the HTTP path answers, errors included, and TransactWriteItems
-without moto's table backup (infra/patches.py) is still all or nothing."""
+without moto's table backup (infra/moto_patches.py) is still all or nothing."""
 from __future__ import annotations
 
 import boto3

@@ -68,18 +68,18 @@ def test_asl_parser_is_built_the_way_the_emulator_rebuilds_it():
         assert piece in source, piece
 
 
-# --------------------------------------------------------------------------- infra/patches.py and the direct paths
+# --------------------------------------------------------------------------- infra/moto_patches.py and the direct paths
 def test_every_patch_applies_and_reverts_to_mocks_original():
-    from infra import patches
+    from infra import moto_patches as patches
 
-    originals = {p.name: vars(p.owner()).get(p.attr) for p in patches.REGISTRY}
-    patches.apply_all()
+    originals = {p.name: vars(p.owner()).get(p.attr) for p in patches.EMULATOR_PATCHES}
+    patches.apply_emulator()
     try:
-        for p in patches.REGISTRY:
+        for p in patches.EMULATOR_PATCHES:
             assert vars(p.owner())[p.attr] is not originals[p.name], p.name
     finally:
-        patches.revert_all()
-    for p in patches.REGISTRY:
+        patches.revert_emulator()
+    for p in patches.EMULATOR_PATCHES:
         assert vars(p.owner())[p.attr] is originals[p.name], p.name
 
 

@@ -37,6 +37,6 @@ def fresh_aws_clients():
 def atomic_moto_dynamodb():
     """DynamoDB applies each request atomically; moto's in-memory backend does not (a TransactWriteItems
     deep-copies the table while other threads write to it): the local cloud's own lock, here too."""
-    from infra import patches
+    from infra import moto_patches
 
-    patches.patch("dynamodb-atomic-requests").apply()
+    moto_patches.patch("dynamodb-atomic-requests").apply()

@@ -523,6 +523,40 @@ def _cached_json_path_parse(original: Callable) -> Callable:
     return functools.lru_cache(maxsize=1024)(original)
 
 
+class _LiveThreads(list):
+    """moto's Step Functions interpreter appends every worker thread it starts to a module-level list that
+    nothing reads (LocalStack keeps it to stop threads at shutdown): each finished thread kept its execution's
+    whole state alive, ~100 KB a publish. This list keeps only the threads still running."""
+
+    def append(self, thread: Any) -> None:
+        if len(self) >= 64:
+            self[:] = [t for t in self if t.is_alive()]
+        super().append(thread)
+
+
+_live_threads = _LiveThreads()
+
+#: the modules of moto's interpreter that imported TMP_THREADS by name
+_THREAD_LIST_MODULES = (
+    "moto.stepfunctions.parser.asl.component.program.program",
+    "moto.stepfunctions.parser.asl.component.test_state.program.test_state_program",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker",
+    "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
+    "moto.stepfunctions.parser.backend.execution_worker",
+)
+
+
+def _module(name: str) -> Callable[[], Any]:
+    def owner() -> Any:
+        import importlib
+
+        return importlib.import_module(name)
+
+    return owner
+
+
 #: completed executions kept per state machine (AWS keeps a Standard execution's history 90 days; a local cloud
 #: that kept every one grew ~1 MB per publish, and moto looks executions up by a linear scan)
 EXECUTION_RETENTION = int(os.environ.get("NOTIFYX_EXECUTION_RETENTION", "1000"))
@@ -564,6 +598,9 @@ EMULATOR_PATCHES: list[Replacement] = [
           "a new boto3 client per Lambda task"),
     Replacement("sfn-bounded-executions", _sfn_parser_backend, "start_execution", _bounded_executions,
           "every execution and its history kept forever"),
+    *(Replacement(f"sfn-live-threads-{name.rsplit('.', 1)[1]}", _module(name), "TMP_THREADS",
+                  lambda _: _live_threads, "every finished worker thread (and its execution) kept forever")
+      for name in _THREAD_LIST_MODULES),
     Replacement("sfn-cached-programs", _asl_parser_class, "parse", _cached_programs,
           "ANTLR parse and preprocessing of the definition per execution"),
     Replacement("sfn-cached-json-paths", _json_path_module, "parse", _cached_json_path_parse,

@@ -313,6 +313,7 @@ class LambdaRuntime:
         self._by_arn: dict[str, str] = {}
         self._lock = threading.Lock()
         self._answerer: Any = None
+        self._logs: Any = None  # infra.sandbox.LogShipper: the sandboxes' output to CloudWatch Logs
         _install_process_hooks()
 
     def base_environment(self) -> dict[str, str]:
@@ -440,10 +441,15 @@ class LambdaRuntime:
             pool = fn.pool
             if self._answerer is None:
                 self._answerer = CallAnswerer()
+            if self._logs is None and self.aws_endpoint:
+                from infra.sandbox import LogShipper
+
+                self._logs = LogShipper(self._logs_client)
         sandbox = pool.take()
         request_id = str(uuid.uuid4())
+        started = time.perf_counter()
         try:
-            payload, error, init_ms = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer)
+            payload, error, init_ms, output = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer)
         except SandboxTimeout:
             sandbox.kill()
             logger.warning("%s timed out after %.2f s: its sandbox was stopped", spec.name, spec.timeout)
@@ -455,10 +461,20 @@ class LambdaRuntime:
         pool.give_back(sandbox)
         if init_ms is not None:
             fn.init_durations.append(init_ms)
+        if self._logs is not None:
+            duration = (time.perf_counter() - started) * 1000 - (init_ms or 0)
+            self._logs.invocation(spec.name, sandbox.log_stream, request_id, output, max(duration, 0.0),
+                                  spec.memory, init_ms)
         if error is not None:
             raise FunctionError(error.get("errorType", "Error"), error.get("errorMessage", ""),
                                 error.get("stackTrace"))
         return json.loads(payload)
+
+    def _logs_client(self) -> Any:
+        import boto3
+
+        return boto3.client("logs", endpoint_url=self.aws_endpoint, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
 
     def sandbox_count(self, name_or_arn: str) -> int:
         """How many sandboxes (processes) the function has started so far."""
@@ -513,6 +529,9 @@ class LambdaRuntime:
             if fn.pool is not None:
                 fn.pool.close()
                 fn.pool = None
+        if self._logs is not None:
+            self._logs.close()
+            self._logs = None
 
     def invoke_payload(self, name_or_arn: str, event: Any) -> tuple[bytes, bool]:
         """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error)."""

@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import threading
 import time
+import uuid
 from typing import Any
 
 from infra import sandbox_bootstrap
@@ -53,6 +54,9 @@ class Sandbox:
 
     def __init__(self, spec: dict[str, Any], environ: dict[str, str]) -> None:
         context = _mp_context()
+        # one CloudWatch Logs stream per sandbox, named as Lambda names them
+        self.log_stream = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
+        spec = {**spec, "log_stream": self.log_stream}
         self.conn, child = context.Pipe()
         self.process = context.Process(target=sandbox_bootstrap.serve, args=(child, spec, environ),
                                        name=f"sandbox-{spec['name']}", daemon=True)
@@ -60,8 +64,9 @@ class Sandbox:
         child.close()
 
     def invoke(self, event_json: str, request_id: str, timeout: float,
-               answer: Any) -> tuple[str | None, dict[str, Any] | None, float | None]:
-        """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start)."""
+               answer: Any) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
+        """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start,
+        its output {"lines", "max_memory_mb"})."""
         deadline = time.monotonic() + timeout
         try:
             self.conn.send(("invoke", event_json, request_id, timeout))
@@ -78,7 +83,7 @@ class Sandbox:
                         reply = ("error", f"{type(exc).__name__}: {exc}")
                     self.conn.send(reply)
                 elif message[0] == "result":
-                    return message[1], message[2], message[3]
+                    return message[1], message[2], message[3], message[4]
         except (EOFError, OSError) as exc:
             raise SandboxExited() from exc
 
@@ -195,3 +200,69 @@ class CallAnswerer:
         answer = self._http.request(method, url, body=body or None, headers=headers, retries=False,
                                     redirect=False, timeout=urllib3.Timeout(connect=10, read=60))
         return answer.status, dict(answer.headers.items()), answer.data
+
+
+class LogShipper:
+    """Sandboxes' output to CloudWatch Logs, as Lambda ships it: a group ``/aws/lambda/<name>`` per function, a
+    stream per sandbox, START / output / END / REPORT per invocation. Sent in batches from a background thread
+    (PutLogEvents through the emulator), so an invocation never waits for its logs."""
+
+    FLUSH_SECONDS = 0.5
+
+    def __init__(self, client_factory: Any) -> None:
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._known: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="lambda-logs", daemon=True)
+        self._thread.start()
+
+    def invocation(self, function: str, stream: str, request_id: str, output: dict[str, Any], duration_ms: float,
+                   memory_mb: int, init_ms: float | None) -> None:
+        """Queue one invocation's log events."""
+        now = int(time.time() * 1000)
+        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                  f"Billed Duration: {int(-(-duration_ms // 1))} ms\tMemory Size: {memory_mb} MB\t"
+                  f"Max Memory Used: {output.get('max_memory_mb', 0)} MB")
+        if init_ms is not None:
+            report += f"\tInit Duration: {init_ms:.2f} ms"
+        messages = [f"START RequestId: {request_id} Version: $LATEST", *output.get("lines", []),
+                    f"END RequestId: {request_id}", report]
+        with self._lock:
+            self._pending.setdefault((f"/aws/lambda/{function}", stream), []).extend(
+                {"timestamp": now, "message": m or " "} for m in messages)
+
+    def _run(self) -> None:
+        while not self._stopped:
+            self._wake.wait(self.FLUSH_SECONDS)
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is queued now."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            client = self._client = self._client or self._client_factory()
+            for (group, stream), events in pending.items():
+                if (group, stream) not in self._known:
+                    for create, args in ((client.create_log_group, {"logGroupName": group}),
+                                         (client.create_log_stream, {"logGroupName": group, "logStreamName": stream})):
+                        try:
+                            create(**args)
+                        except client.exceptions.ResourceAlreadyExistsException:
+                            pass
+                    self._known.add((group, stream))
+                client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+        except Exception as exc:  # noqa: BLE001 - logs are best effort; the invocations already answered
+            logger.warning("shipping Lambda logs to CloudWatch Logs failed: %s", exc)
+
+    def close(self) -> None:
+        self._stopped = True
+        self._wake.set()
+        self._thread.join(2)
+        self.flush()

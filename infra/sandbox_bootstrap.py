@@ -148,14 +148,16 @@ def _install_hooks(channel: Channel) -> None:
 class _LabelledStream(io.TextIOBase):
     """stdout/stderr of the sandbox: each line starts with ``[FunctionName]`` in the local cloud's output."""
 
-    def __init__(self, stream: Any, label: str) -> None:
+    def __init__(self, stream: Any, label: str, captured: list[str]) -> None:
         self._stream = stream
         self._label = label
         self._at_line_start = True
         self._lock = threading.Lock()
+        self._captured = captured  # the invocation's output, for its CloudWatch Logs stream
 
     def write(self, text: str) -> int:
         with self._lock:
+            self._captured.append(text)
             out = []
             for line in text.splitlines(keepends=True):
                 if self._at_line_start:
@@ -187,8 +189,9 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
     except OSError:
         pass
     label = f"[{spec['name']}] "
-    sys.stdout = _LabelledStream(sys.__stdout__, label)
-    sys.stderr = _LabelledStream(sys.__stderr__, label)
+    captured: list[str] = []
+    sys.stdout = _LabelledStream(sys.__stdout__, label, captured)
+    sys.stderr = _LabelledStream(sys.__stderr__, label, captured)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="[%(levelname)s] %(name)s: %(message)s",
                         force=True)
     channel = Channel(conn)
@@ -217,9 +220,10 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             reported_init = (time.perf_counter() - started) * 1000
             gc.freeze()  # the function's modules live as long as the sandbox
         if init_error is not None:
-            conn.send(("result", None, init_error, reported_init))
+            conn.send(("result", None, init_error, reported_init, _drain(captured)))
             continue
         context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline)
+        context.log_stream_name = spec.get("log_stream", context.log_stream_name)
         exiting = False
         try:
             result = handler(json.loads(event_json), context)
@@ -237,9 +241,18 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             payload, error = None, {"errorType": type(exc).__name__, "errorMessage": str(exc),
                                     "stackTrace": traceback.format_exception(exc)[1:]}
         sys.stdout.flush()
-        conn.send(("result", payload, error, reported_init))
+        conn.send(("result", payload, error, reported_init, _drain(captured)))
         if exiting:
             return
+
+
+def _drain(captured: list[str]) -> dict[str, Any]:
+    """The invocation's output lines and the sandbox's peak memory (MB), for its log stream's REPORT line."""
+    import resource
+
+    text = "".join(captured)
+    captured.clear()
+    return {"lines": text.splitlines(), "max_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
 
 
 def _import_handler(handler: str) -> Any:

@@ -128,3 +128,24 @@ def test_json_path_parsers_are_module_level_names():
 
     assert "input_expr = parse(path)" in inspect.getsource(json_path.extract_json)
     assert "parse(self.result_path_src)" in inspect.getsource(result_path)
+
+
+def test_step_functions_thread_list_is_only_appended_to():
+    import importlib
+    import pathlib
+
+    import moto.stepfunctions.parser as parser
+
+    from infra.moto_patches import _THREAD_LIST_MODULES
+
+    uses = []
+    for path in pathlib.Path(parser.__file__).parent.rglob("*.py"):
+        for line in path.read_text().splitlines():
+            if "TMP_THREADS" in line:
+                uses.append(line.strip())
+    assert all(u.startswith(("from moto.stepfunctions.parser.utils import TMP_THREADS", "TMP_THREADS.append(",
+                             "TMP_THREADS = []")) for u in uses), uses
+    importers = sum(u.startswith("from moto.stepfunctions.parser.utils import TMP_THREADS") for u in uses)
+    assert importers == len(_THREAD_LIST_MODULES)
+    for name in _THREAD_LIST_MODULES:
+        assert isinstance(importlib.import_module(name).TMP_THREADS, list)

@@ -72,6 +72,32 @@ def test_aws_calls_from_a_sandbox_reach_the_emulator_of_the_cloud(cloud):
     assert cloud.invoke("Writer", {"id": "from-a-sandbox"}) == "from-a-sandbox"
 
 
+def test_a_sandbox_s_output_reaches_cloudwatch_logs_with_lambda_s_lines(cloud):
+    import time
+
+    import boto3
+
+    answer = cloud.invoke("Probe", {})
+    logs = boto3.client("logs", endpoint_url=cloud.aws_endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    group = f"/aws/lambda/{cloud.physical_id('Probe')}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            messages = []
+        if any(answer["request_id"] in m and m.startswith("REPORT") for m in messages) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    ours = messages[messages.index(f"START RequestId: {answer['request_id']} Version: $LATEST"):]
+    assert ours[1] == f"probe invocation {answer['invocations']}"
+    assert ours[2] == f"END RequestId: {answer['request_id']}"
+    assert ours[3].startswith(f"REPORT RequestId: {answer['request_id']}\tDuration: ")
+    assert "Billed Duration: " in ours[3] and "Memory Size: 128 MB" in ours[3] and "Max Memory Used: " in ours[3]
+    assert any("Init Duration: " in m for m in messages if m.startswith("REPORT"))  # the sandbox's cold start
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -1,0 +1,81 @@
+"""REST benchmark: a request that runs one function (`GET /users/self`, the AuthApi Chalice app in its sandbox)
+on kept-alive connections and on a new connection per request, 1 and 10 clients, beside the same data plane
+answering a static document (`/config.json`, no function) in the same run. Writes results/rest.json."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import threading
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from publish_load import percentile, sign_up
+
+SECONDS = 4.0
+
+
+def hammer(http_api: str, path: str, token: str | None, clients: int, keep_alive: bool) -> dict:
+    """Closed-loop GETs of `path` from `clients` threads for SECONDS: requests/s and latency percentiles."""
+    parts = urlsplit(http_api)
+    prefix = parts.path.rstrip("/") if path != "/config.json" else ""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    latencies: list[float] = []
+    errors = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + SECONDS
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        mine = []
+        try:
+            while time.perf_counter() < stop:
+                if not keep_alive:
+                    connection.close()
+                    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                started = time.perf_counter()
+                connection.request("GET", prefix + path, headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                mine.append((time.perf_counter() - started) * 1000)
+                if answer.status != 200:
+                    errors.append(answer.status)
+        finally:
+            connection.close()
+            with lock:
+                latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    return {"clients": clients, "keep_alive": keep_alive, "requests": len(latencies),
+            "requests_per_s": round(len(latencies) / elapsed, 1), "p50_ms": round(percentile(latencies, 50), 3),
+            "p99_ms": round(percentile(latencies, 99), 3), "errors": len(errors)}
+
+
+def test_rest_bench(cloud_process, results_dir):
+    endpoints = cloud_process
+    [user] = sign_up(endpoints["http_api"], 1)
+    hammer(endpoints["http_api"], "/users/self", user["token"], 1, True)  # warm the sandboxes
+    rows = []
+    for clients in (1, 10):
+        for keep_alive in (True, False):
+            function = hammer(endpoints["http_api"], "/users/self", user["token"], clients, keep_alive)
+            static = hammer(endpoints["http_api"], "/config.json", None, clients, keep_alive)
+            row = {"function": function, "static_document": static,
+                   "ratio_to_static": round(function["requests_per_s"] / static["requests_per_s"], 4)}
+            rows.append(row)
+            print(f"\nGET /users/self, {clients} client(s), {'kept-alive' if keep_alive else 'new connection'}: "
+                  f"{function['requests_per_s']} req/s, p50 {function['p50_ms']} ms, p99 {function['p99_ms']} ms; "
+                  f"static document {static['requests_per_s']} req/s, p50 {static['p50_ms']} ms")
+    result = {"benchmark": "rest", "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows}
+    (results_dir / "rest.json").write_text(json.dumps(result, indent=2) + "\n")
+    for row in rows:
+        assert row["function"]["requests"] > 0 and row["function"]["errors"] == 0, row

@@ -441,7 +441,7 @@ class LambdaRuntime:
             pool = fn.pool
             if self._answerer is None:
                 self._answerer = CallAnswerer()
-            if self._logs is None and self.aws_endpoint:
+            if self._logs is None and self.aws_endpoint and os.environ.get("NOTIFYX_LAMBDA_LOGS", "1") != "0":
                 from infra.sandbox import LogShipper
 
                 self._logs = LogShipper(self._logs_client)

@@ -14,12 +14,17 @@ calls, so a sandbox costs no thread hand-off.
 """
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
+import os
 import threading
 import time
 import uuid
 from typing import Any
+
+from multiprocessing import context as mp_context
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 
 from infra import sandbox_bootstrap
 
@@ -41,6 +46,41 @@ def _mp_context() -> Any:
         return _context
 
 
+class _Popen(popen_forkserver.Popen):
+    """popen_forkserver.Popen whose ``_launch`` (copied) leaves out the parent's ``__main__``.
+
+    multiprocessing re-imports the parent's main module in a spawned child (so that pickled functions of
+    ``__main__`` resolve). A sandbox runs nothing of the parent's: a script that starts a LocalCloud without an
+    ``if __name__ == "__main__"`` guard would otherwise start another cloud inside every sandbox.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        mp_context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            mp_context.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        _parent_w = os.dup(w)
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class SandboxProcess(mp_context.ForkServerProcess):
+    """The process of one sandbox (started through the fork server, see _Popen)."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        return _Popen(process_obj)
+
+
 class SandboxTimeout(Exception):
     """The invocation passed the function's timeout; the sandbox was killed."""
 
@@ -58,8 +98,8 @@ class Sandbox:
         self.log_stream = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
         spec = {**spec, "log_stream": self.log_stream}
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=sandbox_bootstrap.serve, args=(child, spec, environ),
-                                       name=f"sandbox-{spec['name']}", daemon=True)
+        self.process = SandboxProcess(target=sandbox_bootstrap.serve, args=(child, spec, environ),
+                                                name=f"sandbox-{spec['name']}", daemon=True)
         self.process.start()
         child.close()
 

@@ -98,6 +98,17 @@ def test_a_sandbox_s_output_reaches_cloudwatch_logs_with_lambda_s_lines(cloud):
     assert any("Init Duration: " in m for m in messages if m.startswith("REPORT"))  # the sandbox's cold start
 
 
+def test_sandboxes_copy_the_fork_servers_launch_without_the_parent_main():
+    """infra.sandbox copies popen_forkserver.Popen._launch, leaving out the re-import of the parent's __main__."""
+    import inspect
+    from multiprocessing import popen_forkserver
+
+    source = inspect.getsource(popen_forkserver.Popen._launch)
+    for piece in ("spawn.get_preparation_data(process_obj._name)", "reduction.dump(prep_data, buf)",
+                  "forkserver.connect_to_new_process(self._fds)", "self.pid = forkserver.read_signed(self.sentinel)"):
+        assert piece in source, piece
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

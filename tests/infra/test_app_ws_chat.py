@@ -8,6 +8,7 @@ first attempt may fail (the connection opens only after `$connect` returns) and 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import boto3
@@ -69,8 +70,15 @@ def test_connections_answer_at_the_apis_aws_host_in_process(cloud):
                               endpoint_url=f"https://{api_id}.execute-api.us-east-1.amazonaws.com/production")
     with websockets.sync.client.connect(cloud.endpoints["websocket_api"]) as client:
         client.recv(timeout=10)                                       # the greeting
-        connection_id = cloud.client("dynamodb").scan(TableName="simplechat_connections")["Items"][0][
-            "connectionId"]["S"]
+        # earlier tests' sockets leave the table when their $disconnect has run: wait until only ours is left
+        deadline = time.monotonic() + 10
+        while True:
+            items = cloud.client("dynamodb").scan(TableName="simplechat_connections")["Items"]
+            if len(items) == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        [item] = items
+        connection_id = item["connectionId"]["S"]
         assert management.get_connection(ConnectionId=connection_id)["Identity"]["SourceIp"] == "127.0.0.1"
         management.post_to_connection(ConnectionId=connection_id, Data=b"from outside the handlers")
         assert client.recv(timeout=10) == "from outside the handlers"

@@ -1,14 +1,18 @@
-"""In-process Lambda runtime: runs the Python handlers named in template.yaml with Lambda's semantics.
+"""The Lambda runtime of the local cloud: runs the Python handlers named in template.yaml with Lambda's semantics.
 
-Every function shares this process, so what Lambda isolates is emulated here:
-- environment: ``os.environ`` is replaced by a mapping that overlays the running function's variables
-  (a ContextVar), so ``os.environ["USERS_TABLE"]`` differs per function even when two run at once;
-- timeout: the handler runs in a worker thread; after ``Timeout`` seconds the caller gets
-  ``Task timed out after N.00 seconds``. Python cannot kill a thread, so the handler keeps running
-  to completion in the background (handlers must be safe to re-run, as on Lambda after a retry);
-- reserved concurrency: a non-blocking semaphore per function; over the limit -> ``Throttled``;
-- warm state: a handler's module is imported once (lazily, at the first invoke) and kept;
-- logs: records and ``print`` output carry the function's name.
+Two kinds of sandbox (``LambdaRuntime(sandboxes=...)``):
+- "process" (what LocalCloud uses by default): worker processes, one invocation at a time each, with the
+  function's own modules and environment; see infra/sandbox.py;
+- "thread": every function in this process, which emulates what Lambda isolates:
+  - environment: ``os.environ`` is re-classed to overlay the running function's variables (a ContextVar), so
+    ``os.environ["USERS_TABLE"]`` differs per function even when two run at once;
+  - timeout: the handler runs in a worker thread; after ``Timeout`` seconds the caller gets
+    ``Task timed out after N.00 seconds``. Python cannot kill a thread, so the handler keeps running to
+    completion in the background;
+  - warm state: a handler's module is imported once (lazily, at the first invoke) and kept, shared by
+    concurrent invocations;
+  - logs: records and ``print`` output carry the function's name.
+Both: reserved concurrency is a non-blocking semaphore per function (over the limit -> ``Throttled``).
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from infra.sandbox_bootstrap import LambdaContext
 
 logger = logging.getLogger("notifyx.runtime")
 
@@ -245,27 +251,6 @@ def _install_process_hooks() -> None:
         logging.setLogRecordFactory(_record_factory)
 
 
-# ----------------------------------------------------------------------------- Lambda context
-class LambdaContext:
-    """The context object handed to a handler, with Lambda's attributes."""
-
-    def __init__(self, spec: FunctionSpec, request_id: str, deadline: float) -> None:
-        self.aws_request_id = request_id
-        self.function_name = spec.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = spec.arn
-        self.memory_limit_in_mb = spec.memory
-        self.log_group_name = f"/aws/lambda/{spec.name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
-        self.identity = None
-        self.client_context = None
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the function's timeout."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 # ----------------------------------------------------------------------------- the runtime
 class _Function:
     def __init__(self, spec: FunctionSpec, base_env: dict[str, str]) -> None:
@@ -395,7 +380,7 @@ class LambdaRuntime:
     def _run(self, fn: _Function, event: Any) -> Any:
         spec = fn.spec
         deadline = time.monotonic() + spec.timeout
-        context = LambdaContext(spec, str(uuid.uuid4()), deadline)
+        context = LambdaContext(spec.name, spec.arn, spec.memory, str(uuid.uuid4()), deadline)
         outcome: dict[str, Any] = {}
         done = threading.Event()
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from api_gateway import events
+from api_gateway.paths import compile_path, match_path
 from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ _UNAUTHORIZED = (401, {"message": "Unauthorized"})
 _FORBIDDEN = (403, {"message": "Forbidden"})
 _ERROR = (500, {"message": "Internal Server Error"})
 _UNAVAILABLE = (503, {"message": "Service Unavailable"})
-_LITERAL, _PARAM, _GREEDY = 0, 1, 2
 
 
 def _json(status: int, payload: dict) -> Answer:
@@ -50,31 +50,12 @@ class _CompiledRoute:
             return
         method, _, path = route.key.partition(" ")
         self.method = method.upper()
-        segments = []
-        for part in [p for p in path.split("/") if p]:
-            if part.startswith("{") and part.endswith("+}"):
-                segments.append((_GREEDY, part[1:-2]))
-            elif part.startswith("{") and part.endswith("}"):
-                segments.append((_PARAM, part[1:-1]))
-            else:
-                segments.append((_LITERAL, part))
-        self.segments = tuple(segments)
+        self.segments = compile_path(path)
 
     def match(self, method: str, parts: list[str]) -> dict[str, str] | None:
         if self.route.key == "$default" or self.method not in (method, "ANY"):
             return None
-        params: dict[str, str] = {}
-        for index, (kind, text) in enumerate(self.segments):
-            if kind == _GREEDY:
-                if index >= len(parts):
-                    return None
-                params[text] = "/".join(parts[index:])
-                return params
-            if index >= len(parts) or (kind == _LITERAL and parts[index] != text):
-                return None
-            if kind == _PARAM:
-                params[text] = parts[index]
-        return params if len(parts) == len(self.segments) else None
+        return match_path(self.segments, parts)
 
     def rank(self) -> tuple:
         # literal segments beat parameters beat greedy ones, longer paths first; a method beats ANY

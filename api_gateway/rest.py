@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from api_gateway import events
+from api_gateway.paths import compile_path, match_path
 from api_gateway.config import Invoke, RestApiConfig, RestRoute
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ _THROTTLED = (429, {"message": "Too Many Requests"})
 #: API Gateway's payload limit: a larger request is refused with 413 before its body is read
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _DIGITS = re.compile(rb"[0-9]{1,19}")
-_LITERAL, _PARAM, _GREEDY = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,7 @@ class _Resource:
     methods: dict[str, RestRoute]
 
     def match(self, parts: list[str]) -> dict[str, str] | None:
-        params: dict[str, str] = {}
-        for index, (kind, text) in enumerate(self.segments):
-            if kind == _GREEDY:
-                if index >= len(parts):
-                    return None
-                params[text] = "/".join(parts[index:])
-                return params
-            if index >= len(parts):
-                return None
-            if kind == _LITERAL:
-                if parts[index] != text:
-                    return None
-            else:
-                params[text] = parts[index]
-        return params if len(parts) == len(self.segments) else None
+        return match_path(self.segments, parts)
 
     def specificity(self) -> tuple[int, ...]:
         return tuple(kind for kind, _ in self.segments)
@@ -89,18 +75,6 @@ class _TokenBucket:
                 return False
             self.tokens -= 1
             return True
-
-
-def _compile(path: str) -> tuple[tuple[int, str], ...]:
-    segments = []
-    for part in [p for p in path.split("/") if p]:
-        if part.startswith("{") and part.endswith("+}"):
-            segments.append((_GREEDY, part[1:-2]))
-        elif part.startswith("{") and part.endswith("}"):
-            segments.append((_PARAM, part[1:-1]))
-        else:
-            segments.append((_LITERAL, part))
-    return tuple(segments)
 
 
 class RestGateway:
@@ -130,7 +104,7 @@ class RestGateway:
             for route in api.routes:
                 by_path.setdefault(route.path, {})[route.method.upper()] = route
             resources = self._stages.setdefault(api.stage, [])
-            resources += [_Resource(api, path, _compile(path), methods) for path, methods in by_path.items()]
+            resources += [_Resource(api, path, compile_path(path), methods) for path, methods in by_path.items()]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None

@@ -48,6 +48,19 @@ def _answers(url: str, timeout: float = 5.0) -> bool:
         return False
 
 
+def _started(cloud: Any, command: str) -> bool:
+    """Start `cloud`; False (with the reason printed) when the template or a port is refused."""
+    try:
+        cloud.start()
+        return True
+    except Exception as exc:
+        message = _start_failure(exc)
+        if message is None:
+            raise
+        print(f"notifyx {command}: {message}", file=sys.stderr, flush=True)
+        return False
+
+
 def _check_answers(endpoints: dict[str, str]) -> None:
     import socket
     from urllib.parse import urlsplit
@@ -97,13 +110,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                        aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
                        static_dir=args.static_dir, sandboxes=args.sandboxes)
     try:
-        try:
-            cloud.start()
-        except Exception as exc:
-            message = _start_failure(exc)
-            if message is None:
-                raise
-            print(f"notifyx up: {message}", file=sys.stderr, flush=True)
+        if not _started(cloud, "up"):
             return 2
         endpoints = cloud.endpoints
         _check_answers(endpoints)
@@ -152,13 +159,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from infra.runtime import LambdaError
 
     cloud = LocalCloud(args.template, parameters=_parameters(args.param), static_dir=None)
-    try:
-        cloud.start()
-    except Exception as exc:
-        message = _start_failure(exc)
-        if message is None:
-            raise
-        print(f"notifyx invoke: {message}", file=sys.stderr, flush=True)
+    if not _started(cloud, "invoke"):
         return 2
     try:
         result = cloud.invoke(args.function, event)

@@ -45,6 +45,39 @@ class Patch:
     revert: Callable[[], None]
 
 
+@dataclass
+class Replacement:
+    """A patch that replaces one moto attribute: `owner.attr` becomes what `build(original)` returns."""
+
+    name: str
+    owner: Callable[[], Any]
+    attr: str
+    build: Callable[[Any], Any]
+    why: str
+    _original: Any = field(default=None, repr=False)
+
+    @property
+    def applied(self) -> bool:
+        return self._original is not None
+
+    def apply(self) -> None:
+        """Install the replacement (idempotent)."""
+        if self.applied:
+            return
+        target = self.owner()
+        # the raw attribute (a staticmethod stays one when reverted); build() gets the callable
+        raw = vars(target).get(self.attr, getattr(target, self.attr))
+        setattr(target, self.attr, self.build(getattr(target, self.attr)))
+        self._original = raw
+
+    def revert(self) -> None:
+        """Put moto's original back (idempotent)."""
+        if not self.applied:
+            return
+        setattr(self.owner(), self.attr, self._original)
+        self._original = None
+
+
 _runtime: LambdaRuntime | None = None
 _code_dirs: list[Path] = []
 _lock = threading.Lock()
@@ -117,9 +150,6 @@ def _revert_update_code() -> None:
 
 
 # --------------------------------------------------------------------------- SNS -> Lambda, asynchronously
-_original_sns_publish: Callable[..., Any] | None = None
-
-
 def sns_lambda_event(subscription: Any, message: str, message_id: str, subject: str | None,
                      message_attributes: dict[str, Any] | None) -> dict[str, Any]:
     """The event SNS gives a subscribed function (moto's has placeholder ids and attributes)."""
@@ -139,13 +169,13 @@ def sns_lambda_event(subscription: Any, message: str, message_id: str, subject: 
         }}]}
 
 
-def _sns_publish(self: Any, message: str, message_id: str, subject: str | None = None,
+def _sns_publish(self: Any, original: Callable[..., Any], message: str, message_id: str, subject: str | None = None,
                  message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
                  deduplication_id: str | None = None, message_structure: str | None = None) -> None:
     runtime = _runtime
     if self.protocol != "lambda" or runtime is None:
-        return _original_sns_publish(self, message, message_id, subject, message_attributes, group_id,
-                                     deduplication_id, message_structure)
+        return original(self, message, message_id, subject, message_attributes, group_id, deduplication_id,
+                        message_structure)
     # what moto's publish does first: the subscription's filter policy, the per-protocol message
     if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes,
                                                                                             message):
@@ -163,33 +193,12 @@ def _sns_publish(self: Any, message: str, message_id: str, subject: str | None =
     return None
 
 
-def _apply_sns_lambda() -> None:
-    global _original_sns_publish
-    from moto.sns.models import Subscription
-
-    if _original_sns_publish is None:
-        _original_sns_publish = Subscription.publish
-        Subscription.publish = _sns_publish
-
-
-def _revert_sns_lambda() -> None:
-    global _original_sns_publish
-    from moto.sns.models import Subscription
-
-    if _original_sns_publish is not None:
-        Subscription.publish = _original_sns_publish
-        _original_sns_publish = None
-
-
 # --------------------------------------------------------------------------- Event invokes over HTTP are async
-_original_backend_invoke: Callable[..., Any] | None = None
-
-
-def _backend_invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
-                    response_headers: dict[str, str]) -> Any:
+def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str, qualifier: str | None, body: Any,
+                    headers: Any, response_headers: dict[str, str]) -> Any:
     runtime = _runtime
     if runtime is None or qualifier or headers.get("X-Amz-Invocation-Type") != "Event":
-        return _original_backend_invoke(self, function_name, qualifier, body, headers, response_headers)
+        return original(self, function_name, qualifier, body, headers, response_headers)
     from infra.async_invoke import invoke_async
 
     function = self.get_function(function_name, qualifier)      # moto's ResourceNotFoundException if none
@@ -200,55 +209,32 @@ def _backend_invoke(self: Any, function_name: str, qualifier: str | None, body: 
     try:
         invoke_async(runtime, function.function_name, event)
     except ResourceNotFound:
-        return _original_backend_invoke(self, function_name, qualifier, body, headers, response_headers)
+        return original(self, function_name, qualifier, body, headers, response_headers)
     response_headers["Content-Length"] = "0"
     return b""          # moto's response answers 202 to an Event invoke
 
 
-def _apply_event_invoke() -> None:
-    global _original_backend_invoke
-    from moto.awslambda.models import LambdaBackend
-
-    if _original_backend_invoke is None:
-        _original_backend_invoke = LambdaBackend.invoke
-        LambdaBackend.invoke = _backend_invoke
-
-
-def _revert_event_invoke() -> None:
-    global _original_backend_invoke
-    from moto.awslambda.models import LambdaBackend
-
-    if _original_backend_invoke is not None:
-        LambdaBackend.invoke = _original_backend_invoke
-        _original_backend_invoke = None
-
-
 # --------------------------------------------------------------------------- WebSocket APIs say wss://
-_original_api_init: Callable[..., Any] | None = None
-
-
-def _api_init(self: Any, *args: Any, **kwargs: Any) -> None:
-    _original_api_init(self, *args, **kwargs)
+def _api_init(self: Any, original: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    original(self, *args, **kwargs)
     if self.protocol_type == "WEBSOCKET":
         self.api_endpoint = "wss://" + self.api_endpoint.removeprefix("https://")
 
 
-def _apply_wss_endpoint() -> None:
-    global _original_api_init
-    from moto.apigatewayv2.models import Api
-
-    if _original_api_init is None:
-        _original_api_init = Api.__init__
-        Api.__init__ = _api_init
+def _calling(replacement: Callable[..., Any]) -> Callable[[Callable[..., Any]], Any]:
+    """A Replacement's build: the method `replacement(self, original, ...)`, given moto's original."""
+    return lambda original: functools.partialmethod(replacement, original)
 
 
-def _revert_wss_endpoint() -> None:
-    global _original_api_init
-    from moto.apigatewayv2.models import Api
+def _owner(module: str, name: str | None = None) -> Callable[[], Any]:
+    """What a Replacement patches: a module, or one of its attributes (a class), imported when applied."""
+    def owner() -> Any:
+        import importlib
 
-    if _original_api_init is not None:
-        Api.__init__ = _original_api_init
-        _original_api_init = None
+        found = importlib.import_module(module)
+        return found if name is None else getattr(found, name)
+
+    return owner
 
 
 PATCHES = (
@@ -256,14 +242,15 @@ PATCHES = (
           "/moto-api/data.json answer 500; the runtime never needs Docker", _apply_no_docker, _revert_no_docker),
     Patch("lambda-update-code", "moto stores UpdateFunctionCode's zip; the runtime must run it, cold",
           _apply_update_code, _revert_update_code),
-    Patch("sns-lambda-async", "moto invokes a subscribed function synchronously inside Publish with a placeholder "
-          "event; SNS invokes it asynchronously (retries, DLQ) with the real ids and attributes",
-          _apply_sns_lambda, _revert_sns_lambda),
-    Patch("lambda-event-invoke", "moto runs InvocationType=Event synchronously, once; Lambda queues it (202 at once) "
-          "and retries it (requests from other processes reach moto; this process's are answered by the runtime)",
-          _apply_event_invoke, _revert_event_invoke),
-    Patch("websocket-api-endpoint", "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://",
-          _apply_wss_endpoint, _revert_wss_endpoint),
+    Replacement("sns-lambda-async", _owner("moto.sns.models", "Subscription"), "publish", _calling(_sns_publish),
+                "moto invokes a subscribed function synchronously inside Publish with a placeholder event; SNS "
+                "invokes it asynchronously (retries, DLQ) with the real ids and attributes"),
+    Replacement("lambda-event-invoke", _owner("moto.awslambda.models", "LambdaBackend"), "invoke",
+                _calling(_backend_invoke),
+                "moto runs InvocationType=Event synchronously, once; Lambda queues it (202 at once) and retries it "
+                "(requests from other processes reach moto; this process's are answered by the runtime)"),
+    Replacement("websocket-api-endpoint", _owner("moto.apigatewayv2.models", "Api"), "__init__", _calling(_api_init),
+                "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://"),
 )
 
 
@@ -286,39 +273,6 @@ def revert_all() -> None:
 # =========================================================================== the emulator's own
 #: held by every DynamoDB request the emulator answers (HTTP and in-process): each is atomic, as on DynamoDB
 DYNAMODB_LOCK = threading.RLock()
-
-
-@dataclass
-class Replacement:
-    """A patch that replaces one moto attribute: `owner.attr` becomes what `build(original)` returns."""
-
-    name: str
-    owner: Callable[[], Any]
-    attr: str
-    build: Callable[[Any], Any]
-    why: str
-    _original: Any = field(default=None, repr=False)
-
-    @property
-    def applied(self) -> bool:
-        return self._original is not None
-
-    def apply(self) -> None:
-        """Install the replacement (idempotent)."""
-        if self.applied:
-            return
-        target = self.owner()
-        # the raw attribute (a staticmethod stays one when reverted); build() gets the callable
-        raw = vars(target).get(self.attr, getattr(target, self.attr))
-        setattr(target, self.attr, self.build(getattr(target, self.attr)))
-        self._original = raw
-
-    def revert(self) -> None:
-        """Put moto's original back (idempotent)."""
-        if not self.applied:
-            return
-        setattr(self.owner(), self.attr, self._original)
-        self._original = None
 
 
 # --------------------------------------------------------------------------- DynamoDB
@@ -548,15 +502,6 @@ _THREAD_LIST_MODULES = (
 )
 
 
-def _module(name: str) -> Callable[[], Any]:
-    def owner() -> Any:
-        import importlib
-
-        return importlib.import_module(name)
-
-    return owner
-
-
 #: completed executions kept per state machine (AWS keeps a Standard execution's history 90 days; a local cloud
 #: that kept every one grew ~1 MB per publish, and moto looks executions up by a linear scan)
 EXECUTION_RETENTION = int(os.environ.get("NOTIFYX_EXECUTION_RETENTION", "1000"))
@@ -598,7 +543,7 @@ EMULATOR_PATCHES: list[Replacement] = [
           "a new boto3 client per Lambda task"),
     Replacement("sfn-bounded-executions", _sfn_parser_backend, "start_execution", _bounded_executions,
           "every execution and its history kept forever"),
-    *(Replacement(f"sfn-live-threads-{name.rsplit('.', 1)[1]}", _module(name), "TMP_THREADS",
+    *(Replacement(f"sfn-live-threads-{name.rsplit('.', 1)[1]}", _owner(name), "TMP_THREADS",
                   lambda _: _live_threads, "every finished worker thread (and its execution) kept forever")
       for name in _THREAD_LIST_MODULES),
     Replacement("sfn-cached-programs", _asl_parser_class, "parse", _cached_programs,

@@ -420,16 +420,20 @@ class LambdaRuntime:
         from infra.sandbox import CallAnswerer, SandboxExited, SandboxPool, SandboxTimeout
 
         spec = fn.spec
-        with fn.import_lock:
-            if fn.pool is None:
-                fn.pool = SandboxPool(fn.sandbox_spec(), fn.environ)
-            pool = fn.pool
-            if self._answerer is None:
-                self._answerer = CallAnswerer()
-            if self._logs is None and self.aws_endpoint and os.environ.get("NOTIFYX_LAMBDA_LOGS", "1") != "0":
-                from infra.sandbox import LogShipper
+        pool = fn.pool
+        if pool is None:  # the function's first invocation
+            with fn.import_lock:
+                if fn.pool is None:
+                    fn.pool = SandboxPool(fn.sandbox_spec(), fn.environ)
+                pool = fn.pool
+        if self._answerer is None:  # the runtime's first sandbox
+            with self._lock:
+                if self._answerer is None:
+                    self._answerer = CallAnswerer()
+                if self._logs is None and self.aws_endpoint and os.environ.get("NOTIFYX_LAMBDA_LOGS", "1") != "0":
+                    from infra.sandbox import LogShipper
 
-                self._logs = LogShipper(self._logs_client)
+                    self._logs = LogShipper(self._logs_client)
         sandbox = pool.take()
         request_id = str(uuid.uuid4())
         started = time.perf_counter()

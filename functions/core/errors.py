@@ -2,10 +2,11 @@
 
 What a client reads is the code and one plain sentence: never a function name, a stack or Python's exception
 text (those go to the log), and never more than MAX_MESSAGE_LENGTH characters, whatever input it quotes.
+
+Plain Python: the WebSocket, 2PC and internal-service code raise these without importing a web framework;
+core.http maps them to HTTP answers, gateway.frames to WebSocket answers, core.dispatch to the internal protocol.
 """
 from __future__ import annotations
-
-from chalice import ChaliceUnhandledError
 
 STATUS = {
     "invalid_request": 400,
@@ -21,11 +22,8 @@ STATUS = {
 MAX_MESSAGE_LENGTH = 300
 
 
-class AppError(ChaliceUnhandledError):
-    """A failure the caller should see, with its contract code and a readable message.
-
-    A ChaliceUnhandledError, so that Chalice hands it to core.http's middleware instead of answering 500.
-    """
+class AppError(Exception):
+    """A failure the caller should see, with its contract code and a readable message."""
 
     def __init__(self, code: str, message: str):
         if code not in STATUS:

@@ -1,8 +1,11 @@
 """Chalice glue shared by the HTTP services: contract error bodies, JSON bodies, the caller's identity."""
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chalice import Chalice, Response
 
@@ -18,9 +21,33 @@ class Caller:
     email: str
 
 
+class ServiceApp(Chalice):
+    """A Chalice app whose routes answer a raised AppError (plain Python) as the contract's error body.
+
+    Chalice hands only its own ChaliceUnhandledError to middleware and answers any other exception with its
+    500 body, so each route's view is wrapped where it is registered: the one place an AppError becomes HTTP.
+    """
+
+    def route(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().route(path, **kwargs)
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def answering_contract_errors(*args: Any, **view_kwargs: Any) -> Any:
+                try:
+                    return view(*args, **view_kwargs)
+                except AppError as e:
+                    return error_response(e)
+
+            register(answering_contract_errors)
+            return view
+
+        return decorator
+
+
 def service_app(name: str) -> Chalice:
     """The Chalice app of one service, with contract error handling installed."""
-    app = Chalice(app_name=name)
+    app = ServiceApp(app_name=name)
     install_error_handling(app)
     return app
 
@@ -31,18 +58,13 @@ def error_response(error: AppError) -> Response:
 
 
 def install_error_handling(app: Chalice) -> None:
-    """Every AppError raised by a route becomes the contract's ``{"error": {...}}`` with its status.
-
-    Anything else a route raises is a fault on our side: Chalice logs it and answers 500; the client gets
+    """Anything else a route raises is a fault on our side: Chalice logs it and answers 500; the client gets
     ``unavailable`` with a plain sentence instead, never the exception's text.
     """
 
     @app.middleware("http")
     def contract_errors(event, get_response):
-        try:
-            response = get_response(event)
-        except AppError as e:
-            return error_response(e)
+        response = get_response(event)
         if response.status_code >= 500 and not _is_contract_error(response):
             return error_response(unavailable())
         return response

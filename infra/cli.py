@@ -106,9 +106,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     endpoints_path = Path(args.endpoints_file)
-    cloud = LocalCloud(args.template, http_port=args.http_port, ws_port=args.ws_port, aws_port=args.aws_port,
-                       aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
-                       static_dir=args.static_dir, sandboxes=args.sandboxes)
+    from infra.faults import FaultSpecError
+
+    try:
+        cloud = LocalCloud(args.template, http_port=args.http_port, ws_port=args.ws_port, aws_port=args.aws_port,
+                           aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
+                           static_dir=args.static_dir, sandboxes=args.sandboxes, faults=args.fault)
+    except FaultSpecError as exc:
+        print(f"notifyx up: {exc}", file=sys.stderr, flush=True)
+        return 2
     try:
         if not _started(cloud, "up"):
             return 2
@@ -208,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--sandboxes", choices=("process", "thread"), default=None,
                     help="process: each function in Lambda-like worker processes (default); "
                          "thread: every handler in this process")
+    up.add_argument("--fault", action="append", default=[], metavar="TARGET:KIND:P[:OPTIONS]",
+                    help="inject faults (docs/local-cloud.md): e.g. MailSender:error:0.2, "
+                         "PersistParticipant:timeout:0.1, CounterParticipant:throttle:0.1, ses:error:0.2 "
+                         "(also NOTIFYX_FAULTS)")
     up.add_argument("-v", "--verbose", action="store_true")
     up.set_defaults(func=cmd_up)
 

@@ -22,6 +22,7 @@ from api_gateway.config import (
     WebSocketRoute,
 )
 from infra import emulator as emulator_module
+from infra import faults as fault_injection
 from infra import moto_patches
 from infra import runtime as lambda_runtime
 from infra.deploy import Deployer, Stack
@@ -217,8 +218,11 @@ class LocalCloud:
     def __init__(self, template: str | Path = "template.yaml", *, http_port: int = 0, ws_port: int = 0,
                  aws_port: int = 0, aws_endpoint: str | None = None, parameters: dict[str, str] | None = None,
                  static_dir: str | Path | None = "client", limits: Limits | None = None,
-                 stack_name: str = "notifyx", sandboxes: str | None = None) -> None:
+                 stack_name: str = "notifyx", sandboxes: str | None = None,
+                 faults: list[str] | None = None) -> None:
         self.template = Path(template)
+        #: --fault specs (infra/faults.py), checked now; NOTIFYX_FAULTS adds to them at start
+        self.faults = [fault_injection.parse(spec) for spec in faults or ()]
         #: how functions run: "process" (Lambda's sandboxes, the default) or "thread" (all in this process)
         self.sandboxes = sandboxes or os.environ.get("NOTIFYX_SANDBOXES") or "process"
         self.http_port = http_port
@@ -260,6 +264,7 @@ class LocalCloud:
         return self
 
     def _start(self) -> None:
+        fault_injection.install(self.faults)
         expanded = expand(self.template, self.parameters, region=REGION, stack_name=self.stack_name)
         if self.external_endpoint:
             self.aws_endpoint = self.external_endpoint.rstrip("/")
@@ -377,6 +382,7 @@ class LocalCloud:
                 logger.exception("stopping %s failed", what)
         self.websocket_gateways, self.pollers, self.rest_gateway, self.scheduler = [], [], None, None
         self.function_url_gateways = []
+        fault_injection.clear()
         with _alive_lock:
             if _alive is self:
                 _alive = None

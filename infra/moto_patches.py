@@ -221,6 +221,17 @@ def _api_init(self: Any, original: Callable[..., Any], *args: Any, **kwargs: Any
         self.api_endpoint = "wss://" + self.api_endpoint.removeprefix("https://")
 
 
+# --------------------------------------------------------------------------- SES faults (--fault ses:...)
+def _ses_faults(original: Callable[..., Any]) -> Callable[..., Any]:
+    def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from infra import faults
+
+        faults.ses_send(kwargs["source"] if "source" in kwargs else (args[0] if args else None))
+        return original(self, *args, **kwargs)
+
+    return send
+
+
 def _calling(replacement: Callable[..., Any]) -> Callable[[Callable[..., Any]], Any]:
     """A Replacement's build: the method `replacement(self, original, ...)`, given moto's original."""
     return lambda original: functools.partialmethod(replacement, original)
@@ -251,6 +262,9 @@ PATCHES = (
                 "(requests from other processes reach moto; this process's are answered by the runtime)"),
     Replacement("websocket-api-endpoint", _owner("moto.apigatewayv2.models", "Api"), "__init__", _calling(_api_init),
                 "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://"),
+    *(Replacement(f"ses-faults-{op}", _owner("moto.ses.models", "SESBackend"), op, _ses_faults,
+                  "SES's send operations fail as configured by --fault ses:... (infra/faults.py)")
+      for op in ("send_email", "send_raw_email", "send_templated_email")),
 )
 
 

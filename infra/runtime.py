@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra import faults
 from infra.sandbox_bootstrap import LambdaContext
 
 logger = logging.getLogger("notifyx.runtime")
@@ -367,15 +368,23 @@ class LambdaRuntime:
                             f"{fn.spec.name} is in use")
         try:
             fn.invocations += 1
-            if self.sandboxes == "process":
-                return self._run_in_sandbox(fn, json.dumps(event))
-            return self._run(fn, json.loads(json.dumps(event)))
+            if faults.injector() is not None:  # --fault / NOTIFYX_FAULTS (infra/faults.py)
+                return faults.invoke(fn.spec.name, fn.spec.timeout, lambda: self._dispatch(fn, event))
+            return self._dispatch(fn, event)
         except FunctionError:
             fn.errors += 1
+            raise
+        except Throttled:
+            fn.throttles += 1
             raise
         finally:
             if fn.slots is not None:
                 fn.slots.release()
+
+    def _dispatch(self, fn: _Function, event: Any) -> Any:
+        if self.sandboxes == "process":
+            return self._run_in_sandbox(fn, json.dumps(event))
+        return self._run(fn, json.loads(json.dumps(event)))
 
     def _run(self, fn: _Function, event: Any) -> Any:
         spec = fn.spec

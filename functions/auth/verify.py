@@ -1,6 +1,6 @@
 """token -> user, for the other services (through core.services.call)."""
 from auth import sessions
-from core.services import internal_handler
+from core.dispatch import internal_handler
 
 
 def verify(token: str) -> dict:

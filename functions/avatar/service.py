@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from avatar import gallery, render
-from core.services import internal_handler
+from core.dispatch import internal_handler
 
 
 def generate(name, size=render.DEFAULT_SIZE, type="github", **_) -> dict:  # noqa: A002 - the contract's field

@@ -1,12 +1,11 @@
 """The one way a service calls another: Lambda invoke, wrapped in a circuit breaker.
 
 Internal functions take ``{"op": ..., **fields}`` and answer ``{"ok": true, "data": ...}`` or
-``{"ok": false, "error": {"code", "message"}}`` (see ``internal_handler``). Discovery, load balancing and
+``{"ok": false, "error": {"code", "message"}}`` (see ``core.dispatch.internal_handler``). Discovery, load balancing and
 tracing wrap calls here, in one place.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -14,11 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pybreaker
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-from pynamodb.exceptions import PynamoDBException
 
-from core import aws, validation
-from core.errors import AppError, invalid, unavailable
+from core import aws
+from core.errors import AppError, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -125,60 +122,3 @@ def _invoke(function: str, event: dict) -> Any:
 
 class _Unavailable(Exception):
     """Counts against the circuit; surfaces to callers as AppError('unavailable')."""
-
-
-def is_infrastructure_failure(error: BaseException) -> bool:
-    """Whether an exception is the platform failing (network, throttling, a table or queue being gone).
-
-    Only those may count against a circuit breaker. A request DynamoDB or botocore refuses as malformed, and
-    any other exception, was caused by what the request held (or a bug): it must not switch a service off for
-    everyone else.
-    """
-    code = getattr(error, "cause_response_code", None)
-    if code is None and isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code")
-    if code in _INPUT_ERROR_CODES or isinstance(error, ParamValidationError):
-        return False
-    return isinstance(error, (BotoCoreError, ClientError, PynamoDBException, OSError))
-
-
-_INPUT_ERROR_CODES = {"ValidationException", "SerializationException", "InvalidParameterValue",
-                      "InvalidParameterValueException", "MessageRejected", "InvalidArgument", "KeyTooLongError"}
-
-
-def internal_handler(ops: dict[str, Callable[..., Any]]) -> Callable[[dict, Any], dict]:
-    """A Lambda handler that dispatches ``event["op"]`` to ``ops`` and answers the internal protocol.
-
-    Infrastructure failures are raised (a FunctionError: the caller's breaker counts it); every other failure
-    is answered as a contract error, so that no input can open a circuit.
-    """
-
-    def handler(event: dict, context: Any) -> dict:
-        if isinstance(event, dict) and event.get("op") == "health":
-            return {"ok": True, "data": {"status": "ok"}}
-        op = ops.get(event.get("op")) if isinstance(event, dict) and isinstance(event.get("op"), str) else None
-        if op is None:
-            return _failed(invalid("unknown op"))
-        fields = {k: v for k, v in event.items() if k != "op"}
-        try:
-            inspect.signature(op).bind(**fields)
-            validation.text_only(fields)
-        except TypeError:  # wrong or missing fields from the caller
-            return _failed(invalid(f"the fields of op {event['op']!r} do not match: {', '.join(sorted(fields))}"))
-        except AppError as e:
-            return _failed(e)
-        try:
-            return {"ok": True, "data": op(**fields)}
-        except AppError as e:
-            return _failed(e)
-        except Exception as e:
-            if is_infrastructure_failure(e):
-                raise
-            log.exception("op %s failed", event["op"])
-            return _failed(unavailable())
-
-    return handler
-
-
-def _failed(error: AppError) -> dict:
-    return {"ok": False, "error": error.to_dict()}

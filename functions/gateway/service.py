@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from core import aws
-from core.services import internal_handler
+from core.dispatch import internal_handler
 from gateway import models
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Internal mail service (the gateway's `send_email`): services.call("MAIL_SERVICE_FUNCTION", "send", ...)."""
 from __future__ import annotations
 
-from core.services import internal_handler
+from core.dispatch import internal_handler
 from mail import outbox
 
 

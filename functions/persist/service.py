@@ -1,7 +1,7 @@
 """persist's internal API for the gateway (services.call("PERSIST_SERVICE_FUNCTION", op, ...))."""
 from __future__ import annotations
 
-from core import services
+from core.dispatch import internal_handler
 from persist import delivery, inbox, topics
 
 
@@ -25,7 +25,7 @@ def ack(user_id: str, notification_id: str, email: str | None = None) -> dict:
     return inbox.ack(user_id, notification_id)
 
 
-handler = services.internal_handler({
+handler = internal_handler({
     "subscribe": subscribe,
     "unsubscribe": unsubscribe,
     "topic": topic,

@@ -62,11 +62,3 @@ def test_call_reports_a_missing_target_as_unavailable(monkeypatch):
         services.call("NOWHERE_FUNCTION", "health")
     assert raised.value.code == "unavailable"
 
-
-def test_internal_handler_answers_the_internal_protocol():
-    handler = services.internal_handler({"double": lambda n: 2 * n,
-                                         "refuse": lambda: (_ for _ in ()).throw(AppError("not_found", "gone"))})
-    assert handler({"op": "double", "n": 4}, None) == {"ok": True, "data": 8}
-    assert handler({"op": "refuse"}, None) == {"ok": False, "error": {"code": "not_found", "message": "gone"}}
-    assert handler({"op": "nope"}, None)["error"]["code"] == "invalid_request"
-    assert handler({"op": "health"}, None) == {"ok": True, "data": {"status": "ok"}}

@@ -6,7 +6,7 @@ import pytest
 from lambdas import InProcessLambda
 from chalice.test import Client
 
-from core.services import internal_handler
+from core.dispatch import internal_handler
 
 
 

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -195,6 +196,9 @@ class WebSocketGateway:
         self._selectable = {key for key in api.routes if not key.startswith("$")}
         #: browser origins allowed to open a socket (the web page's own); a handshake from any other is refused
         self.allowed_origins: set[str] = set()
+        #: told (connection id, what its $disconnect needs) when $connect accepts a socket, (id, None) after its
+        #: $disconnect: the local cloud's durable state keeps the open ones (infra/persistence.py)
+        self.session_observer: Callable[[str, dict[str, Any] | None], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -366,6 +370,7 @@ class WebSocketGateway:
             if route is not None and route.authorizer is not None:
                 session.authorizer = await self._authorize(route.authorizer, event, request.headers, query_pairs)
                 context["authorizer"] = session.authorizer
+            self._observe(session)  # before $connect's writes: a crash during it still gets a $disconnect
             if route is not None and route.function:
                 try:
                     result = await self._call(route.function, event)
@@ -378,6 +383,8 @@ class WebSocketGateway:
                 if not 200 <= status < 300:
                     raise _Refused(status, _REASONS.get(status, "Forbidden"))
         except _Refused as refused:
+            if self.session_observer is not None:
+                self.session_observer(session.id, None)
             return self._refusal(refused.status, str(refused))
         # registered before the 101 goes out: a client that got its 101 can be posted to at once
         session.ws = connection
@@ -508,6 +515,28 @@ class WebSocketGateway:
             await self._call(route.function, event)
         except Exception as exc:  # AWS ignores $disconnect's outcome too
             log.warning("$disconnect of %s failed: %s", session.id, exc)
+        finally:
+            if self.session_observer is not None:
+                self.session_observer(session.id, None)
+
+    def _observe(self, session: _Session) -> None:
+        if self.session_observer is not None:
+            self.session_observer(session.id, {"connected_at": session.connected_at, "source_ip": session.source_ip,
+                                               "user_agent": session.user_agent, "authorizer": session.authorizer})
+
+    def disconnect_orphan(self, connection_id: str, info: dict[str, Any]) -> None:
+        """$disconnect (1006) for a socket of an earlier run of the local cloud, which died with its process."""
+        route = self.api.routes.get("$disconnect")
+        if route is None or not route.function:
+            return
+        session = _Session(connection_id, info.get("source_ip") or "127.0.0.1", info.get("user_agent"))
+        session.connected_at = float(info.get("connected_at") or session.connected_at)
+        session.authorizer = info.get("authorizer")
+        context = self._context(session, "$disconnect", "DISCONNECT", events.new_request_id())
+        try:
+            self._invoke(route.function, events.websocket_disconnect_event(context, 1006, "Going away"))
+        except Exception as exc:  # AWS ignores $disconnect's outcome too
+            log.warning("$disconnect of %s (an earlier run's socket) failed: %s", connection_id, exc)
 
     @staticmethod
     def _close_status(session: _Session) -> tuple[int, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENDPOINTS_FILE = Path(".notifyx") / "endpoints.json"
+STATE_DIR = Path(".notifyx") / "state"
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:
@@ -111,7 +112,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         cloud = LocalCloud(args.template, http_port=args.http_port, ws_port=args.ws_port, aws_port=args.aws_port,
                            aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
-                           static_dir=args.static_dir, sandboxes=args.sandboxes, faults=args.fault)
+                           static_dir=args.static_dir, sandboxes=args.sandboxes, faults=args.fault,
+                           state_dir=None if args.ephemeral else args.state_dir)
     except FaultSpecError as exc:
         print(f"notifyx up: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -136,6 +138,19 @@ def cmd_up(args: argparse.Namespace) -> int:
                     endpoints_path.unlink()  # what it describes is gone
             except (OSError, ValueError):
                 pass
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Delete the durable state (users, topics, notifications, mail, objects): the next `notifyx up` starts empty."""
+    from infra.persistence import StateError, reset
+
+    try:
+        removed = reset(args.state_dir)
+    except StateError as exc:
+        print(f"notifyx reset: {exc}", file=sys.stderr)
+        return 1
+    print(f"notifyx: {'deleted' if removed else 'no state at'} {args.state_dir}", file=sys.stderr)
+    return 0
 
 
 def _running_cloud(path: Path) -> dict[str, str] | None:
@@ -214,12 +229,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--sandboxes", choices=("process", "thread"), default=None,
                     help="process: each function in Lambda-like worker processes (default); "
                          "thread: every handler in this process")
+    up.add_argument("--state-dir", default=str(STATE_DIR),
+                    help="where the state survives restarts and crashes (default %(default)s)")
+    up.add_argument("--ephemeral", action="store_true",
+                    help="keep no state: everything is gone when the cloud stops")
     up.add_argument("--fault", action="append", default=[], metavar="TARGET:KIND:P[:OPTIONS]",
                     help="inject faults (docs/local-cloud.md): e.g. MailSender:error:0.2, "
                          "PersistParticipant:timeout:0.1, CounterParticipant:throttle:0.1, ses:error:0.2 "
                          "(also NOTIFYX_FAULTS)")
     up.add_argument("-v", "--verbose", action="store_true")
     up.set_defaults(func=cmd_up)
+
+    reset = sub.add_parser("reset", help="delete the local cloud's durable state (refused while it runs)")
+    reset.add_argument("--state-dir", default=str(STATE_DIR))
+    reset.set_defaults(func=cmd_reset)
 
     inv = sub.add_parser("invoke", help="invoke one function with an event (sam local invoke, without Docker)")
     inv.add_argument("function", help="logical id (e.g. AuthVerify) or function name")

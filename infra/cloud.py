@@ -219,8 +219,11 @@ class LocalCloud:
                  aws_port: int = 0, aws_endpoint: str | None = None, parameters: dict[str, str] | None = None,
                  static_dir: str | Path | None = "client", limits: Limits | None = None,
                  stack_name: str = "notifyx", sandboxes: str | None = None,
-                 faults: list[str] | None = None) -> None:
+                 faults: list[str] | None = None, state_dir: str | Path | None = None) -> None:
         self.template = Path(template)
+        #: where the state survives restarts (infra/persistence.py); None: ephemeral, as the Python API defaults
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.store: Any = None
         #: --fault specs (infra/faults.py), checked now; NOTIFYX_FAULTS adds to them at start
         self.faults = [fault_injection.parse(spec) for spec in faults or ()]
         #: how functions run: "process" (Lambda's sandboxes, the default) or "thread" (all in this process)
@@ -280,12 +283,39 @@ class LocalCloud:
         self._started = True
         self.stack = Deployer(expanded, self.aws_endpoint, self.runtime, parameters=self.parameters,
                               stack_name=self.stack_name, region=REGION, embedded=self.emulator is not None).deploy()
+        if self.state_dir is not None:
+            self._open_state()
         self._start_data_planes()
         self._start_pollers()
         self._start_schedules()
+        if self.store is not None:
+            self._recover_after_restart()
         # what start-up built (moto's models, botocore's, the template's resources) lives as long as the cloud:
         # keep it out of the collector's full passes, which otherwise stop every thread for 100-250 ms
         gc.freeze()
+
+    def _open_state(self) -> None:
+        """Restore the state directory into the deployed resources and journal every write from now on."""
+        from infra import persistence
+
+        if self.emulator is None:
+            raise CloudError("durable state is the embedded emulator's: with --aws-endpoint use --ephemeral")
+        try:
+            self.store = persistence.Store(self.state_dir).open()
+        except persistence.StateError as exc:
+            raise CloudError(str(exc)) from None
+
+    def _recover_after_restart(self) -> None:
+        """What an earlier run left unfinished: its sockets get $disconnect (1006); schedules tick once now."""
+        store = self.store
+        for connection_id, info in list(store.orphans.items()):
+            for gateway in self.websocket_gateways:
+                gateway.disconnect_orphan(connection_id, info)
+            store.forget_orphan(connection_id)
+        if self.scheduler is not None and any(store.restored.get(k) for k in ("items", "messages")):
+            # the ticks missed while the cloud was down come as one, now (e.g. a recovery job finds the work
+            # of Step Functions executions that died with the process)
+            self.scheduler.catch_up()
 
     def _start_data_planes(self) -> None:
         from api_gateway.rest import RestGateway
@@ -296,6 +326,8 @@ class LocalCloud:
             raise CloudError(f"the local cloud serves one WebSocket API; the template has {len(ws_apis)}")
         for api in ws_apis:
             gateway = WebSocketGateway(api, self.invoke_function, port=self.ws_port, limits=self.limits)
+            if self.store is not None:
+                gateway.session_observer = self.store.websocket_session
             gateway.start()
             self.websocket_gateways.append(gateway)
         if self.websocket_gateways:
@@ -403,6 +435,9 @@ class LocalCloud:
         if self.rest_gateway is not None:
             steps.append(("rest gateway", self.rest_gateway.stop))
             steps += [("http api", router.close) for router in self.rest_gateway.http_apis]
+        if self.store is not None:
+            steps.append(("durable state", self.store.close))
+            self.store = None
         if self.runtime is not None:
             steps.append(("lambda runtime", self.runtime.close))
         if self.emulator is not None:

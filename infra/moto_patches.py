@@ -586,4 +586,54 @@ def patch(name: str) -> Patch | Replacement:
     return next(p for p in REGISTRY if p.name == name)
 
 
-REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES]
+REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES, *PERSISTENCE_PATCHES]
+# =========================================================================== durable state (infra/persistence.py)
+def _persistence_hook(name: str, *args: str) -> Callable[[Callable], Any]:
+    """A Replacement's build: infra.persistence.<name>(*args) wrapping moto's original (imported when applied)."""
+    def build(original: Callable) -> Any:
+        from infra import persistence
+
+        hook = getattr(persistence, name)
+        return (hook(*args) if args else hook)(original)
+
+    return build
+
+
+PERSISTENCE_PATCHES: list[Replacement] = [
+    *(Replacement(f"persist-dynamodb-{op}", _dynamo_handler, op, _persistence_hook("dynamodb_method", op),
+                  "every DynamoDB write (HTTP and DirectDynamoDB alike) journals the items it changed")
+      for op in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")),
+    Replacement("persist-sqs-add", _owner("moto.sqs.models", "Queue"), "add_message",
+                _persistence_hook("sqs_add_message"), "sent and dead-lettered messages are journaled"),
+    Replacement("persist-sqs-delete", _owner("moto.sqs.models", "Queue"), "delete_message",
+                _persistence_hook("sqs_delete_message"), "deleted messages are journaled"),
+    Replacement("persist-sqs-receive", _owner("moto.sqs.models", "SQSBackend"), "receive_message",
+                _persistence_hook("sqs_receive_message"), "receive counts and visibility deadlines are journaled"),
+    Replacement("persist-sqs-visibility", _owner("moto.sqs.models", "SQSBackend"), "change_message_visibility",
+                _persistence_hook("sqs_change_visibility"), "visibility changes are journaled"),
+    Replacement("persist-sqs-purge", _owner("moto.sqs.models", "SQSBackend"), "purge_queue",
+                _persistence_hook("sqs_purge_queue"), "purges are journaled"),
+    Replacement("persist-s3-put", _owner("moto.s3.models", "S3Backend"), "put_object",
+                _persistence_hook("s3_put_object"), "S3 objects are journaled"),
+    Replacement("persist-s3-metadata", _owner("moto.s3.models", "FakeKey"), "set_metadata",
+                _persistence_hook("s3_set_metadata"), "S3 objects' metadata (Content-Type) is journaled"),
+    Replacement("persist-s3-delete", _owner("moto.s3.models", "S3Backend"), "delete_object",
+                _persistence_hook("s3_delete_object"), "S3 deletions are journaled"),
+    *(Replacement(f"persist-ses-{op}", _owner("moto.ses.models", "SESBackend"), op, _persistence_hook("ses_send"),
+                  "sent mail (SES's record of it) is journaled")
+      for op in ("send_email", "send_raw_email", "send_templated_email")),
+]
+
+
+def apply_persistence() -> None:
+    """Journal every write (infra/persistence.Store.open does; idempotent)."""
+    for patch in PERSISTENCE_PATCHES:
+        patch.apply()
+
+
+def revert_persistence() -> None:
+    """Stop journaling (idempotent)."""
+    for patch in reversed(PERSISTENCE_PATCHES):
+        patch.revert()
+
+

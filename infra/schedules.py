@@ -346,6 +346,12 @@ class Scheduler:
         self._thread.start()
         return self
 
+    def catch_up(self) -> None:
+        """Fire every enabled rule once now, asynchronously (the local cloud's first tick after a restart)."""
+        for name, spec in self.specs.items():
+            if spec.enabled:
+                self._dispatch(name, self.now())
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop firing and wait for running invocations (pending retries are dropped)."""
         self._stopping.set()

@@ -1,0 +1,587 @@
+"""Durable state of the local cloud: what `notifyx up` keeps under `.notifyx/state/` across restarts and crashes.
+
+Design (docs/local-cloud.md, "Persistence"): a snapshot plus a write-ahead journal of *after-images*.
+
+- Every mutating request the emulator answers passes through moto's model code, over HTTP (other processes)
+  and in process alike (InProcessRequests, DirectDynamoDB, the sandboxes' calls forwarded by CallAnswerer). The
+  ``persist-*`` patches of infra/moto_patches.py call this module *after* the request succeeded, before its
+  answer leaves: the journal gets the new state of what the request touched (a DynamoDB item or its absence,
+  an SQS message with its receive count and visibility deadline or its deletion, an S3 object, a sent mail).
+  Records are idempotent ("this key now is X"), so replaying them over a snapshot taken at any moment after
+  the journal was started gives the state of the last record.
+- A record is one ``os.write`` of a length-prefixed pickle to the journal: once the call returns, the bytes are
+  in the operating system's page cache and survive ``kill -9`` of the process (not a power cut: no fsync per
+  write). A record cut short by a crash is ignored at the next start (its request was never answered).
+- At start-up the snapshot is loaded and the journal replayed into the freshly deployed template's tables,
+  queues, buckets and SES; then a new snapshot is written and the journal started afresh (also at a clean stop,
+  and when the journal passes JOURNAL_LIMIT bytes).
+
+Not kept, by design: WebSocket connections (clients reconnect; sockets open at the crash get their
+``$disconnect`` at the next start), Step Functions executions (a running one died with the process; the
+application's recovery finishes its work), DynamoDB stream records not yet read, Lambda sandboxes and logs.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pickle
+import shutil
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("notifyx.persistence")
+
+DEFAULT_STATE_DIR = Path(".notifyx") / "state"
+SNAPSHOT = "snapshot.pickle"
+LOCK = "lock"
+FORMAT = 1
+#: a journal longer than this is folded into a new snapshot (in the background)
+JOURNAL_LIMIT = 64 * 1024 * 1024
+_HEADER = struct.Struct("<I")
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+class StateError(Exception):
+    """The state directory cannot be used (another local cloud holds it, or it is unreadable)."""
+
+
+def _journal_name(number: int) -> str:
+    return f"journal-{number:06d}.log"
+
+
+def _backends() -> tuple[Any, Any, Any, Any]:
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.s3.models import s3_backends
+    from moto.ses.models import ses_backends
+    from moto.sqs.models import sqs_backends
+
+    return (dynamodb_backends[ACCOUNT][REGION], sqs_backends[ACCOUNT][REGION], s3_backends[ACCOUNT]["global"],
+            ses_backends[ACCOUNT][REGION])
+
+
+# =========================================================================== the state, as plain data
+class State:
+    """What is kept: DynamoDB items, SQS messages, S3 objects, sent mail, open WebSocket connections."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[tuple[Any, Any], dict[str, Any]]] = {}
+        self.messages: dict[str, tuple[str, bytes]] = {}   # message id -> (queue name, pickled moto Message)
+        self.objects: dict[str, dict[str, list[Any]]] = {}  # bucket -> key -> [bytes, metadata]
+        self.sent: list[bytes] = []                        # pickled moto SES messages
+        self.sent_count = 0
+        self.sockets: dict[str, dict[str, Any]] = {}        # connection id -> what its $disconnect needs
+
+    # ------------------------------------------------------------------ journal records
+    def apply(self, record: tuple) -> None:
+        kind = record[0]
+        if kind == "ddb":
+            _, table, hash_key, range_key, attrs = record
+            items = self.items.setdefault(table, {})
+            if attrs is None:
+                items.pop((hash_key, range_key), None)
+            else:
+                items[(hash_key, range_key)] = attrs
+        elif kind == "sqs":
+            _, message_id, queue, message = record
+            if queue is None:
+                self.messages.pop(message_id, None)
+            else:
+                self.messages[message_id] = (queue, message)
+        elif kind == "sqs-purge":
+            for message_id in [m for m, (q, _) in self.messages.items() if q == record[1]]:
+                del self.messages[message_id]
+        elif kind == "s3":
+            _, bucket, key, value, metadata = record
+            if value is None:
+                self.objects.get(bucket, {}).pop(key, None)
+            else:
+                self.objects.setdefault(bucket, {})[key] = [value, dict(metadata or {})]
+        elif kind == "s3-meta":
+            _, bucket, key, metadata = record
+            stored = self.objects.get(bucket, {}).get(key)
+            if stored is not None:
+                stored[1] = dict(metadata)
+        elif kind == "ses":
+            self.sent.append(record[1])
+            self.sent_count = record[2]
+        elif kind == "ws+":
+            self.sockets[record[1]] = record[2]
+        elif kind == "ws-":
+            self.sockets.pop(record[1], None)
+
+    # ------------------------------------------------------------------ to and from moto
+    @classmethod
+    def capture(cls, sockets: dict[str, dict[str, Any]]) -> State:
+        """The state of moto's backends now (the caller holds the locks that keep writes out)."""
+        dynamodb, sqs, s3, ses = _backends()
+        state = cls()
+        for name, table in dynamodb.tables.items():
+            items: dict[tuple[Any, Any], dict[str, Any]] = {}
+            for hash_key, value in table.items.items():
+                if table.range_key_attr is None:
+                    items[(hash_key, None)] = dict(value.attrs)
+                else:
+                    for range_key, item in value.items():
+                        items[(hash_key, range_key)] = dict(item.attrs)
+            state.items[name] = items
+        for name, queue in sqs.queues.items():
+            for message in list(queue._messages):
+                state.messages[message.id] = (name, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        for name, bucket in s3.buckets.items():
+            objects = state.objects.setdefault(name, {})
+            for key in list(bucket.keys.keys()):
+                found = bucket.keys.get(key)
+                if found is not None and hasattr(found, "value"):
+                    objects[key] = [found.value, dict(found.metadata)]
+        state.sent = [pickle.dumps(m, pickle.HIGHEST_PROTOCOL) for m in ses.sent_messages]
+        state.sent_count = ses.sent_message_count
+        state.sockets = dict(sockets)
+        return state
+
+    def install(self) -> dict[str, int]:
+        """Put this state into moto's backends (the freshly deployed resources); counts of what was restored."""
+        from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+        dynamodb, sqs, s3, ses = _backends()
+        counts = {"items": 0, "messages": 0, "objects": 0, "mails": 0}
+        missing: set[str] = set()
+        for name, items in self.items.items():
+            table = dynamodb.tables.get(name)
+            if table is None:
+                if items:
+                    missing.add(f"table {name}")
+                continue
+            ranged = table.range_key_attr is not None
+            for (hash_key, range_key), attrs in items.items():
+                item = Item.__new__(Item)
+                item.hash_key, item.range_key = hash_key, range_key
+                item.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+                dict.update(item.attrs, attrs)  # stored items passed moto's size check when written
+                if ranged:
+                    table.items[hash_key][range_key] = item
+                else:
+                    table.items[hash_key] = item
+            counts["items"] += len(items)
+        queues: dict[str, list[Any]] = {}
+        for queue_name, message in self.messages.values():
+            queues.setdefault(queue_name, []).append(pickle.loads(message))
+        for name, messages in queues.items():
+            queue = sqs.queues.get(name)
+            if queue is None:
+                missing.add(f"queue {name}")
+                continue
+            messages.sort(key=lambda m: (m.sent_timestamp or 0, m.sequence_number or ""))
+            with queue._messages_lock:
+                queue._messages.extend(messages)
+            counts["messages"] += len(messages)
+        for name, objects in self.objects.items():
+            if name not in s3.buckets:
+                if objects:
+                    missing.add(f"bucket {name}")
+                continue
+            for key, (value, metadata) in objects.items():
+                stored = s3.put_object(name, key, value, disable_notification=True)
+                stored.set_metadata(dict(metadata))
+            counts["objects"] += len(objects)
+        ses.sent_messages.extend(pickle.loads(m) for m in self.sent)
+        ses.sent_message_count = max(ses.sent_message_count, self.sent_count)
+        counts["mails"] = len(self.sent)
+        if missing:
+            logger.warning("durable state: not restored, the template no longer has: %s", ", ".join(sorted(missing)))
+        return counts
+
+
+def _read_records(path: Path) -> Iterator[tuple]:
+    """The journal's complete records; a record cut short by a crash ends it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    offset, size = 0, len(data)
+    while offset + _HEADER.size <= size:
+        (length,) = _HEADER.unpack_from(data, offset)
+        end = offset + _HEADER.size + length
+        if end > size:
+            logger.warning("durable state: the last journal record was cut short (a crash while writing it); "
+                           "its request was never answered")
+            return
+        try:
+            yield pickle.loads(data[offset + _HEADER.size:end])
+        except Exception:  # noqa: BLE001 - a torn record: what follows cannot be trusted
+            logger.warning("durable state: an unreadable journal record at byte %d of %s; later ones dropped",
+                           offset, path.name)
+            return
+        offset = end
+
+
+# =========================================================================== the store
+class Store:
+    """A state directory in use by one local cloud: restores it at start, journals every write, snapshots."""
+
+    def __init__(self, directory: str | Path, *, journal_limit: int = JOURNAL_LIMIT) -> None:
+        self.directory = Path(directory)
+        self.journal_limit = journal_limit
+        self.sockets: dict[str, dict[str, Any]] = {}
+        self.orphans: dict[str, dict[str, Any]] = {}  # sockets open when the previous run ended
+        self.restored: dict[str, int] = {}
+        self._lock = threading.RLock()   # one record at a time; a snapshot holds it
+        self._fd: int | None = None
+        self._journal_number = 0
+        self._written = 0
+        self._lock_file: Any = None
+        self._compacting = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> Store:
+        """Take the directory, restore its state into moto's backends, start journaling (moto_patches.persist-*)."""
+        from infra import moto_patches
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._take_directory()
+        started = time.perf_counter()
+        state, journals = self._load()
+        self.restored = state.install()
+        self.orphans = dict(state.sockets)
+        global _store
+        _store = self
+        moto_patches.apply_persistence()
+        self._snapshot(state_journals=journals)
+        self.restored["seconds_ms"] = int((time.perf_counter() - started) * 1000)
+        logger.info("durable state %s: restored %s", self.directory, self.restored)
+        return self
+
+    def close(self) -> None:
+        """Write a final snapshot (a clean stop leaves no journal to replay), stop journaling, free the directory."""
+        from infra import moto_patches
+
+        global _store
+        try:
+            if self._fd is not None:
+                self._snapshot()
+        finally:
+            moto_patches.revert_persistence()
+            if _store is self:
+                _store = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+    def _take_directory(self) -> None:
+        handle = open(self.directory / LOCK, "a+")  # noqa: SIM115 - held while the cloud runs
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StateError(f"{self.directory} is in use by another local cloud (pid {holder}); stop it, or "
+                             "use --state-dir / --ephemeral") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def _load(self) -> tuple[State, list[Path]]:
+        snapshot_path = self.directory / SNAPSHOT
+        state, first = State(), 0
+        if snapshot_path.exists():
+            try:
+                saved = pickle.loads(snapshot_path.read_bytes())
+            except Exception as exc:
+                raise StateError(f"{snapshot_path} cannot be read ({type(exc).__name__}); `notifyx reset` clears "
+                                 "the state") from None
+            if saved.get("format") != FORMAT:
+                raise StateError(f"{snapshot_path} is of another format; `notifyx reset` clears the state")
+            state, first = saved["state"], saved["journal"]
+        journals = sorted(self.directory.glob("journal-*.log"))
+        replayed = 0
+        for path in journals:
+            if int(path.stem.split("-")[1]) < first:
+                continue     # already folded into the snapshot (a crash between writing it and deleting these)
+            for record in _read_records(path):
+                state.apply(record)
+                replayed += 1
+        self._journal_number = max([first] + [int(p.stem.split("-")[1]) for p in journals])
+        self.restored = {"journal_records": replayed}
+        return state, journals
+
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot(self, state_journals: list[Path] | None = None) -> None:
+        """Fold everything into a new snapshot: start journal n+1, capture, write, drop the older journals."""
+        from infra import moto_patches
+
+        with moto_patches.DYNAMODB_LOCK, self._lock:
+            old = sorted(self.directory.glob("journal-*.log")) if state_journals is None else state_journals
+            self._journal_number += 1
+            fd = os.open(self.directory / _journal_name(self._journal_number),
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if self._fd is not None:
+                os.close(self._fd)
+                old = sorted(set(old) | set(self.directory.glob("journal-*.log")))
+            self._fd, self._written = fd, 0
+            state = State.capture(self.sockets)
+            data = pickle.dumps({"format": FORMAT, "journal": self._journal_number, "state": state},
+                                pickle.HIGHEST_PROTOCOL)
+        tmp = self.directory / (SNAPSHOT + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.directory / SNAPSHOT)
+        current = self.directory / _journal_name(self._journal_number)
+        for path in old:
+            if path != current:
+                path.unlink(missing_ok=True)
+
+    def _compact_later(self) -> None:
+        if self._compacting:
+            return
+        self._compacting = True
+
+        def compact() -> None:
+            try:
+                if self._fd is not None:
+                    self._snapshot()
+            except Exception:  # noqa: BLE001 - the journal keeps growing; the next start folds it
+                logger.exception("durable state: compaction failed")
+            finally:
+                self._compacting = False
+
+        threading.Thread(target=compact, name="notifyx-state-compaction", daemon=True).start()
+
+    # ------------------------------------------------------------------ records
+    def append(self, record: tuple) -> None:
+        """One record to the journal (the caller holds self._lock when the record must follow a state it read)."""
+        payload = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            if self._fd is None:
+                return
+            os.write(self._fd, _HEADER.pack(len(payload)) + payload)
+            self._written += len(payload) + _HEADER.size
+            if self._written > self.journal_limit:
+                self._compact_later()
+
+    def websocket_session(self, connection_id: str, info: dict[str, Any] | None) -> None:
+        """A WebSocket connection was accepted (info: what its $disconnect needs) or ended (None)."""
+        with self._lock:
+            if info is None:
+                self.sockets.pop(connection_id, None)
+                self.append(("ws-", connection_id))
+            else:
+                self.sockets[connection_id] = info
+                self.append(("ws+", connection_id, info))
+
+    def forget_orphan(self, connection_id: str) -> None:
+        """An orphaned socket got its $disconnect: it is not one any more."""
+        self.orphans.pop(connection_id, None)
+        self.append(("ws-", connection_id))
+
+
+_store: Store | None = None
+
+
+def store() -> Store | None:
+    """The open store, or None (an ephemeral cloud)."""
+    return _store
+
+
+def reset(directory: str | Path) -> bool:
+    """Delete the state directory; False when it did not exist. StateError while a local cloud holds it."""
+    directory = Path(directory)
+    if not directory.exists():
+        return False
+    lock = directory / LOCK
+    if lock.exists():
+        with open(lock, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise StateError(f"{directory} is in use by a running local cloud: stop it first") from None
+    shutil.rmtree(directory)
+    return True
+
+
+# =========================================================================== called by the persist-* patches
+def _dynamodb_keys(body: dict[str, Any], operation: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if operation == "put_item":
+        yield body["TableName"], body["Item"]
+    elif operation in ("update_item", "delete_item"):
+        yield body["TableName"], body["Key"]
+    elif operation == "batch_write_item":
+        for table, requests in body["RequestItems"].items():
+            for request in requests:
+                if "PutRequest" in request:
+                    yield table, request["PutRequest"]["Item"]
+                elif "DeleteRequest" in request:
+                    yield table, request["DeleteRequest"]["Key"]
+    elif operation == "transact_write_items":
+        for entry in body["TransactItems"]:
+            for op_type, op in entry.items():
+                if op_type == "Put":
+                    yield op["TableName"], op["Item"]
+                elif op_type in ("Update", "Delete"):
+                    yield op["TableName"], op["Key"]
+
+
+def dynamodb_method(operation: str) -> Callable[[Callable], Callable]:
+    """A DynamoHandler method that journals the after-image of every item it wrote, once it succeeded.
+
+    Both the HTTP path (call_action) and DirectDynamoDB call these methods under moto_patches.DYNAMODB_LOCK,
+    so records follow the order in which the writes happened.
+    """
+    def build(original: Callable) -> Callable:
+        def method(self: Any) -> Any:
+            result = original(self)
+            store = _store
+            if store is not None:
+                _journal_items(store, self.dynamodb_backend, self.body, operation)
+            return result
+
+        return method
+
+    return build
+
+
+def _journal_items(store: Store, backend: Any, body: dict[str, Any], operation: str) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    for table_name, source in _dynamodb_keys(body, operation):
+        table = backend.tables.get(table_name)
+        if table is None:
+            continue
+        hash_key = DynamoType(source[table.hash_key_attr])
+        range_key = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
+        found = table.items.get(hash_key)
+        if range_key is not None and found is not None:
+            found = found.get(range_key)
+        store.append(("ddb", table_name, hash_key, range_key, dict(found.attrs) if found is not None else None))
+
+
+def _record_message(store: Store, queue: Any, message: Any) -> None:
+    store.append(("sqs", message.id, queue.name, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)))
+
+
+def sqs_add_message(original: Callable) -> Callable:
+    """Queue.add_message (SendMessage, SendMessageBatch, a move to the dead-letter queue): journal the message."""
+    def add_message(self: Any, message: Any) -> None:
+        original(self, message)
+        store = _store
+        if store is not None:
+            with store._lock:
+                if any(m is message for m in reversed(self._messages)):
+                    _record_message(store, self, message)
+
+    return add_message
+
+
+def sqs_receive_message(original: Callable) -> Callable:
+    """SQSBackend.receive_message: journal each received message (receive count, visibility deadline)."""
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> list[Any]:
+        result = original(self, queue_name, *args, **kwargs)
+        store = _store
+        if store is not None and result:
+            queue = self.get_queue(queue_name)
+            ids = {m.id for m in result}
+            with store._lock:
+                for message in list(queue._messages):  # a message deleted meanwhile is not resurrected
+                    if message.id in ids:
+                        _record_message(store, queue, message)
+        return result
+
+    return receive_message
+
+
+def sqs_delete_message(original: Callable) -> Callable:
+    """Queue.delete_message: journal the deletion of the message(s) the receipt handle named."""
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        store = _store
+        ids = [m.id for m in self._messages if m.had_receipt_handle(receipt_handle)] if store is not None else ()
+        original(self, receipt_handle)
+        if store is not None and ids:
+            with store._lock:
+                remaining = {m.id for m in self._messages}
+                for message_id in ids:
+                    if message_id not in remaining:
+                        store.append(("sqs", message_id, None, None))
+
+    return delete_message
+
+
+def sqs_change_visibility(original: Callable) -> Callable:
+    """SQSBackend.change_message_visibility: journal the message's new visibility deadline."""
+    def change_message_visibility(self: Any, queue_name: str, receipt_handle: str, *args: Any, **kwargs: Any) -> None:
+        original(self, queue_name, receipt_handle, *args, **kwargs)
+        store = _store
+        if store is not None:
+            queue = self.get_queue(queue_name)
+            with store._lock:
+                for message in list(queue._messages):
+                    if message.had_receipt_handle(receipt_handle):
+                        _record_message(store, queue, message)
+
+    return change_message_visibility
+
+
+def sqs_purge_queue(original: Callable) -> Callable:
+    def purge_queue(self: Any, queue_name: str) -> None:
+        original(self, queue_name)
+        store = _store
+        if store is not None:
+            store.append(("sqs-purge", self.get_queue(queue_name).name))
+
+    return purge_queue
+
+
+def s3_put_object(original: Callable) -> Callable:
+    """S3Backend.put_object (PutObject, multipart completion): journal the object's bytes."""
+    def put_object(self: Any, bucket_name: str, key_name: str, value: bytes, *args: Any, **kwargs: Any) -> Any:
+        key = original(self, bucket_name, key_name, value, *args, **kwargs)
+        store = _store
+        if store is not None:
+            store.append(("s3", bucket_name, key_name, key.value, dict(key.metadata)))
+        return key
+
+    return put_object
+
+
+def s3_set_metadata(original: Callable) -> Callable:
+    """FakeKey.set_metadata (PutObject's Content-Type and x-amz-meta-*): journal the metadata."""
+    def set_metadata(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        store = _store
+        if store is not None:
+            store.append(("s3-meta", self.bucket_name, self.name, dict(self.metadata)))
+
+    return set_metadata
+
+
+def s3_delete_object(original: Callable) -> Callable:
+    def delete_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, bucket_name, key_name, *args, **kwargs)
+        store = _store
+        if store is not None:
+            bucket = self.buckets.get(bucket_name)
+            if bucket is None or bucket.keys.get(key_name) is None:
+                store.append(("s3", bucket_name, key_name, None, None))
+        return result
+
+    return delete_object
+
+
+def ses_send(original: Callable) -> Callable:
+    """SESBackend.send_email / send_raw_email / send_templated_email: journal the sent message."""
+    def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        message = original(self, *args, **kwargs)
+        store = _store
+        if store is not None:
+            store.append(("ses", pickle.dumps(message, pickle.HIGHEST_PROTOCOL), self.sent_message_count))
+        return message
+
+    return send

@@ -1,11 +1,11 @@
 """The auth service's tables: Users (by email, GSI by_id) and Tokens (by sha256 of the token)."""
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+
+from core import config
 
 
 class UserById(GlobalSecondaryIndex):
@@ -20,7 +20,7 @@ class User(Model):
     """A registered user; ``password`` is an encoded scrypt hash (see auth.passwords), never the password."""
 
     class Meta:
-        table_name = os.environ["USERS_TABLE"]
+        table_name = config.text("USERS_TABLE")
 
     email = UnicodeAttribute(hash_key=True)
     id = UnicodeAttribute()
@@ -39,7 +39,7 @@ class Token(Model):
     """A session: only the token's sha256 is stored, so a leaked table does not leak sessions."""
 
     class Meta:
-        table_name = os.environ["TOKENS_TABLE"]
+        table_name = config.text("TOKENS_TABLE")
 
     token_hash = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()

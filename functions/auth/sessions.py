@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
-import time
 from datetime import UTC, datetime
 
 from auth.models import Token, User
+from core import clock, config
 from core.errors import AppError
-
-
-def now() -> float:
-    """The clock sessions are judged by (tests move it)."""
-    return time.time()
 
 
 def _iso(epoch: float) -> str:
@@ -33,8 +27,8 @@ def session_id(token: str) -> str:
 def issue(user: User) -> dict:
     """A new session for ``user``: ``{"token", "expires_at"}`` (the token is shown once, never stored)."""
     token = secrets.token_urlsafe(32)
-    issued = now()
-    expires_at = int(issued + int(os.environ.get("TOKEN_TTL_SECONDS", "86400")))
+    issued = clock.now()
+    expires_at = int(issued + config.integer("TOKEN_TTL_SECONDS"))
     Token(_hash(token), user_id=user.id, email=user.email, created_at=_iso(issued),
           expires_at=expires_at, ttl=expires_at).save()
     return {"token": token, "expires_at": _iso(expires_at)}
@@ -49,7 +43,7 @@ def resolve(token) -> dict:
     except Token.DoesNotExist:
         raise AppError("unauthorized", "unknown or revoked token") from None
     # DynamoDB deletes expired items only eventually (moto never does): the expiry is enforced here
-    if session.expires_at <= now():
+    if session.expires_at <= clock.now():
         raise AppError("unauthorized", "the token has expired")
     return {"id": session.user_id, "email": session.email}
 

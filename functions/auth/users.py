@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError
 
-from auth import passwords, sessions
+from auth import passwords
 from auth.models import User
-from core import validation
+from core import clock, validation
 from core.errors import AppError, invalid
 
 MAX_PASSWORD_LENGTH = 1024
@@ -33,7 +32,7 @@ def register(email: str, password: str) -> User:
     email = validation.email(email)
     password = _password(password)
     user = User(email, id=f"u-{uuid.uuid4().hex}", password=passwords.hash_password(password),
-                created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                created_at=clock.timestamp("seconds"))
     try:
         user.save(condition=User.email.does_not_exist())
     except PutError as e:
@@ -55,7 +54,7 @@ def authenticate(email, password) -> User:
     except User.DoesNotExist:
         passwords.check_password(password, passwords.DECOY_HASH)
         raise AppError("unauthorized", "wrong email or password") from None
-    now = sessions.now()
+    now = clock.now()
     if user.locked_until and user.locked_until > now:
         # even the right password waits: guessing must not go faster than the backoff
         wait = math.ceil(user.locked_until - now)

@@ -1,11 +1,10 @@
 """The avatar store in S3: key avatars/<type>/<size>/<name>.png; rendered on the first request, served after."""
 from __future__ import annotations
 
-import os
 
 from botocore.exceptions import ClientError
 
-from core import aws
+from core import aws, config
 from avatar import render
 
 CONTENT_TYPE = "image/png"
@@ -16,10 +15,7 @@ def _client():
 
 
 def _bucket() -> str:
-    bucket = os.environ.get("AVATAR_BUCKET")
-    if not bucket:
-        raise RuntimeError("AVATAR_BUCKET is not configured")
-    return bucket
+    return config.text("AVATAR_BUCKET")
 
 
 def key(name: str, size: int, kind: str) -> str:

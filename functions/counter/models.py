@@ -1,10 +1,10 @@
 """The Counters table: per user, entry "total" holds the count and "tx#<txid>" entries are reservations."""
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
+
+from core import config
 
 TOTAL = "total"
 PREPARED, COMMITTED, ABORTED = "prepared", "committed", "aborted"
@@ -18,7 +18,7 @@ class CounterEntry(Model):
     """One entry of a user's counter: the total (``published``) or one transaction's reservation (``state``)."""
 
     class Meta:
-        table_name = os.environ["COUNTERS_TABLE"]
+        table_name = config.text("COUNTERS_TABLE")
 
     user_id = UnicodeAttribute(hash_key=True)
     entry = UnicodeAttribute(range_key=True)

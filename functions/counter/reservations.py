@@ -6,7 +6,6 @@ total counts exactly the committed reservations.
 """
 from __future__ import annotations
 
-import os
 import random
 import time
 
@@ -14,6 +13,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from core import clock, config
 from core.errors import AppError
 from counter.models import ABORTED, COMMITTED, PREPARED, TOTAL, CounterEntry, reservation_entry
 
@@ -24,11 +24,11 @@ _connection = Connection()  # for transactions; opens its client on first use, i
 
 
 def _now() -> int:
-    return int(time.time())
+    return int(clock.now())
 
 
 def _lease_seconds() -> int:
-    return int(os.environ.get("TRANSACTION_LEASE_SECONDS", "30"))
+    return config.integer("TRANSACTION_LEASE_SECONDS")
 
 
 def _parties(transaction) -> tuple[str, str]:

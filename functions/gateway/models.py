@@ -1,18 +1,18 @@
 """The gateway's table (template.yaml: Connections): one item per user with their live connection ids."""
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
+
+from core import config
 
 
 class Connection(Model):
     """A connected user; fan-out BatchGets these by user id (100 keys per call)."""
 
     class Meta:
-        table_name = os.environ.get("CONNECTIONS_TABLE", "notifyx-ConnectionsTable")
+        table_name = config.text("CONNECTIONS_TABLE")
 
     user_id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute(null=True)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
-from datetime import UTC, datetime
 
 
-from core import aws
+from core import aws, clock, config
 from core import validation
 from core.errors import AppError
 
@@ -46,16 +44,14 @@ def transaction(user_id: str, email: str, body: dict) -> dict:
     message = validation.message(body.get("message"))
     to = validation.recipients(body.get("to"))
     key = idempotency_key(body.get("idempotency_key"))
-    created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    created_at = clock.timestamp()
     return {"txid": txid(user_id, key), "topic": topic, "publisher": {"id": user_id, "email": email},
             "message": message, "to": to, "created_at": created_at}
 
 
 def run(tx: dict) -> tuple[dict, bool]:
     """Run the transaction to its end: (the execution's output, whether this call started it)."""
-    arn = os.environ.get("PUBLISH_STATE_MACHINE_ARN")
-    if not arn:
-        raise AppError("unavailable", "PUBLISH_STATE_MACHINE_ARN is not configured")
+    arn = config.text("PUBLISH_STATE_MACHINE_ARN")
     client = _stepfunctions()
     try:
         execution = client.start_execution(stateMachineArn=arn, name=tx["txid"], input=json.dumps(tx))["executionArn"]

@@ -1,10 +1,10 @@
 """The Mail table: one item per queued mail, its delivery state and the claim of the worker sending it."""
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
+
+from core import config
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
@@ -13,8 +13,8 @@ class Mail(Model):
     """A mail and its delivery: status queued -> sent | failed; attempts counts claimed send attempts."""
 
     class Meta:
-        table_name = os.environ.get("MAIL_TABLE", "notifyx-MailTable")
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        table_name = config.text("MAIL_TABLE")
+        region = config.region()
 
     id = UnicodeAttribute(hash_key=True)
     owner_id = UnicodeAttribute()

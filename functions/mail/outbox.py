@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
-from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 
-from core import aws
+from core import aws, clock, config
 from core import validation
 from core.errors import AppError, invalid
 from mail.models import FAILED, QUEUED, Mail
@@ -36,12 +34,10 @@ def queue_mail(owner_id: str, owner_email: str | None, to, subject, message) -> 
     body = validation.message(message)
     mail = Mail(id=f"mail-{uuid.uuid4().hex}", owner_id=owner_id, owner_email=owner_email, to=recipient,
                 subject=_subject(subject, owner_email), message=body, status=QUEUED, attempts=0,
-                created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+                created_at=clock.timestamp("seconds"))
     mail.save()
-    queue_url = os.environ.get("MAIL_QUEUE_URL")
     try:
-        if not queue_url:
-            raise RuntimeError("MAIL_QUEUE_URL is not configured")
+        queue_url = config.text("MAIL_QUEUE_URL")
         _queue().send_message(QueueUrl=queue_url, MessageBody=json.dumps({"mail_id": mail.id}))
     except Exception as e:
         # the record must not claim a delivery that will never happen

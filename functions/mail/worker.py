@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
+from core import config
 from mail import delivery
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ DEFAULT_LEASE_SECONDS = 20
 
 def handler(event: dict, context: Any) -> dict:
     """Deliver each record; report the ones that failed so only those are retried (ReportBatchItemFailures)."""
-    max_attempts = int(os.environ.get("MAIL_MAX_RECEIVE_COUNT", "3"))
+    max_attempts = config.integer("MAIL_MAX_RECEIVE_COUNT")
     failures = []
     for record in event.get("Records", []):
         attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from core import validation
+from core import clock, validation
 from core.errors import AppError
 from persist import publishing
 from persist.models import Notification, Receipt, Subscription, Topic
-from persist.topics import conditional_failed, find_subscription, now, subscription_of
+from persist.topics import conditional_failed, find_subscription, subscription_of
 
 PAGE = 100
 
@@ -117,7 +117,8 @@ def ack(user_id: str, notification_id: str) -> dict:
     if notification is None or not in_inbox(notification, subscription):
         raise AppError("not_found", "that notification is not in your inbox")
     try:
-        Receipt(user_id, notification_id, seen_at=now()).save(condition=Receipt.notification_id.does_not_exist())
+        Receipt(user_id, notification_id, seen_at=clock.timestamp()).save(
+            condition=Receipt.notification_id.does_not_exist())
         first = True
     except PutError as e:
         if not conditional_failed(e):

@@ -1,18 +1,18 @@
 """The persist service's tables (template.yaml: Topics, Subscriptions, Notifications, Receipts)."""
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+
+from core import config
 
 
 class Topic(Model):
     """A topic; its item is where commits take their seq, one conditional write each."""
 
     class Meta:
-        table_name = os.environ.get("TOPICS_TABLE", "notifyx-TopicsTable")
+        table_name = config.text("TOPICS_TABLE")
 
     name = UnicodeAttribute(hash_key=True)
     owner = UnicodeAttribute()  # user id
@@ -51,7 +51,7 @@ class Subscription(Model):
     """A user's durable subscription: their inbox is the topic's notifications after from_seq."""
 
     class Meta:
-        table_name = os.environ.get("SUBSCRIPTIONS_TABLE", "notifyx-SubscriptionsTable")
+        table_name = config.text("SUBSCRIPTIONS_TABLE")
 
     topic = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute(range_key=True)
@@ -81,7 +81,7 @@ class Notification(Model):
     """A notification, stored once whatever the number of subscribers; id = the publish txid."""
 
     class Meta:
-        table_name = os.environ.get("NOTIFICATIONS_TABLE", "notifyx-NotificationsTable")
+        table_name = config.text("NOTIFICATIONS_TABLE")
 
     id = UnicodeAttribute(hash_key=True)
     topic = UnicodeAttribute()
@@ -101,7 +101,7 @@ class Receipt(Model):
     """A user marked a notification seen (exists at most once: the first ack counts)."""
 
     class Meta:
-        table_name = os.environ.get("RECEIPTS_TABLE", "notifyx-ReceiptsTable")
+        table_name = config.text("RECEIPTS_TABLE")
 
     user_id = UnicodeAttribute(hash_key=True)
     notification_id = UnicodeAttribute(range_key=True)

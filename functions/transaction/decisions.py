@@ -1,11 +1,9 @@
 """The coordinator's log: begin, decide (the first decision wins), complete. Every step is safe to retry."""
 from __future__ import annotations
 
-import os
-import time
-
 from pynamodb.exceptions import PutError, UpdateError
 
+from core import clock, config
 from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 
 # what the state machine adds to the execution state; the rest is the transaction's input
@@ -14,13 +12,8 @@ DECIDED = {"commit": COMMIT, "abort": ABORT}
 DECISION_OF = {COMMIT: "commit", COMMITTED: "commit", ABORT: "abort", ABORTED: "abort"}
 
 
-def now() -> float:
-    """The clock leases are judged by."""
-    return time.time()
-
-
 def lease_seconds() -> int:
-    return int(os.environ.get("TRANSACTION_LEASE_SECONDS", "30"))
+    return config.integer("TRANSACTION_LEASE_SECONDS")
 
 
 def _txid(transaction) -> str:
@@ -41,7 +34,7 @@ def _condition_failed(error: PutError | UpdateError) -> bool:
 
 def begin(transaction: dict) -> dict:
     """Record the transaction as preparing, with a lease after which recovery may abort it."""
-    txid, started = _txid(transaction), now()
+    txid, started = _txid(transaction), clock.now()
     record = TransactionRecord(txid, state=PREPARING, lease_until=int(started + lease_seconds()),
                                transaction=transaction_input(transaction), began_at=started)
     try:
@@ -67,7 +60,7 @@ def decide(transaction: dict, decision: str, reason: str | None = None) -> dict:
     """Record commit or abort unless a decision exists; ``{"txid", "decision", "reason"}`` of the one that won."""
     if decision not in DECIDED:
         raise ValueError(f"decision must be commit or abort, not {decision!r}")
-    txid, decided = _txid(transaction), now()
+    txid, decided = _txid(transaction), clock.now()
     if decision == "abort":
         reason = reason or abort_reason(transaction)
     actions = [
@@ -101,7 +94,7 @@ def complete(transaction: dict, outcome: str) -> dict:
     decided = COMMIT if outcome == COMMITTED else ABORT
     try:
         TransactionRecord(txid).update(
-            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(now()),
+            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(clock.now()),
                      TransactionRecord.lease_until.remove()],
             condition=TransactionRecord.state.is_in(decided, outcome))
     except UpdateError as e:

@@ -1,11 +1,11 @@
 """The Transactions table: the coordinator's durable log of each publish transaction."""
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+
+from core import config
 
 # unfinished: preparing (no decision yet), commit / abort (decided, participants not all told yet)
 PREPARING, COMMIT, ABORT = "preparing", "commit", "abort"
@@ -28,7 +28,7 @@ class TransactionRecord(Model):
     """One publish transaction: its input (for recovery to replay), state, decision reason and lease."""
 
     class Meta:
-        table_name = os.environ["TRANSACTIONS_TABLE"]
+        table_name = config.text("TRANSACTIONS_TABLE")
 
     txid = UnicodeAttribute(hash_key=True)
     state = UnicodeAttribute()

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from core import services
+from core import clock, services
 from transaction import decisions
 from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 
@@ -45,7 +45,7 @@ def resolve(record: TransactionRecord, invoke: Invoke = services.invoke) -> dict
 
 def recover(at: float | None = None, invoke: Invoke = services.invoke) -> dict:
     """Resolve every stalled transaction: ``{"recovered": [...], "failed": [...]}``; the next run retries failures."""
-    at = decisions.now() if at is None else at
+    at = clock.now() if at is None else at
     recovered, failed = [], []
     for record in stalled(at):
         try:

@@ -19,18 +19,49 @@ for name, value in {
     os.environ.setdefault(name, value)
 os.environ.pop("AWS_ENDPOINT_URL", None)  # a leftover local-cloud endpoint would bypass mock_aws
 
+from tables import parameter_environment  # noqa: E402 - tests/unit is on sys.path (rootdir conftest)
+
+for name, value in parameter_environment().items():  # the tunables template.yaml gives every function
+    os.environ.setdefault(name, value)
+
 
 import pytest  # noqa: E402 - after the environment above is set
 
 
 @pytest.fixture(autouse=True)
-def fresh_aws_clients():
-    """Each test's clients are made under its own moto mock (core.aws shares them per container)."""
-    from core import aws
+def cold_start():
+    """Each test starts as a cold start: its clients are made under its own moto mock (core.aws shares them per
+    container) and its configuration is read from the environment its fixtures set (core.config keeps it)."""
+    from core import aws, config
 
     aws.forget()
+    config.forget()
     yield
     aws.forget()
+    config.forget()
+
+
+class Clock:
+    """A clock a test moves by hand: ``clock.at`` is the time every function reads."""
+
+    def __init__(self, at: float):
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+
+@pytest.fixture
+def clock():
+    """Functions read this test's Clock (core.clock), starting at the current time."""
+    import time
+
+    from core import clock as functions_clock
+
+    fixed = Clock(time.time())
+    functions_clock.use(fixed)
+    yield fixed
+    functions_clock.reset()
 
 
 @pytest.fixture

@@ -91,3 +91,12 @@ def create_tables(monkeypatch, *logical_ids: str) -> dict[str, str]:
         monkeypatch.setenv(env_var, args["TableName"])
         names[env_var] = args["TableName"]
     return names
+
+
+def parameter_environment() -> dict[str, str]:
+    """The Globals environment variables the template sets from a parameter (``!Ref <Parameter>``), at the
+    parameter's default: the tunables every function is given (token lifetime, transaction lease, ...)."""
+    parameters = template()["Parameters"]
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    return {name: str(parameters[value["Ref"]]["Default"]) for name, value in variables.items()
+            if isinstance(value, dict) and value.get("Ref") in parameters and "Default" in parameters[value["Ref"]]}

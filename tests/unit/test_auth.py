@@ -147,24 +147,23 @@ def test_self_without_a_valid_token_is_unauthorized(client, headers):
     assert json.loads(response.body)["error"]["code"] == "unauthorized"
 
 
-def test_expired_token_is_refused(client, auth, monkeypatch):
+def test_expired_token_is_refused(client, auth, clock):
     register(client)
     _, session = login(client)
-    issued_at = auth["sessions"].now()
-    monkeypatch.setattr(auth["sessions"], "now", lambda: issued_at + 86400 + 1)
+    clock.at += 86400 + 1
     assert error_code(get_self(client, session["token"])) == (401, "unauthorized")
     with pytest.raises(Exception, match="Unauthorized"):
         auth["authorizer"].handler({"queryStringParameters": {"token": session["token"]}, "methodArn": "arn"}, None)
 
 
-def test_token_lifetime_comes_from_the_template_parameter(client, auth, monkeypatch):
+def test_token_lifetime_comes_from_the_template_parameter(client, auth, monkeypatch, clock):
     monkeypatch.setenv("TOKEN_TTL_SECONDS", "60")
     register(client)
     _, session = login(client)
-    issued_at = auth["sessions"].now()
-    monkeypatch.setattr(auth["sessions"], "now", lambda: issued_at + 30)
+    issued_at = clock.at
+    clock.at = issued_at + 30
     assert get_self(client, session["token"])[0] == 200
-    monkeypatch.setattr(auth["sessions"], "now", lambda: issued_at + 61)
+    clock.at = issued_at + 61
     assert get_self(client, session["token"])[0] == 401
 
 
@@ -255,9 +254,8 @@ def test_authorizer_denies_missing_or_bad_tokens(auth, event):
 # ---------------------------------------------------------------- login backoff (issue 9, item 12)
 
 
-def test_repeated_wrong_passwords_lock_the_accounts_logins_with_a_growing_backoff(client, auth, monkeypatch):
-    clock = [1_000_000.0]
-    monkeypatch.setattr(auth["sessions"], "now", lambda: clock[0])
+def test_repeated_wrong_passwords_lock_the_accounts_logins_with_a_growing_backoff(client, auth, clock):
+    clock.at = 1_000_000.0
     register(client)
     for _ in range(5):  # a few typos are free
         assert error_code(login(client, password="wrong password")) == (401, "unauthorized")
@@ -266,11 +264,11 @@ def test_repeated_wrong_passwords_lock_the_accounts_logins_with_a_growing_backof
         assert error_code(login(client, password="wrong password")) == (401, "unauthorized")
     status, body = login(client)  # even the right password waits out the backoff
     assert (status, body["error"]["code"]) == (429, "rate_limited") and "try again in" in body["error"]["message"]
-    clock[0] += 2
+    clock.at += 2
     assert error_code(login(client, password="wrong password")) == (401, "unauthorized")
-    clock[0] += 1.5
+    clock.at += 1.5
     assert error_code(login(client)) == (429, "rate_limited")  # the 7th failure doubled the wait
-    clock[0] += 2
+    clock.at += 2
     assert login(client)[0] == 200
 
 

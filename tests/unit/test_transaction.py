@@ -1,5 +1,6 @@
 """The publish transaction's coordinator log and the recovery of flows that stalled past their lease."""
 import json
+import time
 
 import boto3
 import pytest
@@ -68,7 +69,7 @@ def flow_state(transaction, votes=None, decision=None):
 
 
 def test_begin_records_the_transaction_as_preparing_with_a_lease(env):
-    clock = env["decisions"].now()
+    clock = time.time()
     assert env["coordinator"]({"op": "begin", "transaction": tx()}, None)["state"] == "preparing"
     item = record()
     assert item["state"]["S"] == "preparing"
@@ -77,9 +78,9 @@ def test_begin_records_the_transaction_as_preparing_with_a_lease(env):
     assert by_state("preparing") == ["pub-1"]
 
 
-def test_a_retried_begin_keeps_the_first_record(env, monkeypatch):
+def test_a_retried_begin_keeps_the_first_record(env, clock):
     first = env["coordinator"]({"op": "begin", "transaction": tx()}, None)
-    monkeypatch.setattr(env["decisions"], "now", lambda: first["lease_until"] + 100)
+    clock.at = first["lease_until"] + 100
     again = env["coordinator"]({"op": "begin", "transaction": tx()}, None)
     assert again == first
 
@@ -208,7 +209,7 @@ def prepared(env, transaction):
 def test_recovery_leaves_transactions_within_their_lease_alone(env):
     prepared(env, tx())
     participants = Participants(env["counter"])
-    summary = env["resolution"].recover(env["decisions"].now() + LEASE - 5, participants)
+    summary = env["resolution"].recover(time.time() + LEASE - 5, participants)
     assert summary == {"recovered": [], "failed": []}
     assert participants.calls == []
     assert record()["state"]["S"] == "preparing"
@@ -217,7 +218,7 @@ def test_recovery_leaves_transactions_within_their_lease_alone(env):
 def test_recovery_aborts_an_expired_prepared_transaction_on_both_participants(env):
     prepared(env, tx())
     participants = Participants(env["counter"])
-    summary = env["resolution"].recover(env["decisions"].now() + LEASE + 1, participants)
+    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
     assert summary == {"recovered": [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}], "failed": []}
     assert participants.calls == [("PERSIST_PARTICIPANT_FUNCTION", "rollback", tx()),
                                   ("COUNTER_PARTICIPANT_FUNCTION", "rollback", tx())]
@@ -228,14 +229,14 @@ def test_recovery_aborts_an_expired_prepared_transaction_on_both_participants(en
     assert late == {"txid": "pub-1", "decision": "abort", "reason": "aborted"}
     assert env["counter"]({"op": "prepare", "transaction": tx()}, None)["vote"] == "NO"
     # and it is not recovered twice
-    assert env["resolution"].recover(env["decisions"].now() + 10 * LEASE, participants)["recovered"] == []
+    assert env["resolution"].recover(time.time() + 10 * LEASE, participants)["recovered"] == []
 
 
 def test_recovery_commits_an_expired_transaction_decided_commit(env):
     prepared(env, tx())
     env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     participants = Participants(env["counter"])
-    summary = env["resolution"].recover(env["decisions"].now() + LEASE + 1, participants)
+    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "commit", "outcome": "committed"}]
     assert [(t, op) for t, op, _ in participants.calls] == [("PERSIST_PARTICIPANT_FUNCTION", "commit"),
                                                              ("COUNTER_PARTICIPANT_FUNCTION", "commit")]
@@ -249,7 +250,7 @@ def test_recovery_rolls_back_an_expired_abort_decision(env):
              "counter": {"participant": "counter", "vote": "YES"}}
     env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
     participants = Participants(env["counter"])
-    summary = env["resolution"].recover(env["decisions"].now() + LEASE + 1, participants)
+    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}]
     assert reservation_state() == "aborted"
     assert record()["reason"]["S"] == "forbidden"
@@ -258,14 +259,14 @@ def test_recovery_rolls_back_an_expired_abort_decision(env):
 def test_a_participant_failure_leaves_the_transaction_for_the_next_run(env):
     prepared(env, tx("pub-1"))
     prepared(env, tx("pub-2"))
-    later = env["decisions"].now() + LEASE + 1
+    later = time.time() + LEASE + 1
     broken = Participants(env["counter"], failing={"PERSIST_PARTICIPANT_FUNCTION"})
     summary = env["resolution"].recover(later, broken)
     assert summary["recovered"] == []
     assert sorted(f["txid"] for f in summary["failed"]) == ["pub-1", "pub-2"]
     assert record("pub-1")["state"]["S"] == "abort"  # decided, not yet carried out
     # the abort decision renewed the lease; once it passes, a healthy run finishes both
-    summary = env["resolution"].recover(env["decisions"].now() + 2 * LEASE + 2, Participants(env["counter"]))
+    summary = env["resolution"].recover(time.time() + 2 * LEASE + 2, Participants(env["counter"]))
     assert sorted(r["txid"] for r in summary["recovered"]) == ["pub-1", "pub-2"]
     assert {record(t)["state"]["S"] for t in ("pub-1", "pub-2")} == {"aborted"}
     assert {reservation_state(t) for t in ("pub-1", "pub-2")} == {"aborted"}
@@ -287,7 +288,7 @@ def test_recovery_handler_invokes_the_participants_named_by_the_template(env, mo
     prepared(env, tx())
     scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
     assert env["recovery"](scheduled, None) == {"recovered": [], "failed": []}
-    summary = env["recovery"]({"now": env["decisions"].now() + LEASE + 1}, None)
+    summary = env["recovery"]({"now": time.time() + LEASE + 1}, None)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}]
     assert [(name, event["op"]) for name, event in lam.invoked] == [
         ("notifyx-PersistParticipant", "rollback"), ("notifyx-CounterParticipant", "rollback")]

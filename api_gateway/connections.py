@@ -19,78 +19,32 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-if TYPE_CHECKING:
-    from api_gateway.websocket import WebSocketGateway
+from api_gateway.answers import Answer, ForbiddenError, GoneError, PayloadTooLargeError, error_answer
 
+class DataPlane(Protocol):
+    """What the @connections API needs of a WebSocket stage (api_gateway.websocket.DataPlane is one)."""
 
-class GoneError(Exception):
-    """410 GoneException: no such connection, or it is closed."""
+    api: Any
+    stage: str
+    domain_name: str
 
-    status = 410
-    code = "GoneException"
+    def has_connection(self, connection_id: str) -> bool: ...
 
-    def __init__(self, connection_id: str) -> None:
-        super().__init__(f"Connection {connection_id} is gone")
-        self.connection_id = connection_id
+    def post_to_connection(self, connection_id: str, data: bytes) -> None: ...
 
+    def get_connection(self, connection_id: str) -> dict[str, Any]: ...
 
-class PayloadTooLargeError(Exception):
-    """413 PayloadTooLargeException: post_to_connection data above the message size limit."""
-
-    status = 413
-    code = "PayloadTooLargeException"
-
-
-class ForbiddenError(Exception):
-    """403 ForbiddenException: a @connections request that names no connection of this stage."""
-
-    status = 403
-    code = "ForbiddenException"
-
-
-Answer = tuple[int, dict[str, str], bytes]
+    def delete_connection(self, connection_id: str) -> None: ...
 
 
 def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
-def _error(exc: GoneError | PayloadTooLargeError | ForbiddenError) -> Answer:
-    body = json.dumps({"message": str(exc) or None}).encode()
-    return exc.status, {"Content-Type": "application/json", "x-amzn-ErrorType": exc.code}, body
-
-
-_SIGV4_PARTS = ("Credential=", "SignedHeaders=", "Signature=")
-
-
-def refusal(headers: dict[str, str]) -> Answer | None:
-    """Why a plain HTTP @connections request is refused before it is read, or None.
-
-    The @connections API takes IAM (SigV4) auth only, as on AWS: an unsigned request is 403. The local cloud has
-    no real credentials to check a signature against, so the signature's presence is what is required; a
-    browser (any request with an ``Origin``) is refused outright, so no web page can post to or close a socket.
-    Header names are lower case.
-    """
-    if "origin" in headers:
-        return _refused("ForbiddenException", "Forbidden")
-    authorization = headers.get("authorization", "")
-    if not authorization:
-        return _refused("MissingAuthenticationTokenException", "Missing Authentication Token")
-    if not authorization.startswith("AWS4-HMAC-SHA256 ") or not all(p in authorization for p in _SIGV4_PARTS):
-        return _refused("IncompleteSignatureException",
-                        "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' (SigV4)")
-    return None
-
-
-def _refused(error_type: str, message: str) -> Answer:
-    return 403, {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}, \
-        json.dumps({"message": message}).encode()
-
-
-def answer_request(gateway: WebSocketGateway, method: str, path: str, body: bytes) -> Answer | None:
+def answer_request(gateway: DataPlane, method: str, path: str, body: bytes) -> Answer | None:
     """Answer ``METHOD /<stage>/@connections/<id>`` on ``gateway``; None if the path is not a @connections path."""
     prefix, sep, raw_id = path.partition("/@connections/")
     if not sep:
@@ -114,20 +68,20 @@ def answer_request(gateway: WebSocketGateway, method: str, path: str, body: byte
             gateway.delete_connection(connection_id)
             return 204, {}, b""
     except (GoneError, PayloadTooLargeError, ForbiddenError) as exc:
-        return _error(exc)
+        return error_answer(exc)
     return 405, {"Content-Type": "application/json"}, b'{"message": "Method Not Allowed"}'
 
 
 # ---------------------------------------------------------------- wiring
 
 _lock = threading.Lock()
-_gateways: dict[str, WebSocketGateway] = {}        # domain_name -> gateway
+_gateways: dict[str, DataPlane] = {}        # domain_name -> gateway
 _moto_originals: dict[str, Callable[..., Any]] = {}
 _handler_registered = False
 _UNIQUE_ID = "notifyx-local-connections"
 
 
-def _find(connection_id: str) -> WebSocketGateway | None:
+def _find(connection_id: str) -> DataPlane | None:
     for gateway in list(_gateways.values()):
         if gateway.has_connection(connection_id):
             return gateway
@@ -230,7 +184,7 @@ class _MotoConnection:
         }
 
 
-def _on_gateway(connection_id: str, action: Callable[[WebSocketGateway, str], Any]) -> Any:
+def _on_gateway(connection_id: str, action: Callable[[DataPlane, str], Any]) -> Any:
     """Run ``action`` on the gateway holding the connection; moto's GoneException when none does."""
     connection_id = unquote(connection_id)   # moto passes the id as it appears in the URL path
     gateway = _find(connection_id)
@@ -316,14 +270,14 @@ def _register_botocore() -> None:
     _handler_registered = True
 
 
-def api_hosts(gateway: WebSocketGateway) -> list[str]:
+def api_hosts(gateway: DataPlane) -> list[str]:
     """Every host a @connections URL for this gateway's API may name (the data plane's, the API's AWS host)."""
     from api_gateway.events import REGION
 
     return [gateway.domain_name, f"{gateway.api.api_id}.execute-api.{REGION}.amazonaws.com"]
 
 
-def install(gateways: list[WebSocketGateway]) -> None:
+def install(gateways: list[DataPlane]) -> None:
     """Route @connections calls for these (started) gateways to them: botocore in process, moto, plain HTTP."""
     with _lock:
         for gateway in gateways:

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from api_gateway import events
+from api_gateway.authorizers import policy_allows
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke
 
@@ -172,7 +173,7 @@ class HttpApiRouter:
         policy = result.get("policyDocument")
         if not isinstance(policy, dict):
             return _json(*_ERROR)
-        if not _policy_allows(policy, route_arn):
+        if not policy_allows(policy, route_arn):
             return _json(*_FORBIDDEN)
         context = dict(result.get("context") or {})
         if "principalId" in result:
@@ -213,24 +214,6 @@ class HttpApiRouter:
 
 def _origin_allowed(cors: dict[str, Any], origin: str) -> bool:
     return any(pattern == "*" or fnmatch.fnmatchcase(origin, pattern) for pattern in cors.get("allowOrigins") or [])
-
-
-def _policy_allows(policy: dict[str, Any], arn: str) -> bool:
-    """IAM's rule for an authorizer's policy: some Allow statement matches and no Deny does."""
-    statements = policy.get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
-    allowed = False
-    for statement in statements:
-        resources = statement.get("Resource") or []
-        resources = [resources] if isinstance(resources, str) else resources
-        if not any(fnmatch.fnmatchcase(arn, r) for r in resources):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
 
 
 class _Request:

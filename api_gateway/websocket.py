@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import fnmatch
 import json
 import logging
 import threading
@@ -26,34 +25,22 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 from websockets.protocol import State
 
 from api_gateway import events
-from api_gateway.config import Authorizer, Invoke, Limits, WebSocketApiConfig, WebSocketRoute
-from api_gateway.connections import GoneError, PayloadTooLargeError, answer_request, refusal
+from api_gateway.config import Invoke, Limits, WebSocketApiConfig, WebSocketRoute
+from api_gateway.answers import (REASONS, GoneError, IntegrationTimeout, PayloadTooLargeError, Refused,
+                                 handshake_refusal, refusal)
+from api_gateway.authorizers import authorize_connect
+from api_gateway.connections import answer_request
 
 log = logging.getLogger(__name__)
 
 _OPEN = State.OPEN
 _CLOSE = object()            # outbox marker: close this connection after the frames queued before it
 _GOING_AWAY = (1001, "Going away")
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
-            502: "Bad Gateway", 504: "Gateway Timeout"}
-
-
-class _Refused(Exception):
-    """The handshake is refused with this HTTP status and ``{"message": ...}`` body."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _IntegrationTimeout(Exception):
-    pass
 
 
 class _Session:
@@ -155,7 +142,7 @@ class _DataPlaneConnection(ServerConnection):
                 return
         self._answered = True   # one request per socket: the response says Connection: close
         status, answer_headers, payload = refused or answer_request(self.gateway, method, target, body)
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}", f"Content-Length: {len(payload)}",
+        head = [f"HTTP/1.1 {status} {REASONS.get(status, 'OK')}", f"Content-Length: {len(payload)}",
                 "Connection: close"]
         head += [f"{k}: {v}" for k, v in answer_headers.items() if k.lower() != "content-length"]
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
@@ -166,8 +153,7 @@ class _DataPlaneConnection(ServerConnection):
         session = self.session
         if session is not None and not session.handled:
             # $connect accepted it but the socket died before the handler ran: AWS still sends $disconnect
-            self.gateway._connections.pop(session.id, None)
-            self.gateway._disconnect_later(session)
+            self.gateway.forget_connection(session)
 
 
 class WebSocketGateway:
@@ -354,11 +340,11 @@ class WebSocketGateway:
     async def _handshake(self, connection: _DataPlaneConnection, request: Any) -> Response | None:
         url = urlsplit(request.path)
         if url.path.rstrip("/") != f"/{self.stage}":
-            return self._refusal(403, "Forbidden")
+            return handshake_refusal(403, "Forbidden")
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.allowed_origins:
             # another site's page: it could otherwise act with the token it gets the user's browser to send
-            return self._refusal(403, "Forbidden")
+            return handshake_refusal(403, "Forbidden")
         remote = connection.remote_address
         session = _Session(events.new_connection_id(), remote[0] if remote else "127.0.0.1",
                            request.headers.get("User-Agent"))
@@ -368,24 +354,25 @@ class WebSocketGateway:
         route = self.api.routes.get("$connect")
         try:
             if route is not None and route.authorizer is not None:
-                session.authorizer = await self._authorize(route.authorizer, event, request.headers, query_pairs)
+                session.authorizer = await authorize_connect(route.authorizer, event, request.headers, query_pairs,
+                                                              self._call)
                 context["authorizer"] = session.authorizer
             self._observe(session)  # before $connect's writes: a crash during it still gets a $disconnect
             if route is not None and route.function:
                 try:
                     result = await self._call(route.function, event)
-                except _IntegrationTimeout:
-                    raise _Refused(504, "Endpoint request timed out") from None
+                except IntegrationTimeout:
+                    raise Refused(504, "Endpoint request timed out") from None
                 except Exception as exc:
                     log.warning("$connect of %s failed: %s", self.api.name, exc)
-                    raise _Refused(500, "Internal server error") from None
+                    raise Refused(500, "Internal server error") from None
                 status = int(result.get("statusCode") or 200) if isinstance(result, dict) else 200
                 if not 200 <= status < 300:
-                    raise _Refused(status, _REASONS.get(status, "Forbidden"))
-        except _Refused as refused:
+                    raise Refused(status, REASONS.get(status, "Forbidden"))
+        except Refused as refused:
             if self.session_observer is not None:
                 self.session_observer(session.id, None)
-            return self._refusal(refused.status, str(refused))
+            return handshake_refusal(refused.status, str(refused))
         # registered before the 101 goes out: a client that got its 101 can be posted to at once
         session.ws = connection
         connection.session = session
@@ -394,63 +381,6 @@ class WebSocketGateway:
         else:
             self._connections[session.id] = session
         return None
-
-    async def _authorize(self, authorizer: Authorizer, connect_event: dict, headers: Headers,
-                         query_pairs: list[tuple[str, str]]) -> dict[str, Any]:
-        query = dict(query_pairs)
-        for source in authorizer.identity_sources:
-            if not self._identity_present(source, headers, query):
-                raise _Refused(401, "Unauthorized")
-        event = events.websocket_authorizer_event(connect_event)
-        try:
-            result = await self._call(authorizer.function, event)
-        except _IntegrationTimeout:
-            raise _Refused(504, "Endpoint request timed out") from None
-        except Exception as exc:
-            if str(exc).strip() == "Unauthorized":
-                raise _Refused(401, "Unauthorized") from None
-            log.warning("authorizer %s failed: %s", authorizer.function, exc)
-            raise _Refused(500, "Internal server error") from None
-        return self._authorizer_context(result, event["methodArn"])
-
-    @staticmethod
-    def _identity_present(source: str, headers: Headers, query: dict[str, str]) -> bool:
-        if source.startswith("route.request.querystring."):
-            return bool(query.get(source.removeprefix("route.request.querystring.")))
-        if source.startswith("route.request.header."):
-            return bool(headers.get(source.removeprefix("route.request.header.")))
-        return True   # stage variables and context sources are always present locally
-
-    @staticmethod
-    def _authorizer_context(result: Any, method_arn: str) -> dict[str, Any]:
-        """Evaluate the IAM policy an authorizer returned (explicit Deny wins); its context for later events."""
-        if not isinstance(result, dict) or not isinstance(result.get("policyDocument"), dict):
-            raise _Refused(500, "Internal server error")
-        statements = result["policyDocument"].get("Statement") or []
-        if isinstance(statements, dict):
-            statements = [statements]
-        allowed = False
-        for statement in statements:
-            resources = statement.get("Resource", "*")
-            resources = [resources] if isinstance(resources, str) else resources
-            if not any(fnmatch.fnmatchcase(method_arn, pattern) for pattern in resources):
-                continue
-            if statement.get("Effect") == "Deny":
-                raise _Refused(403, "Forbidden")
-            if statement.get("Effect") == "Allow":
-                allowed = True
-        if not allowed:
-            raise _Refused(403, "Forbidden")
-        context = dict(result.get("context") or {})
-        context["principalId"] = result.get("principalId")
-        return context
-
-    @staticmethod
-    def _refusal(status: int, message: str) -> Response:
-        body = json.dumps({"message": message}).encode()
-        headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                           ("Connection", "close")])
-        return Response(status, _REASONS.get(status, "Error"), headers, body)
 
     # ------------------------------------------------------------------ connection lifetime
 
@@ -495,6 +425,12 @@ class WebSocketGateway:
         session.server_close = (code, reason)
         self._connections.pop(session.id, None)
         self._loop.create_task(session.ws.close(code, reason))
+
+    def forget_connection(self, session: _Session) -> None:
+        """A connection $connect accepted died before it opened: drop it and send its $disconnect (any thread of
+        the loop), as AWS does."""
+        self._connections.pop(session.id, None)
+        self._disconnect_later(session)
 
     def _disconnect_later(self, session: _Session) -> None:
         task = self._loop.create_task(self._disconnect(session))
@@ -587,7 +523,7 @@ class WebSocketGateway:
         event = events.websocket_message_event(context, message)
         try:
             result = await self._call(route.function, event)
-        except _IntegrationTimeout:
+        except IntegrationTimeout:
             self._reply_error(session, "Endpoint request timed out", request_id)
             return
         except Exception as exc:
@@ -616,7 +552,7 @@ class WebSocketGateway:
         try:
             return await asyncio.wait_for(future, self.limits.integration_timeout)
         except TimeoutError:
-            raise _IntegrationTimeout(function) from None
+            raise IntegrationTimeout(function) from None
 
     def _context(self, session: _Session, route_key: str, event_type: str, request_id: str,
                  message_id: str | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from websockets.sync.client import ClientConnection, connect
 
 from api_gateway import connections
+from api_gateway.answers import GoneError
 from api_gateway.config import WebSocketApiConfig, WebSocketRoute
 from api_gateway.websocket import WebSocketGateway
 
@@ -204,9 +205,9 @@ def test_post_after_the_gateway_stopped_is_gone() -> None:
         connection_id = handlers.recorded("connect")[-1]["requestContext"]["connectionId"]
         gateway.post_to_connection(connection_id, b"before")
         gateway.stop()
-        with pytest.raises(connections.GoneError):
+        with pytest.raises(GoneError):
             gateway.post_to_connection(connection_id, b"after")
-        with pytest.raises(connections.GoneError):
+        with pytest.raises(GoneError):
             gateway.get_connection(connection_id)
 
 

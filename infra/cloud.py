@@ -277,6 +277,7 @@ class LocalCloud:
         self.runtime = LambdaRuntime(self.aws_endpoint, REGION, sandboxes=self.sandboxes)
         if self.emulator is not None:
             lambda_runtime.attach_to_moto(self.runtime)
+            self.runtime.log_sink = emulator_module.write_logs
             lambda_runtime.enable_fast_invoke(self.aws_endpoint)
             emulator_module.serve_in_process(self.aws_endpoint)
             moto_patches.apply_all(self.runtime)

@@ -300,6 +300,8 @@ class LambdaRuntime:
         self._lock = threading.Lock()
         self._answerer: Any = None
         self._logs: Any = None  # infra.sandbox.LogShipper: the sandboxes' output to CloudWatch Logs
+        #: set by the local cloud when it embeds the emulator: ``sink(group, stream, events)`` (see LogShipper)
+        self.log_sink: Any = None
         _install_process_hooks()
 
     def base_environment(self) -> dict[str, str]:
@@ -442,7 +444,7 @@ class LambdaRuntime:
                 if self._logs is None and self.aws_endpoint and os.environ.get("NOTIFYX_LAMBDA_LOGS", "1") != "0":
                     from infra.sandbox import LogShipper
 
-                    self._logs = LogShipper(self._logs_client)
+                    self._logs = LogShipper(self._logs_client, self.log_sink)
         sandbox = pool.take()
         request_id = str(uuid.uuid4())
         started = time.perf_counter()

@@ -244,14 +244,17 @@ class CallAnswerer:
 
 class LogShipper:
     """Sandboxes' output to CloudWatch Logs, as Lambda ships it: a group ``/aws/lambda/<name>`` per function, a
-    stream per sandbox, START / output / END / REPORT per invocation. Sent in batches from a background thread
-    (PutLogEvents through the emulator), so an invocation never waits for its logs."""
+    stream per sandbox, START / output / END / REPORT per invocation. Sent in batches from a background thread,
+    so an invocation never waits for its logs."""
 
     FLUSH_SECONDS = 0.5
 
-    def __init__(self, client_factory: Any) -> None:
+    def __init__(self, client_factory: Any, sink: Any = None) -> None:
         self._client_factory = client_factory
         self._client: Any = None
+        #: ``sink(group, stream, events)``: writes straight into the embedded emulator's CloudWatch Logs, as
+        #: Lambda's own shipping needs no API call; without one, PutLogEvents through the endpoint
+        self._sink = sink
         self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._known: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -287,6 +290,10 @@ class LogShipper:
         if not pending:
             return
         try:
+            if self._sink is not None:
+                for (group, stream), events in pending.items():
+                    self._sink(group, stream, events)
+                return
             client = self._client = self._client or self._client_factory()
             for (group, stream), events in pending.items():
                 if (group, stream) not in self._known:

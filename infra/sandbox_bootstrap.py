@@ -7,9 +7,9 @@ and environment), then answers ``invoke`` messages from the local cloud's proces
 
 AWS calls leave the sandbox over the same connection instead of HTTP: a botocore ``before-send`` handler sends
 each request (already serialized and signed, as it would go on the wire) to the local cloud, which answers it
-from the emulator in its process. DynamoDB item calls and @connections posts go at ``before-call`` (before
-signing), so the emulator answers them with the parsed response. Nothing here is visible to handler code: it
-creates clients and calls AWS exactly as on Lambda.
+from the emulator in its process. DynamoDB item calls, Step Functions StartExecution / DescribeExecution and
+@connections posts go at ``before-call`` (before signing), so the emulator answers them with the parsed
+response. Nothing here is visible to handler code: it creates clients and calls AWS exactly as on Lambda.
 
 The fork server that starts sandboxes runs ``preload()`` once, so every sandbox starts with boto3 imported and
 botocore's service models parsed, as a warm Lambda runtime image would.
@@ -41,6 +41,7 @@ PRELOAD_MODELS = ("dynamodb", "lambda", "stepfunctions", "sqs", "apigatewaymanag
 AT_CALL = {("dynamodb", op) for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
                                        "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")}
 AT_CALL.add(("apigatewaymanagementapi", "PostToConnection"))
+AT_CALL.update(("stepfunctions", op) for op in ("StartExecution", "DescribeExecution"))
 
 
 def preload() -> None:
@@ -120,7 +121,7 @@ def _install_hooks(channel: Channel) -> None:
     from botocore.awsrequest import AWSResponse
 
     def before_call(model: Any, params: dict, event_name: str = "", **_: Any) -> Any:
-        service = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
+        service = model.service_model.service_name
         if (service, model.name) not in AT_CALL:
             return None
         request = {k: v for k, v in params.items() if k != "context"}

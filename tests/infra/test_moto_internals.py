@@ -147,3 +147,37 @@ def test_step_functions_thread_list_is_only_appended_to():
     assert importers == len(_THREAD_LIST_MODULES)
     for name in _THREAD_LIST_MODULES:
         assert isinstance(importlib.import_module(name).TMP_THREADS, list)
+
+
+def test_response_dispatch_looks_methods_up_by_name_in_what_the_cache_answers():
+    from moto.core import responses
+
+    # the cached replacement answers a frozenset; moto only tests membership in it
+    source = inspect.getsource(responses.BaseResponse.call_action)
+    assert "method_names = method_names_from_class(self.__class__)" in source
+    assert "if action in method_names:" in source
+    assert callable(responses.method_names_from_class)
+
+
+def test_step_functions_handler_methods_the_direct_path_calls():
+    from moto.core.serialize import TimestampSerializer
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    from infra.emulator import DIRECT_SFN_OPERATIONS, _snake
+
+    for operation in DIRECT_SFN_OPERATIONS:
+        source = inspect.getsource(getattr(StepFunctionResponse, _snake(operation)))
+        assert "return ActionResult(response)" in source, operation
+    # timestamps go on the wire as epoch seconds to the millisecond: the direct path converts the same way
+    assert callable(TimestampSerializer._timestamp_unixtimestamp)
+
+
+def test_logs_backend_calls_lambda_log_shipping_makes():
+    from moto.logs.models import LogsBackend
+
+    assert list(inspect.signature(LogsBackend.create_log_group).parameters)[:3] == ["self", "log_group_name", "tags"]
+    assert list(inspect.signature(LogsBackend.create_log_stream).parameters) == [
+        "self", "log_group_name", "log_stream_name"]
+    assert list(inspect.signature(LogsBackend.put_log_events).parameters)[:4] == [
+        "self", "log_group_name", "log_stream_name", "log_events"]
+    assert "self.groups" in inspect.getsource(LogsBackend.__init__)

@@ -23,6 +23,7 @@ application's recovery finishes its work), DynamoDB stream records not yet read,
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import pickle
@@ -125,10 +126,10 @@ class State:
             items: dict[tuple[Any, Any], dict[str, Any]] = {}
             for hash_key, value in table.items.items():
                 if table.range_key_attr is None:
-                    items[(hash_key, None)] = dict(value.attrs)
+                    items[(_plain(hash_key), None)] = _plain_attrs(value.attrs)
                 else:
                     for range_key, item in value.items():
-                        items[(hash_key, range_key)] = dict(item.attrs)
+                        items[(_plain(hash_key), _plain(range_key))] = _plain_attrs(item.attrs)
             state.items[name] = items
         for name, queue in sqs.queues.items():
             for message in list(queue._messages):
@@ -146,7 +147,9 @@ class State:
 
     def install(self) -> dict[str, int]:
         """Put this state into moto's backends (the freshly deployed resources); counts of what was restored."""
-        from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+        from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+        new = functools.partial(DynamoType.__new__, DynamoType)
 
         dynamodb, sqs, s3, ses = _backends()
         counts = {"items": 0, "messages": 0, "objects": 0, "mails": 0}
@@ -160,13 +163,14 @@ class State:
             ranged = table.range_key_attr is not None
             for (hash_key, range_key), attrs in items.items():
                 item = Item.__new__(Item)
-                item.hash_key, item.range_key = hash_key, range_key
+                item.hash_key, item.range_key = _dynamo(hash_key, new), _dynamo(range_key, new) if ranged else None
                 item.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
-                dict.update(item.attrs, attrs)  # stored items passed moto's size check when written
+                # stored items passed moto's size check when written
+                dict.update(item.attrs, {name: _dynamo(value, new) for name, value in attrs.items()})
                 if ranged:
-                    table.items[hash_key][range_key] = item
+                    table.items[item.hash_key][item.range_key] = item
                 else:
-                    table.items[hash_key] = item
+                    table.items[item.hash_key] = item
             counts["items"] += len(items)
         queues: dict[str, list[Any]] = {}
         for queue_name, message in self.messages.values():
@@ -197,12 +201,13 @@ class State:
         return counts
 
 
-def _read_records(path: Path) -> Iterator[tuple]:
-    """The journal's complete records; a record cut short by a crash ends it."""
+def _read_records(path: Path) -> tuple[list[tuple], int]:
+    """The journal's complete records, and the length they fill; a record cut short by a crash ends it."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return
+        return [], 0
+    records: list[tuple] = []
     offset, size = 0, len(data)
     while offset + _HEADER.size <= size:
         (length,) = _HEADER.unpack_from(data, offset)
@@ -210,14 +215,15 @@ def _read_records(path: Path) -> Iterator[tuple]:
         if end > size:
             logger.warning("durable state: the last journal record was cut short (a crash while writing it); "
                            "its request was never answered")
-            return
+            break
         try:
-            yield pickle.loads(data[offset + _HEADER.size:end])
+            records.append(pickle.loads(data[offset + _HEADER.size:end]))
         except Exception:  # noqa: BLE001 - a torn record: what follows cannot be trusted
             logger.warning("durable state: an unreadable journal record at byte %d of %s; later ones dropped",
                            offset, path.name)
-            return
+            break
         offset = end
+    return records, offset
 
 
 # =========================================================================== the store
@@ -245,13 +251,23 @@ class Store:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._take_directory()
         started = time.perf_counter()
-        state, journals = self._load()
-        self.restored = state.install()
+        state, tail = self._load()
+        replayed = self.restored["journal_records"]
+        self.restored = {**state.install(), "journal_records": replayed}
         self.orphans = dict(state.sockets)
+        self.sockets = dict(state.sockets)
         global _store
         _store = self
         moto_patches.apply_persistence()
-        self._snapshot(state_journals=journals)
+        # records go on after the last complete one (a torn record is cut off); the next clean stop, or a
+        # journal past its limit, folds them into a snapshot
+        path = self.directory / _journal_name(self._journal_number)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.ftruncate(self._fd, tail)
+        os.lseek(self._fd, tail, os.SEEK_SET)
+        self._written = tail
+        if self._written > self.journal_limit:
+            self._compact_later()
         self.restored["seconds_ms"] = int((time.perf_counter() - started) * 1000)
         logger.info("durable state %s: restored %s", self.directory, self.restored)
         return self
@@ -291,7 +307,9 @@ class Store:
         handle.flush()
         self._lock_file = handle
 
-    def _load(self) -> tuple[State, list[Path]]:
+    def _load(self) -> tuple[State, int]:
+        """The snapshot with the journals after it replayed; (the state, the length of the last journal's
+        complete records), self._journal_number the last journal."""
         snapshot_path = self.directory / SNAPSHOT
         state, first = State(), 0
         if snapshot_path.exists():
@@ -303,31 +321,33 @@ class Store:
             if saved.get("format") != FORMAT:
                 raise StateError(f"{snapshot_path} is of another format; `notifyx reset` clears the state")
             state, first = saved["state"], saved["journal"]
-        journals = sorted(self.directory.glob("journal-*.log"))
-        replayed = 0
-        for path in journals:
-            if int(path.stem.split("-")[1]) < first:
-                continue     # already folded into the snapshot (a crash between writing it and deleting these)
-            for record in _read_records(path):
+        replayed, tail = 0, 0
+        self._journal_number = max(first, 1)
+        for path in sorted(self.directory.glob("journal-*.log")):
+            number = int(path.stem.split("-")[1])
+            if number < first:
+                path.unlink()  # already folded into the snapshot (a crash between writing it and deleting these)
+                continue
+            records, tail = _read_records(path)
+            for record in records:
                 state.apply(record)
-                replayed += 1
-        self._journal_number = max([first] + [int(p.stem.split("-")[1]) for p in journals])
+            replayed += len(records)
+            self._journal_number = number
         self.restored = {"journal_records": replayed}
-        return state, journals
+        return state, tail
 
     # ------------------------------------------------------------------ snapshots
-    def _snapshot(self, state_journals: list[Path] | None = None) -> None:
+    def _snapshot(self) -> None:
         """Fold everything into a new snapshot: start journal n+1, capture, write, drop the older journals."""
         from infra import moto_patches
 
         with moto_patches.DYNAMODB_LOCK, self._lock:
-            old = sorted(self.directory.glob("journal-*.log")) if state_journals is None else state_journals
+            old = sorted(self.directory.glob("journal-*.log"))
             self._journal_number += 1
             fd = os.open(self.directory / _journal_name(self._journal_number),
                          os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             if self._fd is not None:
                 os.close(self._fd)
-                old = sorted(set(old) | set(self.directory.glob("journal-*.log")))
             self._fd, self._written = fd, 0
             state = State.capture(self.sockets)
             data = pickle.dumps({"format": FORMAT, "journal": self._journal_number, "state": state},
@@ -449,6 +469,40 @@ def dynamodb_method(operation: str) -> Callable[[Callable], Callable]:
     return build
 
 
+def _plain(value: Any) -> tuple[str, Any]:
+    """A moto DynamoType as plain data (type, value): pickled and loaded at C speed, unlike the objects."""
+    kind, inner = value.type, value.value
+    if kind == "L":
+        return kind, [_plain(v) for v in inner]
+    if kind == "M":
+        return kind, {k: _plain(v) for k, v in inner.items()}
+    if isinstance(inner, list):
+        return kind, list(inner)
+    return kind, inner
+
+
+def _plain_attrs(attrs: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    return {name: _plain(value) for name, value in attrs.items()}
+
+
+def _dynamo(plain: tuple[str, Any], new: Callable[[], Any] | None = None) -> Any:
+    """The DynamoType of _plain's data (what DynamoType's constructor builds, without parsing DynamoDB JSON)."""
+    if new is None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        new = functools.partial(DynamoType.__new__, DynamoType)
+    kind, inner = plain
+    value = new()
+    value.type = kind
+    if kind == "L":
+        value.value = [_dynamo(v, new) for v in inner]
+    elif kind == "M":
+        value.value = {k: _dynamo(v, new) for k, v in inner.items()}
+    else:
+        value.value = inner
+    return value
+
+
 def _journal_items(store: Store, backend: Any, body: dict[str, Any], operation: str) -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
@@ -461,7 +515,8 @@ def _journal_items(store: Store, backend: Any, body: dict[str, Any], operation: 
         found = table.items.get(hash_key)
         if range_key is not None and found is not None:
             found = found.get(range_key)
-        store.append(("ddb", table_name, hash_key, range_key, dict(found.attrs) if found is not None else None))
+        store.append(("ddb", table_name, _plain(hash_key), _plain(range_key) if range_key is not None else None,
+                      _plain_attrs(found.attrs) if found is not None else None))
 
 
 def _record_message(store: Store, queue: Any, message: Any) -> None:

@@ -1,4 +1,4 @@
-"""`notifyx`: run the local cloud (`up`), invoke one function (`invoke`), and the user commands of infra/client.py."""
+"""`notifyx`: run the local cloud (`up`), invoke one function (`invoke`), and the user commands of client.cli."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from client import cli as user_commands
 
 ENDPOINTS_FILE = Path(".notifyx") / "endpoints.json"
 STATE_DIR = Path(".notifyx") / "state"
@@ -213,7 +215,7 @@ def _invoke_remote(endpoints: dict[str, str], function: str, event: Any) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `notifyx` argument parser, with the user commands of infra/client.py when it is there."""
+    """The `notifyx` argument parser: the local cloud's commands and the client's user commands."""
     parser = argparse.ArgumentParser(prog="notifyx", description="Notifyx: the local cloud and its client.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -253,13 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--endpoints-file", default=str(ENDPOINTS_FILE))
     inv.set_defaults(func=cmd_invoke)
 
-    # user commands (register, login, listen, publish, inbox, ...) live with the client code
-    try:
-        from infra import client
-    except ImportError as exc:  # the cloud commands must work even if the client is broken
-        logging.getLogger("notifyx.cli").debug("user commands unavailable: %s", exc)
-    else:
-        client.add_commands(sub)
+    # user commands (register, login, listen, publish, inbox, ...) live with the client (client/cli.py)
+    user_commands.add_commands(sub)
     return parser
 
 

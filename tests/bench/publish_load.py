@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
 
-from infra.client import HttpApi, load_endpoints
+from client.sdk import HttpApi, load_endpoints
 
 PASSWORD = "bench password"
 

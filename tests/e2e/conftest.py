@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.client import Client, Connection, HttpApi, load_endpoints
+from client.sdk import Client, Connection, HttpApi, load_endpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

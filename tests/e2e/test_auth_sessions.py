@@ -5,7 +5,7 @@ import pytest
 
 from websockets.exceptions import ConnectionClosed
 
-from infra.client import ApiError, Connection, HttpApi
+from client.sdk import ApiError, Connection, HttpApi
 
 pytestmark = pytest.mark.timeout(60)
 

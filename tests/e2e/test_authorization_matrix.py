@@ -16,7 +16,7 @@ import uuid
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from infra.client import ApiError, Connection, HttpApi
+from client.sdk import ApiError, Connection, HttpApi
 
 pytestmark = pytest.mark.timeout(120)
 PASSWORD = "correct horse battery"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.client import Client, Listener
+from client.listener import Listener
+from client.sdk import Client
 
 pytestmark = pytest.mark.timeout(120)
 

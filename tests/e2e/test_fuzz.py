@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from infra.client import Connection
+from client.sdk import Connection
 
 pytestmark = pytest.mark.timeout(180)
 

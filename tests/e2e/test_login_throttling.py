@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from infra.client import ApiError, HttpApi
+from client.sdk import ApiError, HttpApi
 
 pytestmark = pytest.mark.timeout(120)
 

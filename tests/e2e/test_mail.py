@@ -146,7 +146,7 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_and_its_mail_failed(mail
 
 
 def test_bad_mail_is_refused_and_nothing_is_sent(mail_cloud, new_user):
-    from infra.client import ApiError
+    from client.sdk import ApiError
 
     user = new_user("bad")
     for body in ({"to": "nobody", "subject": "s", "message": "m"}, {"to": "x@example.com", "message": ""}):
@@ -157,7 +157,7 @@ def test_bad_mail_is_refused_and_nothing_is_sent(mail_cloud, new_user):
 
 
 def test_mail_status_is_for_its_owner_only(mail_cloud, new_user):
-    from infra.client import ApiError
+    from client.sdk import ApiError
 
     owner, other = new_user("owner"), new_user("other")
     mail_id = post_mail(owner, recipients(1)[0], "private")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from infra.client import ApiError
+from client.sdk import ApiError
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -637,6 +637,11 @@ PERSISTENCE_PATCHES: list[Replacement] = [
     *(Replacement(f"persist-ses-{op}", _owner("moto.ses.models", "SESBackend"), op, _persistence_hook("ses_send"),
                   "sent mail (SES's record of it) is journaled")
       for op in ("send_email", "send_raw_email", "send_templated_email")),
+    Replacement("persist-sfn-start", _sfn_parser_backend, "start_execution",
+                _persistence_hook("sfn_start_execution"), "Step Functions executions are journaled when they start"),
+    Replacement("persist-sfn-end", _owner("moto.stepfunctions.parser.backend.execution",
+                                          "BaseExecutionWorkerCommunication"), "terminated",
+                _persistence_hook("sfn_execution_ended"), "... and when they end"),
 ]
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import logging
 import os
 import pickle
@@ -32,6 +33,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,7 @@ class State:
         self.sent: list[bytes] = []                        # pickled moto SES messages
         self.sent_count = 0
         self.sockets: dict[str, dict[str, Any]] = {}        # connection id -> what its $disconnect needs
+        self.executions: dict[str, dict[str, Any]] = {}     # Step Functions execution ARN -> its description
 
     # ------------------------------------------------------------------ journal records
     def apply(self, record: tuple) -> None:
@@ -111,6 +114,9 @@ class State:
         elif kind == "ses":
             self.sent.append(record[1])
             self.sent_count = record[2]
+        elif kind == "sfn":
+            _, arn, fields = record
+            self.executions[arn] = {**self.executions.get(arn, {}), **fields}
         elif kind == "ws+":
             self.sockets[record[1]] = record[2]
         elif kind == "ws-":
@@ -140,6 +146,9 @@ class State:
                 found = bucket.keys.get(key)
                 if found is not None and hasattr(found, "value"):
                     objects[key] = [found.value, dict(found.metadata)]
+        for machine in _step_functions().state_machines:
+            for execution in list(machine.executions):
+                state.executions[execution.execution_arn] = _execution_fields(execution)
         state.sent = [pickle.dumps(m, pickle.HIGHEST_PROTOCOL) for m in ses.sent_messages]
         state.sent_count = ses.sent_message_count
         state.sockets = dict(sockets)
@@ -152,7 +161,7 @@ class State:
         new = functools.partial(DynamoType.__new__, DynamoType)
 
         dynamodb, sqs, s3, ses = _backends()
-        counts = {"items": 0, "messages": 0, "objects": 0, "mails": 0}
+        counts = {"items": 0, "messages": 0, "objects": 0, "mails": 0, "executions": 0}
         missing: set[str] = set()
         for name, items in self.items.items():
             table = dynamodb.tables.get(name)
@@ -193,12 +202,68 @@ class State:
                 stored = s3.put_object(name, key, value, disable_notification=True)
                 stored.set_metadata(dict(metadata))
             counts["objects"] += len(objects)
+        counts["executions"] = self._install_executions(missing)
         ses.sent_messages.extend(pickle.loads(m) for m in self.sent)
         ses.sent_message_count = max(ses.sent_message_count, self.sent_count)
         counts["mails"] = len(self.sent)
         if missing:
             logger.warning("durable state: not restored, the template no longer has: %s", ", ".join(sorted(missing)))
         return counts
+
+
+    def _install_executions(self, missing: set[str]) -> int:
+        """Step Functions executions, the newest EXECUTION_RETENTION per state machine. One that was running
+        died with the process: it comes back ABORTED (what the application's recovery looks for)."""
+        from moto.stepfunctions.models import Execution
+
+        from infra.moto_patches import EXECUTION_RETENTION
+
+        backend = _step_functions()
+        machines = {m.arn: m for m in backend.state_machines}
+        by_machine: dict[str, list[dict[str, Any]]] = {}
+        for fields in self.executions.values():
+            by_machine.setdefault(fields["state_machine_arn"], []).append(fields)
+        restored = 0
+        for arn, executions in by_machine.items():
+            machine = machines.get(arn)
+            if machine is None:
+                missing.add(f"state machine {arn.rsplit(':', 1)[-1]}")
+                continue
+            executions.sort(key=lambda f: f["start_date"])
+            for fields in executions[-EXECUTION_RETENTION:]:
+                execution = Execution(REGION, ACCOUNT, machine.name, fields["name"], arn, fields["input"])
+                execution.start_date = fields["start_date"]
+                if fields.get("status", "RUNNING") == "RUNNING":
+                    execution.status = "ABORTED"
+                    execution.stop_date = datetime.now(UTC)
+                    execution.error = "States.Runtime"
+                    execution.cause = "the local cloud stopped while this execution ran"
+                else:
+                    execution.status = fields["status"]
+                    execution.stop_date = fields.get("stop_date")
+                    execution.output = fields.get("output")
+                    execution.error, execution.cause = fields.get("error"), fields.get("cause")
+                execution.exec_status = execution.status  # what the emulator's bounded history looks at
+                machine.executions.append(execution)
+                restored += 1
+        return restored
+
+
+def _step_functions() -> Any:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    return stepfunctions_parser_backends[ACCOUNT][REGION]
+
+
+def _execution_fields(execution: Any) -> dict[str, Any]:
+    """What DescribeExecution answers about an execution (moto's parser Execution, or one restored)."""
+    status = getattr(execution, "exec_status", None) or getattr(execution, "status", "RUNNING")
+    output = execution.output
+    return {"name": execution.name, "state_machine_arn": execution.state_machine_arn,
+            "input": execution.execution_input, "start_date": execution.start_date,
+            "status": str(getattr(status, "value", status)), "stop_date": execution.stop_date,
+            "output": output if output is None or isinstance(output, str) else json.dumps(output),
+            "error": execution.error, "cause": execution.cause}
 
 
 def _read_records(path: Path) -> tuple[list[tuple], int]:
@@ -628,6 +693,32 @@ def s3_delete_object(original: Callable) -> Callable:
         return result
 
     return delete_object
+
+
+def sfn_start_execution(original: Callable) -> Callable:
+    """StepFunctionsParserBackend.start_execution: journal the execution (running)."""
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        execution = original(self, *args, **kwargs)
+        store = _store
+        if store is not None:
+            fields = _execution_fields(execution)
+            if fields["status"] in ("None", "RUNNING"):
+                fields["status"] = "RUNNING"
+            store.append(("sfn", execution.execution_arn, fields))
+        return execution
+
+    return start_execution
+
+
+def sfn_execution_ended(original: Callable) -> Callable:
+    """The execution worker's ``terminated``: journal how the execution ended."""
+    def terminated(self: Any) -> None:
+        original(self)
+        store = _store
+        if store is not None:
+            store.append(("sfn", self.execution.execution_arn, _execution_fields(self.execution)))
+
+    return terminated
 
 
 def ses_send(original: Callable) -> Callable:

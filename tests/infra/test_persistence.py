@@ -72,6 +72,13 @@ def _write_everything(cloud: LocalCloud) -> dict:
                   Metadata={"who": "ann"})
     s3.put_object(Bucket=bucket, Key="gone.txt", Body=b"x")
     s3.delete_object(Bucket=bucket, Key="gone.txt")
+    sfn = cloud.client("stepfunctions")
+    sfn.start_execution(stateMachineArn=cloud.physical_id("Slow"), name="running-at-the-crash", input='{"a": 1}')
+    quick = sfn.start_execution(stateMachineArn=cloud.physical_id("Quick"), name="done", input="{}")["executionArn"]
+    for _ in range(100):
+        if sfn.describe_execution(executionArn=quick)["status"] != "RUNNING":
+            break
+        time.sleep(0.05)
     ses.verify_email_identity(EmailAddress="from@example.com")
     ses.send_email(Source="from@example.com", Destination={"ToAddresses": ["to@example.com"]},
                    Message={"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "there"}}})
@@ -114,6 +121,15 @@ def _check_everything(cloud: LocalCloud) -> None:
     assert got["Metadata"] == {"who": "ann"}
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])] == ["a/b.png"]
     assert cloud.client("ses").get_send_quota()["SentLast24Hours"] == 1
+    sfn = cloud.client("stepfunctions")
+    slow = cloud.physical_id("Slow").replace(":stateMachine:", ":execution:") + ":running-at-the-crash"
+    died = sfn.describe_execution(executionArn=slow)
+    assert (died["status"], died["input"]) == ("ABORTED", '{"a": 1}')  # it died with the process
+    done = sfn.describe_execution(executionArn=cloud.physical_id("Quick").replace(":stateMachine:", ":execution:")
+                                  + ":done")
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"ok": True}
+    with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):  # a name is still taken after the restart
+        sfn.start_execution(stateMachineArn=cloud.physical_id("Quick"), name="done", input='{"other": 1}')
 
 
 def test_state_survives_a_crash_and_a_clean_stop(tmp_path):

@@ -11,8 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-ACCOUNT_ID = "123456789012"
-REGION = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+from infra.account import ACCOUNT_ID, REGION
 
 # base64 without "+" and "/": ids look like API Gateway's ("L0SM9cOFvHcCIhw=") and need no escaping but the "="
 _ID_LETTERS = bytes.maketrans(b"+/", b"Az")

@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from infra import account
 from infra.runtime import FunctionError, LambdaRuntime, ResourceNotFound, Throttled
 
 logger = logging.getLogger("notifyx.async")
@@ -46,7 +47,8 @@ def invoke_async(runtime: LambdaRuntime, name: str, event: Any) -> str:
     return request_id
 
 
-def event_invoke_config(name: str, account_id: str = "123456789012", region: str = "us-east-1") -> dict[str, Any]:
+def event_invoke_config(name: str, account_id: str = account.ACCOUNT_ID,
+                        region: str = account.REGION) -> dict[str, Any]:
     """The function's EventInvokeConfig in the embedded emulator ({} when none, or with another endpoint)."""
     try:
         from moto.awslambda.models import lambda_backends
@@ -134,7 +136,7 @@ def _client(runtime: LambdaRuntime, service: str) -> Any:
             import boto3
 
             _clients[key] = boto3.client(service, endpoint_url=runtime.aws_endpoint, region_name=runtime.region,
-                                         aws_access_key_id="testing", aws_secret_access_key="testing")
+                                         **account.KEYS)
         return _clients[key]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from client import cli as user_commands
+from infra import account
 
 ENDPOINTS_FILE = Path(".notifyx") / "endpoints.json"
 STATE_DIR = Path(".notifyx") / "state"
@@ -201,7 +202,7 @@ def _invoke_remote(endpoints: dict[str, str], function: str, event: Any) -> int:
     import boto3
 
     lam = boto3.client("lambda", endpoint_url=endpoints["aws_endpoint"], region_name=endpoints.get("region"),
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+                       **account.KEYS)
     names = {f["FunctionName"] for f in lam.list_functions(MaxItems=1000)["Functions"]}
     if function not in names:
         # a logical id: the template's physical names are <stack>-<LogicalId>

@@ -21,6 +21,7 @@ from api_gateway.config import (
     WebSocketApiConfig,
     WebSocketRoute,
 )
+from infra import account
 from infra import emulator as emulator_module
 from infra import faults as fault_injection
 from infra import moto_patches
@@ -32,7 +33,7 @@ from infra.template import expand
 
 logger = logging.getLogger("notifyx.cloud")
 
-REGION = "us-east-1"
+REGION = account.REGION
 _alive_lock = threading.Lock()
 _alive: LocalCloud | None = None
 
@@ -378,7 +379,7 @@ class LocalCloud:
         # one connection per handler in flight, each poller's receive and delete included
         pool = sum(source.get("maximum_concurrency") or 10 for source in self.stack.sqs_sources) + 4
         sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION,
-                           aws_access_key_id="testing", aws_secret_access_key="testing",
+                           **account.KEYS,
                            config=Config(max_pool_connections=pool))
         for source in self.stack.sqs_sources:
             poller = SqsEventSource(SqsEventSourceSpec(**source), self.invoke_function, sqs)
@@ -512,4 +513,4 @@ class LocalCloud:
         import boto3
 
         return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing", **kwargs)
+                            **account.KEYS, **kwargs)

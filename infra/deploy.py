@@ -16,13 +16,14 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from infra import account
 from infra.runtime import LambdaRuntime
 from infra.template import ExpandedTemplate, TemplateError
 
 logger = logging.getLogger("notifyx.deploy")
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
+REGION = account.REGION
+ACCOUNT_ID = account.ACCOUNT_ID
 
 
 class DeployError(Exception):
@@ -148,7 +149,7 @@ class Deployer:
         if service not in self._clients:
             client = boto3.client(
                 service, endpoint_url=None if self.embedded else self.endpoint, region_name=self.stack.region,
-                aws_access_key_id="testing", aws_secret_access_key="testing",
+                **account.KEYS,
                 config=Config(retries={"max_attempts": 2}, inject_host_prefix=False))
             if self.embedded:
                 # the emulator runs in this process: hand requests to moto's backends directly (no HTTP; the

@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra import faults
+from infra import account, faults
 from infra.sandbox_bootstrap import LambdaContext
 
 logger = logging.getLogger("notifyx.runtime")
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
+REGION = account.REGION
+ACCOUNT_ID = account.ACCOUNT_ID
 
 
 #: "process": each function runs in worker processes, one invocation at a time (infra/sandbox.py), as on Lambda;
@@ -308,11 +308,9 @@ class LambdaRuntime:
         """What every function sees besides its own variables: region, test credentials, the emulator."""
         env = os.environ.process() if isinstance(os.environ, FunctionEnviron) else dict(os.environ)
         env.update({
+            **account.ENVIRONMENT,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
         })
         env.pop("AWS_PROFILE", None)
         if self.aws_endpoint:
@@ -474,7 +472,7 @@ class LambdaRuntime:
         import boto3
 
         return boto3.client("logs", endpoint_url=self.aws_endpoint, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            **account.KEYS)
 
     def sandbox_count(self, name_or_arn: str) -> int:
         """How many sandboxes (processes) the function has started so far."""

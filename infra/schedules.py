@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from infra import account
+
 logger = logging.getLogger("notifyx.schedules")
 
 #: Runs a function by name with an event and returns its result; raises on a function error, timeout or throttle.
 Invoke = Callable[[str, dict], Any]
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
+REGION = account.REGION
+ACCOUNT_ID = account.ACCOUNT_ID
 #: Lambda's retries of a failed asynchronous invoke, in seconds after the previous attempt.
 ASYNC_RETRY_DELAYS = (60.0, 120.0)
 

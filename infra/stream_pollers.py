@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from infra import account
 from infra.event_filters import passes
 
 logger = logging.getLogger("notifyx.streams")
@@ -55,7 +56,7 @@ def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict
 class DynamoDbStreamSource:
     """Reads one stream's shards and runs the mapped function on its records, in order."""
 
-    def __init__(self, spec: StreamEventSourceSpec, invoke: Invoke, streams: Any, region: str = "us-east-1") -> None:
+    def __init__(self, spec: StreamEventSourceSpec, invoke: Invoke, streams: Any, region: str = account.REGION) -> None:
         self.spec = spec
         self._invoke = invoke
         self._streams = streams

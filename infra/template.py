@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from infra import account
+
 #: the translator wants S3 locations for code; local paths are swapped for these and mapped back after
 _PLACEHOLDER_BUCKET = "notifyx-local-code"
 
@@ -112,8 +114,8 @@ def _code_folder(path: Path) -> Path:
     return path
 
 
-def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region: str = "us-east-1",
-           account_id: str = "123456789012", stack_name: str = "notifyx") -> ExpandedTemplate:
+def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region: str = account.REGION,
+           account_id: str = account.ACCOUNT_ID, stack_name: str = "notifyx") -> ExpandedTemplate:
     """Load `path` and expand its SAM resources into plain CloudFormation (no network, no handler imports)."""
     path = Path(path).resolve()
     base = path.parent

@@ -1,16 +1,19 @@
-"""Driving stalled transactions to their end once their lease has passed.
+"""Driving stalled transactions to their end once their lease has passed, or once their flow has ended.
 
 A flow that died after begin leaves participants prepared (rows reserved, a notification invisible). Past the
 lease, an undecided transaction is aborted (conditionally: a late decision of the flow may win instead), and
-the decision is then carried to both participants, whose commit/rollback are idempotent.
+the decision is then carried to both participants, whose commit/rollback are idempotent. A transaction whose
+flow (the Step Functions execution named by its txid) has already ended, failed, timed out or was aborted, is
+resolved without waiting for its lease: nobody else will finish it.
 """
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
-from core import clock, services
+from core import aws, clock, services
 from transaction import decisions
 from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 
@@ -18,13 +21,34 @@ log = logging.getLogger(__name__)
 
 PARTICIPANTS = ("PERSIST_PARTICIPANT_FUNCTION", "COUNTER_PARTICIPANT_FUNCTION")
 Invoke = Callable[[str, dict], Any]
+#: Step Functions execution states after which the flow does nothing more
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
-def stalled(at: float) -> list[TransactionRecord]:
-    """Unfinished transactions whose lease ended before ``at``."""
+def flow_ended(txid: str) -> bool:
+    """Whether the transaction's flow, the publish state machine's execution named ``txid``, has ended.
+
+    Unknown counts as running (no state machine configured, no such execution, an error): the lease decides.
+    """
+    machine = os.environ.get("PUBLISH_STATE_MACHINE_ARN")
+    if not machine:
+        return False
+    execution = machine.replace(":stateMachine:", ":execution:", 1) + ":" + txid
+    try:
+        status = aws.client("stepfunctions").describe_execution(executionArn=execution)["status"]
+    except Exception as e:  # ExecutionDoesNotExist (a flow started some other way), throttling, ...
+        log.debug("flow of %s: %s", txid, e)
+        return False
+    return status in ENDED
+
+
+def stalled(at: float, ended: Callable[[str], bool] = flow_ended) -> list[TransactionRecord]:
+    """Unfinished transactions whose lease ended before ``at``, or whose flow has ended."""
     found = []
     for state in (PREPARING, COMMIT, ABORT):
-        found.extend(TransactionRecord.by_state.query(state, TransactionRecord.lease_until < int(at)))
+        for record in TransactionRecord.by_state.query(state):
+            if int(record.lease_until or 0) < int(at) or ended(record.txid):
+                found.append(record)
     return found
 
 
@@ -43,11 +67,12 @@ def resolve(record: TransactionRecord, invoke: Invoke = services.invoke) -> dict
     return {"txid": record.txid, "decision": decision, "outcome": outcome}
 
 
-def recover(at: float | None = None, invoke: Invoke = services.invoke) -> dict:
+def recover(at: float | None = None, invoke: Invoke = services.invoke,
+            ended: Callable[[str], bool] = flow_ended) -> dict:
     """Resolve every stalled transaction: ``{"recovered": [...], "failed": [...]}``; the next run retries failures."""
     at = clock.now() if at is None else at
     recovered, failed = [], []
-    for record in stalled(at):
+    for record in stalled(at, ended):
         try:
             recovered.append(resolve(record, invoke))
         except Exception as e:  # one stuck transaction must not keep the others locked

@@ -14,14 +14,14 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from infra import account
 from api_gateway.config import Authorizer, Limits, WebSocketApiConfig, WebSocketRoute
 from api_gateway.websocket import WebSocketGateway
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "h2"))
 import h2_ws_handlers as handlers  # noqa: E402
 
-for _key, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
+for _key, _value in account.ENVIRONMENT.items():
     os.environ.setdefault(_key, _value)
 
 pytestmark = pytest.mark.timeout(30)

@@ -13,12 +13,12 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from infra import account
 from infra.cloud import LocalCloud
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "h2" / "cloud.yaml"
 
-for _key, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
+for _key, _value in account.ENVIRONMENT.items():
     os.environ.setdefault(_key, _value)
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,14 +8,9 @@ if str(FUNCTIONS) not in sys.path:
     sys.path.insert(0, str(FUNCTIONS))
 
 # moto's mock_aws intercepts every call; these only make sure nothing can sign for a real account
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}.items():
+from infra.account import ENVIRONMENT  # noqa: E402 - the local cloud's account, region and test keys
+
+for name, value in ENVIRONMENT.items():
     os.environ.setdefault(name, value)
 os.environ.pop("AWS_ENDPOINT_URL", None)  # a leftover local-cloud endpoint would bypass mock_aws
 

@@ -293,3 +293,28 @@ def test_recovery_handler_invokes_the_participants_named_by_the_template(env, mo
     assert [(name, event["op"]) for name, event in lam.invoked] == [
         ("notifyx-PersistParticipant", "rollback"), ("notifyx-CounterParticipant", "rollback")]
     assert reservation_state() == "aborted"
+
+
+def test_recovery_does_not_wait_for_the_lease_of_a_flow_that_has_ended(env):
+    prepared(env, tx("pub-dead"))
+    prepared(env, tx("pub-alive"))
+    participants = Participants(env["counter"])
+    summary = env["resolution"].recover(time.time(), participants, ended=lambda txid: txid == "pub-dead")
+    assert summary["recovered"] == [{"txid": "pub-dead", "decision": "abort", "outcome": "aborted"}]
+    assert record("pub-alive")["state"]["S"] == "preparing"
+
+
+def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwise(env, monkeypatch):
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="publish", roleArn="arn:aws:iam::123456789012:role/publish",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    resolution = env["resolution"]
+    assert resolution.flow_ended("pub-1") is False  # no state machine configured: the lease decides
+    monkeypatch.setenv("PUBLISH_STATE_MACHINE_ARN", machine)
+    sfn.start_execution(stateMachineArn=machine, name="pub-running", input="{}")
+    stopped = sfn.start_execution(stateMachineArn=machine, name="pub-stopped", input="{}")["executionArn"]
+    sfn.stop_execution(executionArn=stopped)
+    assert resolution.flow_ended("pub-stopped") is True
+    assert resolution.flow_ended("pub-running") is False
+    assert resolution.flow_ended("pub-never-started") is False

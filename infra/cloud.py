@@ -24,7 +24,7 @@ from api_gateway.config import (
 from infra import account
 from infra import emulator as emulator_module
 from infra import faults as fault_injection
-from infra import moto_patches
+from infra import moto_patches, observability
 from infra import runtime as lambda_runtime
 from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
@@ -287,6 +287,8 @@ class LocalCloud:
                               stack_name=self.stack_name, region=REGION, embedded=self.emulator is not None).deploy()
         if self.state_dir is not None:
             self._open_state()
+        #: CloudWatch metrics, X-Ray traces, alarms (infra/observability); None with NOTIFYX_OBSERVABILITY=off
+        self.observability: Any = None
         self._start_data_planes()
         self._start_pollers()
         self._start_schedules()
@@ -315,6 +317,8 @@ class LocalCloud:
                 gateway.disconnect_orphan(connection_id, info)
             store.forget_orphan(connection_id)
         if self.scheduler is not None and any(store.restored.get(k) for k in ("items", "messages")):
+        if self.emulator is not None and observability.enabled():
+            self.observability = observability.Observability(REGION).start(self.runtime)
             # the ticks missed while the cloud was down come as one, now (e.g. a recovery job finds the work
             # of Step Functions executions that died with the process)
             self.scheduler.catch_up()
@@ -326,8 +330,14 @@ class LocalCloud:
         ws_apis = websocket_configs(self.stack)
         if len(ws_apis) > 1:
             raise CloudError(f"the local cloud serves one WebSocket API; the template has {len(ws_apis)}")
+        if self.observability is not None:
+            self.observability.attach(self.stack, self.aws_endpoint)
         for api in ws_apis:
-            gateway = WebSocketGateway(api, self.invoke_function, port=self.ws_port, limits=self.limits)
+            invoke, watcher = self.invoke_function, None
+            if self.observability is not None:  # AWS/ApiGateway metrics of the stage
+                watcher = self.observability.websocket(api.api_id, api.stage)
+                invoke = watcher.integration(invoke)
+            gateway = WebSocketGateway(api, invoke, port=self.ws_port, limits=self.limits)
             if self.store is not None:
                 gateway.session_observer = self.store.websocket_session
             gateway.start()
@@ -370,6 +380,8 @@ class LocalCloud:
         self._start_stream_pollers()
         if not self.stack.sqs_sources:
             return
+            if watcher is not None:
+                watcher.watch(gateway)
         import boto3
 
         from botocore.config import Config
@@ -389,6 +401,8 @@ class LocalCloud:
     def _start_stream_pollers(self) -> None:
         """DynamoDB stream event sources (infra/stream_pollers.py); they stop with the SQS pollers."""
         if not self.stack.stream_sources:
+        if self.observability is not None:  # /metrics (Prometheus) and the dashboard's data
+            self.rest_gateway.live_documents.update(self.observability.documents())
             return
         from infra.stream_pollers import DynamoDbStreamSource, StreamEventSourceSpec
 
@@ -463,6 +477,9 @@ class LocalCloud:
         self.stop()
 
     # ------------------------------------------------------------------ use
+        if self.observability is not None:
+            steps.append(("observability", self.observability.stop))
+            self.observability = None
     @property
     def endpoints(self) -> dict[str, str]:
         """PROTOCOL.md's endpoints: http_api, websocket_api, aws_endpoint, region, client, dashboard."""

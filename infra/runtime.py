@@ -108,6 +108,10 @@ class _Invocation:
 
 
 _current: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar("notifyx_invocation", default=None)
+#: the X-Amzn-Trace-Id of the request that invokes (Lambda's Invoke API, a Step Functions task), if any
+trace_header: contextvars.ContextVar[str | None] = contextvars.ContextVar("notifyx_trace_header", default=None)
+#: the observer's record of the invocation running in this context (infra/observability)
+_observed: contextvars.ContextVar[Any] = contextvars.ContextVar("notifyx_observed", default=None)
 
 
 def current_function() -> str | None:
@@ -300,6 +304,11 @@ class LambdaRuntime:
         self._lock = threading.Lock()
         self._answerer: Any = None
         self._logs: Any = None  # infra.sandbox.LogShipper: the sandboxes' output to CloudWatch Logs
+        #: told of every invocation (infra/observability.services.LambdaObserver): AWS/Lambda metrics, EMF lines,
+        #: X-Ray segments; it names the trace header (_X_AMZN_TRACE_ID) each invocation runs under
+        self.observer: Any = None
+        #: variables Lambda sets for every function besides these (the X-Ray daemon's address)
+        self.extra_environment: dict[str, str] = {}
         #: set by the local cloud when it embeds the emulator: ``sink(group, stream, events)`` (see LogShipper)
         self.log_sink: Any = None
         _install_process_hooks()
@@ -313,6 +322,7 @@ class LambdaRuntime:
             "AWS_REGION": self.region,
         })
         env.pop("AWS_PROFILE", None)
+        env.update(self.extra_environment)
         if self.aws_endpoint:
             env["AWS_ENDPOINT_URL"] = self.aws_endpoint
         return env
@@ -362,20 +372,29 @@ class LambdaRuntime:
         if fn.slots is None and fn.spec.reserved_concurrency == 0:
             fn.throttles += 1
             raise Throttled(f"Rate Exceeded. Function {fn.spec.name} has reserved concurrency 0")
+        observer = self.observer
         if fn.slots is not None and not fn.slots.acquire(blocking=False):
             fn.throttles += 1
+            if observer is not None:
+                observer.throttled(fn.spec.name)
             raise Throttled(f"Rate Exceeded. Reserved concurrency {fn.spec.reserved_concurrency} of "
                             f"{fn.spec.name} is in use")
         try:
+            if observer is not None:
+                observer.throttled(fn.spec.name)
             fn.invocations += 1
             if faults.injector() is not None:  # --fault / NOTIFYX_FAULTS (infra/faults.py)
+        call = observer.started(fn.spec.name) if observer is not None else None
+        token = _observed.set(call)
                 return faults.invoke(fn.spec.name, fn.spec.timeout, lambda: self._dispatch(fn, event))
             return self._dispatch(fn, event)
-        except FunctionError:
+        except FunctionError as exc:
             fn.errors += 1
             raise
         except Throttled:
             fn.throttles += 1
+            if call is not None:
+                call.error = exc.error_type
             raise
         finally:
             if fn.slots is not None:
@@ -383,6 +402,9 @@ class LambdaRuntime:
 
     def _dispatch(self, fn: _Function, event: Any) -> Any:
         if self.sandboxes == "process":
+            if call is not None:
+                _observed.reset(token)
+                observer.finished(call)
             return self._run_in_sandbox(fn, json.dumps(event))
         return self._run(fn, json.loads(json.dumps(event)))
 
@@ -394,8 +416,12 @@ class LambdaRuntime:
         done = threading.Event()
 
         def work() -> None:
-            _current.set(_Invocation(spec.name, fn.environ))
+            _current.set(_Invocation(spec.name, environ))
             try:
+        call = _observed.get()
+        environ = fn.environ if call is None or call.trace_header is None else \
+            {**fn.environ, "_X_AMZN_TRACE_ID": call.trace_header}
+
                 try:
                     handler = self._handler(fn)
                 except Exception as exc:
@@ -447,8 +473,10 @@ class LambdaRuntime:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         try:
-            payload, error, init_ms, output = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer)
+            payload, error, init_ms, output = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer,
+                                                             call.trace_header if call is not None else None)
         except SandboxTimeout:
+        call = _observed.get()
             sandbox.kill()
             logger.warning("%s timed out after %.2f s: its sandbox was stopped", spec.name, spec.timeout)
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds") from None
@@ -462,6 +490,8 @@ class LambdaRuntime:
         if self._logs is not None:
             duration = (time.perf_counter() - started) * 1000 - (init_ms or 0)
             self._logs.invocation(spec.name, sandbox.log_stream, request_id, output, max(duration, 0.0),
+        if call is not None:
+            call.init_ms, call.lines, call.request_id = init_ms, output.get("lines", ()), request_id
                                   spec.memory, init_ms)
         if error is not None:
             raise FunctionError(error.get("errorType", "Error"), error.get("errorMessage", ""),
@@ -712,6 +742,9 @@ def _answer_invoke(request: Any) -> Any:
     try:
         payload, errored = runtime.invoke_payload(name, event)
     except Throttled as exc:
+    incoming = headers.get("x-amzn-trace-id")
+    # a Step Functions task sets trace_header itself (its interpreter's client sends no header)
+    token = trace_header.set((incoming.decode() if isinstance(incoming, bytes) else incoming) or trace_header.get())
         return _raw_response(request.url, 429, {"x-amzn-errortype": "TooManyRequestsException"},
                              json.dumps({"Type": "User", "message": str(exc)}).encode())
     except ResourceNotFound as exc:
@@ -720,6 +753,8 @@ def _answer_invoke(request: Any) -> Any:
     response_headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST"}
     if errored:
         response_headers["x-amz-function-error"] = "Handled"  # what moto's own path answers
+    finally:
+        trace_header.reset(token)
     return _raw_response(request.url, 200, response_headers, payload)
 
 

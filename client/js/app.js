@@ -210,7 +210,7 @@ async function refreshDirectory() {
   page.directory = new Map((data.topics || []).map((t) => [t.name, t]));
   for (const [name, info] of page.directory) {
     const topic = page.inbox && page.inbox.topic(name);
-    if (topic) applyOwner(topic, info.owner, info.owner_email, info.owner_id);
+    if (topic) applyOwner(topic, info.owner, info.owner_id);
   }
   render();
 }
@@ -219,18 +219,18 @@ function isMe(owner) {
   return owner != null && page.user && (owner === page.user.id || owner === page.user.email);
 }
 
-/** Topics name their owner by email (`owner`) and sometimes by id (`owner_id`): accept either. */
-function applyOwner(topic, owner, ownerEmail = null, ownerId = null) {
+/** A topic's `owner` is the owner's email; GET /topics also sends their id, `owner_id` (PROTOCOL.md). */
+function applyOwner(topic, owner, ownerId = null) {
   topic.owner = owner;
-  topic.ownerEmail = ownerEmail || (typeof owner === "string" && owner.includes("@") ? owner : topic.ownerEmail);
-  topic.canPublish = isMe(owner) || isMe(ownerEmail) || isMe(ownerId);
+  topic.ownerEmail = owner;
+  topic.canPublish = isMe(owner) || isMe(ownerId);
 }
 
 async function subscribe(name, button) {
   const data = await attempt(`Subscribe to ${name}`, () => page.socket.request("subscribe", { topic: name }), button);
   if (!data) return false;
   const topic = page.inbox.ensure(data.topic || name);
-  applyOwner(topic, data.owner, data.owner_email);
+  applyOwner(topic, data.owner);
   if (typeof data.can_publish === "boolean") topic.canPublish = data.can_publish;
   select(topic.name);
   await syncTopic(topic.name);
@@ -520,8 +520,8 @@ function renderDirectory() {
     const item = element("li");
     item.dataset.testid = "directory-item";
     item.dataset.topic = info.name;
-    const mine = isMe(info.owner) || isMe(info.owner_email) || isMe(info.owner_id);
-    const owner = mine ? "you" : info.owner_email || info.owner;
+    const mine = isMe(info.owner) || isMe(info.owner_id);
+    const owner = mine ? "you" : info.owner;
     item.append(element("span", "topic-name", info.name));
     item.append(element("span", "muted small", ` ${owner} · ${info.subscribers ?? 0} subscribers · ${info.status || ""}`));
     if (!page.inbox.topic(info.name)) {

@@ -90,6 +90,8 @@ class RestGateway:
         self.static_dir = Path(static_dir).resolve() if static_dir is not None else None
         #: generated JSON documents served beside the static files, e.g. "/config.json" (the endpoints)
         self.documents: dict[str, bytes] = {}
+        #: documents made per request, e.g. "/metrics": path -> (query string) -> (content type, body)
+        self.live_documents: dict[str, Any] = {}
         #: HTTP APIs served on this server too (api_gateway/http_api.py), asked after the REST stages
         self.http_apis: list[Any] = []
         self.integration_timeout = integration_timeout
@@ -389,7 +391,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(status, headers, payload, head=method == "HEAD")
 
     def _static(self, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
-        document = self.rest_gateway.documents.get(urlsplit(self.path).path) if method in ("GET", "HEAD") else None
+        url = urlsplit(self.path)
+        live = self.rest_gateway.live_documents.get(url.path) if method in ("GET", "HEAD") else None
+        if live is not None:
+            content_type, body = live(url.query)
+            return 200, [("Content-Type", content_type), ("Cache-Control", "no-cache")], body
+        document = self.rest_gateway.documents.get(url.path) if method in ("GET", "HEAD") else None
         if document is not None:
             return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-cache")], document
         file = self.rest_gateway.static_file(self.path) if method in ("GET", "HEAD") else None

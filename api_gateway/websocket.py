@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import logging
 import threading
@@ -63,6 +64,11 @@ class _Session:
         self.timers: list[asyncio.TimerHandle] = []
         self.handled = False          # the connection handler runs: the socket is OPEN
         self.early: list = []         # posted between the accepted handshake and OPEN, sent when it opens
+
+
+def _peek(counter: itertools.count) -> int:
+    """How far an itertools.count has counted (next() on it is atomic, a += on an attribute is not)."""
+    return int(repr(counter)[6:-1])
 
 
 def _is_text(data: bytes) -> bool:
@@ -182,6 +188,9 @@ class WebSocketGateway:
         self._selectable = {key for key in api.routes if not key.startswith("$")}
         #: browser origins allowed to open a socket (the web page's own); a handshake from any other is refused
         self.allowed_origins: set[str] = set()
+        #: frames posted to clients and frames refused (no route), for AWS/ApiGateway's MessageCount and ClientError
+        self._frames_sent = itertools.count()
+        self._client_errors = itertools.count()
         #: told (connection id, what its $disconnect needs) when $connect accepts a socket, (id, None) after its
         #: $disconnect: the local cloud's durable state keeps the open ones (infra/persistence.py)
         self.session_observer: Callable[[str, dict[str, Any] | None], None] | None = None
@@ -263,6 +272,21 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ @connections (any thread)
 
+    @property
+    def frames_sent(self) -> int:
+        """Frames posted through @connections so far."""
+        return _peek(self._frames_sent)
+
+    @property
+    def client_errors(self) -> int:
+        """Frames answered Forbidden (no route) so far."""
+        return _peek(self._client_errors)
+
+    @property
+    def connection_count(self) -> int:
+        """Connections open now."""
+        return len(self._connections)
+
     def has_connection(self, connection_id: str) -> bool:
         """Whether the id names an open connection of this gateway."""
         return connection_id in self._connections
@@ -277,6 +301,7 @@ class WebSocketGateway:
         if len(data) > self.limits.max_message_bytes:
             raise PayloadTooLargeError(f"Message of {len(data)} bytes exceeds {self.limits.max_message_bytes}")
         self._outbox.append((session, data))
+        next(self._frames_sent)
         # one wake-up of the loop per batch: producers only schedule when no flush is pending
         if not self._flush_scheduled:
             self._schedule_flush(connection_id)
@@ -517,6 +542,7 @@ class WebSocketGateway:
         request_id = events.new_request_id()
         route: WebSocketRoute | None = self.api.routes.get(route_key)
         if route is None or not route.function:
+            next(self._client_errors)
             self._reply_error(session, "Forbidden", request_id)
             return
         context = self._context(session, route_key, "MESSAGE", request_id, message_id=events.new_request_id())

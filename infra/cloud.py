@@ -1,7 +1,6 @@
 """LocalCloud: template.yaml running on this machine — emulator, Lambda runtime, API data planes, pollers, schedules."""
 from __future__ import annotations
 
-import gc
 import json
 
 import logging
@@ -26,6 +25,7 @@ from infra import emulator as emulator_module
 from infra import faults as fault_injection
 from infra import moto_patches, observability
 from infra import runtime as lambda_runtime
+from infra.collector import GarbageKeeper
 from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
@@ -242,6 +242,7 @@ class LocalCloud:
         self.stack_name = stack_name
         self.emulator: Emulator | None = None
         self.runtime: LambdaRuntime | None = None
+        self.garbage_keeper: GarbageKeeper | None = None
         self.stack: Stack | None = None
         self.websocket_gateways: list[Any] = []
         self.rest_gateway: Any = None
@@ -294,9 +295,9 @@ class LocalCloud:
         self._start_schedules()
         if self.store is not None:
             self._recover_after_restart()
-        # what start-up built (moto's models, botocore's, the template's resources) lives as long as the cloud:
-        # keep it out of the collector's full passes, which otherwise stop every thread for 100-250 ms
-        gc.freeze()
+        # what start-up built lives as long as the cloud, and the data it serves only grows: see infra/collector.py
+        self.garbage_keeper = GarbageKeeper(
+            lambda: sum(s["invocations"] for s in self.runtime.stats().values())).start()
 
     def _open_state(self) -> None:
         """Restore the state directory into the deployed resources and journal every write from now on."""
@@ -438,6 +439,9 @@ class LocalCloud:
 
     def _stoppers(self) -> list[tuple[str, Any]]:
         steps: list[tuple[str, Any]] = []
+        if self.garbage_keeper is not None:
+            steps.append(("garbage keeper", self.garbage_keeper.stop))
+            self.garbage_keeper = None
         if self.scheduler is not None:
             steps.append(("scheduler", self.scheduler.stop))
         steps += [("poller", p.stop) for p in self.pollers]

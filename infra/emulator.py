@@ -233,6 +233,30 @@ def write_logs(group: str, stream: str, events: list[dict[str, Any]]) -> None:
         except ResourceAlreadyExistsException:
             pass
     backend.put_log_events(group, stream, events)
+    _bound_log_group(backend.groups[group])
+
+
+#: log events kept per log group of the local cloud's own logs; the oldest go first, as with a log group's
+#: retention on AWS (which is by age). NOTIFYX_LOG_RETENTION_EVENTS sets it; 0 keeps everything.
+LOG_RETENTION_EVENTS = int(os.environ.get("NOTIFYX_LOG_RETENTION_EVENTS", "20000"))
+
+
+def _bound_log_group(group: Any) -> None:
+    if LOG_RETENTION_EVENTS <= 0:
+        return
+    streams = list(group.streams.values())
+    total = sum(len(stream.events) for stream in streams)
+    if total <= LOG_RETENTION_EVENTS:
+        return
+    excess = total - LOG_RETENTION_EVENTS * 9 // 10  # trim to 90%, so that trimming is not on every write
+    # events are appended in time order within a stream: drop from the streams whose first event is oldest
+    for stream in sorted((s for s in streams if s.events), key=lambda s: s.events[0].timestamp):
+        if excess <= 0:
+            break
+        dropped = stream.events[:excess]
+        del stream.events[:excess]
+        stream.stored_bytes -= sum(len(event.message) for event in dropped)
+        excess -= len(dropped)
 
 
 # --------------------------------------------------------------------------- DynamoDB item calls, direct

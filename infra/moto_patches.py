@@ -596,12 +596,6 @@ def revert_emulator() -> None:
         patch.revert()
 
 
-def patch(name: str) -> Patch | Replacement:
-    """The registered patch called `name`."""
-    return next(p for p in REGISTRY if p.name == name)
-
-
-REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES, *PERSISTENCE_PATCHES]
 # =========================================================================== durable state (infra/persistence.py)
 def _persistence_hook(name: str, *args: str) -> Callable[[Callable], Any]:
     """A Replacement's build: infra.persistence.<name>(*args) wrapping moto's original (imported when applied)."""
@@ -657,3 +651,145 @@ def revert_persistence() -> None:
         patch.revert()
 
 
+# =========================================================================== observability (infra/observability)
+def _observed() -> Any:
+    from infra import observability
+
+    return observability.active
+
+
+def _percentile_statistics(original: Callable) -> Callable:
+    """moto computes SampleCount, Sum, Average, Minimum and Maximum only; CloudWatch also answers percentiles
+    ("p99", "p50.5") from the samples of the period (the local cloud's minute datums carry theirs)."""
+
+    def get_statistics_for_type(self: Any, stat: str) -> Any:
+        if stat[:1] == "p" and stat[1:].replace(".", "", 1).isdigit():
+            from infra.observability.metrics import percentile
+
+            values = [m.value for m in self.metric_data if hasattr(m, "value")]
+            values += [v for m in self.metric_data for v in getattr(m, "values", ())]
+            return percentile(values, float(stat[1:]))
+        return original(self, stat)
+
+    return get_statistics_for_type
+
+
+def _traced_start_execution(self: Any, original: Callable) -> Any:
+    """moto's StartExecution drops the caller's trace header (the traceHeader parameter, or the X-Amzn-Trace-Id
+    header the X-Ray SDK adds): Step Functions continues the caller's trace with it."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    observed = _observed()
+    backend = self.stepfunction_backend
+    if observed is None or not isinstance(backend, StepFunctionsParserBackend):
+        return original(self)
+    arn, name = self._get_param("stateMachineArn"), self._get_param("name")
+    # botocore adds the Lambda environment's header and the X-Ray SDK its own after it: the last one is the caller's
+    headers = self.headers.get_all("X-Amzn-Trace-Id") if hasattr(self.headers, "get_all") else None
+    header = self._get_param("traceHeader") or (headers[-1] if headers else self.headers.get("X-Amzn-Trace-Id"))
+    started = observed.states.starting(arn, name, header)
+    try:
+        execution = backend.start_execution(arn, name, self._get_param("input", if_none="{}"), trace_header=header)
+    except Exception:
+        observed.states.forget(started)
+        raise
+    observed.states.started(started, execution)
+    return ActionResult({"executionArn": execution.execution_arn, "startDate": execution.start_date})
+
+
+def _traced_lambda_task(original: Callable) -> Callable:
+    """A Lambda task of a traced state machine is invoked with the execution's trace header, as Step Functions
+    invokes it (the runtime reads runtime.trace_header); the task's time becomes a subsegment of the execution."""
+
+    def execute_lambda_function_integration(env: Any, parameters: dict, region: str, state_credentials: Any) -> Any:
+        observed = _observed()
+        if observed is None:
+            return original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
+        import time
+
+        from infra.runtime import trace_header
+
+        context = env.states.context_object.context_object_data
+        header, task = observed.states.task_header(context["Execution"]["Id"],
+                                                   (context.get("State") or {}).get("Name", "Task"))
+        token = trace_header.set(header)
+        try:
+            return original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
+        except Exception:
+            if task is not None:
+                task["fault"] = True
+            raise
+        finally:
+            trace_header.reset(token)
+            if task is not None:
+                task["end_time"] = time.time()
+
+    return execute_lambda_function_integration
+
+
+def _observed_termination(self: Any, original: Callable) -> Any:
+    """An execution's end (moto sets its status here): AWS/States metrics and the state machine's segment."""
+    answer = original(self)
+    observed = _observed()
+    if observed is not None:
+        execution = self.execution
+        status = execution.exec_status.value if execution.exec_status is not None else ""
+        observed.states.ended(execution.exec_arn, status, execution.start_date, execution.stop_date)
+    return answer
+
+
+def _counted_sqs(metric: str, count: Callable[[Any], int]) -> Callable[[Callable], Callable]:
+    """moto's SQS keeps no counts: NumberOfMessagesSent / Received / Deleted per queue, as SQS publishes them."""
+
+    def build(original: Callable) -> Callable:
+        def method(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, queue_name, *args, **kwargs)
+            observed = _observed()
+            if observed is not None and observed.sqs is not None:
+                observed.sqs.counted(metric, queue_name, count(result))
+            return result
+
+        return method
+
+    return build
+
+
+OBSERVABILITY_PATCHES: list[Replacement] = [
+    Replacement("cloudwatch-percentiles", _owner("moto.cloudwatch.models", "Statistics"), "get_statistics_for_type",
+                _percentile_statistics, "moto answers no percentile statistics (p99)"),
+    Replacement("sfn-trace-header", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
+                "start_execution", _calling(_traced_start_execution),
+                "moto's StartExecution drops the caller's trace header"),
+    Replacement("sfn-traced-lambda-tasks", _lambda_eval_utils, "execute_lambda_function_integration",
+                _traced_lambda_task, "Lambda tasks are invoked without the execution's trace header"),
+    Replacement("sfn-execution-ended", _owner("moto.stepfunctions.parser.backend.execution",
+                                              "BaseExecutionWorkerCommunication"), "terminated",
+                _calling(_observed_termination), "nothing is told when an execution ends (AWS/States metrics)"),
+    Replacement("sqs-count-sent", _owner("moto.sqs.models", "SQSBackend"), "send_message",
+                _counted_sqs("NumberOfMessagesSent", lambda _: 1), "moto counts no sent messages"),
+    Replacement("sqs-count-received", _owner("moto.sqs.models", "SQSBackend"), "receive_message",
+                _counted_sqs("NumberOfMessagesReceived", len), "moto counts no received messages"),
+    Replacement("sqs-count-deleted", _owner("moto.sqs.models", "SQSBackend"), "delete_message",
+                _counted_sqs("NumberOfMessagesDeleted", lambda _: 1), "moto counts no deleted messages"),
+]
+
+
+def apply_observability() -> None:
+    """The observability patches (infra/observability.Observability.start does; idempotent)."""
+    for patch in OBSERVABILITY_PATCHES:
+        patch.apply()
+
+
+def revert_observability() -> None:
+    """Take them out, last first (idempotent)."""
+    for patch in reversed(OBSERVABILITY_PATCHES):
+        patch.revert()
+
+
+def patch(name: str) -> Patch | Replacement:
+    """The registered patch called `name`."""
+    return next(p for p in REGISTRY if p.name == name)
+
+
+REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES, *PERSISTENCE_PATCHES, *OBSERVABILITY_PATCHES]

@@ -369,42 +369,42 @@ class LambdaRuntime:
     def invoke(self, name_or_arn: str, event: Any) -> Any:
         """Run the function with `event` (JSON round-tripped, as Lambda does) and return its JSON result."""
         fn = self._lookup(name_or_arn)
+        observer = self.observer
         if fn.slots is None and fn.spec.reserved_concurrency == 0:
             fn.throttles += 1
+            if observer is not None:
+                observer.throttled(fn.spec.name)
             raise Throttled(f"Rate Exceeded. Function {fn.spec.name} has reserved concurrency 0")
-        observer = self.observer
         if fn.slots is not None and not fn.slots.acquire(blocking=False):
             fn.throttles += 1
             if observer is not None:
                 observer.throttled(fn.spec.name)
             raise Throttled(f"Rate Exceeded. Reserved concurrency {fn.spec.reserved_concurrency} of "
                             f"{fn.spec.name} is in use")
-        try:
-            if observer is not None:
-                observer.throttled(fn.spec.name)
-            fn.invocations += 1
-            if faults.injector() is not None:  # --fault / NOTIFYX_FAULTS (infra/faults.py)
         call = observer.started(fn.spec.name) if observer is not None else None
         token = _observed.set(call)
+        try:
+            fn.invocations += 1
+            if faults.injector() is not None:  # --fault / NOTIFYX_FAULTS (infra/faults.py)
                 return faults.invoke(fn.spec.name, fn.spec.timeout, lambda: self._dispatch(fn, event))
             return self._dispatch(fn, event)
         except FunctionError as exc:
             fn.errors += 1
+            if call is not None:
+                call.error = exc.error_type
             raise
         except Throttled:
             fn.throttles += 1
-            if call is not None:
-                call.error = exc.error_type
             raise
         finally:
             if fn.slots is not None:
                 fn.slots.release()
-
-    def _dispatch(self, fn: _Function, event: Any) -> Any:
-        if self.sandboxes == "process":
             if call is not None:
                 _observed.reset(token)
                 observer.finished(call)
+
+    def _dispatch(self, fn: _Function, event: Any) -> Any:
+        if self.sandboxes == "process":
             return self._run_in_sandbox(fn, json.dumps(event))
         return self._run(fn, json.loads(json.dumps(event)))
 
@@ -415,13 +415,13 @@ class LambdaRuntime:
         outcome: dict[str, Any] = {}
         done = threading.Event()
 
-        def work() -> None:
-            _current.set(_Invocation(spec.name, environ))
-            try:
         call = _observed.get()
         environ = fn.environ if call is None or call.trace_header is None else \
             {**fn.environ, "_X_AMZN_TRACE_ID": call.trace_header}
 
+        def work() -> None:
+            _current.set(_Invocation(spec.name, environ))
+            try:
                 try:
                     handler = self._handler(fn)
                 except Exception as exc:
@@ -472,11 +472,11 @@ class LambdaRuntime:
         sandbox = pool.take()
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
+        call = _observed.get()
         try:
             payload, error, init_ms, output = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer,
                                                              call.trace_header if call is not None else None)
         except SandboxTimeout:
-        call = _observed.get()
             sandbox.kill()
             logger.warning("%s timed out after %.2f s: its sandbox was stopped", spec.name, spec.timeout)
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds") from None
@@ -487,11 +487,11 @@ class LambdaRuntime:
         pool.give_back(sandbox)
         if init_ms is not None:
             fn.init_durations.append(init_ms)
+        if call is not None:
+            call.init_ms, call.lines, call.request_id = init_ms, output.get("lines", ()), request_id
         if self._logs is not None:
             duration = (time.perf_counter() - started) * 1000 - (init_ms or 0)
             self._logs.invocation(spec.name, sandbox.log_stream, request_id, output, max(duration, 0.0),
-        if call is not None:
-            call.init_ms, call.lines, call.request_id = init_ms, output.get("lines", ()), request_id
                                   spec.memory, init_ms)
         if error is not None:
             raise FunctionError(error.get("errorType", "Error"), error.get("errorMessage", ""),
@@ -739,22 +739,22 @@ def _answer_invoke(request: Any) -> Any:
         return None
     if invocation_type == "Event":
         return _invoke_async(runtime, name, event, request.url)
-    try:
-        payload, errored = runtime.invoke_payload(name, event)
-    except Throttled as exc:
     incoming = headers.get("x-amzn-trace-id")
     # a Step Functions task sets trace_header itself (its interpreter's client sends no header)
     token = trace_header.set((incoming.decode() if isinstance(incoming, bytes) else incoming) or trace_header.get())
+    try:
+        payload, errored = runtime.invoke_payload(name, event)
+    except Throttled as exc:
         return _raw_response(request.url, 429, {"x-amzn-errortype": "TooManyRequestsException"},
                              json.dumps({"Type": "User", "message": str(exc)}).encode())
     except ResourceNotFound as exc:
         return _raw_response(request.url, 404, {"x-amzn-errortype": "ResourceNotFoundException"},
                              json.dumps({"Type": "User", "Message": str(exc)}).encode())
+    finally:
+        trace_header.reset(token)
     response_headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST"}
     if errored:
         response_headers["x-amz-function-error"] = "Handled"  # what moto's own path answers
-    finally:
-        trace_header.reset(token)
     return _raw_response(request.url, 200, response_headers, payload)
 
 

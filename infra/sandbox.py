@@ -103,13 +103,14 @@ class Sandbox:
         self.process.start()
         child.close()
 
-    def invoke(self, event_json: str, request_id: str, timeout: float,
-               answer: Any) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
+    def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any,
+               trace: str | None = None) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
         """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start,
         its output {"lines", "max_memory_mb"})."""
         deadline = time.monotonic() + timeout
         try:
-            self.conn.send(("invoke", event_json, request_id, timeout))
+            # trace: the X-Ray header Lambda hands the runtime (Lambda-Runtime-Trace-Id) for _X_AMZN_TRACE_ID
+            self.conn.send(("invoke", event_json, request_id, timeout, trace))
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self.conn.poll(remaining):

@@ -32,7 +32,10 @@ from typing import Any
 #: imported by the fork server before it forks sandboxes: libraries, not function code (a sandbox's modules
 #: are its own). pynamodb and chalice are what this project's functions import; missing ones are skipped.
 PRELOAD = ("boto3", "botocore.session", "botocore.parsers", "pynamodb.models", "pynamodb.connection.base",
-           "chalice.app")
+           "chalice.app",
+           # Powertools' Logger and Metrics (its Tracer's X-Ray SDK builds its recorder for the environment it is
+           # imported in, so each sandbox imports that itself, as on Lambda)
+           "aws_lambda_powertools.logging", "aws_lambda_powertools.metrics", "aws_lambda_powertools.tracing")
 #: botocore service models parsed in the fork server, shared copy-on-write by every sandbox
 PRELOAD_MODELS = ("dynamodb", "lambda", "stepfunctions", "sqs", "apigatewaymanagementapi", "s3", "ses",
                   "sesv2", "cloudwatch", "logs", "events", "servicediscovery", "xray")
@@ -153,6 +156,7 @@ class _LabelledStream(io.TextIOBase):
         self._stream = stream
         self._label = label
         self._at_line_start = True
+        self._skipping = False
         self._lock = threading.Lock()
         self._captured = captured  # the invocation's output, for its CloudWatch Logs stream
 
@@ -161,6 +165,11 @@ class _LabelledStream(io.TextIOBase):
             self._captured.append(text)
             out = []
             for line in text.splitlines(keepends=True):
+                if self._skipping or (self._at_line_start and line.startswith('{"_aws"')):
+                    # embedded-metric-format lines go to CloudWatch Logs (and metrics) only, not the console
+                    ended = line.endswith("\n")
+                    self._skipping, self._at_line_start = not ended, ended
+                    continue
                 if self._at_line_start:
                     out.append(self._label)
                 out.append(line)
@@ -206,7 +215,12 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             return
         if message[0] != "invoke":
             continue
-        _, event_json, request_id, timeout = message
+        _, event_json, request_id, timeout, trace = message
+        # as Lambda's runtime client does per invocation: the X-Ray SDK reads the trace header from here
+        if trace:
+            os.environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
         deadline = time.monotonic() + timeout
         reported_init = None
         if handler is None and init_error is None:

@@ -9,6 +9,7 @@ from infra.resources import (  # noqa: F401 - imported to register
     apigateway,
     apigatewayv2,
     awslambda,
+    cloudwatch,
     dynamodb,
     events,
     iam,

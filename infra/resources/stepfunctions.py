@@ -10,7 +10,8 @@ from infra.deploy import TAGS_IGNORED, Deployer, DeployError, Resource, creates
 @creates("AWS::StepFunctions::StateMachine",
          handles=("Definition", "DefinitionString", "DefinitionS3Location", "DefinitionSubstitutions", "RoleArn",
                   "StateMachineName", "StateMachineType"),
-         ignores={"LoggingConfiguration": "no execution logs in CloudWatch", "TracingConfiguration": "no X-Ray traces",
+         ignores={"LoggingConfiguration": "no execution logs in CloudWatch",
+                  "TracingConfiguration": "read by the local cloud's X-Ray (infra/observability) from the template",
                   "EncryptionConfiguration": "definitions are not encrypted locally", **TAGS_IGNORED},
          check=lambda d, lid, props: [] if lid in d.expanded.state_machine_files or "DefinitionS3Location" not in props
          else [("DefinitionS3Location", "only a local definition file (DefinitionUri) is supported")])

@@ -249,6 +249,8 @@ class LocalCloud:
         self.function_url_gateways: list[Any] = []
         self.pollers: list[Any] = []
         self.scheduler: Any = None
+        #: CloudWatch metrics, X-Ray traces, alarms (infra/observability); None with NOTIFYX_OBSERVABILITY=off
+        self.observability: Any = None
         self.aws_endpoint: str | None = None
         self._started = False
 
@@ -277,6 +279,8 @@ class LocalCloud:
             self.emulator = Emulator(self.aws_port).start()
             self.aws_endpoint = self.emulator.endpoint
         self.runtime = LambdaRuntime(self.aws_endpoint, REGION, sandboxes=self.sandboxes)
+        if self.emulator is not None and observability.enabled():
+            self.observability = observability.Observability(REGION).start(self.runtime)
         if self.emulator is not None:
             lambda_runtime.attach_to_moto(self.runtime)
             self.runtime.log_sink = emulator_module.write_logs
@@ -288,8 +292,8 @@ class LocalCloud:
                               stack_name=self.stack_name, region=REGION, embedded=self.emulator is not None).deploy()
         if self.state_dir is not None:
             self._open_state()
-        #: CloudWatch metrics, X-Ray traces, alarms (infra/observability); None with NOTIFYX_OBSERVABILITY=off
-        self.observability: Any = None
+        if self.observability is not None:
+            self.observability.attach(self.stack, self.aws_endpoint)
         self._start_data_planes()
         self._start_pollers()
         self._start_schedules()
@@ -318,8 +322,6 @@ class LocalCloud:
                 gateway.disconnect_orphan(connection_id, info)
             store.forget_orphan(connection_id)
         if self.scheduler is not None and any(store.restored.get(k) for k in ("items", "messages")):
-        if self.emulator is not None and observability.enabled():
-            self.observability = observability.Observability(REGION).start(self.runtime)
             # the ticks missed while the cloud was down come as one, now (e.g. a recovery job finds the work
             # of Step Functions executions that died with the process)
             self.scheduler.catch_up()
@@ -331,8 +333,6 @@ class LocalCloud:
         ws_apis = websocket_configs(self.stack)
         if len(ws_apis) > 1:
             raise CloudError(f"the local cloud serves one WebSocket API; the template has {len(ws_apis)}")
-        if self.observability is not None:
-            self.observability.attach(self.stack, self.aws_endpoint)
         for api in ws_apis:
             invoke, watcher = self.invoke_function, None
             if self.observability is not None:  # AWS/ApiGateway metrics of the stage
@@ -342,6 +342,8 @@ class LocalCloud:
             if self.store is not None:
                 gateway.session_observer = self.store.websocket_session
             gateway.start()
+            if watcher is not None:
+                watcher.watch(gateway)
             self.websocket_gateways.append(gateway)
         if self.websocket_gateways:
             from api_gateway import connections
@@ -361,6 +363,8 @@ class LocalCloud:
                                             f"http://localhost:{self.rest_gateway.port}"})
         # the web page learns where the APIs are (any ports) from the page's own origin
         self.rest_gateway.documents["/config.json"] = json.dumps(self.endpoints).encode()
+        if self.observability is not None:  # /metrics (Prometheus) and the dashboard's data
+            self.rest_gateway.live_documents.update(self.observability.documents())
 
     def _start_function_urls(self) -> None:
         """Each function URL on its own port (the one its FunctionUrl names): payload 2.0, like an HTTP API."""
@@ -381,8 +385,6 @@ class LocalCloud:
         self._start_stream_pollers()
         if not self.stack.sqs_sources:
             return
-            if watcher is not None:
-                watcher.watch(gateway)
         import boto3
 
         from botocore.config import Config
@@ -402,8 +404,6 @@ class LocalCloud:
     def _start_stream_pollers(self) -> None:
         """DynamoDB stream event sources (infra/stream_pollers.py); they stop with the SQS pollers."""
         if not self.stack.stream_sources:
-        if self.observability is not None:  # /metrics (Prometheus) and the dashboard's data
-            self.rest_gateway.live_documents.update(self.observability.documents())
             return
         from infra.stream_pollers import DynamoDbStreamSource, StreamEventSourceSpec
 
@@ -442,6 +442,9 @@ class LocalCloud:
         if self.garbage_keeper is not None:
             steps.append(("garbage keeper", self.garbage_keeper.stop))
             self.garbage_keeper = None
+        if self.observability is not None:
+            steps.append(("observability", self.observability.stop))
+            self.observability = None
         if self.scheduler is not None:
             steps.append(("scheduler", self.scheduler.stop))
         steps += [("poller", p.stop) for p in self.pollers]
@@ -481,9 +484,6 @@ class LocalCloud:
         self.stop()
 
     # ------------------------------------------------------------------ use
-        if self.observability is not None:
-            steps.append(("observability", self.observability.stop))
-            self.observability = None
     @property
     def endpoints(self) -> dict[str, str]:
         """PROTOCOL.md's endpoints: http_api, websocket_api, aws_endpoint, region, client, dashboard."""

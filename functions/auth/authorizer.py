@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from auth import sessions
+from core import telemetry
 from core.errors import AppError
 
 
@@ -17,6 +18,7 @@ def _token(event: dict) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+@telemetry.instrumented
 def handler(event: dict, context: Any) -> dict:
     """An IAM Allow policy for ``methodArn`` with the user in ``context``; raising "Unauthorized" means 401."""
     token = _token(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from core import aws, config
+from core import aws, config, telemetry
 from avatar import render
 
 CONTENT_TYPE = "image/png"
@@ -33,6 +33,7 @@ def avatar(name: str, size: int, kind: str) -> bytes:
             raise
     png = render.render(name, size, kind)
     s3.put_object(Bucket=bucket, Key=object_key, Body=png, ContentType=CONTENT_TYPE)
+    telemetry.count("AvatarsRendered")
     return png
 
 
@@ -44,7 +45,10 @@ def ensure(name: str, size: int, kind: str) -> str:
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404", "NotFound"):
             raise
-        s3.put_object(Bucket=bucket, Key=object_key, Body=render.render(name, size, kind), ContentType=CONTENT_TYPE)
+        with telemetry.step("render"):
+            body = render.render(name, size, kind)
+        s3.put_object(Bucket=bucket, Key=object_key, Body=body, ContentType=CONTENT_TYPE)
+        telemetry.count("AvatarsRendered")
     return object_key
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from pynamodb.exceptions import PynamoDBException
 
-from core import validation
+from core import telemetry, validation
 from core.errors import AppError, invalid, unavailable
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def internal_handler(ops: Mapping[str, Op]) -> Handler:
             log.exception("op %s failed", name)
             return _failed(unavailable())
 
-    return handler
+    return telemetry.instrumented(handler)
 
 
 def task_handler(ops: Mapping[str, Op]) -> Handler:
@@ -80,13 +80,16 @@ def task_handler(ops: Mapping[str, Op]) -> Handler:
 
     def handler(event: Any, context: Any) -> Any:
         name, op, fields = bind(ops, event)
+        transaction = fields.get("transaction")
+        telemetry.correlate(txid=transaction.get("txid") if isinstance(transaction, dict) else None)
         try:
-            return op(**fields)
+            with telemetry.step(name):
+                return op(**fields)
         except Exception:
             log.exception("op %s failed", name)
             raise
 
-    return handler
+    return telemetry.instrumented(handler)
 
 
 def is_infrastructure_failure(error: BaseException) -> bool:

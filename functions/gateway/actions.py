@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from core import services, validation
+from core import services, telemetry, validation
 from core.errors import AppError, invalid, unavailable
 from gateway import delivery, frames, models, publishing
 
@@ -47,14 +47,32 @@ def ack(caller: Caller, frame: dict) -> dict:
 
 def publish(caller: Caller, frame: dict) -> dict:
     """Owner only; through the two-phase commit; committed -> pushed to the live recipients, then the reply."""
+    with telemetry.timed("PublishLatency"):
+        return _publish(caller, frame)
+
+
+def _publish(caller: Caller, frame: dict) -> dict:
     tx = publishing.transaction(caller.id, caller.email, frame)
     topic = services.call(PERSIST, "topic", topic=tx["topic"])
     if topic["owner_id"] != caller.id:
         raise AppError("forbidden", f"only the owner of {tx['topic']!r} can publish to it")
-    output, started = publishing.run(tx)
-    result = publishing.outcome(output)
+    telemetry.correlate(txid=tx["txid"])
+    with telemetry.step("two-phase commit"), telemetry.timed("TwoPhaseCommitDuration"):
+        output, started = publishing.run(tx)
+    try:
+        result = publishing.outcome(output)
+    except AppError:
+        if started:
+            reason = output.get("reason") or "aborted"
+            telemetry.count("PublishesAborted")
+            telemetry.count_by("PublishesAbortedByReason", "reason", str(reason))
+            telemetry.logger.info("publish aborted", extra={"topic": tx["topic"], "reason": reason})
+        raise
     if started:  # a repeated idempotency key gets the first outcome and publishes nothing new
-        delivery.fan_out(caller.request_context, output["notification"])
+        telemetry.count("PublishesCommitted")
+        telemetry.logger.info("publish committed", extra={"topic": tx["topic"], "seq": result["seq"]})
+        with telemetry.step("fan-out"):
+            delivery.fan_out(caller.request_context, output["notification"])
     return result
 
 
@@ -84,6 +102,7 @@ def _frame(event: dict) -> dict:
     return frame
 
 
+@telemetry.instrumented
 def handler(event: dict, context: Any) -> dict:
     """A client frame in, its reply frame (or an error frame) out, on the same socket.
 
@@ -103,6 +122,7 @@ def handler(event: dict, context: Any) -> dict:
             f"unknown action {validation.quote(action)}; one of " + ", ".join(sorted(ACTIONS)))))
     request_context = event.get("requestContext") or {}
     authorizer = request_context.get("authorizer") or {}
+    telemetry.correlate(connection_id=request_context.get("connectionId"), action=action)
     try:
         validation.text_only(frame)
         if not authorizer.get("user_id"):

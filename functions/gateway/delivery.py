@@ -6,9 +6,9 @@ from one BatchGetItem per 100 users, and the frame is serialized once.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
-
-from core import aws
+from core import aws, telemetry
 from core import services
 from gateway import frames, models
 
@@ -31,6 +31,7 @@ def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:
         return True
     except client.exceptions.GoneException:
         models.remove(user_id, connection_id)  # the socket is closed: forget it
+        telemetry.count("GoneConnectionsRemoved")
     except Exception as e:  # one bad connection must not stop the others
         log.warning("post to %s failed: %s", connection_id, e)
     return False
@@ -50,4 +51,16 @@ def fan_out(request_context: dict, notification: dict) -> int:
         sent = sum(_send(client, data, *c) for c in connections)
     finally:
         services.call(PERSIST, "delivered", topic=topic, seq=seq)
+    telemetry.count("DeliveriesSent", sent)
+    if sent:
+        telemetry.milliseconds("DeliveryLatency", _since(notification.get("created_at")))
     return sent
+
+
+def _since(created_at: str | None) -> float:
+    """Milliseconds from a notification's created_at (ISO 8601, UTC) to now: publish -> delivery."""
+    try:
+        created = datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return max(0.0, (datetime.now(UTC) - created).total_seconds() * 1000)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from core import aws
+from core import aws, telemetry
 from mail.models import FAILED, QUEUED, SENT, Mail
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ def deliver(mail_id: str, attempt: int, max_attempts: int, lease_seconds: float)
     mail.update(actions=[Mail.status.set(SENT), Mail.ses_message_id.set(message_id), Mail.error.remove(),
                          Mail.sent_at.set(datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")),
                          Mail.claim.remove(), Mail.claimed_until.remove()])
+    telemetry.count("MailSent")
     return SENT
 
 

@@ -36,9 +36,13 @@ def test_non_owner_cannot_publish(owner_and_subscriber):
         sub_conn.request("publish", topic=topic, message="not my topic")
 
     assert refused.value.code == "forbidden"
-    assert owner_conn.drain(0.5) == []
     assert subscriber.published() == before
     assert sub_conn.request("history", topic=topic)["notifications"] == []
+    # the barrier: a topic's notifications reach a socket in seq order, so a refused publish that had been
+    # delivered after all would arrive before the owner's own
+    barrier = owner_conn.request("publish", topic=topic, message="the owner's")
+    assert barrier["seq"] == 1
+    assert owner_conn.next_notification(timeout=10)["id"] == barrier["notification_id"]
 
 
 def test_publish_to_names_only_those_subscribers(new_user, owner_and_subscriber):
@@ -52,9 +56,12 @@ def test_publish_to_names_only_those_subscribers(new_user, owner_and_subscriber)
     assert data["recipients"] == 1
     note = named_conn.next_notification(timeout=10)
     assert note["id"] == data["notification_id"]
-    assert other_conn.drain(1.0) == []
     assert other_conn.request("history", topic=topic)["notifications"] == []
     assert [n["id"] for n in named.http.inbox(topic=topic)["notifications"]] == [data["notification_id"]]
+    # the barrier: a publish to everyone comes after it in seq order; had the targeted one reached `other`,
+    # it would arrive first
+    everyone = owner_conn.request("publish", topic=topic, message="for all")
+    assert other_conn.next_notification(timeout=10)["id"] == everyone["notification_id"]
 
 
 def test_offline_subscriber_catches_up_with_history_after_seq(owner_and_subscriber):
@@ -106,12 +113,13 @@ def test_same_idempotency_key_publishes_once(owner_and_subscriber):
     assert second["notification_id"] == first["notification_id"]
     assert second["seq"] == first["seq"]
     assert owner.published() == before + 1
-    received = [sub_conn.next_notification(timeout=10)] + sub_conn.drain(1.0)
-    assert [n["id"] for n in received] == [first["notification_id"]]
-    # another key is another notification
+    assert sub_conn.next_notification(timeout=10)["id"] == first["notification_id"]
+    # another key is another notification, and the next one delivered: a second delivery of the first would
+    # arrive before it (one topic's notifications reach a socket in seq order)
     third = owner_conn.request("publish", topic=topic, message="once", idempotency_key="order-43")
     assert third["notification_id"] != first["notification_id"]
     assert owner.published() == before + 2
+    assert sub_conn.next_notification(timeout=10)["id"] == third["notification_id"]
 
 
 def test_twenty_concurrent_publishes_all_commit_in_seq_order(owner_and_subscriber):
@@ -132,16 +140,24 @@ def test_twenty_concurrent_publishes_all_commit_in_seq_order(owner_and_subscribe
     while len(received) < 20 and time.monotonic() < deadline:
         received.append(sub_conn.next_notification(timeout=deadline - time.monotonic()))
     assert [n["seq"] for n in received] == list(range(1, 21))
-    assert sub_conn.drain(0.5) == []
+    # no duplicate follows: the next notification is the next publish
+    barrier = owner_conn.request("publish", topic=topic, message="barrier")
+    assert barrier["seq"] == 21
+    assert sub_conn.next_notification(timeout=10)["id"] == barrier["notification_id"]
 
 
 def test_unsubscribed_user_stops_receiving(owner_and_subscriber):
     owner, owner_conn, subscriber, sub_conn, topic = owner_and_subscriber
 
     assert sub_conn.request("unsubscribe", topic=topic) == {"topic": topic}
-    owner_conn.request("publish", topic=topic, message="after you left")
+    left = owner_conn.request("publish", topic=topic, message="after you left")
 
-    assert sub_conn.drain(1.0) == []
+    # the barrier: subscribed again, the next publish reaches the socket; had the one published while it was
+    # unsubscribed reached it, that one (an earlier seq of the same topic) would have arrived first
+    sub_conn.request("subscribe", topic=topic)
+    back = owner_conn.request("publish", topic=topic, message="welcome back")
+    assert back["seq"] == left["seq"] + 1
+    assert sub_conn.next_notification(timeout=10)["id"] == back["notification_id"]
 
 
 def test_subscribe_reports_the_topic_and_creates_it_once(new_user, topic_name):

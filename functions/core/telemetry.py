@@ -1,0 +1,124 @@
+"""Logs, metrics and traces, as Lambda functions emit them: Powertools for AWS Lambda's Logger, Metrics, Tracer.
+
+- Logger: one JSON object per line on stdout (CloudWatch Logs), with the invocation's request id, cold start, the
+  service, and the correlation ids an action sets (``correlate(txid=..., connection_id=...)``); the functions'
+  ``logging.getLogger(__name__)`` records come out the same way.
+- Metrics: CloudWatch embedded metric format (EMF) in the log, flushed once per invocation, namespace
+  ``POWERTOOLS_METRICS_NAMESPACE`` (template.yaml: Notifyx), dimension ``service``.
+- Tracer: the X-Ray SDK with boto3/botocore patched (every AWS call a subsegment, the trace header passed on)
+  and ``step(name)`` subsegments for the steps worth seeing in a trace.
+
+``POWERTOOLS_TRACE_DISABLED`` / ``POWERTOOLS_METRICS_DISABLED`` (template.yaml's Telemetry parameter) switch them
+off. The service is the handler's package (``_HANDLER`` = "gateway.actions.handler" -> "gateway").
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or (os.environ.get("_HANDLER") or "notifyx").split(".", 1)[0]
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Notifyx"
+#: this project's packages, whose loggers log as the Logger does
+PACKAGES = {"core", "auth", "persist", "counter", "transaction", "gateway", "mail", "avatar", "status"}
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=("boto3", "botocore"))
+_tracing = not tracer.disabled if hasattr(tracer, "disabled") else True
+_configured = False
+
+Unit = MetricUnit
+
+
+def _configure_loggers() -> None:
+    global _configured
+    if not _configured:
+        copy_config_to_registered_loggers(source_logger=logger, include=PACKAGES)
+        _configured = True
+
+
+def instrumented(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A Lambda handler with the Logger's context, its metrics flushed as EMF and a traced ``## handler``."""
+    traced = tracer.capture_lambda_handler(handler, capture_response=False)
+    measured = metrics.log_metrics(traced, raise_on_empty_metrics=False)
+
+    @functools.wraps(handler)
+    def wrapped(event: Any, context: Any) -> Any:
+        _configure_loggers()
+        return measured(event, context)
+
+    logged = logger.inject_lambda_context(wrapped, clear_state=True)
+
+    @functools.wraps(handler)
+    def entry(event: Any, context: Any) -> Any:
+        if context is None:  # called directly (tests), not by Lambda: nothing to report on
+            return handler(event, context)
+        return logged(event, context)
+
+    return entry
+
+
+def correlate(**ids: str | None) -> None:
+    """Correlation ids for every log line of this invocation (txid, connection_id) and the trace's annotations."""
+    present = {k: v for k, v in ids.items() if v}
+    if not present:
+        return
+    logger.append_keys(**present)
+    for key, value in present.items():
+        try:
+            tracer.put_annotation(key, value)
+        except Exception:  # noqa: BLE001 - no trace entity (tracing off, tests): annotations are optional
+            pass
+
+
+def count(name: str, value: float = 1, unit: str = MetricUnit.Count) -> None:
+    """Add to a metric of this invocation (flushed as EMF when the handler returns)."""
+    metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def milliseconds(name: str, value_ms: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=round(value_ms, 3))
+
+
+def count_by(name: str, dimension: str, value: str, amount: float = 1) -> None:
+    """A count with its own dimension besides ``service`` (e.g. aborts by reason), in its own EMF line."""
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+        return
+    with single_metric(name=name, unit=MetricUnit.Count, value=amount, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}) as metric:
+        metric.add_dimension(name=dimension, value=value)
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    """A subsegment of the trace for one meaningful step (e.g. "prepare", "fan-out")."""
+    if not _tracing:
+        yield
+        return
+    with tracer.provider.in_subsegment(f"## {name}"):
+        yield
+
+
+@contextmanager
+def timed(metric: str) -> Iterator[None]:
+    """Record how long the block took, in ms, as `metric`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        milliseconds(metric, (time.perf_counter() - started) * 1000)
+
+
+def breaker_changed(name: str, before: str, after: str) -> None:
+    """The hook for circuit breaker state changes (core/breakers.py): one count per change, by breaker and state."""
+    logging.getLogger("core.breakers").info("circuit breaker %s: %s -> %s", name, before, after)
+    count_by("BreakerStateChanges", "state", after)

@@ -1,0 +1,137 @@
+"""What tracing and metrics cost a publish (issue 11: at most 10% of publish p50 and throughput).
+
+Two local clouds of template.yaml run side by side, each in its own process: one as shipped (X-Ray tracing
+Active, Powertools Logger/Metrics/Tracer in the functions, the local cloud's CloudWatch and X-Ray), one with
+``Telemetry=off`` (tracing PassThrough, POWERTOOLS_TRACE_DISABLED / POWERTOOLS_METRICS_DISABLED) and
+``NOTIFYX_OBSERVABILITY=off`` (no metric store, no X-Ray daemon, no alarm evaluation). The same closed-loop
+publish load (tests/bench/publish_load.py) alternates between them, off / on / off / on, so both see the same
+machine; the figures are the medians of their runs. Written to results/telemetry.json.
+
+NOTIFYX_TELEMETRY_SECONDS (default 6) is each run's length; NOTIFYX_TELEMETRY_ROUNDS (default 2) the rounds.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from publish_load import run_load, sign_up
+
+pytestmark = pytest.mark.timeout(600)
+
+ROOT = Path(__file__).resolve().parents[2]
+SECONDS = float(os.environ.get("NOTIFYX_TELEMETRY_SECONDS", "6"))
+ROUNDS = int(os.environ.get("NOTIFYX_TELEMETRY_ROUNDS", "2"))
+IN_FLIGHT = 10
+SUBSCRIBERS = 2
+
+CLOUD = """
+import json, logging, os, sys
+logging.basicConfig(level=logging.WARNING)
+from infra.cloud import LocalCloud
+cloud = LocalCloud(sys.argv[1], parameters=json.loads(sys.argv[3])).start()
+try:
+    with open(sys.argv[2] + ".tmp", "w") as out:
+        json.dump(cloud.endpoints, out)
+    os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+    sys.stdin.read()
+finally:
+    cloud.stop()
+"""
+
+
+def start_cloud(folder: Path, telemetry: bool) -> tuple[subprocess.Popen, Path]:
+    endpoints = folder / f"endpoints-{'on' if telemetry else 'off'}.json"
+    env = {**os.environ, "NOTIFYX_OBSERVABILITY": "on" if telemetry else "off"}
+    parameters = json.dumps({"Telemetry": "on" if telemetry else "off"})
+    child = subprocess.Popen([sys.executable, "-c", CLOUD, str(ROOT / "template.yaml"), str(endpoints), parameters],
+                             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    return child, endpoints
+
+
+def wait_up(child: subprocess.Popen, endpoints: Path) -> dict:
+    deadline = time.monotonic() + 120
+    while not endpoints.exists():
+        if child.poll() is not None:
+            pytest.fail(f"a local cloud exited with {child.returncode} before it was up")
+        if time.monotonic() > deadline:
+            pytest.fail("a local cloud was not up within 120 s")
+        time.sleep(0.1)
+    return json.loads(endpoints.read_text())
+
+
+async def warm_connects(endpoints: dict, users: list[dict]) -> None:
+    """Open sockets in growing bursts, so the authorizer and $connect have warm sandboxes for the load's burst
+    (a burst of cold starts on a busy 2-core machine can pass the authorizer's 5 s timeout)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    from publish_load import ws_url
+
+    async def one(user: dict):
+        for attempt in range(5):
+            try:
+                return await connect(ws_url(endpoints, user["token"]), open_timeout=60)
+            except InvalidStatus:  # 500: the authorizer's cold start passed its timeout; the next one is warm
+                await asyncio.sleep(1 + attempt)
+        raise AssertionError("could not connect after 5 attempts")
+
+    for burst in (5, 10, 20, len(users)):
+        sockets = await asyncio.gather(*(one(u) for u in users[:burst]))
+        await asyncio.gather(*(s.close() for s in sockets))
+
+
+def test_tracing_and_metrics_cost_at_most_ten_percent_of_a_publish(tmp_path, results_dir):
+    clouds = {on: start_cloud(tmp_path, on) for on in (False, True)}
+    try:
+        endpoints = {on: wait_up(*clouds[on]) for on in (False, True)}
+        users = {on: sign_up(endpoints[on]["http_api"], IN_FLIGHT * (1 + SUBSCRIBERS)) for on in (False, True)}
+        runs: dict[bool, list[dict]] = {False: [], True: []}
+        for on in (False, True):  # warm every function of both before measuring
+            asyncio.run(warm_connects(endpoints[on], users[on]))
+            asyncio.run(run_load(endpoints[on], users[on], IN_FLIGHT, 2.0, SUBSCRIBERS))
+        for _ in range(ROUNDS):
+            for on in (False, True):
+                result = asyncio.run(run_load(endpoints[on], users[on], IN_FLIGHT, SECONDS, SUBSCRIBERS))
+                runs[on].append(result.figures())
+    finally:
+        for child, _ in clouds.values():
+            child.stdin.close()
+        for child, _ in clouds.values():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    def median(on: bool, key: str) -> float:
+        return statistics.median(run[key] for run in runs[on])
+
+    figures = {
+        "in_flight": IN_FLIGHT, "seconds_per_run": SECONDS, "rounds": ROUNDS,
+        "off": {"publishes_per_s": median(False, "publishes_per_s"), "reply_p50_ms": median(False, "reply_p50_ms"),
+                "reply_p99_ms": median(False, "reply_p99_ms")},
+        "on": {"publishes_per_s": median(True, "publishes_per_s"), "reply_p50_ms": median(True, "reply_p50_ms"),
+               "reply_p99_ms": median(True, "reply_p99_ms")},
+        "runs": {"off": runs[False], "on": runs[True]},
+    }
+    figures["throughput_cost_pct"] = round(100 * (1 - figures["on"]["publishes_per_s"]
+                                                  / figures["off"]["publishes_per_s"]), 1)
+    figures["p50_cost_pct"] = round(100 * (figures["on"]["reply_p50_ms"] / figures["off"]["reply_p50_ms"] - 1), 1)
+    figures["when"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (results_dir / "telemetry.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"\ntelemetry off: {figures['off']['publishes_per_s']} publishes/s, p50 {figures['off']['reply_p50_ms']} ms; "
+          f"on: {figures['on']['publishes_per_s']} publishes/s, p50 {figures['on']['reply_p50_ms']} ms "
+          f"(throughput -{figures['throughput_cost_pct']}%, p50 +{figures['p50_cost_pct']}%)")
+    for run in runs[False] + runs[True]:
+        assert run["committed"] > 0 and run["failed"] == 0, run
+    assert figures["throughput_cost_pct"] <= 10, figures
+    assert figures["p50_cost_pct"] <= 10, figures

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra.account import ACCOUNT_ID, REGION
 from tables import create_tables
 from lambdas import InProcessLambda
 
@@ -19,18 +20,65 @@ STAGE = "local"
 
 
 @pytest.fixture
-def gw(monkeypatch):
+def gateway_service(monkeypatch):
+    """The gateway's tables on moto, and persist's internal API answering in process (as the gateway calls it)."""
     with mock_aws():
         create_tables(monkeypatch, "ConnectionsTable", "TopicsTable", "SubscriptionsTable", "NotificationsTable",
                       "ReceiptsTable")
         from core import services
-        from gateway import actions, connection, delivery, models, publishing
-        from persist import participant, service
+        from persist import service
 
         monkeypatch.setenv("PERSIST_SERVICE_FUNCTION", "notifyx-PersistService")
         monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-PersistService": service.handler}))
-        yield {"actions": actions, "connection": connection, "delivery": delivery, "models": models,
-               "publishing": publishing, "participant": participant.handler}
+        yield
+
+
+@pytest.fixture
+def actions(gateway_service):
+    """gateway.actions: the $default route's handler of client frames."""
+    from gateway import actions
+
+    return actions
+
+
+@pytest.fixture
+def connection(gateway_service):
+    """gateway.connection: the $connect and $disconnect handlers."""
+    from gateway import connection
+
+    return connection
+
+
+@pytest.fixture
+def delivery(gateway_service):
+    """gateway.delivery: fan-out of committed notifications to @connections."""
+    from gateway import delivery
+
+    return delivery
+
+
+@pytest.fixture
+def models(gateway_service):
+    """gateway.models: the Connections table."""
+    from gateway import models
+
+    return models
+
+
+@pytest.fixture
+def publishing(gateway_service):
+    """gateway.publishing: the seam to the publish state machine."""
+    from gateway import publishing
+
+    return publishing
+
+
+@pytest.fixture
+def participant(gateway_service):
+    """persist's two-phase-commit participant handler, to commit notifications for the gateway to push."""
+    from persist import participant
+
+    return participant.handler
 
 
 def context(user, connection_id="conn-1", route="$default"):
@@ -38,24 +86,24 @@ def context(user, connection_id="conn-1", route="$default"):
             "authorizer": {"user_id": user["user_id"], "email": user["email"], "principalId": user["user_id"]}}
 
 
-def send(gw, user, frame, connection_id="conn-1"):
+def send(actions, user, frame, connection_id="conn-1"):
     """The handler's answer to one client frame, as the client reads it."""
     body = frame if isinstance(frame, str) else json.dumps(frame)
-    response = gw["actions"].handler({"requestContext": context(user, connection_id), "body": body}, None)
+    response = actions.handler({"requestContext": context(user, connection_id), "body": body}, None)
     assert response["statusCode"] == 200
     return json.loads(response["body"])
 
 
-def connect(gw, user, connection_id):
+def connect(connection, user, connection_id):
     event = {"requestContext": context(user, connection_id, "$connect")}
-    assert gw["connection"].on_connect(event, None) == {"statusCode": 200}
+    assert connection.on_connect(event, None) == {"statusCode": 200}
 
 
 def posted(connection_id):
     """The frames moto's @connections recorded for a connection, in order."""
     from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
-    data = apigatewaymanagementapi_backends["123456789012"]["us-east-1"].connections[connection_id].data.decode()
+    data = apigatewaymanagementapi_backends[ACCOUNT_ID][REGION].connections[connection_id].data.decode()
     decoder, frames, at = json.JSONDecoder(), [], 0
     while at < len(data):
         frame, at = decoder.raw_decode(data, at)
@@ -63,36 +111,36 @@ def posted(connection_id):
     return frames
 
 
-def commit(gw, txid, topic="news", to=None, publisher=ADA):
+def commit(participant, txid, topic="news", to=None, publisher=ADA):
     transaction = {"txid": txid, "topic": topic, "publisher": {"id": publisher["user_id"], "email": publisher["email"]},
                    "message": f"message {txid}", "to": to, "created_at": "2026-11-25T14:00:00.000Z"}
-    assert gw["participant"]({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
-    return gw["participant"]({"op": "commit", "transaction": transaction}, None)["notification"]
+    assert participant({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
+    return participant({"op": "commit", "transaction": transaction}, None)["notification"]
 
 
 # ---------------------------------------------------------------- connections
 
 
-def test_connect_and_disconnect_track_each_users_live_connections(gw):
-    connect(gw, ADA, "c1")
-    connect(gw, ADA, "c2")
-    connect(gw, BOB, "c3")
-    assert sorted(gw["models"].live([ADA["user_id"], BOB["user_id"], CY["user_id"]])) == [
+def test_connect_and_disconnect_track_each_users_live_connections(connection, models):
+    connect(connection, ADA, "c1")
+    connect(connection, ADA, "c2")
+    connect(connection, BOB, "c3")
+    assert sorted(models.live([ADA["user_id"], BOB["user_id"], CY["user_id"]])) == [
         ("u-ada", "c1"), ("u-ada", "c2"), ("u-bob", "c3")]
-    gw["connection"].on_disconnect({"requestContext": context(ADA, "c1", "$disconnect")}, None)
-    assert gw["models"].live([ADA["user_id"]]) == [("u-ada", "c2")]
+    connection.on_disconnect({"requestContext": context(ADA, "c1", "$disconnect")}, None)
+    assert models.live([ADA["user_id"]]) == [("u-ada", "c2")]
 
 
-def test_connect_without_an_authorized_user_is_refused(gw):
-    assert gw["connection"].on_connect({"requestContext": {"connectionId": "c1"}}, None)["statusCode"] == 401
+def test_connect_without_an_authorized_user_is_refused(connection):
+    assert connection.on_connect({"requestContext": {"connectionId": "c1"}}, None)["statusCode"] == 401
 
 
-def test_live_connections_of_many_users_come_in_batches(gw):
+def test_live_connections_of_many_users_come_in_batches(models):
     table = boto3.resource("dynamodb").Table("notifyx-ConnectionsTable")
     with table.batch_writer() as batch:
         for i in range(250):
             batch.put_item(Item={"user_id": f"u-{i}", "connections": {f"c-{i}"}})
-    live = gw["models"].live([f"u-{i}" for i in range(260)])
+    live = models.live([f"u-{i}" for i in range(260)])
     assert len(live) == 250 and ("u-249", "c-249") in live
 
 
@@ -100,35 +148,35 @@ def test_live_connections_of_many_users_come_in_batches(gw):
 
 
 @pytest.mark.parametrize("raw", ["this is not json", "[1, 2, 3]", '{"no_action": true}', '{"action": "teleport"}'])
-def test_a_frame_that_is_not_an_action_gets_an_error_frame(gw, raw):
-    frame = send(gw, ADA, raw)
+def test_a_frame_that_is_not_an_action_gets_an_error_frame(actions, raw):
+    frame = send(actions, ADA, raw)
     assert frame["type"] == "error" and frame["error"]["code"] == "invalid_request" and frame["error"]["message"]
 
 
-def test_ping_replies_with_the_frame_id(gw):
-    assert send(gw, ADA, {"action": "ping", "id": "p1"}) == {
+def test_ping_replies_with_the_frame_id(actions):
+    assert send(actions, ADA, {"action": "ping", "id": "p1"}) == {
         "type": "reply", "id": "p1", "action": "ping", "ok": True, "data": {"pong": True}}
 
 
-def test_an_action_without_an_authorized_user_is_unauthorized(gw):
-    response = gw["actions"].handler({"requestContext": {"connectionId": "c1"},
+def test_an_action_without_an_authorized_user_is_unauthorized(actions):
+    response = actions.handler({"requestContext": {"connectionId": "c1"},
                                       "body": json.dumps({"action": "ping", "id": "p"})}, None)
     reply = json.loads(response["body"])
     assert reply["ok"] is False and reply["error"]["code"] == "unauthorized"
 
 
-def test_subscribe_history_ack_unsubscribe_round_trip(gw):
-    created = send(gw, ADA, {"action": "subscribe", "id": "s1", "topic": "news"})
+def test_subscribe_history_ack_unsubscribe_round_trip(actions, participant):
+    created = send(actions, ADA, {"action": "subscribe", "id": "s1", "topic": "news"})
     assert created["ok"] and created["data"]["created"] is True and created["data"]["can_publish"] is True
-    joined = send(gw, BOB, {"action": "subscribe", "id": "s2", "topic": "news"})["data"]
+    joined = send(actions, BOB, {"action": "subscribe", "id": "s2", "topic": "news"})["data"]
     assert joined == {"topic": "news", "created": False, "owner": ADA["email"], "can_publish": False, "last_seq": 0}
-    first, second = commit(gw, "t1"), commit(gw, "t2")
-    page = send(gw, BOB, {"action": "history", "topic": "news", "after_seq": first["seq"]})["data"]
+    first, second = commit(participant, "t1"), commit(participant, "t2")
+    page = send(actions, BOB, {"action": "history", "topic": "news", "after_seq": first["seq"]})["data"]
     assert [n["id"] for n in page["notifications"]] == ["t2"] and page["last_seq"] == second["seq"]
-    acked = send(gw, BOB, {"action": "ack", "id": "a", "notification_id": "t1"})
+    acked = send(actions, BOB, {"action": "ack", "id": "a", "notification_id": "t1"})
     assert acked["data"] == {"notification_id": "t1", "status": "seen", "unread": 1}
-    assert send(gw, BOB, {"action": "unsubscribe", "topic": "news"})["data"] == {"topic": "news"}
-    assert send(gw, BOB, {"action": "history", "topic": "news"})["error"]["code"] == "not_found"
+    assert send(actions, BOB, {"action": "unsubscribe", "topic": "news"})["data"] == {"topic": "news"}
+    assert send(actions, BOB, {"action": "history", "topic": "news"})["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize("frame, code", [
@@ -145,17 +193,17 @@ def test_subscribe_history_ack_unsubscribe_round_trip(gw):
     ({"action": "publish", "topic": "news", "message": "hi", "idempotency_key": 42}, "invalid_request"),
     ({"action": "publish", "topic": "nope", "message": "hi"}, "not_found"),
 ])
-def test_bad_input_gets_a_failed_reply_with_the_contract_code(gw, frame, code):
-    send(gw, ADA, {"action": "subscribe", "topic": "news"})
-    reply = send(gw, ADA, {**frame, "id": "x"})
+def test_bad_input_gets_a_failed_reply_with_the_contract_code(actions, frame, code):
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    reply = send(actions, ADA, {**frame, "id": "x"})
     assert reply["type"] == "reply" and reply["ok"] is False and reply["action"] == frame["action"], reply
     assert reply["error"]["code"] == code and reply["id"] == "x"
 
 
-def test_only_the_owner_may_publish(gw):
-    send(gw, ADA, {"action": "subscribe", "topic": "news"})
-    send(gw, BOB, {"action": "subscribe", "topic": "news"})
-    reply = send(gw, BOB, {"action": "publish", "topic": "news", "message": "mine now"})
+def test_only_the_owner_may_publish(actions):
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    send(actions, BOB, {"action": "subscribe", "topic": "news"})
+    reply = send(actions, BOB, {"action": "publish", "topic": "news", "message": "mine now"})
     assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
 
 
@@ -163,39 +211,51 @@ def test_only_the_owner_may_publish(gw):
 
 
 @pytest.fixture
-def state_machine(gw, monkeypatch):
+def state_machine(gateway_service, monkeypatch):
     sfn = boto3.client("stepfunctions")
-    arn = sfn.create_state_machine(name="publish", roleArn="arn:aws:iam::123456789012:role/sfn",
+    arn = sfn.create_state_machine(name="publish", roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/sfn",
                                    definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
                                    )["stateMachineArn"]
     monkeypatch.setenv("PUBLISH_STATE_MACHINE_ARN", arn)
     return arn
 
 
+def test_the_moto_internals_these_tests_read_and_set_are_where_they_were():
+    """posted() reads moto's recorded @connections data and finish() ends an execution through moto's model (no
+    API sets an execution's output): an upgrade of moto that moved them must fail here, not as a wrong answer."""
+    import inspect
+
+    from moto.apigatewaymanagementapi.models import Connection
+    from moto.stepfunctions.models import Execution
+
+    assert "self.data = b\"\"" in inspect.getsource(Connection.__init__)
+    execution_init = inspect.getsource(Execution.__init__)
+    assert "self.status = " in execution_init and "self.output: str | None = None" in execution_init
+
+
 def finish(execution_arn, output):
     """Ends a moto execution with this output, as the publish state machine does on AWS."""
     from moto.stepfunctions.models import stepfunctions_backends
 
-    backend = stepfunctions_backends["123456789012"]["us-east-1"]
-    execution = backend.describe_execution(execution_arn)
+    execution = stepfunctions_backends[ACCOUNT_ID][REGION].describe_execution(execution_arn)
+    assert execution.status == "RUNNING", "finish() ends a running execution, as the state machine would"
     execution.output = json.dumps(output)
     execution.status = "SUCCEEDED"
 
 
-def test_the_transaction_input_follows_the_internals_doc(gw):
-    tx = gw["publishing"].transaction("u-ada", "ada@example.com",
+def test_the_transaction_input_follows_the_internals_doc(publishing):
+    tx = publishing.transaction("u-ada", "ada@example.com",
                                       {"topic": "news", "message": "hi", "to": ["Bob@Example.com", "bob@example.com"]})
     assert tx["txid"].startswith("pub-") and tx["to"] == ["bob@example.com"]
     assert tx["publisher"] == {"id": "u-ada", "email": "ada@example.com"} and tx["created_at"].endswith("Z")
-    keyed = [gw["publishing"].transaction("u-ada", "a", {"topic": "news", "message": "hi", "idempotency_key": "k"})
+    keyed = [publishing.transaction("u-ada", "a", {"topic": "news", "message": "hi", "idempotency_key": "k"})
              for _ in range(2)]
     assert keyed[0]["txid"] == keyed[1]["txid"] and keyed[0]["txid"].startswith("idem-")
-    other = gw["publishing"].transaction("u-bob", "b", {"topic": "news", "message": "hi", "idempotency_key": "k"})
+    other = publishing.transaction("u-bob", "b", {"topic": "news", "message": "hi", "idempotency_key": "k"})
     assert other["txid"] != keyed[0]["txid"]
 
 
-def test_a_repeated_idempotency_key_waits_for_the_first_execution(gw, state_machine):
-    publishing = gw["publishing"]
+def test_a_repeated_idempotency_key_waits_for_the_first_execution(publishing, state_machine):
     tx = publishing.transaction("u-ada", "a", {"topic": "news", "message": "hi", "idempotency_key": "k"})
     execution = state_machine.replace(":stateMachine:", ":execution:") + ":" + tx["txid"]
     output = {"status": "committed", "txid": tx["txid"], "recipients": 2,
@@ -212,10 +272,9 @@ def test_a_repeated_idempotency_key_waits_for_the_first_execution(gw, state_mach
     assert json.loads(described["input"]) == tx
 
 
-def test_an_execution_that_fails_is_unavailable_and_an_abort_is_aborted(gw, state_machine):
+def test_an_execution_that_fails_is_unavailable_and_an_abort_is_aborted(publishing, state_machine):
     from core.errors import AppError
 
-    publishing = gw["publishing"]
     tx = publishing.transaction("u-ada", "a", {"topic": "news", "message": "hi"})
     execution = state_machine.replace(":stateMachine:", ":execution:") + ":" + tx["txid"]
     threading.Timer(0.1, lambda: boto3.client("stepfunctions").stop_execution(executionArn=execution)).start()
@@ -233,29 +292,29 @@ def test_an_execution_that_fails_is_unavailable_and_an_abort_is_aborted(gw, stat
 # ---------------------------------------------------------------- fan-out
 
 
-def test_fan_out_pushes_one_frame_per_live_connection_of_each_recipient(gw):
+def test_fan_out_pushes_one_frame_per_live_connection_of_each_recipient(actions, connection, delivery, participant):
     for user in (ADA, BOB, CY):
-        send(gw, user, {"action": "subscribe", "topic": "news"})
-    connect(gw, BOB, "bob-1")
-    connect(gw, BOB, "bob-2")
-    connect(gw, CY, "cy-1")
-    notification = commit(gw, "t1")
-    assert gw["delivery"].fan_out(context(ADA), notification) == 3
+        send(actions, user, {"action": "subscribe", "topic": "news"})
+    connect(connection, BOB, "bob-1")
+    connect(connection, BOB, "bob-2")
+    connect(connection, CY, "cy-1")
+    notification = commit(participant, "t1")
+    assert delivery.fan_out(context(ADA), notification) == 3
     for connection_id in ("bob-1", "bob-2", "cy-1"):
         assert posted(connection_id) == [{"type": "notification", "notification": notification}]
-    targeted = commit(gw, "t2", to=[CY["email"]])
-    assert gw["delivery"].fan_out(context(ADA), targeted) == 1
+    targeted = commit(participant, "t2", to=[CY["email"]])
+    assert delivery.fan_out(context(ADA), targeted) == 1
     assert [f["notification"]["id"] for f in posted("cy-1")] == ["t1", "t2"]
     assert [f["notification"]["id"] for f in posted("bob-1")] == ["t1"]
 
 
-def test_fan_out_delivers_a_topic_in_seq_order(gw):
-    send(gw, ADA, {"action": "subscribe", "topic": "news"})
-    send(gw, BOB, {"action": "subscribe", "topic": "news"})
-    connect(gw, BOB, "bob-1")
-    first, second = commit(gw, "t1"), commit(gw, "t2")
-    later = threading.Thread(target=gw["delivery"].fan_out, args=(context(ADA), second))
+def test_fan_out_delivers_a_topic_in_seq_order(actions, connection, delivery, participant):
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    send(actions, BOB, {"action": "subscribe", "topic": "news"})
+    connect(connection, BOB, "bob-1")
+    first, second = commit(participant, "t1"), commit(participant, "t2")
+    later = threading.Thread(target=delivery.fan_out, args=(context(ADA), second))
     later.start()  # seq 2's gateway is first to get there: it must wait for seq 1
-    threading.Timer(0.2, gw["delivery"].fan_out, args=(context(ADA), first)).start()
+    threading.Timer(0.2, delivery.fan_out, args=(context(ADA), first)).start()
     later.join(10)
     assert [f["notification"]["seq"] for f in posted("bob-1")] == [1, 2]

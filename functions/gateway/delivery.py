@@ -20,7 +20,10 @@ PERSIST = "PERSIST_SERVICE_FUNCTION"
 
 def management_api(request_context: dict):
     """The @connections client of the API the event came from, built the way AWS documents it; one per endpoint."""
-    endpoint = f"https://{request_context['domainName']}/{request_context['stage']}"
+    return _management_client(f"https://{request_context['domainName']}/{request_context['stage']}")
+
+
+def _management_client(endpoint: str):
     return aws.client("apigatewaymanagementapi", endpoint_url=endpoint, retries={"max_attempts": 2},
                       max_pool_connections=50)
 
@@ -37,18 +40,27 @@ def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:
     return False
 
 
-def fan_out(request_context: dict, notification: dict) -> int:
-    """Deliver one committed notification after the topic's previous seq; the number of frames sent."""
+def fan_out(request_context: dict | None, notification: dict) -> int:
+    """Deliver one committed notification after the topic's previous seq; the number of frames sent.
+
+    ``request_context`` is the publish frame's (its API's @connections endpoint); None for a commit that
+    transaction recovery finished, whose recipients are reached at the endpoint stored with each connection.
+    """
     topic, seq = notification["topic"], int(notification["seq"])
     turn = services.call(PERSIST, "delivery_turn", topic=topic, seq=seq, notification_id=notification["id"])
-    connections = models.live(turn["user_ids"]) if turn["user_ids"] else []
     if not turn["turn"]:
         log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
     try:
-        client = management_api(request_context)
         data = frames.notification(notification)
         # one thread: the sends are CPU (botocore, then an in-process queue), so threads only add GIL churn
-        sent = sum(_send(client, data, *c) for c in connections)
+        if request_context is not None:
+            client = management_api(request_context)
+            connections = models.live(turn["user_ids"]) if turn["user_ids"] else []
+            sent = sum(_send(client, data, *c) for c in connections)
+        else:
+            connections = models.live_at(turn["user_ids"]) if turn["user_ids"] else []
+            sent = sum(_send(_management_client(endpoint), data, user_id, connection_id)
+                       for user_id, connection_id, endpoint in connections)
     finally:
         services.call(PERSIST, "delivered", topic=topic, seq=seq)
     telemetry.count("DeliveriesSent", sent)

@@ -51,6 +51,13 @@ def live(user_ids: list[str]) -> list[tuple[str, str]]:
     return [(c.user_id, cid) for c in found for cid in sorted(c.connections or ())]
 
 
+def live_at(user_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(user id, connection id, @connections endpoint) of every live connection of these users that has one."""
+    found = Connection.batch_get(list(dict.fromkeys(user_ids)),
+                                 attributes_to_get=["user_id", "connections", "endpoint"])
+    return [(c.user_id, cid, c.endpoint) for c in found if c.endpoint for cid in sorted(c.connections or ())]
+
+
 def session_open(user_id: str, connection_id: str, session: str) -> bool:
     """Whether this connection's session has not been ended by a logout."""
     try:

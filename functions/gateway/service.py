@@ -5,7 +5,7 @@ import logging
 
 from core import aws
 from core.dispatch import internal_handler
-from gateway import models
+from gateway import delivery, models
 
 log = logging.getLogger(__name__)
 
@@ -25,4 +25,10 @@ def close_session(user_id: str, session: str) -> dict:
     return {"closed": closed}
 
 
-handler = internal_handler({"close_session": close_session})
+def deliver(notification: dict) -> dict:
+    """Push a notification whose commit transaction recovery finished (no publish frame waits for it) to its
+    recipients' live sockets, in its topic's seq order, and let the topic's next seq go."""
+    return {"sent": delivery.fan_out(None, notification)}
+
+
+handler = internal_handler({"close_session": close_session, "deliver": deliver})

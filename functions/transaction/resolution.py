@@ -20,6 +20,7 @@ from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, Tra
 log = logging.getLogger(__name__)
 
 PARTICIPANTS = ("PERSIST_PARTICIPANT_FUNCTION", "COUNTER_PARTICIPANT_FUNCTION")
+PERSIST, GATEWAY = "PERSIST_PARTICIPANT_FUNCTION", "GATEWAY_SERVICE_FUNCTION"
 Invoke = Callable[[str, dict], Any]
 #: Step Functions execution states after which the flow does nothing more
 ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -52,30 +53,51 @@ def stalled(at: float, ended: Callable[[str], bool] = flow_ended) -> list[Transa
     return found
 
 
-def resolve(record: TransactionRecord, invoke: Invoke = services.invoke) -> dict:
-    """Decide (abort, if undecided), tell both participants, complete; ``{"txid", "decision", "outcome"}``."""
+def resolve(record: TransactionRecord, invoke: Invoke = services.invoke, committed: list | None = None) -> dict:
+    """Decide (abort, if undecided), tell both participants, complete; ``{"txid", "decision", "outcome"}``.
+
+    A commit's notification (persist's answer) is added to ``committed``: nobody else will push it live.
+    """
     transaction = record.transaction or {"txid": record.txid}
     if record.state == PREPARING:
         decision = decisions.decide(transaction, "abort", reason="aborted")["decision"]
     else:
         decision = "commit" if record.state == COMMIT else "abort"
     op = "commit" if decision == "commit" else "rollback"
-    for participant in PARTICIPANTS:
-        invoke(participant, {"op": op, "transaction": transaction})
+    answers = {participant: invoke(participant, {"op": op, "transaction": transaction}) for participant in PARTICIPANTS}
     outcome = COMMITTED if decision == "commit" else ABORTED
     decisions.complete(transaction, outcome)
+    notification = answers[PERSIST].get("notification") if isinstance(answers[PERSIST], dict) else None
+    if decision == "commit" and isinstance(notification, dict) and committed is not None:
+        committed.append(notification)
     return {"txid": record.txid, "decision": decision, "outcome": outcome}
+
+
+def deliver(notifications: list[dict], invoke: Invoke = services.invoke) -> int:
+    """Have the gateway push commits recovery finished to their connected recipients (they are in every inbox
+    already), each topic in seq order, which also lets the topic's next seq go at once. Best effort: the
+    number delivered; a failure is logged and the inboxes stay the record."""
+    delivered = 0
+    for notification in sorted(notifications, key=lambda n: (str(n.get("topic")), int(n.get("seq") or 0))):
+        try:
+            invoke(GATEWAY, {"op": "deliver", "notification": notification})
+            delivered += 1
+        except Exception as e:  # noqa: BLE001 - the notification is committed either way
+            log.warning("live delivery of %s after recovery failed: %s", notification.get("id"), e)
+    return delivered
 
 
 def recover(at: float | None = None, invoke: Invoke = services.invoke,
             ended: Callable[[str], bool] = flow_ended) -> dict:
     """Resolve every stalled transaction: ``{"recovered": [...], "failed": [...]}``; the next run retries failures."""
     at = clock.now() if at is None else at
-    recovered, failed = [], []
+    recovered, failed, committed = [], [], []
     for record in stalled(at, ended):
         try:
-            recovered.append(resolve(record, invoke))
+            recovered.append(resolve(record, invoke, committed))
         except Exception as e:  # one stuck transaction must not keep the others locked
             log.warning("recovery of %s failed: %s", record.txid, e)
             failed.append({"txid": record.txid, "error": str(e)})
+    if committed:
+        deliver(committed, invoke)
     return {"recovered": recovered, "failed": failed}

@@ -77,9 +77,16 @@ def test_flows_that_died_after_prepare_are_recovered_after_their_lease(lease_clo
     assert inbox == [first["notification_id"], decided["txid"]]
     assert undecided["txid"] not in inbox
     assert owner.published() == 2
-    # nothing stays locked: the next publish commits, with the seq after the recovered one
+    # the commit recovery finished is pushed live too (no publish frame was waiting to push it)
+    assert sub_conn.next_notification(timeout=10)["id"] == first["notification_id"]
+    assert sub_conn.next_notification(timeout=10)["id"] == decided["txid"]
+    # nothing stays locked: the next publish commits, with the seq after the recovered one, and does not wait
+    # for the recovered seq's delivery (its turn came at once: ~8 s before recovery pushed it)
+    started = time.monotonic()
     after = owner_conn.request("publish", topic=topic, message="after recovery")
+    assert time.monotonic() - started < 5
     assert after["seq"] == first["seq"] + 2
+    assert sub_conn.next_notification(timeout=10)["id"] == after["notification_id"]
     assert owner.published() == 3
     # the dead flow coming back late cannot commit what recovery aborted: the first decision wins
     late = _payload(lease_cloud.invoke("TransactionCoordinator",

@@ -318,3 +318,46 @@ def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwis
     assert resolution.flow_ended("pub-stopped") is True
     assert resolution.flow_ended("pub-running") is False
     assert resolution.flow_ended("pub-never-started") is False
+
+
+def test_commits_recovery_finishes_are_handed_to_the_gateway_to_push_in_seq_order(env):
+    """Nobody waits on a publish frame for them: recovery asks the gateway service to deliver them live."""
+    for txid in ("pub-b", "pub-a"):
+        prepared(env, tx(txid))
+        env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx(txid))}, None)
+    seqs = {"pub-a": 1, "pub-b": 2}
+
+    class WithNotifications(Participants):
+        def __call__(self, target, event):
+            if target == "GATEWAY_SERVICE_FUNCTION":
+                self.calls.append((target, event["op"], event["notification"]))
+                return {"ok": True, "data": {"sent": 1}}
+            if target == "PERSIST_PARTICIPANT_FUNCTION" and event["op"] == "commit":
+                self.calls.append((target, "commit", event["transaction"]))
+                txid = event["transaction"]["txid"]
+                return {"participant": "persist", "notification": {"id": txid, "topic": "news", "seq": seqs[txid]}}
+            return super().__call__(target, event)
+
+    participants = WithNotifications(env["counter"])
+    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
+    assert sorted(r["txid"] for r in summary["recovered"]) == ["pub-a", "pub-b"]
+    pushed = [(op, n["id"]) for target, op, n in participants.calls if target == "GATEWAY_SERVICE_FUNCTION"]
+    assert pushed == [("deliver", "pub-a"), ("deliver", "pub-b")]
+
+
+def test_a_failed_live_delivery_does_not_fail_the_recovery(env):
+    prepared(env, tx())
+    env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+
+    class GatewayDown(Participants):
+        def __call__(self, target, event):
+            if target == "GATEWAY_SERVICE_FUNCTION":
+                raise RuntimeError("the gateway did not answer")
+            if target == "PERSIST_PARTICIPANT_FUNCTION":
+                return {"participant": "persist", "notification": {"id": "pub-1", "topic": "news", "seq": 1}}
+            return super().__call__(target, event)
+
+    participants = GatewayDown(env["counter"])
+    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
+    assert summary["recovered"] == [{"txid": "pub-1", "decision": "commit", "outcome": "committed"}]
+    assert record()["state"]["S"] == "committed"

@@ -377,7 +377,12 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
     print(f"written to {results_dir / 'publish.json'} ({result['duration_s']} s)")
     print(f"longest GC pause in the cloud process: {result['gc']['max_ms']:.1f} ms "
           f"({result['gc']['over_20_ms']} of {result['gc']['collections']} collections over 20 ms)")
+    # floors that say "the publish path still works as measured": about a fifth of what a 2-cpu machine measured
+    # (tests/bench/results/publish.json), so other work on the machine does not fail them but a collapse does
     for figures in topics.values():
-        assert figures["latency_p50_ms"] > 0 and figures["notifyx_deliveries_per_s"] > 0
+        assert figures["aborted_publishes"] == 0, figures
+        assert figures["latency_p50_ms"] < 1500, figures  # measured 81 ms (1 socket) to 274 ms (1,000 sockets)
+    assert max(f["notifyx_deliveries_per_s"] for f in topics.values()) >= 300, topics  # measured 1,817/s
     for row in throughput.values():
         assert row["committed"] > 0 and row["failed"] == 0, row
+        assert row["publishes_per_s"] >= 2, row  # measured 8.8 to 12.1 per second

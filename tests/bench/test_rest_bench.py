@@ -78,4 +78,6 @@ def test_rest_bench(cloud_process, results_dir):
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows}
     (results_dir / "rest.json").write_text(json.dumps(result, indent=2) + "\n")
     for row in rows:
-        assert row["function"]["requests"] > 0 and row["function"]["errors"] == 0, row
+        assert row["function"]["errors"] == 0, row
+        # a floor about a fifth of what a 2-cpu machine measured (tests/bench/results/rest.json: 308-539 req/s)
+        assert row["function"]["requests_per_s"] >= 60, row

@@ -341,7 +341,11 @@ def test_websocket_gateway_beside_raw_websockets(many_file_descriptors: int, res
           f"(x{results['ratios']['written_direct_vs_raw']})")
     print(f"  samples: {json.dumps({k: v for k, v in samples.items() if k.startswith('fanout')})}")
     print(f"  gateway handshakes ($connect invoked): {results['gateway_connects_per_second']}/s")
-    assert results["fanout_gateway_direct"] > 0 and results["echo_gateway"]["per_second"] > 0
+    # floors about a fifth of what a 2-cpu machine measured (tests/bench/results/websocket.json): a collapse of the
+    # data plane fails them, load from other work does not
+    assert results["fanout_gateway_direct"] >= 15_000, results  # measured 82,000-108,000 frames/s
+    assert results["echo_gateway"]["per_second"] >= 500, results  # measured 2,790-3,574 round trips/s
+    assert results["ratios"]["echo_gateway_vs_raw"] >= 0.1, results  # measured 0.5 of raw websockets
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:

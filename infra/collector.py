@@ -6,10 +6,12 @@ the data of a few hundred publishes stopped every thread for 250-450 ms (measure
 flight), several times a minute; `gc.freeze()` after start-up alone makes it worse, since frozen objects do not
 count towards the next full pass's trigger.
 
-The policy: once a second, whatever has survived until then is frozen (moved out of the collector's
-generations; reference counting still frees it when it is dropped), so automatic passes only ever walk objects
-younger than a second. Cycles that become garbage after they were frozen are reclaimed when the cloud is idle:
-after IDLE_SECONDS without a Lambda invocation, everything is unfrozen and collected once, a pause nobody waits on.
+The policy: once a second the young generations are collected (objects younger than a second: a few ms) and
+whatever survived is frozen (moved out of the collector's generations; reference counting still frees it when
+it is dropped), so automatic passes only ever walk objects younger than a second. Cycles that become garbage
+after they were frozen (a pruned execution, a closed socket's objects) are reclaimed by one full collection
+over everything, which takes seconds on a big heap: only after IDLE_SECONDS without a Lambda invocation, and
+only once RECLAIM_AFTER objects have been frozen since the last one.
 """
 from __future__ import annotations
 
@@ -26,16 +28,19 @@ class GarbageKeeper:
     """Freezes survivors every FREEZE_SECONDS; a full collection once the cloud has been idle IDLE_SECONDS."""
 
     FREEZE_SECONDS = 1.0
-    IDLE_SECONDS = 2.0
+    IDLE_SECONDS = 10.0
+    RECLAIM_AFTER = 300_000  # objects frozen since the last full collection
 
     def __init__(self, activity: Callable[[], int]) -> None:
         self._activity = activity  # a number that changes while the cloud works (invocations so far)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gc-keeper", daemon=True)
         self.reclaimed = 0  # idle-time full collections so far
+        self._frozen_at_reclaim = 0
 
     def start(self) -> GarbageKeeper:
         gc.freeze()
+        self._frozen_at_reclaim = gc.get_freeze_count()  # start-up's objects are no garbage to look for
         self._thread.start()
         return self
 
@@ -47,15 +52,15 @@ class GarbageKeeper:
     def _run(self) -> None:
         last = self._activity()
         idle_since = time.monotonic()
-        reclaimed = False
         while not self._stopped.wait(self.FREEZE_SECONDS):
             current = self._activity()
             now = time.monotonic()
             if current != last:
-                last, idle_since, reclaimed = current, now, False
-            elif not reclaimed and now - idle_since >= self.IDLE_SECONDS:
+                last, idle_since = current, now
+            elif (now - idle_since >= self.IDLE_SECONDS
+                  and gc.get_freeze_count() - self._frozen_at_reclaim >= self.RECLAIM_AFTER):
                 self.reclaim()
-                reclaimed = True
+            gc.collect(1)
             gc.freeze()
 
     def reclaim(self) -> int:
@@ -64,7 +69,8 @@ class GarbageKeeper:
         gc.unfreeze()
         found = gc.collect()
         gc.freeze()
+        self._frozen_at_reclaim = gc.get_freeze_count()
         self.reclaimed += 1
-        logger.debug("idle-time collection: %d unreachable objects in %.0f ms", found,
-                     (time.perf_counter() - started) * 1000)
+        logger.info("idle: one full garbage collection found %d unreachable objects in %.0f ms", found,
+                    (time.perf_counter() - started) * 1000)
         return found

@@ -50,6 +50,7 @@ class _Node:
 class FastKeeper(GarbageKeeper):
     FREEZE_SECONDS = 0.05
     IDLE_SECONDS = 0.2
+    RECLAIM_AFTER = 1
 
 
 def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():

@@ -17,6 +17,7 @@ import functools
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,7 +34,9 @@ PACKAGES = {"core", "auth", "persist", "counter", "transaction", "gateway", "mai
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("boto3", "botocore"))
-_tracing = not tracer.disabled if hasattr(tracer, "disabled") else True
+_tracing = not tracer.disabled
+# most invocations (a ping, an authorizer) count nothing: Powertools would warn about it on every one
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 _configured = False
 
 Unit = MetricUnit

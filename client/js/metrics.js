@@ -6,12 +6,14 @@ const PALETTE = ["#2f6fed", "#c4320a", "#12805c", "#b54708", "#7a5af8", "#0e9384
   "#4e5ba6", "#a15c07", "#099250", "#d92d20", "#155eef", "#6938ef"];
 const charts = new Map();
 let selectedTrace = null;
+let firstIndex = 0;  // the window starts at the first step with data (at least the last minute is shown)
 
 /** One chart (created once, then fed new data): `series` is [{label, values, color?, dash?}]. */
 function chart(testid, series, { unit = "", stacked = false } = {}, timestamps) {
   const holder = $(testid);
   if (!holder) return;
-  const data = [timestamps, ...series.map((s) => s.values.map((v) => (v === null ? null : v)))];
+  const data = [timestamps.slice(firstIndex),
+    ...series.map((s) => s.values.slice(firstIndex).map((v) => (v === null ? null : v)))];
   const key = series.map((s) => s.label).join("|");
   let entry = charts.get(testid);
   if (entry && entry.key !== key) {
@@ -25,7 +27,7 @@ function chart(testid, series, { unit = "", stacked = false } = {}, timestamps) 
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
       axes: [{ stroke: "#667085", grid: { stroke: "#eef0f3" } },
-        { stroke: "#667085", grid: { stroke: "#eef0f3" }, size: 52, values: (u, ticks) => ticks.map((t) => fmt(t) + unit) }],
+        { stroke: "#667085", grid: { stroke: "#eef0f3" }, size: 56, values: (u, ticks) => ticks.map((t) => withUnit(t, unit)) }],
       series: [{}, ...series.map((s, i) => ({
         label: s.label, stroke: s.color || PALETTE[i % PALETTE.length], width: 2, spanGaps: !s.gaps,
         dash: s.dash, fill: stacked ? `${s.color || PALETTE[i % PALETTE.length]}22` : undefined,
@@ -38,6 +40,11 @@ function chart(testid, series, { unit = "", stacked = false } = {}, timestamps) 
     entry.plot.setData(data);
   }
   holder.dataset.points = String(series.reduce((n, s) => n + s.values.filter((v) => v !== null).length, 0));
+}
+
+function withUnit(value, unit) {
+  if (unit === "ms" && Math.abs(value) >= 1000) return `${(value / 1000).toFixed(value % 1000 ? 1 : 0)} s`;
+  return `${fmt(value)}${unit ? ` ${unit}` : ""}`.replace(" /s", "/s").replace(" %", "%");
 }
 
 function fmt(value) {
@@ -162,6 +169,9 @@ function renderTraces(data) {
 
 function render(data) {
   const t = data.timestamps;
+  const busy = [data.publish.committed_per_s, ...Object.values(data.functions).map((f) => f.invocations_per_s)];
+  const first = Math.min(...busy.map((values) => values.findIndex((v) => v !== null)).filter((i) => i >= 0));
+  firstIndex = Number.isFinite(first) ? Math.max(0, Math.min(first - 1, t.length - 60 / data.step_s)) : 0;
   const p = data.publish;
   chart("chart-publishes", [{ label: "committed/s", values: p.committed_per_s, color: "#12805c" },
     { label: "aborted/s", values: p.aborted_per_s, color: "#c4320a" }], { unit: "" }, t);
@@ -190,8 +200,7 @@ function render(data) {
         values: flat(mailSource.maximum_concurrency, t.length), color: "#c4320a", dash: [6, 4] }], {}, t);
   }
   if (dlq) {
-    chart("chart-dlq", [{ label: `${dlq.name.split("-").slice(-2, -1)[0] || "DLQ"} messages`, values: dlq.visible,
-      color: "#c4320a" }], {}, t);
+    chart("chart-dlq", [{ label: "dead letters", values: dlq.visible, color: "#c4320a" }], {}, t);
     stat("stat-dlq", fmt(last(dlq.visible) ?? 0));
   }
   chart("chart-mail", [{ label: "sent/s", values: data.mail.sent_per_s, color: "#12805c" },

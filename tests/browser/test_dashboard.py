@@ -108,6 +108,7 @@ def test_dashboard_draws_the_publish_path_lambda_alarms_and_a_publish_waterfall(
 def test_metrics_endpoint_speaks_prometheus(cloud):
     import urllib.request
 
+    cloud.invoke("AuthVerify", {"op": "health"})  # at least one Lambda invocation to report
     with urllib.request.urlopen(cloud.endpoints["client"] + "metrics", timeout=10) as answer:
         assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = answer.read().decode()

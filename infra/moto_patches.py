@@ -521,6 +521,68 @@ _THREAD_LIST_MODULES = (
 EXECUTION_RETENTION = int(os.environ.get("NOTIFYX_EXECUTION_RETENTION", "1000"))
 
 
+def _validators_module() -> Any:
+    import moto.dynamodb.parsing.validators as validators
+
+    return validators
+
+
+def _update_expression_parser() -> Any:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    return UpdateExpressionParser
+
+
+def _ast_copy(original: Callable) -> Callable:
+    """moto's validators deep-copy the parsed UpdateExpression before resolving it against the item (copy.deepcopy
+    with its memo and reduce protocol: ~15% of an UpdateItem). The tree is Nodes (with a parent link), lists,
+    tuples and strings: copied directly, anything else still by deepcopy."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    node_types: dict[type, bool] = {}
+    atoms = (str, int, float, bool, type(None))
+
+    def copy_tree(value: Any, memo: dict[int, Any]) -> Any:
+        kind = type(value)
+        if kind in atoms:
+            return value
+        is_node = node_types.get(kind)
+        if is_node is None:
+            is_node = node_types[kind] = issubclass(kind, Node)
+        if is_node:
+            done = memo.get(id(value))
+            if done is None:
+                done = memo[id(value)] = object.__new__(kind)
+                done.__dict__ = {k: copy_tree(v, memo) for k, v in value.__dict__.items()}
+            return done
+        if kind is list:
+            return [copy_tree(v, memo) for v in value]
+        if kind is tuple:
+            return tuple(copy_tree(v, memo) for v in value)
+        if kind is dict:
+            return {k: copy_tree(v, memo) for k, v in value.items()}
+        return original(value)
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return copy_tree(value, {}) if memo is None else original(value, memo)
+    return deepcopy
+
+
+def _parsed_once(original: Callable) -> Any:
+    """UpdateItem parses its UpdateExpression twice (the handler, to check names and values, then the backend);
+    both only read the tree (validators work on a copy), so a parse is kept per expression string."""
+    parsed: dict[str, Any] = {}
+
+    def make(cls: Any, expression_str: str) -> Any:
+        tree = parsed.get(expression_str)
+        if tree is None:
+            tree = original(expression_str)
+            if len(parsed) < 4096:
+                parsed[expression_str] = tree
+        return tree
+    return classmethod(make)
+
+
 def _cached_method_names(original: Callable) -> Callable:
     """moto's dispatch lists a response class's methods (inspect.getmembers) on every request: ~6% of the
     emulator's CPU under publish load. Classes do not change while serving; their names are listed once."""
@@ -566,6 +628,10 @@ EMULATOR_PATCHES: list[Replacement] = [
           "TransactWriteItems deep-copied each table it touched (11% of a publish's CPU, growing with the table)"),
     Replacement("dynamodb-copy-without-tables", _dynamodb_models, "copy", lambda _: _CopyWithoutTables(),
           "the journal above stands in for moto's table backup"),
+    Replacement("dynamodb-ast-copy", _validators_module, "deepcopy", _ast_copy,
+                "copy.deepcopy of each UpdateExpression tree: ~15% of an UpdateItem"),
+    Replacement("dynamodb-update-expressions-parsed-once", _update_expression_parser, "make", _parsed_once,
+                "every UpdateItem parsed its expression twice"),
     Replacement("moto-cached-method-names", _owner("moto.core.responses"), "method_names_from_class",
                 _cached_method_names, "moto lists a response class's methods on every request"),
     Replacement("sfn-shared-lambda-clients", _lambda_eval_utils, "boto_client_for", _shared_lambda_clients,

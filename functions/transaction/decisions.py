@@ -6,8 +6,8 @@ from pynamodb.exceptions import PutError, UpdateError
 from core import clock, config
 from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 
-# what the state machine adds to the execution state; the rest is the transaction's input
-FLOW_KEYS = {"votes", "decision", "commit", "error"}
+# what the state machine adds to the execution state (limits: its timeouts); the rest is the transaction's input
+FLOW_KEYS = {"limits", "votes", "decision", "commit", "error"}
 DECIDED = {"commit": COMMIT, "abort": ABORT}
 DECISION_OF = {COMMIT: "commit", COMMITTED: "commit", ABORT: "abort", ABORTED: "abort"}
 

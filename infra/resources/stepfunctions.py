@@ -22,7 +22,7 @@ def _state_machine(d: Deployer, lid: str, props: dict) -> Resource:
         path, substitutions = local
         definition = path.read_text()
         values = d.resolve(substitutions, lid)
-        # textual, as CloudFormation does: the ASL may hold unquoted ${PrepareTimeoutSeconds} numbers
+        # textual, as CloudFormation does (another template's ASL may hold unquoted ${Name} numbers)
         for key, value in values.items():
             definition = definition.replace("${" + key + "}", str(value))
     elif "DefinitionString" in props:

@@ -181,3 +181,24 @@ def test_logs_backend_calls_lambda_log_shipping_makes():
     assert list(inspect.signature(LogsBackend.put_log_events).parameters)[:4] == [
         "self", "log_group_name", "log_stream_name", "log_events"]
     assert "self.groups" in inspect.getsource(LogsBackend.__init__)
+
+
+def test_update_expressions_are_parsed_and_copied_where_the_emulator_shortcuts_them():
+    import moto.dynamodb.models as models
+    import moto.dynamodb.parsing.validators as validators
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.responses import DynamoHandler
+
+    # the validator works on its own copy, so a parsed tree can be shared between calls
+    assert "self.node_to_validate = deepcopy(expression)" in inspect.getsource(validators.Validator.__init__)
+    assert validators.deepcopy is not None
+    assert isinstance(inspect.getattr_static(UpdateExpressionParser, "make"), classmethod)
+    # the handler only reads the tree it parses; the backend hands its parse to validators
+    handler = inspect.getsource(DynamoHandler.update_item)
+    assert "update_expression_ast = UpdateExpressionParser.make(update_expression)" in handler
+    assert "update_expression_ast.find_clauses(" in handler
+    backend = inspect.getsource(models.DynamoDBBackend.update_item)
+    assert backend.count("update_expression_ast") == 3 and "UpdateExpressionValidator(" in backend
+    # the tree's nodes keep their state in __dict__ (children, parent, type), which the copy relies on
+    assert "self.parent = None" in inspect.getsource(Node.__init__)

@@ -252,13 +252,7 @@ class Connection:
 
     def next_notification(self, timeout: float = 10.0) -> dict:
         """The next notification (the inner object), from those collected or the socket; TimeoutError if none."""
-        deadline = time.monotonic() + timeout
-        while not self.notifications:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no notification within {timeout}s")
-            self._keep(self.receive(remaining))
-        return self.notifications.popleft()
+        return self._next(self.notifications, timeout, "notification")
 
     def drain(self, quiet: float = 0.3) -> list[dict]:
         """Every notification that arrives until the socket stays quiet for `quiet` seconds, plus those kept."""
@@ -273,13 +267,17 @@ class Connection:
 
     def next_other(self, timeout: float = 10.0) -> dict:
         """The next frame that is neither a notification nor an awaited reply, e.g. an `error` frame."""
+        return self._next(self.others, timeout, "frame")
+
+    def _next(self, kept: deque, timeout: float, what: str) -> dict:
+        """The first of ``kept``, reading the socket (and keeping what else arrives) until there is one."""
         deadline = time.monotonic() + timeout
-        while not self.others:
+        while not kept:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"no frame within {timeout}s")
+                raise TimeoutError(f"no {what} within {timeout}s")
             self._keep(self.receive(remaining))
-        return self.others.popleft()
+        return kept.popleft()
 
     def _keep(self, frame: dict) -> None:
         if frame.get("type") == "notification":

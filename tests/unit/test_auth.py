@@ -12,18 +12,35 @@ PASSWORD = "correct horse"
 
 
 @pytest.fixture
-def auth(monkeypatch):
-    """The auth modules, imported once their tables exist (models read table names at import)."""
+def auth_tables(monkeypatch):
+    """The auth service's tables on moto (its modules are imported after: models read table names at import)."""
     with mock_aws():
         create_tables(monkeypatch, "UsersTable", "TokensTable")
-        from auth import app, authorizer, sessions, verify
-
-        yield {"app": app.app, "authorizer": authorizer, "sessions": sessions, "verify": verify}
+        yield
 
 
 @pytest.fixture
-def client(auth):
-    with Client(auth["app"]) as c:
+def authorizer(auth_tables):
+    """auth.authorizer: the WebSocket $connect REQUEST authorizer."""
+    from auth import authorizer
+
+    return authorizer
+
+
+@pytest.fixture
+def verify(auth_tables):
+    """auth.verify: the internal op other services resolve tokens with."""
+    from auth import verify
+
+    return verify
+
+
+@pytest.fixture
+def client(auth_tables):
+    """Chalice's test client of the auth REST API."""
+    from auth import app
+
+    with Client(app.app) as c:
         yield c.http
 
 
@@ -147,16 +164,16 @@ def test_self_without_a_valid_token_is_unauthorized(client, headers):
     assert json.loads(response.body)["error"]["code"] == "unauthorized"
 
 
-def test_expired_token_is_refused(client, auth, clock):
+def test_expired_token_is_refused(client, authorizer, clock):
     register(client)
     _, session = login(client)
     clock.at += 86400 + 1
     assert error_code(get_self(client, session["token"])) == (401, "unauthorized")
     with pytest.raises(Exception, match="Unauthorized"):
-        auth["authorizer"].handler({"queryStringParameters": {"token": session["token"]}, "methodArn": "arn"}, None)
+        authorizer.handler({"queryStringParameters": {"token": session["token"]}, "methodArn": "arn"}, None)
 
 
-def test_token_lifetime_comes_from_the_template_parameter(client, auth, monkeypatch, clock):
+def test_token_lifetime_comes_from_the_template_parameter(client, monkeypatch, clock):
     monkeypatch.setenv("TOKEN_TTL_SECONDS", "60")
     register(client)
     _, session = login(client)
@@ -167,16 +184,16 @@ def test_token_lifetime_comes_from_the_template_parameter(client, auth, monkeypa
     assert get_self(client, session["token"])[0] == 401
 
 
-def test_logout_revokes_the_token_everywhere(client, auth):
+def test_logout_revokes_the_token_everywhere(client, authorizer, verify):
     register(client)
     _, session = login(client)
     _, other = login(client)
     response = client.delete("/users/logout", headers=bearer(session["token"]))
     assert response.status_code == 204
     assert error_code(get_self(client, session["token"])) == (401, "unauthorized")
-    assert auth["verify"].handler({"op": "verify", "token": session["token"]}, None)["error"]["code"] == "unauthorized"
+    assert verify.handler({"op": "verify", "token": session["token"]}, None)["error"]["code"] == "unauthorized"
     with pytest.raises(Exception, match="Unauthorized"):
-        auth["authorizer"].handler({"queryStringParameters": {"token": session["token"]}, "methodArn": "arn"}, None)
+        authorizer.handler({"queryStringParameters": {"token": session["token"]}, "methodArn": "arn"}, None)
     # only that session ends
     assert get_self(client, other["token"])[0] == 200
 
@@ -192,22 +209,22 @@ def test_logout_twice_is_unauthorized(client):
 # ---------------------------------------------------------------- verify op
 
 
-def test_verify_answers_the_user_of_a_live_token(client, auth):
+def test_verify_answers_the_user_of_a_live_token(client, verify):
     _, registered = register(client)
     _, session = login(client)
-    answer = auth["verify"].handler({"op": "verify", "token": session["token"]}, None)
+    answer = verify.handler({"op": "verify", "token": session["token"]}, None)
     assert answer == {"ok": True, "data": {"id": registered["user"]["id"], "email": "ada@example.com"}}
 
 
 @pytest.mark.parametrize("event", [{"op": "verify", "token": "bogus"}, {"op": "verify", "token": ""}])
-def test_verify_refuses_unknown_tokens(auth, event):
-    answer = auth["verify"].handler(event, None)
+def test_verify_refuses_unknown_tokens(verify, event):
+    answer = verify.handler(event, None)
     assert answer["ok"] is False
     assert answer["error"]["code"] == "unauthorized"
 
 
-def test_verify_without_token_is_invalid_request(auth):
-    assert auth["verify"].handler({"op": "verify"}, None)["error"]["code"] == "invalid_request"
+def test_verify_without_token_is_invalid_request(verify):
+    assert verify.handler({"op": "verify"}, None)["error"]["code"] == "invalid_request"
 
 
 # ---------------------------------------------------------------- $connect authorizer
@@ -215,10 +232,10 @@ def test_verify_without_token_is_invalid_request(auth):
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef/local/$connect"
 
 
-def test_authorizer_allows_a_query_string_token(client, auth):
+def test_authorizer_allows_a_query_string_token(client, authorizer):
     _, registered = register(client)
     _, session = login(client)
-    policy = auth["authorizer"].handler(
+    policy = authorizer.handler(
         {"type": "REQUEST", "methodArn": METHOD_ARN, "queryStringParameters": {"token": session["token"]}}, None)
     user_id = registered["user"]["id"]
     assert policy == {
@@ -230,10 +247,10 @@ def test_authorizer_allows_a_query_string_token(client, auth):
     assert session["token"] not in policy["context"]["session"]
 
 
-def test_authorizer_allows_a_bearer_header(client, auth):
+def test_authorizer_allows_a_bearer_header(client, authorizer):
     register(client)
     _, session = login(client)
-    policy = auth["authorizer"].handler(
+    policy = authorizer.handler(
         {"methodArn": METHOD_ARN, "queryStringParameters": None,
          "headers": {"authorization": f"Bearer {session['token']}"}}, None)
     assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
@@ -245,16 +262,16 @@ def test_authorizer_allows_a_bearer_header(client, auth):
     {"methodArn": METHOD_ARN, "headers": {"Authorization": "Bearer bogus"}},
     {"methodArn": METHOD_ARN, "headers": {"Authorization": "Basic Zm9vOmJhcg=="}},
 ])
-def test_authorizer_denies_missing_or_bad_tokens(auth, event):
+def test_authorizer_denies_missing_or_bad_tokens(authorizer, event):
     with pytest.raises(Exception) as raised:
-        auth["authorizer"].handler(event, None)
+        authorizer.handler(event, None)
     assert str(raised.value) == "Unauthorized"
 
 
 # ---------------------------------------------------------------- login backoff (issue 9, item 12)
 
 
-def test_repeated_wrong_passwords_lock_the_accounts_logins_with_a_growing_backoff(client, auth, clock):
+def test_repeated_wrong_passwords_lock_the_accounts_logins_with_a_growing_backoff(client, clock):
     clock.at = 1_000_000.0
     register(client)
     for _ in range(5):  # a few typos are free
@@ -272,14 +289,14 @@ def test_repeated_wrong_passwords_lock_the_accounts_logins_with_a_growing_backof
     assert login(client)[0] == 200
 
 
-def test_thirty_fast_guesses_cannot_be_followed_by_a_login(client, auth):
+def test_thirty_fast_guesses_cannot_be_followed_by_a_login(client):
     register(client)
     answers = [login(client, password=f"guess {i:02d} nope")[0] for i in range(30)]
     assert set(answers) <= {401, 429} and answers.count(429) >= 20
     assert error_code(login(client)) == (429, "rate_limited")
 
 
-def test_guessing_one_account_does_not_lock_another(client, auth):
+def test_guessing_one_account_does_not_lock_another(client):
     register(client)
     register(client, "bob@example.com")
     for _ in range(8):

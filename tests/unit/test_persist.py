@@ -1,6 +1,10 @@
 """persist: topics, durable subscriptions, inboxes with read state, and its side of the publish 2PC."""
 import json
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
@@ -19,21 +23,32 @@ PERSIST_TABLES = ("TopicsTable", "SubscriptionsTable", "NotificationsTable", "Re
 
 
 
+@dataclass(frozen=True)
+class PersistService:
+    """The persist service on moto's tables: its internal API and 2PC participant handlers, and the modules the
+    tests reach into."""
+
+    service: Callable[[dict, Any], dict]
+    participant: Callable[[dict, Any], dict]
+    publishing: ModuleType
+    delivery: ModuleType
+
+
 @pytest.fixture
-def persist(monkeypatch):
+def persist(monkeypatch) -> PersistService:
     with mock_aws():
         create_tables(monkeypatch, *PERSIST_TABLES)
         from persist import delivery, participant, publishing, service
 
-        yield {"service": service.handler, "participant": participant.handler, "publishing": publishing,
-               "delivery": delivery}
+        yield PersistService(service=service.handler, participant=participant.handler, publishing=publishing,
+                             delivery=delivery)
 
 
 
 
 def ask(persist, op, **fields):
     """The service's answer: data, or the error dict."""
-    answer = persist["service"]({"op": op, **fields}, None)
+    answer = persist.service({"op": op, **fields}, None)
     return answer["data"] if answer["ok"] else {"error": answer["error"]}
 
 
@@ -43,7 +58,7 @@ def tx(txid, topic="news", publisher=ADA, message="hello", to=None):
 
 
 def phase(persist, op, transaction):
-    return persist["participant"]({"op": op, "transaction": transaction}, None)
+    return persist.participant({"op": op, "transaction": transaction}, None)
 
 
 def publish(persist, txid, **kwargs):
@@ -195,7 +210,7 @@ def test_aborted_publishes_leave_no_gap(persist):
 
 def test_a_commit_that_stopped_after_taking_its_seq_is_finished_by_the_next(persist, monkeypatch):
     ask(persist, "subscribe", topic="news", **ADA)
-    publishing = persist["publishing"]
+    publishing = persist.publishing
     phase(persist, "prepare", tx("t1"))
     phase(persist, "prepare", tx("t2"))
     finish = publishing._finish
@@ -309,7 +324,7 @@ def test_recipients_are_every_subscriber_or_only_those_addressed(persist):
 
 def test_delivery_turns_follow_seq_and_never_go_back(persist, monkeypatch):
     ask(persist, "subscribe", topic="news", **ADA)
-    monkeypatch.setattr(persist["delivery"], "TURN_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(persist.delivery, "TURN_WAIT_SECONDS", 0.05)
     assert ask(persist, "delivery_turn", topic="news", seq=1)["turn"] is True
     assert ask(persist, "delivery_turn", topic="news", seq=2)["turn"] is False  # seq 1 not delivered yet
     ask(persist, "delivered", topic="news", seq=1)

@@ -14,16 +14,44 @@ PUBLISHER = {"id": "u-ada", "email": "ada@example.com"}
 
 
 @pytest.fixture
-def env(monkeypatch):
-    """Coordinator, recovery and the real counter participant on mocked tables."""
+def transaction_tables(monkeypatch):
+    """The coordinator's and the counter's tables on moto, with the lease these tests count in."""
     with mock_aws():
         monkeypatch.setenv("TRANSACTION_LEASE_SECONDS", str(LEASE))
         create_tables(monkeypatch, "TransactionsTable", "CountersTable")
-        from counter import participant
-        from transaction import coordinator, decisions, recovery, resolution
+        yield
 
-        yield {"coordinator": coordinator.handler, "recovery": recovery.handler, "resolution": resolution,
-               "decisions": decisions, "counter": participant.handler}
+
+@pytest.fixture
+def coordinator(transaction_tables):
+    """The publish state machine's coordinator task handler (begin, decide, complete)."""
+    from transaction import coordinator
+
+    return coordinator.handler
+
+
+@pytest.fixture
+def counter(transaction_tables):
+    """The counter's real two-phase-commit participant handler."""
+    from counter import participant
+
+    return participant.handler
+
+
+@pytest.fixture
+def recovery(transaction_tables):
+    """The scheduled recovery's handler."""
+    from transaction import recovery
+
+    return recovery.handler
+
+
+@pytest.fixture
+def resolution(transaction_tables):
+    """transaction.resolution: finding and resolving stalled transactions."""
+    from transaction import resolution
+
+    return resolution
 
 
 def tx(txid="pub-1"):
@@ -68,9 +96,9 @@ def flow_state(transaction, votes=None, decision=None):
 # ---------------------------------------------------------------- begin
 
 
-def test_begin_records_the_transaction_as_preparing_with_a_lease(env):
+def test_begin_records_the_transaction_as_preparing_with_a_lease(coordinator):
     clock = time.time()
-    assert env["coordinator"]({"op": "begin", "transaction": tx()}, None)["state"] == "preparing"
+    assert coordinator({"op": "begin", "transaction": tx()}, None)["state"] == "preparing"
     item = record()
     assert item["state"]["S"] == "preparing"
     assert clock + LEASE - 1 <= int(item["lease_until"]["N"]) <= clock + LEASE + 1
@@ -78,10 +106,10 @@ def test_begin_records_the_transaction_as_preparing_with_a_lease(env):
     assert by_state("preparing") == ["pub-1"]
 
 
-def test_a_retried_begin_keeps_the_first_record(env, clock):
-    first = env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+def test_a_retried_begin_keeps_the_first_record(coordinator, clock):
+    first = coordinator({"op": "begin", "transaction": tx()}, None)
     clock.at = first["lease_until"] + 100
-    again = env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+    again = coordinator({"op": "begin", "transaction": tx()}, None)
     assert again == first
 
 
@@ -90,92 +118,92 @@ def test_a_retried_begin_keeps_the_first_record(env, clock):
     {"op": "begin", "transaction": {"topic": "news"}},
     {"op": "launch", "transaction": tx()},
 ])
-def test_malformed_coordinator_events_fail_the_task(env, event):
+def test_malformed_coordinator_events_fail_the_task(coordinator, event):
     with pytest.raises(ValueError):
-        env["coordinator"](event, None)
+        coordinator(event, None)
 
 
 # ---------------------------------------------------------------- decide
 
 
-def test_commit_decision_is_recorded(env):
-    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
-    answer = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+def test_commit_decision_is_recorded(coordinator):
+    coordinator({"op": "begin", "transaction": tx()}, None)
+    answer = coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     assert answer == {"txid": "pub-1", "decision": "commit", "reason": None}
     assert record()["state"]["S"] == "commit"
     # the flow's votes are not what recovery replays
     assert json.loads(record()["transaction"]["S"]) == tx()
 
 
-def test_abort_reason_is_the_first_no_vote(env):
-    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+def test_abort_reason_is_the_first_no_vote(coordinator):
+    coordinator({"op": "begin", "transaction": tx()}, None)
     votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
              "counter": {"participant": "counter", "vote": "NO", "reason": "unavailable"}}
-    answer = env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    answer = coordinator({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
     assert answer == {"txid": "pub-1", "decision": "abort", "reason": "forbidden"}
     assert record()["reason"]["S"] == "forbidden"
 
 
-def test_abort_reason_skips_yes_votes(env):
+def test_abort_reason_skips_yes_votes(coordinator):
     votes = {"persist": {"participant": "persist", "vote": "YES"},
              "counter": {"participant": "counter", "vote": "NO", "reason": "unavailable", "error": "States.Timeout"}}
-    answer = env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    answer = coordinator({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
     assert answer["reason"] == "unavailable"
 
 
-def test_abort_without_a_no_vote_is_aborted(env):
+def test_abort_without_a_no_vote_is_aborted(coordinator):
     # the Prepare state itself failed: no votes at all
-    answer = env["coordinator"]({"op": "decide", "decision": "abort",
+    answer = coordinator({"op": "decide", "decision": "abort",
                                  "transaction": dict(tx(), error={"Error": "States.Runtime"})}, None)
     assert answer == {"txid": "pub-1", "decision": "abort", "reason": "aborted"}
 
 
-def test_the_first_decision_wins(env):
-    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
+def test_the_first_decision_wins(coordinator):
+    coordinator({"op": "begin", "transaction": tx()}, None)
     votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
              "counter": {"participant": "counter", "vote": "YES"}}
-    env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
-    late = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    coordinator({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    late = coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     assert late == {"txid": "pub-1", "decision": "abort", "reason": "forbidden"}
     assert record()["state"]["S"] == "abort"
 
 
-def test_a_retried_commit_decision_answers_the_same(env):
-    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
-    first = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
-    assert env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None) == first
+def test_a_retried_commit_decision_answers_the_same(coordinator):
+    coordinator({"op": "begin", "transaction": tx()}, None)
+    first = coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    assert coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None) == first
     # and an abort arriving after the commit loses
-    assert env["coordinator"]({"op": "decide", "decision": "abort", "transaction": tx()}, None)["decision"] == "commit"
+    assert coordinator({"op": "decide", "decision": "abort", "transaction": tx()}, None)["decision"] == "commit"
 
 
-def test_decision_must_be_commit_or_abort(env):
+def test_decision_must_be_commit_or_abort(coordinator):
     with pytest.raises(ValueError, match="decision"):
-        env["coordinator"]({"op": "decide", "decision": "maybe", "transaction": tx()}, None)
+        coordinator({"op": "decide", "decision": "maybe", "transaction": tx()}, None)
 
 
 # ---------------------------------------------------------------- complete
 
 
-def test_complete_finishes_the_record_and_leaves_the_recovery_index(env):
-    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
-    env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+def test_complete_finishes_the_record_and_leaves_the_recovery_index(coordinator):
+    coordinator({"op": "begin", "transaction": tx()}, None)
+    coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     assert by_state("commit") == ["pub-1"]
-    done = env["coordinator"]({"op": "complete", "outcome": "committed", "transaction": flow_state(tx())}, None)
+    done = coordinator({"op": "complete", "outcome": "committed", "transaction": flow_state(tx())}, None)
     assert done == {"txid": "pub-1", "state": "committed"}
-    assert env["coordinator"]({"op": "complete", "outcome": "committed", "transaction": tx()}, None) == done
+    assert coordinator({"op": "complete", "outcome": "committed", "transaction": tx()}, None) == done
     item = record()
     assert item["state"]["S"] == "committed"
     assert "lease_until" not in item and "completed_at" in item
     assert by_state("commit") == [] and by_state("committed") == []
 
 
-def test_complete_must_match_the_decision(env):
-    env["coordinator"]({"op": "begin", "transaction": tx()}, None)
-    env["coordinator"]({"op": "decide", "decision": "abort", "transaction": tx()}, None)
+def test_complete_must_match_the_decision(coordinator):
+    coordinator({"op": "begin", "transaction": tx()}, None)
+    coordinator({"op": "decide", "decision": "abort", "transaction": tx()}, None)
     with pytest.raises(RuntimeError, match="cannot complete"):
-        env["coordinator"]({"op": "complete", "outcome": "committed", "transaction": tx()}, None)
+        coordinator({"op": "complete", "outcome": "committed", "transaction": tx()}, None)
     with pytest.raises(RuntimeError, match="cannot complete"):
-        env["coordinator"]({"op": "complete", "outcome": "aborted", "transaction": tx("pub-never-begun")}, None)
+        coordinator({"op": "complete", "outcome": "aborted", "transaction": tx("pub-never-begun")}, None)
 
 
 # ---------------------------------------------------------------- recovery
@@ -200,43 +228,43 @@ class Participants:
         return {"participant": "persist"}
 
 
-def prepared(env, transaction):
+def prepared(coordinator, counter, transaction):
     """A flow that began and prepared, then died."""
-    env["coordinator"]({"op": "begin", "transaction": transaction}, None)
-    assert env["counter"]({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
+    coordinator({"op": "begin", "transaction": transaction}, None)
+    assert counter({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
 
 
-def test_recovery_leaves_transactions_within_their_lease_alone(env):
-    prepared(env, tx())
-    participants = Participants(env["counter"])
-    summary = env["resolution"].recover(time.time() + LEASE - 5, participants)
+def test_recovery_leaves_transactions_within_their_lease_alone(coordinator, counter, resolution):
+    prepared(coordinator, counter, tx())
+    participants = Participants(counter)
+    summary = resolution.recover(time.time() + LEASE - 5, participants)
     assert summary == {"recovered": [], "failed": []}
     assert participants.calls == []
     assert record()["state"]["S"] == "preparing"
 
 
-def test_recovery_aborts_an_expired_prepared_transaction_on_both_participants(env):
-    prepared(env, tx())
-    participants = Participants(env["counter"])
-    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
+def test_recovery_aborts_an_expired_prepared_transaction_on_both_participants(coordinator, counter, resolution):
+    prepared(coordinator, counter, tx())
+    participants = Participants(counter)
+    summary = resolution.recover(time.time() + LEASE + 1, participants)
     assert summary == {"recovered": [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}], "failed": []}
     assert participants.calls == [("PERSIST_PARTICIPANT_FUNCTION", "rollback", tx()),
                                   ("COUNTER_PARTICIPANT_FUNCTION", "rollback", tx())]
     assert reservation_state() == "aborted" and published() == 0
     assert record()["state"]["S"] == "aborted" and record()["reason"]["S"] == "aborted"
     # the flow comes back late: its commit decision loses, its counter prepare votes NO
-    late = env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    late = coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     assert late == {"txid": "pub-1", "decision": "abort", "reason": "aborted"}
-    assert env["counter"]({"op": "prepare", "transaction": tx()}, None)["vote"] == "NO"
+    assert counter({"op": "prepare", "transaction": tx()}, None)["vote"] == "NO"
     # and it is not recovered twice
-    assert env["resolution"].recover(time.time() + 10 * LEASE, participants)["recovered"] == []
+    assert resolution.recover(time.time() + 10 * LEASE, participants)["recovered"] == []
 
 
-def test_recovery_commits_an_expired_transaction_decided_commit(env):
-    prepared(env, tx())
-    env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
-    participants = Participants(env["counter"])
-    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
+def test_recovery_commits_an_expired_transaction_decided_commit(coordinator, counter, resolution):
+    prepared(coordinator, counter, tx())
+    coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    participants = Participants(counter)
+    summary = resolution.recover(time.time() + LEASE + 1, participants)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "commit", "outcome": "committed"}]
     assert [(t, op) for t, op, _ in participants.calls] == [("PERSIST_PARTICIPANT_FUNCTION", "commit"),
                                                              ("COUNTER_PARTICIPANT_FUNCTION", "commit")]
@@ -244,29 +272,29 @@ def test_recovery_commits_an_expired_transaction_decided_commit(env):
     assert record()["state"]["S"] == "committed"
 
 
-def test_recovery_rolls_back_an_expired_abort_decision(env):
-    prepared(env, tx())
+def test_recovery_rolls_back_an_expired_abort_decision(coordinator, counter, resolution):
+    prepared(coordinator, counter, tx())
     votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
              "counter": {"participant": "counter", "vote": "YES"}}
-    env["coordinator"]({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
-    participants = Participants(env["counter"])
-    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
+    coordinator({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
+    participants = Participants(counter)
+    summary = resolution.recover(time.time() + LEASE + 1, participants)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}]
     assert reservation_state() == "aborted"
     assert record()["reason"]["S"] == "forbidden"
 
 
-def test_a_participant_failure_leaves_the_transaction_for_the_next_run(env):
-    prepared(env, tx("pub-1"))
-    prepared(env, tx("pub-2"))
+def test_a_participant_failure_leaves_the_transaction_for_the_next_run(coordinator, counter, resolution):
+    prepared(coordinator, counter, tx("pub-1"))
+    prepared(coordinator, counter, tx("pub-2"))
     later = time.time() + LEASE + 1
-    broken = Participants(env["counter"], failing={"PERSIST_PARTICIPANT_FUNCTION"})
-    summary = env["resolution"].recover(later, broken)
+    broken = Participants(counter, failing={"PERSIST_PARTICIPANT_FUNCTION"})
+    summary = resolution.recover(later, broken)
     assert summary["recovered"] == []
     assert sorted(f["txid"] for f in summary["failed"]) == ["pub-1", "pub-2"]
     assert record("pub-1")["state"]["S"] == "abort"  # decided, not yet carried out
     # the abort decision renewed the lease; once it passes, a healthy run finishes both
-    summary = env["resolution"].recover(time.time() + 2 * LEASE + 2, Participants(env["counter"]))
+    summary = resolution.recover(time.time() + 2 * LEASE + 2, Participants(counter))
     assert sorted(r["txid"] for r in summary["recovered"]) == ["pub-1", "pub-2"]
     assert {record(t)["state"]["S"] for t in ("pub-1", "pub-2")} == {"aborted"}
     assert {reservation_state(t) for t in ("pub-1", "pub-2")} == {"aborted"}
@@ -274,42 +302,42 @@ def test_a_participant_failure_leaves_the_transaction_for_the_next_run(env):
 
 
 
-def test_recovery_handler_invokes_the_participants_named_by_the_template(env, monkeypatch):
+def test_recovery_handler_invokes_the_participants_named_by_the_template(coordinator, counter, recovery, monkeypatch):
     from core import services
 
     def persist_rollback(event, context):
         return {"participant": "persist", "txid": event["transaction"]["txid"]}
 
     lam = InProcessLambda({"notifyx-PersistParticipant": persist_rollback,
-                           "notifyx-CounterParticipant": env["counter"]})
+                           "notifyx-CounterParticipant": counter})
     monkeypatch.setattr(services, "_lambda", lambda: lam)
     monkeypatch.setenv("PERSIST_PARTICIPANT_FUNCTION", "notifyx-PersistParticipant")
     monkeypatch.setenv("COUNTER_PARTICIPANT_FUNCTION", "notifyx-CounterParticipant")
-    prepared(env, tx())
+    prepared(coordinator, counter, tx())
     scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-    assert env["recovery"](scheduled, None) == {"recovered": [], "failed": []}
-    summary = env["recovery"]({"now": time.time() + LEASE + 1}, None)
+    assert recovery(scheduled, None) == {"recovered": [], "failed": []}
+    summary = recovery({"now": time.time() + LEASE + 1}, None)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "abort", "outcome": "aborted"}]
     assert [(name, event["op"]) for name, event in lam.invoked] == [
         ("notifyx-PersistParticipant", "rollback"), ("notifyx-CounterParticipant", "rollback")]
     assert reservation_state() == "aborted"
 
 
-def test_recovery_does_not_wait_for_the_lease_of_a_flow_that_has_ended(env):
-    prepared(env, tx("pub-dead"))
-    prepared(env, tx("pub-alive"))
-    participants = Participants(env["counter"])
-    summary = env["resolution"].recover(time.time(), participants, ended=lambda txid: txid == "pub-dead")
+def test_recovery_does_not_wait_for_the_lease_of_a_flow_that_has_ended(coordinator, counter, resolution):
+    prepared(coordinator, counter, tx("pub-dead"))
+    prepared(coordinator, counter, tx("pub-alive"))
+    participants = Participants(counter)
+    summary = resolution.recover(time.time(), participants, ended=lambda txid: txid == "pub-dead")
     assert summary["recovered"] == [{"txid": "pub-dead", "decision": "abort", "outcome": "aborted"}]
     assert record("pub-alive")["state"]["S"] == "preparing"
 
 
-def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwise(env, monkeypatch):
+def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwise(resolution, monkeypatch):
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(
         name="publish", roleArn="arn:aws:iam::123456789012:role/publish",
         definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
-    resolution = env["resolution"]
+    resolution = resolution
     assert resolution.flow_ended("pub-1") is False  # no state machine configured: the lease decides
     monkeypatch.setenv("PUBLISH_STATE_MACHINE_ARN", machine)
     sfn.start_execution(stateMachineArn=machine, name="pub-running", input="{}")
@@ -320,11 +348,11 @@ def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwis
     assert resolution.flow_ended("pub-never-started") is False
 
 
-def test_commits_recovery_finishes_are_handed_to_the_gateway_to_push_in_seq_order(env):
+def test_commits_recovery_finishes_are_handed_to_the_gateway_to_push_in_seq_order(coordinator, counter, resolution):
     """Nobody waits on a publish frame for them: recovery asks the gateway service to deliver them live."""
     for txid in ("pub-b", "pub-a"):
-        prepared(env, tx(txid))
-        env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx(txid))}, None)
+        prepared(coordinator, counter, tx(txid))
+        coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx(txid))}, None)
     seqs = {"pub-a": 1, "pub-b": 2}
 
     class WithNotifications(Participants):
@@ -338,16 +366,16 @@ def test_commits_recovery_finishes_are_handed_to_the_gateway_to_push_in_seq_orde
                 return {"participant": "persist", "notification": {"id": txid, "topic": "news", "seq": seqs[txid]}}
             return super().__call__(target, event)
 
-    participants = WithNotifications(env["counter"])
-    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
+    participants = WithNotifications(counter)
+    summary = resolution.recover(time.time() + LEASE + 1, participants)
     assert sorted(r["txid"] for r in summary["recovered"]) == ["pub-a", "pub-b"]
     pushed = [(op, n["id"]) for target, op, n in participants.calls if target == "GATEWAY_SERVICE_FUNCTION"]
     assert pushed == [("deliver", "pub-a"), ("deliver", "pub-b")]
 
 
-def test_a_failed_live_delivery_does_not_fail_the_recovery(env):
-    prepared(env, tx())
-    env["coordinator"]({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+def test_a_failed_live_delivery_does_not_fail_the_recovery(coordinator, counter, resolution):
+    prepared(coordinator, counter, tx())
+    coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
 
     class GatewayDown(Participants):
         def __call__(self, target, event):
@@ -357,7 +385,7 @@ def test_a_failed_live_delivery_does_not_fail_the_recovery(env):
                 return {"participant": "persist", "notification": {"id": "pub-1", "topic": "news", "seq": 1}}
             return super().__call__(target, event)
 
-    participants = GatewayDown(env["counter"])
-    summary = env["resolution"].recover(time.time() + LEASE + 1, participants)
+    participants = GatewayDown(counter)
+    summary = resolution.recover(time.time() + LEASE + 1, participants)
     assert summary["recovered"] == [{"txid": "pub-1", "decision": "commit", "outcome": "committed"}]
     assert record()["state"]["S"] == "committed"

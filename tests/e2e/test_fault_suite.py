@@ -302,6 +302,14 @@ def _check_publishes(cloud, run, publishers, subscribers, topics, figures) -> No
                   if t["state"]["S"] in ("preparing", "commit", "abort")]
     figures["unfinished_transactions_within_lease"] = len(unfinished)
     assert not [t for t in unfinished if int(t.get("lease_until", {}).get("N", "0")) < now - 1], unfinished
+    # the sockets that died with the process got their $disconnect at the restart; every client closed since
+    open_rows = []
+    for _ in range(20):
+        open_rows = [c["user_id"]["S"] for c in _scan(ddb, "notifyx-ConnectionsTable") if c.get("connections")]
+        if not open_rows:
+            break
+        time.sleep(0.5)
+    assert not open_rows, f"connection rows of closed sockets left: {open_rows}"
     # every committed notification is in each subscriber's inbox exactly once
     for user in subscribers:
         http = HttpApi(cloud.endpoints["http_api"], user["token"])

@@ -75,6 +75,11 @@ def test_up_writes_endpoints_and_stops_cleanly_on_sigint(up, tmp_path):
     assert json.loads(out)["aws_endpoint"] == endpoints["aws_endpoint"]
     assert len(log.read_text().splitlines()) == 1, "the open WebSocket did not get its $disconnect"
     assert not (tmp_path / ".notifyx" / "endpoints.json").exists()
+    # durable by default: a clean stop leaves a snapshot, which `notifyx reset` deletes
+    assert (tmp_path / ".notifyx" / "state" / "snapshot.pickle").exists()
+    reset = notifyx("reset", cwd=tmp_path)
+    assert reset.returncode == 0, reset.stderr
+    assert not (tmp_path / ".notifyx" / "state").exists()
 
 
 def test_invoke_without_a_running_cloud_starts_one(tmp_path):

@@ -116,7 +116,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         cloud = LocalCloud(args.template, http_port=args.http_port, ws_port=args.ws_port, aws_port=args.aws_port,
                            aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
                            static_dir=args.static_dir, sandboxes=args.sandboxes, faults=args.fault,
-                           state_dir=None if args.ephemeral else args.state_dir)
+                           # another endpoint (LocalStack) keeps its own state
+                           state_dir=None if args.ephemeral or args.aws_endpoint else args.state_dir)
     except FaultSpecError as exc:
         print(f"notifyx up: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -650,8 +650,40 @@ EMULATOR_PATCHES: list[Replacement] = [
 ]
 
 
+def import_sfn_interpreter() -> None:
+    """Import moto's Step Functions interpreter without running moto.batch's package __init__.
+
+    The interpreter's Batch integration needs one enum, moto.batch.utils.JobStatus, but importing it ran
+    moto/batch/__init__.py, which imports Batch's models and with them all of moto.ec2 (AMIs, instance types
+    and regions parsed from JSON): a third of `notifyx up`'s start-up. While the interpreter is imported,
+    moto.batch is an empty package (its __path__ only); then it is dropped from sys.modules, so that the first
+    real `import moto.batch` (a template with Batch resources, a request for Batch) runs its __init__ as usual.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    if "moto.stepfunctions.parser.models" in sys.modules or "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    shell = types.ModuleType("moto.batch")
+    shell.__path__ = list(spec.submodule_search_locations or [])
+    shell.__spec__ = spec
+    sys.modules["moto.batch"] = shell
+    try:
+        import moto.stepfunctions.parser.models  # noqa: F401
+    finally:
+        if sys.modules.get("moto.batch") is shell:
+            del sys.modules["moto.batch"]
+        import moto
+
+        if getattr(moto, "batch", None) is shell:
+            del moto.batch
+
+
 def apply_emulator() -> None:
     """Apply the emulator's own patches (idempotent); Emulator.start does."""
+    import_sfn_interpreter()
     for patch in EMULATOR_PATCHES:
         patch.apply()
 

@@ -202,3 +202,23 @@ def test_update_expressions_are_parsed_and_copied_where_the_emulator_shortcuts_t
     assert backend.count("update_expression_ast") == 3 and "UpdateExpressionValidator(" in backend
     # the tree's nodes keep their state in __dict__ (children, parent, type), which the copy relies on
     assert "self.parent = None" in inspect.getsource(Node.__init__)
+
+
+def test_step_functions_interpreter_needs_only_batch_utils_from_moto_batch():
+    import pathlib
+    import re
+    import subprocess
+    import sys
+
+    import moto.stepfunctions.parser as parser
+
+    imports = set()
+    for path in pathlib.Path(parser.__file__).parent.rglob("*.py"):
+        imports.update(re.findall(r"^\s*(?:from|import) (moto\.batch\S*)", path.read_text(), re.M))
+    assert imports == {"moto.batch.utils"}
+    # in a fresh interpreter: no moto.ec2 while importing it, and moto.batch still imports whole afterwards
+    probe = ("import sys; from infra import moto_patches; moto_patches.import_sfn_interpreter(); "
+             "assert 'moto.stepfunctions.parser.models' in sys.modules and 'moto.ec2' not in sys.modules; "
+             "assert 'moto.batch' not in sys.modules; import moto.batch; "
+             "from moto.batch.models import batch_backends; assert 'moto.ec2' in sys.modules")
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd=pathlib.Path(__file__).resolve().parents[2])

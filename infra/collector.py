@@ -6,8 +6,7 @@ the data of a few hundred publishes stopped every thread for 250-450 ms (measure
 flight), several times a minute; `gc.freeze()` after start-up alone makes it worse, since frozen objects do not
 count towards the next full pass's trigger.
 
-The policy: once a second the young generations are collected (objects younger than a second: a few ms) and
-whatever survived is frozen (moved out of the collector's generations; reference counting still frees it when
+The policy: once a second whatever is alive is frozen (moved out of the collector's generations; reference counting still frees it when
 it is dropped), so automatic passes only ever walk objects younger than a second. Cycles that become garbage
 after they were frozen (a pruned execution, a closed socket's objects) are reclaimed by one full collection
 over everything, which takes seconds on a big heap: only after IDLE_SECONDS without a Lambda invocation, and
@@ -60,7 +59,6 @@ class GarbageKeeper:
             elif (now - idle_since >= self.IDLE_SECONDS
                   and gc.get_freeze_count() - self._frozen_at_reclaim >= self.RECLAIM_AFTER):
                 self.reclaim()
-            gc.collect(1)
             gc.freeze()
 
     def reclaim(self) -> int:

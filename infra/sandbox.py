@@ -110,19 +110,19 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         try:
             # trace: the X-Ray header Lambda hands the runtime (Lambda-Runtime-Trace-Id) for _X_AMZN_TRACE_ID
-            self.conn.send(("invoke", event_json, request_id, timeout, trace))
+            sandbox_bootstrap.send(self.conn, ("invoke", event_json, request_id, timeout, trace))
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self.conn.poll(remaining):
                     raise SandboxTimeout()
-                message = self.conn.recv()
+                message = sandbox_bootstrap.recv(self.conn)
                 if message[0] == "call":
                     try:
                         reply = ("ok", answer(*message[1:]))
                     except Exception as exc:  # noqa: BLE001 - the sandbox's botocore sees a failed request
                         logger.warning("answering a call of %s failed: %s", self.process.name, exc)
                         reply = ("error", f"{type(exc).__name__}: {exc}")
-                    self.conn.send(reply)
+                    sandbox_bootstrap.send(self.conn, reply)
                 elif message[0] == "result":
                     return message[1], message[2], message[3], message[4]
         except (EOFError, OSError) as exc:

@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import sys
 import threading
 import time
@@ -96,6 +97,17 @@ class LambdaContext:
 
 
 # ----------------------------------------------------------------------------- the channel to the local cloud
+def send(conn: Any, message: Any) -> None:
+    """One message on a sandbox connection, by plain pickle: messages hold plain data, and Connection.send's
+    ForkingPickler (a pickler with a reducer table built per message) took 1.4x as long for a typical call."""
+    conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def recv(conn: Any) -> Any:
+    """The next message on a sandbox connection (see send)."""
+    return pickle.loads(conn.recv_bytes())
+
+
 class ChannelError(Exception):
     """The local cloud could not answer an AWS call (raised to botocore as the call's failure)."""
 
@@ -109,8 +121,8 @@ class Channel:
 
     def call(self, *request: Any) -> Any:
         with self.lock:
-            self.conn.send(("call", *request))
-            kind, value = self.conn.recv()
+            send(self.conn, ("call", *request))
+            kind, value = recv(self.conn)
         if kind == "error":
             raise ChannelError(value)
         return value
@@ -212,7 +224,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
     init_error: dict[str, Any] | None = None
     while True:
         try:
-            message = conn.recv()
+            message = recv(conn)
         except (EOFError, OSError):
             return
         if message[0] != "invoke":
@@ -237,7 +249,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             reported_init = (time.perf_counter() - started) * 1000
             gc.freeze()  # the function's modules live as long as the sandbox
         if init_error is not None:
-            conn.send(("result", None, init_error, reported_init, _drain(captured)))
+            send(conn, ("result", None, init_error, reported_init, _drain(captured)))
             continue
         context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline)
         context.log_stream_name = spec.get("log_stream", context.log_stream_name)
@@ -258,7 +270,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             payload, error = None, {"errorType": type(exc).__name__, "errorMessage": str(exc),
                                     "stackTrace": traceback.format_exception(exc)[1:]}
         sys.stdout.flush()
-        conn.send(("result", payload, error, reported_init, _drain(captured)))
+        send(conn, ("result", payload, error, reported_init, _drain(captured)))
         if exiting:
             return
 

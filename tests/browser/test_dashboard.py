@@ -70,7 +70,7 @@ def traffic(endpoints: dict, seconds: float, stop: threading.Event) -> None:
 
 def test_dashboard_draws_the_publish_path_lambda_alarms_and_a_publish_waterfall(cloud, browser):
     stop = threading.Event()
-    load = threading.Thread(target=traffic, args=(cloud.endpoints, 25.0, stop), daemon=True)
+    load = threading.Thread(target=traffic, args=(cloud.endpoints, 15.0, stop), daemon=True)
     load.start()
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     try:

@@ -6,11 +6,11 @@ the data of a few hundred publishes stopped every thread for 250-450 ms (measure
 flight), several times a minute; `gc.freeze()` after start-up alone makes it worse, since frozen objects do not
 count towards the next full pass's trigger.
 
-The policy: once a second whatever is alive is frozen (moved out of the collector's generations; reference counting still frees it when
-it is dropped), so automatic passes only ever walk objects younger than a second. Cycles that become garbage
-after they were frozen (a pruned execution, a closed socket's objects) are reclaimed by one full collection
-over everything, which takes seconds on a big heap: only after IDLE_SECONDS without a Lambda invocation, and
-only once RECLAIM_AFTER objects have been frozen since the last one.
+The policy: once a second whatever is alive is frozen (moved out of the collector's generations; reference
+counting still frees it when it is dropped), so automatic passes only ever walk objects younger than a second.
+Cycles that become garbage after they were frozen (a pruned execution, a closed socket's objects) are reclaimed
+by one full collection over everything, which takes seconds on a big heap: only after IDLE_SECONDS without a
+Lambda invocation, and only once RECLAIM_AFTER objects have been frozen since the last one.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class GarbageKeeper:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gc-keeper", daemon=True)
         self.reclaimed = 0  # idle-time full collections so far
+        self.reclaiming = False  # true during one (for gc.callbacks that time pauses)
         self._frozen_at_reclaim = 0
 
     def start(self) -> GarbageKeeper:
@@ -64,9 +65,13 @@ class GarbageKeeper:
     def reclaim(self) -> int:
         """One full collection over everything, frozen included; the number of unreachable objects found."""
         started = time.perf_counter()
-        gc.unfreeze()
-        found = gc.collect()
-        gc.freeze()
+        self.reclaiming = True
+        try:
+            gc.unfreeze()
+            found = gc.collect()
+            gc.freeze()
+        finally:
+            self.reclaiming = False
         self._frozen_at_reclaim = gc.get_freeze_count()
         self.reclaimed += 1
         logger.info("idle: one full garbage collection found %d unreachable objects in %.0f ms", found,

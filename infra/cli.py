@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--aws-port", type=int, default=4566, help="the embedded AWS emulator (0 = any free port)")
     up.add_argument("--aws-endpoint", help="deploy into this endpoint (e.g. LocalStack) instead of the emulator")
     up.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter")
-    up.add_argument("--static-dir", default="client", help="served at / (the web client)")
+    up.add_argument("--static-dir", default="client/web", help="served at / (the web client)")
     up.add_argument("--endpoints-file", default=str(ENDPOINTS_FILE))
     up.add_argument("--sandboxes", choices=("process", "thread"), default=None,
                     help="process: each function in Lambda-like worker processes (default); "

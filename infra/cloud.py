@@ -218,7 +218,7 @@ class LocalCloud:
 
     def __init__(self, template: str | Path = "template.yaml", *, http_port: int = 0, ws_port: int = 0,
                  aws_port: int = 0, aws_endpoint: str | None = None, parameters: dict[str, str] | None = None,
-                 static_dir: str | Path | None = "client", limits: Limits | None = None,
+                 static_dir: str | Path | None = "client/web", limits: Limits | None = None,
                  stack_name: str = "notifyx", sandboxes: str | None = None,
                  faults: list[str] | None = None, state_dir: str | Path | None = None) -> None:
         self.template = Path(template)

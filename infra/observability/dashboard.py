@@ -1,4 +1,4 @@
-"""The data the dashboard page (client/dashboard.html) draws: the last minutes of the metrics, the alarms, the
+"""The data the dashboard page (client/web/dashboard.html) draws: the last minutes of the metrics, the alarms, the
 recent traces and the waterfall of one publish. Read from the MetricStore and the TraceStore directly: the page
 polls every few seconds and must cost the cloud little."""
 from __future__ import annotations

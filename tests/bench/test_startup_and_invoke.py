@@ -32,7 +32,7 @@ def test_notifyx_up_until_endpoints_are_ready(tmp_path):
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "up", "--template", str(ROOT / "template.yaml"), "--http-port", "0",
-         "--ws-port", "0", "--aws-port", "0", "--static-dir", str(ROOT / "client")],
+         "--ws-port", "0", "--aws-port", "0", "--static-dir", str(ROOT / "client" / "web")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     endpoints = tmp_path / ".notifyx" / "endpoints.json"

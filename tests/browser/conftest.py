@@ -20,7 +20,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(ROOT / "template.yaml", static_dir=ROOT / "client") as running:
+    with LocalCloud(ROOT / "template.yaml", static_dir=ROOT / "client" / "web") as running:
         yield running
 
 

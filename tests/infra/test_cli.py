@@ -29,7 +29,7 @@ def up(tmp_path):
     log = tmp_path / "disconnects.jsonl"
     process = subprocess.Popen(
         [*NOTIFYX, "up", "--template", str(FIXTURES / "socket.yaml"), "--http-port", "0", "--ws-port", "0",
-         "--aws-port", "0", "--param", f"DisconnectLog={log}", "--static-dir", str(ROOT / "client")],
+         "--aws-port", "0", "--param", f"DisconnectLog={log}", "--static-dir", str(ROOT / "client" / "web")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     endpoints_file = tmp_path / ".notifyx" / "endpoints.json"

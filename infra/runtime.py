@@ -685,13 +685,15 @@ def enable_fast_invoke(endpoint: str) -> None:
     if parts.hostname in ("127.0.0.1", "localhost"):
         # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT
         _fast_hosts.update({f"127.0.0.1:{parts.port}", f"localhost:{parts.port}"})
-    entry = ("before-send.lambda.Invoke", _fast_invoke)
-    if entry not in botocore.handlers.BUILTIN_HANDLERS:
-        botocore.handlers.BUILTIN_HANDLERS.append(entry)
+    for entry in (("before-call.lambda.Invoke", _direct_invoke), ("before-send.lambda.Invoke", _fast_invoke)):
+        if entry not in botocore.handlers.BUILTIN_HANDLERS:
+            botocore.handlers.BUILTIN_HANDLERS.append(entry)
     # sessions copy BUILTIN_HANDLERS when created: boto3's default session may already exist
     import boto3
 
     if boto3.DEFAULT_SESSION is not None:
+        boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", _direct_invoke,
+                                              unique_id="notifyx-direct-invoke")
         boto3.DEFAULT_SESSION.events.register("before-send.lambda.Invoke", _fast_invoke,
                                               unique_id="notifyx-fast-invoke")
 
@@ -699,6 +701,44 @@ def enable_fast_invoke(endpoint: str) -> None:
 def disable_fast_invoke() -> None:
     """Stop answering Invoke in-process (clients created earlier keep the handler but it passes through)."""
     _fast_hosts.clear()
+
+
+def _direct_invoke(model: Any, params: dict, context: Any = None, **_: Any) -> Any:
+    """before-call: an Invoke answered before botocore signs and sends it (the before-send _fast_invoke below is
+    the fallback for sessions that hold only that one). The answer goes through botocore's own response parser,
+    so the caller gets what a sent request would: the streaming Payload, FunctionError, errors with their
+    modeled fields."""
+    if model.name != "Invoke" or _attached is None:
+        return None
+    from urllib.parse import urlencode
+
+    from botocore.endpoint import convert_to_response_dict
+    from botocore.parsers import create_parser
+
+    url = params.get("url", "")
+    query = params.get("query_string")
+    if query:
+        url += ("&" if "?" in url else "?") + (urlencode(query) if isinstance(query, dict) else str(query))
+    raw = _answer_invoke(_CallRequest(url, params.get("headers") or {}, params.get("body")))
+    if raw is None:
+        return None
+    response = convert_to_response_dict(raw, model)
+    parser = create_parser(model.metadata["protocol"])
+    parsed = parser.parse(response, model.output_shape)
+    if raw.status_code >= 300:
+        code = parsed.get("Error", {}).get("Code")
+        error_shape = model.service_model.shape_for_error_code(code) if code else None
+        if error_shape is not None:
+            parsed.update(parser.parse(response, error_shape))
+    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
+    return raw, parsed
+
+
+class _CallRequest:
+    """What _answer_invoke reads of a request: the parameters at before-call, in a sent request's shape."""
+
+    def __init__(self, url: str, headers: dict[str, Any], body: Any) -> None:
+        self.url, self.headers, self.body = url, headers, body
 
 
 def _fast_invoke(request: Any, **_: Any) -> Any:

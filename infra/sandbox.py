@@ -218,6 +218,8 @@ class CallAnswerer:
         if response is None:
             return None
         http, parsed = response
+        # a streaming member (Lambda Invoke's Payload) crosses to the sandbox as bytes
+        parsed = {k: v.read() if hasattr(v, "read") else v for k, v in parsed.items()}
         return http.status_code, dict(http.headers.items()), parsed
 
     def _before_send(self, event_name: str, method: str, url: str, headers: dict, body: bytes) -> Any:

@@ -46,6 +46,7 @@ AT_CALL = {("dynamodb", op) for op in ("GetItem", "PutItem", "UpdateItem", "Dele
                                        "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")}
 AT_CALL.add(("apigatewaymanagementapi", "PostToConnection"))
 AT_CALL.update(("stepfunctions", op) for op in ("StartExecution", "DescribeExecution"))
+AT_CALL.add(("lambda", "Invoke"))
 
 
 def preload() -> None:
@@ -128,6 +129,13 @@ class Channel:
         return value
 
 
+def _streams(model: Any, member: str) -> bool:
+    """Whether `member` of the operation's output is a streaming blob (Lambda Invoke's Payload)."""
+    shape = model.output_shape.members.get(member) if model.output_shape is not None else None
+    return shape is not None and bool(shape.serialization.get("streaming") or
+                                      getattr(shape, "type_name", "") == "blob" and model.has_streaming_output)
+
+
 class _Body(io.BytesIO):
     def stream(self, **_: Any) -> Any:
         yield self.getvalue()
@@ -142,10 +150,19 @@ def _install_hooks(channel: Channel) -> None:
         if (service, model.name) not in AT_CALL:
             return None
         request = {k: v for k, v in params.items() if k != "context"}
+        trace = os.environ.get("_X_AMZN_TRACE_ID")
+        if trace and "X-Amzn-Trace-Id" not in request.get("headers", {}):
+            # what botocore's own before-call handler adds in a Lambda function (it runs after this one)
+            request["headers"] = {**request.get("headers", {}), "X-Amzn-Trace-Id": trace}
         answer = channel.call("before-call", event_name, service, model.name, request)
         if answer is None:
             return None
         status, headers, parsed = answer
+        for name, value in parsed.items():
+            if isinstance(value, bytes) and _streams(model, name):  # a streaming member crossed as bytes
+                from botocore.response import StreamingBody
+
+                parsed[name] = StreamingBody(io.BytesIO(value), len(value))
         return AWSResponse(params.get("url"), status, headers, _Body(b"")), parsed
 
     def before_send(request: Any, event_name: str = "", **_: Any) -> Any:

@@ -116,3 +116,25 @@ def _alive(pid: int) -> bool:
         return False
     return True
 
+
+
+def test_lambda_invoke_from_a_sandbox_answers_as_lambda_does(cloud, monkeypatch):
+    from infra import runtime
+
+    answered = []
+    original = runtime._answer_invoke
+    monkeypatch.setattr(runtime, "_answer_invoke", lambda request: answered.append(type(request)) or
+                        original(request))
+    probe = cloud.physical_id("Probe")
+    answer = cloud.invoke("Invoker", {"target": probe, "payload": {"x": 1}})
+    assert answer["status"] == 200 and answer["function_error"] is None
+    assert answer["payload"]["function"] == probe and answer["payload"]["greeting"] == "hello from the probe"
+    failed = cloud.invoke("Invoker", {"target": cloud.physical_id("Failing")})
+    assert failed["status"] == 200 and failed["function_error"] in ("Handled", "Unhandled")
+    assert failed["payload"]["errorType"] == "ValueError" and failed["payload"]["errorMessage"] == "failing on purpose"
+    assert cloud.invoke("Invoker", {"target": "no-such-function"}) == {"error": "ResourceNotFoundException",
+                                                                        "status": 404}
+    queued = cloud.invoke("Invoker", {"target": probe, "type": "Event"})
+    assert queued["status"] == 202 and queued["payload"] is None
+    # answered at before-call (no SigV4, no HTTP request rebuilt in this process)
+    assert answered == [runtime._CallRequest] * 4

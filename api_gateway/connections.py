@@ -249,6 +249,10 @@ def _unpatch_http_session() -> None:
         _original_send = None
 
 
+#: what the local @connections API registers with botocore: (event, handler, unique id in a session)
+_HANDLERS = (("before-send", _before_send, _UNIQUE_ID), (_POST_EVENT, _before_call, _UNIQUE_ID + "-post"))
+
+
 def _register_botocore() -> None:
     global _handler_registered
     if _handler_registered:
@@ -257,17 +261,20 @@ def _register_botocore() -> None:
 
     # Sessions copy BUILTIN_HANDLERS when created; boto3's default session may already exist (registered below).
     # Clients built before install() keep their own copy of the handlers: _patch_http_session covers them.
-    BUILTIN_HANDLERS.append(("before-send", _before_send))
-    BUILTIN_HANDLERS.append((_POST_EVENT, _before_call))
+    session = _default_session()
+    for event, handler, unique_id in _HANDLERS:
+        BUILTIN_HANDLERS.append((event, handler))
+        if session is not None:
+            session.events.register(event, handler, unique_id=unique_id)
+    _handler_registered = True
+
+
+def _default_session() -> Any:
     try:
         import boto3
-
-        if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION.events.register("before-send", _before_send, unique_id=_UNIQUE_ID)
-            boto3.DEFAULT_SESSION.events.register(_POST_EVENT, _before_call, unique_id=_UNIQUE_ID + "-post")
     except ImportError:
-        pass
-    _handler_registered = True
+        return None
+    return boto3.DEFAULT_SESSION
 
 
 def api_hosts(gateway: DataPlane) -> list[str]:
@@ -304,16 +311,10 @@ def uninstall() -> None:
         _unpatch_http_session()
         from botocore.handlers import BUILTIN_HANDLERS
 
-        while ("before-send", _before_send) in BUILTIN_HANDLERS:
-            BUILTIN_HANDLERS.remove(("before-send", _before_send))
-        while (_POST_EVENT, _before_call) in BUILTIN_HANDLERS:
-            BUILTIN_HANDLERS.remove((_POST_EVENT, _before_call))
-        try:
-            import boto3
-
-            if boto3.DEFAULT_SESSION is not None:
-                boto3.DEFAULT_SESSION.events.unregister("before-send", _before_send, unique_id=_UNIQUE_ID)
-                boto3.DEFAULT_SESSION.events.unregister(_POST_EVENT, _before_call, unique_id=_UNIQUE_ID + "-post")
-        except ImportError:
-            pass
+        session = _default_session()
+        for event, handler, unique_id in _HANDLERS:
+            while (event, handler) in BUILTIN_HANDLERS:
+                BUILTIN_HANDLERS.remove((event, handler))
+            if session is not None:
+                session.events.unregister(event, handler, unique_id=unique_id)
         _handler_registered = False

@@ -1,6 +1,9 @@
 """Avatars as PROTOCOL.md specifies them: deterministic PNGs at the requested size, stored in S3, presigned URLs."""
 import io
 import urllib.parse
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
@@ -11,14 +14,25 @@ from PIL import Image
 BUCKET = "notifyx-avatars-test"
 
 
+@dataclass(frozen=True)
+class AvatarService:
+    """The avatar service on moto's S3: its REST app, its internal API module, the renderer, and the bucket's
+    S3 client."""
+
+    app: Any
+    service: ModuleType
+    render: ModuleType
+    s3: Any
+
+
 @pytest.fixture
-def avatar(monkeypatch):
+def avatar(monkeypatch) -> AvatarService:
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         monkeypatch.setenv("AVATAR_BUCKET", BUCKET)
-        from avatar import app, gallery, render, service
+        from avatar import app, render, service
 
-        yield {"app": app.app, "gallery": gallery, "render": render, "service": service, "s3": boto3.client("s3")}
+        yield AvatarService(app=app.app, service=service, render=render, s3=boto3.client("s3"))
 
 
 @pytest.fixture
@@ -31,7 +45,7 @@ def draw():
 
 @pytest.fixture
 def http(avatar):
-    with Client(avatar["app"]) as client:
+    with Client(avatar.app) as client:
         yield client.http
 
 
@@ -81,20 +95,20 @@ def test_identicons_are_symmetric_both_ways(draw, size):
 def test_get_avatar_answers_png_bytes_and_stores_them_under_their_inputs(avatar, http):
     response = fetch(http, "/avatars/ada.png?size=64&type=identicon")
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
-    assert response.body == avatar["render"].render("ada", 64, "identicon")
-    stored = avatar["s3"].get_object(Bucket=BUCKET, Key="avatars/identicon/64/ada.png")
+    assert response.body == avatar.render.render("ada", 64, "identicon")
+    stored = avatar.s3.get_object(Bucket=BUCKET, Key="avatars/identicon/64/ada.png")
     assert stored["Body"].read() == response.body and stored["ContentType"] == "image/png"
 
 
 def test_defaults_are_github_at_128(avatar, http):
     response = fetch(http, "/avatars/ada.png", accept="*/*")
     assert pixels(response.body).size == (128, 128)
-    assert response.body == avatar["render"].render("ada", 128, "github")
+    assert response.body == avatar.render.render("ada", 128, "github")
 
 
 def test_a_stored_avatar_is_served_from_s3(avatar, http):
     # what is in the bucket is what is served: the render is not repeated
-    avatar["s3"].put_object(Bucket=BUCKET, Key="avatars/github/32/ada.png", Body=b"stored bytes")
+    avatar.s3.put_object(Bucket=BUCKET, Key="avatars/github/32/ada.png", Body=b"stored bytes")
     assert fetch(http, "/avatars/ada.png?size=32").body == b"stored bytes"
 
 
@@ -109,18 +123,18 @@ def test_bad_sizes_types_and_names_are_invalid_requests(avatar, http, path):
 
 
 def test_service_generate_answers_a_presigned_url_of_the_stored_png(avatar):
-    answer = avatar["service"].handler({"op": "generate", "name": "ada", "size": 48, "type": "identicon"}, None)
+    answer = avatar.service.handler({"op": "generate", "name": "ada", "size": 48, "type": "identicon"}, None)
     assert answer["ok"], answer
     data = answer["data"]
     assert data["content_type"] == "image/png" and data["size"] == 48
     url = urllib.parse.urlparse(data["url"])
     assert "avatars/identicon/48/ada.png" in url.path and "Signature" in url.query
-    stored = avatar["s3"].get_object(Bucket=BUCKET, Key="avatars/identicon/48/ada.png")["Body"].read()
-    assert stored == avatar["render"].render("ada", 48, "identicon")
+    stored = avatar.s3.get_object(Bucket=BUCKET, Key="avatars/identicon/48/ada.png")["Body"].read()
+    assert stored == avatar.render.render("ada", 48, "identicon")
 
 
 def test_service_generate_defaults_and_refusals(avatar):
-    handler = avatar["service"].handler
+    handler = avatar.service.handler
     assert handler({"op": "generate", "name": "ada"}, None)["data"]["size"] == 128
     for bad in ({"name": "ada", "size": 9}, {"name": "ada", "type": "x"}, {"name": ""}, {"name": "a/b"}):
         answer = handler({"op": "generate", **bad}, None)

@@ -3,33 +3,21 @@
 without moto's table backup (infra/moto_patches.py) is still all or nothing."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra import emulator as emulator_module
-from infra.emulator import Emulator
+from in_process import over_http as http_only
 
-
-@pytest.fixture(scope="module")
-def endpoint():
-    emulator = Emulator(port=0).start()
-    emulator_module.serve_in_process(emulator.endpoint)
-    try:
-        yield emulator.endpoint
-    finally:
-        emulator_module.stop_serving_in_process()
-        emulator.stop()
+from infra import account
 
 
 def client(endpoint: str):
-    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return account.client("dynamodb", endpoint)
 
 
 @pytest.fixture
-def table(endpoint):
-    ddb = client(endpoint)
+def table(emulator_endpoint):
+    ddb = client(emulator_endpoint)
     name = "items"
     ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
@@ -41,15 +29,11 @@ def table(endpoint):
     ddb.delete_table(TableName=name)
 
 
-def both_paths(endpoint, call):
+def both_paths(emulator_endpoint, call):
     """`call(client)` once through the direct path and once over HTTP (the direct path switched off)."""
-    direct = call(client(endpoint))
-    hosts = set(emulator_module.in_process_requests.hosts)
-    emulator_module.stop_serving_in_process()
-    try:
-        over_http = call(client(endpoint))
-    finally:
-        emulator_module.in_process_requests.hosts.update(hosts)
+    direct = call(client(emulator_endpoint))
+    with http_only():
+        over_http = call(client(emulator_endpoint))
     return direct, over_http
 
 
@@ -57,23 +41,23 @@ def without_metadata(answer):
     return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
 
 
-def test_item_calls_answer_what_the_http_path_answers(endpoint, table):
-    ddb = client(endpoint)
+def test_item_calls_answer_what_the_http_path_answers(emulator_endpoint, table):
+    ddb = client(emulator_endpoint)
     ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "blob": {"B": b"\x00\xff"},
                                         "tags": {"SS": ["x", "y"]}, "nested": {"M": {"l": {"L": [{"N": "2"}]}}}})
-    direct, over_http = both_paths(endpoint, lambda c: c.get_item(TableName=table,
+    direct, over_http = both_paths(emulator_endpoint, lambda c: c.get_item(TableName=table,
                                                                  Key={"pk": {"S": "a"}, "sk": {"N": "1"}}))
     assert without_metadata(direct) == without_metadata(over_http)
     assert direct["Item"]["blob"] == {"B": b"\x00\xff"}
-    direct, over_http = both_paths(endpoint, lambda c: c.query(
+    direct, over_http = both_paths(emulator_endpoint, lambda c: c.query(
         TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}},
         ReturnConsumedCapacity="TOTAL"))
     assert without_metadata(direct) == without_metadata(over_http)
     assert direct["Count"] == 1 and direct["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_a_failed_condition_raises_the_same_error_with_the_old_item(endpoint, table):
-    ddb = client(endpoint)
+def test_a_failed_condition_raises_the_same_error_with_the_old_item(emulator_endpoint, table):
+    ddb = client(emulator_endpoint)
     ddb.put_item(TableName=table, Item={"pk": {"S": "c"}, "sk": {"N": "1"}, "v": {"N": "1"}})
 
     def conditional_put(c):
@@ -82,17 +66,16 @@ def test_a_failed_condition_raises_the_same_error_with_the_old_item(endpoint, ta
                        ConditionExpression="attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="ALL_OLD")
         return caught.value.response
 
-    direct, over_http = both_paths(endpoint, conditional_put)
+    direct, over_http = both_paths(emulator_endpoint, conditional_put)
     assert direct["Error"] == over_http["Error"]
     assert direct["Error"]["Code"] == "ConditionalCheckFailedException"
     assert direct.get("Item") == over_http.get("Item")
 
 
-def test_a_cancelled_transaction_changes_nothing_and_leaves_no_stream_record(endpoint, table):
-    ddb = client(endpoint)
+def test_a_cancelled_transaction_changes_nothing_and_leaves_no_stream_record(emulator_endpoint, table):
+    ddb = client(emulator_endpoint)
     ddb.put_item(TableName=table, Item={"pk": {"S": "t"}, "sk": {"N": "1"}, "v": {"N": "1"}})
-    streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    streams = account.client("dynamodbstreams", emulator_endpoint)
 
     def records() -> int:
         arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]

@@ -6,49 +6,33 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra import emulator as emulator_module
-from infra.emulator import Emulator
+from in_process import over_http as http_only
+
+from infra import account
 
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"ok": True},
                                                                  "End": True}}})
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    emulator = Emulator(port=0).start()
-    emulator_module.serve_in_process(emulator.endpoint)
-    try:
-        yield emulator.endpoint
-    finally:
-        emulator_module.stop_serving_in_process()
-        emulator.stop()
-
-
 def client(endpoint: str):
-    return boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return account.client("stepfunctions", endpoint)
 
 
 @pytest.fixture(scope="module")
-def machine(endpoint):
-    sfn = client(endpoint)
+def machine(emulator_endpoint):
+    sfn = client(emulator_endpoint)
     arn = sfn.create_state_machine(name="direct", definition=DEFINITION,
-                                   roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+                                   roleArn=f"arn:aws:iam::{account.ACCOUNT_ID}:role/sfn")["stateMachineArn"]
     yield arn
     sfn.delete_state_machine(stateMachineArn=arn)
 
 
-def over_http(endpoint, call):
-    hosts = set(emulator_module.in_process_requests.hosts)
-    emulator_module.stop_serving_in_process()
-    try:
-        return call(client(endpoint))
-    finally:
-        emulator_module.in_process_requests.hosts.update(hosts)
+def over_http(emulator_endpoint, call):
+    with http_only():
+        return call(client(emulator_endpoint))
 
 
 def without_metadata(answer):
@@ -64,20 +48,20 @@ def finished(sfn, arn):
     raise AssertionError("the execution did not finish")
 
 
-def test_start_and_describe_answer_what_the_http_path_answers(endpoint, machine):
-    sfn = client(endpoint)
+def test_start_and_describe_answer_what_the_http_path_answers(emulator_endpoint, machine):
+    sfn = client(emulator_endpoint)
     started = sfn.start_execution(stateMachineArn=machine, name="run-1", input='{"a": 1}')
     assert set(without_metadata(started)) == {"executionArn", "startDate"}
     direct = finished(sfn, started["executionArn"])
-    http = over_http(endpoint, lambda c: c.describe_execution(executionArn=started["executionArn"]))
+    http = over_http(emulator_endpoint, lambda c: c.describe_execution(executionArn=started["executionArn"]))
     assert without_metadata(direct) == without_metadata(http)
     assert direct["status"] == "SUCCEEDED" and json.loads(direct["output"]) == {"ok": True}
     assert direct["startDate"].tzinfo is not None and direct["startDate"] == started["startDate"]
     assert direct["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_errors_carry_the_same_codes_and_messages(endpoint, machine):
-    sfn = client(endpoint)
+def test_errors_carry_the_same_codes_and_messages(emulator_endpoint, machine):
+    sfn = client(emulator_endpoint)
     arn = sfn.start_execution(stateMachineArn=machine, name="run-2", input="{}")["executionArn"]
     finished(sfn, arn)
 
@@ -90,7 +74,7 @@ def test_errors_carry_the_same_codes_and_messages(endpoint, machine):
         return call(sfn)
 
     def through_http(call):
-        return over_http(endpoint, call)
+        return over_http(emulator_endpoint, call)
 
     missing = arn.replace("run-2", "never-ran")
     calls = (lambda c: c.start_execution(stateMachineArn=machine, name="run-2", input='{"other": 1}'),
@@ -102,10 +86,10 @@ def test_errors_carry_the_same_codes_and_messages(endpoint, machine):
     assert codes == ["ExecutionAlreadyExists", "ExecutionDoesNotExist"]
 
 
-def test_the_direct_path_skips_moto_routing_and_serializer(endpoint, machine, monkeypatch):
+def test_the_direct_path_skips_moto_routing_and_serializer(emulator_endpoint, machine, monkeypatch):
     from moto.core.responses import BaseResponse
 
-    sfn = client(endpoint)
+    sfn = client(emulator_endpoint)
     arn = sfn.start_execution(stateMachineArn=machine, name="run-3", input="{}")["executionArn"]
     finished(sfn, arn)
 

@@ -194,6 +194,8 @@ class WebSocketGateway:
         #: told (connection id, what its $disconnect needs) when $connect accepts a socket, (id, None) after its
         #: $disconnect: the local cloud's durable state keeps the open ones (infra/persistence.py)
         self.session_observer: Callable[[str, dict[str, Any] | None], None] | None = None
+        #: seconds an opening handshake (with its authorizer and $connect) may take before it is abandoned
+        self.open_timeout = 10.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -230,7 +232,8 @@ class WebSocketGateway:
         # API Gateway negotiates no permessage-deflate, so neither do we (and it is faster on loopback)
         self._server = await serve(self._handle, self._host, self._requested_port, compression=None,
                                    max_size=max_size, process_request=self._handshake,
-                                   create_connection=create_connection, server_header=None)
+                                   create_connection=create_connection, server_header=None,
+                                   open_timeout=self.open_timeout)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
@@ -385,7 +388,10 @@ class WebSocketGateway:
             self._observe(session)  # before $connect's writes: a crash during it still gets a $disconnect
             if route is not None and route.function:
                 try:
-                    result = await self._call(route.function, event)
+                    # an opening handshake abandoned while $connect runs (the client left, or the server's open
+                    # timeout passed) gets its $disconnect once $connect has run, like a client leaving during it
+                    result = await self._call(route.function, event,
+                                              abandoned=lambda: self._disconnect_later(session))
                 except IntegrationTimeout:
                     raise Refused(504, "Endpoint request timed out") from None
                 except Exception as exc:
@@ -573,12 +579,18 @@ class WebSocketGateway:
         frame = {"message": message, "connectionId": session.id, "requestId": request_id}
         self._reply(session, json.dumps(frame).encode(), text=True)
 
-    async def _call(self, function: str, event: dict) -> Any:
+    async def _call(self, function: str, event: dict, abandoned: Callable[[], None] | None = None) -> Any:
+        """The function's answer; ``abandoned()`` runs once the function has run if the caller is cancelled."""
         future = self._loop.run_in_executor(self._executor, self._invoke, function, event)
         try:
-            return await asyncio.wait_for(future, self.limits.integration_timeout)
+            return await asyncio.wait_for(asyncio.shield(future) if abandoned else future,
+                                          self.limits.integration_timeout)
         except TimeoutError:
             raise IntegrationTimeout(function) from None
+        except asyncio.CancelledError:
+            if abandoned is not None:
+                future.add_done_callback(lambda _: abandoned())
+            raise
 
     def _context(self, session: _Session, route_key: str, event_type: str, request_id: str,
                  message_id: str | None = None) -> dict[str, Any]:

@@ -465,8 +465,10 @@ class Store:
 
     def forget_orphan(self, connection_id: str) -> None:
         """An orphaned socket got its $disconnect: it is not one any more."""
-        self.orphans.pop(connection_id, None)
-        self.append(("ws-", connection_id))
+        with self._lock:
+            self.orphans.pop(connection_id, None)
+            self.sockets.pop(connection_id, None)
+            self.append(("ws-", connection_id))
 
 
 _store: Store | None = None

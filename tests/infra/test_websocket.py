@@ -324,6 +324,23 @@ def test_client_gone_during_connect_still_gets_one_disconnect(gateway: WebSocket
     assert len(disconnects_of(connection_id)) == 1
 
 
+def test_a_handshake_abandoned_while_connect_runs_gets_its_disconnect_after_it() -> None:
+    """The server's open timeout passes while $connect runs (the machine is slow): $connect still writes what it
+    writes, so the connection is paired with a $disconnect once $connect has run, not left behind."""
+    handlers.EVENTS.clear()
+    gateway = WebSocketGateway(api(), handlers.invoke)
+    gateway.open_timeout = 0.5
+    with gateway:
+        with pytest.raises(Exception):  # noqa: B017, PT011 - the server drops the handshake: no HTTP answer
+            connect(f"{gateway.url}?token=good&sleep=1.5", open_timeout=5)
+        wait_until(lambda: handlers.recorded("connect"))
+        connection_id = last_connection_id()
+        assert disconnects_of(connection_id) == []  # not before $connect has run
+        wait_until(lambda: disconnects_of(connection_id), timeout=5)
+        time.sleep(0.2)
+        assert len(disconnects_of(connection_id)) == 1
+
+
 def test_close_without_a_status_reports_1005(gateway: WebSocketGateway) -> None:
     import base64
     import socket

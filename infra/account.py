@@ -6,6 +6,7 @@ real account, so nothing that runs here can reach AWS by mistake.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 REGION = "us-east-1"
@@ -20,6 +21,12 @@ CREDENTIALS = {"region_name": REGION, **KEYS}
 #: the environment a process needs for boto3 to sign for the local cloud (functions get it from the runtime)
 ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
                "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY, "AWS_SESSION_TOKEN": SESSION_TOKEN}
+
+
+def region_of_this_process() -> str:
+    """The region this process's boto3 clients sign for (AWS_REGION, else AWS_DEFAULT_REGION), else the local
+    cloud's: the emulator answers a request from the backend of the region it was signed for."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION
 
 
 def client(service: str, endpoint_url: str | None, **kwargs: Any) -> Any:

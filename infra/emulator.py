@@ -8,7 +8,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-from infra import moto_patches
+from infra import account, moto_patches
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
 
@@ -157,7 +157,7 @@ class InProcessRequests:
         from botocore.awsrequest import AWSPreparedRequest, AWSResponse
         from moto.core.botocore_stubber import MockRawResponse
 
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        region = account.region_of_this_process()
         target = f"https://{prefix}.{region}.amazonaws.com{url.path or '/'}" + (f"?{url.query}" if url.query else "")
         body = request.body  # type: ignore[attr-defined]
         if hasattr(body, "read"):
@@ -220,7 +220,7 @@ def write_logs(group: str, stream: str, events: list[dict[str, Any]]) -> None:
     from moto.logs.exceptions import ResourceAlreadyExistsException
     from moto.logs.models import logs_backends
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = account.region_of_this_process()
     backend = logs_backends[DEFAULT_ACCOUNT_ID][region]
     if group not in backend.groups:
         try:
@@ -307,7 +307,7 @@ class DirectDynamoDB:
         handler.headers = headers
         handler.querystring = {}
         handler.uri_match = {}
-        handler.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        handler.region = account.region_of_this_process()
         handler.current_account = DEFAULT_ACCOUNT_ID
         request_id = str(uuid.uuid4())
         try:
@@ -371,7 +371,7 @@ class DirectStepFunctions:
         handler.headers = params.get("headers") or {}
         handler.querystring = {}
         handler.uri_match = {}
-        handler.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        handler.region = account.region_of_this_process()
         handler.current_account = DEFAULT_ACCOUNT_ID
         request_id = str(uuid.uuid4())
         try:

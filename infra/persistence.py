@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra import account
+
 logger = logging.getLogger("notifyx.persistence")
 
 DEFAULT_STATE_DIR = Path(".notifyx") / "state"
@@ -46,8 +48,8 @@ FORMAT = 1
 #: a journal longer than this is folded into a new snapshot (in the background)
 JOURNAL_LIMIT = 64 * 1024 * 1024
 _HEADER = struct.Struct("<I")
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
+ACCOUNT = account.ACCOUNT_ID
+REGION = account.REGION
 
 
 class StateError(Exception):

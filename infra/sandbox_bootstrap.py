@@ -30,6 +30,8 @@ import traceback
 import uuid
 from typing import Any
 
+from infra import account
+
 #: imported by the fork server before it forks sandboxes: libraries, not function code (a sandbox's modules
 #: are its own). pynamodb and chalice are what this project's functions import; missing ones are skipped.
 PRELOAD = ("boto3", "botocore.session", "botocore.parsers", "pynamodb.models", "pynamodb.connection.base",
@@ -67,7 +69,7 @@ def preload() -> None:
             try:
                 # a client loads the service's models and what every client reads besides them (endpoints,
                 # partitions, retry and default configuration: ~0.6 s of a cold start when each sandbox parsed it)
-                session.create_client(service, region_name="us-east-1", aws_access_key_id="preload",
+                session.create_client(service, region_name=account.REGION, aws_access_key_id="preload",
                                       aws_secret_access_key="preload")
             except Exception:  # noqa: BLE001 - a model this botocore lacks is simply parsed later
                 pass

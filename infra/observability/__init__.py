@@ -15,13 +15,14 @@ import logging
 import os
 from typing import Any
 
+from infra import account
 from infra.observability.metrics import MetricStore, prometheus, serve_to_cloudwatch
 from infra.observability.services import LambdaObserver, Sampler, SqsObserver, StatesObserver, WebSocketObserver
 from infra.observability.xray import DaemonReceiver, PendingSegments, TraceStore
 
 logger = logging.getLogger("notifyx.observability")
 
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = account.ACCOUNT_ID
 
 #: the running Observability (the moto patches' hooks reach it here), or None
 active: Observability | None = None
@@ -89,7 +90,7 @@ class Observability:
                 self.states.traced.add(machine.physical_id)
         self.sqs = SqsObserver(self.store, self.region, self.account)
         sns = boto3.client("sns", endpoint_url=aws_endpoint, region_name=self.region,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+                           **account.KEYS)
         self.alarms = AlarmEvaluator(self.store, sns, self.region, self.account).start()
 
     def websocket(self, api_id: str, stage: str) -> WebSocketObserver:

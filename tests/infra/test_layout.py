@@ -121,3 +121,13 @@ def test_a_service_imports_only_core_and_itself():
         wrong += [f"{path.relative_to(ROOT)} imports {dep}" for dep in sorted(imported(path))
                   if top(dep) in FUNCTION_PACKAGES and top(dep) not in {own, "core"}]
     assert wrong == []
+
+
+@pytest.mark.parametrize("package", [*LOCAL_CLOUD, "client"])
+def test_the_account_region_and_test_keys_are_written_once(package):
+    """infra/account.py is where the local cloud's account id, region and test keys are written."""
+    literals = {'"123456789012"', '"us-east-1"', '"testing"'}
+    found = [f"{path.relative_to(ROOT)}:{number}" for path in modules(package).values()
+             if path != ROOT / "infra" / "account.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1) if any(x in line for x in literals)]
+    assert found == []

@@ -267,24 +267,25 @@ DIRECT_DYNAMODB_OPERATIONS = frozenset({
     "TransactGetItems", "TransactWriteItems"})
 
 
-class DirectDynamoDB:
-    """A botocore ``before-call`` handler: DynamoDB item calls to the embedded emulator run moto's handler method
-    on the request's parameters and hand botocore the result as its parser would have built it.
+class DirectCalls:
+    """A botocore ``before-call`` handler: calls of `OPERATIONS` to the embedded emulator run moto's response
+    method for them on the request's parameters, and botocore gets the result as its parser would have built it.
 
     Skipped on both sides, against the in-process HTTP path: SigV4 signing, the HTTP request objects, moto's
     URL routing and request parsing, moto's response serializer and botocore's response parser (~60% of the CPU
     of a DynamoDB call). What stays is what AWS's behaviour depends on: botocore still validates and serializes
-    the parameters (a bad call fails as on AWS), moto's handler method validates and runs the operation under
-    the emulator's DynamoDB lock, and an error takes moto's serializer and botocore's error parser, so clients
-    get the same exception with the same fields.
+    the parameters (a bad call fails as on AWS), moto's method validates and runs the operation, and an error
+    takes moto's serializer and botocore's error parser, so clients get the same exception with the same fields.
     """
+
+    OPERATIONS: frozenset[str] = frozenset()
 
     def __init__(self, hosts: set[str]) -> None:
         self.hosts = hosts
 
     def __call__(self, model: object, params: dict, context: dict | None = None, **_: object) -> object:
         operation = model.name  # type: ignore[attr-defined]
-        if operation not in DIRECT_DYNAMODB_OPERATIONS:
+        if operation not in self.OPERATIONS:
             return None
         url = params.get("url", "")
         netloc = url.split("/", 3)[2] if url.count("/") >= 2 else ""
@@ -294,38 +295,64 @@ class DirectDynamoDB:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.core.exceptions import HTTPException, ServiceException
         from moto.core.responses import ActionResult
-        from moto.dynamodb.responses import DynamoHandler
 
-        body = params.get("body") or b"{}"
-        request = json.loads(body)
-        if b'"B' in body:
-            request = _decode_blobs(request)
-        headers = params.get("headers") or {}
-        handler = DynamoHandler()
-        handler.params = request
-        handler.body = request
-        handler.headers = headers
+        handler = self.handler(params.get("body") or b"{}")
+        handler.headers = params.get("headers") or {}
         handler.querystring = {}
         handler.uri_match = {}
         handler.region = account.region_of_this_process()
         handler.current_account = DEFAULT_ACCOUNT_ID
         request_id = str(uuid.uuid4())
         try:
-            with moto_patches.DYNAMODB_LOCK:
-                result = getattr(handler, _SNAKE[operation])()
+            result = self.run(handler, _snake(operation))
         except ServiceException as exc:
             status, wire_headers, wire_body = handler.serialized(ActionResult(exc))
         except HTTPException as exc:
             status, wire_headers, wire_body = exc.code, dict(exc.get_headers() or []), exc.get_body()
         else:
-            members = model.output_shape.members  # type: ignore[attr-defined]
-            parsed = {k: _copy(v) for k, v in result.result.items() if k in members}
+            parsed = self.parsed(result.result, model.output_shape)  # type: ignore[attr-defined]
             parsed["ResponseMetadata"] = {"RequestId": request_id, "HTTPStatusCode": 200,
                                           "HTTPHeaders": {"x-amzn-requestid": request_id,
                                                           "content-type": "application/x-amz-json-1.0"},
                                           "RetryAttempts": 0}
             return AWSResponse(url, 200, {"x-amzn-requestid": request_id}, None), parsed
         return _parsed_error(url, model, status, wire_headers, wire_body, request_id)
+
+    def handler(self, body: bytes) -> Any:
+        """moto's response object for the service, holding the request's parameters."""
+        raise NotImplementedError
+
+    def run(self, handler: Any, method: str) -> Any:
+        return getattr(handler, method)()
+
+    def parsed(self, result: dict[str, Any], shape: Any) -> dict[str, Any]:
+        """moto's result as botocore's parser would give it."""
+        return _as_parsed(result, shape)
+
+
+class DirectDynamoDB(DirectCalls):
+    """DynamoDB item calls, under the emulator's DynamoDB lock (each request atomic, as on DynamoDB)."""
+
+    OPERATIONS = DIRECT_DYNAMODB_OPERATIONS
+
+    def handler(self, body: bytes) -> Any:
+        from moto.dynamodb.responses import DynamoHandler
+
+        request = json.loads(body)
+        if b'"B' in body:
+            request = _decode_blobs(request)
+        handler = DynamoHandler()
+        handler.params = request
+        handler.body = request
+        return handler
+
+    def run(self, handler: Any, method: str) -> Any:
+        with moto_patches.DYNAMODB_LOCK:
+            return getattr(handler, method)()
+
+    def parsed(self, result: dict[str, Any], shape: Any) -> dict[str, Any]:
+        # no timestamps in item calls' outputs; a copy that shares no list or dict with the stored items
+        return {k: _copy(v) for k, v in result.items() if k in shape.members}
 
 
 def _snake(name: str) -> str:
@@ -340,54 +367,20 @@ _SNAKE = {name: _snake(name) for name in DIRECT_DYNAMODB_OPERATIONS}
 DIRECT_SFN_OPERATIONS = frozenset({"StartExecution", "DescribeExecution"})
 
 
-class DirectStepFunctions:
-    """A botocore ``before-call`` handler, like DirectDynamoDB: StartExecution and DescribeExecution for the
-    embedded emulator run moto's response method on the request's parameters, and botocore gets the result as its
-    parser would have built it (timestamps as botocore parses them). moto's response serializer, its routing and
-    SigV4 were ~15% of the emulator's CPU under publish load. Errors (ExecutionAlreadyExists, which idempotent
-    starts rely on, ExecutionDoesNotExist, validation) take moto's serializer and botocore's error parser."""
+class DirectStepFunctions(DirectCalls):
+    """StartExecution and DescribeExecution (a workflow app's Lambda functions call them on every request):
+    moto's serializer, routing and SigV4 were ~15% of the emulator's CPU under publish load. Errors
+    (ExecutionAlreadyExists, which idempotent starts rely on, ExecutionDoesNotExist) come as over HTTP."""
 
-    def __init__(self, hosts: set[str]) -> None:
-        self.hosts = hosts
+    OPERATIONS = DIRECT_SFN_OPERATIONS
 
-    def __call__(self, model: object, params: dict, context: dict | None = None, **_: object) -> object:
-        operation = model.name  # type: ignore[attr-defined]
-        if operation not in DIRECT_SFN_OPERATIONS:
-            return None
-        url = params.get("url", "")
-        netloc = url.split("/", 3)[2] if url.count("/") >= 2 else ""
-        if netloc not in self.hosts:
-            return None
-        from botocore.awsrequest import AWSResponse
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.core.exceptions import HTTPException, ServiceException
-        from moto.core.responses import ActionResult
+    def handler(self, body: bytes) -> Any:
         from moto.stepfunctions.responses import StepFunctionResponse
 
-        body = params.get("body") or b"{}"
         handler = StepFunctionResponse()
         handler.body = body.decode() if isinstance(body, bytes) else body
         handler.params = json.loads(handler.body)
-        handler.headers = params.get("headers") or {}
-        handler.querystring = {}
-        handler.uri_match = {}
-        handler.region = account.region_of_this_process()
-        handler.current_account = DEFAULT_ACCOUNT_ID
-        request_id = str(uuid.uuid4())
-        try:
-            result = getattr(handler, _snake(operation))()
-        except ServiceException as exc:
-            status, wire_headers, wire_body = handler.serialized(ActionResult(exc))
-        except HTTPException as exc:
-            status, wire_headers, wire_body = exc.code, dict(exc.get_headers() or []), exc.get_body()
-        else:
-            parsed = _as_parsed(result.result, model.output_shape)  # type: ignore[attr-defined]
-            parsed["ResponseMetadata"] = {"RequestId": request_id, "HTTPStatusCode": 200,
-                                          "HTTPHeaders": {"x-amzn-requestid": request_id,
-                                                          "content-type": "application/x-amz-json-1.0"},
-                                          "RetryAttempts": 0}
-            return AWSResponse(url, 200, {"x-amzn-requestid": request_id}, None), parsed
-        return _parsed_error(url, model, status, wire_headers, wire_body, request_id)
+        return handler
 
 
 def _as_parsed(value: Any, shape: Any) -> Any:

@@ -33,8 +33,10 @@ PACKAGES = {"core", "auth", "persist", "counter", "transaction", "gateway", "mai
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("boto3", "botocore"))
+# botocore is patched below, so that the calls of invocations Lambda did not sample cost nothing
+tracer = Tracer(service=SERVICE, auto_patch=False)
 _tracing = not tracer.disabled
+_sampled = False
 # most invocations (a ping, an authorizer) count nothing: Powertools would warn about it on every one
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 _configured = False
@@ -73,11 +75,39 @@ def instrumented(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any
 
 
 def _sample_this_invocation() -> None:
-    """The X-Ray SDK records every AWS call of an invocation Lambda did not sample too (as dummy subsegments, each
-    re-reading the trace header: ~250 us a call here); switch it off for those, on for sampled ones."""
+    """Trace this invocation's AWS calls if Lambda sampled it. The X-Ray SDK records the calls of unsampled ones
+    too, as dummy subsegments that re-read the trace header and extract the call's metadata (~250 us of CPU a call
+    here); those go straight to botocore, whose own handler passes the unsampled header on."""
+    global _sampled
     from aws_xray_sdk import global_sdk_config
 
-    global_sdk_config.set_sdk_enabled("Sampled=1" in os.environ.get("_X_AMZN_TRACE_ID", ""))
+    _sampled = "Sampled=1" in os.environ.get("_X_AMZN_TRACE_ID", "")
+    global_sdk_config.set_sdk_enabled(_sampled)
+
+
+def _patch_botocore() -> None:
+    """The X-Ray SDK's botocore patch (a subsegment per call, the trace header on the request), for sampled
+    invocations only (what Powertools' Tracer patches, made conditional)."""
+    import wrapt
+    from aws_xray_sdk.ext.boto_utils import inject_header
+    from aws_xray_sdk.ext.botocore.patch import _xray_traced_botocore
+
+    def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not _sampled:
+            return wrapped(*args, **kwargs)
+        return _xray_traced_botocore(wrapped, instance, args, kwargs)
+
+    def request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not _sampled:
+            return wrapped(*args, **kwargs)
+        return inject_header(wrapped, instance, args, kwargs)
+
+    wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", call)
+    wrapt.wrap_function_wrapper("botocore.endpoint", "Endpoint.prepare_request", request)
+
+
+if _tracing:
+    _patch_botocore()
 
 
 def correlate(**ids: str | None) -> None:

@@ -204,6 +204,19 @@ def _inbox(http: HttpApi, topic: str) -> list[str]:
         after = page[-1]["seq"]
 
 
+def _wait_for_executions(cloud: CloudProcess, seconds: float) -> int:
+    """Wait until no publish state machine execution runs; how many still did at the deadline."""
+    sfn = cloud.aws("stepfunctions")
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+                   if m["name"].endswith("PublishStateMachine"))
+    deadline = time.monotonic() + seconds
+    while True:
+        running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1000)["executions"]
+        if not running or time.monotonic() > deadline:
+            return len(running)
+        time.sleep(1)
+
+
 def _recover(cloud: CloudProcess, runs: int = 10) -> int:
     """Scheduled runs of TransactionRecovery until one leaves nothing failed; how many it took."""
     event = json.dumps({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
@@ -272,6 +285,8 @@ def test_publishes_and_mails_survive_faults_and_a_kill_9(tmp_path, record_proper
 
         # the mail queue drains (transient SES failures come back after the 2 s visibility timeout)
         mail_status = _wait_for_mail(cloud, run.mails, 240 if not CI else 120)
+        # publishes whose clients gave up (unavailable after 18 s) may still be retrying their commit: let them end
+        figures["executions_still_running"] = _wait_for_executions(cloud, 120)
         # recovery runs as its schedule would (every minute; here at once): every transaction left by a dead or
         # failed flow is finished; a run whose participant calls hit an injected fault leaves it to the next run
         figures["recovery_runs"] = _recover(cloud)

@@ -297,9 +297,9 @@ def _read_records(path: Path) -> tuple[list[tuple], int]:
 class Store:
     """A state directory in use by one local cloud: restores it at start, journals every write, snapshots."""
 
-    def __init__(self, directory: str | Path, *, journal_limit: int = JOURNAL_LIMIT) -> None:
+    def __init__(self, directory: str | Path, *, journal_limit: int | None = None) -> None:
         self.directory = Path(directory)
-        self.journal_limit = journal_limit
+        self.journal_limit = JOURNAL_LIMIT if journal_limit is None else journal_limit
         self.sockets: dict[str, dict[str, Any]] = {}
         self.orphans: dict[str, dict[str, Any]] = {}  # sockets open when the previous run ended
         self.restored: dict[str, int] = {}

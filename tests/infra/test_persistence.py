@@ -158,6 +158,37 @@ def test_state_survives_a_crash_and_a_clean_stop(tmp_path):
     assert not moto_patches.PERSISTENCE_PATCHES[0].applied
 
 
+def test_writes_during_background_compactions_are_all_kept(tmp_path, monkeypatch):
+    """A journal past its limit is folded into a snapshot while writes go on; a crash at any point after keeps
+    every acknowledged write (here: the files as they are, copied while the cloud runs)."""
+    monkeypatch.setattr(persistence, "JOURNAL_LIMIT", 4096)
+    state, crashed = tmp_path / "state", tmp_path / "crashed"
+    cloud = _start(state)
+    try:
+        ddb, table = cloud.client("dynamodb"), cloud.physical_id("Counters")
+        for i in range(300):
+            ddb.put_item(TableName=table, Item={"id": {"S": f"k{i}"}, "pad": {"S": "x" * 200}})
+            ddb.update_item(TableName=table, Key={"id": {"S": "total"}}, UpdateExpression="ADD n :one",
+                            ExpressionAttributeValues={":one": {"N": "1"}})
+        for _ in range(100):  # the last compaction finishes
+            if not cloud.store._compacting:
+                break
+            time.sleep(0.05)
+        assert cloud.store._journal_number > 5, "compactions ran"
+        shutil.copytree(state, crashed)
+    finally:
+        cloud.stop()
+    (crashed / persistence.LOCK).unlink()
+    cloud = _start(crashed)
+    try:
+        ddb, table = cloud.client("dynamodb"), cloud.physical_id("Counters")
+        ids = {i["id"]["S"] for i in ddb.scan(TableName=table)["Items"]}
+        assert ids == {f"k{i}" for i in range(300)} | {"total"}
+        assert ddb.get_item(TableName=table, Key={"id": {"S": "total"}})["Item"]["n"] == {"N": "300"}
+    finally:
+        cloud.stop()
+
+
 def test_a_clean_stop_leaves_only_a_snapshot_and_start_folds_the_journal(tmp_path):
     cloud = _start(tmp_path)
     try:

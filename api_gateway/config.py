@@ -47,10 +47,26 @@ class WebSocketApiConfig:
 
 
 @dataclass(frozen=True)
+class RestAuthorizer:
+    """A REST API Lambda authorizer (swagger's x-amazon-apigateway-authorizer)."""
+
+    name: str
+    function: str
+    type: str = "TOKEN"           # TOKEN (one header) or REQUEST (identity sources)
+    #: TOKEN: ("method.request.header.Authorization",); REQUEST: header/querystring sources, may be empty
+    identity_sources: tuple[str, ...] = ()
+    #: AuthorizerResultTtlInSeconds: how long a result is kept per identity (0: not cached)
+    ttl: int = 300
+    #: a TOKEN authorizer's identityValidationExpression: a token not matching is 401 without an invoke
+    validation_expression: str | None = None
+
+
+@dataclass(frozen=True)
 class RestRoute:
     method: str                   # "GET", "POST", ... or "ANY"
     path: str                     # API Gateway resource path: "/topics/{name}", "/files/{proxy+}"
     function: str
+    authorizer: RestAuthorizer | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,9 @@ class RestApiConfig:
     binary_media_types: tuple[str, ...] = ()   # "image/png" (the template's "image~1png" decoded)
     #: the stage's ThrottlingRateLimit (requests/s) and ThrottlingBurstLimit; None: not throttled
     throttle: tuple[float, int] | None = None
+    #: x-amazon-apigateway-gateway-responses: type (UNAUTHORIZED, ACCESS_DENIED, DEFAULT_4XX, ...) ->
+    #: (status or None, application/json template or None, headers); used for the authorizer's refusals
+    gateway_responses: tuple[tuple[str, int | None, str | None, tuple[tuple[str, str], ...]], ...] = ()
 
 
 @dataclass(frozen=True)

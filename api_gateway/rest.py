@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events
+from api_gateway import events, rest_authorizers
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import Invoke, RestApiConfig, RestRoute
 
@@ -101,6 +101,10 @@ class RestGateway:
         self.port = 0
         self._stages: dict[str, list[_Resource]] = {}
         self._buckets = {api.api_id: _TokenBucket(*api.throttle) for api in self.apis if api.throttle}
+        #: Lambda authorizer results (api_gateway/rest_authorizers.py), flushed by FlushStageAuthorizersCache
+        self.authorizer_cache = rest_authorizers.AuthorizerCache()
+        #: how many times an authorizer function was invoked (a cached result costs none)
+        self.authorizer_invocations = 0
         for api in self.apis:
             by_path: dict[str, dict[str, RestRoute]] = {}
             for route in api.routes:
@@ -120,6 +124,8 @@ class RestGateway:
 
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="rest-integration")
         self._server = _Server((self._host, self._requested_port), Handler)
+        for api in self.apis:
+            rest_authorizers.register(api.api_id, api.stage, self.authorizer_cache)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="rest-gateway", daemon=True)
@@ -129,6 +135,7 @@ class RestGateway:
         """Stop accepting requests and close the listening socket."""
         if self._server is None:
             return
+        rest_authorizers.unregister(self.authorizer_cache)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -192,6 +199,10 @@ class RestGateway:
             api_id=resource.api.api_id, stage=stage, resource_path=resource.path, method=method, path=unquote(path),
             header_pairs=header_pairs, query_pairs=parse_qsl(url.query, keep_blank_values=True),
             path_parameters=params, body=body, binary=binary, source_ip=source_ip, domain_name=host)
+        if route.authorizer is not None:
+            refusal = self._authorize(route, resource.api.api_id, stage, method, path, header_pairs, event)
+            if refusal is not None:
+                return refusal
         future = self._executor.submit(self._invoke, route.function, event)
         try:
             result = future.result(timeout=self.integration_timeout)
@@ -201,6 +212,41 @@ class RestGateway:
             log.info("%s %s: function %s failed: %s", method, path, route.function, exc)
             return self._json(*_INTERNAL_ERROR)
         return self._proxy_response(result, event["requestContext"]["requestId"])
+
+    def _authorize(self, route: RestRoute, api_id: str, stage: str, method: str, path: str,
+                   header_pairs: list[tuple[str, str]], event: dict) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """Run the route's Lambda authorizer (or reuse its cached result): None and the event's
+        requestContext.authorizer filled in, or API Gateway's 401/403/500 answer."""
+        method_arn = f"arn:aws:execute-api:{events.REGION}:{events.ACCOUNT_ID}:{api_id}/{stage}/{method}{path}"
+        decision = rest_authorizers.authorize(
+            route.authorizer, self._invoke, self.authorizer_cache, api_id=api_id, stage=stage, method_arn=method_arn,
+            headers={k.lower(): v for k, v in header_pairs}, query=event.get("queryStringParameters") or {},
+            request_event=event)
+        if decision.invoked:
+            self.authorizer_invocations += 1
+        if decision.refusal is not None:
+            status, payload, error_type, response_type = decision.refusal
+            return self._gateway_response(route_api_responses(self, api_id), response_type, status, payload,
+                                          error_type, event["requestContext"]["requestId"])
+        event["requestContext"]["authorizer"] = decision.context
+        return None
+
+    @staticmethod
+    def _gateway_response(responses: dict, response_type: str, status: int, payload: dict, error_type: str,
+                          request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """API Gateway's own answer, or the API's gateway response for its type (or DEFAULT_4XX/5XX)."""
+        default_type = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        custom = responses.get(response_type) or responses.get(default_type)
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type),
+                   ("x-amzn-RequestId", request_id)]
+        if custom is None:
+            return status, headers, json.dumps(payload).encode()
+        custom_status, template, extra = custom
+        message = payload.get("message") or payload.get("Message") or ""
+        body = json.dumps(payload) if template is None else (
+            template.replace("$context.error.messageString", json.dumps(message))
+            .replace("$context.error.message", str(message)).replace("$context.requestId", request_id))
+        return custom_status or status, headers + list(extra), body.encode()
 
     @staticmethod
     def _json(status: int, payload: dict) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -244,6 +290,14 @@ class RestGateway:
             if file.is_file() and file.is_relative_to(self.static_dir):
                 return file
         return None
+
+
+def route_api_responses(gateway: RestGateway, api_id: str) -> dict:
+    """The gateway responses of API `api_id`: type -> (status, template, headers)."""
+    for api in gateway.apis:
+        if api.api_id == api_id:
+            return {kind: (status, template, headers) for kind, status, template, headers in api.gateway_responses}
+    return {}
 
 
 class _Server(ThreadingHTTPServer):

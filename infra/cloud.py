@@ -16,6 +16,7 @@ from api_gateway.config import (
     HttpRoute,
     Limits,
     RestApiConfig,
+    RestAuthorizer,
     RestRoute,
     WebSocketApiConfig,
     WebSocketRoute,
@@ -101,6 +102,7 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
     configs = []
     for api in stack.of_type("AWS::ApiGateway::RestApi"):
         body = api.properties.get("Body") or {}
+        authorizers = rest_authorizers(body)
         routes = []
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in operations.items():
@@ -108,7 +110,10 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 if not integration or str(integration.get("type", "")).lower() != "aws_proxy":
                     continue     # the deploy refused other integrations, or warned (SAM's CORS preflight mocks)
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-                routes.append(RestRoute(verb, path, function_of_uri(integration["uri"])))
+                security = operation.get("security", body.get("security")) or []
+                names = [name for requirement in security for name in requirement if name in authorizers]
+                routes.append(RestRoute(verb, path, function_of_uri(integration["uri"]),
+                                        authorizers[names[0]] if names else None))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
@@ -117,8 +122,41 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
         configs.append(RestApiConfig(
             api_id=api.physical_id, stage=stages[0] if stages else "Prod", routes=tuple(routes),
             binary_media_types=tuple(dict.fromkeys(m.replace("~1", "/") for m in media)),
-            throttle=_stage_throttle(stage_resources[0].properties) if stage_resources else None))
+            throttle=_stage_throttle(stage_resources[0].properties) if stage_resources else None,
+            gateway_responses=_gateway_responses(body)))
     return configs
+
+
+def rest_authorizers(body: dict[str, Any]) -> dict[str, RestAuthorizer]:
+    """The Lambda authorizers (x-amazon-apigateway-authorizer) of a swagger/OpenAPI body, by security name."""
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    found = {}
+    for name, scheme in schemes.items():
+        spec = scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, dict) else None
+        if not spec or str(spec.get("type", "")).lower() not in ("token", "request"):
+            continue  # the deploy reported it (Cognito, IAM, API keys)
+        kind = str(spec["type"]).upper()
+        if kind == "TOKEN":
+            sources = (f"method.request.header.{scheme.get('name', 'Authorization')}",)
+        else:
+            sources = tuple(s.strip() for s in str(spec.get("identitySource") or "").split(",") if s.strip())
+        found[name] = RestAuthorizer(name, function_of_uri(spec["authorizerUri"]), kind, sources,
+                                     int(spec.get("authorizerResultTtlInSeconds", 300)),
+                                     spec.get("identityValidationExpression"))
+    return found
+
+
+def _gateway_responses(body: dict[str, Any]) -> tuple:
+    """x-amazon-apigateway-gateway-responses as (type, status, application/json template, static headers)."""
+    found = []
+    for kind, spec in (body.get("x-amazon-apigateway-gateway-responses") or {}).items():
+        status = int(spec["statusCode"]) if spec.get("statusCode") else None
+        template = (spec.get("responseTemplates") or {}).get("application/json")
+        headers = tuple((name.removeprefix("gatewayresponse.header."), str(value).strip("'"))
+                        for name, value in (spec.get("responseParameters") or {}).items()
+                        if name.startswith("gatewayresponse.header."))
+        found.append((kind, status, template, headers))
+    return tuple(found)
 
 
 def _stage_throttle(stage: dict[str, Any]) -> tuple[float, int] | None:

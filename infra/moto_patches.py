@@ -232,6 +232,16 @@ def _ses_faults(original: Callable[..., Any]) -> Callable[..., Any]:
     return send
 
 
+# --------------------------------------------------------------------------- FlushStageAuthorizersCache
+FLUSH_AUTHORIZERS_PATH = "{0}/restapis/(?P<function_id>[^/]+)/stages/(?P<stage_name>[^/]+)/cache/authorizers/?$"
+
+
+def _flush_authorizers(request: Any, full_url: str, headers: Any) -> Any:
+    from api_gateway.rest_authorizers import flush_request
+
+    return flush_request(request, full_url, headers)
+
+
 def _calling(replacement: Callable[..., Any]) -> Callable[[Callable[..., Any]], Any]:
     """A Replacement's build: the method `replacement(self, original, ...)`, given moto's original."""
     return lambda original: functools.partialmethod(replacement, original)
@@ -265,6 +275,9 @@ PATCHES = (
     *(Replacement(f"ses-faults-{op}", _owner("moto.ses.models", "SESBackend"), op, _ses_faults,
                   "SES's send operations fail as configured by --fault ses:... (infra/faults.py)")
       for op in ("send_email", "send_raw_email", "send_templated_email")),
+    Replacement("apigateway-flush-authorizers-cache", _owner("moto.apigateway.urls"), "url_paths",
+                lambda original: {**original, FLUSH_AUTHORIZERS_PATH: _flush_authorizers},
+                "moto has no FlushStageAuthorizersCache; the REST data plane keeps the authorizer cache it flushes"),
 )
 
 

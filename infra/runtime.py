@@ -325,6 +325,9 @@ class LambdaRuntime:
         env.update(self.extra_environment)
         if self.aws_endpoint:
             env["AWS_ENDPOINT_URL"] = self.aws_endpoint
+            # SDKs put a host prefix before some operations' endpoint (DiscoverInstances: "data-"); a loopback
+            # address has no such host
+            env["AWS_DISABLE_HOST_PREFIX_INJECTION"] = "true"
         return env
 
     # ------------------------------------------------------------------ registration

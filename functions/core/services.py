@@ -1,8 +1,14 @@
-"""The one way a service calls another: Lambda invoke, wrapped in a circuit breaker.
+"""The one way a service calls another: found in AWS Cloud Map, invoked through a shared circuit breaker.
+
+``call("persist", "subscribe", ...)`` asks Cloud Map (core.discovery: DiscoverInstances, cached briefly per
+sandbox) for the healthy instances of service ``persist``, takes the next one round robin, and invokes the
+function its ``FUNCTION_ARN`` attribute names, under that instance's breaker (core.breakers: state in DynamoDB,
+shared by every sandbox). An open breaker refuses at once and the next instance is tried; opening marks the
+instance UNHEALTHY in Cloud Map, closing HEALTHY again. After the reset timeout an unhealthy instance is tried
+first, as the half-open trial (one caller wins it).
 
 Internal functions take ``{"op": ..., **fields}`` and answer ``{"ok": true, "data": ...}`` or
-``{"ok": false, "error": {"code", "message"}}`` (see ``core.dispatch.internal_handler``). Discovery, load balancing and
-tracing wrap calls here, in one place.
+``{"ok": false, "error": {"code", "message"}}`` (see ``core.dispatch.internal_handler``).
 """
 from __future__ import annotations
 
@@ -10,78 +16,101 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pybreaker
 
-from core import aws
+from core import aws, breakers, discovery
 from core.errors import AppError, unavailable
 
 log = logging.getLogger(__name__)
 
-_breakers: dict[str, pybreaker.CircuitBreaker] = {}
+T = TypeVar("T")
 
 
 def _lambda():
     return aws.client("lambda", retries={"max_attempts": 2}, read_timeout=30, max_pool_connections=50)
 
 
-def _breaker(function: str) -> pybreaker.CircuitBreaker:
-    if function not in _breakers:
-        # only infrastructure failures open the circuit; a domain error is a healthy answer
-        _breakers[function] = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=10, exclude=[AppError],
-                                                        name=function)
-    return _breakers[function]
+def _health_reporter(instance: discovery.Instance) -> breakers.OnChange:
+    def report(name: str, before: str, after: str) -> None:
+        if after == breakers.OPEN:
+            discovery.report_health(instance, healthy=False)
+        elif after == breakers.CLOSED:
+            discovery.report_health(instance, healthy=True)
+    return report
 
 
-def _guarded(breaker: pybreaker.CircuitBreaker, remote_call: Callable[[], Any]) -> Any:
-    """Make ``remote_call`` under the breaker without serializing callers.
+def _breaker(instance: discovery.Instance, counts: Callable[[BaseException], bool]) -> breakers.SharedBreaker:
+    return breakers.breaker(instance.breaker_name, exclude=[lambda e: not counts(e)],
+                            on_change=_health_reporter(instance))
 
-    pybreaker runs the guarded function while holding the breaker's lock, so every call through one breaker
-    waits for the previous one. A Lambda sandbox runs one invocation at a time, but the local cloud runs
-    concurrent invocations as threads of one warm module: 20 concurrent publishes queued behind each other
-    here. So the call is made outside the lock and only its outcome is reported to pybreaker, which keeps
-    its rules (count, open, fail fast, half-open trial). While open, calls go through pybreaker itself:
-    they fail fast, and after the reset timeout one trial runs at a time, as pybreaker intends.
+
+def _candidates(service: str, counts: Callable[[BaseException], bool]) -> list[discovery.Instance]:
+    """The instances to try, in order: an unhealthy one whose breaker's reset timeout has passed (its half-open
+    trial) or that is closed again, then the healthy ones round robin."""
+    due = []
+    for instance in discovery.unhealthy(service):
+        shared = _breaker(instance, counts)
+        shared.storage.refresh()
+        if shared.current_state == breakers.CLOSED or shared.due_for_trial():
+            due.append(instance)
+    return due + discovery.rotation(service)
+
+
+def through(service: str, attempt: Callable[[discovery.Instance], T], *, counts: Callable[[BaseException], bool],
+            failover: bool = True) -> T:
+    """``attempt(instance)`` on `service`'s instances under their shared breakers; the first answer.
+
+    ``counts(error)``: whether a failure is the infrastructure's (it counts against the breaker, and with
+    ``failover`` the next instance is tried); any other error is the request's and is raised as it is.
+    Raises :class:`Unavailable` when no instance answered.
     """
-    if breaker.current_state == pybreaker.STATE_OPEN:
-        return breaker.call(remote_call)
     try:
-        result = remote_call()
-    except Exception as error:  # noqa: BLE001 - reported to the breaker, which re-raises it
-        failure = error
+        order = _candidates(service, counts)
+    except discovery.NotFound as error:
+        raise Unavailable(str(error)) from error
+    if not order:
+        raise Unavailable(f"{service}: no healthy instance")
+    last: BaseException | None = None
+    for instance in order:
+        try:
+            return breakers.guarded(_breaker(instance, counts), lambda chosen=instance: attempt(chosen))
+        except pybreaker.CircuitBreakerError as error:
+            log.warning("%s: circuit open, skipping it", instance.breaker_name)
+            last = error
+        except Exception as error:
+            if not counts(error):
+                raise
+            log.warning("%s failed: %s", instance.breaker_name, error)
+            last = error
+        if not failover:
+            break
+    raise Unavailable(f"{service}: no instance answered ({type(last).__name__}: {last})")
 
-        def outcome():
-            raise failure
-    else:
-        def outcome():
-            return result
-    return breaker.call(outcome)
 
-
-def _service(target: str) -> str:
-    """The plain name of the service an env var points at: "MAIL_SERVICE_FUNCTION" -> "mail"."""
-    return target.split("_", 1)[0].lower()
-
-
-def call(target: str, op: str, **fields) -> Any:
-    """Run ``op`` on the service whose function name is in env var ``target``; its ``data`` or AppError.
+def call(service: str, op: str, **fields) -> Any:
+    """Run ``op`` on the Cloud Map service `service` ("persist", "mail", ...); its ``data`` or AppError.
 
     Failures reach the caller as ``unavailable`` with a plain sentence; function names and exception text go
     to the log only.
     """
-    function = os.environ.get(target)
-    if not function:
-        log.error("%s is not configured", target)
-        raise unavailable(_service(target))
+    def attempt(instance: discovery.Instance) -> Any:
+        function = instance.attributes.get("FUNCTION_ARN")
+        if not function:
+            raise Unavailable(f"{instance.breaker_name} has no FUNCTION_ARN attribute")
+        return _invoke(function, {"op": op, **fields})
+
     try:
-        return _guarded(_breaker(function), lambda: _invoke(function, {"op": op, **fields}))
-    except pybreaker.CircuitBreakerError:
-        log.warning("%s: circuit open, failing fast", function)
-        raise unavailable(_service(target)) from None
-    except _Unavailable as e:
+        return through(service, attempt, counts=lambda error: isinstance(error, Unavailable))
+    except Unavailable as e:
         log.warning("%s", e)
-        raise unavailable(_service(target)) from None
+        raise unavailable(service) from None
+
+
+def _service(target: str) -> str:
+    """The plain name of the service an env var points at: "PERSIST_PARTICIPANT_FUNCTION" -> "persist"."""
+    return target.split("_", 1)[0].lower()
 
 
 def invoke(target: str, event: dict) -> Any:
@@ -109,16 +138,16 @@ def _invoke(function: str, event: dict) -> Any:
         payload = json.loads(response["Payload"].read() or b"null")
     except Exception as e:  # the network, throttling, the function being gone: counts against the circuit
         log.warning("call to %s failed: %s", function, e)
-        raise _Unavailable(f"{function} did not answer") from e
+        raise Unavailable(f"{function} did not answer") from e
     if response.get("FunctionError"):
         message = payload.get("errorMessage", "") if isinstance(payload, dict) else str(payload)
-        raise _Unavailable(f"{function} failed: {message}")
+        raise Unavailable(f"{function} failed: {message}")
     if not isinstance(payload, dict) or "ok" not in payload:
-        raise _Unavailable(f"{function} answered outside the internal protocol")
+        raise Unavailable(f"{function} answered outside the internal protocol")
     if not payload["ok"]:
         raise AppError.from_dict(payload.get("error") or {})
     return payload.get("data")
 
 
-class _Unavailable(Exception):
-    """Counts against the circuit; surfaces to callers as AppError('unavailable')."""
+class Unavailable(Exception):
+    """The infrastructure failed (counts against the circuit); surfaces to callers as AppError('unavailable')."""

@@ -14,7 +14,7 @@ from gateway import delivery, frames, models, publishing
 
 log = logging.getLogger(__name__)
 
-PERSIST = "PERSIST_SERVICE_FUNCTION"
+PERSIST = "persist"   # the Cloud Map service (template.yaml)
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,12 @@ def _publish(caller: Caller, frame: dict) -> dict:
 
 
 def send_email(caller: Caller, frame: dict) -> dict:
-    return services.call("MAIL_SERVICE_FUNCTION", "send", user_id=caller.id, email=caller.email,
+    return services.call("mail", "send", user_id=caller.id, email=caller.email,
                          to=frame.get("to"), subject=frame.get("subject"), message=frame.get("message"))
 
 
 def generate_avatar(caller: Caller, frame: dict) -> dict:
-    return services.call("AVATAR_SERVICE_FUNCTION", "generate", name=frame.get("name"), size=frame.get("size"),
+    return services.call("avatar", "generate", name=frame.get("name"), size=frame.get("size"),
                          type=frame.get("type"))
 
 

@@ -14,7 +14,7 @@ from gateway import frames, models
 
 log = logging.getLogger(__name__)
 
-PERSIST = "PERSIST_SERVICE_FUNCTION"
+PERSIST = "persist"   # the Cloud Map service (template.yaml)
 
 
 

@@ -1,4 +1,4 @@
-"""The gateway's internal API (services.call("GATEWAY_SERVICE_FUNCTION", op, ...)): closing a session's sockets."""
+"""The gateway's internal API (services.call("gateway", op, ...)): closing a session's sockets."""
 from __future__ import annotations
 
 import logging

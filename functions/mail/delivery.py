@@ -1,5 +1,10 @@
 """Sending one queued mail exactly once: claim it with a conditional update, send with SES, record the outcome.
 
+The mail goes out through one of the mail providers: the instances of Cloud Map service ``mail-sender`` (an
+SES identity and region each, template.yaml), taken round robin under their shared circuit breakers
+(core.services.through). A provider failing on the infrastructure's side counts against its breaker and the
+mail goes through the next one at once; an open breaker marks its provider UNHEALTHY for every sandbox.
+
 SQS delivers at least once, so the claim is what keeps a redelivered or concurrently delivered message from
 sending the same mail twice: only a `queued` mail whose previous claim has lapsed can be claimed.
 """
@@ -15,7 +20,9 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from core import aws, telemetry
+from core import aws, services, telemetry
+from core.discovery import Instance
+from core.dispatch import is_infrastructure_failure
 from mail.models import FAILED, QUEUED, SENT, Mail
 
 log = logging.getLogger(__name__)
@@ -24,9 +31,14 @@ class DeliveryFailed(Exception):
     """This attempt did not send the mail; the queue will offer the message again (or dead-letter it)."""
 
 
-def _ses(timeout: float):
-    # no botocore retries: SQS redelivery after the visibility timeout is the retry
-    return aws.client("ses", connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+#: the Cloud Map service whose instances are the mail providers
+PROVIDERS = "mail-sender"
+
+
+def _ses(timeout: float, region: str | None):
+    # no botocore retries: another provider, then SQS redelivery after the visibility timeout, are the retries
+    return aws.client("ses", connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1},
+                      region_name=region)
 
 
 def mail_id_of(body: str) -> str:
@@ -91,16 +103,19 @@ def _send(mail: Mail) -> str:
     if latency_ms > 0:
         # load-test knob (template parameter MailSimulatedLatencyMs): stands for a real provider's round trip
         time.sleep(latency_ms / 1000)
-    sender = os.environ.get("MAIL_SENDER", "")
     request = {
-        "Source": sender,
         "Destination": {"ToAddresses": [mail.to]},
         "Message": {"Subject": {"Data": mail.subject, "Charset": "UTF-8"},
                     "Body": {"Text": {"Data": mail.message, "Charset": "UTF-8"}}},
     }
     if mail.owner_email:
         request["ReplyToAddresses"] = [mail.owner_email]
-    return _ses(timeout).send_email(**request)["MessageId"]
+
+    def through(provider: Instance) -> str:
+        ses = _ses(timeout, provider.attributes.get("REGION"))
+        return ses.send_email(Source=provider.attributes["SENDER"], **request)["MessageId"]
+
+    return services.through(PROVIDERS, through, counts=is_infrastructure_failure)
 
 
 def _describe(error: Exception) -> str:

@@ -1,4 +1,4 @@
-"""Internal mail service (the gateway's `send_email`): services.call("MAIL_SERVICE_FUNCTION", "send", ...)."""
+"""Internal mail service (the gateway's `send_email`): services.call("mail", "send", ...)."""
 from __future__ import annotations
 
 from core.dispatch import internal_handler

@@ -1,4 +1,4 @@
-"""persist's internal API for the gateway (services.call("PERSIST_SERVICE_FUNCTION", op, ...))."""
+"""persist's internal API for the gateway (services.call("persist", op, ...))."""
 from __future__ import annotations
 
 from core.dispatch import internal_handler

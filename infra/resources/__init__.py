@@ -18,6 +18,7 @@ from infra.resources import (  # noqa: F401 - imported to register
     monitoring,
     s3,
     secretsmanager,
+    servicediscovery,
     ses,
     sns,
     sqs,

@@ -11,13 +11,19 @@ def _cors_preflight(method: str, integration: dict) -> bool:
     return method.lower() == "options" and str(integration.get("type", "")).lower() == "mock"
 
 
+def _lambda_authorizer(scheme: Any) -> bool:
+    spec = scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, dict) else None
+    return isinstance(spec, dict) and str(spec.get("type", "")).lower() in ("token", "request") \
+        and "/functions/" in str(spec.get("authorizerUri", ""))
+
+
 def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     body = props.get("Body")
     if not isinstance(body, dict):
         return [] if body is None else [("Body", "only an inline swagger/OpenAPI document is supported")]
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
-    found = [(f"authorizer {name}", "REST API authorizers (Lambda, Cognito, IAM, API keys) are not run locally")
-             for name in schemes]
+    found = [(f"authorizer {name}", "only Lambda (TOKEN, REQUEST) authorizers run locally; Cognito, IAM and API "
+              "keys do not") for name, scheme in schemes.items() if not _lambda_authorizer(scheme)]
     for path, operations in (body.get("paths") or {}).items():
         for method, operation in (operations or {}).items():
             integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
@@ -44,7 +50,9 @@ def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
     api = apigw.create_rest_api(**args)
     if props.get("Body"):
         # moto imports only OpenAPI 3 bodies (SAM writes swagger 2.0): create the resources and methods one by one
-        _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}))
+        authorizers = _create_authorizers(apigw, api["id"], props["Body"])
+        _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}), authorizers,
+                            props["Body"].get("security"))
         preflights = sorted(path for path, operations in props["Body"].get("paths", {}).items()
                             for method, operation in (operations or {}).items()
                             if isinstance(operation, dict) and _cors_preflight(
@@ -58,7 +66,27 @@ def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "x-amazon-apigateway-any-method"}
 
 
-def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict) -> None:
+def _create_authorizers(apigw: Any, api_id: str, body: dict) -> dict[str, str]:
+    """The body's Lambda authorizers as the API's authorizers (the gateway runs them); name -> authorizer id."""
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    ids = {}
+    for name, scheme in schemes.items():
+        if not _lambda_authorizer(scheme):
+            continue
+        spec = scheme["x-amazon-apigateway-authorizer"]
+        kind = str(spec["type"]).upper()
+        source = f"method.request.header.{scheme.get('name', 'Authorization')}" if kind == "TOKEN" \
+            else str(spec.get("identitySource") or "")
+        args = {"restApiId": api_id, "name": name, "type": kind, "authorizerUri": spec["authorizerUri"],
+                "authorizerResultTtlInSeconds": int(spec.get("authorizerResultTtlInSeconds", 300))}
+        if source:
+            args["identitySource"] = source
+        ids[name] = apigw.create_authorizer(**args)["id"]
+    return ids
+
+
+def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, authorizers: dict[str, str],
+                        default_security: list | None) -> None:
     ids = {"/": root_id}
     for path in sorted(paths):
         parent = "/"
@@ -71,7 +99,11 @@ def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict) -> N
             if method.lower() not in _HTTP_METHODS:
                 continue
             verb = "ANY" if method.lower() == "x-amazon-apigateway-any-method" else method.upper()
-            apigw.put_method(restApiId=api_id, resourceId=ids[path], httpMethod=verb, authorizationType="NONE")
+            security = operation.get("security", default_security) or []
+            names = [name for requirement in security for name in requirement if name in authorizers]
+            auth = {"authorizationType": "CUSTOM", "authorizerId": authorizers[names[0]]} if names \
+                else {"authorizationType": "NONE"}
+            apigw.put_method(restApiId=api_id, resourceId=ids[path], httpMethod=verb, **auth)
             integration = operation.get("x-amazon-apigateway-integration")
             if integration:
                 apigw.put_integration(restApiId=api_id, resourceId=ids[path], httpMethod=verb,

@@ -103,3 +103,55 @@ def test_moto_dashboard_data_answers_with_functions_deployed():
             data = json.loads(response.read())
         assert response.status == 200
         assert [f["function_name"] for f in data["awslambda"]["LambdaFunction"]] == ["notifyx-HelloFunction"]
+
+
+def test_apigateway_urls_are_read_from_url_paths_and_have_no_flush_of_authorizers():
+    """The flush patch adds one route to moto's apigateway url_paths (read when its Flask app or mock is made);
+    moto serves no FlushStageAuthorizersCache of its own that it would shadow."""
+    import moto.apigateway.urls as urls
+    from moto.apigateway.responses import APIGatewayResponse
+    from moto.core.base_backend import BaseBackend
+
+    assert "self._url_module.url_paths" in inspect.getsource(BaseBackend.url_paths.fget)
+    assert not any("cache/authorizers" in path for path in urls.url_paths)
+    assert not hasattr(APIGatewayResponse, "flush_stage_authorizers_cache")
+    patch = moto_patches.patch("apigateway-flush-authorizers-cache")
+    before = urls.url_paths
+    patch.apply()
+    try:
+        assert urls.url_paths[moto_patches.FLUSH_AUTHORIZERS_PATH] is moto_patches._flush_authorizers
+        assert set(urls.url_paths) - {moto_patches.FLUSH_AUTHORIZERS_PATH} == set(before)
+    finally:
+        patch.revert()
+    assert urls.url_paths is before
+
+
+def test_flush_stage_authorizers_cache_answers_through_moto_server():
+    """FlushStageAuthorizersCache through the emulator reaches the REST data plane's cache: 202, or 404 for a
+    stage the local cloud does not serve."""
+    import boto3
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from api_gateway import rest_authorizers
+    from infra.emulator import Emulator
+
+    patch = moto_patches.patch("apigateway-flush-authorizers-cache")
+    patch.apply()
+    emulator = Emulator(0).start()
+    cache = rest_authorizers.AuthorizerCache()
+    try:
+        cache.put(("api1", "local", "auth", ("Bearer t",)), 60, {"principalId": "u"})
+        cache.put(("api1", "other", "auth", ("Bearer t",)), 60, {"principalId": "u"})
+        rest_authorizers.register("api1", "local", cache)
+        apigw = boto3.client("apigateway", endpoint_url=emulator.endpoint, region_name="us-east-1",
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+        apigw.flush_stage_authorizers_cache(restApiId="api1", stageName="local")
+        assert len(cache) == 1  # the other stage's entry stays
+        with pytest.raises(ClientError) as refused:
+            apigw.flush_stage_authorizers_cache(restApiId="api1", stageName="nowhere")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    finally:
+        rest_authorizers.unregister(cache)
+        emulator.stop()
+        patch.revert()

@@ -66,3 +66,11 @@ def atomic_moto_dynamodb():
     from infra import moto_patches
 
     moto_patches.patch("dynamodb-atomic-requests").apply()
+
+
+@pytest.fixture(autouse=True)
+def api_gateway_authorizer(monkeypatch):
+    """Chalice's test client fronted by the template's REST TOKEN authorizer, as API Gateway fronts the routes."""
+    from cloudmap import install_authorizer
+
+    yield from install_authorizer(monkeypatch)

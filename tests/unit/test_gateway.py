@@ -8,7 +8,7 @@ from moto import mock_aws
 
 from infra.account import ACCOUNT_ID, REGION
 from tables import create_tables
-from lambdas import InProcessLambda
+from cloudmap import register_services
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
 BOB = {"user_id": "u-bob", "email": "bob@example.com"}
@@ -25,11 +25,9 @@ def gateway_service(monkeypatch):
     with mock_aws():
         create_tables(monkeypatch, "ConnectionsTable", "TopicsTable", "SubscriptionsTable", "NotificationsTable",
                       "ReceiptsTable")
-        from core import services
         from persist import service
 
-        monkeypatch.setenv("PERSIST_SERVICE_FUNCTION", "notifyx-PersistService")
-        monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-PersistService": service.handler}))
+        register_services(monkeypatch, {"PersistService": service.handler})
         yield
 
 

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from lambdas import InProcessLambda
+from cloudmap import register_services
 from tables import create_tables, template
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
@@ -18,8 +18,8 @@ BOB = {"user_id": "u-bob", "email": "bob@example.com"}
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 BUCKET = "notifyx-avatars-test"
 PASSWORD = "correct horse"
-FUNCTIONS = {"PERSIST_SERVICE_FUNCTION": "notifyx-PersistService", "MAIL_SERVICE_FUNCTION": "notifyx-MailService",
-             "AVATAR_SERVICE_FUNCTION": "notifyx-AvatarService", "AUTH_VERIFY_FUNCTION": "notifyx-AuthVerify"}
+#: each Cloud Map service's (one) instance, whose breaker a test looks at
+INSTANCES = {"persist": "persist/persist-1", "mail": "mail/mail-1", "avatar": "avatar/avatar-1"}
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def system(monkeypatch):
                       "ReceiptsTable", "MailTable", "UsersTable", "TokensTable")
         queue = boto3.client("sqs").create_queue(QueueName="mail")["QueueUrl"]
         boto3.client("s3").create_bucket(Bucket=BUCKET)
-        for name, value in {**FUNCTIONS, "MAIL_QUEUE_URL": queue, "AVATAR_BUCKET": BUCKET}.items():
+        for name, value in {"MAIL_QUEUE_URL": queue, "AVATAR_BUCKET": BUCKET}.items():
             monkeypatch.setenv(name, value)
         from auth import app as auth_app, sessions, users, verify
         from avatar import app as avatar_app, service as avatar_service
@@ -39,17 +39,14 @@ def system(monkeypatch):
         from mail import app as mail_app, service as mail_service
         from persist import app as persist_app, participant, service as persist_service
 
-        lam = InProcessLambda({"notifyx-PersistService": persist_service.handler,
-                               "notifyx-MailService": mail_service.handler,
-                               "notifyx-AvatarService": avatar_service.handler,
-                               "notifyx-AuthVerify": verify.handler})
-        monkeypatch.setattr(services, "_lambda", lambda: lam)
-        services._breakers.clear()
+        lam = register_services(monkeypatch, {"PersistService": persist_service.handler,
+                                              "MailService": mail_service.handler,
+                                              "AvatarService": avatar_service.handler,
+                                              "AuthVerify": verify.handler})
         yield {"actions": actions, "participant": participant.handler, "services": services, "lambda": lam,
                "apps": {"auth": auth_app.app, "persist": persist_app.app, "mail": mail_app.app,
                         "avatar": avatar_app.app},
                "sessions": sessions, "users": users}
-        services._breakers.clear()
 
 
 def send(system, frame, user=ADA):
@@ -97,9 +94,11 @@ def http(system, app, method, path, body=None, token=None, headers=None):
         return response.status_code, response.body
 
 
-def breaker_state(system, env_var):
-    breaker = system["services"]._breakers.get(FUNCTIONS[env_var])
-    return breaker.current_state if breaker else pybreaker.STATE_CLOSED
+def breaker_state(system, service):
+    """The shared state of `service`'s breaker, as every sandbox reads it."""
+    from core import breakers
+
+    return breakers.all_states().get(INSTANCES[service], {}).get("state", pybreaker.STATE_CLOSED)
 
 
 # ---------------------------------------------------------------- 1. bad input never opens a circuit
@@ -109,7 +108,7 @@ def test_bad_email_frames_never_switch_email_off_for_everyone(system):
     for _ in range(8):
         error = error_of(send(system, '{"action": "send_email", "to": "bob@example.com", "message": "x\\ud800"}'))
         assert error["code"] == "invalid_request" and "message" in error["message"]
-    assert breaker_state(system, "MAIL_SERVICE_FUNCTION") == pybreaker.STATE_CLOSED
+    assert breaker_state(system, "mail") == pybreaker.STATE_CLOSED
     other = send(system, {"action": "send_email", "to": "ada@example.com", "message": "hello"}, user=BOB)
     assert other["ok"] is True and other["data"]["status"] == "queued"
 
@@ -118,7 +117,7 @@ def test_bad_avatar_sizes_never_switch_avatars_off_for_everyone(system):
     for size in ["²", "٣", "1e3", -5, True, [16], "16\n"] * 2:
         error = error_of(send(system, {"action": "generate_avatar", "name": "bob", "size": size}))
         assert error["code"] == "invalid_request" and "size" in error["message"], (size, error)
-    assert breaker_state(system, "AVATAR_SERVICE_FUNCTION") == pybreaker.STATE_CLOSED
+    assert breaker_state(system, "avatar") == pybreaker.STATE_CLOSED
     other = send(system, {"action": "generate_avatar", "name": "bob", "size": 32}, user=BOB)
     assert other["ok"] is True and other["data"]["size"] == 32
 
@@ -133,7 +132,7 @@ def test_a_service_crash_on_odd_input_is_answered_and_not_counted(system, monkey
     for _ in range(8):
         error = error_of(send(system, {"action": "generate_avatar", "name": "carol"}))
         assert error["code"] == "unavailable" and "secret" not in error["message"]
-    assert breaker_state(system, "AVATAR_SERVICE_FUNCTION") == pybreaker.STATE_CLOSED
+    assert breaker_state(system, "avatar") == pybreaker.STATE_CLOSED
 
 
 def test_infrastructure_failures_still_open_the_circuit(system, monkeypatch):
@@ -146,7 +145,7 @@ def test_infrastructure_failures_still_open_the_circuit(system, monkeypatch):
     monkeypatch.setattr(gallery, "_client", down)
     for _ in range(6):
         assert error_of(send(system, {"action": "generate_avatar", "name": "carol"}))["code"] == "unavailable"
-    assert breaker_state(system, "AVATAR_SERVICE_FUNCTION") == pybreaker.STATE_OPEN
+    assert breaker_state(system, "avatar") == pybreaker.STATE_OPEN
 
 
 # ---------------------------------------------------------------- 3. every template route reaches its view
@@ -181,12 +180,19 @@ def test_post_notification_seen_marks_it_seen(system):
     send(system, {"action": "subscribe", "topic": "news"})
     send(system, {"action": "subscribe", "topic": "news"}, user=bob)
     notification = commit(system, "t1", "2026-11-25T14:00:00.000Z")
+    from auth import authorizer
+    from cloudmap import CONTEXT
+
+    # what API Gateway's TOKEN authorizer put in front of the function
+    vouched = authorizer.handler({"type": "TOKEN", "authorizationToken": f"Bearer {token}",
+                                  "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/local/POST/x"}, CONTEXT)
     event = {"resource": "/notifications/{id}/seen", "path": "/notifications/t1/seen", "httpMethod": "POST",
              "headers": {"authorization": f"Bearer {token}"}, "multiValueHeaders": {},
              "queryStringParameters": None, "multiValueQueryStringParameters": None,
              "pathParameters": {"id": "t1"}, "stageVariables": None, "body": None, "isBase64Encoded": False,
              "requestContext": {"resourcePath": "/notifications/{id}/seen", "httpMethod": "POST",
-                                "path": "/local/notifications/t1/seen", "stage": "local"}}
+                                "path": "/local/notifications/t1/seen", "stage": "local",
+                                "authorizer": {**vouched["context"], "principalId": vouched["principalId"]}}}
     response = system["apps"]["persist"](event, None)
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"])["notification"] == {**notification, "status": "seen"}
@@ -352,7 +358,7 @@ def test_an_unavailable_service_is_named_plainly(system, monkeypatch):
     assert "notifyx-" not in error["message"] and "Function not found" not in error["message"]
     for _ in range(6):
         error = error_of(send(system, {"action": "send_email", "to": "bob@example.com", "message": "hi"}))
-    assert breaker_state(system, "MAIL_SERVICE_FUNCTION") == pybreaker.STATE_OPEN
+    assert breaker_state(system, "mail") == pybreaker.STATE_OPEN
     assert error["code"] == "unavailable" and "notifyx-" not in error["message"] and "circuit" not in error["message"]
 
 

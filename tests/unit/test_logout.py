@@ -6,7 +6,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from lambdas import InProcessLambda
+from cloudmap import register_services
 from tables import create_tables
 
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"  # moto answers @connections on an AWS-looking host
@@ -18,10 +18,7 @@ def cloud(monkeypatch):
     with mock_aws():
         create_tables(monkeypatch, "UsersTable", "TokensTable", "ConnectionsTable", "TopicsTable",
                       "SubscriptionsTable", "NotificationsTable", "ReceiptsTable")
-        monkeypatch.setenv("GATEWAY_SERVICE_FUNCTION", "notifyx-GatewayService")
-        monkeypatch.setenv("PERSIST_SERVICE_FUNCTION", "notifyx-PersistService")
         from auth import app, authorizer
-        from core import services
         from gateway import actions, connection, service as gateway_service
         from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
         from persist import service as persist_service
@@ -34,14 +31,11 @@ def cloud(monkeypatch):
             return original(self, connection_id)
 
         monkeypatch.setattr(ApiGatewayManagementApiBackend, "delete_connection", delete_connection)
-        lam = InProcessLambda({"notifyx-GatewayService": gateway_service.handler,
-                               "notifyx-PersistService": persist_service.handler})
-        monkeypatch.setattr(services, "_lambda", lambda: lam)
-        services._breakers.clear()
+        lam = register_services(monkeypatch, {"GatewayService": gateway_service.handler,
+                                              "PersistService": persist_service.handler})
         with Client(app.app) as client:
             yield {"http": client.http, "authorizer": authorizer, "connection": connection, "actions": actions,
                    "deleted": deleted, "lambda": lam}
-        services._breakers.clear()
 
 
 def post(http, path, body, token=None):

@@ -8,10 +8,11 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tables import create_tables
-from lambdas import InProcessLambda
+from cloudmap import register_services
+from tables import create_tables, template
 
-SENDER = "notifications@notifyx.test"
+#: the mail providers' SES identities (template.yaml's MailFrom and MailFromSecondary defaults)
+SENDERS = [str(template()["Parameters"][name]["Default"]) for name in ("MailFrom", "MailFromSecondary")]
 PASSWORD = "correct horse"
 
 
@@ -29,15 +30,15 @@ def cloud(monkeypatch):
             "VisibilityTimeout": "0",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})["QueueUrl"]
         ses = boto3.client("ses")
-        ses.verify_email_identity(EmailAddress=SENDER)
-        for name, value in {"MAIL_QUEUE_URL": queue, "MAIL_SENDER": SENDER, "MAIL_MAX_RECEIVE_COUNT": "3",
-                            "MAIL_SEND_TIMEOUT_SECONDS": "2", "AUTH_VERIFY_FUNCTION": "notifyx-AuthVerify"}.items():
+        for sender in SENDERS:
+            ses.verify_email_identity(EmailAddress=sender)
+        for name, value in {"MAIL_QUEUE_URL": queue, "MAIL_MAX_RECEIVE_COUNT": "3",
+                            "MAIL_SEND_TIMEOUT_SECONDS": "2"}.items():
             monkeypatch.setenv(name, value)
-        from auth import sessions, users, verify
-        from core import services
+        register_services(monkeypatch, {})  # the mail providers: Cloud Map service mail-sender
+        from auth import sessions, users
         from mail import app, service, worker
 
-        monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-AuthVerify": verify.handler}))
         yield {"sqs": sqs, "ses": ses, "queue": queue, "dlq": dlq, "app": app.app, "service": service,
                "worker": worker, "users": users, "sessions": sessions}
 
@@ -173,7 +174,7 @@ def test_worker_sends_the_mail_from_the_verified_sender(cloud, http):
     _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "greetings", "message": "hello bob"})
     assert run_worker(cloud, receive(cloud)) == {"batchItemFailures": []}
     [sent] = sent_messages()
-    assert sent.source == SENDER and sent.destinations["ToAddresses"] == ["bob@example.com"]
+    assert sent.source in SENDERS and sent.destinations["ToAddresses"] == ["bob@example.com"]
     assert sent.subject == "greetings" and sent.body == "hello bob"
     _, status = get_mail(http, token, body["mail"]["id"])
     assert status["mail"] == {"id": body["mail"]["id"], "status": "sent", "attempts": 1, "error": None}
@@ -219,13 +220,15 @@ def test_a_claim_left_by_a_crashed_delivery_lapses_and_the_mail_is_sent(cloud, h
 def test_a_rejected_send_is_retried_and_then_sent_once(cloud, http):
     token = token_for(cloud, "ada@example.com")
     _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "retry me"})
-    cloud["ses"].delete_identity(Identity=SENDER)  # SES now rejects the sender (MessageRejected)
+    for sender in SENDERS:
+        cloud["ses"].delete_identity(Identity=sender)  # SES now rejects the sender (MessageRejected)
     first = receive(cloud)
     assert run_worker(cloud, first)["batchItemFailures"] == [{"itemIdentifier": first[0]["messageId"]}]
     _, status = get_mail(http, token, body["mail"]["id"])
     assert status["mail"]["status"] == "queued" and status["mail"]["attempts"] == 1
     assert "MessageRejected" in status["mail"]["error"]
-    cloud["ses"].verify_email_identity(EmailAddress=SENDER)
+    for sender in SENDERS:
+        cloud["ses"].verify_email_identity(EmailAddress=sender)
     second = receive(cloud)  # visibility timeout 0: the failed message is offered again
     assert second[0]["attributes"]["ApproximateReceiveCount"] == "2"
     assert run_worker(cloud, second) == {"batchItemFailures": []}
@@ -237,7 +240,8 @@ def test_a_rejected_send_is_retried_and_then_sent_once(cloud, http):
 def test_a_mail_failing_every_attempt_ends_failed_and_in_the_dead_letter_queue(cloud, http):
     token = token_for(cloud, "ada@example.com")
     _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "doomed"})
-    cloud["ses"].delete_identity(Identity=SENDER)
+    for sender in SENDERS:
+        cloud["ses"].delete_identity(Identity=sender)
     for attempt in (1, 2, 3):
         records = receive(cloud)
         assert records[0]["attributes"]["ApproximateReceiveCount"] == str(attempt)
@@ -247,7 +251,8 @@ def test_a_mail_failing_every_attempt_ends_failed_and_in_the_dead_letter_queue(c
     assert "MessageRejected" in status["mail"]["error"]
     receive(cloud, expected=0)  # the 4th receive moves it to the DLQ (maxReceiveCount 3)
     assert queued_count(cloud, "dlq") == 1
-    cloud["ses"].verify_email_identity(EmailAddress=SENDER)
+    for sender in SENDERS:
+        cloud["ses"].verify_email_identity(EmailAddress=sender)
     assert sent_messages() == []
 
 
@@ -269,3 +274,62 @@ def test_one_failure_in_a_batch_fails_only_that_record(cloud, http):
     assert run_worker(cloud, records) == {"batchItemFailures": [{"itemIdentifier": poison[0]}]}
     assert sorted(m.destinations["ToAddresses"][0] for m in sent_messages()) == [
         "bob0@example.com", "bob1@example.com", "bob2@example.com"]
+
+
+@pytest.fixture
+def failing_primary(cloud, monkeypatch):
+    """SES fails (ServiceUnavailable) for the first provider's identity: the local cloud's fault switch."""
+    from core import config
+    from infra import faults, moto_patches
+
+    monkeypatch.setenv("BREAKER_RESET_SECONDS", "0.5")
+    monkeypatch.setenv("DISCOVERY_CACHE_SECONDS", "0")
+    config.forget()
+    patches = [p for p in moto_patches.PATCHES if p.name.startswith("ses-faults")]
+    for patch in patches:
+        patch.apply()
+    fault = faults.add(f"ses:error:1:sender={SENDERS[0]}")
+    yield fault
+    faults.clear()
+    for patch in patches:
+        patch.revert()
+
+
+def send_all(cloud, http, count, email="ada@example.com"):
+    token = token_for(cloud, email)
+    for i in range(count):
+        assert post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": f"m{i}"})[0] == 202
+    while records := cloud["sqs"].receive_message(QueueUrl=cloud["queue"], MaxNumberOfMessages=10,
+                                                  AttributeNames=["All"]).get("Messages", []):
+        events = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                   "attributes": m["Attributes"], "eventSource": "aws:sqs"} for m in records]
+        assert run_worker(cloud, events) == {"batchItemFailures": []}  # failover inside the delivery
+        for m in records:
+            cloud["sqs"].delete_message(QueueUrl=cloud["queue"], ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_a_failing_provider_is_failed_over_opened_and_marked_unhealthy(cloud, http, failing_primary):
+    from core import breakers, discovery
+
+    send_all(cloud, http, 12)
+    assert len(sent_messages()) == 12 and {m.source for m in sent_messages()} == {SENDERS[1]}
+    # the breaker's threshold (template default 5) of failures within its window opened it; then it was skipped
+    assert failing_primary.fired == 5
+    assert breakers.all_states()["mail-sender/ses-primary"]["state"] == breakers.OPEN
+    assert {i.id: i.healthy for i in discovery.instances("mail-sender")} == {"ses-primary": False,
+                                                                             "ses-secondary": True}
+
+
+def test_after_the_reset_timeout_a_trial_send_brings_the_provider_back(cloud, http, failing_primary):
+    import time
+
+    from core import breakers, discovery
+    from infra import faults
+
+    send_all(cloud, http, 10)
+    faults.clear()  # the provider recovers
+    time.sleep(0.6)
+    send_all(cloud, http, 4, email="bob@example.com")
+    assert breakers.all_states()["mail-sender/ses-primary"]["state"] == breakers.CLOSED
+    assert all(i.healthy for i in discovery.instances("mail-sender"))
+    assert SENDERS[0] in {m.source for m in sent_messages()[10:]}

@@ -1,4 +1,4 @@
-// The status page: polls GET /health and shows each service's status.
+// The status page: polls GET /health and shows each service's status and each circuit breaker's state.
 import { loadEndpoints } from "./config.js";
 
 const POLL_MS = 3000;
@@ -40,6 +40,23 @@ function render(health) {
     cells[1].dataset.testid = "service-status";
     row.append(...cells);
     rows.append(row);
+  }
+  const breakers = $("breaker-rows");
+  breakers.replaceChildren();
+  for (const [name, breaker] of Object.entries(health.breakers || {})) {
+    const row = document.createElement("tr");
+    row.dataset.testid = "breaker-row";
+    row.dataset.breaker = name;
+    const opened = breaker.opened_at ? `opened at ${breaker.opened_at}` : "";
+    const cells = [name, breaker.state, String(breaker.failures), opened].map((text) => {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      return cell;
+    });
+    cells[1].className = isHealthy(breaker.state) ? "status-ok" : "status-bad";
+    cells[1].dataset.testid = "breaker-state";
+    row.append(...cells);
+    breakers.append(row);
   }
 }
 

@@ -25,7 +25,7 @@ from typing import Any
 import pybreaker
 from botocore.exceptions import ClientError
 
-from core import aws, config
+from core import aws, config, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +189,7 @@ def _changed(name: str, before: str, after: str) -> None:
     level = logging.WARNING if after == OPEN else logging.INFO
     log.log(level, "circuit breaker %s: %s -> %s", name, before, after)
     try:
-        aws.client("cloudwatch").put_metric_data(Namespace="Notifyx", MetricData=[{
-            "MetricName": "BreakerStateChange", "Value": 1, "Unit": "Count",
-            "Dimensions": [{"Name": "Breaker", "Value": name}, {"Name": "State", "Value": after}]}])
+        telemetry.breaker_changed(name, after)  # EMF, at once: no CloudWatch call on the breaker's path
     except Exception as error:  # noqa: BLE001 - a metric must not change what the breaker does
         log.warning("breaker metric not sent: %s", error)
 

@@ -14,7 +14,6 @@ off. The service is the handler's package (``_HANDLER`` = "gateway.actions.handl
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import time
 import warnings
@@ -133,12 +132,19 @@ def milliseconds(name: str, value_ms: float) -> None:
 
 
 def count_by(name: str, dimension: str, value: str, amount: float = 1) -> None:
-    """A count with its own dimension besides ``service`` (e.g. aborts by reason), in its own EMF line."""
+    """A count with its own dimension besides ``service`` (e.g. aborts by reason), in its own EMF line, now."""
+    count_with(name, {"service": SERVICE, dimension: value}, amount)
+
+
+def count_with(name: str, dimensions: dict[str, str], amount: float = 1) -> None:
+    """A count with exactly these dimensions, written as its own EMF line at once (not at the handler's end)."""
     if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
         return
+    first, *rest = dimensions.items()
     with single_metric(name=name, unit=MetricUnit.Count, value=amount, namespace=NAMESPACE,
-                       default_dimensions={"service": SERVICE}) as metric:
-        metric.add_dimension(name=dimension, value=value)
+                       default_dimensions=dict([first])) as metric:
+        for key, value in rest:
+            metric.add_dimension(name=key, value=value)
 
 
 @contextmanager
@@ -161,7 +167,7 @@ def timed(metric: str) -> Iterator[None]:
         milliseconds(metric, (time.perf_counter() - started) * 1000)
 
 
-def breaker_changed(name: str, before: str, after: str) -> None:
-    """The hook for circuit breaker state changes (core/breakers.py): one count per change, by breaker and state."""
-    logging.getLogger("core.breakers").info("circuit breaker %s: %s -> %s", name, before, after)
-    count_by("BreakerStateChanges", "state", after)
+def breaker_changed(name: str, after: str) -> None:
+    """A circuit breaker changed state (core/breakers.py, by whoever won the change): ``BreakerStateChange``,
+    dimensions Breaker and State."""
+    count_with("BreakerStateChange", {"Breaker": name, "State": after})

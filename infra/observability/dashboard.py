@@ -97,18 +97,18 @@ def dashboard_data(observability: Any, query: str = "") -> bytes:
 
 
 def _breaker_changes(observability: Any, store: Any, now: float) -> list[dict[str, Any]]:
-    """State changes of circuit breakers in the last hour, by breaker and new state: the functions' EMF count
-    (BreakerStateChanges) and what PutMetricData stored (BreakerStateChange, dimensions Breaker and State)."""
+    """State changes of circuit breakers in the last hour, by breaker and new state (BreakerStateChange, dimensions
+    Breaker and State): from the functions' EMF lines and from whatever PutMetricData stored."""
     from datetime import UTC, datetime
 
     from moto.cloudwatch.models import cloudwatch_backends
 
     changes: dict[tuple[str, str], float] = {}
     for namespace, metric, dims in store.keys():
-        if namespace == APP and metric == "BreakerStateChanges":
+        if namespace == APP and metric == "BreakerStateChange":
             labels = dict(dims)
             total = store.window(namespace, metric, "Sum", labels, now - 3600, now + 1) or 0
-            key = (labels.get("breaker") or labels.get("service", ""), labels.get("state", ""))
+            key = (labels.get("Breaker", ""), labels.get("State", ""))
             changes[key] = changes.get(key, 0) + total
     since = datetime.fromtimestamp(now - 3600, UTC).replace(tzinfo=None)
     backend = cloudwatch_backends[observability.account][observability.region]

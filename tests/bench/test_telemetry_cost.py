@@ -7,7 +7,7 @@ Active, Powertools Logger/Metrics/Tracer in the functions, the local cloud's Clo
 publish load (tests/bench/publish_load.py) alternates between them, off / on / off / on, so both see the same
 machine; the figures are the medians of their runs. Written to results/telemetry.json.
 
-NOTIFYX_TELEMETRY_SECONDS (default 6) is each run's length; NOTIFYX_TELEMETRY_ROUNDS (default 2) the rounds, done
+NOTIFYX_TELEMETRY_SECONDS (default 5) is each run's length; NOTIFYX_TELEMETRY_ROUNDS (default 2) the rounds, done
 again once when the first ones say more than 10% (the machine is shared: one busy spell moves a median of two).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from publish_load import run_load, sign_up
 pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = float(os.environ.get("NOTIFYX_TELEMETRY_SECONDS", "6"))
+SECONDS = float(os.environ.get("NOTIFYX_TELEMETRY_SECONDS", "5"))
 ROUNDS = int(os.environ.get("NOTIFYX_TELEMETRY_ROUNDS", "2"))
 IN_FLIGHT = 10
 SUBSCRIBERS = 2

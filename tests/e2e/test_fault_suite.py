@@ -11,9 +11,9 @@ the invariants.
   past its lease, every publish a client saw committed is there with its seq; every mail that was accepted is
   sent (0 lost), and SES's count of sent mail shows the duplicates (reported; the goal is 0).
 
-Full size by default: 1,000 publishes and 1,000 mails; with CI=true 60 of each (the machine running `make test`
-is shared). NOTIFYX_FAULT_PUBLISHES / NOTIFYX_FAULT_MAILS set other counts. The figures are printed (-s) and kept
-as the test's user properties.
+`make test` runs 60 publishes and 60 mails (it must finish in minutes on a 2-core machine); the full size the
+issue asks for is NOTIFYX_FAULT_PUBLISHES=1000 NOTIFYX_FAULT_MAILS=1000 (about 9 minutes here). The figures are
+printed (-s) and kept as the test's user properties.
 """
 from __future__ import annotations
 
@@ -35,9 +35,8 @@ import pytest
 from client.sdk import ApiError, Connection, HttpApi
 
 ROOT = Path(__file__).resolve().parents[2]
-CI = os.environ.get("CI", "").lower() == "true"
-PUBLISHES = int(os.environ.get("NOTIFYX_FAULT_PUBLISHES") or (60 if CI else 1000))
-MAILS = int(os.environ.get("NOTIFYX_FAULT_MAILS") or (60 if CI else 1000))
+PUBLISHES = int(os.environ.get("NOTIFYX_FAULT_PUBLISHES") or 60)
+MAILS = int(os.environ.get("NOTIFYX_FAULT_MAILS") or 60)
 PUBLISHERS = 20
 SUBSCRIBERS = 2
 PASSWORD = "fault suite password"
@@ -48,7 +47,7 @@ FAULTS = ("PersistParticipant:error:0.03", "CounterParticipant:error:0.03",
 PARAMETERS = (f"TransactionLeaseSeconds={LEASE_SECONDS}", "MailVisibilityTimeoutSeconds=2",
               "MailMaxReceiveCount=50")
 
-pytestmark = pytest.mark.timeout(300 if CI else 1200)
+pytestmark = pytest.mark.timeout(300 if PUBLISHES + MAILS <= 200 else 1200)
 
 
 class CloudProcess:
@@ -284,7 +283,7 @@ def test_publishes_and_mails_survive_faults_and_a_kill_9(tmp_path, record_proper
         figures["load_seconds"] = round(time.monotonic() - load_started, 1)
 
         # the mail queue drains (transient SES failures come back after the 2 s visibility timeout)
-        mail_status = _wait_for_mail(cloud, run.mails, 240 if not CI else 120)
+        mail_status = _wait_for_mail(cloud, run.mails, 120 if MAILS <= 100 else 240)
         # publishes whose clients gave up (unavailable after 18 s) may still be retrying their commit: let them end
         figures["executions_still_running"] = _wait_for_executions(cloud, 120)
         # recovery runs as its schedule would (every minute; here at once): every transaction left by a dead or

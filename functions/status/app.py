@@ -41,6 +41,7 @@ def _probe(name: str) -> dict:
 @app.route("/health", methods=["GET"])
 def health() -> dict:
     names = service_names()
+    discovery.forget()  # the health page shows Cloud Map's answer now, not this sandbox's cached one
     results: dict[str, dict] = {}
     if names:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:

@@ -6,6 +6,7 @@ start-up; the local cloud's idle-time full collections, see infra/collector.py, 
 four times a second; `cloud_process["stats_file"]` names it."""
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import subprocess
@@ -46,7 +47,7 @@ def report():
         os.replace(sys.argv[3] + ".tmp", sys.argv[3])
         time.sleep(0.25)
 from infra.cloud import LocalCloud
-cloud = LocalCloud(sys.argv[1]).start()
+cloud = LocalCloud(sys.argv[1], parameters=json.loads(sys.argv[4]) if len(sys.argv) > 4 else None).start()
 keeper[0] = cloud.garbage_keeper
 # start-up's own collections are reported apart from the serving's
 pauses.update(startup_max_ms=round(pauses["max_ms"], 1), max_ms=0.0, over_20_ms=0, collections=0)
@@ -80,11 +81,18 @@ def many_file_descriptors():
 @pytest.fixture(scope="session")
 def cloud_process(tmp_path_factory, many_file_descriptors):
     """The endpoints of a LocalCloud of template.yaml running in a child process."""
-    endpoints = tmp_path_factory.mktemp("bench") / "endpoints.json"
+    with running_cloud(tmp_path_factory.mktemp("bench"), many_file_descriptors) as endpoints:
+        yield endpoints
+
+
+@contextlib.contextmanager
+def running_cloud(directory: Path, nofile: int, parameters: dict[str, str] | None = None):
+    """A LocalCloud of template.yaml (with these template parameters) in a child process: its endpoints."""
+    endpoints = directory / "endpoints.json"
     stats = endpoints.with_name("stats.json")
     child = subprocess.Popen([sys.executable, "-c", CLOUD_PROCESS, str(ROOT / "template.yaml"), str(endpoints),
-                              str(stats)],
-                             cwd=ROOT, stdin=subprocess.PIPE, preexec_fn=_inherit_nofile(many_file_descriptors))
+                              str(stats), json.dumps(parameters or {})],
+                             cwd=ROOT, stdin=subprocess.PIPE, preexec_fn=_inherit_nofile(nofile))
     try:
         deadline = time.monotonic() + 120
         while not endpoints.exists():

@@ -1,6 +1,11 @@
 """REST benchmark: a request that runs one function (`GET /users/self`, the AuthApi Chalice app in its sandbox)
 on kept-alive connections and on a new connection per request, 1 and 10 clients, beside the same data plane
-answering a static document (`/config.json`, no function) in the same run. Writes results/rest.json."""
+answering a static document (`/config.json`, no function) in the same run. Writes results/rest.json.
+
+And the REST authorizer's cache: the same authenticated request with the token's authorizer result cached
+(the template's AuthorizerCacheTtlSeconds, 300: one invoke per request) against a second cloud with the cache
+off (AuthorizerCacheTtlSeconds=0: the token verified by one more invoke on every request, as every
+authenticated request was before the cache). Writes results/rest_authorizer.json."""
 from __future__ import annotations
 
 import http.client
@@ -12,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from conftest import running_cloud
 from publish_load import percentile, sign_up
 
 SECONDS = 4.0
@@ -81,3 +87,29 @@ def test_rest_bench(cloud_process, results_dir):
         assert row["function"]["errors"] == 0, row
         # a floor about a fifth of what a 2-cpu machine measured (tests/bench/results/rest.json: 308-539 req/s)
         assert row["function"]["requests_per_s"] >= 60, row
+
+
+def test_authorizer_cache_bench(cloud_process, results_dir, tmp_path, many_file_descriptors):
+    def measure(http_api: str) -> dict:
+        [user] = sign_up(http_api, 1)
+        hammer(http_api, "/users/self", user["token"], 1, True)  # warm the sandboxes (and the cache)
+        return {clients: hammer(http_api, "/users/self", user["token"], clients, True) for clients in (1, 10)}
+
+    cached = measure(cloud_process["http_api"])
+    with running_cloud(tmp_path, many_file_descriptors, {"AuthorizerCacheTtlSeconds": "0"}) as uncached_cloud:
+        uncached = measure(uncached_cloud["http_api"])
+    rows = [{"clients": clients, "cached": cached[clients], "verified_every_request": uncached[clients],
+             "speedup": round(cached[clients]["requests_per_s"] / uncached[clients]["requests_per_s"], 2)}
+            for clients in (1, 10)]
+    for row in rows:
+        print(f"\nGET /users/self, {row['clients']} client(s), kept-alive: authorizer result cached "
+              f"{row['cached']['requests_per_s']} req/s (p50 {row['cached']['p50_ms']} ms); verified by an invoke "
+              f"every request {row['verified_every_request']['requests_per_s']} req/s "
+              f"(p50 {row['verified_every_request']['p50_ms']} ms): x{row['speedup']}")
+    result = {"benchmark": "rest_authorizer", "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows}
+    (results_dir / "rest_authorizer.json").write_text(json.dumps(result, indent=2) + "\n")
+    for row in rows:
+        assert row["cached"]["errors"] == 0 and row["verified_every_request"]["errors"] == 0, row
+    # one invoke instead of two: a single client waits for less
+    assert rows[0]["cached"]["p50_ms"] < rows[0]["verified_every_request"]["p50_ms"], rows[0]

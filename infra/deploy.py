@@ -8,7 +8,6 @@ import re
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,23 @@ import boto3
 from botocore.config import Config
 
 from infra import account
+import infra.resources  # noqa: F401 - importing the package registers every resource type's creator
+from infra.resources.base import (  # noqa: F401 - also deploy's public names, as before
+    NO_IAM,
+    TAGS_IGNORED,
+    Check,
+    Creator,
+    DeployError,
+    Resource,
+    Support,
+    creates,
+    numeric,
+    pick,
+    support,
+    supported_types,
+    tags,
+    truthy,
+)
 from infra.runtime import LambdaRuntime
 from infra.template import ExpandedTemplate, TemplateError
 
@@ -24,10 +40,6 @@ logger = logging.getLogger("notifyx.deploy")
 
 REGION = account.REGION
 ACCOUNT_ID = account.ACCOUNT_ID
-
-
-class DeployError(Exception):
-    """A resource could not be created; the message names its logical id."""
 
 
 @dataclass(frozen=True)
@@ -61,17 +73,6 @@ def format_problems(template_name: str, problems: list[Problem]) -> str:
             lines.append("  " + "  ".join("-" * w for w in widths) + "  " + "-" * 4)
     lines += ["", "What the local cloud supports, per resource type and property: docs/local-cloud.md"]
     return "\n".join(line.rstrip() for line in lines)
-
-
-@dataclass
-class Resource:
-    """One deployed resource: its Ref value (physical id) and its Fn::GetAtt attributes."""
-
-    logical_id: str
-    type: str
-    physical_id: str
-    attributes: dict[str, Any] = field(default_factory=dict)
-    properties: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,11 +117,6 @@ _CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or")
 SUPPORTED_INTRINSICS = ("Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::GetAZs",
                         "Fn::Base64", "Fn::ToJsonString", "Fn::Length", "Fn::FindInMap", "Fn::If", "Condition",
                         *_CONDITION_FUNCTIONS)
-
-
-def numeric(value: Any) -> int:
-    """A CloudFormation number (often a string) as an int."""
-    return int(float(value))
 
 
 class Deployer:
@@ -401,16 +397,16 @@ class Deployer:
         found: list[Problem] = []
         for lid, res in self.template["Resources"].items():
             type_ = res["Type"]
-            support = _SUPPORT.get(type_)
-            if support is None:
+            how = support(type_)
+            if how is None:
                 found.append(Problem(lid, type_, "resource type"))
                 continue
             props = res.get("Properties") or {}
             for name in props:
-                if name not in support.handles and name not in support.ignores:
-                    found.append(Problem(lid, type_, f"property {name}", support.unsupported.get(name, "")))
-            if support.check is not None:
-                found += [Problem(lid, type_, what, note) for what, note in support.check(self, lid, props)]
+                if name not in how.handles and name not in how.ignores:
+                    found.append(Problem(lid, type_, f"property {name}", how.unsupported.get(name, "")))
+            if how.check is not None:
+                found += [Problem(lid, type_, what, note) for what, note in how.check(self, lid, props)]
             found += [Problem(lid, type_, f"intrinsic {fn}") for fn in sorted(_intrinsics(props))
                       if fn not in SUPPORTED_INTRINSICS]
             declared = self.template.get("Conditions") or {}
@@ -453,7 +449,7 @@ class Deployer:
                 continue
             props = self.resolve(res.get("Properties", {}), lid)
             try:
-                created = _SUPPORT[res["Type"]].creator(self, lid, props)
+                created = support(res["Type"]).creator(self, lid, props)
             except DeployError:
                 raise
             except Exception as exc:
@@ -515,49 +511,6 @@ class Deployer:
         return self._zips[code_dir]
 
 
-# ---------------------------------------------------------------------- creators, one per resource type
-Creator = Callable[[Deployer, str, dict], Resource]
-#: value checks of a type's properties before the deploy: (what is unsupported, note) per finding
-Check = Callable[[Deployer, str, dict], list[tuple[str, str]]]
-
-
-@dataclass(frozen=True)
-class Support:
-    """How the local cloud deploys one resource type, and which of its CloudFormation properties it honours.
-
-    `handles`: translated to the emulated API. `ignores`: accepted with no local effect (the reason says why).
-    Any other property of the type is reported as unsupported before the deploy (`unsupported` adds a note).
-    """
-
-    creator: Creator
-    handles: frozenset[str]
-    ignores: dict[str, str]
-    unsupported: dict[str, str]
-    check: Check | None = None
-
-
-_SUPPORT: dict[str, Support] = {}
-
-
-def creates(type_: str, *, handles: tuple[str, ...] = (), ignores: dict[str, str] | None = None,
-            unsupported: dict[str, str] | None = None, check: Check | None = None) -> Callable[[Creator], Creator]:
-    """Register the function that creates resources of `type_`, with the properties it handles and ignores."""
-    def register(fn: Creator) -> Creator:
-        _SUPPORT[type_] = Support(fn, frozenset(handles), dict(ignores or {}), dict(unsupported or {}), check)
-        return fn
-    return register
-
-
-def supported_types() -> list[str]:
-    """Every resource type the local cloud can deploy."""
-    return sorted(_SUPPORT)
-
-
-def support(type_: str) -> Support | None:
-    """How `type_` is deployed (None: not at all)."""
-    return _SUPPORT.get(type_)
-
-
 def _intrinsics(value: Any) -> set[str]:
     """The intrinsic function names used anywhere in `value`."""
     found: set[str] = set()
@@ -592,34 +545,6 @@ def _condition_names(value: Any) -> set[str]:
     return found
 
 
-def tags(value: Any) -> dict[str, str]:
-    """CloudFormation's tag list ([{Key, Value}]) or map as a plain dict."""
-    if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    return {str(t["Key"]): str(t.get("Value", "")) for t in value or []}
-
-
-def truthy(value: Any) -> bool:
-    """A CloudFormation boolean (true, "true", "True")."""
-    return str(value).lower() == "true"
-
-
-#: `ignores=` entry of a type whose tags nothing reads locally
-TAGS_IGNORED = {"Tags": "kept by the template only: nothing reads tags locally"}
-
-
-def pick(props: dict, *keys: str) -> dict:
-    """The entries of `props` named `keys` that are present."""
-    return {k: props[k] for k in keys if k in props}
-
-
-NO_IAM = "IAM is not enforced locally"
-
-
 def deploy(expanded: ExpandedTemplate, endpoint: str, runtime: LambdaRuntime | None = None, **kwargs: Any) -> Stack:
     """Deploy `expanded` into `endpoint`; see Deployer."""
     return Deployer(expanded, endpoint, runtime, **kwargs).deploy()
-
-
-# the creators register themselves with `creates` when their modules are imported
-import infra.resources  # noqa: E402,F401 - registers every resource type

@@ -1,9 +1,12 @@
 """API Gateway v1: REST APIs (SAM's swagger bodies), deployments, stages."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, Resource, creates
+from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 def _cors_preflight(method: str, integration: dict) -> bool:

@@ -1,10 +1,15 @@
 """API Gateway v2: WebSocket and HTTP APIs, routes, integrations, authorizers, stages."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import secrets
 
-from infra.deploy import NO_IAM, Deployer, Resource, creates, numeric, pick, tags, truthy
+from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, truthy
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 def _api_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:

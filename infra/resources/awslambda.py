@@ -4,11 +4,14 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, DeployError, Resource, creates, numeric, pick, tags
+from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, numeric, pick, tags
 from infra.event_filters import FilterError, patterns
 from infra.runtime import FunctionSpec
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 #: public layers people use, by the name in their ARN -> the Python package they provide
 PUBLIC_LAYER_PACKAGES = {

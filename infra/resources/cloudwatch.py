@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import TAGS_IGNORED, Deployer, Resource, creates
+from infra.resources.base import TAGS_IGNORED, Resource, creates
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 _ALARM_ARGS = ("ActionsEnabled", "AlarmActions", "AlarmDescription", "ComparisonOperator", "DatapointsToAlarm",
                "Dimensions", "EvaluateLowSampleCountPercentile", "EvaluationPeriods", "ExtendedStatistic",

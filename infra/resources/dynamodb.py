@@ -1,7 +1,12 @@
 """DynamoDB tables."""
 from __future__ import annotations
 
-from infra.deploy import NO_IAM, Deployer, Resource, creates, numeric, pick, tags, truthy
+from typing import TYPE_CHECKING
+
+from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, truthy
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 _INDEX_CFN_ONLY = ("ContributorInsightsSpecification", "OnDemandThroughput", "WarmThroughput")
 

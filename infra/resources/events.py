@@ -1,9 +1,14 @@
 """EventBridge rules (schedules feed infra/schedules.py)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 
-from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, Resource, creates, pick
+from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, pick
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 @creates("AWS::Events::Rule",

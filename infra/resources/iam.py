@@ -1,9 +1,14 @@
 """IAM roles and policies: recorded in the emulator, never enforced."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 
-from infra.deploy import NO_IAM, TAGS_IGNORED, Deployer, Resource, creates, numeric, pick
+from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, numeric, pick
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 def _policy_document(document: dict | str) -> str:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import Deployer, Resource, creates, pick, tags, truthy
+from infra.resources.base import Resource, creates, pick, tags, truthy
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 @creates("AWS::KMS::Key",

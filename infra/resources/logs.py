@@ -1,9 +1,12 @@
 """CloudWatch Logs log groups."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import NO_IAM, Deployer, Resource, creates, numeric, tags
+from infra.resources.base import NO_IAM, Resource, creates, numeric, tags
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 @creates("AWS::Logs::LogGroup", handles=("LogGroupName", "RetentionInDays", "KmsKeyId", "Tags"),

@@ -1,7 +1,12 @@
 """The monitoring set-up `sam init` adds (resource group, Application Insights): accepted, no local effect."""
 from __future__ import annotations
 
-from infra.deploy import TAGS_IGNORED, Deployer, Resource, creates
+from typing import TYPE_CHECKING
+
+from infra.resources.base import TAGS_IGNORED, Resource, creates
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 _NOTHING_TO_MONITOR = "recorded only: no CloudWatch Application Insights locally"
 

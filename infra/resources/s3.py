@@ -1,7 +1,12 @@
 """S3 buckets."""
 from __future__ import annotations
 
-from infra.deploy import Deployer, Resource, creates, numeric, pick, tags, truthy
+from typing import TYPE_CHECKING
+
+from infra.resources.base import Resource, creates, numeric, pick, tags, truthy
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 @creates("AWS::S3::Bucket",

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import Deployer, Resource, creates, numeric, pick, tags, truthy
+from infra.resources.base import Resource, creates, numeric, pick, tags, truthy
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 def _generated_secret(d: Deployer, spec: dict) -> str:

@@ -2,9 +2,12 @@
 including the data plane's DiscoverInstances)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import Deployer, Resource, creates, pick, tags
+from infra.resources.base import Resource, creates, pick, tags
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 def _tags(props: dict) -> list[dict[str, str]]:

@@ -1,7 +1,12 @@
 """SES identities."""
 from __future__ import annotations
 
-from infra.deploy import TAGS_IGNORED, Deployer, Resource, creates
+from typing import TYPE_CHECKING
+
+from infra.resources.base import TAGS_IGNORED, Resource, creates
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 @creates("AWS::SES::EmailIdentity", handles=("EmailIdentity",),

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import Deployer, Resource, creates, numeric, tags, truthy
+from infra.resources.base import Resource, creates, numeric, tags, truthy
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 _QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
                      "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "KmsMasterKeyId",

@@ -1,9 +1,12 @@
 """SSM parameters."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy import Deployer, Resource, creates, pick, tags
+from infra.resources.base import Resource, creates, pick, tags
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 @creates("AWS::SSM::Parameter",

@@ -1,10 +1,15 @@
 """Step Functions state machines (ASL from a local file, a string or the template)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import re
 
-from infra.deploy import TAGS_IGNORED, Deployer, DeployError, Resource, creates
+from infra.resources.base import TAGS_IGNORED, DeployError, Resource, creates
+
+if TYPE_CHECKING:
+    from infra.deploy import Deployer
 
 
 @creates("AWS::StepFunctions::StateMachine",

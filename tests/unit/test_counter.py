@@ -9,7 +9,6 @@ from moto import mock_aws
 
 from tables import create_tables, physical_name
 from concurrency import all_at_once
-from lambdas import InProcessLambda
 
 USER = {"id": "u-ada", "email": "ada@example.com"}
 
@@ -155,12 +154,9 @@ def test_twenty_concurrent_publishes_of_one_user_all_commit(counter, atomic_moto
 def api(monkeypatch):
     with mock_aws():
         create_tables(monkeypatch, "CountersTable", "UsersTable", "TokensTable")
-        from auth import sessions, users, verify
-        from core import services
+        from auth import sessions, users
         from counter import app, participant
 
-        monkeypatch.setenv("AUTH_VERIFY_FUNCTION", "notifyx-AuthVerify")
-        monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-AuthVerify": verify.handler}))
         user = users.register("ada@example.com", "correct horse")
         token = sessions.issue(user)["token"]
         with Client(app.app) as client:

@@ -13,7 +13,6 @@ from moto import mock_aws
 
 from tables import create_tables, physical_name
 from concurrency import all_at_once
-from lambdas import InProcessLambda
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
 BOB = {"user_id": "u-bob", "email": "bob@example.com"}
@@ -349,12 +348,9 @@ def test_a_waiting_delivery_goes_as_soon_as_the_previous_one_is_delivered(persis
 def api(monkeypatch):
     with mock_aws():
         create_tables(monkeypatch, *PERSIST_TABLES, "UsersTable", "TokensTable")
-        from auth import sessions, users, verify
-        from core import services
+        from auth import sessions, users
         from persist import app, participant
 
-        monkeypatch.setenv("AUTH_VERIFY_FUNCTION", "notifyx-AuthVerify")
-        monkeypatch.setattr(services, "_lambda", lambda: InProcessLambda({"notifyx-AuthVerify": verify.handler}))
         people = {}
         for name in ("ada", "bob"):
             user = users.register(f"{name}@example.com", "correct horse")

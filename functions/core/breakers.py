@@ -17,7 +17,6 @@ every other at its next call. Times are the system clock's, as pybreaker's reset
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import pybreaker
 from botocore.exceptions import ClientError
 
-from core import aws, config, telemetry
+from core import aws, clock, config, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class DynamoDBStorage(pybreaker.CircuitBreakerStorage):
         seen = self.state
         if state == seen:
             return
-        now = time.time()
+        now = clock.now()
         names = {"#s": "state"}
         values: dict[str, Any] = {":new": {"S": state}, ":seen": {"S": seen}}
         update = "SET #s = :new"
@@ -118,7 +117,7 @@ class DynamoDBStorage(pybreaker.CircuitBreakerStorage):
 
     # ------------------------------------------------------------------ failures in the window
     def increment_counter(self) -> None:
-        now = time.time()
+        now = clock.now()
         key = {"name": {"S": self.name}}
         for _ in range(3):
             try:  # one more failure in the current window
@@ -150,7 +149,7 @@ class DynamoDBStorage(pybreaker.CircuitBreakerStorage):
 
     @property
     def counter(self) -> int:
-        if float(self._item.get("window_start", 0)) <= time.time() - self.window:
+        if float(self._item.get("window_start", 0)) <= clock.now() - self.window:
             return 0
         return int(self._item.get("failures", 0))
 
@@ -205,7 +204,7 @@ class SharedBreaker(pybreaker.CircuitBreaker):
         """Open, and its reset timeout has passed: the next call may be the half-open trial."""
         opened = self.storage.opened_at
         return self.storage.state == OPEN and opened is not None \
-            and time.time() >= opened.timestamp() + self.reset_timeout
+            and clock.now() >= opened.timestamp() + self.reset_timeout
 
 
 _breakers: dict[str, SharedBreaker] = {}
@@ -257,7 +256,7 @@ def all_states() -> dict[str, dict[str, Any]]:
     for page in pages:
         for raw in page.get("Items", []):
             item = _plain(raw)
-            recent = float(item.get("window_start", 0)) > time.time() - rule["window"]
+            recent = float(item.get("window_start", 0)) > clock.now() - rule["window"]
             opened = item.get("opened_at")
             states[item["name"]] = {
                 "state": item.get("state", CLOSED), "failures": int(item.get("failures", 0)) if recent else 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 
-_read: dict[str, str] = {}
+_read: dict[str, str | None] = {}
 _lock = threading.Lock()
 
 
@@ -29,6 +29,14 @@ def text(name: str) -> str:
             if not value:
                 raise MissingConfiguration(name)
             _read[name] = value
+        return _read[name]
+
+
+def optional(name: str) -> str | None:
+    """The variable's value, read once, or None where the template does not give it (an optional setting)."""
+    with _lock:
+        if name not in _read:
+            _read[name] = os.environ.get(name) or None
         return _read[name]
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pybreaker
 
-from core import aws, breakers, discovery
+from core import aws, breakers, config, discovery
 from core.errors import AppError, unavailable
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,7 @@ def _service(target: str) -> str:
 
 def invoke(target: str, event: dict) -> Any:
     """Invoke the function named by env var ``target`` with a raw event (e.g. a 2PC participant); its result."""
-    function = os.environ.get(target)
+    function = config.optional(target)
     if not function:
         log.error("%s is not configured", target)
         raise unavailable(_service(target))

@@ -6,10 +6,9 @@ from one BatchGetItem per 100 users, and the frame is serialized once.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
-from core import aws, telemetry
-from core import services
+from core import aws, clock, services, telemetry
 from gateway import frames, models
 
 log = logging.getLogger(__name__)
@@ -75,4 +74,4 @@ def _since(created_at: str | None) -> float:
         created = datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
     except ValueError:
         return 0.0
-    return max(0.0, (datetime.now(UTC) - created).total_seconds() * 1000)
+    return max(0.0, (clock.now() - created.timestamp()) * 1000)

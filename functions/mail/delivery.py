@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
-from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from core import aws, services, telemetry
+from core import aws, clock, config, services, telemetry
 from core.discovery import Instance
 from core.dispatch import is_infrastructure_failure
 from mail.models import FAILED, QUEUED, SENT, Mail
@@ -55,7 +53,7 @@ def mail_id_of(body: str) -> str:
 def deliver(mail_id: str, attempt: int, max_attempts: int, lease_seconds: float) -> str:
     """Send the mail unless it was already sent; its final status. DeliveryFailed if this attempt failed."""
     token = uuid.uuid4().hex
-    now = time.time()
+    now = clock.now()
     mail = Mail(mail_id)
     try:
         mail.update(
@@ -81,7 +79,7 @@ def deliver(mail_id: str, attempt: int, max_attempts: int, lease_seconds: float)
         raise DeliveryFailed(f"mail {mail_id} attempt {attempt}/{max_attempts}: {error}") from e
     # unconditional: the mail has left, whatever happened to the claim meanwhile
     mail.update(actions=[Mail.status.set(SENT), Mail.ses_message_id.set(message_id), Mail.error.remove(),
-                         Mail.sent_at.set(datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")),
+                         Mail.sent_at.set(clock.timestamp("seconds")),
                          Mail.claim.remove(), Mail.claimed_until.remove()])
     telemetry.count("MailSent")
     return SENT
@@ -98,8 +96,8 @@ def _unclaimable(mail_id: str) -> str:
 
 
 def _send(mail: Mail) -> str:
-    timeout = float(os.environ.get("MAIL_SEND_TIMEOUT_SECONDS", "5"))
-    latency_ms = float(os.environ.get("MAIL_SIMULATED_LATENCY_MS", "0"))
+    timeout = config.number("MAIL_SEND_TIMEOUT_SECONDS")
+    latency_ms = config.number("MAIL_SIMULATED_LATENCY_MS")
     if latency_ms > 0:
         # load-test knob (template parameter MailSimulatedLatencyMs): stands for a real provider's round trip
         time.sleep(latency_ms / 1000)

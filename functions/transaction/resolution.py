@@ -9,11 +9,10 @@ resolved without waiting for its lease: nobody else will finish it.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
-from core import aws, clock, services
+from core import aws, clock, config, services
 from transaction import decisions
 from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 
@@ -31,7 +30,7 @@ def flow_ended(txid: str) -> bool:
 
     Unknown counts as running (no state machine configured, no such execution, an error): the lease decides.
     """
-    machine = os.environ.get("PUBLISH_STATE_MACHINE_ARN")
+    machine = config.optional("PUBLISH_STATE_MACHINE_ARN")
     if not machine:
         return False
     execution = machine.replace(":stateMachine:", ":execution:", 1) + ":" + txid

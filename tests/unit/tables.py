@@ -94,9 +94,16 @@ def create_tables(monkeypatch, *logical_ids: str) -> dict[str, str]:
 
 
 def parameter_environment() -> dict[str, str]:
-    """The Globals environment variables the template sets from a parameter (``!Ref <Parameter>``), at the
-    parameter's default: the tunables every function is given (token lifetime, transaction lease, ...)."""
+    """The environment variables the template sets from a parameter (``!Ref <Parameter>``), in Globals or a
+    function's own Environment, at the parameter's default: the tunables (token lifetime, transaction lease, mail
+    send timeout, ...)."""
     parameters = template()["Parameters"]
-    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
-    return {name: str(parameters[value["Ref"]]["Default"]) for name, value in variables.items()
-            if isinstance(value, dict) and value.get("Ref") in parameters and "Default" in parameters[value["Ref"]]}
+    sections = [template()["Globals"]["Function"]] + [
+        resource.get("Properties") or {} for resource in template()["Resources"].values()
+        if resource.get("Type") == "AWS::Serverless::Function"]
+    found = {}
+    for section in sections:
+        for name, value in ((section.get("Environment") or {}).get("Variables") or {}).items():
+            if isinstance(value, dict) and value.get("Ref") in parameters and "Default" in parameters[value["Ref"]]:
+                found[name] = str(parameters[value["Ref"]]["Default"])
+    return found

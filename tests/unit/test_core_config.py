@@ -43,3 +43,12 @@ def test_the_clock_is_the_system_clock_by_default():
     import time
 
     assert abs(clock.now() - time.time()) < 1
+
+
+def test_an_optional_setting_is_none_where_the_template_gives_none(monkeypatch):
+    monkeypatch.delenv("PUBLISH_STATE_MACHINE_ARN", raising=False)
+    assert config.optional("PUBLISH_STATE_MACHINE_ARN") is None
+    monkeypatch.setenv("PUBLISH_STATE_MACHINE_ARN", "arn:machine")
+    assert config.optional("PUBLISH_STATE_MACHINE_ARN") is None  # read once per cold start
+    config.forget()
+    assert config.optional("PUBLISH_STATE_MACHINE_ARN") == "arn:machine"

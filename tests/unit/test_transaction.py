@@ -6,6 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core import config
 from tables import create_tables, physical_name
 from lambdas import InProcessLambda
 
@@ -337,9 +338,9 @@ def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwis
     machine = sfn.create_state_machine(
         name="publish", roleArn="arn:aws:iam::123456789012:role/publish",
         definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
-    resolution = resolution
     assert resolution.flow_ended("pub-1") is False  # no state machine configured: the lease decides
     monkeypatch.setenv("PUBLISH_STATE_MACHINE_ARN", machine)
+    config.forget()  # a function given the state machine: another cold start
     sfn.start_execution(stateMachineArn=machine, name="pub-running", input="{}")
     stopped = sfn.start_execution(stateMachineArn=machine, name="pub-stopped", input="{}")["executionArn"]
     sfn.stop_execution(executionArn=stopped)

@@ -136,3 +136,17 @@ def test_the_account_region_and_test_keys_are_written_once(package):
              if path != ROOT / "infra" / "account.py"
              for number, line in enumerate(path.read_text().splitlines(), 1) if any(x in line for x in literals)]
     assert found == []
+
+
+def test_functions_read_the_environment_and_the_time_only_through_core():
+    """core.config is the one reader of the template's configuration (core.telemetry also reads what the Lambda
+    runtime sets per invocation, such as _X_AMZN_TRACE_ID); core.clock is the one source of the time."""
+    readers = {"core.config", "core.telemetry"}
+    found = []
+    for name, path in modules("functions").items():
+        text = path.read_text()
+        if name not in readers and ("os.environ" in text or "os.getenv" in text):
+            found.append(f"{path.relative_to(ROOT)} reads os.environ")
+        if name != "core.clock" and ("time.time()" in text or "datetime.now(" in text):
+            found.append(f"{path.relative_to(ROOT)} reads the time")
+    assert found == []

@@ -23,15 +23,16 @@ from publish_load import percentile, sign_up
 SECONDS = 4.0
 
 
-def hammer(http_api: str, path: str, token: str | None, clients: int, keep_alive: bool) -> dict:
-    """Closed-loop GETs of `path` from `clients` threads for SECONDS: requests/s and latency percentiles."""
+def hammer(http_api: str, path: str, token: str | None, clients: int, keep_alive: bool,
+           seconds: float = SECONDS) -> dict:
+    """Closed-loop GETs of `path` from `clients` threads for `seconds`: requests/s and latency percentiles."""
     parts = urlsplit(http_api)
     prefix = parts.path.rstrip("/") if path != "/config.json" else ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     latencies: list[float] = []
     errors = []
     lock = threading.Lock()
-    stop = time.perf_counter() + SECONDS
+    stop = time.perf_counter() + seconds
 
     def client() -> None:
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
@@ -92,8 +93,8 @@ def test_rest_bench(cloud_process, results_dir):
 def test_authorizer_cache_bench(cloud_process, results_dir, tmp_path, many_file_descriptors):
     def measure(http_api: str) -> dict:
         [user] = sign_up(http_api, 1)
-        hammer(http_api, "/users/self", user["token"], 1, True)  # warm the sandboxes (and the cache)
-        return {clients: hammer(http_api, "/users/self", user["token"], clients, True) for clients in (1, 10)}
+        hammer(http_api, "/users/self", user["token"], 1, True, 1)  # warm the sandboxes (and the cache)
+        return {clients: hammer(http_api, "/users/self", user["token"], clients, True, 2) for clients in (1, 10)}
 
     cached = measure(cloud_process["http_api"])
     with running_cloud(tmp_path, many_file_descriptors, {"AuthorizerCacheTtlSeconds": "0"}) as uncached_cloud:

@@ -1,5 +1,7 @@
 """The counter: its REST API and its two-phase-commit participant (reservations per transaction)."""
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pytest
@@ -150,6 +152,16 @@ def test_twenty_concurrent_publishes_of_one_user_all_commit(counter, atomic_moto
 
 
 
+@dataclass(frozen=True)
+class CounterApi:
+    """The counter REST API as a registered user calls it, and the counter's 2PC participant."""
+
+    http: Any
+    token: Any
+    user: Any
+    participant: Any
+
+
 @pytest.fixture
 def api(monkeypatch):
     with mock_aws():
@@ -160,28 +172,28 @@ def api(monkeypatch):
         user = users.register("ada@example.com", "correct horse")
         token = sessions.issue(user)["token"]
         with Client(app.app) as client:
-            yield {"http": client.http, "token": token, "user": user, "participant": participant.handler}
+            yield CounterApi(http=client.http, token=token, user=user, participant=participant.handler)
 
 
 def test_counter_of_a_new_user_is_zero(api):
-    response = api["http"].get("/counters/self", headers={"Authorization": f"Bearer {api['token']}"})
+    response = api.http.get("/counters/self", headers={"Authorization": f"Bearer {api.token}"})
     assert response.status_code == 200
-    assert json.loads(response.body) == {"user_id": api["user"].id, "published": 0}
+    assert json.loads(response.body) == {"user_id": api.user.id, "published": 0}
 
 
 def test_counter_counts_committed_not_rolled_back(api):
-    publisher = {"id": api["user"].id, "email": api["user"].email}
+    publisher = {"id": api.user.id, "email": api.user.email}
     for txid in ("t1", "t2", "t3"):
-        run(api["participant"], "prepare", tx(txid, publisher))
-    run(api["participant"], "commit", tx("t1", publisher))
-    run(api["participant"], "commit", tx("t2", publisher))
-    run(api["participant"], "rollback", tx("t3", publisher))
-    response = api["http"].get("/counters/self", headers={"Authorization": f"Bearer {api['token']}"})
+        run(api.participant, "prepare", tx(txid, publisher))
+    run(api.participant, "commit", tx("t1", publisher))
+    run(api.participant, "commit", tx("t2", publisher))
+    run(api.participant, "rollback", tx("t3", publisher))
+    response = api.http.get("/counters/self", headers={"Authorization": f"Bearer {api.token}"})
     assert json.loads(response.body)["published"] == 2
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer bogus"}])
 def test_counter_needs_a_live_token(api, headers):
-    response = api["http"].get("/counters/self", headers=headers)
+    response = api.http.get("/counters/self", headers=headers)
     assert response.status_code == 401
     assert json.loads(response.body)["error"]["code"] == "unauthorized"

@@ -3,6 +3,8 @@ circuit breaker, never reorders an inbox, and never makes an error reply that qu
 internals (function names, Python exception text)."""
 import json
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pybreaker
@@ -20,6 +22,19 @@ BUCKET = "notifyx-avatars-test"
 PASSWORD = "correct horse"
 #: each Cloud Map service's (one) instance, whose breaker a test looks at
 INSTANCES = {"persist": "persist/persist-1", "mail": "mail/mail-1", "avatar": "avatar/avatar-1"}
+
+
+@dataclass(frozen=True)
+class System:
+    """The gateway's actions with persist, mail, avatar and auth behind them, all in this process."""
+
+    actions: Any
+    participant: Any
+    services: Any
+    lam: Any
+    apps: Any
+    sessions: Any
+    users: Any
 
 
 @pytest.fixture
@@ -43,10 +58,10 @@ def system(monkeypatch):
                                               "MailService": mail_service.handler,
                                               "AvatarService": avatar_service.handler,
                                               "AuthVerify": verify.handler})
-        yield {"actions": actions, "participant": participant.handler, "services": services, "lambda": lam,
-               "apps": {"auth": auth_app.app, "persist": persist_app.app, "mail": mail_app.app,
-                        "avatar": avatar_app.app},
-               "sessions": sessions, "users": users}
+        yield System(actions=actions, participant=participant.handler, services=services, lam=lam,
+                     apps={"auth": auth_app.app, "persist": persist_app.app, "mail": mail_app.app,
+                           "avatar": avatar_app.app},
+                     sessions=sessions, users=users)
 
 
 def send(system, frame, user=ADA):
@@ -54,7 +69,7 @@ def send(system, frame, user=ADA):
     body = frame if isinstance(frame, str) else json.dumps(frame)
     context = {"routeKey": "$default", "connectionId": "conn-1", "domainName": DOMAIN, "stage": "local",
                "authorizer": {"user_id": user["user_id"], "email": user["email"]}}
-    response = system["actions"].handler({"requestContext": context, "body": body}, None)
+    response = system.actions.handler({"requestContext": context, "body": body}, None)
     assert response["statusCode"] == 200
     return json.loads(response["body"])
 
@@ -67,14 +82,14 @@ def error_of(reply):
 def commit(system, txid, created_at, topic="news"):
     transaction = {"txid": txid, "topic": topic, "publisher": {"id": ADA["user_id"], "email": ADA["email"]},
                    "message": f"message {txid}", "to": None, "created_at": created_at}
-    assert system["participant"]({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
-    return system["participant"]({"op": "commit", "transaction": transaction}, None)["notification"]
+    assert system.participant({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
+    return system.participant({"op": "commit", "transaction": transaction}, None)["notification"]
 
 
 def account(system, email):
     """A registered user as the gateway sees them, with a session token for HTTP."""
-    user = system["users"].register(email, PASSWORD)
-    return {"user_id": user.id, "email": user.email, "token": system["sessions"].issue(user)["token"]}
+    user = system.users.register(email, PASSWORD)
+    return {"user_id": user.id, "email": user.email, "token": system.sessions.issue(user)["token"]}
 
 
 def token_for(system, email):
@@ -86,7 +101,7 @@ def http(system, app, method, path, body=None, token=None, headers=None):
     headers = {"Content-Type": "application/json", **(headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    with Client(system["apps"][app]) as client:
+    with Client(system.apps[app]) as client:
         response = getattr(client.http, method)(path, headers=headers, body=body)
     try:
         return response.status_code, json.loads(response.body)
@@ -193,7 +208,7 @@ def test_post_notification_seen_marks_it_seen(system):
              "requestContext": {"resourcePath": "/notifications/{id}/seen", "httpMethod": "POST",
                                 "path": "/local/notifications/t1/seen", "stage": "local",
                                 "authorizer": {**vouched["context"], "principalId": vouched["principalId"]}}}
-    response = system["apps"]["persist"](event, None)
+    response = system.apps["persist"](event, None)
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"])["notification"] == {**notification, "status": "seen"}
 
@@ -322,7 +337,7 @@ def test_an_email_with_a_trailing_newline_is_refused(system, email):
 def test_an_unknown_action_is_not_echoed_back_at_length(system):
     action = "\U0001F600" * 30_000  # 120 KB of emoji
     body = json.dumps({"action": action, "id": "big"})
-    answer = system["actions"].handler({"requestContext": {}, "body": body}, None)["body"]
+    answer = system.actions.handler({"requestContext": {}, "body": body}, None)["body"]
     assert len(answer) < 1_000 and json.loads(answer)["error"]["code"] == "invalid_request"
 
 
@@ -337,7 +352,7 @@ def test_an_unknown_action_is_not_echoed_back_at_length(system):
 ])
 def test_error_replies_stay_small_whatever_the_input(system, frame):
     send(system, {"action": "subscribe", "topic": "news"})
-    answer = system["actions"].handler({"requestContext": {"authorizer": ADA}, "body": json.dumps(frame)}, None)
+    answer = system.actions.handler({"requestContext": {"authorizer": ADA}, "body": json.dumps(frame)}, None)
     assert len(answer["body"]) < 1_000, answer["body"][:200]
     assert json.loads(answer["body"])["ok"] is False
 
@@ -352,7 +367,7 @@ def test_an_oversized_frame_id_is_refused_without_being_echoed(system):
 
 
 def test_an_unavailable_service_is_named_plainly(system, monkeypatch):
-    monkeypatch.delitem(system["lambda"].handlers, "notifyx-MailService")
+    monkeypatch.delitem(system.lam.handlers, "notifyx-MailService")
     error = error_of(send(system, {"action": "send_email", "to": "bob@example.com", "message": "hi"}))
     assert error["code"] == "unavailable"
     assert "notifyx-" not in error["message"] and "Function not found" not in error["message"]
@@ -366,7 +381,7 @@ def test_a_crashing_function_leaks_no_exception_text(system, monkeypatch):
     def crash(event, context):
         raise RuntimeError("KeyError: 'secret_column' in /var/task/mail/outbox.py")
 
-    system["lambda"].handlers["notifyx-MailService"] = crash
+    system.lam.handlers["notifyx-MailService"] = crash
     error = error_of(send(system, {"action": "send_email", "to": "bob@example.com", "message": "hi"}))
     assert error["code"] == "unavailable" and "secret" not in error["message"] and "notifyx" not in error["message"]
 

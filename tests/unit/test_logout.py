@@ -1,6 +1,8 @@
 """Logout ends the session everywhere at once: its WebSockets are closed through @connections DELETE, and a
 frame still arriving on one of them is unauthorized; the user's other sessions keep working."""
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from chalice.test import Client
@@ -11,6 +13,18 @@ from tables import create_tables
 
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"  # moto answers @connections on an AWS-looking host
 PASSWORD = "correct horse"
+
+
+@dataclass(frozen=True)
+class LogoutCloud:
+    """The auth REST API with the gateway behind it: its handlers, the @connections deleted, the in-process Lambda."""
+
+    http: Any
+    authorizer: Any
+    connection: Any
+    actions: Any
+    deleted: Any
+    lam: Any
 
 
 @pytest.fixture
@@ -34,8 +48,8 @@ def cloud(monkeypatch):
         lam = register_services(monkeypatch, {"GatewayService": gateway_service.handler,
                                               "PersistService": persist_service.handler})
         with Client(app.app) as client:
-            yield {"http": client.http, "authorizer": authorizer, "connection": connection, "actions": actions,
-                   "deleted": deleted, "lambda": lam}
+            yield LogoutCloud(http=client.http, authorizer=authorizer, connection=connection, actions=actions,
+                              deleted=deleted, lam=lam)
 
 
 def post(http, path, body, token=None):
@@ -44,27 +58,27 @@ def post(http, path, body, token=None):
 
 
 def login(cloud, email="ada@example.com"):
-    post(cloud["http"], "/users", {"email": email, "password": PASSWORD})
-    return json.loads(post(cloud["http"], "/users/login", {"email": email, "password": PASSWORD}).body)["token"]
+    post(cloud.http, "/users", {"email": email, "password": PASSWORD})
+    return json.loads(post(cloud.http, "/users/login", {"email": email, "password": PASSWORD}).body)["token"]
 
 
 def logout(cloud, token):
-    return cloud["http"].delete("/users/logout", headers={"Authorization": f"Bearer {token}"}).status_code
+    return cloud.http.delete("/users/logout", headers={"Authorization": f"Bearer {token}"}).status_code
 
 
 def open_socket(cloud, token, connection_id):
     """$connect as API Gateway runs it: the authorizer, then the route with the authorizer's context."""
-    allowed = cloud["authorizer"].handler({"queryStringParameters": {"token": token},
+    allowed = cloud.authorizer.handler({"queryStringParameters": {"token": token},
                                            "methodArn": "arn:aws:execute-api:us-east-1:1:api/local/$connect"}, None)
     context = {"connectionId": connection_id, "domainName": DOMAIN, "stage": "local", "routeKey": "$connect",
                "authorizer": {**allowed["context"], "principalId": allowed["principalId"]}}
-    assert cloud["connection"].on_connect({"requestContext": context}, None) == {"statusCode": 200}
+    assert cloud.connection.on_connect({"requestContext": context}, None) == {"statusCode": 200}
     return context
 
 
 def frame(cloud, context, body):
     event = {"requestContext": {**context, "routeKey": body["action"]}, "body": json.dumps(body)}
-    return json.loads(cloud["actions"].handler(event, None)["body"])
+    return json.loads(cloud.actions.handler(event, None)["body"])
 
 
 def test_logout_closes_the_sockets_opened_with_that_token_only(cloud):
@@ -73,7 +87,7 @@ def test_logout_closes_the_sockets_opened_with_that_token_only(cloud):
     b = open_socket(cloud, first, "conn-b")
     other = open_socket(cloud, second, "conn-other")
     assert logout(cloud, first) == 204
-    assert sorted(cloud["deleted"]) == ["conn-a", "conn-b"]
+    assert sorted(cloud.deleted) == ["conn-a", "conn-b"]
     for context in (a, b):  # a frame already on its way when the socket closed
         reply = frame(cloud, context, {"action": "subscribe", "topic": "news", "id": "late"})
         assert reply["ok"] is False and reply["error"]["code"] == "unauthorized"
@@ -90,6 +104,6 @@ def test_the_authorizer_context_names_the_session_not_the_token(cloud):
 def test_logout_answers_204_even_if_the_gateway_cannot_be_reached(cloud):
     token = login(cloud)
     open_socket(cloud, token, "conn-a")
-    del cloud["lambda"].handlers["notifyx-GatewayService"]
+    del cloud.lam.handlers["notifyx-GatewayService"]
     assert logout(cloud, token) == 204
-    assert cloud["http"].get("/users/self", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert cloud.http.get("/users/self", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -1,5 +1,7 @@
 """The mail service as PROTOCOL.md specifies it: POST /mail queues, the worker sends once, GET /mail/{id} tells."""
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pytest
@@ -16,6 +18,21 @@ SENDERS = [str(template()["Parameters"][name]["Default"]) for name in ("MailFrom
 PASSWORD = "correct horse"
 
 
+
+
+@dataclass(frozen=True)
+class MailCloud:
+    """The mail service on moto: its queue and dead-letter queue, SES, its handlers, and auth to make users with."""
+
+    sqs: Any
+    ses: Any
+    queue: Any
+    dlq: Any
+    app: Any
+    service: Any
+    worker: Any
+    users: Any
+    sessions: Any
 
 
 @pytest.fixture
@@ -39,18 +56,18 @@ def cloud(monkeypatch):
         from auth import sessions, users
         from mail import app, service, worker
 
-        yield {"sqs": sqs, "ses": ses, "queue": queue, "dlq": dlq, "app": app.app, "service": service,
-               "worker": worker, "users": users, "sessions": sessions}
+        yield MailCloud(sqs=sqs, ses=ses, queue=queue, dlq=dlq, app=app.app, service=service, worker=worker,
+                        users=users, sessions=sessions)
 
 
 @pytest.fixture
 def http(cloud):
-    with Client(cloud["app"]) as client:
+    with Client(cloud.app) as client:
         yield client.http
 
 
 def token_for(cloud, email):
-    return cloud["sessions"].issue(cloud["users"].register(email, PASSWORD))["token"]
+    return cloud.sessions.issue(cloud.users.register(email, PASSWORD))["token"]
 
 
 def post_mail(http, token, body):
@@ -70,7 +87,7 @@ def sent_messages():
 
 def receive(cloud, expected=1):
     """Up to ``expected`` queued messages as the records of an SQS event (with their receive counts)."""
-    messages = cloud["sqs"].receive_message(QueueUrl=cloud["queue"], MaxNumberOfMessages=10,
+    messages = cloud.sqs.receive_message(QueueUrl=cloud.queue, MaxNumberOfMessages=10,
                                             AttributeNames=["All"]).get("Messages", [])
     assert len(messages) == expected
     return [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
@@ -78,11 +95,11 @@ def receive(cloud, expected=1):
 
 
 def run_worker(cloud, records):
-    return cloud["worker"].handler({"Records": records}, None)
+    return cloud.worker.handler({"Records": records}, None)
 
 
 def queued_count(cloud, queue="queue"):
-    attributes = cloud["sqs"].get_queue_attributes(QueueUrl=cloud[queue], AttributeNames=["All"])["Attributes"]
+    attributes = cloud.sqs.get_queue_attributes(QueueUrl=getattr(cloud, queue), AttributeNames=["All"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -130,7 +147,7 @@ def test_a_mail_is_visible_to_its_owner_only(cloud, http):
 
 
 def test_a_queue_that_is_gone_is_unavailable_and_the_mail_is_not_left_queued(cloud, http, monkeypatch):
-    monkeypatch.setenv("MAIL_QUEUE_URL", cloud["queue"] + "-gone")
+    monkeypatch.setenv("MAIL_QUEUE_URL", cloud.queue + "-gone")
     status, body = post_mail(http, token_for(cloud, "ada@example.com"),
                              {"to": "bob@example.com", "subject": "s", "message": "m"})
     assert (status, body["error"]["code"]) == (503, "unavailable")
@@ -156,12 +173,12 @@ def test_a_send_that_fails_outside_the_mail_service_records_no_exception_text(cl
 
 
 def test_service_send_queues_for_the_gateway(cloud):
-    answer = cloud["service"].handler({"op": "send", "user_id": "u-1", "email": "ada@example.com",
+    answer = cloud.service.handler({"op": "send", "user_id": "u-1", "email": "ada@example.com",
                                        "to": "bob@example.com", "subject": None, "message": "hello"}, None)
     assert answer["ok"] and answer["data"]["status"] == "queued"
     [record] = receive(cloud)
     assert json.loads(record["body"])["mail_id"] == answer["data"]["mail_id"]
-    refused = cloud["service"].handler({"op": "send", "user_id": "u-1", "to": "nobody", "message": "x"}, None)
+    refused = cloud.service.handler({"op": "send", "user_id": "u-1", "to": "nobody", "message": "x"}, None)
     assert refused == {"ok": False,
                        "error": {"code": "invalid_request", "message": "to is not an email address: 'nobody'"}}
 
@@ -221,14 +238,14 @@ def test_a_rejected_send_is_retried_and_then_sent_once(cloud, http):
     token = token_for(cloud, "ada@example.com")
     _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "retry me"})
     for sender in SENDERS:
-        cloud["ses"].delete_identity(Identity=sender)  # SES now rejects the sender (MessageRejected)
+        cloud.ses.delete_identity(Identity=sender)  # SES now rejects the sender (MessageRejected)
     first = receive(cloud)
     assert run_worker(cloud, first)["batchItemFailures"] == [{"itemIdentifier": first[0]["messageId"]}]
     _, status = get_mail(http, token, body["mail"]["id"])
     assert status["mail"]["status"] == "queued" and status["mail"]["attempts"] == 1
     assert "MessageRejected" in status["mail"]["error"]
     for sender in SENDERS:
-        cloud["ses"].verify_email_identity(EmailAddress=sender)
+        cloud.ses.verify_email_identity(EmailAddress=sender)
     second = receive(cloud)  # visibility timeout 0: the failed message is offered again
     assert second[0]["attributes"]["ApproximateReceiveCount"] == "2"
     assert run_worker(cloud, second) == {"batchItemFailures": []}
@@ -241,7 +258,7 @@ def test_a_mail_failing_every_attempt_ends_failed_and_in_the_dead_letter_queue(c
     token = token_for(cloud, "ada@example.com")
     _, body = post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": "doomed"})
     for sender in SENDERS:
-        cloud["ses"].delete_identity(Identity=sender)
+        cloud.ses.delete_identity(Identity=sender)
     for attempt in (1, 2, 3):
         records = receive(cloud)
         assert records[0]["attributes"]["ApproximateReceiveCount"] == str(attempt)
@@ -252,13 +269,13 @@ def test_a_mail_failing_every_attempt_ends_failed_and_in_the_dead_letter_queue(c
     receive(cloud, expected=0)  # the 4th receive moves it to the DLQ (maxReceiveCount 3)
     assert queued_count(cloud, "dlq") == 1
     for sender in SENDERS:
-        cloud["ses"].verify_email_identity(EmailAddress=sender)
+        cloud.ses.verify_email_identity(EmailAddress=sender)
     assert sent_messages() == []
 
 
 def test_a_message_that_is_not_a_mail_fails_every_time(cloud):
-    cloud["sqs"].send_message(QueueUrl=cloud["queue"], MessageBody="hello")
-    cloud["sqs"].send_message(QueueUrl=cloud["queue"], MessageBody=json.dumps({"mail_id": "mail-unknown"}))
+    cloud.sqs.send_message(QueueUrl=cloud.queue, MessageBody="hello")
+    cloud.sqs.send_message(QueueUrl=cloud.queue, MessageBody=json.dumps({"mail_id": "mail-unknown"}))
     records = receive(cloud, expected=2)
     failures = run_worker(cloud, records)["batchItemFailures"]
     assert sorted(f["itemIdentifier"] for f in failures) == sorted(r["messageId"] for r in records)
@@ -268,7 +285,7 @@ def test_one_failure_in_a_batch_fails_only_that_record(cloud, http):
     token = token_for(cloud, "ada@example.com")
     for n in range(3):
         post_mail(http, token, {"to": f"bob{n}@example.com", "subject": "s", "message": f"m{n}"})
-    cloud["sqs"].send_message(QueueUrl=cloud["queue"], MessageBody="not a mail")
+    cloud.sqs.send_message(QueueUrl=cloud.queue, MessageBody="not a mail")
     records = receive(cloud, expected=4)
     poison = [r["messageId"] for r in records if r["body"] == "not a mail"]
     assert run_worker(cloud, records) == {"batchItemFailures": [{"itemIdentifier": poison[0]}]}
@@ -299,13 +316,13 @@ def send_all(cloud, http, count, email="ada@example.com"):
     token = token_for(cloud, email)
     for i in range(count):
         assert post_mail(http, token, {"to": "bob@example.com", "subject": "s", "message": f"m{i}"})[0] == 202
-    while records := cloud["sqs"].receive_message(QueueUrl=cloud["queue"], MaxNumberOfMessages=10,
+    while records := cloud.sqs.receive_message(QueueUrl=cloud.queue, MaxNumberOfMessages=10,
                                                   AttributeNames=["All"]).get("Messages", []):
         events = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                    "attributes": m["Attributes"], "eventSource": "aws:sqs"} for m in records]
         assert run_worker(cloud, events) == {"batchItemFailures": []}  # failover inside the delivery
         for m in records:
-            cloud["sqs"].delete_message(QueueUrl=cloud["queue"], ReceiptHandle=m["ReceiptHandle"])
+            cloud.sqs.delete_message(QueueUrl=cloud.queue, ReceiptHandle=m["ReceiptHandle"])
 
 
 def test_a_failing_provider_is_failed_over_opened_and_marked_unhealthy(cloud, http, failing_primary):

@@ -344,6 +344,15 @@ def test_a_waiting_delivery_goes_as_soon_as_the_previous_one_is_delivered(persis
 # ---------------------------------------------------------------- HTTP API
 
 
+@dataclass(frozen=True)
+class PersistApi:
+    """The persist REST API with its people (id, email, auth headers), and its 2PC participant."""
+
+    http: Any
+    people: Any
+    participant: Any
+
+
 @pytest.fixture
 def api(monkeypatch):
     with mock_aws():
@@ -358,11 +367,11 @@ def api(monkeypatch):
                             "headers": {"Authorization": f"Bearer {sessions.issue(user)['token']}",
                                         "Content-Type": "application/json"}}
         with Client(app.app) as client:
-            yield {"http": client.http, "people": people, "participant": participant.handler}
+            yield PersistApi(http=client.http, people=people, participant=participant.handler)
 
 
 def call(api, method, path, who="ada", body=None):
-    response = getattr(api["http"], method)(path, headers=api["people"][who]["headers"],
+    response = getattr(api.http, method)(path, headers=api.people[who]["headers"],
                                             body=json.dumps(body) if body is not None else None)
     return response.status_code, json.loads(response.body) if response.body else None
 
@@ -383,20 +392,20 @@ def test_http_topics_create_list_get_and_patch(api):
 def test_http_bad_input_and_no_token(api):
     assert call(api, "post", "/topics", body={"name": "bad name"})[0] == 400
     assert call(api, "post", "/topics", body={})[0] == 400
-    response = api["http"].get("/topics")
+    response = api.http.get("/topics")
     assert response.status_code == 401
 
 
 def test_http_inbox_and_seen(api):
-    ada, bob = api["people"]["ada"], api["people"]["bob"]
+    ada, bob = api.people["ada"], api.people["bob"]
     call(api, "post", "/topics", body={"name": "news"})
     from persist import topics
 
     topics.subscribe(bob["id"], bob["email"], "news")
     for txid in ("t1", "t2"):
         transaction = tx(txid, publisher={"user_id": ada["id"], "email": ada["email"]})
-        api["participant"]({"op": "prepare", "transaction": transaction}, None)
-        api["participant"]({"op": "commit", "transaction": transaction}, None)
+        api.participant({"op": "prepare", "transaction": transaction}, None)
+        api.participant({"op": "commit", "transaction": transaction}, None)
     status, body = call(api, "get", "/notifications", "bob")
     assert status == 200 and body["unread"] == 2 and [n["seq"] for n in body["notifications"]] == [1, 2]
     status, body = call(api, "post", "/notifications/t1/seen", "bob")

@@ -3,11 +3,13 @@
 Three ways in, one answer (``answer_request``):
 - in process, boto3 as AWS documents it (``endpoint_url=https://<domain>/<stage>``): a botocore ``before-send``
   handler (appended to ``BUILTIN_HANDLERS``, as moto does) answers requests whose host is a gateway's
-  ``domain_name`` without any socket; clients created before ``install()`` are answered at botocore's HTTP send.
+  ``domain_name`` without any socket; clients created before ``install()`` are answered at botocore's HTTP send
+  (``answering_send``, installed by infra/moto_patches.py's CONNECTIONS_PATCHES).
   Every address AWS gives answers: the event's ``domainName`` (here ``127.0.0.1:<port>``) and the API's own
   host ``<apiId>.execute-api.<region>.amazonaws.com``, which is what ``ApiEndpoint`` (``wss://`` + that host) and
   hand-built ``https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`` URLs name;
-- through the emulator (``AWS_ENDPOINT_URL``): moto's ``ApiGatewayManagementApiBackend`` is patched to forward;
+- through the emulator (``AWS_ENDPOINT_URL``): moto's ``ApiGatewayManagementApiBackend`` forwards to the
+  ``moto_*`` functions below (patched by infra/moto_patches.py's CONNECTIONS_PATCHES, where every patch lives);
 - out of process: plain HTTP ``POST/GET/DELETE /<stage>/@connections/<id>`` on the WebSocket port.
 
 Requests are not SigV4-verified: the local data plane trusts its callers, as moto does.
@@ -76,7 +78,6 @@ def answer_request(gateway: DataPlane, method: str, path: str, body: bytes) -> A
 
 _lock = threading.Lock()
 _gateways: dict[str, DataPlane] = {}        # domain_name -> gateway
-_moto_originals: dict[str, Callable[..., Any]] = {}
 _handler_registered = False
 _UNIQUE_ID = "notifyx-local-connections"
 
@@ -196,57 +197,29 @@ def _on_gateway(connection_id: str, action: Callable[[DataPlane, str], Any]) -> 
         raise _moto_gone(connection_id) from None
 
 
-def _moto_post(self: Any, data: bytes, connection_id: str) -> None:
+def moto_post_to_connection(self: Any, data: bytes, connection_id: str) -> None:
+    """moto's ApiGatewayManagementApiBackend.post_to_connection, forwarded to the gateway holding the connection."""
     _on_gateway(connection_id, lambda gateway, cid: gateway.post_to_connection(cid, data))
 
 
-def _moto_get(self: Any, connection_id: str) -> _MotoConnection:
+def moto_get_connection(self: Any, connection_id: str) -> _MotoConnection:
+    """moto's get_connection, answered by the gateway holding the connection."""
     return _on_gateway(connection_id, lambda gateway, cid: _MotoConnection(gateway.get_connection(cid)))
 
 
-def _moto_delete(self: Any, connection_id: str) -> None:
+def moto_delete_connection(self: Any, connection_id: str) -> None:
+    """moto's delete_connection, forwarded to the gateway holding the connection."""
     _on_gateway(connection_id, lambda gateway, cid: gateway.delete_connection(cid))
 
 
-def _patch_moto() -> None:
-    try:
-        from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend as backend
-    except ImportError:  # moto absent: the botocore and plain HTTP paths still work
-        return
-    for name, replacement in (("post_to_connection", _moto_post), ("get_connection", _moto_get),
-                              ("delete_connection", _moto_delete)):
-        if name not in _moto_originals:
-            # moto is pinned; if an upgrade renames these, fail loudly instead of silently not forwarding
-            _moto_originals[name] = getattr(backend, name)
-            setattr(backend, name, replacement)
+def answering_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    """botocore's HTTP send (URLLib3Session.send), answering local @connections requests in process: botocore copies
+    a session's handlers into each client it creates, so a client built before install() never sees the
+    before-send handler; its requests still pass through the HTTP session."""
+    def send(self: Any, request: Any) -> Any:
+        return _before_send(request) or original(self, request)
 
-
-def _answering_send(self: Any, request: Any) -> Any:
-    """botocore's HTTP send, answering local @connections requests in process (clients built before install)."""
-    return _before_send(request) or _original_send(self, request)
-
-
-_original_send: Callable[..., Any] | None = None
-
-
-def _patch_http_session() -> None:
-    # botocore copies a session's handlers into each client it creates, so a client built before install() never
-    # sees the before-send handler; its requests still pass through the HTTP session, which we answer at.
-    global _original_send
-    from botocore.httpsession import URLLib3Session
-
-    if _original_send is None:
-        _original_send = URLLib3Session.send
-        URLLib3Session.send = _answering_send
-
-
-def _unpatch_http_session() -> None:
-    global _original_send
-    from botocore.httpsession import URLLib3Session
-
-    if _original_send is not None:
-        URLLib3Session.send = _original_send
-        _original_send = None
+    return send
 
 
 #: what the local @connections API registers with botocore: (event, handler, unique id in a session)
@@ -260,7 +233,7 @@ def _register_botocore() -> None:
     from botocore.handlers import BUILTIN_HANDLERS
 
     # Sessions copy BUILTIN_HANDLERS when created; boto3's default session may already exist (registered below).
-    # Clients built before install() keep their own copy of the handlers: _patch_http_session covers them.
+    # Clients built before install() keep their own copy of the handlers: answering_send covers them.
     session = _default_session()
     for event, handler, unique_id in _HANDLERS:
         BUILTIN_HANDLERS.append((event, handler))
@@ -291,24 +264,13 @@ def install(gateways: list[DataPlane]) -> None:
             for host in api_hosts(gateway):
                 _gateways[host] = gateway
         _register_botocore()
-        _patch_http_session()
-        _patch_moto()
 
 
 def uninstall() -> None:
-    """Forget every gateway and restore moto's backend; the botocore handler stays inert with no gateways."""
+    """Forget every gateway and unregister the botocore handlers."""
     global _handler_registered
     with _lock:
         _gateways.clear()
-        try:
-            from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend as backend
-
-            for name, original in _moto_originals.items():
-                setattr(backend, name, original)
-        except ImportError:
-            pass
-        _moto_originals.clear()
-        _unpatch_http_session()
         from botocore.handlers import BUILTIN_HANDLERS
 
         session = _default_session()

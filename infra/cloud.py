@@ -387,6 +387,7 @@ class LocalCloud:
             from api_gateway import connections
 
             connections.install(self.websocket_gateways)
+            moto_patches.apply_connections()
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
                                         static_dir=self.static_dir)
         from api_gateway.http_api import HttpApiRouter
@@ -491,6 +492,7 @@ class LocalCloud:
             from api_gateway import connections
 
             steps.append(("@connections", connections.uninstall))
+            steps.append(("@connections patches", moto_patches.revert_connections))
         steps += [("function url", g.stop) for g in self.function_url_gateways]
         steps += [("function url router", r.close) for g in self.function_url_gateways for r in g.http_apis]
         if self.rest_gateway is not None:

@@ -7,8 +7,11 @@ Two groups, by who needs them:
   Step Functions programs and JSON paths parsed once, bounded execution history); Emulator.start/stop;
 - PATCHES: what the deployed template's resources need from moto, with the runtime that runs the functions;
   LocalCloud applies them with `apply_all(runtime)` and reverts them with `revert_all()`.
-(The runtime's `_invoke_lambda` and moto's @connections forwarding are installed by the code they serve:
-infra/runtime.attach_to_moto and api_gateway/connections.install.) The botocore handlers that answer calls in
+- CONNECTIONS_PATCHES: moto's @connections backend and botocore's HTTP send forward to the WebSocket data plane
+  (api_gateway/connections.py); applied while the local cloud serves a WebSocket API;
+- PERSISTENCE_PATCHES and OBSERVABILITY_PATCHES: durable state's journal and the metrics/traces of the local cloud.
+(The runtime's `_invoke_lambda` is installed by the code it serves: infra/runtime.attach_to_moto.) The botocore
+handlers that answer calls in
 process (emulator.InProcessRequests, emulator.DirectDynamoDB, runtime's fast invoke) are not patches: they are
 registered on botocore's documented event system.
 """
@@ -903,4 +906,44 @@ def patch(name: str) -> Patch | Replacement:
     return next(p for p in REGISTRY if p.name == name)
 
 
-REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES, *PERSISTENCE_PATCHES, *OBSERVABILITY_PATCHES]
+def _connections_forward(name: str) -> Callable[[Callable], Any]:
+    """A Replacement's build: api_gateway.connections.moto_<name>, which forwards to the WebSocket data plane."""
+    def build(original: Callable) -> Any:
+        from api_gateway import connections
+
+        return getattr(connections, f"moto_{name}")
+
+    return build
+
+
+def _connections_send(original: Callable) -> Callable:
+    from api_gateway import connections
+
+    return connections.answering_send(original)
+
+
+CONNECTIONS_PATCHES: list[Replacement] = [
+    *(Replacement(f"connections-moto-{name}", _owner("moto.apigatewaymanagementapi.models",
+                                                     "ApiGatewayManagementApiBackend"), name,
+                  _connections_forward(name), "moto's @connections API answers from its own store, not the sockets")
+      for name in ("post_to_connection", "get_connection", "delete_connection")),
+    Replacement("connections-botocore-send", _owner("botocore.httpsession", "URLLib3Session"), "send",
+                _connections_send, "a client built before the data plane started holds no copy of its before-send "
+                "handler; its @connections requests are answered at the HTTP send"),
+]
+
+
+def apply_connections() -> None:
+    """@connections calls through moto and from early clients reach the data plane (idempotent)."""
+    for patch in CONNECTIONS_PATCHES:
+        patch.apply()
+
+
+def revert_connections() -> None:
+    """Take them out, last first (idempotent)."""
+    for patch in reversed(CONNECTIONS_PATCHES):
+        patch.revert()
+
+
+REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES, *CONNECTIONS_PATCHES, *PERSISTENCE_PATCHES,
+                                       *OBSERVABILITY_PATCHES]

@@ -31,6 +31,7 @@ from websockets.asyncio.server import broadcast, serve
 from websockets.sync.client import connect
 
 from api_gateway import connections
+from infra import moto_patches
 from api_gateway.config import WebSocketApiConfig, WebSocketRoute
 from api_gateway.websocket import WebSocketGateway
 
@@ -240,10 +241,12 @@ def bench_gateway() -> Iterator[tuple[WebSocketGateway, BenchFunctions]]:
     })
     with WebSocketGateway(api, functions.invoke) as gateway:
         connections.install([gateway])
+        moto_patches.apply_connections()
         try:
             yield gateway, functions
         finally:
             connections.uninstall()
+            moto_patches.revert_connections()
 
 
 def test_websocket_gateway_beside_raw_websockets(many_file_descriptors: int, results_dir: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from websockets.sync.client import ClientConnection, connect
 
-from infra import account
+from infra import account, moto_patches
 from api_gateway import connections
 from api_gateway.answers import GoneError
 from api_gateway.config import WebSocketApiConfig, WebSocketRoute
@@ -44,10 +44,12 @@ def gateway() -> Iterator[WebSocketGateway]:
     handlers.EVENTS.clear()
     with WebSocketGateway(API, handlers.invoke) as gw:
         connections.install([gw])
+        moto_patches.apply_connections()  # as the local cloud does when it serves a WebSocket API
         try:
             yield gw
         finally:
             connections.uninstall()
+            moto_patches.revert_connections()
 
 
 def open_client(gateway: WebSocketGateway) -> tuple[ClientConnection, str]:
@@ -166,6 +168,7 @@ def test_uninstall_restores_moto_and_stops_intercepting(gateway: WebSocketGatewa
 
     assert ApiGatewayManagementApiBackend.post_to_connection.__module__ == "api_gateway.connections"
     connections.uninstall()
+    moto_patches.revert_connections()
     assert ApiGatewayManagementApiBackend.post_to_connection.__module__ == "moto.apigatewaymanagementapi.models"
     # without interception the request really goes to the socket, which answers 404 for an unknown id
     client = management_client(f"http://{gateway.domain_name}/{gateway.stage}")
@@ -174,6 +177,7 @@ def test_uninstall_restores_moto_and_stops_intercepting(gateway: WebSocketGatewa
         client.post_to_connection(ConnectionId=connection_id, Data=b"over a socket")
         assert ws.recv(timeout=5) == "over a socket"
     connections.install([gateway])
+    moto_patches.apply_connections()
 
 
 def test_fan_out_from_many_threads_keeps_per_connection_order(gateway: WebSocketGateway) -> None:

@@ -155,3 +155,27 @@ def test_flush_stage_authorizers_cache_answers_through_moto_server():
         rest_authorizers.unregister(cache)
         emulator.stop()
         patch.revert()
+
+
+def test_connections_patches_replace_what_moto_and_botocore_call_and_revert():
+    from botocore.httpsession import URLLib3Session
+    from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend as backend
+    from moto.apigatewaymanagementapi.responses import ApiGatewayManagementApiResponse
+
+    # moto's responses call these backend methods with these arguments; botocore's endpoint calls send(request)
+    responses = inspect.getsource(ApiGatewayManagementApiResponse)
+    for call in ("post_to_connection(", "get_connection(", "delete_connection("):
+        assert call in responses
+    assert list(inspect.signature(backend.post_to_connection).parameters) == ["self", "data", "connection_id"]
+    assert list(inspect.signature(backend.get_connection).parameters) == ["self", "connection_id"]
+    assert list(inspect.signature(backend.delete_connection).parameters) == ["self", "connection_id"]
+    assert list(inspect.signature(URLLib3Session.send).parameters) == ["self", "request"]
+    before = (backend.post_to_connection, backend.get_connection, backend.delete_connection, URLLib3Session.send)
+    moto_patches.apply_connections()
+    try:
+        assert backend.post_to_connection.__module__ == "api_gateway.connections"
+        assert URLLib3Session.send is not before[3]
+    finally:
+        moto_patches.revert_connections()
+    assert (backend.post_to_connection, backend.get_connection, backend.delete_connection,
+            URLLib3Session.send) == before

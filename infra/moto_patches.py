@@ -9,6 +9,8 @@ Two groups, by who needs them:
   LocalCloud applies them with `apply_all(runtime)` and reverts them with `revert_all()`.
 - CONNECTIONS_PATCHES: moto's @connections backend and botocore's HTTP send forward to the WebSocket data plane
   (api_gateway/connections.py); applied while the local cloud serves a WebSocket API;
+- BOTOCORE_PATCHES: botocore's parsed models shared by every session of a process (the runtime and the sandboxes'
+  fork server apply them);
 - PERSISTENCE_PATCHES and OBSERVABILITY_PATCHES: durable state's journal and the metrics/traces of the local cloud.
 (The runtime's `_invoke_lambda` is installed by the code it serves: infra/runtime.attach_to_moto.) The botocore
 handlers that answer calls in
@@ -906,6 +908,42 @@ def patch(name: str) -> Patch | Replacement:
     return next(p for p in REGISTRY if p.name == name)
 
 
+# =========================================================================== botocore's models, once per process
+_SHARED_MODELS: dict[tuple, Any] = {}
+
+
+def _shared_loader(name: str) -> Callable[[Callable], Any]:
+    """A Replacement's build: botocore's Loader.<name> answering from one process-wide cache of parsed files."""
+    def build(original: Callable) -> Any:
+        def shared(self: Any, *args: Any, **kwargs: Any) -> Any:
+            key = (name, tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+            try:
+                return _SHARED_MODELS[key]
+            except KeyError:
+                value = _SHARED_MODELS[key] = original(self, *args, **kwargs)
+                return value
+
+        return shared
+
+    return build
+
+
+#: A Lambda sandbox pays for botocore's model loading once. In the cloud's process every handler thread is a
+#: sandbox to PynamoDB (one botocore session per thread): a burst of 20 publishes had 40 threads parsing the same
+#: gzipped JSON at once (seconds of CPU, prepare tasks timing out). Parsed models are read-only data, so one copy
+#: serves every session of the process; the sandboxes' fork server fills it before it forks.
+BOTOCORE_PATCHES: list[Replacement] = [
+    Replacement(f"botocore-shared-models-{name}", _owner("botocore.loaders", "Loader"), name, _shared_loader(name),
+                "botocore parses each model file again for every session")
+    for name in ("list_available_services", "determine_latest_version", "load_service_model", "load_data_with_path")]
+
+
+def share_botocore_models() -> None:
+    """Apply BOTOCORE_PATCHES for the life of the process (idempotent)."""
+    for patch in BOTOCORE_PATCHES:
+        patch.apply()
+
+
 def _connections_forward(name: str) -> Callable[[Callable], Any]:
     """A Replacement's build: api_gateway.connections.moto_<name>, which forwards to the WebSocket data plane."""
     def build(original: Callable) -> Any:
@@ -945,5 +983,5 @@ def revert_connections() -> None:
         patch.revert()
 
 
-REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES, *CONNECTIONS_PATCHES, *PERSISTENCE_PATCHES,
-                                       *OBSERVABILITY_PATCHES]
+REGISTRY: list[Patch | Replacement] = [*EMULATOR_PATCHES, *PATCHES, *CONNECTIONS_PATCHES, *BOTOCORE_PATCHES,
+                                       *PERSISTENCE_PATCHES, *OBSERVABILITY_PATCHES]

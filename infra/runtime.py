@@ -216,40 +216,11 @@ def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
-_SHARED_MODELS: dict[tuple, Any] = {}
-
-
-def _share_botocore_models() -> None:
-    """Load each botocore model file once per process, not once per botocore session.
-
-    A Lambda sandbox pays for botocore's model loading once. Here every handler thread is a sandbox to
-    PynamoDB (it keeps one botocore session per thread), so a burst of 20 publishes had 40 threads parsing
-    the same gzipped JSON at once (seconds of CPU, prepare tasks timing out). The parsed models are read-only
-    data, so one copy serves every session of the process.
-    """
-    from botocore.loaders import Loader
-
-    if getattr(Loader, "_notifyx_shared", False):
-        return
-    for name in ("list_available_services", "determine_latest_version", "load_service_model",
-                 "load_data_with_path"):
-        original = getattr(Loader, name)
-
-        def shared(self, *args, _original=original, _name=name, **kwargs):
-            key = (_name, tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
-            try:
-                return _SHARED_MODELS[key]
-            except KeyError:
-                value = _SHARED_MODELS[key] = _original(self, *args, **kwargs)
-                return value
-
-        setattr(Loader, name, shared)
-    Loader._notifyx_shared = True
-
-
 def _install_process_hooks() -> None:
     _install_environ()
-    _share_botocore_models()
+    from infra import moto_patches  # it imports this module
+
+    moto_patches.share_botocore_models()
     if not isinstance(sys.stdout, _LabelledStream):
         sys.stdout = _LabelledStream(sys.stdout)
     if logging.getLogRecordFactory() is not _record_factory:

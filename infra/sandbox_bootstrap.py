@@ -61,9 +61,9 @@ def preload() -> None:
     try:
         import botocore.session
 
-        from infra.runtime import _share_botocore_models
+        from infra import moto_patches
 
-        _share_botocore_models()
+        moto_patches.share_botocore_models()
         session = botocore.session.get_session()
         for service in PRELOAD_MODELS:
             try:

@@ -179,3 +179,18 @@ def test_connections_patches_replace_what_moto_and_botocore_call_and_revert():
         moto_patches.revert_connections()
     assert (backend.post_to_connection, backend.get_connection, backend.delete_connection,
             URLLib3Session.send) == before
+
+
+def test_botocore_loads_models_through_the_loader_methods_the_process_shares():
+    import botocore.session
+    from botocore.loaders import Loader
+
+    for name in ("list_available_services", "determine_latest_version", "load_service_model", "load_data_with_path"):
+        assert callable(getattr(Loader, name)), name
+    assert "search_paths" in dir(Loader)
+    moto_patches.share_botocore_models()
+    assert all(p.applied for p in moto_patches.BOTOCORE_PATCHES)
+    # two sessions, one parse: the same model object
+    first = botocore.session.get_session().get_component("data_loader").load_service_model("sqs", "service-2")
+    second = botocore.session.get_session().get_component("data_loader").load_service_model("sqs", "service-2")
+    assert first is second and first["metadata"]["serviceId"] == "SQS"

@@ -39,6 +39,7 @@ class GarbageKeeper:
         self._frozen_at_reclaim = 0
 
     def start(self) -> GarbageKeeper:
+        gc.collect()  # start-up's garbage (the deploy's clients, parsed templates) is freed, not kept frozen
         gc.freeze()
         self._frozen_at_reclaim = gc.get_freeze_count()  # start-up's objects are no garbage to look for
         self._thread.start()

@@ -2,8 +2,8 @@
 returns (an explicit Deny wins; otherwise some Allow must match the ARN)."""
 from __future__ import annotations
 
-import fnmatch
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,22 +16,34 @@ from api_gateway.config import Authorizer
 log = logging.getLogger(__name__)
 
 
-def policy_allows(policy: dict[str, Any], arn: str) -> bool:
-    """IAM's rule for an authorizer's policy: some Allow statement matches ``arn`` and no Deny does."""
+def _iam_pattern(resource: str) -> re.Pattern:
+    # IAM wildcards: * any run of characters, ? one character; nothing else is special
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in resource) + r"\Z")
+
+
+def _statement_matches(statement: dict[str, Any], arn: str) -> bool:
+    actions = statement.get("Action", [])
+    actions = [actions] if isinstance(actions, str) else actions or []
+    if not any(a in ("*", "execute-api:*", "execute-api:Invoke") for a in actions):
+        return False
+    resources = statement.get("Resource", [])
+    resources = [resources] if isinstance(resources, str) else resources or []
+    return any(_iam_pattern(str(r)).match(arn) for r in resources)
+
+
+def policy_decision(policy: dict[str, Any], arn: str) -> str | None:
+    """IAM's rule for an authorizer's policy on ``arn``: "deny" if a Deny statement matches (it wins), "allow" if
+    an Allow does, None if none matches (not allowed either)."""
     statements = policy.get("Statement") or []
     if isinstance(statements, dict):
         statements = [statements]
-    allowed = False
-    for statement in statements:
-        resources = statement.get("Resource", "*")
-        resources = [resources] if isinstance(resources, str) else resources or []
-        if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+    matching = {str(s.get("Effect")).lower() for s in statements if isinstance(s, dict) and _statement_matches(s, arn)}
+    return "deny" if "deny" in matching else "allow" if "allow" in matching else None
+
+
+def policy_allows(policy: dict[str, Any], arn: str) -> bool:
+    """Whether the policy allows ``arn`` (policy_decision)."""
+    return policy_decision(policy, arn) == "allow"
 
 
 def identity_present(source: str, headers: Headers, query: dict[str, str]) -> bool:

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from api_gateway.authorizers import policy_decision
 from api_gateway.config import Invoke, RestAuthorizer
 
 log = logging.getLogger(__name__)
@@ -47,30 +48,10 @@ class Decision:
     invoked: bool = False
 
 
-def _pattern(resource: str) -> re.Pattern:
-    # IAM wildcards: * any run of characters, ? one character
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in resource) + r"\Z")
-
-
-def _matches(statement: dict, method_arn: str) -> bool:
-    actions = statement.get("Action", [])
-    actions = [actions] if isinstance(actions, str) else actions
-    if not any(a in ("*", "execute-api:*", "execute-api:Invoke") for a in actions):
-        return False
-    resources = statement.get("Resource", [])
-    resources = [resources] if isinstance(resources, str) else resources
-    return any(_pattern(r).match(method_arn) for r in resources)
-
-
 def evaluate(answer: dict, method_arn: str) -> tuple[int, dict, str, str] | None:
-    """None if the policy allows `method_arn`; else API Gateway's 403 answer."""
-    statements = (answer.get("policyDocument") or {}).get("Statement") or []
-    statements = [statements] if isinstance(statements, dict) else statements
-    if any(str(s.get("Effect")).lower() == "deny" and _matches(s, method_arn) for s in statements):
-        return DENIED
-    if any(str(s.get("Effect")).lower() == "allow" and _matches(s, method_arn) for s in statements):
-        return None
-    return NOT_ALLOWED
+    """None if the policy allows `method_arn`; else API Gateway's 403 answer (explicit deny, or no allow)."""
+    decision = policy_decision(answer.get("policyDocument") or {}, method_arn)
+    return None if decision == "allow" else DENIED if decision == "deny" else NOT_ALLOWED
 
 
 def _well_formed(answer: Any) -> bool:

@@ -118,31 +118,24 @@ class DynamoDBStorage(pybreaker.CircuitBreakerStorage):
     # ------------------------------------------------------------------ failures in the window
     def increment_counter(self) -> None:
         now = clock.now()
-        key = {"name": {"S": self.name}}
+        since = {"N": repr(now - self.window)}
+        attempts = (  # one more failure in the current window, or the first failure of a new one
+            ("ADD failures :one", "window_start > :since", {":one": {"N": "1"}, ":since": since}),
+            ("SET failures = :one, window_start = :now",
+             "attribute_not_exists(window_start) OR window_start <= :since",
+             {":one": {"N": "1"}, ":now": {"N": repr(now)}, ":since": since}))
         for _ in range(3):
-            try:  # one more failure in the current window
-                answer = _dynamodb().update_item(
-                    TableName=_table(), Key=key, UpdateExpression="ADD failures :one",
-                    ConditionExpression="window_start > :since",
-                    ExpressionAttributeValues={":one": {"N": "1"}, ":since": {"N": repr(now - self.window)}},
-                    ReturnValues="ALL_NEW")
+            for update, condition, values in attempts:
+                try:
+                    answer = _dynamodb().update_item(
+                        TableName=_table(), Key={"name": {"S": self.name}}, UpdateExpression=update,
+                        ConditionExpression=condition, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+                except ClientError as error:
+                    if not _conditional_failure(error):
+                        raise
+                    continue
                 self._item = _plain(answer["Attributes"])
                 return
-            except ClientError as error:
-                if not _conditional_failure(error):
-                    raise
-            try:  # the first failure of a new window
-                answer = _dynamodb().update_item(
-                    TableName=_table(), Key=key, UpdateExpression="SET failures = :one, window_start = :now",
-                    ConditionExpression="attribute_not_exists(window_start) OR window_start <= :since",
-                    ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": repr(now)},
-                                               ":since": {"N": repr(now - self.window)}},
-                    ReturnValues="ALL_NEW")
-                self._item = _plain(answer["Attributes"])
-                return
-            except ClientError as error:
-                if not _conditional_failure(error):
-                    raise
 
     def reset_counter(self) -> None:
         """A success does not forgive earlier failures (they count until their window ends); closing resets."""

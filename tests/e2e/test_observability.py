@@ -12,19 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from client.sdk import ApiError
+from test_mail import wait_for
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def physical(aws, suffix: str, kind: str) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CLOUD_PROCESS
 from publish_load import run_load, sign_up
 
 pytestmark = pytest.mark.timeout(600)
@@ -34,26 +35,13 @@ ROUNDS = int(os.environ.get("NOTIFYX_TELEMETRY_ROUNDS", "2"))
 IN_FLIGHT = 10
 SUBSCRIBERS = 2
 
-CLOUD = """
-import json, logging, os, sys
-logging.basicConfig(level=logging.WARNING)
-from infra.cloud import LocalCloud
-cloud = LocalCloud(sys.argv[1], parameters=json.loads(sys.argv[3])).start()
-try:
-    with open(sys.argv[2] + ".tmp", "w") as out:
-        json.dump(cloud.endpoints, out)
-    os.replace(sys.argv[2] + ".tmp", sys.argv[2])
-    sys.stdin.read()
-finally:
-    cloud.stop()
-"""
-
-
 def start_cloud(folder: Path, telemetry: bool) -> tuple[subprocess.Popen, Path]:
     endpoints = folder / f"endpoints-{'on' if telemetry else 'off'}.json"
     env = {**os.environ, "NOTIFYX_OBSERVABILITY": "on" if telemetry else "off"}
     parameters = json.dumps({"Telemetry": "on" if telemetry else "off"})
-    child = subprocess.Popen([sys.executable, "-c", CLOUD, str(ROOT / "template.yaml"), str(endpoints), parameters],
+    stats = endpoints.with_suffix(".stats.json")
+    child = subprocess.Popen([sys.executable, "-c", CLOUD_PROCESS, str(ROOT / "template.yaml"), str(endpoints),
+                              str(stats), parameters],
                              cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     return child, endpoints
 

@@ -27,13 +27,13 @@ import pytest  # noqa: E402 - after the environment above is set
 def cold_start():
     """Each test starts as a cold start: its clients are made under its own moto mock (core.aws shares them per
     container) and its configuration is read from the environment its fixtures set (core.config keeps it)."""
-    from core import aws, config
+    from core import aws, breakers, config, discovery
 
-    aws.forget()
-    config.forget()
+    for cached in (aws, config, discovery, breakers):  # everything a container keeps between invocations
+        cached.forget()
     yield
-    aws.forget()
-    config.forget()
+    for cached in (aws, config, discovery, breakers):
+        cached.forget()
 
 
 class Clock:

@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -601,6 +602,82 @@ def _parsed_once(original: Callable) -> Any:
     return classmethod(make)
 
 
+def _dynamodb_table() -> Any:
+    from moto.dynamodb.models.table import Table
+
+    return Table
+
+
+class _Partition:
+    """A Table seen through one hash key: what Table.query reads as all_items() is that partition only."""
+
+    def __init__(self, table: Any, hash_key: Any) -> None:
+        self._table = table
+        self._hash_key = hash_key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        found = self._table.items.get(self._hash_key)
+        if found is None:
+            return []
+        return list(found.values()) if self._table.range_key_attr else [found]
+
+
+def _partition_query(original: Callable) -> Callable:
+    """A Query on a table's key (no index) listed and sorted every item of the table to keep one partition's: its
+    cost grew with the table (the delivery turn's Subscriptions query on every publish). It reads the partition
+    moto already keys by hash key; the range-key sort, paging, filters and projections are moto's, unchanged."""
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        return original(_Partition(self, hash_key), hash_key, *args, **kwargs)
+    return query
+
+
+def _condition_parser() -> Any:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    return ConditionExpressionParser
+
+
+def _lexed_once(original: Callable) -> Callable:
+    """moto lexes a ConditionExpression (or filter, or key condition) with regexes compiled per token, and parses a
+    conditional UpdateItem's condition twice. The tokens depend on the expression string alone and are immutable
+    (namedtuples with no children), so they are kept per string; parsing still binds this call's names and values."""
+    lexed: dict[str, tuple[Any, ...]] = {}
+
+    def lex(self: Any) -> deque:
+        text = self.condition_expression
+        tokens = lexed.get(text)
+        if tokens is None:
+            tokens = tuple(original(self))
+            if len(lexed) < 4096:
+                lexed[text] = tokens
+        return deque(tokens)
+    return lex
+
+
+def _branch_worker_class() -> Any:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
+
+    return BranchWorker
+
+
+def _named_cheaply(original: Callable) -> Callable:
+    """A Parallel branch's thread was named after str(program): a recursive dump of the branch's whole parsed
+    definition, for every branch of every execution. The thread gets a short name; the branch runs as before."""
+    def start(self: Any) -> None:
+        if self._worker_thread is not None:
+            raise RuntimeError("Attempted to rerun BranchWorker.")
+        self._worker_thread = threading.Thread(target=self._thread_routine, name="BranchWorker", daemon=True)
+        self._worker_thread.start()
+    return start
+
+
 def _cached_method_names(original: Callable) -> Callable:
     """moto's dispatch lists a response class's methods (inspect.getmembers) on every request: ~6% of the
     emulator's CPU under publish load. Classes do not change while serving; their names are listed once."""
@@ -650,6 +727,12 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "copy.deepcopy of each UpdateExpression tree: ~15% of an UpdateItem"),
     Replacement("dynamodb-update-expressions-parsed-once", _update_expression_parser, "make", _parsed_once,
                 "every UpdateItem parsed its expression twice"),
+    Replacement("dynamodb-partition-query", _dynamodb_table, "query", _partition_query,
+                "a Query on the table's key listed and sorted the whole table for one partition"),
+    Replacement("dynamodb-conditions-lexed-once", _condition_parser, "_lex_condition_expression", _lexed_once,
+                "condition and filter expressions lexed again, with regexes compiled per token, on every call"),
+    Replacement("sfn-branch-thread-names", _branch_worker_class, "start", _named_cheaply,
+                "each Parallel branch's thread was named after a dump of the branch's parsed definition"),
     Replacement("moto-cached-method-names", _owner("moto.core.responses"), "method_names_from_class",
                 _cached_method_names, "moto lists a response class's methods on every request"),
     Replacement("sfn-shared-lambda-clients", _lambda_eval_utils, "boto_client_for", _shared_lambda_clients,

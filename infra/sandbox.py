@@ -18,6 +18,7 @@ import io
 import logging
 import multiprocessing
 import os
+import select
 import threading
 import time
 import uuid
@@ -102,6 +103,9 @@ class Sandbox:
                                                 name=f"sandbox-{spec['name']}", daemon=True)
         self.process.start()
         child.close()
+        # one poll object for the sandbox's life: Connection.poll built a selector for every message
+        self._readable = select.poll()
+        self._readable.register(self.conn.fileno(), select.POLLIN)
 
     def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any,
                trace: str | None = None) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
@@ -113,7 +117,7 @@ class Sandbox:
             sandbox_bootstrap.send(self.conn, ("invoke", event_json, request_id, timeout, trace))
             while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.conn.poll(remaining):
+                if remaining <= 0 or not self._readable.poll(remaining * 1000):
                     raise SandboxTimeout()
                 message = sandbox_bootstrap.recv(self.conn)
                 if message[0] == "call":

@@ -222,3 +222,43 @@ def test_step_functions_interpreter_needs_only_batch_utils_from_moto_batch():
              "assert 'moto.batch' not in sys.modules; import moto.batch; "
              "from moto.batch.models import batch_backends; assert 'moto.ec2' in sys.modules")
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=pathlib.Path(__file__).resolve().parents[2])
+
+
+def test_table_query_reads_partitions_the_way_the_partition_shortcut_narrows():
+    from moto.dynamodb.models.table import Table
+
+    params = list(inspect.signature(Table.query).parameters)
+    assert params[:9] == ["self", "hash_key", "range_comparison", "range_objs", "limit", "exclusive_start_key",
+                          "scan_index_forward", "projection_expressions", "index_name"]
+    source = inspect.getsource(Table.query)
+    # the key's branch keeps the items of all_items() with this hash key; it reads the table through `self` only
+    assert ("for item in self.all_items()\n"
+            "                if isinstance(item, Item) and item.hash_key == hash_key") in source
+    assert "self.items" not in source
+    # items are kept by hash key, then range key
+    put = inspect.getsource(Table.put_item)
+    assert "self.items[hash_value][range_value] = item" in put and "self.items[hash_value] = item" in put
+
+
+def test_condition_expressions_are_lexed_where_the_emulator_caches_the_tokens():
+    import re
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    parse = inspect.getsource(ConditionExpressionParser.parse)
+    assert "nodes = self._lex_condition_expression()" in parse
+    lex = inspect.getsource(ConditionExpressionParser._lex_condition_expression)
+    assert "remaining_expression = self.condition_expression" in lex
+    # tokens are namedtuples; no stage changes a node's children in place
+    assert issubclass(ConditionExpressionParser.Node, tuple)
+    module = inspect.getsource(inspect.getmodule(ConditionExpressionParser))
+    assert not re.search(r"children\.(append|extend|insert|pop|remove)|children\[[^]]*\] *=", module)
+
+
+def test_parallel_branch_workers_start_the_way_the_emulator_names_them():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
+
+    source = inspect.getsource(BranchWorker.start)
+    assert 'name=f"BranchWorker_${self._program}"' in source
+    assert "target=self._thread_routine" in source and "self._worker_thread.start()" in source
+    assert "self._worker_thread = None" in inspect.getsource(BranchWorker.__init__)

@@ -106,6 +106,9 @@ class Sandbox:
         # one poll object for the sandbox's life: Connection.poll built a selector for every message
         self._readable = select.poll()
         self._readable.register(self.conn.fileno(), select.POLLIN)
+        # the process's sentinel becomes readable when it ends (is_alive() built a selector for each look)
+        self._ended = select.poll()
+        self._ended.register(self.process.sentinel, select.POLLIN)
 
     def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any,
                trace: str | None = None) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
@@ -134,7 +137,7 @@ class Sandbox:
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return not self._ended.poll(0)
 
     def kill(self) -> None:
         """Stop the process now (a timed-out handler does not keep running)."""

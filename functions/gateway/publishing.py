@@ -53,26 +53,62 @@ def run(tx: dict) -> tuple[dict, bool]:
     """Run the transaction to its end: (the execution's output, whether this call started it)."""
     arn = config.text("PUBLISH_STATE_MACHINE_ARN")
     client = _stepfunctions()
+    started_at = time.monotonic()
     try:
         execution = client.start_execution(stateMachineArn=arn, name=tx["txid"], input=json.dumps(tx))["executionArn"]
-        started = True
     except client.exceptions.ExecutionAlreadyExists:
         # the same idempotency key again: that execution's outcome, nothing new is published
         execution = arn.replace(":stateMachine:", ":execution:", 1) + ":" + tx["txid"]
-        started = False
-    return wait(execution), started
+        return wait(execution), False
+    return wait(execution, started_at), True
 
 
-def wait(execution: str) -> dict:
-    """Poll the execution (a few ms apart at first) until it ends; its output, or AppError unavailable."""
+class Durations:
+    """How long this sandbox's recent publish executions ran on the server (their startDate to stopDate), as a
+    moving average: the first DescribeExecution waits until about then instead of polling from the start.
+
+    A poll too early costs a throttled Step Functions call; a pause too long adds its slack to the publish's
+    latency (measured locally: the 2PC ran 39 ms and polls at 9, 30 and 62 ms saw it 18 ms late). Polling from
+    just before the expected end, then briefly and backing off, keeps both small."""
+
+    WEIGHT = 0.2          # of the newest duration in the average
+    EARLY = 0.85          # the first poll at this fraction of the expected duration
+    FIRST_PAUSE = 0.005   # then polls 5 ms apart, growing 1.5x, at most MAX_PAUSE
+    MAX_PAUSE = 0.25
+
+    def __init__(self) -> None:
+        self.expected: float | None = None
+
+    def observed(self, seconds: float) -> None:
+        if seconds < 0:
+            return
+        self.expected = seconds if self.expected is None else \
+            (1 - self.WEIGHT) * self.expected + self.WEIGHT * seconds
+
+    def first_pause(self, elapsed: float) -> float:
+        """Seconds to wait before the first poll, `elapsed` seconds after the execution started."""
+        if self.expected is None:
+            return 0.02
+        return min(max(0.0, self.EARLY * self.expected - elapsed), WAIT_SECONDS)
+
+
+durations = Durations()
+
+
+def wait(execution: str, started_at: float | None = None) -> dict:
+    """Poll the execution until it ends (first near its expected end); its output, or AppError unavailable.
+
+    `started_at`: time.monotonic() when this call started it (None: it was started before, poll at once)."""
     client = _stepfunctions()
     deadline = time.monotonic() + WAIT_SECONDS
-    # a commit takes tens of ms on AWS and more locally: poll soon, then back off so that many
-    # concurrent publishes do not flood the Step Functions API
-    pause = 0.02
+    if started_at is not None:
+        time.sleep(durations.first_pause(time.monotonic() - started_at))
+    pause = Durations.FIRST_PAUSE
     while True:
         described = client.describe_execution(executionArn=execution)
         status = described["status"]
+        if status != "RUNNING" and started_at is not None and described.get("stopDate"):
+            durations.observed((described["stopDate"] - described["startDate"]).total_seconds())
         if status == "SUCCEEDED":
             return json.loads(described.get("output") or "{}")
         if status != "RUNNING":
@@ -81,7 +117,7 @@ def wait(execution: str) -> dict:
             raise AppError("unavailable", "the publish transaction is still running; retry with the same "
                                           "idempotency_key to get its outcome")
         time.sleep(pause)
-        pause = min(pause * 1.5, 0.25)
+        pause = min(pause * 1.5, Durations.MAX_PAUSE)
 
 
 def outcome(output: dict) -> dict:

@@ -229,16 +229,19 @@ def test_the_moto_internals_these_tests_read_and_set_are_where_they_were():
     assert "self.data = b\"\"" in inspect.getsource(Connection.__init__)
     execution_init = inspect.getsource(Execution.__init__)
     assert "self.status = " in execution_init and "self.output: str | None = None" in execution_init
+    assert "self.stop_date: datetime | None = None" in execution_init
 
 
 def finish(execution_arn, output):
     """Ends a moto execution with this output, as the publish state machine does on AWS."""
+    from moto.core.utils import utcnow
     from moto.stepfunctions.models import stepfunctions_backends
 
     execution = stepfunctions_backends[ACCOUNT_ID][REGION].describe_execution(execution_arn)
     assert execution.status == "RUNNING", "finish() ends a running execution, as the state machine would"
     execution.output = json.dumps(output)
     execution.status = "SUCCEEDED"
+    execution.stop_date = utcnow()
 
 
 def test_the_transaction_input_follows_the_internals_doc(publishing):
@@ -268,6 +271,34 @@ def test_a_repeated_idempotency_key_waits_for_the_first_execution(publishing, st
     assert results == [(output, True), (output, False)]
     described = boto3.client("stepfunctions").describe_execution(executionArn=execution)
     assert json.loads(described["input"]) == tx
+
+
+def test_the_first_poll_waits_for_about_the_expected_duration_of_a_publish(publishing):
+    durations = publishing.Durations()
+    assert durations.first_pause(0.0) == 0.02  # nothing seen yet: poll soon
+    durations.observed(0.040)
+    assert durations.first_pause(0.005) == pytest.approx(0.85 * 0.040 - 0.005)
+    durations.observed(0.140)  # a moving average: one slow publish moves it a fifth of the way
+    assert durations.expected == pytest.approx(0.8 * 0.040 + 0.2 * 0.140)
+    durations.observed(-1)  # a clock step is no duration
+    assert durations.expected == pytest.approx(0.060)
+    assert durations.first_pause(1.0) == 0.0  # already past it: poll at once
+    durations.observed(10_000)
+    assert durations.first_pause(0.0) == publishing.WAIT_SECONDS
+
+
+def test_a_publish_learns_how_long_its_executions_run(publishing, state_machine, monkeypatch):
+    learned = publishing.Durations()
+    monkeypatch.setattr(publishing, "durations", learned)
+    tx = publishing.transaction("u-ada", "a", {"topic": "news", "message": "hi"})
+    execution = state_machine.replace(":stateMachine:", ":execution:") + ":" + tx["txid"]
+    output = {"status": "committed", "txid": tx["txid"], "recipients": 0,
+              "notification": {"id": tx["txid"], "topic": "news", "seq": 1}}
+    threading.Timer(0.15, finish, args=(execution, output)).start()
+    assert publishing.run(tx) == (output, True)
+    described = boto3.client("stepfunctions").describe_execution(executionArn=execution)
+    assert learned.expected == pytest.approx((described["stopDate"] - described["startDate"]).total_seconds())
+    assert learned.expected >= 0.1
 
 
 def test_an_execution_that_fails_is_unavailable_and_an_abort_is_aborted(publishing, state_machine):

@@ -24,7 +24,11 @@ MAX_POLL_SECONDS = 0.25
 
 def recipients(topic: str, notification_id: str | None = None, to: list[str] | None = None) -> dict:
     """The user ids a committed notification is addressed to: its `to` subscribers, or every subscriber."""
-    name = get(topic).name
+    return _recipients(get(topic).name, notification_id, to)
+
+
+def _recipients(name: str, notification_id: str | None, to: list[str] | None) -> dict:
+    """recipients() of a topic known to exist."""
     if notification_id is not None:
         try:
             notification = Notification.get(notification_id, consistent_read=True)
@@ -49,7 +53,8 @@ def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> d
     seq = validation.require({"seq": seq}, "seq", int)
     name = validation.topic_name(topic)
     if notification_id is not None:
-        return {**delivery_turn(name, seq), **recipients(name, notification_id=notification_id)}
+        # the turn's read of the topic found it: no second read to check that it exists
+        return {**delivery_turn(name, seq), **_recipients(name, notification_id, None)}
     deadline = time.monotonic() + TURN_WAIT_SECONDS
     pause = FIRST_POLL_SECONDS
     while True:

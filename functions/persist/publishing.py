@@ -61,9 +61,6 @@ def prepare(transaction: dict) -> dict:
         text = validation.message(transaction.get("message"))
         to = validation.recipients(transaction.get("to"))
         created_at = validation.require(transaction, "created_at")
-        existing = _find(txid)
-        if existing is not None:
-            return _vote_again(existing)
         topic = find(name)
         if topic is None:
             raise AppError("not_found", f"no topic named {name!r}")
@@ -77,7 +74,7 @@ def prepare(transaction: dict) -> dict:
     notification = Notification(txid, topic=name, status="prepared", publisher=publisher_id,
                                 from_email=publisher_email, message=text, to_emails=to, to_ids=to_ids,
                                 created_at=created_at)
-    try:
+    try:  # a repeated prepare (its first answer lost) finds its notification stored: one write, no read first
         notification.save(condition=Notification.id.does_not_exist())
     except PutError as e:
         if not conditional_failed(e):
@@ -119,16 +116,13 @@ def rollback(transaction: dict) -> dict:
 def commit(transaction: dict) -> dict:
     """Give the prepared notification the topic's next seq and make it visible; idempotent."""
     txid = validation.require(transaction, "txid")
-    notification = _find(txid)
-    if notification is None:
-        raise RuntimeError(f"commit of {txid}: nothing was prepared")
-    if notification.status == "committed":  # a retried commit
-        return committed(notification)
     deadline = time.monotonic() + COMMIT_DEADLINE_SECONDS
     attempt = 0
     while True:
         notification = _find(txid)
-        if notification.status == "committed":
+        if notification is None:
+            raise RuntimeError(f"commit of {txid}: nothing was prepared")
+        if notification.status == "committed":  # a retried commit
             return committed(notification)
         if notification.status == "rolled_back":
             raise RuntimeError(f"commit of {txid}: it was rolled back")

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +14,7 @@ import yaml
 
 from infra import account
 
+logger = logging.getLogger("notifyx.template")
 #: the translator wants S3 locations for code; local paths are swapped for these and mapped back after
 _PLACEHOLDER_BUCKET = "notifyx-local-code"
 
@@ -18,7 +23,7 @@ class TemplateError(Exception):
     """The template cannot be loaded or expanded; the message names the offending resource."""
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when PyYAML has it (5x faster)
     """SafeLoader with CloudFormation's short-form tags; timestamps stay strings (versions like 2010-09-09)."""
 
 
@@ -97,6 +102,58 @@ class _ManagedPolicies(dict):
         return self[name]
 
 
+class _TranslationCache:
+    """aws-sam-translator's output for one SAM document and its parameter values, kept as a JSON file named by
+    their hash (with the translator's version), so that a start of the same template skips the translator: its
+    import and transform were a tenth of `notifyx up`'s start-up. ``NOTIFYX_CACHE_DIR`` places the cache (default
+    ``$XDG_CACHE_HOME/notifyx``, else ``~/.cache/notifyx``); ``off`` turns it off. A failed translation is not
+    kept; a file that cannot be read or written is only a miss."""
+
+    VERSION = 1  # of what expand() hands the translator: a change of that must change the key
+
+    def __init__(self, doc: dict[str, Any], values: dict[str, Any]) -> None:
+        self.path: Path | None = None
+        setting = os.environ.get("NOTIFYX_CACHE_DIR", "")
+        if setting.lower() == "off":
+            return
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            translator = version("aws-sam-translator")
+        except PackageNotFoundError:
+            return
+        try:
+            material = json.dumps({"v": self.VERSION, "sam": translator, "doc": doc, "values": values},
+                                  sort_keys=True)
+        except (TypeError, ValueError):  # something JSON cannot say: not cached
+            return
+        root = Path(setting) if setting else \
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "notifyx"
+        self.path = root / "sam" / f"{hashlib.sha256(material.encode()).hexdigest()}.json"
+
+    def load(self) -> dict[str, Any] | None:
+        if self.path is None:
+            return None
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def store(self, cfn: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        try:
+            text = json.dumps(cfn)
+            if json.loads(text) != cfn:  # only what comes back the same is kept
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            partial.write_text(text)
+            os.replace(partial, self.path)
+        except (OSError, TypeError, ValueError) as exc:
+            logger.debug("SAM translation not cached: %s", exc)
+
+
 def _is_local(uri: Any) -> bool:
     return isinstance(uri, str) and not uri.startswith("s3://")
 
@@ -148,28 +205,33 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
         doc["Globals"]["Function"]["CodeUri"] = f"s3://{_PLACEHOLDER_BUCKET}/globals.zip"
 
     if "Transform" in doc:
-        import boto3
-        from samtranslator.model.exceptions import InvalidDocumentException
-        from samtranslator.parser.parser import Parser
-        from samtranslator.translator.translator import Translator
-        from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
-
         values = {name: spec.get("Default") for name, spec in (doc.get("Parameters") or {}).items()
                   if isinstance(spec, dict) and "Default" in spec}
         values.update(parameters or {})
         # as the SAM CLI does: pseudo parameters are given, so the translator never asks boto for a region
         values.update({"AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": stack_name,
                        "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
-        try:
-            to_py27_compatible_template(doc, values)
-            # the translator's own transform() asks boto for the region; a session pinned to ours needs no config
-            translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
-            policies = _ManagedPolicies()
-            cfn = undo_mark_unicode_str_in_template(
-                translator.translate(doc, parameter_values=values, get_managed_policy_map=lambda: policies))
-        except InvalidDocumentException as exc:
-            causes = "; ".join(str(c) for c in exc.causes)
-            raise TemplateError(f"SAM transform failed: {causes}") from exc
+        cache = _TranslationCache(doc, values)
+        cfn = cache.load()
+        if cfn is None:
+            import boto3
+            from samtranslator.model.exceptions import InvalidDocumentException
+            from samtranslator.parser.parser import Parser
+            from samtranslator.translator.translator import Translator
+            from samtranslator.utils.py27hash_fix import (to_py27_compatible_template,
+                                                          undo_mark_unicode_str_in_template)
+
+            try:
+                to_py27_compatible_template(doc, values)
+                # the translator's transform() asks boto for the region; a session pinned to ours needs no config
+                translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+                policies = _ManagedPolicies()
+                cfn = undo_mark_unicode_str_in_template(
+                    translator.translate(doc, parameter_values=values, get_managed_policy_map=lambda: policies))
+            except InvalidDocumentException as exc:
+                causes = "; ".join(str(c) for c in exc.causes)
+                raise TemplateError(f"SAM transform failed: {causes}") from exc
+            cache.store(cfn)
     else:
         cfn = doc
 

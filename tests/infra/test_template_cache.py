@@ -1,0 +1,65 @@
+"""The SAM translation cache (infra/template.py _TranslationCache): a template expanded once is expanded again
+from the cache, with the same result; anything that changes the translator's input misses; "off" keeps nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from samtranslator.translator.translator import Translator
+
+from infra.template import expand
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOTIFYX_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def translator_refuses(monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the translator ran: the cache missed")
+
+    monkeypatch.setattr(Translator, "translate", refuse)
+
+
+def test_a_second_expansion_comes_from_the_cache_and_equals_the_first(cache_dir, monkeypatch):
+    first = expand(TEMPLATE)
+    assert len(list((cache_dir / "sam").glob("*.json"))) == 1
+    translator_refuses(monkeypatch)
+    again = expand(TEMPLATE)
+    assert again.template == first.template
+    assert (again.code_dirs, again.layer_dirs, again.state_machine_files) == \
+        (first.code_dirs, first.layer_dirs, first.state_machine_files)
+
+
+def test_other_parameters_or_another_template_miss(cache_dir, monkeypatch, tmp_path_factory):
+    expand(TEMPLATE)
+    translator_refuses(monkeypatch)
+    with pytest.raises(AssertionError, match="the cache missed"):
+        expand(TEMPLATE, {"Telemetry": "off"})
+    folder = tmp_path_factory.mktemp("changed")
+    for name in ("functions", "step_functions"):  # what the template's local paths name
+        (folder / name).symlink_to(TEMPLATE.parent / name)
+    changed = folder / "template.yaml"
+    changed.write_text(TEMPLATE.read_text().replace("Description: >\n", "Description: >\n  Changed.\n", 1))
+    with pytest.raises(AssertionError, match="the cache missed"):
+        expand(changed)
+
+
+def test_an_unreadable_cache_file_is_a_miss_and_is_written_again(cache_dir):
+    first = expand(TEMPLATE)
+    [cached] = (cache_dir / "sam").glob("*.json")
+    cached.write_text("{not json")
+    assert expand(TEMPLATE).template == first.template
+    assert cached.read_text().startswith("{\"")
+
+
+def test_off_keeps_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOTIFYX_CACHE_DIR", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    expand(TEMPLATE)
+    assert list(tmp_path.rglob("*.json")) == []

@@ -369,6 +369,8 @@ class LambdaRuntime:
             raise
         except Throttled:
             fn.throttles += 1
+            if call is not None:
+                call.throttled = True
             raise
         finally:
             if fn.slots is not None:

@@ -47,7 +47,7 @@ class Invocation:
     """One invocation as Lambda's service sees it (what the runtime hands back to `finished`)."""
 
     __slots__ = ("function", "started", "wall", "trace_header", "root", "parent", "lambda_id", "function_id",
-                 "error", "init_ms", "lines", "request_id")
+                 "error", "init_ms", "lines", "request_id", "throttled")
 
     def __init__(self, function: str) -> None:
         self.function = function
@@ -59,6 +59,8 @@ class Invocation:
         self.init_ms: float | None = None
         self.lines: list[str] = ()
         self.request_id: str | None = None
+        #: throttled once started (the fault switch's throttle): Lambda counts a throttle, not an invocation
+        self.throttled = False
 
 
 class LambdaObserver:
@@ -110,6 +112,9 @@ class LambdaObserver:
         with self._lock:
             self._in_flight[call.function] -= 1
             self._total -= 1
+        if call.throttled:  # a throttle is not an invocation, an error or a duration
+            self.throttled(call.function)
+            return
         dims = {"FunctionName": call.function}
         record = self.store.record
         record("AWS/Lambda", "Invocations", 1, "Count", dims)
@@ -289,6 +294,15 @@ class SqsObserver:
 
 
 # --------------------------------------------------------------------------- API Gateway (WebSocket)
+def _status(result: Any) -> int:
+    """The HTTP status of a Lambda proxy answer (200 when it names none, or is not a proxy answer)."""
+    status = result.get("statusCode") if isinstance(result, dict) else None
+    try:
+        return int(status) if status is not None else 200
+    except (TypeError, ValueError):
+        return 200
+
+
 class WebSocketObserver:
     """AWS/ApiGateway for a WebSocket API stage: ConnectCount, MessageCount, IntegrationError, ClientError,
     ExecutionError, IntegrationLatency (dimensions ApiId, Stage), told by the data plane's integration calls."""
@@ -303,12 +317,26 @@ class WebSocketObserver:
         self._thread = threading.Thread(target=self._run, name="websocket-metrics", daemon=True)
 
     def integration(self, invoke: Any) -> Any:
-        """`invoke` (the data plane's integration call) measured."""
+        """`invoke` (the data plane's integration and authorizer calls) measured, as AWS documents the metrics:
+        ConnectCount the messages sent to the $connect route's integration; MessageCount the messages from the
+        client (answered or not); IntegrationError a 4XX/5XX answer of the integration (a function error, or a
+        proxy answer's statusCode); ExecutionError a failure to call it (throttled, missing); ClientError a 4XX
+        API Gateway answers before the integration runs (the $connect authorizer's 401/403); IntegrationLatency
+        the integration's time (not the authorizer's)."""
         store, dims = self.store, self.dims
 
+        def count(metric: str) -> None:
+            store.record("AWS/ApiGateway", metric, 1, "Count", dims)
+
         def measured(function: str, event: dict) -> Any:
+            if event.get("type") == "REQUEST" and "methodArn" in event:
+                return authorized(function, event)
             context = event.get("requestContext") or {}
             kind = context.get("eventType")
+            if kind == "MESSAGE":
+                count("MessageCount")
+            elif kind == "CONNECT" and context.get("routeKey") == "$connect":
+                count("ConnectCount")
             started = time.perf_counter()
             try:
                 result = invoke(function, event)
@@ -316,19 +344,30 @@ class WebSocketObserver:
                 # a function error is the integration's; anything else (throttled, missing) is the execution's
                 from infra.runtime import FunctionError
 
-                store.record("AWS/ApiGateway", "IntegrationError" if isinstance(exc, FunctionError)
-                             else "ExecutionError", 1, "Count", dims)
+                count("IntegrationError" if isinstance(exc, FunctionError) else "ExecutionError")
                 raise
             finally:
                 if kind in ("MESSAGE", "CONNECT"):
                     store.record("AWS/ApiGateway", "IntegrationLatency", (time.perf_counter() - started) * 1000,
                                  "Milliseconds", dims)
-            if kind == "MESSAGE":
-                store.record("AWS/ApiGateway", "MessageCount", 1, "Count", dims)
-            elif kind == "CONNECT" and context.get("routeKey") == "$connect":
-                status = result.get("statusCode") if isinstance(result, dict) else 200
-                if status is None or 200 <= int(status) < 300:
-                    store.record("AWS/ApiGateway", "ConnectCount", 1, "Count", dims)
+            if _status(result) >= 400:
+                count("IntegrationError")
+            return result
+
+        def authorized(function: str, event: dict) -> Any:
+            # the $connect REQUEST authorizer (api_gateway/authorizers.py decides what API Gateway answers)
+            from api_gateway.authorizers import policy_allows
+
+            try:
+                result = invoke(function, event)
+            except Exception as exc:
+                count("ClientError" if str(exc).strip() == "Unauthorized" else "ExecutionError")  # 401, else 500
+                raise
+            policy = result.get("policyDocument") if isinstance(result, dict) else None
+            if not isinstance(policy, dict):
+                count("ExecutionError")  # 500: not an authorizer's answer
+            elif not policy_allows(policy, event["methodArn"]):
+                count("ClientError")  # 403
             return result
 
         return measured

@@ -214,8 +214,9 @@ class State:
 
 
     def _install_executions(self, missing: set[str]) -> int:
-        """Step Functions executions, the newest EXECUTION_RETENTION per state machine. One that was running
-        died with the process: it comes back ABORTED (what the application's recovery looks for)."""
+        """Step Functions executions: per state machine, those that were running and the newest finished ones
+        (EXECUTION_RETENTION in all, as the running cloud keeps them). One that was running died with the
+        process: it comes back ABORTED (what the application's recovery looks for)."""
         from moto.stepfunctions.models import Execution
 
         from infra.moto_patches import EXECUTION_RETENTION
@@ -232,7 +233,16 @@ class State:
                 missing.add(f"state machine {arn.rsplit(':', 1)[-1]}")
                 continue
             executions.sort(key=lambda f: f["start_date"])
-            for fields in executions[-EXECUTION_RETENTION:]:
+            # the running cloud's rule (moto_patches' sfn-bounded-executions): the oldest finished ones beyond
+            # the bound are forgotten, a running one never (the journal keeps every execution it saw start, so
+            # taking the newest EXECUTION_RETENTION of them brought forgotten ones back after a crash, and
+            # dropped a long-running one that transaction recovery looks for)
+            excess = len(executions) - EXECUTION_RETENTION
+            if excess > 0:
+                oldest_finished = [f for f in executions if f.get("status", "RUNNING") != "RUNNING"][:excess]
+                forgotten = {id(f) for f in oldest_finished}
+                executions = [f for f in executions if id(f) not in forgotten]
+            for fields in executions:
                 execution = Execution(REGION, ACCOUNT, machine.name, fields["name"], arn, fields["input"])
                 execution.start_date = fields["start_date"]
                 if fields.get("status", "RUNNING") == "RUNNING":

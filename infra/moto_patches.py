@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 import zipfile
 from collections import deque
 from collections.abc import Callable
@@ -678,6 +679,58 @@ def _named_cheaply(original: Callable) -> Callable:
     return start
 
 
+def _base_model() -> Any:
+    from moto.core.common_models import BaseModel
+
+    return BaseModel
+
+
+class _WeakInstances:
+    """A moto model class's ``instances_tracked`` (every instance ever made, for the moto server's
+    /moto-api/data.json) holding its instances weakly: moto's list kept each one alive for the life of the process,
+    so every DynamoDB item copy a request made, every log event and execution a retention bound dropped, stayed in
+    memory (~150 KB a publish). Iterating gives the instances still alive, which is what the backends hold."""
+
+    COMPACT_EVERY = 10_000  # appends between sweeps of dead references
+
+    def __init__(self, instances: Any = ()) -> None:
+        self._refs: list[Callable[[], Any]] = []
+        self._appends = 0
+        for instance in instances:
+            self.append(instance)
+
+    def append(self, instance: Any) -> None:
+        try:
+            self._refs.append(weakref.ref(instance))
+        except TypeError:  # not weakly referenceable: kept, as moto keeps it
+            self._refs.append(lambda kept=instance: kept)
+        self._appends += 1
+        if self._appends >= self.COMPACT_EVERY:
+            self._appends = 0
+            self._refs = [ref for ref in self._refs if ref() is not None]
+
+    def __iter__(self) -> Any:
+        for ref in list(self._refs):
+            instance = ref()
+            if instance is not None:
+                yield instance
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _weakly_tracked(original: Callable) -> Any:
+    """BaseModel.__new__ appends each new instance to its class's instances_tracked, a list made by moto's
+    metaclass (and made again by reset_model_data): such a list is swapped for a _WeakInstances first."""
+
+    def __new__(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        tracked = cls.__dict__.get("instances_tracked")
+        if type(tracked) is list:
+            cls.instances_tracked = _WeakInstances(tracked)
+        return original(cls, *args, **kwargs)
+    return staticmethod(__new__)
+
+
 def _cached_method_names(original: Callable) -> Callable:
     """moto's dispatch lists a response class's methods (inspect.getmembers) on every request: ~6% of the
     emulator's CPU under publish load. Classes do not change while serving; their names are listed once."""
@@ -733,6 +786,8 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "condition and filter expressions lexed again, with regexes compiled per token, on every call"),
     Replacement("sfn-branch-thread-names", _branch_worker_class, "start", _named_cheaply,
                 "each Parallel branch's thread was named after a dump of the branch's parsed definition"),
+    Replacement("moto-weakly-tracked-instances", _base_model, "__new__", _weakly_tracked,
+                "moto kept every model instance it ever made (item copies, pruned log events and executions)"),
     Replacement("moto-cached-method-names", _owner("moto.core.responses"), "method_names_from_class",
                 _cached_method_names, "moto lists a response class's methods on every request"),
     Replacement("sfn-shared-lambda-clients", _lambda_eval_utils, "boto_client_for", _shared_lambda_clients,

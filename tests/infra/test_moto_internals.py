@@ -262,3 +262,16 @@ def test_parallel_branch_workers_start_the_way_the_emulator_names_them():
     assert 'name=f"BranchWorker_${self._program}"' in source
     assert "target=self._thread_routine" in source and "self._worker_thread.start()" in source
     assert "self._worker_thread = None" in inspect.getsource(BranchWorker.__init__)
+
+
+def test_model_instances_are_tracked_where_the_emulator_makes_the_tracking_weak():
+    from moto.core import model_instances
+    from moto.core.base_backend import InstanceTrackerMeta
+    from moto.core.common_models import BaseModel
+    from moto.moto_api._internal.responses import MotoAPIResponse
+
+    assert "cls.instances_tracked.append(instance)" in inspect.getsource(BaseModel.__new__)
+    assert "cls.instances_tracked: ClassVar[list[BaseModel]] = []" in inspect.getsource(InstanceTrackerMeta.__new__)
+    assert "model.instances_tracked = []" in inspect.getsource(model_instances.reset_model_data)
+    # what reads the lists only iterates them
+    assert "for instance in model.instances_tracked:" in inspect.getsource(MotoAPIResponse.model_data)

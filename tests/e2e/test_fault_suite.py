@@ -20,21 +20,18 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import boto3
 import pytest
+
+from up_process import UpProcess
 
 from client.sdk import ApiError, Connection, HttpApi
 
-ROOT = Path(__file__).resolve().parents[2]
 PUBLISHES = int(os.environ.get("NOTIFYX_FAULT_PUBLISHES") or 60)
 MAILS = int(os.environ.get("NOTIFYX_FAULT_MAILS") or 60)
 PUBLISHERS = 20
@@ -50,58 +47,16 @@ PARAMETERS = (f"TransactionLeaseSeconds={LEASE_SECONDS}", "MailVisibilityTimeout
 pytestmark = pytest.mark.timeout(300 if PUBLISHES + MAILS <= 200 else 1200)
 
 
-class CloudProcess:
-    """`notifyx up` in its own process group on free ports, with a state directory that outlives it."""
+class CloudProcess(UpProcess):
+    """`notifyx up` with the suite's faults and parameters; each start draws a new fault seed."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.state = directory / "state"
-        self.endpoints_file = directory / "endpoints.json"
-        self.process: subprocess.Popen | None = None
-        self.endpoints: dict = {}
-        self.starts: list[float] = []
+        super().__init__(directory, *[arg for fault in FAULTS for arg in ("--fault", fault)],
+                         *[arg for parameter in PARAMETERS for arg in ("--param", parameter)])
 
     def start(self) -> dict:
-        self.endpoints_file.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "infra.cli", "up", "--http-port", "0", "--ws-port", "0", "--aws-port", "0",
-                   "--state-dir", str(self.state), "--endpoints-file", str(self.endpoints_file)]
-        for fault in FAULTS:
-            command += ["--fault", fault]
-        for parameter in PARAMETERS:
-            command += ["--param", parameter]
-        env = dict(os.environ, NOTIFYX_FAULTS_SEED=str(random.randrange(1 << 30)))
-        log = open(self.directory / "up.log", "a")  # noqa: SIM115 - the process's, closed with it
-        started = time.monotonic()
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-                                        start_new_session=True)
-        log.close()
-        while not self.endpoints_file.exists():
-            if self.process.poll() is not None:
-                raise AssertionError(f"notifyx up exited {self.process.returncode}: see {self.directory}/up.log")
-            if time.monotonic() - started > 120:
-                raise AssertionError("notifyx up did not come up in 120 s")
-            time.sleep(0.1)
-        self.starts.append(time.monotonic() - started)
-        self.endpoints = json.loads(self.endpoints_file.read_text())
-        return self.endpoints
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group: the cloud and its Lambda sandboxes die at once."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(30)
-
-    def aws(self, service: str):
-        return boto3.client(service, endpoint_url=self.endpoints["aws_endpoint"], region_name=self.endpoints["region"],
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.env["NOTIFYX_FAULTS_SEED"] = str(random.randrange(1 << 30))
+        return super().start()
 
 
 class Run:

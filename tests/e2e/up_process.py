@@ -27,6 +27,7 @@ class UpProcess:
         self.args, self.env = list(args), dict(env or {})
         self.process: subprocess.Popen | None = None
         self.endpoints: dict = {}
+        self.starts: list[float] = []  # seconds each start took until the endpoints file was written
 
     def start(self, *args: str, timeout: float = 120) -> dict:
         """Start (with these arguments besides the constructor's) and wait for the endpoints file."""
@@ -43,6 +44,7 @@ class UpProcess:
             if time.monotonic() - started > timeout:
                 raise AssertionError(f"notifyx up did not come up in {timeout} s: see {self.log}")
             time.sleep(0.05)
+        self.starts.append(time.monotonic() - started)
         self.endpoints = json.loads(self.endpoints_file.read_text())
         return self.endpoints
 

@@ -7,7 +7,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra import moto_patches
+from in_process import with_and_without
 
 PATCHES = ("dynamodb-partition-query", "dynamodb-conditions-lexed-once")
 
@@ -94,17 +94,7 @@ def run_calls() -> list:
 
 
 def test_queries_and_conditional_writes_answer_the_same_with_and_without_the_patches():
-    patches = [moto_patches.patch(name) for name in PATCHES]
-    assert not any(p.applied for p in patches)
-    plain = run_calls()
-    for p in patches:
-        p.apply()
-    try:
-        patched = run_calls()
-        patched_again = run_calls()  # every expression's tokens come from the cache the second time
-    finally:
-        for p in patches:
-            p.revert()
+    plain, patched, patched_again = with_and_without(PATCHES, run_calls)
     assert patched == plain and patched_again == plain
     assert [kind for kind, _ in plain].count("error") == 3 and [kind for kind, _ in plain].count("raised") == 2
     # the partitions really were read: "b" answers its 7 items in order, an absent key answers none

@@ -7,7 +7,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra import moto_patches
+from in_process import with_and_without
 
 PATCHES = ("dynamodb-ast-copy", "dynamodb-update-expressions-parsed-once")
 
@@ -53,16 +53,6 @@ def run_calls() -> list:
 
 
 def test_update_items_answer_the_same_with_and_without_the_patches():
-    patches = [moto_patches.patch(name) for name in PATCHES]
-    assert not any(p.applied for p in patches)
-    plain = run_calls()
-    for p in patches:
-        p.apply()
-    try:
-        patched = run_calls()
-        patched_again = run_calls()  # the second time every expression comes from the parse cache
-    finally:
-        for p in patches:
-            p.revert()
+    plain, patched, patched_again = with_and_without(PATCHES, run_calls)
     assert patched == plain and patched_again == plain
     assert [kind for kind, _ in plain].count("error") == 3

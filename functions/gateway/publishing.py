@@ -78,18 +78,23 @@ class Durations:
 
     def __init__(self) -> None:
         self.expected: float | None = None
+        self.last: float | None = None
 
     def observed(self, seconds: float) -> None:
         if seconds < 0:
             return
+        self.last = seconds
         self.expected = seconds if self.expected is None else \
             (1 - self.WEIGHT) * self.expected + self.WEIGHT * seconds
 
     def first_pause(self, elapsed: float) -> float:
-        """Seconds to wait before the first poll, `elapsed` seconds after the execution started."""
+        """Seconds to wait before the first poll, `elapsed` seconds after the execution started: before the
+        average or the last duration, whichever is shorter (after a burst of slow commits, the first quick one
+        brings the polls back at once instead of the average decaying over a dozen publishes)."""
         if self.expected is None:
             return 0.02
-        return min(max(0.0, self.EARLY * self.expected - elapsed), WAIT_SECONDS)
+        soonest = min(self.expected, self.last if self.last is not None else self.expected)
+        return min(max(0.0, self.EARLY * soonest - elapsed), WAIT_SECONDS)
 
 
 durations = Durations()

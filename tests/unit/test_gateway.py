@@ -280,9 +280,16 @@ def test_the_first_poll_waits_for_about_the_expected_duration_of_a_publish(publi
     assert durations.first_pause(0.005) == pytest.approx(0.85 * 0.040 - 0.005)
     durations.observed(0.140)  # a moving average: one slow publish moves it a fifth of the way
     assert durations.expected == pytest.approx(0.8 * 0.040 + 0.2 * 0.140)
+    assert durations.first_pause(0.0) == pytest.approx(0.85 * 0.060)
     durations.observed(-1)  # a clock step is no duration
     assert durations.expected == pytest.approx(0.060)
     assert durations.first_pause(1.0) == 0.0  # already past it: poll at once
+    for _ in range(5):  # a burst of slow commits...
+        durations.observed(2.0)
+    assert durations.first_pause(0.0) > 1.0
+    durations.observed(0.040)  # ...and the first quick one brings the first poll back at once
+    assert durations.first_pause(0.0) == pytest.approx(0.85 * 0.040)
+    assert durations.expected > 1.0
     durations.observed(10_000)
     assert durations.first_pause(0.0) == publishing.WAIT_SECONDS
 

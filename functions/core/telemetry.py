@@ -127,6 +127,11 @@ def count(name: str, value: float = 1, unit: str = MetricUnit.Count) -> None:
     metrics.add_metric(name=name, unit=unit, value=value)
 
 
+def gauge(name: str, value: float) -> None:
+    """A level at this moment (e.g. OpenConnections), as a Count metric: read it with Maximum or Average."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
 def milliseconds(name: str, value_ms: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=round(value_ms, 3))
 

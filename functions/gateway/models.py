@@ -1,8 +1,8 @@
 """The gateway's table (template.yaml: Connections): one item per user with their live connection ids."""
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
 from core import config
@@ -20,14 +20,31 @@ class Connection(Model):
     # "<session> <connection id>" of each live connection opened with a session token: logout closes them
     sessions = UnicodeSetAttribute(null=True)
     endpoint = UnicodeAttribute(null=True)  # the @connections endpoint of the user's connections
+    open_count = NumberAttribute(null=True)  # on the OPEN item only
+
+
+#: the item counting every user's open connections (user ids are "u-<hex>": no user has this id)
+OPEN = "#open"
 
 
 def _entry(session: str, connection_id: str) -> str:
     return f"{session} {connection_id}"
 
 
+def _already(error: UpdateError) -> bool:
+    return error.cause_response_code == "ConditionalCheckFailedException"
+
+
+def _counted(delta: int) -> int:
+    """Add `delta` to the count of open connections; the count after (the OpenConnections gauge)."""
+    item = Connection(OPEN)
+    item.update(actions=[Connection.open_count.add(delta)])
+    return int(item.open_count or 0)
+
+
 def add(user_id: str, email: str | None, connection_id: str, session: str | None = None,
-        endpoint: str | None = None) -> None:
+        endpoint: str | None = None) -> int | None:
+    """Remember a connection; the open connections count after, or None if it was already known (a repeat)."""
     actions = [Connection.connections.add({connection_id})]
     if email:
         actions.append(Connection.email.set(email))
@@ -35,14 +52,30 @@ def add(user_id: str, email: str | None, connection_id: str, session: str | None
         actions.append(Connection.sessions.add({_entry(session, connection_id)}))
     if endpoint:
         actions.append(Connection.endpoint.set(endpoint))
-    Connection(user_id).update(actions=actions)
+    try:
+        Connection(user_id).update(actions=actions, condition=~Connection.connections.contains(connection_id))
+    except UpdateError as e:
+        if not _already(e):
+            raise
+        Connection(user_id).update(actions=actions)
+        return None
+    return _counted(1)
 
 
-def remove(user_id: str, connection_id: str, session: str | None = None) -> None:
+def remove(user_id: str, connection_id: str, session: str | None = None) -> int | None:
+    """Forget a connection; the open connections count after, or None if it was not known (a repeat)."""
     actions = [Connection.connections.delete({connection_id})]
     if session:
         actions.append(Connection.sessions.delete({_entry(session, connection_id)}))
-    Connection(user_id).update(actions=actions)
+    try:
+        Connection(user_id).update(actions=actions, condition=Connection.connections.contains(connection_id))
+    except UpdateError as e:
+        if not _already(e):
+            raise
+        if session:
+            Connection(user_id).update(actions=actions[1:])
+        return None
+    return _counted(-1)
 
 
 def live(user_ids: list[str]) -> list[tuple[str, str]]:
@@ -67,15 +100,15 @@ def session_open(user_id: str, connection_id: str, session: str) -> bool:
     return _entry(session, connection_id) in (item.sessions or ())
 
 
-def end_session(user_id: str, session: str) -> tuple[list[str], str | None]:
-    """Forget every connection of the session; (their ids, the @connections endpoint) for closing them."""
+def end_session(user_id: str, session: str) -> tuple[list[str], str | None, int | None]:
+    """Forget every connection of the session: (their ids, the @connections endpoint for closing them, the open
+    connections count after, None if none was open)."""
     try:
         item = Connection.get(user_id, consistent_read=True)
     except DoesNotExist:
-        return [], None
-    entries = {e for e in (item.sessions or ()) if e.split(" ", 1)[0] == session}
-    if not entries:
-        return [], item.endpoint
-    ids = sorted(e.split(" ", 1)[1] for e in entries)
-    Connection(user_id).update(actions=[Connection.sessions.delete(entries), Connection.connections.delete(set(ids))])
-    return ids, item.endpoint
+        return [], None, None
+    ids = sorted(e.split(" ", 1)[1] for e in (item.sessions or ()) if e.split(" ", 1)[0] == session)
+    count = None
+    for connection_id in ids:  # one conditional write each: a $disconnect racing this one is counted once
+        count = remove(user_id, connection_id, session=session) or count
+    return ids, item.endpoint, count

@@ -301,6 +301,9 @@ def test_a_function_error_a_throttle_a_refused_connect_and_a_closed_socket_count
     # the data plane's open sockets, sampled each second (Notifyx/Local: the local cloud's own, not an AWS metric)
     wait_for(lambda: statistic(cloudwatch, "Notifyx/Local", "OpenConnections", api, "Maximum") >= 1, 5,
              "the open-connections gauge")
+    # and the functions' own gauge, as on AWS: the count of open connections after each $connect / $disconnect
+    wait_for(lambda: statistic(cloudwatch, "Notifyx", "OpenConnections", gateway, "Maximum") >= 1, 10,
+             "the gateway's OpenConnections gauge")
     conn.close()
 
     wait_for(lambda: added("Notifyx", "ConnectionsClosed", gateway) >= 1, 10, "the $disconnect's metric")

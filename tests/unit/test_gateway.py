@@ -129,6 +129,26 @@ def test_connect_and_disconnect_track_each_users_live_connections(connection, mo
     assert models.live([ADA["user_id"]]) == [("u-ada", "c2")]
 
 
+def test_open_connections_are_counted_once_each_whatever_repeats(connection, models):
+    def open_now():
+        return int(models.Connection.get(models.OPEN, consistent_read=True).open_count)
+
+    connect(connection, ADA, "c1")
+    connect(connection, ADA, "c1")  # a repeated $connect counts once
+    connect(connection, BOB, "c2")
+    assert open_now() == 2
+    assert models.add("u-bob", "b", "c3", session="s1") == 3
+    assert models.add("u-bob", "b", "c3", session="s1") is None
+    connection.on_disconnect({"requestContext": context(ADA, "c1", "$disconnect")}, None)
+    connection.on_disconnect({"requestContext": context(ADA, "c1", "$disconnect")}, None)  # best effort, twice
+    assert open_now() == 2
+    assert models.remove("u-ada", "c1") is None  # a 410 Gone after the $disconnect: already forgotten
+    ids, _, still_open = models.end_session("u-bob", "s1")  # logout: c3 closed, c2 (no session) stays
+    assert (ids, still_open) == (["c3"], 1)
+    assert models.remove("u-bob", "c3", session="s1") is None and open_now() == 1
+    assert models.live(["u-ada", "u-bob"]) == [("u-bob", "c2")]
+
+
 def test_connect_without_an_authorized_user_is_refused(connection):
     assert connection.on_connect({"requestContext": {"connectionId": "c1"}}, None)["statusCode"] == 401
 

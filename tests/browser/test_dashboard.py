@@ -78,8 +78,9 @@ def test_dashboard_draws_the_publish_path_lambda_alarms_and_a_publish_waterfall(
         page.goto(cloud.endpoints["dashboard"])
         expect(page.locator("body")).to_have_attribute("data-metrics", "loaded", timeout=LIVE_TIMEOUT_MS)
         # the charts fill as the traffic flows (the page polls every 3 s)
-        for chart in ("chart-publishes", "chart-latency", "chart-deliveries", "chart-lambda-invocations",
-                      "chart-lambda-duration", "chart-connections", "chart-mail-queue"):
+        for chart in ("chart-publishes", "chart-abort-rate", "chart-latency", "chart-deliveries", "chart-connections",
+                      "chart-mail-queue", "chart-mail", "chart-dlq", "chart-lambda-invocations", "chart-lambda-errors",
+                      "chart-lambda-duration", "chart-lambda-concurrency"):
             page.wait_for_function(
                 "id => Number(document.querySelector(`[data-testid=\"${id}\"]`).dataset.points || 0) > 0",
                 arg=chart, timeout=60_000)

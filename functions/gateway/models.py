@@ -110,5 +110,7 @@ def end_session(user_id: str, session: str) -> tuple[list[str], str | None, int 
     ids = sorted(e.split(" ", 1)[1] for e in (item.sessions or ()) if e.split(" ", 1)[0] == session)
     count = None
     for connection_id in ids:  # one conditional write each: a $disconnect racing this one is counted once
-        count = remove(user_id, connection_id, session=session) or count
+        after = remove(user_id, connection_id, session=session)
+        if after is not None:
+            count = after
     return ids, item.endpoint, count

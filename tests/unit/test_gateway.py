@@ -147,6 +147,11 @@ def test_open_connections_are_counted_once_each_whatever_repeats(connection, mod
     assert (ids, still_open) == (["c3"], 1)
     assert models.remove("u-bob", "c3", session="s1") is None and open_now() == 1
     assert models.live(["u-ada", "u-bob"]) == [("u-bob", "c2")]
+    models.add("u-cy", "c", "c4", session="s2")
+    models.add("u-cy", "c", "c5", session="s2")
+    assert models.remove("u-cy", "c5") == 2  # its $disconnect came first; the logout below counts c4 only
+    assert models.remove("u-bob", "c2") == 1
+    assert models.end_session("u-cy", "s2")[1:] == (None, 0)  # the last one closed: the gauge says 0
 
 
 def test_connect_without_an_authorized_user_is_refused(connection):

@@ -170,6 +170,10 @@ def test_writes_during_background_compactions_are_all_kept(tmp_path, monkeypatch
             ddb.put_item(TableName=table, Item={"id": {"S": f"k{i}"}, "pad": {"S": "x" * 200}})
             ddb.update_item(TableName=table, Key={"id": {"S": "total"}}, UpdateExpression="ADD n :one",
                             ExpressionAttributeValues={":one": {"N": "1"}})
+            if i % 10 == 9:
+                # in process, 600 writes take ~0.1 s, less than a compaction thread waits to be scheduled: a
+                # pause now and then lets compactions run while the writes go on
+                time.sleep(0.005)
         for _ in range(100):  # the last compaction finishes
             if not cloud.store._compacting:
                 break

@@ -188,9 +188,12 @@ class WebSocketGateway:
         self._selectable = {key for key in api.routes if not key.startswith("$")}
         #: browser origins allowed to open a socket (the web page's own); a handshake from any other is refused
         self.allowed_origins: set[str] = set()
-        #: frames posted to clients and frames refused (no route), for AWS/ApiGateway's MessageCount and ClientError
+        #: frames posted to clients; 4XX answered before any integration ran (a frame with no route, a handshake
+        #: refused by its stage, Origin or authorizer); 5XX of a failing $connect authorizer: for AWS/ApiGateway's
+        #: MessageCount, ClientError and ExecutionError
         self._frames_sent = itertools.count()
         self._client_errors = itertools.count()
+        self._execution_errors = itertools.count()
         #: told (connection id, what its $disconnect needs) when $connect accepts a socket, (id, None) after its
         #: $disconnect: the local cloud's durable state keeps the open ones (infra/persistence.py)
         self.session_observer: Callable[[str, dict[str, Any] | None], None] | None = None
@@ -282,8 +285,13 @@ class WebSocketGateway:
 
     @property
     def client_errors(self) -> int:
-        """Frames answered Forbidden (no route) so far."""
+        """4XX answered before an integration ran so far (frames with no route, refused handshakes)."""
         return _peek(self._client_errors)
+
+    @property
+    def execution_errors(self) -> int:
+        """Handshakes refused with a 5XX because their $connect authorizer failed, so far."""
+        return _peek(self._execution_errors)
 
     @property
     def connection_count(self) -> int:
@@ -368,10 +376,12 @@ class WebSocketGateway:
     async def _handshake(self, connection: _DataPlaneConnection, request: Any) -> Response | None:
         url = urlsplit(request.path)
         if url.path.rstrip("/") != f"/{self.stage}":
+            next(self._client_errors)
             return handshake_refusal(403, "Forbidden")
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.allowed_origins:
             # another site's page: it could otherwise act with the token it gets the user's browser to send
+            next(self._client_errors)
             return handshake_refusal(403, "Forbidden")
         remote = connection.remote_address
         session = _Session(events.new_connection_id(), remote[0] if remote else "127.0.0.1",
@@ -382,8 +392,12 @@ class WebSocketGateway:
         route = self.api.routes.get("$connect")
         try:
             if route is not None and route.authorizer is not None:
-                session.authorizer = await authorize_connect(route.authorizer, event, request.headers, query_pairs,
-                                                              self._call)
+                try:
+                    session.authorizer = await authorize_connect(route.authorizer, event, request.headers,
+                                                                  query_pairs, self._call)
+                except Refused as refused:
+                    next(self._client_errors if refused.status < 500 else self._execution_errors)
+                    raise
                 context["authorizer"] = session.authorizer
             self._observe(session)  # before $connect's writes: a crash during it still gets a $disconnect
             if route is not None and route.function:

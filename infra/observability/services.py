@@ -311,8 +311,8 @@ class WebSocketObserver:
         self.store = store
         self.dims = {"ApiId": api_id, "Stage": stage}
         self.gateway: Any = None
-        self._sent_before = 0
-        self._client_errors_before = 0
+        #: the data plane's running counts, as last sampled: metric name -> count
+        self._before = {"MessageCount": 0, "ClientError": 0, "ExecutionError": 0}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="websocket-metrics", daemon=True)
 
@@ -320,9 +320,10 @@ class WebSocketObserver:
         """`invoke` (the data plane's integration and authorizer calls) measured, as AWS documents the metrics:
         ConnectCount the messages sent to the $connect route's integration; MessageCount the messages from the
         client (answered or not); IntegrationError a 4XX/5XX answer of the integration (a function error, or a
-        proxy answer's statusCode); ExecutionError a failure to call it (throttled, missing); ClientError a 4XX
-        API Gateway answers before the integration runs (the $connect authorizer's 401/403); IntegrationLatency
-        the integration's time (not the authorizer's)."""
+        proxy answer's statusCode); ExecutionError a failure to call it (throttled, missing); IntegrationLatency
+        the integration's time (not the authorizer's). What API Gateway refuses before any integration runs
+        (ClientError: a frame with no route, a handshake's stage, Origin or authorizer 4XX; ExecutionError: a failing
+        authorizer's 5XX) the data plane counts itself; watch() samples it."""
         store, dims = self.store, self.dims
 
         def count(metric: str) -> None:
@@ -330,7 +331,9 @@ class WebSocketObserver:
 
         def measured(function: str, event: dict) -> Any:
             if event.get("type") == "REQUEST" and "methodArn" in event:
-                return authorized(function, event)
+                # the $connect authorizer (API Gateway's REQUEST authorizer event): not the integration; the data
+                # plane counts what it refuses (ClientError, ExecutionError), sampled below
+                return invoke(function, event)
             context = event.get("requestContext") or {}
             kind = context.get("eventType")
             if kind == "MESSAGE":
@@ -354,22 +357,6 @@ class WebSocketObserver:
                 count("IntegrationError")
             return result
 
-        def authorized(function: str, event: dict) -> Any:
-            # the $connect REQUEST authorizer (api_gateway/authorizers.py decides what API Gateway answers)
-            from api_gateway.authorizers import policy_allows
-
-            try:
-                result = invoke(function, event)
-            except Exception as exc:
-                count("ClientError" if str(exc).strip() == "Unauthorized" else "ExecutionError")  # 401, else 500
-                raise
-            policy = result.get("policyDocument") if isinstance(result, dict) else None
-            if not isinstance(policy, dict):
-                count("ExecutionError")  # 500: not an authorizer's answer
-            elif not policy_allows(policy, event["methodArn"]):
-                count("ClientError")  # 403
-            return result
-
         return measured
 
     def watch(self, gateway: Any) -> None:
@@ -380,12 +367,13 @@ class WebSocketObserver:
     def _run(self) -> None:
         while not self._stopped.wait(1.0):
             gateway = self.gateway
-            sent, refused = gateway.frames_sent, gateway.client_errors
-            self.store.record("AWS/ApiGateway", "MessageCount", sent - self._sent_before, "Count", self.dims)
-            if refused - self._client_errors_before:
-                self.store.record("AWS/ApiGateway", "ClientError", refused - self._client_errors_before, "Count",
-                                  self.dims)
-            self._sent_before, self._client_errors_before = sent, refused
+            counts = {"MessageCount": gateway.frames_sent, "ClientError": gateway.client_errors,
+                      "ExecutionError": gateway.execution_errors}
+            for metric, count in counts.items():
+                added = count - self._before[metric]
+                if added or metric == "MessageCount":  # frames posted: a datapoint every second, 0 included
+                    self.store.record("AWS/ApiGateway", metric, added, "Count", self.dims)
+            self._before = counts
             # not an AWS metric: the data plane's open sockets, for the dashboard
             self.store.record("Notifyx/Local", "OpenConnections", gateway.connection_count, "Count", self.dims)
 

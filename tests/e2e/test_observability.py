@@ -321,6 +321,8 @@ def test_a_function_error_a_throttle_a_refused_connect_and_a_closed_socket_count
     assert added("AWS/ApiGateway", "ConnectCount", api) == 1
     assert added("AWS/ApiGateway", "IntegrationError", api) == 1
     assert added("AWS/ApiGateway", "ExecutionError", api) == 1
+    # what API Gateway refuses before any integration runs is counted by the data plane, sampled each second
+    wait_for(lambda: added("AWS/ApiGateway", "ClientError", api) >= 1, 5, "the refused handshake's ClientError")
     assert added("AWS/ApiGateway", "ClientError", api) == 1
 
 

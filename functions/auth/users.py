@@ -10,6 +10,7 @@ from auth import passwords
 from auth.models import User
 from core import clock, validation
 from core.errors import AppError, invalid
+from core.dynamodb import condition_failed
 
 MAX_PASSWORD_LENGTH = 1024
 # an account takes this many wrong passwords in a row freely; then each one locks its logins for twice as long
@@ -36,7 +37,7 @@ def register(email: str, password: str) -> User:
     try:
         user.save(condition=User.email.does_not_exist())
     except PutError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(e):
             raise AppError("conflict", f"{email} is already registered") from None
         raise
     return user

@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 from core import clock, config
 from core.errors import AppError
 from counter.models import ABORTED, COMMITTED, PREPARED, TOTAL, CounterEntry, reservation_entry
+from core.dynamodb import condition_failed
 
 PARTICIPANT = "counter"
 COMMIT_ATTEMPTS = 8  # concurrent commits of one user all touch its total: DynamoDB cancels conflicting ones
@@ -42,10 +43,6 @@ def _parties(transaction) -> tuple[str, str]:
     return user_id, txid
 
 
-def _condition_failed(error: PutError | UpdateError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
-
-
 def _state(user_id: str, txid: str) -> str | None:
     try:
         return CounterEntry.get(user_id, reservation_entry(txid), consistent_read=True).state
@@ -65,7 +62,7 @@ def prepare(transaction: dict) -> dict:
     try:
         reservation.save(condition=CounterEntry.entry.does_not_exist())
     except PutError as e:
-        if not _condition_failed(e):
+        if not condition_failed(e):
             raise
         # a retried prepare finds its own reservation; a rollback that came first left an aborted one
         if _state(user_id, txid) == ABORTED:
@@ -111,7 +108,7 @@ def rollback(transaction: dict) -> dict:
             actions=[CounterEntry.state.set(ABORTED), CounterEntry.updated_at.set(now)],
             condition=(CounterEntry.state == PREPARED) | CounterEntry.entry.does_not_exist())
     except UpdateError as e:
-        if not _condition_failed(e):
+        if not condition_failed(e):
             raise
         state = _state(user_id, txid)
         if state != ABORTED:

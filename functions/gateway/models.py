@@ -6,6 +6,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
 from core import config
+from core.dynamodb import condition_failed
 
 
 class Connection(Model):
@@ -31,10 +32,6 @@ def _entry(session: str, connection_id: str) -> str:
     return f"{session} {connection_id}"
 
 
-def _already(error: UpdateError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
-
-
 def _counted(delta: int) -> int:
     """Add `delta` to the count of open connections; the count after (the OpenConnections gauge)."""
     item = Connection(OPEN)
@@ -55,7 +52,7 @@ def add(user_id: str, email: str | None, connection_id: str, session: str | None
     try:
         Connection(user_id).update(actions=actions, condition=~Connection.connections.contains(connection_id))
     except UpdateError as e:
-        if not _already(e):
+        if not condition_failed(e):
             raise
         Connection(user_id).update(actions=actions)
         return None
@@ -70,7 +67,7 @@ def remove(user_id: str, connection_id: str, session: str | None = None) -> int 
     try:
         Connection(user_id).update(actions=actions, condition=Connection.connections.contains(connection_id))
     except UpdateError as e:
-        if not _already(e):
+        if not condition_failed(e):
             raise
         if session:
             Connection(user_id).update(actions=actions[1:])

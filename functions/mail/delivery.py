@@ -22,6 +22,7 @@ from core import aws, clock, config, services, telemetry
 from core.discovery import Instance
 from core.dispatch import is_infrastructure_failure
 from mail.models import FAILED, QUEUED, SENT, Mail
+from core.dynamodb import condition_failed
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def deliver(mail_id: str, attempt: int, max_attempts: int, lease_seconds: float)
                      Mail.attempts.add(1)],
             condition=(Mail.status == QUEUED) & (Mail.claimed_until.does_not_exist() | (Mail.claimed_until < now)))
     except UpdateError as e:
-        if e.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(e):
             raise DeliveryFailed(f"could not claim {mail_id}: {e}") from e
         return _unclaimable(mail_id)
     try:

@@ -13,7 +13,8 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from core import validation
 from core.errors import AppError
 from persist.models import Notification, Subscription, Topic
-from persist.topics import conditional_failed, get
+from persist.topics import get
+from core.dynamodb import condition_failed
 
 TURN_WAIT_SECONDS = 8.0
 # the earlier seq is usually being sent by another gateway invocation right now: look again soon, then back off
@@ -79,6 +80,6 @@ def delivered(topic: str, seq: int) -> dict:
         Topic(name).update(actions=[Topic.delivered_seq.set(seq)],
                            condition=Topic.name.exists() & (Topic.delivered_seq < seq))
     except UpdateError as e:
-        if not conditional_failed(e):
+        if not condition_failed(e):
             raise
     return {"topic": name, "seq": seq}

@@ -14,7 +14,8 @@ from core import clock, validation
 from core.errors import AppError
 from persist import publishing
 from persist.models import Notification, Receipt, Subscription, Topic
-from persist.topics import conditional_failed, find_subscription, subscription_of
+from persist.topics import find_subscription, subscription_of
+from core.dynamodb import condition_failed
 
 PAGE = 100
 
@@ -121,7 +122,7 @@ def ack(user_id: str, notification_id: str) -> dict:
             condition=Receipt.notification_id.does_not_exist())
         first = True
     except PutError as e:
-        if not conditional_failed(e):
+        if not condition_failed(e):
             raise
         first = False
     if first:
@@ -130,7 +131,7 @@ def ack(user_id: str, notification_id: str) -> dict:
             subscription.update(actions=[Subscription.seen_count.add(1)],
                                 condition=Subscription.from_seq == subscription.from_seq)
         except UpdateError as e:
-            if not conditional_failed(e):
+            if not condition_failed(e):
                 raise
             subscription = find_subscription(notification.topic, user_id) or subscription
     topic = Topic.get(notification.topic, consistent_read=True)

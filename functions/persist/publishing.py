@@ -15,7 +15,8 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from core import validation
 from core.errors import AppError
 from persist.models import Notification, Subscription, Topic
-from persist.topics import conditional_failed, find
+from persist.topics import find
+from core.dynamodb import condition_failed
 
 COMMIT_DEADLINE_SECONDS = 4.0
 
@@ -77,7 +78,7 @@ def prepare(transaction: dict) -> dict:
     try:  # a repeated prepare (its first answer lost) finds its notification stored: one write, no read first
         notification.save(condition=Notification.id.does_not_exist())
     except PutError as e:
-        if not conditional_failed(e):
+        if not condition_failed(e):
             raise
         return _vote_again(_find(txid))
     return yes()
@@ -98,7 +99,7 @@ def rollback(transaction: dict) -> dict:
                                   condition=Notification.status == "prepared")
         return {"participant": "persist", "status": "rolled_back"}
     except UpdateError as e:
-        if not conditional_failed(e):
+        if not condition_failed(e):
             raise
     existing = _find(txid)
     if existing is None:
@@ -106,7 +107,7 @@ def rollback(transaction: dict) -> dict:
             Notification(txid, topic=transaction.get("topic") or "-", status="rolled_back").save(
                 condition=Notification.id.does_not_exist())
         except PutError as e:
-            if not conditional_failed(e):
+            if not condition_failed(e):
                 raise
             existing = _find(txid)
     # a committed notification cannot be rolled back: the coordinator decided commit for it
@@ -141,7 +142,7 @@ def commit(transaction: dict) -> dict:
         try:
             topic.update(actions=actions, condition=Topic.last_seq == topic.last_seq)
         except UpdateError as e:
-            if not conditional_failed(e) or time.monotonic() > deadline:
+            if not condition_failed(e) or time.monotonic() > deadline:
                 raise
             attempt += 1
             time.sleep(random.uniform(0, 0.002 * attempt))
@@ -158,14 +159,14 @@ def _finish(notification: Notification, seq: int, count: int) -> Notification:
                 condition=Subscription.user_id.exists()
                 & (Subscription.direct_seq.does_not_exist() | (Subscription.direct_seq < seq)))
         except UpdateError as e:  # unsubscribed since, or already counted
-            if not conditional_failed(e):
+            if not condition_failed(e):
                 raise
     try:
         notification.update(actions=[Notification.seq.set(seq), Notification.status.set("committed"),
                                      Notification.recipients.set(count)],
                             condition=(Notification.status == "prepared") | (Notification.seq == seq))
     except UpdateError as e:
-        if not conditional_failed(e):
+        if not condition_failed(e):
             raise
         notification.refresh(consistent_read=True)
     return notification

@@ -10,13 +10,9 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from core import clock, validation
 from core.errors import AppError
 from persist.models import Subscription, Topic
+from core.dynamodb import condition_failed
 
 STATUSES = ("active", "closed")
-
-
-def conditional_failed(error: Exception) -> bool:
-    """True when a PynamoDB write failed only because its condition did not hold."""
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def find(name: str) -> Topic | None:
@@ -58,7 +54,7 @@ def _create(name: str, user_id: str, email: str) -> bool:
     try:
         topic.save(condition=Topic.name.does_not_exist())
     except PutError as e:
-        if conditional_failed(e):
+        if condition_failed(e):
             return False
         raise
     return True
@@ -101,7 +97,7 @@ def subscribe(user_id: str, email: str, topic: str) -> dict:
             subscription.save(condition=Subscription.user_id.does_not_exist())
             current.update(actions=[Topic.subscribers.add(1)])
         except PutError as e:
-            if not conditional_failed(e):
+            if not condition_failed(e):
                 raise
     return subscribed(current, user_id, created=created)
 
@@ -117,7 +113,7 @@ def unsubscribe(user_id: str, topic: str) -> dict:
     try:
         Subscription(current.name, user_id).delete(condition=Subscription.user_id.exists())
     except DeleteError as e:
-        if not conditional_failed(e):
+        if not condition_failed(e):
             raise
         return {"topic": current.name}
     current.update(actions=[Topic.subscribers.add(-1)])

@@ -5,6 +5,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from core import clock, config
 from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
+from core.dynamodb import condition_failed
 
 # what the state machine adds to the execution state (limits: its timeouts); the rest is the transaction's input
 FLOW_KEYS = {"limits", "votes", "decision", "commit", "error"}
@@ -28,10 +29,6 @@ def transaction_input(transaction: dict) -> dict:
     return {k: v for k, v in transaction.items() if k not in FLOW_KEYS}
 
 
-def _condition_failed(error: PutError | UpdateError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
-
-
 def begin(transaction: dict) -> dict:
     """Record the transaction as preparing, with a lease after which recovery may abort it."""
     txid, started = _txid(transaction), clock.now()
@@ -40,7 +37,7 @@ def begin(transaction: dict) -> dict:
     try:
         record.save(condition=TransactionRecord.txid.does_not_exist())
     except PutError as e:
-        if not _condition_failed(e):
+        if not condition_failed(e):
             raise
         record = TransactionRecord.get(txid, consistent_read=True)  # a retried begin: keep the first record
     return {"txid": txid, "state": record.state, "lease_until": record.lease_until}
@@ -79,7 +76,7 @@ def decide(transaction: dict, decision: str, reason: str | None = None) -> dict:
             condition=(TransactionRecord.state == PREPARING) | TransactionRecord.txid.does_not_exist())
         return {"txid": txid, "decision": decision, "reason": reason if decision == "abort" else None}
     except UpdateError as e:
-        if not _condition_failed(e):
+        if not condition_failed(e):
             raise
     record = TransactionRecord.get(txid, consistent_read=True)
     won = DECISION_OF[record.state]
@@ -98,7 +95,7 @@ def complete(transaction: dict, outcome: str) -> dict:
                      TransactionRecord.lease_until.remove()],
             condition=TransactionRecord.state.is_in(decided, outcome))
     except UpdateError as e:
-        if not _condition_failed(e):
+        if not condition_failed(e):
             raise
         try:
             state = TransactionRecord.get(txid, consistent_read=True).state

@@ -750,6 +750,16 @@ def _sfn_parser_backend() -> Any:
     return StepFunctionsParserBackend
 
 
+def retained_executions(executions: list[Any], running: Callable[[Any], bool]) -> list[Any]:
+    """A state machine's executions (oldest first) as the emulator keeps them: the oldest finished ones beyond
+    EXECUTION_RETENTION forgotten, a running one never (here and when durable state is restored)."""
+    excess = len(executions) - EXECUTION_RETENTION
+    if excess <= 0:
+        return executions
+    gone = {id(e) for e in [e for e in executions if not running(e)][:excess]}
+    return [e for e in executions if id(e) not in gone]
+
+
 def _bounded_executions(original: Callable) -> Callable:
     """Forget a state machine's oldest finished executions beyond EXECUTION_RETENTION when another starts:
     describing one then answers ExecutionDoesNotExist, as AWS does after its retention period."""
@@ -757,11 +767,9 @@ def _bounded_executions(original: Callable) -> Callable:
     def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
         execution = original(self, state_machine_arn, *args, **kwargs)
         executions = self.describe_state_machine(state_machine_arn).executions
-        excess = len(executions) - EXECUTION_RETENTION
-        if excess > 0:
-            finished = [e for e in executions if getattr(e, "exec_status", None) not in (None, "RUNNING")][:excess]
-            gone = {id(e) for e in finished}
-            executions[:] = [e for e in executions if id(e) not in gone]
+        if len(executions) > EXECUTION_RETENTION:
+            executions[:] = retained_executions(
+                executions, lambda e: getattr(e, "exec_status", None) in (None, "RUNNING"))
         return execution
 
     return start_execution

@@ -219,7 +219,7 @@ class State:
         process: it comes back ABORTED (what the application's recovery looks for)."""
         from moto.stepfunctions.models import Execution
 
-        from infra.moto_patches import EXECUTION_RETENTION
+        from infra.moto_patches import retained_executions
 
         backend = _step_functions()
         machines = {m.arn: m for m in backend.state_machines}
@@ -233,15 +233,10 @@ class State:
                 missing.add(f"state machine {arn.rsplit(':', 1)[-1]}")
                 continue
             executions.sort(key=lambda f: f["start_date"])
-            # the running cloud's rule (moto_patches' sfn-bounded-executions): the oldest finished ones beyond
-            # the bound are forgotten, a running one never (the journal keeps every execution it saw start, so
-            # taking the newest EXECUTION_RETENTION of them brought forgotten ones back after a crash, and
-            # dropped a long-running one that transaction recovery looks for)
-            excess = len(executions) - EXECUTION_RETENTION
-            if excess > 0:
-                oldest_finished = [f for f in executions if f.get("status", "RUNNING") != "RUNNING"][:excess]
-                forgotten = {id(f) for f in oldest_finished}
-                executions = [f for f in executions if id(f) not in forgotten]
+            # the running cloud's rule (the journal keeps every execution it saw start, so taking the newest
+            # EXECUTION_RETENTION of them brought forgotten ones back after a crash, and dropped a long-running
+            # one that transaction recovery looks for)
+            executions = retained_executions(executions, lambda f: f.get("status", "RUNNING") == "RUNNING")
             for fields in executions:
                 execution = Execution(REGION, ACCOUNT, machine.name, fields["name"], arn, fields["input"])
                 execution.start_date = fields["start_date"]

@@ -24,11 +24,13 @@ import functools
 import json
 import logging
 import os
+import pickle
 import shutil
 import tempfile
 import threading
 import weakref
 import zipfile
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -775,6 +777,83 @@ def _bounded_executions(original: Callable) -> Callable:
     return start_execution
 
 
+class _FinishedHistory:
+    """A finished execution's history events as one compressed pickle, in place of its EventManager.
+
+    moto keeps a finished execution's whole interpreter (its environment, states, event manager): ~60 KB of
+    objects each, 1,000 of them per state machine at the retention bound, and cyclic, so one that is dropped waits
+    for a full collection. GetExecutionHistory is all that reads them once the execution has ended; it gets the
+    same events back (moto's get_event_history answers a copy too)."""
+
+    __slots__ = ("_blob",)
+
+    def __init__(self, events: list) -> None:
+        self._blob = zlib.compress(pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def get_event_history(self) -> list:
+        return pickle.loads(zlib.decompress(self._blob))
+
+
+def _history_compacted(original: Callable) -> Callable:
+    """When an execution ends (after moto has read its final state), its history is kept compressed and the
+    interpreter's state is let go."""
+
+    def terminated(self: Any) -> None:
+        original(self)
+        worker = getattr(self.execution, "exec_worker", None)
+        env = getattr(worker, "env", None)
+        manager = getattr(env, "event_manager", None)
+        if manager is None or isinstance(manager, _FinishedHistory):
+            return
+        env.event_manager = _FinishedHistory(manager.get_event_history())
+        env.states = None   # the interpreter's working data (the last input, the context object)
+        env.heap = {}
+        env.stack = []
+
+    return terminated
+
+
+def _execution_worker_communication() -> Any:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    return BaseExecutionWorkerCommunication
+
+
+#: records a DynamoDB stream shard keeps (DynamoDB Streams keep 24 hours; a local cloud keeps the newest ones)
+STREAM_RECORDS = int(os.environ.get("NOTIFYX_STREAM_RECORDS", "1000"))
+
+
+def _stream_shard() -> Any:
+    from moto.dynamodb.models.table import StreamShard
+
+    return StreamShard
+
+
+def _bounded_stream(original: Callable) -> Callable:
+    """moto's stream shard kept every record (both images, ~10 KB each) for the life of the process: the oldest
+    beyond STREAM_RECORDS are trimmed, as DynamoDB trims records older than 24 hours; sequence numbers go on."""
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        original(self, old, new)
+        excess = len(self.items) - STREAM_RECORDS
+        if STREAM_RECORDS > 0 and excess > 0:
+            excess += STREAM_RECORDS // 10  # trim a tenth more, so that trimming is not on every write
+            del self.items[:excess]
+            self.starting_sequence_number += excess
+
+    return add
+
+
+def _trimmed_reads_skip(original: Callable) -> Callable:
+    """An iterator older than the trim horizon reads from the oldest record kept (moto asserted instead); a Lambda
+    stream event source skips expired records the same way."""
+
+    def get(self: Any, start: int, quantity: int) -> list:
+        return original(self, max(start, self.starting_sequence_number), quantity)
+
+    return get
+
+
 EMULATOR_PATCHES: list[Replacement] = [
     Replacement("dynamodb-atomic-requests", _dynamo_handler, "call_action", _atomic_call_action,
           "moto's UpdateItem ADD and TransactWriteItems read, change and write without isolation: 20 concurrent "
@@ -802,6 +881,12 @@ EMULATOR_PATCHES: list[Replacement] = [
           "a new boto3 client per Lambda task"),
     Replacement("sfn-bounded-executions", _sfn_parser_backend, "start_execution", _bounded_executions,
           "every execution and its history kept forever"),
+    Replacement("sfn-finished-history-compacted", _execution_worker_communication, "terminated", _history_compacted,
+          "a finished execution kept its whole interpreter (~60 KB of cyclic objects) for its history's sake"),
+    Replacement("dynamodb-stream-retention", _stream_shard, "add", _bounded_stream,
+          "a stream shard kept every record it was ever given"),
+    Replacement("dynamodb-stream-trim-horizon", _stream_shard, "get", _trimmed_reads_skip,
+          "reading below the first record kept failed an assert"),
     *(Replacement(f"sfn-live-threads-{name.rsplit('.', 1)[1]}", _owner(name), "TMP_THREADS",
                   lambda _: _live_threads, "every finished worker thread (and its execution) kept forever")
       for name in _THREAD_LIST_MODULES),

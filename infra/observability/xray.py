@@ -23,6 +23,8 @@ logger = logging.getLogger("notifyx.xray")
 HEADER = b'{"format": "json", "version": 1}'
 #: traces kept in moto's backend and here (X-Ray keeps 30 days; a local cloud keeps the recent ones)
 MAX_TRACES = int(os.environ.get("NOTIFYX_XRAY_TRACES", "2000"))
+#: ... and at most this many segments in all (a publish's trace has ~80)
+MAX_SEGMENTS = int(os.environ.get("NOTIFYX_XRAY_SEGMENTS", "5000"))
 
 
 def new_trace_id() -> str:
@@ -51,14 +53,23 @@ def format_header(root: str, parent: str | None, sampled: bool) -> str:
 
 
 class TraceStore:
-    """Segment documents into moto's X-Ray backend (the API's answers) and a bounded index of recent traces."""
+    """Segment documents into moto's X-Ray backend (the API's answers) and a bounded index of recent traces.
+
+    moto keeps each segment (parsed, and its raw JSON); the dashboard's newest traces are also kept as documents,
+    older ones are read back from moto's raw JSON. A publish's trace is ~80 segments (~2.5 KB each in moto), so the
+    bound is on segments as well as traces: the oldest traces go once either is passed."""
+
+    #: traces whose documents are kept parsed (the dashboard lists the newest 40)
+    PARSED = 40
 
     def __init__(self, region: str, account_id: str) -> None:
         self.region = region
         self.account_id = account_id
         self._lock = threading.Lock()
-        #: trace id -> its documents (dicts), most recent traces last
-        self.traces: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        #: trace id -> how many segments moto holds for it, most recent traces last
+        self.traces: OrderedDict[str, int] = OrderedDict()
+        self.segments = 0
+        self._parsed: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self.received = 0
 
     def _backend(self) -> Any:
@@ -80,23 +91,38 @@ class TraceStore:
             except Exception as exc:  # noqa: BLE001 - a malformed document is dropped, as the service drops it
                 logger.debug("segment refused: %s", exc)
                 return
-            docs = self.traces.get(trace_id)
+            self.traces[trace_id] = self.traces.get(trace_id, 0) + 1
+            self.traces.move_to_end(trace_id)
+            self.segments += 1
+            docs = self._parsed.get(trace_id)
             if docs is None:
-                docs = self.traces[trace_id] = []
+                docs = self._parsed[trace_id] = []
+            self._parsed.move_to_end(trace_id)
             docs.append(document)
-            while len(self.traces) > MAX_TRACES:
-                old, _ = self.traces.popitem(last=False)
+            while len(self._parsed) > self.PARSED:
+                self._parsed.popitem(last=False)
+            while len(self.traces) > MAX_TRACES or self.segments > MAX_SEGMENTS:
+                old, count = self.traces.popitem(last=False)
+                self.segments -= count
+                self._parsed.pop(old, None)
                 backend._segment_collection._traces.pop(old, None)
 
     def recent(self, limit: int = 20) -> list[tuple[str, list[dict[str, Any]]]]:
         """The last `limit` traces, newest first: (trace id, documents)."""
         with self._lock:
-            items = list(self.traces.items())[-limit:]
-        return [(tid, list(docs)) for tid, docs in reversed(items)]
+            ids = list(self.traces)[-limit:]
+        return [(tid, self.get(tid)) for tid in reversed(ids)]
 
     def get(self, trace_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self.traces.get(trace_id, ()))
+            docs = self._parsed.get(trace_id)
+            if docs is not None:
+                return list(docs)
+            if trace_id not in self.traces:
+                return []
+            trace = self._backend()._segment_collection._traces.get(trace_id)
+            raws = [segment.raw for segment in trace["segments"]] if trace else []
+        return [json.loads(raw) for raw in raws]
 
 
 class DaemonReceiver:

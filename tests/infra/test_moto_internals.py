@@ -275,3 +275,24 @@ def test_model_instances_are_tracked_where_the_emulator_makes_the_tracking_weak(
     assert "model.instances_tracked = []" in inspect.getsource(model_instances.reset_model_data)
     # what reads the lists only iterates them
     assert "for instance in model.instances_tracked:" in inspect.getsource(MotoAPIResponse.model_data)
+
+
+def test_retention_bounds_touch_these_moto_internals():
+    """sfn-finished-history-compacted, dynamodb-stream-retention / -trim-horizon and the X-Ray TraceStore."""
+    from moto.dynamodb.models.table import StreamShard
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.xray.models import SegmentCollection, TraceSegment, XRayBackend
+
+    # history is read from the event manager only; terminated is the worker's last step
+    assert "env.event_manager.get_event_history()" in inspect.getsource(Execution.to_history_output)
+    assert inspect.getsource(ExecutionWorker._execution_logic).rstrip().endswith(
+        "self._execution_communication.terminated()")
+    assert "self._reflect_execution_status()" in inspect.getsource(BaseExecutionWorkerCommunication.terminated)
+    # stream numbering is relative to starting_sequence_number
+    assert "seq = len(self.items) + self.starting_sequence_number" in inspect.getsource(StreamShard.add)
+    assert "start -= self.starting_sequence_number" in inspect.getsource(StreamShard.get)
+    # traces by id, each segment keeping its raw document
+    assert "self._traces: dict[str, dict[str, Any]]" in inspect.getsource(SegmentCollection.__init__)
+    assert "raw=doc" in inspect.getsource(XRayBackend.process_segment)
+    assert "self.raw = raw" in inspect.getsource(TraceSegment.__init__)

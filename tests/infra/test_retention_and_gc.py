@@ -79,3 +79,66 @@ def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():
     finally:
         keeper.stop()
         gc.unfreeze()
+
+
+def test_xray_keeps_the_newest_traces_up_to_the_segment_bound(monkeypatch):
+    from moto.xray.models import xray_backends
+
+    from infra import account
+    from infra.observability import xray
+
+    monkeypatch.setattr(xray, "MAX_SEGMENTS", 50)
+    monkeypatch.setattr(xray.TraceStore, "PARSED", 2)
+    with mock_aws():
+        store = xray.TraceStore(account.REGION, account.ACCOUNT_ID)
+        ids = [xray.new_trace_id() for _ in range(8)]
+        now = time.time()
+        for n, trace_id in enumerate(ids):
+            root = xray.new_id()
+            store.put({"id": root, "trace_id": trace_id, "name": f"root {n}", "start_time": now, "end_time": now + 1})
+            for i in range(9):
+                store.put({"id": xray.new_id(), "trace_id": trace_id, "parent_id": root, "type": "subsegment",
+                           "name": f"sub {n}.{i}", "start_time": now + i / 100, "end_time": now + 0.5})
+        assert list(store.traces) == ids[-5:] and store.segments == 50   # 10 segments a trace, 50 at most
+        kept = xray_backends[account.ACCOUNT_ID][account.REGION]._segment_collection._traces
+        assert set(kept) == set(ids[-5:])
+        assert store.get(ids[0]) == []
+        old = store.get(ids[3])   # not among the parsed newest two: read back from moto's raw documents
+        assert sorted(d["name"] for d in old) == sorted([f"root 3"] + [f"sub 3.{i}" for i in range(9)])
+        assert [tid for tid, _ in store.recent(3)] == ids[:-4:-1]
+        assert all(len(docs) == 10 for _, docs in store.recent(5))
+
+
+def test_a_stream_shard_keeps_its_newest_records_and_old_iterators_read_from_the_oldest(monkeypatch):
+    from infra import moto_patches
+
+    monkeypatch.setattr(moto_patches, "STREAM_RECORDS", 20)
+    patches = [p for p in moto_patches.EMULATOR_PATCHES if p.name.startswith("dynamodb-stream-")]
+    with mock_aws():
+        for p in patches:
+            p.apply()
+        try:
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                             BillingMode="PAY_PER_REQUEST",
+                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+            from moto.dynamodb.models import dynamodb_backends
+
+            shard = dynamodb_backends["123456789012"]["us-east-1"].tables["t"].stream_shard
+            first = shard.starting_sequence_number   # where a TRIM_HORIZON iterator taken now reads from
+            for n in range(50):
+                ddb.put_item(TableName="t", Item={"k": {"S": f"k{n}"}})
+            kept = shard.get(shard.starting_sequence_number, 100)
+            keys = [r["dynamodb"]["Keys"]["k"]["S"] for r in kept]
+            assert 18 <= len(keys) <= 20 and keys == [f"k{n}" for n in range(50 - len(keys), 50)]
+            numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in kept]
+            assert numbers == list(range(first + 50 - len(keys), first + 50))   # numbering goes on
+            assert shard.get(first, 100) == kept   # an iterator from before the trim reads from the oldest kept
+            ddb.put_item(TableName="t", Item={"k": {"S": "after"}})
+            latest = shard.get(numbers[-1] + 1, 100)
+            assert [r["dynamodb"]["Keys"]["k"]["S"] for r in latest] == ["after"]
+            assert int(latest[0]["dynamodb"]["SequenceNumber"]) == first + 50
+        finally:
+            for p in reversed(patches):
+                p.revert()

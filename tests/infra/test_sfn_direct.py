@@ -99,3 +99,54 @@ def test_the_direct_path_skips_moto_routing_and_serializer(emulator_endpoint, ma
     monkeypatch.setattr(BaseResponse, "setup_class", routed)
     assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     assert sfn.start_execution(stateMachineArn=machine, name="run-4", input="{}")["executionArn"].endswith("run-4")
+
+
+def history_without_timestamps(sfn, arn):
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    return [{k: v for k, v in e.items() if k != "timestamp"} for e in events]
+
+
+def test_a_finished_execution_answers_its_whole_history_once_it_is_kept_compressed(emulator_endpoint):
+    """sfn-finished-history-compacted: after an execution ends its interpreter is let go and its history kept as
+    one compressed pickle; GetExecutionHistory answers the same events as with moto's own EventManager."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from infra import moto_patches
+
+    definition = json.dumps({"StartAt": "A", "States": {   # no Parallel: its branches' events interleave freely
+        "A": {"Type": "Pass", "Result": {"list": [1, 2]}, "ResultPath": "$.a", "Next": "B"},
+        "B": {"Type": "Pass", "Parameters": {"b.$": "$.in", "a.$": "$.a"}, "Next": "Each"},
+        "Each": {"Type": "Map", "ItemsPath": "$.a.list", "MaxConcurrency": 1, "ResultPath": "$.each",
+                 "Iterator": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}, "Next": "Fail?"},
+        "Fail?": {"Type": "Choice", "Choices": [{"Variable": "$.b", "NumericEquals": 2, "Next": "Bad"}],
+                  "Default": "Good"},
+        "Bad": {"Type": "Fail", "Error": "Two", "Cause": "b was 2"},
+        "Good": {"Type": "Succeed"}}})
+    sfn = client(emulator_endpoint)
+    arn = sfn.create_state_machine(name="compacted", definition=definition,
+                                   roleArn=f"arn:aws:iam::{account.ACCOUNT_ID}:role/sfn")["stateMachineArn"]
+    patch = next(p for p in moto_patches.EMULATOR_PATCHES if p.name == "sfn-finished-history-compacted")
+    try:
+        histories = {}
+        for compacted in (False, True):
+            (patch.apply if compacted else patch.revert)()
+            for value in (1, 2):   # one succeeds, one fails
+                name = f"run-{compacted}-{value}"
+                started = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"in": value}))
+                finished(sfn, started["executionArn"])
+                histories[compacted, value] = history_without_timestamps(sfn, started["executionArn"])
+        for value in (1, 2):
+            assert histories[True, value] == histories[False, value]
+            assert len(histories[True, value]) > 8
+        assert histories[True, 1][-1]["type"] == "ExecutionSucceeded"
+        assert histories[True, 2][-1]["type"] == "ExecutionFailed"
+        machine = next(m for m in stepfunctions_parser_backends[account.ACCOUNT_ID][account.REGION].state_machines
+                       if m.arn == arn)
+        kinds = {e.name: type(e.exec_worker.env.event_manager).__name__ for e in machine.executions}
+        assert kinds == {"run-False-1": "EventManager", "run-False-2": "EventManager",
+                         "run-True-1": "_FinishedHistory", "run-True-2": "_FinishedHistory"}
+        described = sfn.describe_execution(executionArn=arn.replace(":stateMachine:", ":execution:") + ":run-True-1")
+        assert described["status"] == "SUCCEEDED"
+    finally:
+        patch.apply()
+        sfn.delete_state_machine(stateMachineArn=arn)

@@ -104,7 +104,7 @@ def test_xray_keeps_the_newest_traces_up_to_the_segment_bound(monkeypatch):
         assert set(kept) == set(ids[-5:])
         assert store.get(ids[0]) == []
         old = store.get(ids[3])   # not among the parsed newest two: read back from moto's raw documents
-        assert sorted(d["name"] for d in old) == sorted([f"root 3"] + [f"sub 3.{i}" for i in range(9)])
+        assert sorted(d["name"] for d in old) == sorted(["root 3"] + [f"sub 3.{i}" for i in range(9)])
         assert [tid for tid, _ in store.recent(3)] == ids[:-4:-1]
         assert all(len(docs) == 10 for _, docs in store.recent(5))
 

@@ -238,7 +238,7 @@ def write_logs(group: str, stream: str, events: list[dict[str, Any]]) -> None:
 
 #: log events kept per log group of the local cloud's own logs; the oldest go first, as with a log group's
 #: retention on AWS (which is by age). NOTIFYX_LOG_RETENTION_EVENTS sets it; 0 keeps everything.
-LOG_RETENTION_EVENTS = int(os.environ.get("NOTIFYX_LOG_RETENTION_EVENTS", "20000"))
+LOG_RETENTION_EVENTS = int(os.environ.get("NOTIFYX_LOG_RETENTION_EVENTS", "5000"))
 
 
 def _bound_log_group(group: Any) -> None:

@@ -770,8 +770,14 @@ def _bounded_executions(original: Callable) -> Callable:
         execution = original(self, state_machine_arn, *args, **kwargs)
         executions = self.describe_state_machine(state_machine_arn).executions
         if len(executions) > EXECUTION_RETENTION:
-            executions[:] = retained_executions(
-                executions, lambda e: getattr(e, "exec_status", None) in (None, "RUNNING"))
+            kept = retained_executions(executions, lambda e: getattr(e, "exec_status", None) in (None, "RUNNING"))
+            kept_ids = {id(e) for e in kept}
+            for gone in executions:
+                if id(gone) not in kept_ids:
+                    # execution -> worker -> its communication -> execution is a cycle, and the collector's
+                    # policy (infra/collector.py) leaves frozen cycles to idle time: break it, refcounting frees it
+                    gone.exec_worker = None
+            executions[:] = kept
         return execution
 
     return start_execution

@@ -150,3 +150,38 @@ def test_a_finished_execution_answers_its_whole_history_once_it_is_kept_compress
     finally:
         patch.apply()
         sfn.delete_state_machine(stateMachineArn=arn)
+
+
+def test_an_execution_past_the_retention_bound_is_freed_without_a_collection(emulator_endpoint, machine,
+                                                                               monkeypatch):
+    """The cloud freezes what lives past a second (infra/collector.py), so a cyclic execution dropped later would
+    wait for idle time: the retention breaks its cycle, and reference counting frees it at once."""
+    import gc
+    import weakref
+
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from infra import moto_patches
+
+    monkeypatch.setattr(moto_patches, "EXECUTION_RETENTION", 2)
+    sfn = client(emulator_endpoint)
+    backend = stepfunctions_parser_backends[account.ACCOUNT_ID][account.REGION]
+    state_machine = next(m for m in backend.state_machines if m.arn == machine)
+
+    def run(name):
+        finished(sfn, sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"])
+
+    for n in range(3):
+        run(f"kept-{n}")
+    oldest = [weakref.ref(e) for e in state_machine.executions[:-1]]
+    gc.collect()
+    gc.disable()
+    gc.freeze()   # as the cloud's GarbageKeeper does every second
+    try:
+        run("new-1")
+        run("new-2")
+        assert [e.name for e in state_machine.executions] == ["new-1", "new-2"]
+        assert [ref() for ref in oldest] == [None] * len(oldest)
+    finally:
+        gc.unfreeze()
+        gc.enable()

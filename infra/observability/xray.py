@@ -24,7 +24,7 @@ HEADER = b'{"format": "json", "version": 1}'
 #: traces kept in moto's backend and here (X-Ray keeps 30 days; a local cloud keeps the recent ones)
 MAX_TRACES = int(os.environ.get("NOTIFYX_XRAY_TRACES", "2000"))
 #: ... and at most this many segments in all (a publish's trace has ~80)
-MAX_SEGMENTS = int(os.environ.get("NOTIFYX_XRAY_SEGMENTS", "5000"))
+MAX_SEGMENTS = int(os.environ.get("NOTIFYX_XRAY_SEGMENTS", "3000"))
 
 
 def new_trace_id() -> str:

@@ -67,6 +67,8 @@ class RestRoute:
     path: str                     # API Gateway resource path: "/topics/{name}", "/files/{proxy+}"
     function: str
     authorizer: RestAuthorizer | None = None
+    #: the function's Timeout (seconds), when known
+    function_timeout: float | None = None
 
 
 @dataclass(frozen=True)

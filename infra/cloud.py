@@ -100,6 +100,7 @@ def websocket_configs(stack: Stack) -> list[WebSocketApiConfig]:
 def rest_configs(stack: Stack) -> list[RestApiConfig]:
     """The REST APIs of a deployed stack (SAM's swagger bodies) as data-plane configs."""
     configs = []
+    timeouts = {fn.physical_id: float(fn.properties.get("Timeout", 3)) for fn in stack.of_type("AWS::Lambda::Function")}
     for api in stack.of_type("AWS::ApiGateway::RestApi"):
         body = api.properties.get("Body") or {}
         authorizers = rest_authorizers(body)
@@ -112,8 +113,9 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                 security = operation.get("security", body.get("security")) or []
                 names = [name for requirement in security for name in requirement if name in authorizers]
-                routes.append(RestRoute(verb, path, function_of_uri(integration["uri"]),
-                                        authorizers[names[0]] if names else None))
+                function = function_of_uri(integration["uri"])
+                routes.append(RestRoute(verb, path, function, authorizers[names[0]] if names else None,
+                                        timeouts.get(function)))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")

@@ -218,6 +218,24 @@ def test_integration_timeout_is_504() -> None:
     assert status == 504 and json.loads(body) == {"message": "Endpoint request timed out"}
 
 
+def test_a_function_that_times_out_first_runs_without_a_hand_off_and_a_longer_one_still_gets_the_504() -> None:
+    threads = {}
+
+    def invoke(function: str, event: dict) -> dict:
+        threads[function] = threading.current_thread().name
+        if function == "slow":
+            time.sleep(1)
+        return {"statusCode": 200, "body": function}
+
+    api = RestApiConfig("rest-timeouts", "local", (RestRoute("GET", "/quick", "quick", None, 0.1),
+                                                   RestRoute("GET", "/slow", "slow", None, 900.0)))
+    with RestGateway([api], invoke, integration_timeout=0.3) as gw:
+        assert request(gw, "GET", "/local/quick")[0] == 200
+        status, _, body = request(gw, "GET", "/local/slow")
+    assert status == 504 and json.loads(body) == {"message": "Endpoint request timed out"}
+    assert not threads["quick"].startswith("rest-integration") and threads["slow"].startswith("rest-integration")
+
+
 # ---------------------------------------------------------------- hostile clients (issue 9)
 
 

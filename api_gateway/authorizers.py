@@ -2,6 +2,7 @@
 returns (an explicit Deny wins; otherwise some Allow must match the ARN)."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from api_gateway.config import Authorizer
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=4096)   # a cached authorizer policy is evaluated on every request
 def _iam_pattern(resource: str) -> re.Pattern:
     # IAM wildcards: * any run of characters, ? one character; nothing else is special
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in resource) + r"\Z")

@@ -331,6 +331,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # client's delayed ACK (~40 ms on every kept-alive request)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    _date: tuple[int, str] = (0, "")
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once a second (the stdlib formats it on every response)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        date = _RequestHandler._date
+        if date[0] != now:
+            date = _RequestHandler._date = (now, super().date_time_string(now))
+        return date[1]
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         log.debug("%s " + format, self.client_address[0], *args)
 

@@ -32,6 +32,11 @@ def test_a_function_runs_in_its_own_process_with_its_own_environment(cloud):
     assert "GREETING" not in os.environ  # the local cloud's process is untouched
 
 
+def test_a_sandbox_runs_five_steps_nicer_than_the_local_cloud(cloud):
+    pid = cloud.invoke("Probe", {})["pid"]
+    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + 5
+
+
 def test_a_warm_sandbox_keeps_its_module_state_and_a_cold_start_is_reported(cloud):
     first, second = cloud.invoke("Probe", {}), cloud.invoke("Probe", {})
     assert second["pid"] == first["pid"] and second["cold_at"] == first["cold_at"]

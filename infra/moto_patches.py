@@ -811,12 +811,33 @@ def _history_compacted(original: Callable) -> Callable:
         manager = getattr(env, "event_manager", None)
         if manager is None or isinstance(manager, _FinishedHistory):
             return
-        env.event_manager = _FinishedHistory(manager.get_event_history())
+        with manager._mutex:  # get_event_history() would deep-copy the list first; pickling copies it anyway
+            env.event_manager = _FinishedHistory(manager._history_event_list)
         env.states = None   # the interpreter's working data (the last input, the context object)
         env.heap = {}
         env.stack = []
 
     return terminated
+
+
+def _newest_first(original: Callable) -> Callable:
+    """DescribeExecution looked for the execution from the oldest of the state machine's (up to
+    EXECUTION_RETENTION) executions; the ones described are nearly always the newest."""
+
+    def describe_execution(self: Any, execution_arn: str) -> Any:
+        self._validate_execution_arn(execution_arn)
+        for execution in reversed(self._get_state_machine_for_execution(execution_arn).executions):
+            if execution.execution_arn == execution_arn:
+                return execution
+        return original(self, execution_arn)  # ExecutionDoesNotExist, as moto raises it
+
+    return describe_execution
+
+
+def _sfn_backend() -> Any:
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    return StepFunctionBackend
 
 
 def _execution_worker_communication() -> Any:
@@ -889,6 +910,8 @@ EMULATOR_PATCHES: list[Replacement] = [
           "every execution and its history kept forever"),
     Replacement("sfn-finished-history-compacted", _execution_worker_communication, "terminated", _history_compacted,
           "a finished execution kept its whole interpreter (~60 KB of cyclic objects) for its history's sake"),
+    Replacement("sfn-describe-newest-first", _sfn_backend, "describe_execution", _newest_first,
+          "DescribeExecution scanned the state machine's executions from the oldest"),
     Replacement("dynamodb-stream-retention", _stream_shard, "add", _bounded_stream,
           "a stream shard kept every record it was ever given"),
     Replacement("dynamodb-stream-trim-horizon", _stream_shard, "get", _trimmed_reads_skip,

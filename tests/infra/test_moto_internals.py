@@ -284,7 +284,16 @@ def test_retention_bounds_touch_these_moto_internals():
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.xray.models import SegmentCollection, TraceSegment, XRayBackend
 
-    # history is read from the event manager only; terminated is the worker's last step
+    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    # history is read from the event manager only, a copy of its list under its mutex; terminated is the
+    # worker's last step
+    assert "with self._mutex:\n            return copy.deepcopy(self._history_event_list)" in inspect.getsource(
+        EventManager.get_event_history)
+    # DescribeExecution: the execution of that ARN among its state machine's, or ExecutionDoesNotExist
+    assert "state_machine.executions if x.execution_arn == execution_arn" in inspect.getsource(
+        StepFunctionBackend.describe_execution)
     assert "env.event_manager.get_event_history()" in inspect.getsource(Execution.to_history_output)
     assert inspect.getsource(ExecutionWorker._execution_logic).rstrip().endswith(
         "self._execution_communication.terminated()")

@@ -28,6 +28,7 @@ import pickle
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 import zipfile
 import zlib
@@ -881,6 +882,56 @@ def _trimmed_reads_skip(original: Callable) -> Callable:
     return get
 
 
+#: seconds a DynamoDB Streams shard iterator stays valid after it is returned (AWS: 15 minutes)
+ITERATOR_SECONDS = 15 * 60
+
+
+class _ExpiringIterators(dict):
+    """A streams backend's shard iterators, dropped ITERATOR_SECONDS after they were issued. moto kept every one
+    (~1 KB each), and a stream event source takes a new iterator with every poll, four a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._issued: deque[tuple[float, str]] = deque()
+
+    def __setitem__(self, arn: str, iterator: Any) -> None:
+        super().__setitem__(arn, iterator)
+        issued = self.__dict__.setdefault("_issued", deque())  # (unpickling sets items before the state)
+        now = time.monotonic()
+        issued.append((now, arn))
+        while issued and now - issued[0][0] > ITERATOR_SECONDS:
+            self.pop(issued.popleft()[1], None)
+
+
+def _streams_backend() -> Any:
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    return DynamoDBStreamsBackend
+
+
+def _expiring_iterators(original: Callable) -> Callable:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.shard_iterators = _ExpiringIterators()
+
+    return __init__
+
+
+def _expired_iterator_error(original: Callable) -> Callable:
+    """GetRecords with an iterator that has expired (or was never issued) answers ExpiredIteratorException, as
+    DynamoDB Streams does (moto failed on a KeyError)."""
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
+        if iterator_arn not in self.shard_iterators:
+            from moto.core.exceptions import JsonRESTError
+
+            raise JsonRESTError("ExpiredIteratorException", "Iterator expired. The iterator was created over 15 "
+                                                            "minutes ago or was never issued.")
+        return original(self, iterator_arn, limit)
+
+    return get_records
+
+
 EMULATOR_PATCHES: list[Replacement] = [
     Replacement("dynamodb-atomic-requests", _dynamo_handler, "call_action", _atomic_call_action,
           "moto's UpdateItem ADD and TransactWriteItems read, change and write without isolation: 20 concurrent "
@@ -916,6 +967,10 @@ EMULATOR_PATCHES: list[Replacement] = [
           "a stream shard kept every record it was ever given"),
     Replacement("dynamodb-stream-trim-horizon", _stream_shard, "get", _trimmed_reads_skip,
           "reading below the first record kept failed an assert"),
+    Replacement("dynamodb-stream-iterators-expire", _streams_backend, "__init__", _expiring_iterators,
+          "every shard iterator ever issued was kept (a stream event source takes four a second)"),
+    Replacement("dynamodb-stream-expired-iterator", _streams_backend, "get_records", _expired_iterator_error,
+          "an unknown iterator failed with a KeyError"),
     *(Replacement(f"sfn-live-threads-{name.rsplit('.', 1)[1]}", _owner(name), "TMP_THREADS",
                   lambda _: _live_threads, "every finished worker thread (and its execution) kept forever")
       for name in _THREAD_LIST_MODULES),

@@ -301,6 +301,13 @@ def test_retention_bounds_touch_these_moto_internals():
     # stream numbering is relative to starting_sequence_number
     assert "seq = len(self.items) + self.starting_sequence_number" in inspect.getsource(StreamShard.add)
     assert "start -= self.starting_sequence_number" in inspect.getsource(StreamShard.get)
+    # stream shard iterators live in the streams backend's dict, one more with every read
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+
+    assert "self.shard_iterators: dict[str, ShardIterator] = {}" in inspect.getsource(DynamoDBStreamsBackend.__init__)
+    assert "shard_iterator = self.shard_iterators[iterator_arn]" in inspect.getsource(
+        DynamoDBStreamsBackend.get_records)
+    assert "self.streams_backend.shard_iterators[new_shard_iterator.arn] = (" in inspect.getsource(ShardIterator.get)
     # traces by id, each segment keeping its raw document
     assert "self._traces: dict[str, dict[str, Any]]" in inspect.getsource(SegmentCollection.__init__)
     assert "raw=doc" in inspect.getsource(XRayBackend.process_segment)

@@ -142,3 +142,42 @@ def test_a_stream_shard_keeps_its_newest_records_and_old_iterators_read_from_the
         finally:
             for p in reversed(patches):
                 p.revert()
+
+
+def test_stream_shard_iterators_expire_and_an_expired_one_is_refused(monkeypatch):
+    import pytest
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from infra import moto_patches
+
+    monkeypatch.setattr(moto_patches, "ITERATOR_SECONDS", 0.2)
+    patches = [p for p in moto_patches.EMULATOR_PATCHES if p.name.startswith("dynamodb-stream-")]
+    with mock_aws():
+        for p in patches:
+            p.apply()
+        try:
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                             BillingMode="PAY_PER_REQUEST",
+                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+            arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+            streams = dynamodbstreams_backends["123456789012"]["us-east-1"]
+            shard = streams.describe_stream(arn)["Shards"][0]["ShardId"]
+            first = streams.get_shard_iterator(arn, shard, "TRIM_HORIZON").arn
+            ddb.put_item(TableName="t", Item={"k": {"S": "a"}})
+            answer = streams.get_records(first, 10)   # as a poller does: each read hands out the next iterator
+            assert [r["dynamodb"]["NewImage"]["k"]["S"] for r in answer["Records"]] == ["a"]
+            following = answer["NextShardIterator"]
+            time.sleep(0.3)
+            for _ in range(5):   # newer iterators issued after the first ones' 15 minutes (here 0.2 s)
+                following = streams.get_records(following, 10)["NextShardIterator"]
+            assert len(streams.shard_iterators) <= 6 and first not in streams.shard_iterators
+            with pytest.raises(JsonRESTError) as expired:
+                streams.get_records(first, 10)
+            assert expired.value.error_type == "ExpiredIteratorException"
+            assert streams.get_records(following, 10)["Records"] == []
+        finally:
+            for p in reversed(patches):
+                p.revert()

@@ -682,12 +682,6 @@ def _named_cheaply(original: Callable) -> Callable:
     return start
 
 
-def _base_model() -> Any:
-    from moto.core.common_models import BaseModel
-
-    return BaseModel
-
-
 class _WeakInstances:
     """A moto model class's ``instances_tracked`` (every instance ever made, for the moto server's
     /moto-api/data.json) holding its instances weakly: moto's list kept each one alive for the life of the process,
@@ -835,26 +829,8 @@ def _newest_first(original: Callable) -> Callable:
     return describe_execution
 
 
-def _sfn_backend() -> Any:
-    from moto.stepfunctions.models import StepFunctionBackend
-
-    return StepFunctionBackend
-
-
-def _execution_worker_communication() -> Any:
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-
-    return BaseExecutionWorkerCommunication
-
-
 #: records a DynamoDB stream shard keeps (DynamoDB Streams keep 24 hours; a local cloud keeps the newest ones)
 STREAM_RECORDS = int(os.environ.get("NOTIFYX_STREAM_RECORDS", "1000"))
-
-
-def _stream_shard() -> Any:
-    from moto.dynamodb.models.table import StreamShard
-
-    return StreamShard
 
 
 def _bounded_stream(original: Callable) -> Callable:
@@ -890,23 +866,14 @@ class _ExpiringIterators(dict):
     """A streams backend's shard iterators, dropped ITERATOR_SECONDS after they were issued. moto kept every one
     (~1 KB each), and a stream event source takes a new iterator with every poll, four a second."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._issued: deque[tuple[float, str]] = deque()
-
     def __setitem__(self, arn: str, iterator: Any) -> None:
         super().__setitem__(arn, iterator)
-        issued = self.__dict__.setdefault("_issued", deque())  # (unpickling sets items before the state)
+        # (time issued, arn), oldest first; made here, not in __init__: unpickling sets items before the state
+        issued: deque[tuple[float, str]] = self.__dict__.setdefault("_issued", deque())
         now = time.monotonic()
         issued.append((now, arn))
         while issued and now - issued[0][0] > ITERATOR_SECONDS:
             self.pop(issued.popleft()[1], None)
-
-
-def _streams_backend() -> Any:
-    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
-
-    return DynamoDBStreamsBackend
 
 
 def _expiring_iterators(original: Callable) -> Callable:
@@ -951,7 +918,8 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "condition and filter expressions lexed again, with regexes compiled per token, on every call"),
     Replacement("sfn-branch-thread-names", _branch_worker_class, "start", _named_cheaply,
                 "each Parallel branch's thread was named after a dump of the branch's parsed definition"),
-    Replacement("moto-weakly-tracked-instances", _base_model, "__new__", _weakly_tracked,
+    Replacement("moto-weakly-tracked-instances", _owner("moto.core.common_models", "BaseModel"),
+                "__new__", _weakly_tracked,
                 "moto kept every model instance it ever made (item copies, pruned log events and executions)"),
     Replacement("moto-cached-method-names", _owner("moto.core.responses"), "method_names_from_class",
                 _cached_method_names, "moto lists a response class's methods on every request"),
@@ -959,17 +927,24 @@ EMULATOR_PATCHES: list[Replacement] = [
           "a new boto3 client per Lambda task"),
     Replacement("sfn-bounded-executions", _sfn_parser_backend, "start_execution", _bounded_executions,
           "every execution and its history kept forever"),
-    Replacement("sfn-finished-history-compacted", _execution_worker_communication, "terminated", _history_compacted,
+    Replacement("sfn-finished-history-compacted",
+                _owner("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication"),
+                "terminated", _history_compacted,
           "a finished execution kept its whole interpreter (~60 KB of cyclic objects) for its history's sake"),
-    Replacement("sfn-describe-newest-first", _sfn_backend, "describe_execution", _newest_first,
+    Replacement("sfn-describe-newest-first", _owner("moto.stepfunctions.models", "StepFunctionBackend"),
+                "describe_execution", _newest_first,
           "DescribeExecution scanned the state machine's executions from the oldest"),
-    Replacement("dynamodb-stream-retention", _stream_shard, "add", _bounded_stream,
+    Replacement("dynamodb-stream-retention", _owner("moto.dynamodb.models.table", "StreamShard"),
+                "add", _bounded_stream,
           "a stream shard kept every record it was ever given"),
-    Replacement("dynamodb-stream-trim-horizon", _stream_shard, "get", _trimmed_reads_skip,
+    Replacement("dynamodb-stream-trim-horizon", _owner("moto.dynamodb.models.table", "StreamShard"),
+                "get", _trimmed_reads_skip,
           "reading below the first record kept failed an assert"),
-    Replacement("dynamodb-stream-iterators-expire", _streams_backend, "__init__", _expiring_iterators,
+    Replacement("dynamodb-stream-iterators-expire", _owner("moto.dynamodbstreams.models", "DynamoDBStreamsBackend"),
+                "__init__", _expiring_iterators,
           "every shard iterator ever issued was kept (a stream event source takes four a second)"),
-    Replacement("dynamodb-stream-expired-iterator", _streams_backend, "get_records", _expired_iterator_error,
+    Replacement("dynamodb-stream-expired-iterator", _owner("moto.dynamodbstreams.models", "DynamoDBStreamsBackend"),
+                "get_records", _expired_iterator_error,
           "an unknown iterator failed with a KeyError"),
     *(Replacement(f"sfn-live-threads-{name.rsplit('.', 1)[1]}", _owner(name), "TMP_THREADS",
                   lambda _: _live_threads, "every finished worker thread (and its execution) kept forever")

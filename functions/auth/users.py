@@ -9,8 +9,8 @@ from pynamodb.exceptions import PutError
 from auth import passwords
 from auth.models import User
 from core import clock, validation
-from core.errors import AppError, invalid
 from core.dynamodb import condition_failed
+from core.errors import AppError, invalid
 
 MAX_PASSWORD_LENGTH = 1024
 # an account takes this many wrong passwords in a row freely; then each one locks its logins for twice as long

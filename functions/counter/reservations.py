@@ -14,9 +14,9 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from core import clock, config
+from core.dynamodb import condition_failed
 from core.errors import AppError
 from counter.models import ABORTED, COMMITTED, PREPARED, TOTAL, CounterEntry, reservation_entry
-from core.dynamodb import condition_failed
 
 PARTICIPANT = "counter"
 COMMIT_ATTEMPTS = 8  # concurrent commits of one user all touch its total: DynamoDB cancels conflicting ones

@@ -30,10 +30,8 @@ def on_connect(event: dict, context: Any) -> dict:
     endpoint = (f"https://{request_context['domainName']}/{request_context['stage']}"
                 if request_context.get("domainName") and request_context.get("stage") else None)
     telemetry.correlate(connection_id=connection_id)
-    still_open = models.add(user_id, email, connection_id, session=_session(event), endpoint=endpoint)
+    models.add(user_id, email, connection_id, session=_session(event), endpoint=endpoint)
     telemetry.count("ConnectionsOpened")
-    if still_open is not None:
-        telemetry.gauge("OpenConnections", still_open)
     return {"statusCode": 200}
 
 
@@ -43,10 +41,8 @@ def on_disconnect(event: dict, context: Any) -> dict:
     user_id, _, connection_id = _who(event)
     if user_id and connection_id:
         telemetry.correlate(connection_id=connection_id)
-        still_open = models.remove(user_id, connection_id, session=_session(event))
+        models.remove(user_id, connection_id, session=_session(event))
         telemetry.count("ConnectionsClosed")
-        if still_open is not None:
-            telemetry.gauge("OpenConnections", still_open)
     else:
         log.warning("disconnect without an authorized user: %s", connection_id)
     return {"statusCode": 200}

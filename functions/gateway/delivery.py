@@ -32,10 +32,8 @@ def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:
         client.post_to_connection(ConnectionId=connection_id, Data=data)
         return True
     except client.exceptions.GoneException:
-        still_open = models.remove(user_id, connection_id)  # the socket is closed: forget it
+        models.remove(user_id, connection_id)  # the socket is closed: forget it
         telemetry.count("GoneConnectionsRemoved")
-        if still_open is not None:
-            telemetry.gauge("OpenConnections", still_open)
     except Exception as e:  # one bad connection must not stop the others
         log.warning("post to %s failed: %s", connection_id, e)
     return False

@@ -5,7 +5,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAtt
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
-from core import config
+from core import config, telemetry
 from core.dynamodb import condition_failed
 
 
@@ -33,10 +33,13 @@ def _entry(session: str, connection_id: str) -> str:
 
 
 def _counted(delta: int) -> int:
-    """Add `delta` to the count of open connections; the count after (the OpenConnections gauge)."""
+    """Add `delta` to the count of open connections; the count after, also emitted as the OpenConnections gauge
+    (every change of the count goes through here)."""
     item = Connection(OPEN)
     item.update(actions=[Connection.open_count.add(delta)])
-    return int(item.open_count or 0)
+    count = int(item.open_count or 0)
+    telemetry.gauge("OpenConnections", count)
+    return count
 
 
 def add(user_id: str, email: str | None, connection_id: str, session: str | None = None,

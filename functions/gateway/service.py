@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from core import aws, telemetry
+from core import aws
 from core.dispatch import internal_handler
 from gateway import delivery, models
 
@@ -12,9 +12,7 @@ log = logging.getLogger(__name__)
 
 def close_session(user_id: str, session: str) -> dict:
     """Close every WebSocket opened with the session's token (logout), through @connections DELETE."""
-    connection_ids, endpoint, still_open = models.end_session(user_id, session)
-    if still_open is not None:
-        telemetry.gauge("OpenConnections", still_open)
+    connection_ids, endpoint, _ = models.end_session(user_id, session)
     closed = 0
     if connection_ids and endpoint:
         client = aws.client("apigatewaymanagementapi", endpoint_url=endpoint, retries={"max_attempts": 2})

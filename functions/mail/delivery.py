@@ -21,8 +21,8 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from core import aws, clock, config, services, telemetry
 from core.discovery import Instance
 from core.dispatch import is_infrastructure_failure
-from mail.models import FAILED, QUEUED, SENT, Mail
 from core.dynamodb import condition_failed
+from mail.models import FAILED, QUEUED, SENT, Mail
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import time
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from core import validation
+from core.dynamodb import condition_failed
 from core.errors import AppError
 from persist.models import Notification, Subscription, Topic
 from persist.topics import get
-from core.dynamodb import condition_failed
 
 TURN_WAIT_SECONDS = 8.0
 # the earlier seq is usually being sent by another gateway invocation right now: look again soon, then back off

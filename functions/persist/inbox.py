@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from core import clock, validation
+from core.dynamodb import condition_failed
 from core.errors import AppError
 from persist import publishing
 from persist.models import Notification, Receipt, Subscription, Topic
 from persist.topics import find_subscription, subscription_of
-from core.dynamodb import condition_failed
 
 PAGE = 100
 

@@ -13,10 +13,10 @@ import time
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from core import validation
+from core.dynamodb import condition_failed
 from core.errors import AppError
 from persist.models import Notification, Subscription, Topic
 from persist.topics import find
-from core.dynamodb import condition_failed
 
 COMMIT_DEADLINE_SECONDS = 4.0
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
 from core import clock, validation
+from core.dynamodb import condition_failed
 from core.errors import AppError
 from persist.models import Subscription, Topic
-from core.dynamodb import condition_failed
 
 STATUSES = ("active", "closed")
 

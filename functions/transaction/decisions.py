@@ -4,8 +4,8 @@ from __future__ import annotations
 from pynamodb.exceptions import PutError, UpdateError
 
 from core import clock, config
-from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 from core.dynamodb import condition_failed
+from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 
 # what the state machine adds to the execution state (limits: its timeouts); the rest is the transaction's input
 FLOW_KEYS = {"limits", "votes", "decision", "commit", "error"}

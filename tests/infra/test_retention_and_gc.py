@@ -3,6 +3,7 @@ garbage-collection policy (infra/collector.py) keeps long-lived data out of the 
 leaking cycles: they are reclaimed once the cloud is idle."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 import weakref
@@ -109,10 +110,11 @@ def test_xray_keeps_the_newest_traces_up_to_the_segment_bound(monkeypatch):
         assert all(len(docs) == 10 for _, docs in store.recent(5))
 
 
-def test_a_stream_shard_keeps_its_newest_records_and_old_iterators_read_from_the_oldest(monkeypatch):
+@contextlib.contextmanager
+def table_with_a_stream(view: str):
+    """Table "t" with a stream of this view type, on moto with the emulator's stream patches applied."""
     from infra import moto_patches
 
-    monkeypatch.setattr(moto_patches, "STREAM_RECORDS", 20)
     patches = [p for p in moto_patches.EMULATOR_PATCHES if p.name.startswith("dynamodb-stream-")]
     with mock_aws():
         for p in patches:
@@ -122,26 +124,34 @@ def test_a_stream_shard_keeps_its_newest_records_and_old_iterators_read_from_the
             ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
                              AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
                              BillingMode="PAY_PER_REQUEST",
-                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-            from moto.dynamodb.models import dynamodb_backends
-
-            shard = dynamodb_backends["123456789012"]["us-east-1"].tables["t"].stream_shard
-            first = shard.starting_sequence_number   # where a TRIM_HORIZON iterator taken now reads from
-            for n in range(50):
-                ddb.put_item(TableName="t", Item={"k": {"S": f"k{n}"}})
-            kept = shard.get(shard.starting_sequence_number, 100)
-            keys = [r["dynamodb"]["Keys"]["k"]["S"] for r in kept]
-            assert 18 <= len(keys) <= 20 and keys == [f"k{n}" for n in range(50 - len(keys), 50)]
-            numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in kept]
-            assert numbers == list(range(first + 50 - len(keys), first + 50))   # numbering goes on
-            assert shard.get(first, 100) == kept   # an iterator from before the trim reads from the oldest kept
-            ddb.put_item(TableName="t", Item={"k": {"S": "after"}})
-            latest = shard.get(numbers[-1] + 1, 100)
-            assert [r["dynamodb"]["Keys"]["k"]["S"] for r in latest] == ["after"]
-            assert int(latest[0]["dynamodb"]["SequenceNumber"]) == first + 50
+                             StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+            yield ddb
         finally:
             for p in reversed(patches):
                 p.revert()
+
+
+def test_a_stream_shard_keeps_its_newest_records_and_old_iterators_read_from_the_oldest(monkeypatch):
+    from infra import moto_patches
+
+    monkeypatch.setattr(moto_patches, "STREAM_RECORDS", 20)
+    with table_with_a_stream("NEW_AND_OLD_IMAGES") as ddb:
+        from moto.dynamodb.models import dynamodb_backends
+
+        shard = dynamodb_backends["123456789012"]["us-east-1"].tables["t"].stream_shard
+        first = shard.starting_sequence_number   # where a TRIM_HORIZON iterator taken now reads from
+        for n in range(50):
+            ddb.put_item(TableName="t", Item={"k": {"S": f"k{n}"}})
+        kept = shard.get(shard.starting_sequence_number, 100)
+        keys = [r["dynamodb"]["Keys"]["k"]["S"] for r in kept]
+        assert 18 <= len(keys) <= 20 and keys == [f"k{n}" for n in range(50 - len(keys), 50)]
+        numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in kept]
+        assert numbers == list(range(first + 50 - len(keys), first + 50))   # numbering goes on
+        assert shard.get(first, 100) == kept   # an iterator from before the trim reads from the oldest kept
+        ddb.put_item(TableName="t", Item={"k": {"S": "after"}})
+        latest = shard.get(numbers[-1] + 1, 100)
+        assert [r["dynamodb"]["Keys"]["k"]["S"] for r in latest] == ["after"]
+        assert int(latest[0]["dynamodb"]["SequenceNumber"]) == first + 50
 
 
 def test_stream_shard_iterators_expire_and_an_expired_one_is_refused(monkeypatch):
@@ -152,32 +162,20 @@ def test_stream_shard_iterators_expire_and_an_expired_one_is_refused(monkeypatch
     from infra import moto_patches
 
     monkeypatch.setattr(moto_patches, "ITERATOR_SECONDS", 0.2)
-    patches = [p for p in moto_patches.EMULATOR_PATCHES if p.name.startswith("dynamodb-stream-")]
-    with mock_aws():
-        for p in patches:
-            p.apply()
-        try:
-            ddb = boto3.client("dynamodb", region_name="us-east-1")
-            ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-                             BillingMode="PAY_PER_REQUEST",
-                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
-            arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
-            streams = dynamodbstreams_backends["123456789012"]["us-east-1"]
-            shard = streams.describe_stream(arn)["Shards"][0]["ShardId"]
-            first = streams.get_shard_iterator(arn, shard, "TRIM_HORIZON").arn
-            ddb.put_item(TableName="t", Item={"k": {"S": "a"}})
-            answer = streams.get_records(first, 10)   # as a poller does: each read hands out the next iterator
-            assert [r["dynamodb"]["NewImage"]["k"]["S"] for r in answer["Records"]] == ["a"]
-            following = answer["NextShardIterator"]
-            time.sleep(0.3)
-            for _ in range(5):   # newer iterators issued after the first ones' 15 minutes (here 0.2 s)
-                following = streams.get_records(following, 10)["NextShardIterator"]
-            assert len(streams.shard_iterators) <= 6 and first not in streams.shard_iterators
-            with pytest.raises(JsonRESTError) as expired:
-                streams.get_records(first, 10)
-            assert expired.value.error_type == "ExpiredIteratorException"
-            assert streams.get_records(following, 10)["Records"] == []
-        finally:
-            for p in reversed(patches):
-                p.revert()
+    with table_with_a_stream("NEW_IMAGE") as ddb:
+        arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+        streams = dynamodbstreams_backends["123456789012"]["us-east-1"]
+        shard = streams.describe_stream(arn)["Shards"][0]["ShardId"]
+        first = streams.get_shard_iterator(arn, shard, "TRIM_HORIZON").arn
+        ddb.put_item(TableName="t", Item={"k": {"S": "a"}})
+        answer = streams.get_records(first, 10)   # as a poller does: each read hands out the next iterator
+        assert [r["dynamodb"]["NewImage"]["k"]["S"] for r in answer["Records"]] == ["a"]
+        following = answer["NextShardIterator"]
+        time.sleep(0.3)
+        for _ in range(5):   # newer iterators issued after the first ones' 15 minutes (here 0.2 s)
+            following = streams.get_records(following, 10)["NextShardIterator"]
+        assert len(streams.shard_iterators) <= 6 and first not in streams.shard_iterators
+        with pytest.raises(JsonRESTError) as expired:
+            streams.get_records(first, 10)
+        assert expired.value.error_type == "ExpiredIteratorException"
+        assert streams.get_records(following, 10)["Records"] == []

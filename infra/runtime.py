@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import account, faults
+from infra.template import cache_dir
 from infra.sandbox_bootstrap import LambdaContext
 
 logger = logging.getLogger("notifyx.runtime")
@@ -244,8 +245,10 @@ class _Function:
 
     def sandbox_spec(self) -> dict[str, Any]:
         spec = self.spec
+        cache = cache_dir()
         return {"name": spec.name, "arn": spec.arn, "handler": spec.handler, "code_dir": str(spec.code_dir),
-                "memory": spec.memory, "layers": [str(layer) for layer in spec.layers]}
+                "memory": spec.memory, "layers": [str(layer) for layer in spec.layers],
+                "pycache": str(cache / "pycache") if cache else None}
 
 
 def _lambda_env(spec: FunctionSpec) -> dict[str, str]:

@@ -102,19 +102,27 @@ class _ManagedPolicies(dict):
         return self[name]
 
 
+def cache_dir() -> Path | None:
+    """Where the local cloud keeps what it can compute again: ``NOTIFYX_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/notifyx``, else ``~/.cache/notifyx``; None when ``NOTIFYX_CACHE_DIR`` is ``off``."""
+    setting = os.environ.get("NOTIFYX_CACHE_DIR", "")
+    if setting.lower() == "off":
+        return None
+    return Path(setting) if setting else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "notifyx"
+
+
 class _TranslationCache:
     """aws-sam-translator's output for one SAM document and its parameter values, kept as a JSON file named by
     their hash (with the translator's version), so that a start of the same template skips the translator: its
-    import and transform were a tenth of `notifyx up`'s start-up. ``NOTIFYX_CACHE_DIR`` places the cache (default
-    ``$XDG_CACHE_HOME/notifyx``, else ``~/.cache/notifyx``); ``off`` turns it off. A failed translation is not
-    kept; a file that cannot be read or written is only a miss."""
+    import and transform were a tenth of `notifyx up`'s start-up. It lives in ``cache_dir()/sam``. A failed
+    translation is not kept; a file that cannot be read or written is only a miss."""
 
     VERSION = 1  # of what expand() hands the translator: a change of that must change the key
 
     def __init__(self, doc: dict[str, Any], values: dict[str, Any]) -> None:
         self.path: Path | None = None
-        setting = os.environ.get("NOTIFYX_CACHE_DIR", "")
-        if setting.lower() == "off":
+        root = cache_dir()
+        if root is None:
             return
         from importlib.metadata import PackageNotFoundError, version
 
@@ -127,8 +135,6 @@ class _TranslationCache:
                                   sort_keys=True)
         except (TypeError, ValueError):  # something JSON cannot say: not cached
             return
-        root = Path(setting) if setting else \
-            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "notifyx"
         self.path = root / "sam" / f"{hashlib.sha256(material.encode()).hexdigest()}.json"
 
     def load(self) -> dict[str, Any] | None:

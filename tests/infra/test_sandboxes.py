@@ -4,6 +4,8 @@ their AWS calls reach the emulator of the local cloud's process."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -112,6 +114,44 @@ def test_sandboxes_copy_the_fork_servers_launch_without_the_parent_main():
     for piece in ("spawn.get_preparation_data(process_obj._name)", "reduction.dump(prep_data, buf)",
                   "forkserver.connect_to_new_process(self._fds)", "self.pid = forkserver.read_signed(self.sentinel)"):
         assert piece in source, piece
+
+
+def test_a_sandbox_s_clients_use_the_models_its_fork_server_parsed():
+    """boto3 and botocore clients made in a sandbox read every botocore file from the fork server's preload; a
+    miss re-parses megabytes of JSON on each cold start (boto3's loader has one more search path: another key)."""
+    probe = (
+        "import boto3, botocore.session\n"
+        "from infra import moto_patches, sandbox_bootstrap\n"
+        "sandbox_bootstrap.preload()\n"
+        "before = set(moto_patches._SHARED_MODELS)\n"
+        "for service in sandbox_bootstrap.PRELOAD_MODELS:\n"
+        "    boto3.client(service, region_name='us-east-1', endpoint_url='https://example.com/prod')\n"
+        "    botocore.session.get_session().create_client(service, region_name='us-east-1')\n"
+        "print(sorted(str(k[2]) for k in set(moto_patches._SHARED_MODELS) - before))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_sandbox_compiles_function_code_once_into_the_cache_when_bytecode_is_not_written(tmp_path):
+    """Under -B (PYTHONDONTWRITEBYTECODE) a sandbox writes the function's bytecode to the local cloud's cache, not
+    beside its sources, and the next cold start reads it from there."""
+    probe = (
+        "import sys\n"
+        "from infra.cloud import LocalCloud\n"
+        f"with LocalCloud({str(FIXTURES / 'sandboxes' / 'template.yaml')!r}, static_dir=None,\n"
+        "                sandboxes='process') as cloud:\n"
+        "    print(cloud.invoke('Probe', {})['greeting'])\n")
+    env = {**os.environ, "NOTIFYX_CACHE_DIR": str(tmp_path)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    out = subprocess.run([sys.executable, "-B", "-c", probe], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parents[2], env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("hello from the probe")
+    code = (FIXTURES / "sandboxes" / "app").resolve()
+    assert list((tmp_path / "pycache").glob(f"{str(code).lstrip('/')}/probe.*.pyc"))
+    assert not (code / "__pycache__").exists()
 
 
 def _alive(pid: int) -> bool:

@@ -422,7 +422,7 @@ class LambdaRuntime:
             finally:
                 done.set()
 
-        _workers.submit(contextvars.copy_context(), work)
+        threads.submit(contextvars.copy_context(), work)
         if not done.wait(spec.timeout):
             logger.warning("%s timed out after %.2f s (its thread keeps running)", spec.name, spec.timeout)
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds")
@@ -578,7 +578,8 @@ class _WorkerPool:
                 self._idle.append(inbox)
 
 
-_workers = _WorkerPool()
+#: the threads that run handlers (thread sandboxes) and sandboxes' calls that wait (infra.sandbox)
+threads = _WorkerPool()
 
 
 class _ImportModuleError(Exception):

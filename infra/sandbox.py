@@ -10,10 +10,13 @@ The cheap channel: a sandbox's AWS calls come back over its multiprocessing conn
 answered in this process by the same botocore handlers that answer this process's own calls (the emulator in
 process, @connections, Lambda invokes), raised on a botocore session of this process. A call nobody here
 answers (a real AWS endpoint, say) is sent over HTTP from here. The thread that invoked the sandbox serves its
-calls, so a sandbox costs no thread hand-off.
+calls, so a sandbox costs no thread hand-off; a call that waits on something else (a synchronous Lambda
+invoke, a long poll) is answered on a thread of its own, so that the handler's other threads' calls, in flight
+at the same time as on Lambda, are not held behind it.
 """
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
 import multiprocessing
@@ -32,6 +35,10 @@ from infra import sandbox_bootstrap
 logger = logging.getLogger("notifyx.sandbox")
 
 MAX_IDLE_PER_FUNCTION = 64
+
+#: calls that wait on other work (botocore event names' service id and operation), answered off the invoking thread
+WAITING_CALLS = {("lambda", "Invoke"), ("sqs", "ReceiveMessage"), ("sfn", "StartSyncExecution"),
+                 ("sfn", "GetActivityTask"), ("lambda", "InvokeWithResponseStream")}
 
 _context: Any = None
 _context_lock = threading.Lock()
@@ -99,6 +106,7 @@ class Sandbox:
         self.log_stream = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
         spec = {**spec, "log_stream": self.log_stream}
         self.conn, child = context.Pipe()
+        self._sending = threading.Lock()  # answers to waiting calls are sent from other threads
         self.process = SandboxProcess(target=sandbox_bootstrap.serve, args=(child, spec, environ),
                                                 name=f"sandbox-{spec['name']}", daemon=True)
         self.process.start()
@@ -117,23 +125,40 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         try:
             # trace: the X-Ray header Lambda hands the runtime (Lambda-Runtime-Trace-Id) for _X_AMZN_TRACE_ID
-            sandbox_bootstrap.send(self.conn, ("invoke", event_json, request_id, timeout, trace))
+            with self._sending:
+                sandbox_bootstrap.send(self.conn, ("invoke", event_json, request_id, timeout, trace))
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._readable.poll(remaining * 1000):
                     raise SandboxTimeout()
                 message = sandbox_bootstrap.recv(self.conn)
                 if message[0] == "call":
-                    try:
-                        reply = ("ok", answer(*message[1:]))
-                    except Exception as exc:  # noqa: BLE001 - the sandbox's botocore sees a failed request
-                        logger.warning("answering a call of %s failed: %s", self.process.name, exc)
-                        reply = ("error", f"{type(exc).__name__}: {exc}")
-                    sandbox_bootstrap.send(self.conn, reply)
+                    if tuple(message[3].split(".")[1:3]) in WAITING_CALLS:
+                        from infra.runtime import threads
+
+                        threads.submit(contextvars.copy_context(),
+                                       lambda m=message: self._answer(answer, m, waited=True))
+                    else:
+                        self._answer(answer, message)
                 elif message[0] == "result":
                     return message[1], message[2], message[3], message[4]
         except (EOFError, OSError) as exc:
             raise SandboxExited() from exc
+
+    def _answer(self, answer: Any, message: tuple, waited: bool = False) -> None:
+        """Answer one call (``("call", number, kind, event_name, *arguments)``) with its number."""
+        try:
+            reply = ("ok", message[1], answer(*message[2:]))
+        except Exception as exc:  # noqa: BLE001 - the sandbox's botocore sees a failed request
+            logger.warning("answering a call of %s failed: %s", self.process.name, exc)
+            reply = ("error", message[1], f"{type(exc).__name__}: {exc}")
+        try:
+            with self._sending:
+                sandbox_bootstrap.send(self.conn, reply)
+        except (OSError, ValueError):
+            if not waited:
+                raise
+            # the sandbox was stopped while its call waited (a timeout): nobody to tell
 
     @property
     def alive(self) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import importlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -127,19 +128,81 @@ class ChannelError(Exception):
 
 
 class Channel:
-    """Requests to the local cloud's process over the sandbox's connection; thread-safe, one at a time."""
+    """Requests to the local cloud's process over the sandbox's connection, from any number of threads at once.
+
+    As on Lambda, a handler's threads may have several AWS calls in flight: each request carries a number, and
+    its answer comes back with it, in whatever order the local cloud finishes them. There is no reader thread:
+    one waiting caller at a time reads the connection for everyone, leaves other callers' answers (and the next
+    ``invoke`` message) where their owners find them, wakes each owner, and hands the reading on when its own
+    answer has come. One caller alone does one send and one receive.
+    """
+
+    INVOKE = "invoke"  # the key of the next invoke message
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
-        self.lock = threading.Lock()
+        self._sending = threading.Lock()
+        self._lock = threading.Lock()
+        self._arrived: dict[Any, Any] = {}  # key -> message read by a caller it was not for
+        self._parked: dict[Any, threading.Event] = {}  # key -> how to wake the caller waiting for it
+        self._reading = False
+        self._numbers = itertools.count(1)
 
     def call(self, *request: Any) -> Any:
-        with self.lock:
-            send(self.conn, ("call", *request))
-            kind, value = recv(self.conn)
+        number = next(self._numbers)
+        with self._sending:
+            send(self.conn, ("call", number, *request))
+        kind, _, value = self._wait(number)
         if kind == "error":
             raise ChannelError(value)
         return value
+
+    def result(self, *outcome: Any) -> None:
+        """An invocation's outcome (a handler's threads may be sending calls at the same moment)."""
+        with self._sending:
+            send(self.conn, ("result", *outcome))
+
+    def next_invoke(self) -> Any:
+        """The next ``invoke`` message (raises EOFError or OSError when the local cloud has gone)."""
+        return self._wait(self.INVOKE)
+
+    def _wait(self, key: Any) -> Any:
+        """The message for `key`: read by this caller, or by the one reading when it arrived (which wakes only
+        its owner: one wake-up per message however many callers wait)."""
+        with self._lock:
+            if key in self._arrived:
+                return self._arrived.pop(key)
+            if self._reading:
+                parked = self._parked[key] = threading.Event()
+            else:
+                self._reading, parked = True, None
+        while parked is not None:
+            parked.wait()
+            parked.clear()
+            with self._lock:
+                if key in self._arrived:
+                    del self._parked[key]
+                    return self._arrived.pop(key)
+                if not self._reading:  # woken to read in turn
+                    del self._parked[key]
+                    self._reading, parked = True, None
+        try:
+            while True:
+                message = recv(self.conn)
+                owner = self.INVOKE if message[0] == "invoke" else message[1]
+                if owner == key:
+                    return message
+                with self._lock:
+                    self._arrived[owner] = message
+                    waiting = self._parked.get(owner)
+                if waiting is not None:
+                    waiting.set()
+        finally:
+            with self._lock:
+                self._reading = False
+                successor = next((e for k, e in self._parked.items() if k not in self._arrived), None)
+            if successor is not None:
+                successor.set()
 
 
 def _streams(model: Any, member: str) -> bool:
@@ -264,12 +327,9 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
     init_error: dict[str, Any] | None = None
     while True:
         try:
-            message = recv(conn)
+            _, event_json, request_id, timeout, trace = channel.next_invoke()
         except (EOFError, OSError):
             return
-        if message[0] != "invoke":
-            continue
-        _, event_json, request_id, timeout, trace = message
         # as Lambda's runtime client does per invocation: the X-Ray SDK reads the trace header from here
         if trace:
             os.environ["_X_AMZN_TRACE_ID"] = trace
@@ -289,7 +349,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             reported_init = (time.perf_counter() - started) * 1000
             gc.freeze()  # the function's modules live as long as the sandbox
         if init_error is not None:
-            send(conn, ("result", None, init_error, reported_init, _drain(captured)))
+            channel.result(None, init_error, reported_init, _drain(captured))
             continue
         context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline)
         context.log_stream_name = spec.get("log_stream", context.log_stream_name)
@@ -310,7 +370,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             payload, error = None, {"errorType": type(exc).__name__, "errorMessage": str(exc),
                                     "stackTrace": traceback.format_exception(exc)[1:]}
         sys.stdout.flush()
-        send(conn, ("result", payload, error, reported_init, _drain(captured)))
+        channel.result(payload, error, reported_init, _drain(captured))
         if exiting:
             return
 

@@ -1,12 +1,17 @@
 """Fan-out: push a committed notification to every live connection of its recipients, in seq order per topic.
 
 Per recipient the only work is the frame send: user ids come from persist in one call, their connections
-from one BatchGetItem per 100 users, and the frame is serialized once.
+from one BatchGetItem per 100 users, and the frame is serialized once. Each send is a round trip to API
+Gateway, so up to SENDERS of them are in flight at once (a 1,000-connection topic is not 1,000 round trips
+end to end).
 """
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 from core import aws, clock, services, telemetry
 from gateway import frames, models
@@ -27,16 +32,42 @@ def _management_client(endpoint: str):
                       max_pool_connections=50)
 
 
-def _send(client, data: bytes, user_id: str, connection_id: str) -> bool:
+#: PostToConnection is a round trip to API Gateway: a topic's connections are posted to this many at a time
+SENDERS = 16
+_senders: ThreadPoolExecutor | None = None  # kept by the warm container
+_senders_lock = threading.Lock()
+
+
+def _send(post: tuple[Any, bytes, str]) -> str:
+    """One frame to one connection: "sent", "gone" (the socket is closed) or "failed"."""
+    client, data, connection_id = post
     try:
         client.post_to_connection(ConnectionId=connection_id, Data=data)
-        return True
+        return "sent"
     except client.exceptions.GoneException:
-        models.remove(user_id, connection_id)  # the socket is closed: forget it
-        telemetry.count("GoneConnectionsRemoved")
+        return "gone"
     except Exception as e:  # one bad connection must not stop the others
         log.warning("post to %s failed: %s", connection_id, e)
-    return False
+    return "failed"
+
+
+def _post_all(posts: list[tuple[Any, str, str]], data: bytes) -> int:
+    """Post `data` to each (client, user id, connection id), SENDERS at a time; the number of frames sent.
+    Connections found gone are forgotten."""
+    global _senders
+    jobs = [(client, data, connection_id) for client, _, connection_id in posts]
+    if len(jobs) > 1:
+        with _senders_lock:
+            if _senders is None:
+                _senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="fan-out")
+        outcomes = list(_senders.map(_send, jobs))
+    else:
+        outcomes = [_send(job) for job in jobs]
+    for (_, user_id, connection_id), outcome in zip(posts, outcomes, strict=True):
+        if outcome == "gone":
+            models.remove(user_id, connection_id)  # forget it
+            telemetry.count("GoneConnectionsRemoved")
+    return outcomes.count("sent")
 
 
 def fan_out(request_context: dict | None, notification: dict) -> int:
@@ -51,15 +82,14 @@ def fan_out(request_context: dict | None, notification: dict) -> int:
         log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
     try:
         data = frames.notification(notification)
-        # one thread: the sends are CPU (botocore, then an in-process queue), so threads only add GIL churn
         if request_context is not None:
             client = management_api(request_context)
             connections = models.live(turn["user_ids"]) if turn["user_ids"] else []
-            sent = sum(_send(client, data, *c) for c in connections)
+            sent = _post_all([(client, user_id, connection_id) for user_id, connection_id in connections], data)
         else:
             connections = models.live_at(turn["user_ids"]) if turn["user_ids"] else []
-            sent = sum(_send(_management_client(endpoint), data, user_id, connection_id)
-                       for user_id, connection_id, endpoint in connections)
+            sent = _post_all([(_management_client(endpoint), user_id, connection_id)
+                              for user_id, connection_id, endpoint in connections], data)
     finally:
         services.call(PERSIST, "delivered", topic=topic, seq=seq)
     telemetry.count("DeliveriesSent", sent)

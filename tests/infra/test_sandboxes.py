@@ -79,6 +79,13 @@ def test_aws_calls_from_a_sandbox_reach_the_emulator_of_the_cloud(cloud):
     assert cloud.invoke("Writer", {"id": "from-a-sandbox"}) == "from-a-sandbox"
 
 
+def test_a_handler_s_threads_have_calls_in_flight_at_once_and_each_gets_its_own_answers(cloud):
+    """The channel carries concurrent calls: 8 threads' 80 DynamoDB calls are answered (each with its own item)
+    while a ninth thread's synchronous invoke of a function that sleeps 0.6 s is still waiting."""
+    answer = cloud.invoke("Concurrent", {"sleeper": cloud.physical_id("Sleeper"), "seconds": 0.6, "items": 40})
+    assert answer == {"answers_right": 40, "written_before_invoke_returned": True}
+
+
 def test_a_sandbox_s_output_reaches_cloudwatch_logs_with_lambda_s_lines(cloud):
     import time
 

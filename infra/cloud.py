@@ -289,6 +289,8 @@ class LocalCloud:
         self.function_url_gateways: list[Any] = []
         self.pollers: list[Any] = []
         self.scheduler: Any = None
+        #: the embedded emulator's DynamoDB Time to Live sweeper (infra/ttl.py)
+        self.ttl: Any = None
         #: CloudWatch metrics, X-Ray traces, alarms (infra/observability); None with NOTIFYX_OBSERVABILITY=off
         self.observability: Any = None
         self.aws_endpoint: str | None = None
@@ -337,6 +339,10 @@ class LocalCloud:
         self._start_data_planes()
         self._start_pollers()
         self._start_schedules()
+        if self.emulator is not None:
+            from infra.ttl import TimeToLive
+
+            self.ttl = TimeToLive(self.client("dynamodb")).start()
         if self.store is not None:
             self._recover_after_restart()
         # what start-up built lives as long as the cloud, and the data it serves only grows: see infra/collector.py
@@ -486,6 +492,9 @@ class LocalCloud:
         if self.observability is not None:
             steps.append(("observability", self.observability.stop))
             self.observability = None
+        if self.ttl is not None:
+            steps.append(("time to live", self.ttl.stop))
+            self.ttl = None
         if self.scheduler is not None:
             steps.append(("scheduler", self.scheduler.stop))
         steps += [("poller", p.stop) for p in self.pollers]

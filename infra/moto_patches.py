@@ -19,6 +19,7 @@ registered on botocore's documented event system.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -33,7 +34,7 @@ import weakref
 import zipfile
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
@@ -833,12 +834,32 @@ def _newest_first(original: Callable) -> Callable:
 STREAM_RECORDS = int(os.environ.get("NOTIFYX_STREAM_RECORDS", "1000"))
 
 
+_service_deletions = threading.local()
+
+#: the userIdentity of a stream record written by DynamoDB itself, a Time to Live deletion (infra/ttl.py), as
+#: GetRecords answers it (a Lambda event says {"type", "principalId"}: infra/stream_pollers.py)
+SERVICE_IDENTITY = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+
+
+@contextlib.contextmanager
+def deleting_as_the_service() -> Iterator[None]:
+    """Stream records this thread writes meanwhile are DynamoDB's own (TTL deletions), as AWS marks them."""
+    _service_deletions.active = True
+    try:
+        yield
+    finally:
+        _service_deletions.active = False
+
+
 def _bounded_stream(original: Callable) -> Callable:
     """moto's stream shard kept every record (both images, ~10 KB each) for the life of the process: the oldest
-    beyond STREAM_RECORDS are trimmed, as DynamoDB trims records older than 24 hours; sequence numbers go on."""
+    beyond STREAM_RECORDS are trimmed, as DynamoDB trims records older than 24 hours; sequence numbers go on.
+    A record written inside deleting_as_the_service() gets the service's userIdentity."""
 
     def add(self: Any, old: Any, new: Any) -> None:
         original(self, old, new)
+        if getattr(_service_deletions, "active", False) and self.items and new is None:
+            self.items[-1].record["userIdentity"] = dict(SERVICE_IDENTITY)
         excess = len(self.items) - STREAM_RECORDS
         if STREAM_RECORDS > 0 and excess > 0:
             excess += STREAM_RECORDS // 10  # trim a tenth more, so that trimming is not on every write

@@ -48,9 +48,13 @@ def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         dynamodb["ApproximateCreationDateTime"] = created.timestamp()
-    return {"eventID": record["eventID"], "eventName": record["eventName"],
-            "eventVersion": record.get("eventVersion", "1.1"), "eventSource": "aws:dynamodb", "awsRegion": region,
-            "dynamodb": dynamodb, "eventSourceARN": stream_arn}
+    event = {"eventID": record["eventID"], "eventName": record["eventName"],
+             "eventVersion": record.get("eventVersion", "1.1"), "eventSource": "aws:dynamodb", "awsRegion": region,
+             "dynamodb": dynamodb, "eventSourceARN": stream_arn}
+    identity = record.get("userIdentity")
+    if identity:  # a Time to Live deletion: DynamoDB's own
+        event["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
+    return event
 
 
 class DynamoDbStreamSource:

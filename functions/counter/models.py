@@ -26,3 +26,5 @@ class CounterEntry(Model):
     state = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+    # a resolved reservation's epoch seconds of expiry (DynamoDB's Time to Live); the total never has one
+    expires_at = NumberAttribute(null=True)

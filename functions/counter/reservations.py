@@ -32,6 +32,11 @@ def _lease_seconds() -> int:
     return config.integer("TRANSACTION_LEASE_SECONDS")
 
 
+def _expiry(now: int) -> int:
+    """When a resolved reservation goes (Time to Live): long after any retry of its transaction could come."""
+    return now + config.integer("TRANSACTION_RETENTION_SECONDS")
+
+
 def _parties(transaction) -> tuple[str, str]:
     """(user_id, txid) of a transaction, or AppError invalid_request."""
     if not isinstance(transaction, dict):
@@ -79,7 +84,8 @@ def commit(transaction: dict) -> dict:
         try:
             with TransactWrite(connection=_connection) as write:
                 write.update(CounterEntry(user_id, reservation_entry(txid)),
-                             actions=[CounterEntry.state.set(COMMITTED), CounterEntry.updated_at.set(now)],
+                             actions=[CounterEntry.state.set(COMMITTED), CounterEntry.updated_at.set(now),
+                                      CounterEntry.expires_at.set(_expiry(now))],
                              condition=CounterEntry.state == PREPARED)
                 write.update(CounterEntry(user_id, TOTAL),
                              actions=[CounterEntry.published.add(1), CounterEntry.updated_at.set(now)])
@@ -105,7 +111,8 @@ def rollback(transaction: dict) -> dict:
     try:
         # recording the abort even without a reservation makes a prepare arriving late vote NO
         CounterEntry(user_id, reservation_entry(txid)).update(
-            actions=[CounterEntry.state.set(ABORTED), CounterEntry.updated_at.set(now)],
+            actions=[CounterEntry.state.set(ABORTED), CounterEntry.updated_at.set(now),
+                     CounterEntry.expires_at.set(_expiry(now))],
             condition=(CounterEntry.state == PREPARED) | CounterEntry.entry.does_not_exist())
     except UpdateError as e:
         if not condition_failed(e):

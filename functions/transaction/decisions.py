@@ -90,9 +90,11 @@ def complete(transaction: dict, outcome: str) -> dict:
     txid = _txid(transaction)
     decided = COMMIT if outcome == COMMITTED else ABORT
     try:
+        now = clock.now()
         TransactionRecord(txid).update(
-            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(clock.now()),
-                     TransactionRecord.lease_until.remove()],
+            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(now),
+                     TransactionRecord.lease_until.remove(),
+                     TransactionRecord.expires_at.set(int(now) + config.integer("TRANSACTION_RETENTION_SECONDS"))],
             condition=TransactionRecord.state.is_in(decided, outcome))
     except UpdateError as e:
         if not condition_failed(e):

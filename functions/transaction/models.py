@@ -38,5 +38,7 @@ class TransactionRecord(Model):
     began_at = NumberAttribute(null=True)
     decided_at = NumberAttribute(null=True)
     completed_at = NumberAttribute(null=True)
+    # epoch seconds: DynamoDB's Time to Live deletes a finished record after TRANSACTION_RETENTION_SECONDS
+    expires_at = NumberAttribute(null=True)
 
     by_state = TransactionsByState()

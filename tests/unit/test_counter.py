@@ -101,6 +101,23 @@ def test_rollback_is_idempotent_and_counts_nothing(counter):
     assert published() == 0
 
 
+def test_a_resolved_reservation_expires_after_the_retention_and_the_total_never(counter):
+    import time
+
+    retention = 604800  # template.yaml's TransactionRetentionSeconds default
+    run(counter, "prepare", tx("t1"))
+    assert "expires_at" not in reservation("t1")  # a prepared reservation waits for its decision
+    run(counter, "commit", tx("t1"))
+    run(counter, "rollback", tx("t2"))
+    for txid in ("t1", "t2"):
+        assert abs(int(reservation(txid)["expires_at"]["N"]) - (time.time() + retention)) < 60
+    total = boto3.client("dynamodb").get_item(TableName=physical_name("CountersTable"),
+                                              Key={"user_id": {"S": USER["id"]}, "entry": {"S": "total"}})["Item"]
+    assert "expires_at" not in total
+    ttl = boto3.client("dynamodb").describe_time_to_live(TableName=physical_name("CountersTable"))
+    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
 def test_rollback_then_late_prepare_votes_no(counter):
     # recovery rolled back a transaction whose prepare had not arrived yet
     assert run(counter, "rollback", tx("t1"))["state"] == "aborted"

@@ -196,6 +196,9 @@ def test_complete_finishes_the_record_and_leaves_the_recovery_index(coordinator)
     assert item["state"]["S"] == "committed"
     assert "lease_until" not in item and "completed_at" in item
     assert by_state("commit") == [] and by_state("committed") == []
+    # DynamoDB's Time to Live deletes it after TransactionRetentionSeconds (template default: 7 days)
+    expires = int(item["expires_at"]["N"]) - float(item["completed_at"]["N"])
+    assert 604800 - 1 <= expires <= 604800
 
 
 def test_complete_must_match_the_decision(coordinator):

@@ -1,0 +1,124 @@
+"""DynamoDB Time to Live: the local cloud deletes expired items, as DynamoDB's background process does.
+
+What AWS documents: once a table's TTL is enabled, an item whose TTL attribute holds a Number of epoch seconds
+in the past is deleted by a background process "within a few days", without using write capacity; until then
+reads still return it. The deletion reaches the table's stream as a REMOVE whose ``userIdentity`` is
+``{"type": "Service", "principalId": "dynamodb.amazonaws.com"}`` (what a stream filter tells TTL deletions
+apart by). An item whose attribute is not a Number, or is more than five years in the past, is never deleted.
+
+Here a sweeper thread looks at every table with TTL enabled every ``NOTIFYX_TTL_SWEEP_SECONDS`` (60; 0 turns it
+off), so expiry takes a minute rather than days. It finds expired items by reading moto's table under the
+emulator's DynamoDB lock, then deletes each with a DeleteItem conditioned on it being expired still (a write that
+moved its TTL forward in between wins), through the emulator's own request path: the deletion is journaled with
+the durable state and reaches the stream, marked as the service's, as on AWS.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from infra import account, moto_patches
+
+logger = logging.getLogger("notifyx.ttl")
+
+#: items whose TTL is further in the past than this are ignored (AWS: five years)
+IGNORED_AFTER = 5 * 365 * 24 * 3600
+
+
+def sweep_interval() -> float:
+    """Seconds between sweeps (``NOTIFYX_TTL_SWEEP_SECONDS``); 0 means no sweeper."""
+    return float(os.environ.get("NOTIFYX_TTL_SWEEP_SECONDS", "60"))
+
+
+def expired(table: Any, now: float) -> tuple[str, list[dict[str, Any]]] | None:
+    """(TTL attribute, keys in the wire format) of the table's expired items; None if its TTL is not enabled.
+    Called with moto_patches.DYNAMODB_LOCK held."""
+    ttl = table.ttl
+    attribute = ttl.get("AttributeName")
+    if ttl.get("TimeToLiveStatus") != "ENABLED" or not attribute:
+        return None
+    oldest = now - IGNORED_AFTER
+    keys = []
+    for bucket in list(table.items.values()):
+        for item in (bucket.values() if table.range_key_attr else (bucket,)):
+            value = item.attrs.get(attribute)
+            if value is None or value.type != "N":
+                continue
+            try:
+                when = float(value.value)
+            except (TypeError, ValueError):
+                continue
+            if oldest <= when <= now:
+                key = {table.hash_key_attr: item.hash_key.to_json()}
+                if table.range_key_attr:
+                    key[table.range_key_attr] = item.range_key.to_json()
+                keys.append(key)
+    return attribute, keys
+
+
+class TimeToLive:
+    """The sweeper of one local cloud: ``start()``, ``stop()``, or ``sweep()`` once (tests, a forced pass)."""
+
+    def __init__(self, client: Any, interval: float | None = None) -> None:
+        self.client = client  # a DynamoDB client of the local cloud's endpoint
+        self.interval = sweep_interval() if interval is None else interval
+        self.deleted = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TimeToLive:
+        if self.interval > 0:
+            self._thread = threading.Thread(target=self._run, name="dynamodb-ttl", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sweep()
+            except Exception:  # noqa: BLE001 - a failed pass is logged and tried again at the next one
+                logger.exception("TTL sweep failed")
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete every expired item of every table with TTL enabled; the number deleted."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        now = time.time() if now is None else now
+        backend = dynamodb_backends[account.ACCOUNT_ID][account.region_of_this_process()]
+        with moto_patches.DYNAMODB_LOCK:
+            found = {name: expired(table, now) for name, table in list(backend.tables.items())}
+        deleted = 0
+        for name, candidates in found.items():
+            if candidates is None:
+                continue
+            attribute, keys = candidates
+            for key in keys:
+                if self._stop.is_set():
+                    return deleted
+                deleted += self.delete(name, key, attribute, now)
+        self.deleted += deleted
+        return deleted
+
+    def delete(self, table: str, key: dict[str, Any], attribute: str, now: float) -> bool:
+        """Delete one item if it is expired still; whether it was."""
+        with moto_patches.deleting_as_the_service():
+            try:
+                self.client.delete_item(
+                    TableName=table, Key=key, ConditionExpression="#ttl BETWEEN :oldest AND :now",
+                    ExpressionAttributeNames={"#ttl": attribute},
+                    ExpressionAttributeValues={":oldest": {"N": str(int(now - IGNORED_AFTER))},
+                                               ":now": {"N": repr(float(now))}})
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False  # written since: its new TTL (or none) stands
+            except self.client.exceptions.ResourceNotFoundException:
+                return False  # the table was deleted meanwhile
+        return True

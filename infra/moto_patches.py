@@ -551,6 +551,91 @@ def _validators_module() -> Any:
     return validators
 
 
+def _traverser_class() -> Any:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    return DepthFirstTraverser
+
+
+#: per traverser class: node type -> the key of its processing map that handles it (None: not processed)
+_TRAVERSAL_DISPATCH: dict[type, dict[type, Any]] = {}
+
+
+def _dispatched_traversal(original: Callable) -> Callable:
+    """moto's DepthFirstTraverser.traverse_node_recursively rebuilt the processor's map (a dict of bound methods)
+    twice for every node of the tree, and checked each node against it with isinstance on abstract classes; an
+    UpdateItem runs ten traversals. This one builds the map once per traversal and remembers, per traverser class
+    and node type, which entry handles it: the same order, the same first match, the same hooks."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    node_kinds: dict[type, bool] = {}  # isinstance(x, Node) through ABCMeta, once per type
+
+    def traverse(self: Any, node: Any) -> Any:
+        mapping = self._processing_map()
+        dispatch = _TRAVERSAL_DISPATCH.setdefault(type(self), {})
+        pre_processing_of_child = self.pre_processing_of_child
+
+        def handler_key(kind: type) -> Any:
+            try:
+                return dispatch[kind]
+            except KeyError:
+                key = dispatch[kind] = next((k for k in mapping if issubclass(kind, k)), None)
+                return key
+
+        def visit(node: Any, child_id: int) -> Any:
+            kind = type(node)
+            is_node = node_kinds.get(kind)
+            if is_node is None:
+                is_node = node_kinds[kind] = issubclass(kind, Node)
+            if is_node:
+                parent_node = node.parent
+                if node.children is not None:
+                    for i, child_node in enumerate(node.children):
+                        pre_processing_of_child(node, i)
+                        visit(child_node, i)
+                key = handler_key(kind)
+                if key is not None:
+                    node = mapping[key](node)
+                    node.parent = parent_node
+                    if parent_node:
+                        parent_node.children[child_id] = node
+            return node
+
+        return visit(node, -1)
+
+    return traverse
+
+
+def _node_class() -> Any:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    return Node
+
+
+def _typed_find_clauses(original: Callable) -> Callable:
+    """Node.find_clauses walked the tree with two isinstance checks against abstract classes per child (ABCMeta's
+    __instancecheck__); validators call it several times per UpdateItem. The same walk, deciding by type once."""
+    from moto.dynamodb.parsing.ast_nodes import Expression, UpdateExpressionFunction
+
+    descends: dict[type, bool] = {}
+
+    def find_clauses(self: Any, clause_types: Any) -> list:
+        clauses = []
+        for child in self.children or []:
+            kind = type(child)
+            if kind in clause_types:
+                clauses.append(child)
+                continue
+            inner = descends.get(kind)
+            if inner is None:
+                inner = descends[kind] = issubclass(kind, (Expression, UpdateExpressionFunction))
+            if inner:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    return find_clauses
+
+
 def _update_expression_parser() -> Any:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
@@ -933,6 +1018,10 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "copy.deepcopy of each UpdateExpression tree: ~15% of an UpdateItem"),
     Replacement("dynamodb-update-expressions-parsed-once", _update_expression_parser, "make", _parsed_once,
                 "every UpdateItem parsed its expression twice"),
+    Replacement("dynamodb-expression-traversal", _traverser_class, "traverse", _dispatched_traversal,
+                "each of an UpdateItem's ten tree traversals rebuilt its processor map twice per node"),
+    Replacement("dynamodb-expression-find-clauses", _node_class, "find_clauses", _typed_find_clauses,
+                "finding an expression's clauses checked each node against abstract classes"),
     Replacement("dynamodb-partition-query", _dynamodb_table, "query", _partition_query,
                 "a Query on the table's key listed and sorted the whole table for one partition"),
     Replacement("dynamodb-conditions-lexed-once", _condition_parser, "_lex_condition_expression", _lexed_once,

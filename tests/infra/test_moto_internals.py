@@ -204,6 +204,41 @@ def test_update_expressions_are_parsed_and_copied_where_the_emulator_shortcuts_t
     assert "self.parent = None" in inspect.getsource(Node.__init__)
 
 
+def test_expression_traversal_is_what_the_dispatched_traversal_reproduces():
+    """moto_patches._dispatched_traversal reimplements DepthFirstTraverser.traverse_node_recursively: its steps,
+    and that no traverser overrides the methods it folds in."""
+    import moto.dynamodb.parsing.validators as validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    source = inspect.getsource(DepthFirstTraverser.traverse_node_recursively)
+    for step in ("parent_node = node.parent", "for i, child_node in enumerate(node.children):",
+                 "self.pre_processing_of_child(node, i)", "self.traverse_node_recursively(child_node, i)",
+                 "if isinstance(node, self.nodes_to_be_processed()):", "node = self.process(node)",
+                 "node.parent = parent_node", "parent_node.children[child_id] = node"):
+        assert step in source, step
+    assert "return self.traverse_node_recursively(node)" in inspect.getsource(DepthFirstTraverser.traverse)
+    assert "for class_key, processor in self._processing_map().items():" in inspect.getsource(
+        DepthFirstTraverser.process)
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    # and Node.find_clauses, which moto_patches._typed_find_clauses reproduces (no node type overrides it)
+    clauses = inspect.getsource(Node.find_clauses)
+    for step in ("for child in self.children or []:", "if type(child) in clause_types:",
+                 "elif isinstance(child, Expression):", "elif isinstance(child, UpdateExpressionFunction):",
+                 "clauses.extend(child.find_clauses(clause_types))"):
+        assert step in clauses, step
+    import moto.dynamodb.parsing.ast_nodes as ast_nodes
+
+    assert [c for c in vars(ast_nodes).values() if isinstance(c, type) and issubclass(c, Node)
+            and "find_clauses" in vars(c)] == [Node]
+    traversers = [c for c in vars(validators).values()
+                  if isinstance(c, type) and issubclass(c, DepthFirstTraverser) and c is not DepthFirstTraverser]
+    assert len(traversers) >= 10
+    for cls in traversers:
+        for name in ("traverse", "traverse_node_recursively", "process", "nodes_to_be_processed"):
+            assert name not in vars(cls), (cls, name)
+
+
 def test_step_functions_interpreter_needs_only_batch_utils_from_moto_batch():
     import pathlib
     import re

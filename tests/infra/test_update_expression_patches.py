@@ -9,7 +9,8 @@ from moto import mock_aws
 
 from in_process import with_and_without
 
-PATCHES = ("dynamodb-ast-copy", "dynamodb-update-expressions-parsed-once")
+PATCHES = ("dynamodb-ast-copy", "dynamodb-update-expressions-parsed-once", "dynamodb-expression-traversal",
+           "dynamodb-expression-find-clauses")
 
 CALLS = [
     ("SET #n = :v, #c = if_not_exists(#c, :zero) + :one", {"#n": "name", "#c": "count"},
@@ -29,6 +30,10 @@ CALLS = [
     ("SET #missing.deep = :v", {"#missing": "nope"}, {":v": {"S": "x"}}),    # path into nothing
     ("SET #c = #c + :v", {"#c": "count"}, {":v": {"S": "not a number"}}),    # wrong operand type
     ("ADD #c :one", {"#c": "count"}, {":one": {"N": "1"}}),
+    ("SET #k = :v", {"#k": "pk"}, {":v": {"S": "other"}}),                   # the key cannot change
+    ("SET #m = :v, #m.#i = :v", {"#m": "meta", "#i": "inner"}, {":v": {"S": "x"}}),  # overlapping paths
+    ("SET #n = :v SET #c = :v", {"#n": "name", "#c": "count"}, {":v": {"S": "x"}}),  # two SET clauses
+    ("SET #n = size(#l), #e = :e", {"#n": "name", "#l": "log", "#e": "empty"}, {":e": {"S": ""}}),
 ]
 
 
@@ -55,4 +60,4 @@ def run_calls() -> list:
 def test_update_items_answer_the_same_with_and_without_the_patches():
     plain, patched, patched_again = with_and_without(PATCHES, run_calls)
     assert patched == plain and patched_again == plain
-    assert [kind for kind, _ in plain].count("error") == 3
+    assert [kind for kind, _ in plain].count("error") == 6

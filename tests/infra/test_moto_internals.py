@@ -239,6 +239,20 @@ def test_expression_traversal_is_what_the_dispatched_traversal_reproduces():
             assert name not in vars(cls), (cls, name)
 
 
+def test_the_interpreter_modules_copy_state_data_with_the_copy_module():
+    """sfn-json-copy-* replace these modules' ``copy`` (the module): each imports it whole and deep-copies
+    through it."""
+    import importlib
+
+    from infra import moto_patches
+
+    for name in moto_patches._JSON_COPY_MODULES:
+        module = importlib.import_module(name)
+        source = inspect.getsource(module)
+        assert "import copy\n" in source.splitlines(keepends=True) and "copy.deepcopy(" in source, name
+        assert "from copy import" not in source, name
+
+
 def test_step_functions_interpreter_needs_only_batch_utils_from_moto_batch():
     import pathlib
     import re

@@ -185,3 +185,51 @@ def test_an_execution_past_the_retention_bound_is_freed_without_a_collection(emu
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_states_data_copied_as_json_answers_what_deepcopy_answers(emulator_endpoint):
+    """sfn-json-copy-*: the interpreter's copies of state data (input, output, parameters, the value stack) made
+    by direct recursion give the same outputs and histories as copy.deepcopy."""
+    from infra import moto_patches
+
+    definition = json.dumps({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Result": {"list": [1, 2.5, None, True], "nested": {"k": ["v"]}}, "ResultPath": "$.a",
+              "Next": "B"},
+        "B": {"Type": "Pass", "InputPath": "$", "Parameters": {"b.$": "$.in", "a.$": "$.a", "fixed": {"x": [1]}},
+              "ResultPath": "$.p", "OutputPath": "$", "Next": "Both"},
+        "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Each", "Branches": [
+            {"StartAt": "L", "States": {"L": {"Type": "Pass", "InputPath": "$.p.a", "End": True}}},
+            {"StartAt": "R", "States": {"R": {"Type": "Pass", "Parameters": {"r.$": "$.p.b"}, "End": True}}}]},
+        "Each": {"Type": "Map", "ItemsPath": "$.a.list", "ResultPath": "$.each",
+                 "Iterator": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}, "Next": "Fail?"},
+        "Fail?": {"Type": "Choice", "Choices": [{"Variable": "$.in", "NumericEquals": 2, "Next": "Bad"}],
+                  "Default": "Good"},
+        "Bad": {"Type": "Fail", "Error": "Two", "Cause": "in was 2"},
+        "Good": {"Type": "Pass", "OutputPath": "$.both", "End": True}}})
+    sfn = client(emulator_endpoint)
+    arn = sfn.create_state_machine(name="json-copy", definition=definition,
+                                   roleArn=f"arn:aws:iam::{account.ACCOUNT_ID}:role/sfn")["stateMachineArn"]
+    patches = [p for p in moto_patches.EMULATOR_PATCHES if p.name.startswith("sfn-json-copy-")]
+    assert len(patches) == 7 and all(p.applied for p in patches)
+    try:
+        answers = {}
+        for copied_as_json in (False, True):
+            for p in patches:
+                (p.apply if copied_as_json else p.revert)()
+            for value in (1, 2):
+                name = f"json-{copied_as_json}-{value}"
+                started = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"in": value}))
+                done = finished(sfn, started["executionArn"])
+                events = history_without_timestamps(sfn, started["executionArn"])
+                # ids of a Parallel's branch events follow its threads' interleaving: compared as a multiset
+                unordered = sorted(json.dumps({k: v for k, v in e.items() if k not in ("id", "previousEventId")},
+                                              sort_keys=True) for e in events)
+                answers[copied_as_json, value] = (done["status"], done.get("output"), len(events), unordered)
+        for value in (1, 2):
+            assert answers[True, value] == answers[False, value]
+        assert answers[True, 1][0] == "SUCCEEDED" and answers[True, 2][0] == "FAILED"
+        assert json.loads(answers[True, 1][1]) == [{"list": [1, 2.5, None, True], "nested": {"k": ["v"]}}, {"r": 1}]
+    finally:
+        for p in patches:
+            p.apply()
+        sfn.delete_state_machine(stateMachineArn=arn)

@@ -528,7 +528,7 @@ class _LiveThreads(list):
 
 _live_threads = _LiveThreads()
 
-#: the modules of moto's interpreter that imported TMP_THREADS by name
+
 def json_copy(value: Any, memo: Any = None) -> Any:
     """A deep copy of JSON data (dicts, lists, strings, numbers, booleans, None) by direct recursion; any other
     object, and anything inside it, by copy.deepcopy as before."""
@@ -564,6 +564,7 @@ _JSON_COPY_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.state_parallel",
 )
 
+#: the modules of moto's interpreter that imported TMP_THREADS by name
 _THREAD_LIST_MODULES = (
     "moto.stepfunctions.parser.asl.component.program.program",
     "moto.stepfunctions.parser.asl.component.test_state.program.test_state_program",

@@ -136,6 +136,15 @@ class FunctionEnviron(os._Environ):
         overlay = self._overlay()
         return overlay[key] if overlay is not None else super().__getitem__(key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """Mapping.get without a KeyError raised and caught for each absent variable (botocore asks for several on
+        every call)."""
+        overlay = self._overlay()
+        if overlay is not None:
+            return overlay.get(key, default)
+        value = self._data.get(self.encodekey(key))
+        return default if value is None else self.decodevalue(value)
+
     def __setitem__(self, key: str, value: str) -> None:
         overlay = self._overlay()
         if overlay is not None:

@@ -180,3 +180,25 @@ def test_botocore_models_are_parsed_once_for_every_session_of_the_process(runtim
     first = botocore.session.get_session().get_component("data_loader").load_service_model("dynamodb", "service-2")
     second = botocore.session.get_session().get_component("data_loader").load_service_model("dynamodb", "service-2")
     assert first is second
+
+
+def test_environ_get_answers_what_mapping_get_answers_inside_and_outside_a_function(runtime, monkeypatch):
+    """FunctionEnviron.get (without Mapping.get's KeyError per absent variable) against item access."""
+    import os
+    from collections.abc import Mapping
+
+    from infra.runtime import FunctionEnviron, _current, _Invocation
+
+    assert type(os.environ) is FunctionEnviron
+    monkeypatch.setenv("NOTIFYX_PROBE", "process")
+    for key in ("NOTIFYX_PROBE", "NOTIFYX_ABSENT", "PATH"):
+        assert os.environ.get(key) == Mapping.get(os.environ, key)
+        assert os.environ.get(key, "dflt") == Mapping.get(os.environ, key, "dflt")
+    token = _current.set(_Invocation("probe", {"NOTIFYX_PROBE": "function", "ONLY_HERE": ""}))
+    try:
+        assert os.environ.get("NOTIFYX_PROBE") == "function"
+        assert os.environ.get("ONLY_HERE", "dflt") == ""
+        assert os.environ.get("PATH", "dflt") == "dflt"  # a function sees its own environment only
+    finally:
+        _current.reset(token)
+    assert os.environ.get("NOTIFYX_PROBE") == "process"

@@ -923,6 +923,9 @@ def _history_compacted(original: Callable) -> Callable:
 
     def terminated(self: Any) -> None:
         original(self)
+        from infra import persistence
+
+        persistence.journal_execution_end(self)  # first: the end is visible already, the compaction takes ms
         worker = getattr(self.execution, "exec_worker", None)
         env = getattr(worker, "env", None)
         manager = getattr(env, "event_manager", None)

@@ -719,13 +719,23 @@ def sfn_start_execution(original: Callable) -> Callable:
     return start_execution
 
 
+def journal_execution_end(worker: Any) -> None:
+    """Journal how the worker's execution ended, once. DescribeExecution shows the end as soon as moto's
+    ``terminated`` has set it, so this runs right after that (moto_patches' history compaction calls it before it
+    compacts): a crash then leaves the end journaled unless it falls in those few instructions."""
+    store = _store
+    execution = worker.execution
+    if store is None or getattr(execution, "_notifyx_end_journaled", False):
+        return
+    execution._notifyx_end_journaled = True
+    store.append(("sfn", execution.execution_arn, _execution_fields(execution)))
+
+
 def sfn_execution_ended(original: Callable) -> Callable:
-    """The execution worker's ``terminated``: journal how the execution ended."""
+    """The execution worker's ``terminated``: journal how the execution ended (if nothing inside did)."""
     def terminated(self: Any) -> None:
         original(self)
-        store = _store
-        if store is not None:
-            store.append(("sfn", self.execution.execution_arn, _execution_fields(self.execution)))
+        journal_execution_end(self)
 
     return terminated
 

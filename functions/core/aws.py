@@ -1,7 +1,7 @@
 """AWS SDK clients, one per container for each service, endpoint and configuration.
 
-boto3 clients are thread-safe but creating them is not, and creating one costs milliseconds; concurrent
-invocations of a warm function (on the local cloud, threads of one process) share them.
+boto3 clients are thread-safe but creating them is not, and creating one costs milliseconds; a function's own
+threads (the gateway's fan-out senders, say) share them.
 """
 from __future__ import annotations
 

@@ -587,12 +587,6 @@ def _validators_module() -> Any:
     return validators
 
 
-def _traverser_class() -> Any:
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
-
-    return DepthFirstTraverser
-
-
 #: per traverser class: node type -> the key of its processing map that handles it (None: not processed)
 _TRAVERSAL_DISPATCH: dict[type, dict[type, Any]] = {}
 
@@ -640,12 +634,6 @@ def _dispatched_traversal(original: Callable) -> Callable:
         return visit(node, -1)
 
     return traverse
-
-
-def _node_class() -> Any:
-    from moto.dynamodb.parsing.ast_nodes import Node
-
-    return Node
 
 
 def _typed_find_clauses(original: Callable) -> Callable:
@@ -1057,9 +1045,11 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "copy.deepcopy of each UpdateExpression tree: ~15% of an UpdateItem"),
     Replacement("dynamodb-update-expressions-parsed-once", _update_expression_parser, "make", _parsed_once,
                 "every UpdateItem parsed its expression twice"),
-    Replacement("dynamodb-expression-traversal", _traverser_class, "traverse", _dispatched_traversal,
+    Replacement("dynamodb-expression-traversal", _owner("moto.dynamodb.parsing.ast_nodes", "DepthFirstTraverser"),
+                "traverse", _dispatched_traversal,
                 "each of an UpdateItem's ten tree traversals rebuilt its processor map twice per node"),
-    Replacement("dynamodb-expression-find-clauses", _node_class, "find_clauses", _typed_find_clauses,
+    Replacement("dynamodb-expression-find-clauses", _owner("moto.dynamodb.parsing.ast_nodes", "Node"),
+                "find_clauses", _typed_find_clauses,
                 "finding an expression's clauses checked each node against abstract classes"),
     Replacement("dynamodb-partition-query", _dynamodb_table, "query", _partition_query,
                 "a Query on the table's key listed and sorted the whole table for one partition"),

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from infra import account, faults
-from infra.template import cache_dir
 from infra.sandbox_bootstrap import LambdaContext
+from infra.template import cache_dir
 
 logger = logging.getLogger("notifyx.runtime")
 

@@ -31,6 +31,7 @@ from multiprocessing import context as mp_context
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 
 from infra import sandbox_bootstrap
+from infra.runtime import threads
 
 logger = logging.getLogger("notifyx.sandbox")
 
@@ -134,8 +135,6 @@ class Sandbox:
                 message = sandbox_bootstrap.recv(self.conn)
                 if message[0] == "call":
                     if tuple(message[3].split(".")[1:3]) in WAITING_CALLS:
-                        from infra.runtime import threads
-
                         threads.submit(contextvars.copy_context(),
                                        lambda m=message: self._answer(answer, m, waited=True))
                     else:

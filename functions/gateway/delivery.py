@@ -88,7 +88,8 @@ def fan_out(request_context: dict | None, notification: dict) -> int:
             sent = _post_all([(client, user_id, connection_id) for user_id, connection_id in connections], data)
         else:
             connections = models.live_at(turn["user_ids"]) if turn["user_ids"] else []
-            sent = _post_all([(_management_client(endpoint), user_id, connection_id)
+            clients = {endpoint: _management_client(endpoint) for _, _, endpoint in connections}
+            sent = _post_all([(clients[endpoint], user_id, connection_id)
                               for user_id, connection_id, endpoint in connections], data)
     finally:
         services.call(PERSIST, "delivered", topic=topic, seq=seq)

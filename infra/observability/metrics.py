@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-from array import array
 import random
 import threading
 import time
+from array import array
 from datetime import UTC, datetime
 
 from moto.cloudwatch.models import MetricAggregatedDatum

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import urllib.request
 import uuid
 from typing import Any
@@ -35,6 +36,21 @@ def _refuse_browsers(server: object) -> None:
         return app(environ, start_response)
 
     wsgi.app = guarded
+
+
+def prefixed_host(netloc: str, hosts: set[str]) -> bool:
+    """Whether `netloc` is one of `hosts` behind an operation's host prefix: botocore sends StartSyncExecution to
+    ``sync-127.0.0.1:<port>`` and Cloud Map's DiscoverInstances to ``data-127.0.0.1:<port>``, names no resolver
+    knows. Functions get AWS_DISABLE_HOST_PREFIX_INJECTION=true, other processes must set it; a client of this
+    process that kept the prefix is answered here all the same."""
+    for host in hosts:
+        if netloc.endswith(host) and len(netloc) > len(host):
+            prefix = netloc[:-len(host)]
+            return prefix[-1] in "-." and _HOST_PREFIX.fullmatch(prefix) is not None
+    return False
+
+
+_HOST_PREFIX = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
 
 
 class Emulator:
@@ -145,7 +161,7 @@ class InProcessRequests:
         if answered is not None:
             return answered
         url = urlsplit(request.url)  # type: ignore[attr-defined]
-        if url.netloc not in self.hosts:
+        if url.netloc not in self.hosts and not prefixed_host(url.netloc, self.hosts):
             return None
         parts = event_name.split(".")
         if len(parts) < 3:
@@ -289,7 +305,7 @@ class DirectCalls:
             return None
         url = params.get("url", "")
         netloc = url.split("/", 3)[2] if url.count("/") >= 2 else ""
-        if netloc not in self.hosts:
+        if netloc not in self.hosts and not prefixed_host(netloc, self.hosts):
             return None
         from botocore.awsrequest import AWSResponse
         from moto.core import DEFAULT_ACCOUNT_ID
@@ -364,12 +380,12 @@ _SNAKE = {name: _snake(name) for name in DIRECT_DYNAMODB_OPERATIONS}
 
 # --------------------------------------------------------------------------- Step Functions calls, direct
 #: what a Lambda function of a workflow app calls on every request: start an execution and watch it
-DIRECT_SFN_OPERATIONS = frozenset({"StartExecution", "DescribeExecution"})
+DIRECT_SFN_OPERATIONS = frozenset({"StartExecution", "DescribeExecution", "StartSyncExecution"})
 
 
 class DirectStepFunctions(DirectCalls):
-    """StartExecution and DescribeExecution (a workflow app's Lambda functions call them on every request):
-    moto's serializer, routing and SigV4 were ~15% of the emulator's CPU under publish load. Errors
+    """StartExecution, DescribeExecution and StartSyncExecution (a workflow app's Lambda functions call them on
+    every request): moto's serializer, routing and SigV4 were ~15% of the emulator's CPU under publish load. Errors
     (ExecutionAlreadyExists, which idempotent starts rely on, ExecutionDoesNotExist) come as over HTTP."""
 
     OPERATIONS = DIRECT_SFN_OPERATIONS

@@ -72,21 +72,28 @@ class Replacement:
         return self._original is not None
 
     def apply(self) -> None:
-        """Install the replacement (idempotent)."""
+        """Install the replacement (idempotent). An attribute moto lacks (an operation it does not route) is added:
+        build() gets None, and revert() takes it out again."""
         if self.applied:
             return
         target = self.owner()
         # the raw attribute (a staticmethod stays one when reverted); build() gets the callable
-        raw = vars(target).get(self.attr, getattr(target, self.attr))
-        setattr(target, self.attr, self.build(getattr(target, self.attr)))
+        raw = vars(target).get(self.attr, getattr(target, self.attr, _ABSENT))
+        setattr(target, self.attr, self.build(None if raw is _ABSENT else getattr(target, self.attr)))
         self._original = raw
 
     def revert(self) -> None:
         """Put moto's original back (idempotent)."""
         if not self.applied:
             return
-        setattr(self.owner(), self.attr, self._original)
+        if self._original is _ABSENT:
+            delattr(self.owner(), self.attr)
+        else:
+            setattr(self.owner(), self.attr, self._original)
         self._original = None
+
+
+_ABSENT = object()  # Replacement: moto has no such attribute
 
 
 _runtime: LambdaRuntime | None = None
@@ -942,6 +949,105 @@ def _newest_first(original: Callable) -> Callable:
     return describe_execution
 
 
+# --------------------------------------------------------------------------- StartSyncExecution (Express)
+#: AWS bills an Express execution's duration in 100 ms steps and reports the memory as 64 MB
+EXPRESS_BILLED_MEMORY_MB = 64
+
+
+def _express_errors() -> Any:
+    from moto.core.exceptions import AWSError
+
+    class StateMachineTypeNotSupported(AWSError):
+        TYPE = "StateMachineTypeNotSupported"
+        STATUS = 400
+
+    return StateMachineTypeNotSupported
+
+
+_TYPE_NOT_SUPPORTED: Any = None
+
+
+def start_sync_execution(self: Any, state_machine_arn: str, name: str | None = None,
+                         execution_input: str | None = None, trace_header: str | None = None,
+                         starting: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """StepFunctionsParserBackend.start_sync_execution: run an Express state machine's execution on the calling
+    thread and answer StartSyncExecution's output. As on AWS: Standard machines refuse it
+    (StateMachineTypeNotSupported), the execution ARN is an ``:express:`` one, and the execution is not kept
+    (DescribeExecution and GetExecutionHistory do not know Express executions). ``starting(execution)`` is
+    called just before the execution runs."""
+    import uuid as uuid_module
+
+    from moto.stepfunctions.exceptions import InvalidExecutionInput, InvalidName
+    from moto.stepfunctions.parser.backend.execution import SyncExecution
+
+    global _TYPE_NOT_SUPPORTED
+    if _TYPE_NOT_SUPPORTED is None:
+        _TYPE_NOT_SUPPORTED = _express_errors()
+    state_machine = self.describe_state_machine(state_machine_arn)  # InvalidArn, StateMachineDoesNotExist
+    if str(getattr(state_machine, "type", "STANDARD")).upper() != "EXPRESS":
+        raise _TYPE_NOT_SUPPORTED("This operation is not supported by this type of state machine")
+    if name is not None and not 1 <= len(name) <= 80:
+        raise InvalidName(f"Invalid Name: '{name}'")
+    execution_input = "{}" if execution_input is None else execution_input
+    try:
+        json.loads(execution_input)
+    except ValueError as exc:
+        raise InvalidExecutionInput(str(exc)) from None
+    name = name or str(uuid_module.uuid4())
+    arn = (f"arn:{self.partition}:states:{self.region_name}:{self.account_id}:express:{state_machine.name}:"
+           f"{name}:{uuid_module.uuid4()}")
+    # a snapshot of the definition, as moto's start_execution takes (without the executions or the backend)
+    clone = copy.deepcopy(state_machine, {id(state_machine.executions): [],
+                                          id(state_machine.backend): state_machine.backend})
+    execution = SyncExecution(name=name, sm_type=clone.sm_type, role_arn=clone.roleArn, exec_arn=arn,
+                              account_id=self.account_id, region_name=self.region_name, state_machine=clone,
+                              start_date=datetime.now(tz=UTC), cloud_watch_logging_session=None,
+                              activity_store={}, input_data=execution_input, trace_header=trace_header)
+    if starting is not None:
+        starting(execution)
+    execution.start()  # moto's SyncExecutionWorker runs the program here, on this thread
+    output = dict(execution.to_start_sync_execution_output())
+    output["stateMachineArn"] = state_machine.arn
+    output["status"] = getattr(output["status"], "value", output["status"])  # a plain string, as on the wire
+    elapsed_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
+    output["billingDetails"] = {"billedMemoryUsedInMB": EXPRESS_BILLED_MEMORY_MB,
+                                "billedDurationInMilliseconds": max(1, -(-int(elapsed_ms) // 100)) * 100}
+    return output
+
+
+def _caller_trace_header(response: Any) -> str | None:
+    """The trace header a Step Functions start continues: the traceHeader parameter, else the last X-Amzn-Trace-Id
+    (botocore adds the Lambda environment's header and the X-Ray SDK its own after it: the last is the caller's)."""
+    headers = response.headers.get_all("X-Amzn-Trace-Id") if hasattr(response.headers, "get_all") else None
+    return response._get_param("traceHeader") or (headers[-1] if headers else response.headers.get("X-Amzn-Trace-Id"))
+
+
+def _start_sync_execution_response(self: Any) -> Any:
+    """StepFunctionResponse.start_sync_execution (moto routes no StartSyncExecution)."""
+    from moto.core.responses import ActionResult
+
+    arn, name = self._get_param("stateMachineArn"), self._get_param("name")
+    header = _caller_trace_header(self)
+    backend = self.stepfunction_backend
+    if not hasattr(backend, "start_sync_execution"):
+        raise NotImplementedError("StartSyncExecution needs moto's Step Functions interpreter (SFN_MOCK off)")
+    observed = _observed()
+    keys: list[str | None] = []
+
+    def starting(execution: Any) -> None:
+        if observed is not None:
+            keys.append(observed.states.starting(arn, name, header, execution_arn=execution.exec_arn))
+            observed.states.started(keys[-1], execution)
+
+    try:
+        output = backend.start_sync_execution(arn, name, self._get_param("input"), header, starting=starting)
+    except Exception:
+        for key in keys:
+            observed.states.forget(key)
+        raise
+    return ActionResult(output)
+
+
 #: records a DynamoDB stream shard keeps (DynamoDB Streams keep 24 hours; a local cloud keeps the newest ones)
 STREAM_RECORDS = int(os.environ.get("NOTIFYX_STREAM_RECORDS", "1000"))
 
@@ -1033,6 +1139,11 @@ def _expired_iterator_error(original: Callable) -> Callable:
 
 
 EMULATOR_PATCHES: list[Replacement] = [
+    Replacement("sfn-start-sync-execution", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
+                "start_sync_execution", lambda _: _start_sync_execution_response,
+                "moto routes no StartSyncExecution: an Express state machine could not be run synchronously"),
+    Replacement("sfn-start-sync-execution-backend", _sfn_parser_backend, "start_sync_execution",
+                lambda _: start_sync_execution, "the backend method the route above runs"),
     Replacement("dynamodb-atomic-requests", _dynamo_handler, "call_action", _atomic_call_action,
           "moto's UpdateItem ADD and TransactWriteItems read, change and write without isolation: 20 concurrent "
           "counter commits ended at 15-18. DynamoDB makes each request atomic; one lock does here."),
@@ -1232,9 +1343,7 @@ def _traced_start_execution(self: Any, original: Callable) -> Any:
     if observed is None or not isinstance(backend, StepFunctionsParserBackend):
         return original(self)
     arn, name = self._get_param("stateMachineArn"), self._get_param("name")
-    # botocore adds the Lambda environment's header and the X-Ray SDK its own after it: the last one is the caller's
-    headers = self.headers.get_all("X-Amzn-Trace-Id") if hasattr(self.headers, "get_all") else None
-    header = self._get_param("traceHeader") or (headers[-1] if headers else self.headers.get("X-Amzn-Trace-Id"))
+    header = _caller_trace_header(self)
     started = observed.states.starting(arn, name, header)
     try:
         execution = backend.start_execution(arn, name, self._get_param("input", if_none="{}"), trace_header=header)

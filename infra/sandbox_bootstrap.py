@@ -50,7 +50,7 @@ PRELOAD_MODELS = ("dynamodb", "lambda", "stepfunctions", "sqs", "apigatewaymanag
 AT_CALL = {("dynamodb", op) for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
                                        "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")}
 AT_CALL.add(("apigatewaymanagementapi", "PostToConnection"))
-AT_CALL.update(("stepfunctions", op) for op in ("StartExecution", "DescribeExecution"))
+AT_CALL.update(("stepfunctions", op) for op in ("StartExecution", "DescribeExecution", "StartSyncExecution"))
 AT_CALL.add(("lambda", "Invoke"))
 
 

@@ -178,10 +178,12 @@ class StatesObserver:
         self._executions: dict[str, _Execution] = {}
         self._lock = threading.Lock()
 
-    def starting(self, state_machine_arn: str, name: str | None, header: str | None) -> str | None:
-        """StartExecution of `name` with the caller's trace header, before the interpreter runs a state; the key
-        for `started` / `forget` (None: an execution of that name is already known)."""
-        execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    def starting(self, state_machine_arn: str, name: str | None, header: str | None,
+                 execution_arn: str | None = None) -> str | None:
+        """StartExecution of `name` (or StartSyncExecution of `execution_arn`) with the caller's trace header,
+        before the interpreter runs a state; the key for `started` / `forget` (None: an execution of that name is
+        already known)."""
+        execution_arn = execution_arn or state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
         with self._lock:
             if execution_arn in self._executions:
                 return None

@@ -79,8 +79,8 @@ def test_every_patch_applies_and_reverts_to_mocks_original():
             assert vars(p.owner())[p.attr] is not originals[p.name], p.name
     finally:
         patches.revert_emulator()
-    for p in patches.EMULATOR_PATCHES:
-        assert vars(p.owner())[p.attr] is originals[p.name], p.name
+    for p in patches.EMULATOR_PATCHES:  # an attribute a patch added (None before) is gone again
+        assert vars(p.owner()).get(p.attr) is originals[p.name], p.name
 
 
 def test_transact_write_items_backs_up_tables_the_way_the_journal_replaces():
@@ -165,7 +165,7 @@ def test_step_functions_handler_methods_the_direct_path_calls():
 
     from infra.emulator import DIRECT_SFN_OPERATIONS, _snake
 
-    for operation in DIRECT_SFN_OPERATIONS:
+    for operation in DIRECT_SFN_OPERATIONS - {"StartSyncExecution"}:  # that one is the emulator's own (moto_patches)
         source = inspect.getsource(getattr(StepFunctionResponse, _snake(operation)))
         assert "return ActionResult(response)" in source, operation
     # timestamps go on the wire as epoch seconds to the millisecond: the direct path converts the same way

@@ -954,7 +954,9 @@ def _newest_first(original: Callable) -> Callable:
 EXPRESS_BILLED_MEMORY_MB = 64
 
 
-def _express_errors() -> Any:
+@functools.cache
+def _type_not_supported() -> Any:
+    """Step Functions' StateMachineTypeNotSupported, which moto does not define."""
     from moto.core.exceptions import AWSError
 
     class StateMachineTypeNotSupported(AWSError):
@@ -962,9 +964,6 @@ def _express_errors() -> Any:
         STATUS = 400
 
     return StateMachineTypeNotSupported
-
-
-_TYPE_NOT_SUPPORTED: Any = None
 
 
 def start_sync_execution(self: Any, state_machine_arn: str, name: str | None = None,
@@ -980,12 +979,9 @@ def start_sync_execution(self: Any, state_machine_arn: str, name: str | None = N
     from moto.stepfunctions.exceptions import InvalidExecutionInput, InvalidName
     from moto.stepfunctions.parser.backend.execution import SyncExecution
 
-    global _TYPE_NOT_SUPPORTED
-    if _TYPE_NOT_SUPPORTED is None:
-        _TYPE_NOT_SUPPORTED = _express_errors()
     state_machine = self.describe_state_machine(state_machine_arn)  # InvalidArn, StateMachineDoesNotExist
     if str(getattr(state_machine, "type", "STANDARD")).upper() != "EXPRESS":
-        raise _TYPE_NOT_SUPPORTED("This operation is not supported by this type of state machine")
+        raise _type_not_supported()("This operation is not supported by this type of state machine")
     if name is not None and not 1 <= len(name) <= 80:
         raise InvalidName(f"Invalid Name: '{name}'")
     execution_input = "{}" if execution_input is None else execution_input
@@ -1007,7 +1003,6 @@ def start_sync_execution(self: Any, state_machine_arn: str, name: str | None = N
         starting(execution)
     execution.start()  # moto's SyncExecutionWorker runs the program here, on this thread
     output = dict(execution.to_start_sync_execution_output())
-    output["stateMachineArn"] = state_machine.arn
     output["status"] = getattr(output["status"], "value", output["status"])  # a plain string, as on the wire
     elapsed_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
     output["billingDetails"] = {"billedMemoryUsedInMB": EXPRESS_BILLED_MEMORY_MB,
@@ -1029,8 +1024,10 @@ def _start_sync_execution_response(self: Any) -> Any:
     arn, name = self._get_param("stateMachineArn"), self._get_param("name")
     header = _caller_trace_header(self)
     backend = self.stepfunction_backend
-    if not hasattr(backend, "start_sync_execution"):
-        raise NotImplementedError("StartSyncExecution needs moto's Step Functions interpreter (SFN_MOCK off)")
+    if not hasattr(backend, "start_sync_execution"):  # moto's backend without its interpreter runs nothing
+        from moto.stepfunctions.exceptions import ValidationException
+
+        raise ValidationException("StartSyncExecution needs the Step Functions interpreter, which is switched off")
     observed = _observed()
     keys: list[str | None] = []
 

@@ -38,11 +38,13 @@ def _refuse_browsers(server: object) -> None:
     wsgi.app = guarded
 
 
-def prefixed_host(netloc: str, hosts: set[str]) -> bool:
-    """Whether `netloc` is one of `hosts` behind an operation's host prefix: botocore sends StartSyncExecution to
-    ``sync-127.0.0.1:<port>`` and Cloud Map's DiscoverInstances to ``data-127.0.0.1:<port>``, names no resolver
-    knows. Functions get AWS_DISABLE_HOST_PREFIX_INJECTION=true, other processes must set it; a client of this
-    process that kept the prefix is answered here all the same."""
+def emulator_host(netloc: str, hosts: set[str]) -> bool:
+    """Whether a request to `netloc` is for the emulator at one of `hosts`, behind an operation's host prefix or
+    not: botocore sends StartSyncExecution to ``sync-127.0.0.1:<port>`` and Cloud Map's DiscoverInstances to
+    ``data-127.0.0.1:<port>``, names no resolver knows. Functions get AWS_DISABLE_HOST_PREFIX_INJECTION=true,
+    other processes must set it; a client of this process that kept the prefix is answered here all the same."""
+    if netloc in hosts:
+        return True
     for host in hosts:
         if netloc.endswith(host) and len(netloc) > len(host):
             prefix = netloc[:-len(host)]
@@ -161,7 +163,7 @@ class InProcessRequests:
         if answered is not None:
             return answered
         url = urlsplit(request.url)  # type: ignore[attr-defined]
-        if url.netloc not in self.hosts and not prefixed_host(url.netloc, self.hosts):
+        if not emulator_host(url.netloc, self.hosts):
             return None
         parts = event_name.split(".")
         if len(parts) < 3:
@@ -305,7 +307,7 @@ class DirectCalls:
             return None
         url = params.get("url", "")
         netloc = url.split("/", 3)[2] if url.count("/") >= 2 else ""
-        if netloc not in self.hosts and not prefixed_host(netloc, self.hosts):
+        if not emulator_host(netloc, self.hosts):
             return None
         from botocore.awsrequest import AWSResponse
         from moto.core import DEFAULT_ACCOUNT_ID

@@ -24,12 +24,14 @@ import copy
 import functools
 import json
 import logging
+import math
 import os
 import pickle
 import shutil
 import tempfile
 import threading
 import time
+import uuid
 import weakref
 import zipfile
 import zlib
@@ -974,8 +976,6 @@ def start_sync_execution(self: Any, state_machine_arn: str, name: str | None = N
     (StateMachineTypeNotSupported), the execution ARN is an ``:express:`` one, and the execution is not kept
     (DescribeExecution and GetExecutionHistory do not know Express executions). ``starting(execution)`` is
     called just before the execution runs."""
-    import uuid as uuid_module
-
     from moto.stepfunctions.exceptions import InvalidExecutionInput, InvalidName
     from moto.stepfunctions.parser.backend.execution import SyncExecution
 
@@ -989,9 +989,9 @@ def start_sync_execution(self: Any, state_machine_arn: str, name: str | None = N
         json.loads(execution_input)
     except ValueError as exc:
         raise InvalidExecutionInput(str(exc)) from None
-    name = name or str(uuid_module.uuid4())
+    name = name or str(uuid.uuid4())
     arn = (f"arn:{self.partition}:states:{self.region_name}:{self.account_id}:express:{state_machine.name}:"
-           f"{name}:{uuid_module.uuid4()}")
+           f"{name}:{uuid.uuid4()}")
     # a snapshot of the definition, as moto's start_execution takes (without the executions or the backend)
     clone = copy.deepcopy(state_machine, {id(state_machine.executions): [],
                                           id(state_machine.backend): state_machine.backend})
@@ -1006,7 +1006,7 @@ def start_sync_execution(self: Any, state_machine_arn: str, name: str | None = N
     output["status"] = getattr(output["status"], "value", output["status"])  # a plain string, as on the wire
     elapsed_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
     output["billingDetails"] = {"billedMemoryUsedInMB": EXPRESS_BILLED_MEMORY_MB,
-                                "billedDurationInMilliseconds": max(1, -(-int(elapsed_ms) // 100)) * 100}
+                                "billedDurationInMilliseconds": max(1, math.ceil(elapsed_ms / 100)) * 100}
     return output
 
 
@@ -1029,17 +1029,18 @@ def _start_sync_execution_response(self: Any) -> Any:
 
         raise ValidationException("StartSyncExecution needs the Step Functions interpreter, which is switched off")
     observed = _observed()
-    keys: list[str | None] = []
+    key: str | None = None
 
     def starting(execution: Any) -> None:
+        nonlocal key
         if observed is not None:
-            keys.append(observed.states.starting(arn, name, header, execution_arn=execution.exec_arn))
-            observed.states.started(keys[-1], execution)
+            key = observed.states.starting(arn, name, header, execution_arn=execution.exec_arn)
+            observed.states.started(key, execution)
 
     try:
         output = backend.start_sync_execution(arn, name, self._get_param("input"), header, starting=starting)
     except Exception:
-        for key in keys:
+        if key is not None:
             observed.states.forget(key)
         raise
     return ActionResult(output)

@@ -14,7 +14,7 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from core import clock, config
-from core.dynamodb import condition_failed
+from core.dynamodb import condition_failed, expiry
 from core.errors import AppError
 from counter.models import ABORTED, COMMITTED, PREPARED, TOTAL, CounterEntry, reservation_entry
 
@@ -34,7 +34,7 @@ def _lease_seconds() -> int:
 
 def _expiry(now: int) -> int:
     """When a resolved reservation goes (Time to Live): long after any retry of its transaction could come."""
-    return now + config.integer("TRANSACTION_RETENTION_SECONDS")
+    return expiry(now, config.integer("TRANSACTION_RETENTION_SECONDS"))
 
 
 def _parties(transaction) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pynamodb.exceptions import PutError, UpdateError
 
 from core import clock, config
-from core.dynamodb import condition_failed
+from core.dynamodb import condition_failed, expiry
 from transaction.models import ABORT, ABORTED, COMMIT, COMMITTED, PREPARING, TransactionRecord
 
 # what the state machine adds to the execution state (limits: its timeouts); the rest is the transaction's input
@@ -94,7 +94,7 @@ def complete(transaction: dict, outcome: str) -> dict:
         TransactionRecord(txid).update(
             actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(now),
                      TransactionRecord.lease_until.remove(),
-                     TransactionRecord.expires_at.set(int(now) + config.integer("TRANSACTION_RETENTION_SECONDS"))],
+                     TransactionRecord.expires_at.set(expiry(now, config.integer("TRANSACTION_RETENTION_SECONDS")))],
             condition=TransactionRecord.state.is_in(decided, outcome))
     except UpdateError as e:
         if not condition_failed(e):

@@ -81,8 +81,7 @@ def test_what_aws_refuses_is_refused(cloud):
     assert code(lambda: sfn.start_sync_execution(stateMachineArn=machine + "-gone")) == "StateMachineDoesNotExist"
     assert code(lambda: sfn.start_sync_execution(stateMachineArn=machine, input="{not json")) == \
         "InvalidExecutionInput"
-    assert code(lambda: sfn.start_sync_execution(stateMachineArn=machine, name="n" * 81)) in (
-        "InvalidName", "ValidationException")  # botocore lets 81 through; the service refuses it
+    assert code(lambda: sfn.start_sync_execution(stateMachineArn=machine, name="n" * 81)) == "InvalidName"
 
 
 def test_express_executions_are_not_kept_and_are_counted(cloud):

@@ -111,7 +111,7 @@ def running_cloud(directory: Path, nofile: int, parameters: dict[str, str] | Non
             if time.monotonic() > deadline:
                 pytest.fail("the local cloud was not up within 120 s")
             time.sleep(0.1)
-        yield {**json.loads(endpoints.read_text()), "stats_file": str(stats)}
+        yield {**json.loads(endpoints.read_text()), "stats_file": str(stats), "pid": child.pid}
     finally:
         child.stdin.close()
         try:

@@ -1,6 +1,8 @@
 """Publish benchmarks on the local cloud, printed and written to results/publish.json:
 - throughput: committed publishes/s and publish->reply p50/p99 with 1, 10 and 30 publishers in flight, each on
-  its own topic with two subscribers, beside a raw `websockets` request/reply loop of the same shape (same run);
+  its own topic with two subscribers, beside a raw `websockets` request/reply loop of the same shape (same run),
+  and the CPU each publish cost the cloud's process and its sandboxes (user and system time apart, from /proc)
+  and this load generator: two cores bound their sum;
 - memory and garbage collection: the cloud process's RSS after the first 100 publishes and after
   NOTIFYX_BENCH_PUBLISHES (default 500; the README's figure is 5,000), and its longest GC pause;
 - fan-out: publish-to-delivery latency and deliveries/s to topics of 1, 100 and 1,000 sockets beside a raw
@@ -249,19 +251,56 @@ def cloud_stats(endpoints: dict) -> dict:
     return json.loads(open(endpoints["stats_file"]).read())
 
 
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU seconds so far of process `root` (the cloud) and of its live descendants (the sandboxes and their fork
+    server), user and system apart, from /proc; {} where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents, times = {}, {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry)], times[int(entry)] = int(fields[1]), (int(fields[11]) / tick, int(fields[12]) / tick)
+    if root not in times:
+        return {}
+
+    def descends(pid: int) -> bool:
+        while pid in parents and pid > 1:
+            pid = parents[pid]
+            if pid == root:
+                return True
+        return False
+
+    sandboxes = [times[pid] for pid in times if pid != root and descends(pid)]
+    return {"cloud_user": times[root][0], "cloud_sys": times[root][1],
+            "sandboxes_user": sum(t[0] for t in sandboxes), "sandboxes_sys": sum(t[1] for t in sandboxes)}
+
+
 def measure_throughput(endpoints: dict, users: list[dict], raw_port: int) -> dict:
-    """Closed-loop publishers at 1, 10 and 30 in flight, each beside a raw request/reply loop."""
+    """Closed-loop publishers at 1, 10 and 30 in flight, each beside a raw request/reply loop; with the CPU
+    each publish cost the cloud's process, its sandboxes and this load generator (2 cores bound the sum)."""
     rows = {}
     for in_flight, seconds in THROUGHPUT.items():
+        before, load_before = cpu_seconds(endpoints["pid"]), time.process_time()
         result = asyncio.run(run_load(endpoints, users, in_flight, seconds, SUBSCRIBERS_PER_TOPIC))
+        after, load_after = cpu_seconds(endpoints["pid"]), time.process_time()
         raw = asyncio.run(measure_raw_request_reply(raw_port, in_flight, min(seconds, 3.0)))
         row = result.figures()
+        if before and after and result.committed:
+            row["cpu_ms_per_publish"] = {key: round((after[key] - before[key]) * 1000 / result.committed, 1)
+                                         for key in before}
+            row["cpu_ms_per_publish"]["load_generator"] = round(
+                (load_after - load_before) * 1000 / result.committed, 1)
         row["raw_request_reply_per_s"] = round(raw, 1)
         row["ratio_to_raw"] = round(result.committed / result.seconds / raw, 4)
         rows[str(in_flight)] = row
         print(f"\n{in_flight:>3} in flight: {row['publishes_per_s']} publishes/s ({row['committed']} committed, "
               f"{row['failed']} failed in {row['seconds']} s), reply p50 {row['reply_p50_ms']} ms, "
-              f"p99 {row['reply_p99_ms']} ms; raw request/reply {row['raw_request_reply_per_s']}/s")
+              f"p99 {row['reply_p99_ms']} ms; raw request/reply {row['raw_request_reply_per_s']}/s; CPU per "
+              f"publish (ms): {row.get('cpu_ms_per_publish')}")
     return rows
 
 

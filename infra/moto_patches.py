@@ -916,13 +916,16 @@ class _FinishedHistory:
 
 def _history_compacted(original: Callable) -> Callable:
     """When an execution ends (after moto has read its final state), its history is kept compressed and the
-    interpreter's state is let go."""
+    interpreter's state is let go. Not a timed-out one's: moto ends it while its running state's thread goes
+    on, and that thread appends ExecutionTimedOut to the history when the state returns."""
 
     def terminated(self: Any) -> None:
         original(self)
         from infra import persistence
 
         persistence.journal_execution_end(self)  # first: the end is visible already, the compaction takes ms
+        if getattr(self.execution, "exec_status", None) == "TIMED_OUT":
+            return
         worker = getattr(self.execution, "exec_worker", None)
         env = getattr(worker, "env", None)
         manager = getattr(env, "event_manager", None)

@@ -152,6 +152,38 @@ def test_a_finished_execution_answers_its_whole_history_once_it_is_kept_compress
         sfn.delete_state_machine(stateMachineArn=arn)
 
 
+def test_a_timed_out_execution_keeps_the_timed_out_event_its_running_state_adds_later(emulator_endpoint):
+    """A machine's TimeoutSeconds ends the execution while its state still runs: the state's thread appends
+    ExecutionTimedOut when it returns. The compaction of finished histories must leave that history to it (it
+    raised AttributeError in that thread, and the event was lost)."""
+    import threading
+
+    definition = json.dumps({"StartAt": "Slow", "TimeoutSeconds": 1, "States": {
+        "Slow": {"Type": "Wait", "Seconds": 2, "End": True}}})
+    sfn = client(emulator_endpoint)
+    arn = sfn.create_state_machine(name="times-out", definition=definition,
+                                   roleArn=f"arn:aws:iam::{account.ACCOUNT_ID}:role/sfn")["stateMachineArn"]
+    failures = []
+    previous_hook = threading.excepthook
+    threading.excepthook = lambda args: failures.append(args.exc_value)
+    try:
+        # the race is between two threads: ten executions lose it nearly always without the fix
+        executions = [sfn.start_execution(stateMachineArn=arn, name=f"slow-{n}", input="{}")["executionArn"]
+                      for n in range(10)]
+        for execution in executions:
+            assert finished(sfn, execution)["status"] == "TIMED_OUT"
+            for _ in range(300):
+                types = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+                if types[-1] == "ExecutionTimedOut" or failures:
+                    break
+                time.sleep(0.01)
+            assert not failures
+            assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionTimedOut"
+    finally:
+        threading.excepthook = previous_hook
+        sfn.delete_state_machine(stateMachineArn=arn)
+
+
 def test_an_execution_past_the_retention_bound_is_freed_without_a_collection(emulator_endpoint, machine,
                                                                                monkeypatch):
     """The cloud freezes what lives past a second (infra/collector.py), so a cyclic execution dropped later would

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(900)
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDS = (2, 5, 10)
 MAILS = int(os.environ.get("NOTIFYX_MAIL_BENCH_MAILS", "100"))  # make test: 40
-LATENCY_MS = 1000
+LATENCY_MS = int(os.environ.get("NOTIFYX_MAIL_BENCH_LATENCY_MS", "1000"))  # make test: 250
 BATCH_SIZE = 5
 
 RUN_ONE_BOUND = """

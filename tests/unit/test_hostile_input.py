@@ -13,7 +13,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from cloudmap import register_services
-from tables import create_tables, template
+from tables import create_tables, physical_name, template
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
 BOB = {"user_id": "u-bob", "email": "bob@example.com"}
@@ -182,8 +182,10 @@ def _chalice_routes():
 def test_every_template_route_has_a_view_with_the_same_path_and_method(monkeypatch, function, path, method, module):
     import importlib
 
-    for name in template()["Globals"]["Function"]["Environment"]["Variables"]:
-        monkeypatch.setenv(name, os.environ.get(name, f"notifyx-{name.lower()}"))
+    # a table's model keeps the name it was imported with: the names the other modules' tables are created with
+    for name, value in template()["Globals"]["Function"]["Environment"]["Variables"].items():
+        named = physical_name(value["Ref"]) if isinstance(value, dict) and "Ref" in value else f"notifyx-{name.lower()}"
+        monkeypatch.setenv(name, os.environ.get(name, named))
     app = importlib.import_module(module).app
     # API Gateway passes the template's resource path; Chalice looks the view up by exactly that string
     assert method in app.routes.get(path, {}), f"{function}: {method} {path} reaches no view of {module}"

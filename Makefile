@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test unit e2e browser bench lint clean
 
-# make test runs the benchmarks shorter (their figures are printed and written all the same); `make bench` runs
-# them at the sizes the README's figures used
+# make test runs the benchmarks shorter (their figures are printed, and written to .notifyx/bench-quick); `make bench`
+# runs them at the sizes the README's figures used and writes tests/bench/results
 BENCH_QUICK := NOTIFYX_BENCH_SECONDS=6 NOTIFYX_BENCH_PUBLISHES=300 NOTIFYX_TELEMETRY_ROUNDS=1 \
 	NOTIFYX_TELEMETRY_SECONDS=4 NOTIFYX_MAIL_BENCH_MAILS=40 NOTIFYX_PERSISTENCE_ROUNDS=1 \
 	NOTIFYX_PERSISTENCE_SECONDS=4 NOTIFYX_STARTUP_PUBLISHES=2000 NOTIFYX_STARTUP_ROUNDS=1 \
-	NOTIFYX_MAIL_BENCH_LATENCY_MS=250
+	NOTIFYX_MAIL_BENCH_LATENCY_MS=250 NOTIFYX_BENCH_RESULTS=.notifyx/bench-quick
 
 # the suites spend most of their time waiting (on sockets, sandboxes, timers), so pytest-xdist runs them in
 # parallel, each worker with its own local cloud; unit tests are CPU-bound (2 workers for 2 cores). The

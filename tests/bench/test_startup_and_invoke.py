@@ -12,10 +12,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import RESULTS as bench_results
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "infra" / "fixtures" / "h1"
-RESULTS = Path(__file__).parent / "results" / "startup_and_invoke.json"
+RESULTS = bench_results / "startup_and_invoke.json"
 
 pytestmark = pytest.mark.bench
 figures: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

@@ -51,6 +51,9 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
+browser: $(STAMP) /usr/bin/chromium
+	$(PY) -m pytest -q -n 3 tests/browser
+
 bench: $(STAMP)
 	$(PY) -m pytest -q -s tests/bench
 

@@ -66,6 +66,8 @@ class CloudPool:
     def __init__(self):
         self.current = None
         self.parameters: dict[str, str] | None = None
+        # the parameters of the test running now: a `cloud_with(...)` call's, else the defaults
+        self.wanted: dict[str, str] = dict(DEFAULT_PARAMETERS)
 
     def get(self, parameters: dict[str, str]):
         if EXTERNAL:
@@ -83,10 +85,11 @@ class CloudPool:
         return cloud
 
     def deployment(self):
-        """The deployment running now (started with the defaults if none is): what new users sign up on."""
+        """The deployment of the test running now, what new users sign up on: the one its `cloud_with(...)`
+        started, else one with the defaults (never a cloud an earlier test started with other parameters)."""
         if EXTERNAL:
             return ExternalDeployment(EXTERNAL)
-        return self.current if self.current is not None else self.get(DEFAULT_PARAMETERS)
+        return self.get(self.wanted)
 
     def stop(self) -> None:
         if self.current is not None:
@@ -115,12 +118,21 @@ def local_cloud(cloud):
     return cloud
 
 
+@pytest.fixture(autouse=True)
+def default_parameters(cloud_pool):
+    """Between tests the wanted deployment is the defaults' (a module's fixtures set up before its first test)."""
+    cloud_pool.wanted = dict(DEFAULT_PARAMETERS)
+    yield
+    cloud_pool.wanted = dict(DEFAULT_PARAMETERS)
+
+
 @pytest.fixture
 def cloud_with(cloud_pool):
     """`cloud_with(TransactionLeaseSeconds="2")`: a LocalCloud started with these template parameters."""
 
     def start(**parameters: str):
-        return cloud_pool.get({**DEFAULT_PARAMETERS, **{k: str(v) for k, v in parameters.items()}})
+        cloud_pool.wanted = {**DEFAULT_PARAMETERS, **{k: str(v) for k, v in parameters.items()}}
+        return cloud_pool.get(cloud_pool.wanted)
 
     return start
 

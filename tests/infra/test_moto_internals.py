@@ -83,6 +83,37 @@ def test_every_patch_applies_and_reverts_to_mocks_original():
         assert vars(p.owner()).get(p.attr) is originals[p.name], p.name
 
 
+def test_an_accounts_backend_is_made_and_registered_only_where_the_lookup_fast_path_assumes():
+    """backend-lookup-without-registration-scan answers an existing account from the dict: moto must create an
+    account's backend only together with the BackendDict's registration, and reset must clear both."""
+    from moto.core.base_backend import BackendDict
+
+    from infra import moto_patches
+
+    assert "self._create_account_specific_backend(account_id)" in inspect.getsource(BackendDict.__getitem__)
+    create = inspect.getsource(BackendDict._create_account_specific_backend)
+    assert "self[account_id] = AccountSpecificBackend(" in create and "BackendDict._instances.append(self)" in create
+    reset = inspect.getsource(BackendDict.reset)
+    assert "backend.clear()" in reset and "BackendDict._instances.clear()" in reset
+    assert [name for name in vars(BackendDict) if name in ("__contains__", "get", "setdefault")] == []
+
+    from moto.sns.models import SNSBackend
+
+    patch = moto_patches.patch("backend-lookup-without-registration-scan")
+    backends = BackendDict(SNSBackend, "sns")
+    was_applied = patch.applied
+    patch.apply()
+    try:
+        first = backends["111122223333"]  # made and registered by moto's own path
+        assert backends["111122223333"] is first
+        assert any(registered is backends for registered in BackendDict._instances)
+        assert backends["111122223333"]["us-east-1"] is first["us-east-1"]
+    finally:
+        if not was_applied:
+            patch.revert()
+        BackendDict._instances[:] = [b for b in BackendDict._instances if b is not backends]
+
+
 def test_transact_write_items_backs_up_tables_the_way_the_journal_replaces():
     import moto.dynamodb.models as models
     from moto.dynamodb.models.table import StreamShard, Table

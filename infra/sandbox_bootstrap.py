@@ -94,14 +94,16 @@ def preload() -> None:
 class LambdaContext:
     """The context object handed to a handler, with Lambda's attributes."""
 
-    def __init__(self, name: str, arn: str, memory: int, request_id: str, deadline: float) -> None:
+    def __init__(self, name: str, arn: str, memory: int, request_id: str, deadline: float,
+                 log_stream: str | None = None) -> None:
         self.aws_request_id = request_id
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = arn
         self.memory_limit_in_mb = memory
         self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
+        # the execution environment's stream (a sandbox names it once)
+        self.log_stream_name = log_stream or time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
         self.identity = None
         self.client_context = None
         self._deadline = deadline
@@ -325,6 +327,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
     _install_hooks(channel)
     handler: Any = None
     init_error: dict[str, Any] | None = None
+    log_stream = spec.get("log_stream")
     while True:
         try:
             _, event_json, request_id, timeout, trace = channel.next_invoke()
@@ -351,8 +354,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
         if init_error is not None:
             channel.result(None, init_error, reported_init, _drain(captured))
             continue
-        context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline)
-        context.log_stream_name = spec.get("log_stream", context.log_stream_name)
+        context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline, log_stream)
         exiting = False
         try:
             result = handler(json.loads(event_json), context)

@@ -43,6 +43,9 @@ def test_a_warm_sandbox_keeps_its_module_state_and_a_cold_start_is_reported(clou
     first, second = cloud.invoke("Probe", {}), cloud.invoke("Probe", {})
     assert second["pid"] == first["pid"] and second["cold_at"] == first["cold_at"]
     assert second["invocations"] == first["invocations"] + 1
+    # the execution environment's log stream, as on Lambda: a new request, the same stream
+    assert second["request_id"] != first["request_id"] and second["log_stream"] == first["log_stream"]
+    assert first["log_stream"] in {s.log_stream for s in cloud.runtime._lookup(cloud.physical_id("Probe")).pool._idle}
     assert cloud.runtime._lookup(cloud.physical_id("Probe")).init_durations  # Init Duration of the cold start
 
 

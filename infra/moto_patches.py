@@ -939,8 +939,8 @@ def _history_compacted(original: Callable) -> Callable:
         from infra import persistence
 
         persistence.journal_execution_end(self)  # first: the end is visible already, the compaction takes ms
-        if getattr(self.execution, "exec_status", None) == "TIMED_OUT":
-            return
+        if not kept(self.execution) or getattr(self.execution, "exec_status", None) == "TIMED_OUT":
+            return  # a synchronous Express execution is dropped once it has answered: nothing to keep small
         worker = getattr(self.execution, "exec_worker", None)
         env = getattr(worker, "env", None)
         manager = getattr(env, "event_manager", None)
@@ -972,6 +972,12 @@ def _newest_first(original: Callable) -> Callable:
 # --------------------------------------------------------------------------- StartSyncExecution (Express)
 #: AWS bills an Express execution's duration in 100 ms steps and reports the memory as 64 MB
 EXPRESS_BILLED_MEMORY_MB = 64
+
+
+def kept(execution: Any) -> bool:
+    """Whether the emulator keeps an execution (lists, describes, journals it): not a synchronous Express one,
+    which start_sync_execution names with an ``:express:`` ARN."""
+    return ":express:" not in execution.exec_arn
 
 
 @functools.cache

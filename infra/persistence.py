@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra import account
+from infra import account, moto_patches
 
 logger = logging.getLogger("notifyx.persistence")
 
@@ -725,8 +725,8 @@ def journal_execution_end(worker: Any) -> None:
     compacts): a crash then leaves the end journaled unless it falls in those few instructions."""
     store = _store
     execution = worker.execution
-    if store is None or getattr(execution, "_notifyx_end_journaled", False) or ":express:" in execution.execution_arn:
-        return  # an Express execution is not kept (moto_patches.start_sync_execution), so nothing to restore
+    if store is None or getattr(execution, "_notifyx_end_journaled", False) or not moto_patches.kept(execution):
+        return  # an execution the emulator does not keep has nothing to restore
     execution._notifyx_end_journaled = True
     store.append(("sfn", execution.execution_arn, _execution_fields(execution)))
 

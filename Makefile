@@ -21,6 +21,7 @@ BENCH_QUICK := NOTIFYX_BENCH_SECONDS=6 NOTIFYX_BENCH_PUBLISHES=300 NOTIFYX_TELEM
 # between). The benchmarks run one at a time: each measures the machine.
 UNIT_WORKERS := -n 2
 SUITE_WORKERS := -n 4
+BROWSER_WORKERS := -n 3
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,7 +44,7 @@ test: $(STAMP) /usr/bin/chromium
 	$(PY) -m pytest -q $(UNIT_WORKERS) tests/unit
 	$(PY) -m pytest -q $(SUITE_WORKERS) tests/infra
 	$(PY) -m pytest -q tests/e2e
-	$(PY) -m pytest -q -n 3 tests/browser
+	$(PY) -m pytest -q $(BROWSER_WORKERS) tests/browser
 	$(BENCH_QUICK) $(PY) -m pytest -q tests/bench
 
 unit: $(STAMP)
@@ -53,7 +54,7 @@ e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
 browser: $(STAMP) /usr/bin/chromium
-	$(PY) -m pytest -q -n 3 tests/browser
+	$(PY) -m pytest -q $(BROWSER_WORKERS) tests/browser
 
 bench: $(STAMP)
 	$(PY) -m pytest -q -s tests/bench

@@ -120,8 +120,7 @@ def local_cloud(cloud):
 
 @pytest.fixture(autouse=True)
 def default_parameters(cloud_pool):
-    """Between tests the wanted deployment is the defaults' (a module's fixtures set up before its first test)."""
-    cloud_pool.wanted = dict(DEFAULT_PARAMETERS)
+    """After a test, the wanted deployment is the defaults' again (so are the next module's fixtures')."""
     yield
     cloud_pool.wanted = dict(DEFAULT_PARAMETERS)
 

@@ -13,14 +13,14 @@ BENCH_QUICK := NOTIFYX_BENCH_SECONDS=6 NOTIFYX_BENCH_PUBLISHES=300 NOTIFYX_TELEM
 	NOTIFYX_PERSISTENCE_SECONDS=4 NOTIFYX_STARTUP_PUBLISHES=2000 NOTIFYX_STARTUP_ROUNDS=1 \
 	NOTIFYX_MAIL_BENCH_LATENCY_MS=250 NOTIFYX_REST_SECONDS=2 NOTIFYX_BENCH_RESULTS=.notifyx/bench-quick
 
-# the local-cloud and browser suites spend most of their time waiting (on sockets, sandboxes, timers), so
+# the local-cloud, end-to-end and browser suites spend most of their time waiting (on sockets, sandboxes, timers), so
 # pytest-xdist runs them in parallel, each worker with its own local cloud; unit tests are CPU-bound (2 workers for
-# 2 cores). The end-to-end suite stays in one process: on 2 cores, 3-4 clouds at once pushed a burst of 20
-# publishes past the 5 s prepare timeout and a mail's retry past its 30 s wait (1 failure in 3-5 runs), and on 2
-# workers the dead-letter alarm test met the mail tests' dead letters (in one process a cloud restart comes
-# between). The benchmarks run one at a time: each measures the machine.
+# 2 cores). The end-to-end suite gets 2 workers, not more: on 2 cores, 3-4 clouds at once pushed a burst of 20
+# publishes past the 5 s prepare timeout and a mail's retry past its 30 s wait (1 failure in 3-5 runs). The
+# benchmarks run one at a time: each measures the machine.
 UNIT_WORKERS := -n 2
 SUITE_WORKERS := -n 4
+E2E_WORKERS := -n 2
 BROWSER_WORKERS := -n 3
 
 $(STAMP): pyproject.toml
@@ -43,15 +43,15 @@ test: $(STAMP) /usr/bin/chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q $(UNIT_WORKERS) tests/unit
 	$(PY) -m pytest -q $(SUITE_WORKERS) tests/infra
-	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q $(E2E_WORKERS) tests/e2e
 	$(PY) -m pytest -q $(BROWSER_WORKERS) tests/browser
-	$(BENCH_QUICK) $(PY) -m pytest -q tests/bench
+	$(BENCH_QUICK) $(PY) -m pytest -q --durations=0 tests/bench
 
 unit: $(STAMP)
 	$(PY) -m pytest -q $(UNIT_WORKERS) tests/unit
 
 e2e: $(STAMP)
-	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q $(E2E_WORKERS) tests/e2e
 
 browser: $(STAMP) /usr/bin/chromium
 	$(PY) -m pytest -q $(BROWSER_WORKERS) tests/browser

@@ -8,6 +8,8 @@ Fixtures for other test modules:
 - `cloud`: the deployment (`.endpoints`; locally also `.invoke`, `.physical_id`, `.runtime`)
 - `local_cloud`: the LocalCloud itself, or a skip when driving an external deployment
 - `cloud_with(**parameters)`: a LocalCloud started with other template parameters (replaces the shared one)
+- `fresh_cloud`: locally a new LocalCloud with the defaults, which no earlier test has touched (replaces the shared
+  one); an external deployment as it is
 - `new_user()`: a registered, logged-in `User` with a unique email; `user.connect()` opens a WebSocket
 - `topic_name()`: a unique topic name
 - `aws(service)`: a boto3 client for the deployment's AWS endpoint
@@ -134,6 +136,16 @@ def cloud_with(cloud_pool):
         return cloud_pool.get(cloud_pool.wanted)
 
     return start
+
+
+@pytest.fixture
+def fresh_cloud(cloud_pool):
+    """A deployment no earlier test has touched, for tests of state that lingers (a metric's last minute, an alarm's
+    state): locally a new LocalCloud with the default parameters, which the tests after this one go on using."""
+    if EXTERNAL:
+        return ExternalDeployment(EXTERNAL)
+    cloud_pool.stop()
+    return cloud_pool.get(DEFAULT_PARAMETERS)
 
 
 @pytest.fixture

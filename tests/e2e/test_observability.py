@@ -230,7 +230,8 @@ def test_one_publish_is_one_trace_from_the_gateway_through_both_participants(own
     assert {"## two-phase commit", "## fan-out", "## prepare", "## commit"} <= steps, steps
 
 
-def test_an_alarm_turns_to_alarm_when_the_dead_letter_queue_gets_a_message(cloud, aws):
+def test_an_alarm_turns_to_alarm_when_the_dead_letter_queue_gets_a_message(fresh_cloud, aws):
+    # a fresh cloud: the alarm reads the queue's last minute, and the mail tests dead-letter messages on purpose
     sqs, cloudwatch, sns = aws("sqs"), aws("cloudwatch"), aws("sns")
     alarm = physical(aws, "MailDeadLetterAlarm", "alarm")
     dlq = physical(aws, "MailDeadLetterQueue", "queue")

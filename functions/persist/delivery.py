@@ -1,8 +1,8 @@
 """What the gateway needs to push a committed notification: who gets it, and whose turn it is.
 
 A topic's notifications reach sockets in seq order: the gateway holding seq n waits (bounded) until the
-topic's delivered_seq is n-1 (polled, with backoff), sends, then advances delivered_seq. A gateway that died
-after its commit only delays the next seq by the bound.
+topic's delivered_seq is n-1 (polled, the more often the nearer its turn), sends, then advances delivered_seq. A
+gateway that died after its commit only delays the next seq by the bound.
 """
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from persist.topics import get
 
 TURN_WAIT_SECONDS = 8.0
 # the earlier seq is usually being sent by another gateway invocation right now: look again soon, then back off
-# (each look is one consistent read of the topic's delivered_seq)
+# (each look is one consistent read of the topic's delivered_seq), to at most NEXT_POLL_SECONDS per seq still
+# ahead: the next in line looks every 25 ms (a 1,000-socket fan-out takes ~200 ms here, and a 250 ms look left the
+# topic idle for ~125 ms between two), one ten seqs back every 250 ms
 FIRST_POLL_SECONDS = 0.005
+NEXT_POLL_SECONDS = 0.025
 MAX_POLL_SECONDS = 0.25
 
 
@@ -68,6 +71,7 @@ def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> d
             return {"turn": True, "delivered_seq": delivered_seq}
         if time.monotonic() > deadline:
             return {"turn": False, "delivered_seq": delivered_seq}
+        pause = min(pause, NEXT_POLL_SECONDS * (seq - 1 - delivered_seq))
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, MAX_POLL_SECONDS)
 

@@ -3,7 +3,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
@@ -339,6 +339,39 @@ def test_a_waiting_delivery_goes_as_soon_as_the_previous_one_is_delivered(persis
     timer.start()
     assert ask(persist, "delivery_turn", topic="news", seq=2)["turn"] is True
     timer.join()
+
+
+def test_a_waiting_delivery_looks_more_often_the_nearer_its_turn(persist, monkeypatch):
+    """The next in line looks at least every NEXT_POLL_SECONDS, one ten seqs back at most every MAX_POLL_SECONDS:
+    the turn passes soon after the earlier seq is delivered, without every waiter reading the topic that often."""
+    delivery = persist.delivery
+    ask(persist, "subscribe", topic="news", **ADA)
+    ask(persist, "delivered", topic="news", seq=1)
+    monkeypatch.setattr(delivery, "TURN_WAIT_SECONDS", 1.0)
+    now, pauses, moves = [0.0], [], {}
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        now[0] += max(seconds, 0.001)  # the last sleep ends at the deadline: a real clock goes on past it
+        if now[0] >= 0.5 and moves.pop("at_half_a_second", None):
+            delivery.delivered("news", moves["to"])
+
+    monkeypatch.setattr(delivery, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=sleep))
+
+    def wait_for_turn(seq: int, **move) -> list[float]:
+        now[0], pauses[:] = 0.0, []
+        moves.update(move)
+        assert ask(persist, "delivery_turn", topic="news", seq=seq)["turn"] is False  # still waiting after 1 s
+        return list(pauses)
+
+    ten_back = wait_for_turn(12)  # delivered_seq 1: ten seqs to go
+    assert ten_back[:6] == [0.005, 0.01, 0.02, 0.04, 0.08, 0.16] and max(ten_back) == delivery.MAX_POLL_SECONDS
+    next_in_line = wait_for_turn(3)
+    assert next_in_line[:3] == [0.005, 0.01, 0.02] and max(next_in_line) == delivery.NEXT_POLL_SECONDS
+    assert len(next_in_line) > 3 * len(ten_back)
+    moved_up = wait_for_turn(12, at_half_a_second=True, to=10)  # after half a second, seq 12 is next in line
+    assert moved_up[:7] == ten_back[:7] and delivery.NEXT_POLL_SECONDS in moved_up
+    assert max(moved_up[-5:]) <= delivery.NEXT_POLL_SECONDS
 
 
 # ---------------------------------------------------------------- HTTP API

@@ -71,8 +71,12 @@ def _publish(caller: Caller, frame: dict) -> dict:
     if started:  # a repeated idempotency key gets the first outcome and publishes nothing new
         telemetry.count("PublishesCommitted")
         telemetry.logger.info("publish committed", extra={"topic": tx["topic"], "seq": result["seq"]})
-        with telemetry.step("fan-out"):
-            delivery.fan_out(caller.request_context, output["notification"])
+        try:
+            with telemetry.step("fan-out"):
+                delivery.fan_out(caller.request_context, output["notification"])
+        except Exception:  # committed all the same: the recipients have it in their inboxes and catch up by history
+            log.exception("fan-out of %s seq %s failed after its commit", tx["topic"], result["seq"])
+            telemetry.count("FanOutsFailed")
     return result
 
 

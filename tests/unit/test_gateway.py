@@ -230,6 +230,26 @@ def test_only_the_owner_may_publish(actions):
     assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
 
 
+def test_a_committed_publish_is_answered_committed_when_its_fan_out_fails(actions, monkeypatch, caplog):
+    """The commit is the publish: a fan-out that fails afterwards (here persist's delivery turn) is logged and
+    counted, and the reply still says committed (an error would make the publisher send it again)."""
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    notification = {"id": "pub-1", "topic": "news", "seq": 1}
+    monkeypatch.setattr(actions.publishing, "run", lambda tx: ({"status": "committed", "recipients": 1,
+                                                               "notification": notification}, True))
+
+    def failing(request_context, committed):
+        from core.errors import AppError
+
+        raise AppError("unavailable", "persist is unavailable")
+
+    monkeypatch.setattr(actions.delivery, "fan_out", failing)
+    reply = send(actions, ADA, {"action": "publish", "id": "p1", "topic": "news", "message": "hi"})
+    assert reply["ok"] is True, reply
+    assert reply["data"] == {"notification_id": "pub-1", "seq": 1, "status": "committed", "recipients": 1}
+    assert "fan-out of news seq 1 failed after its commit" in caplog.text
+
+
 # ---------------------------------------------------------------- the publish seam (the state machine itself: e2e)
 
 

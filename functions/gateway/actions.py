@@ -1,10 +1,18 @@
 """Every WebSocket action route ($default too): parse the frame, run the action, answer with a reply frame.
 
 A new action is one function here and one entry in ACTIONS (plus its route in template.yaml).
+
+The reply is the route's response, except on the routes in POSTED_REPLY_ROUTES: those have no route response in
+template.yaml (one-way), and their reply is posted to the caller's connection through @connections. That lets a
+publish be answered as soon as it commits, before its fan-out (which can take seconds for a big topic, and waits
+for the topic's earlier seqs' fan-outs). On AWS a two-way route sends a frame for every integration response, an
+empty one when the function returns no body, so "answer early" needs the route to be one-way.
 """
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +23,8 @@ from gateway import delivery, frames, models, publishing
 log = logging.getLogger(__name__)
 
 PERSIST = "persist"   # the Cloud Map service (template.yaml)
+#: the action routes of template.yaml without a route response (tests/unit/test_gateway.py checks the template)
+POSTED_REPLY_ROUTES = frozenset({"publish"})
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,13 @@ class Caller:
     id: str
     email: str
     request_context: dict
+
+
+@dataclass(frozen=True)
+class ThenFollows:
+    """An action's reply data and the work that comes after it: on a one-way route the reply goes out first."""
+    data: dict
+    then: Callable[[], None]
 
 
 def subscribe(caller: Caller, frame: dict) -> dict:
@@ -45,13 +62,18 @@ def ack(caller: Caller, frame: dict) -> dict:
                          notification_id=validation.identifier(frame.get("notification_id"), "notification_id"))
 
 
-def publish(caller: Caller, frame: dict) -> dict:
-    """Owner only; through the two-phase commit; committed -> pushed to the live recipients, then the reply."""
+def publish(caller: Caller, frame: dict) -> dict | ThenFollows:
+    """Owner only; through the two-phase commit; the reply, then (committed) the push to the live recipients.
+    PublishLatency is the publish up to its reply's data: the fan-out is DeliveryLatency's."""
     with telemetry.timed("PublishLatency"):
-        return _publish(caller, frame)
+        result, notification = _publish(caller, frame)
+    if notification is None:
+        return result
+    return ThenFollows(result, lambda: _fan_out(caller, result, notification))
 
 
-def _publish(caller: Caller, frame: dict) -> dict:
+def _publish(caller: Caller, frame: dict) -> tuple[dict, dict | None]:
+    """The reply's data, and the committed notification to fan out (None: nothing new was published)."""
     tx = publishing.transaction(caller.id, caller.email, frame)
     topic = services.call(PERSIST, "topic", topic=tx["topic"])
     if topic["owner_id"] != caller.id:
@@ -68,16 +90,20 @@ def _publish(caller: Caller, frame: dict) -> dict:
             telemetry.count_by("PublishesAbortedByReason", "reason", str(reason))
             telemetry.logger.info("publish aborted", extra={"topic": tx["topic"], "reason": reason})
         raise
-    if started:  # a repeated idempotency key gets the first outcome and publishes nothing new
-        telemetry.count("PublishesCommitted")
-        telemetry.logger.info("publish committed", extra={"topic": tx["topic"], "seq": result["seq"]})
-        try:
-            with telemetry.step("fan-out"):
-                delivery.fan_out(caller.request_context, output["notification"])
-        except Exception:  # committed all the same: the recipients have it in their inboxes and catch up by history
-            log.exception("fan-out of %s seq %s failed after its commit", tx["topic"], result["seq"])
-            telemetry.count("FanOutsFailed")
-    return result
+    if not started:  # a repeated idempotency key gets the first outcome and publishes nothing new
+        return result, None
+    telemetry.count("PublishesCommitted")
+    telemetry.logger.info("publish committed", extra={"topic": tx["topic"], "seq": result["seq"]})
+    return result, output["notification"]
+
+
+def _fan_out(caller: Caller, result: dict, notification: dict) -> None:
+    try:
+        with telemetry.step("fan-out"):
+            delivery.fan_out(caller.request_context, notification)
+    except Exception:  # committed all the same: the recipients have it in their inboxes and catch up by history
+        log.exception("fan-out of %s seq %s failed after its commit", notification.get("topic"), result["seq"])
+        telemetry.count("FanOutsFailed")
 
 
 def send_email(caller: Caller, frame: dict) -> dict:
@@ -112,19 +138,19 @@ def handler(event: dict, context: Any) -> dict:
 
     Every frame gets an answer; the answer never quotes more than a few characters of the frame.
     """
+    request_context = event.get("requestContext") or {}
     try:
         frame = _frame(event)
     except AppError as e:
-        return frames.response(frames.failure(None, None, e))
+        return _answer(request_context, frames.failure(None, None, e))
     action = frame.get("action")
     try:
         frame_id = validation.frame_id(frame.get("id"))
     except AppError as e:
-        return frames.response(frames.failure(None, None, e))
+        return _answer(request_context, frames.failure(None, None, e))
     if not isinstance(action, str) or action not in ACTIONS:
-        return frames.response(frames.failure(None, frame_id, invalid(
+        return _answer(request_context, frames.failure(None, frame_id, invalid(
             f"unknown action {validation.quote(action)}; one of " + ", ".join(sorted(ACTIONS)))))
-    request_context = event.get("requestContext") or {}
     authorizer = request_context.get("authorizer") or {}
     telemetry.correlate(connection_id=request_context.get("connectionId"), action=action)
     try:
@@ -138,8 +164,23 @@ def handler(event: dict, context: Any) -> dict:
         caller = Caller(authorizer["user_id"], authorizer.get("email", ""), request_context)
         data = ACTIONS[action](caller, frame)
     except AppError as e:
-        return frames.response(frames.failure(action, frame_id, e))
+        return _answer(request_context, frames.failure(action, frame_id, e))
     except Exception:  # the socket stays usable whatever happens to one frame; the detail goes to the log
         log.exception("action %s failed", action)
-        return frames.response(frames.failure(action, frame_id, unavailable()))
-    return frames.response(frames.reply(action, frame_id, data))
+        return _answer(request_context, frames.failure(action, frame_id, unavailable()))
+    if isinstance(data, ThenFollows):
+        return _answer(request_context, frames.reply(action, frame_id, data.data), data.then)
+    return _answer(request_context, frames.reply(action, frame_id, data))
+
+
+def _answer(request_context: dict, frame: dict, then: Callable[[], None] | None = None) -> dict:
+    """Answer with `frame`, then do `then`: on a two-way route the frame is the route response (sent when the
+    function returns, so after `then`); on a one-way route it is posted to the caller's connection first."""
+    if request_context.get("routeKey") not in POSTED_REPLY_ROUTES:
+        if then is not None:
+            then()
+        return frames.response(frame)
+    delivery.to_caller(request_context, json.dumps(frame).encode())
+    if then is not None:
+        then()
+    return {"statusCode": 200}

@@ -51,6 +51,11 @@ def _send(post: tuple[Any, bytes, str]) -> str:
     return "failed"
 
 
+def to_caller(request_context: dict, data: bytes) -> str:
+    """One frame to the connection the event came from (a reply on a one-way route): "sent", "gone" or "failed"."""
+    return _send((management_api(request_context), data, request_context.get("connectionId", "")))
+
+
 def _post_all(posts: list[tuple[Any, str, str]], data: bytes) -> int:
     """Post `data` to each (client, user id, connection id), SENDERS at a time; the number of frames sent.
     Connections found gone are forgotten."""

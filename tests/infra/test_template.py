@@ -121,7 +121,8 @@ def test_websocket_api_routes_integrations_and_authorizer(deployed):
     sources = tuple(raw["ConnectAuthorizer"]["Properties"].get("IdentitySource", []))
     assert config.routes["$connect"].authorizer == Authorizer("notifyx-AuthAuthorizer", sources)
     assert config.routes["$disconnect"].two_way is False
-    assert config.routes["publish"].two_way is True
+    assert config.routes["subscribe"].two_way is True  # a route response: the function's answer is the reply
+    assert config.routes["publish"].two_way is False  # none: the gateway posts a publish's reply itself
     assert config.routes["publish"].function == "notifyx-GatewayActions"
 
 

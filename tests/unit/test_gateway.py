@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 
 from infra.account import ACCOUNT_ID, REGION
-from tables import create_tables
+from tables import create_tables, template
 from cloudmap import register_services
 
 ADA = {"user_id": "u-ada", "email": "ada@example.com"}
@@ -248,6 +248,46 @@ def test_a_committed_publish_is_answered_committed_when_its_fan_out_fails(action
     assert reply["ok"] is True, reply
     assert reply["data"] == {"notification_id": "pub-1", "seq": 1, "status": "committed", "recipients": 1}
     assert "fan-out of news seq 1 failed after its commit" in caplog.text
+
+
+def test_the_routes_whose_replies_are_posted_are_the_templates_one_way_routes(actions):
+    resources = template()["Resources"]
+    answered = {r["Properties"]["RouteId"]["Ref"] for r in resources.values()
+                if r["Type"] == "AWS::ApiGatewayV2::RouteResponse"}
+    one_way = {r["Properties"]["RouteKey"] for name, r in resources.items()
+               if r["Type"] == "AWS::ApiGatewayV2::Route" and "ActionsIntegration" in str(r["Properties"]["Target"])
+               and name not in answered}
+    assert one_way == actions.POSTED_REPLY_ROUTES == {"publish"}
+
+
+def test_a_publish_on_its_one_way_route_is_answered_through_connections_before_its_fan_out(actions, monkeypatch):
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    notification = {"id": "pub-1", "topic": "news", "seq": 1}
+    monkeypatch.setattr(actions.publishing, "run", lambda tx: ({"status": "committed", "recipients": 0,
+                                                               "notification": notification}, True))
+    seen_at_fan_out = []
+    monkeypatch.setattr(actions.delivery, "fan_out",
+                        lambda request_context, committed: seen_at_fan_out.append(posted("conn-p")))
+    event = {"requestContext": context(ADA, "conn-p", "publish"),
+             "body": json.dumps({"action": "publish", "id": "p1", "topic": "news", "message": "hi"})}
+    assert actions.handler(event, None) == {"statusCode": 200}  # no route response: nothing more is sent
+    reply = {"type": "reply", "id": "p1", "action": "publish", "ok": True,
+             "data": {"notification_id": "pub-1", "seq": 1, "status": "committed", "recipients": 0}}
+    assert seen_at_fan_out == [[reply]]  # the reply was out before the fan-out began
+    assert posted("conn-p") == [reply]
+
+
+def test_every_answer_on_the_one_way_publish_route_is_posted(actions):
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    for n, body in enumerate([{"action": "publish", "id": "p1", "topic": "news", "message": "not yours"},
+                              {"action": "publish", "id": "x" * 1000, "topic": "news", "message": "bad id"},
+                              {"action": "publish", "id": "p3", "topic": "news"}]):
+        event = {"requestContext": context(BOB, f"conn-b{n}", "publish"), "body": json.dumps(body)}
+        assert actions.handler(event, None) == {"statusCode": 200}
+        [answer] = posted(f"conn-b{n}")  # one frame, the answer
+        assert answer.get("ok") is not True, answer
+    assert [posted(f"conn-b{n}")[0]["error"]["code"] for n in range(3)] == ["forbidden", "invalid_request",
+                                                                          "invalid_request"]
 
 
 # ---------------------------------------------------------------- the publish seam (the state machine itself: e2e)

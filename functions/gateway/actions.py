@@ -176,11 +176,11 @@ def handler(event: dict, context: Any) -> dict:
 def _answer(request_context: dict, frame: dict, then: Callable[[], None] | None = None) -> dict:
     """Answer with `frame`, then do `then`: on a two-way route the frame is the route response (sent when the
     function returns, so after `then`); on a one-way route it is posted to the caller's connection first."""
-    if request_context.get("routeKey") not in POSTED_REPLY_ROUTES:
-        if then is not None:
-            then()
-        return frames.response(frame)
-    delivery.to_caller(request_context, json.dumps(frame).encode())
+    if request_context.get("routeKey") in POSTED_REPLY_ROUTES:
+        delivery.to_caller(request_context, json.dumps(frame).encode())
+        response = {"statusCode": 200}
+    else:
+        response = frames.response(frame)
     if then is not None:
         then()
-    return {"statusCode": 200}
+    return response

@@ -230,13 +230,18 @@ def test_only_the_owner_may_publish(actions):
     assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
 
 
+def commits_as_seq_1(actions, monkeypatch, recipients: int) -> None:
+    """Ada owns "news", and her next publish commits as notification pub-1, seq 1 (the state machine: e2e)."""
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    output = {"status": "committed", "recipients": recipients,
+              "notification": {"id": "pub-1", "topic": "news", "seq": 1}}
+    monkeypatch.setattr(actions.publishing, "run", lambda tx: (output, True))
+
+
 def test_a_committed_publish_is_answered_committed_when_its_fan_out_fails(actions, monkeypatch, caplog):
     """The commit is the publish: a fan-out that fails afterwards (here persist's delivery turn) is logged and
     counted, and the reply still says committed (an error would make the publisher send it again)."""
-    send(actions, ADA, {"action": "subscribe", "topic": "news"})
-    notification = {"id": "pub-1", "topic": "news", "seq": 1}
-    monkeypatch.setattr(actions.publishing, "run", lambda tx: ({"status": "committed", "recipients": 1,
-                                                               "notification": notification}, True))
+    commits_as_seq_1(actions, monkeypatch, recipients=1)
 
     def failing(request_context, committed):
         from core.errors import AppError
@@ -261,10 +266,7 @@ def test_the_routes_whose_replies_are_posted_are_the_templates_one_way_routes(ac
 
 
 def test_a_publish_on_its_one_way_route_is_answered_through_connections_before_its_fan_out(actions, monkeypatch):
-    send(actions, ADA, {"action": "subscribe", "topic": "news"})
-    notification = {"id": "pub-1", "topic": "news", "seq": 1}
-    monkeypatch.setattr(actions.publishing, "run", lambda tx: ({"status": "committed", "recipients": 0,
-                                                               "notification": notification}, True))
+    commits_as_seq_1(actions, monkeypatch, recipients=0)
     seen_at_fan_out = []
     monkeypatch.setattr(actions.delivery, "fan_out",
                         lambda request_context, committed: seen_at_fan_out.append(posted("conn-p")))

@@ -6,7 +6,8 @@
 - memory and garbage collection: the cloud process's RSS after the first 100 publishes and after
   NOTIFYX_BENCH_PUBLISHES (default 500; the README's figure is 5,000), and its longest GC pause;
 - fan-out: publish-to-delivery latency and deliveries/s to topics of 1, 100 and 1,000 sockets beside a raw
-  `websockets` broadcast to the same number of clients;
+  `websockets` broadcast to the same number of clients, and when a burst's replies came (a publish is answered
+  at its commit, before its fan-out) against its last delivery;
 - the time of one two-phase commit (the state machine execution alone).
 
 The cloud runs in its own process (tests/bench/conftest.py); the subscriber sockets live in this one, on
@@ -130,6 +131,7 @@ class Owner:
     def __init__(self, ws) -> None:
         self.ws = ws
         self.replies: dict[str, dict] = {}
+        self.replied_at: dict[str, float] = {}  # frame id -> perf_counter() when its reply arrived
         self.arrived = asyncio.Event()
         self.reader = asyncio.create_task(self._read())
 
@@ -138,6 +140,7 @@ class Owner:
             frame = json.loads(raw)
             if frame.get("type") == "reply":
                 self.replies[frame["id"]] = frame
+                self.replied_at[frame["id"]] = time.perf_counter()
                 self.arrived.set()
 
     async def request(self, action: str, frame_id: str, **fields) -> None:
@@ -192,6 +195,8 @@ async def measure_topic(endpoints: dict, owner: dict, subscribers: list[dict], p
         for i in range(burst):
             await publisher.request("publish", f"b{i}", topic=topic, message=f"burst {i}")
         replies = [await publisher.reply(f"b{i}", timeout=120) for i in range(burst)]
+        # a publish is answered when it commits, before its fan-out (and the earlier seqs' fan-outs it waits for)
+        replied = sorted((publisher.replied_at[f"b{i}"] - sent) * 1000 for i in range(burst))
         committed = sum(1 for r in replies if r["ok"])
         aborted += burst - committed
         last = await audience.wait_total(before + sockets * committed, timeout=120)
@@ -204,6 +209,8 @@ async def measure_topic(endpoints: dict, owner: dict, subscribers: list[dict], p
             "latency_p50_ms": round(percentile(latencies, 50), 2),
             "latency_p99_ms": round(percentile(latencies, 99), 2),
             "latency_max_ms": round(max(latencies), 2), "burst_publishes": burst, "aborted_publishes": aborted,
+            "burst_reply_first_ms": round(replied[0], 1), "burst_reply_last_ms": round(replied[-1], 1),
+            "burst_delivered_last_ms": round((last - sent) * 1000, 1),
             "notifyx_deliveries_per_s": round(rate, 1)}
 
 
@@ -396,7 +403,9 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
             print(f"\n{size:>5} sockets: publish->delivery p50 {figures['latency_p50_ms']} ms, "
                   f"p99 {figures['latency_p99_ms']} ms; {figures['notifyx_deliveries_per_s']} deliveries/s "
                   f"vs raw websockets {figures['raw_broadcast_deliveries_per_s']}/s "
-                  f"(ratio {figures['ratio_to_raw']})")
+                  f"(ratio {figures['ratio_to_raw']}); a burst of {burst}: replies {figures['burst_reply_first_ms']}-"
+                  f"{figures['burst_reply_last_ms']} ms after sending, the last delivery "
+                  f"{figures['burst_delivered_last_ms']} ms")
     finally:
         raw_server.stdin.close()
         raw_server.wait(timeout=10)

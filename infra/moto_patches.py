@@ -9,8 +9,8 @@ Two groups, by who needs them:
   LocalCloud applies them with `apply_all(runtime)` and reverts them with `revert_all()`.
 - CONNECTIONS_PATCHES: moto's @connections backend and botocore's HTTP send forward to the WebSocket data plane
   (api_gateway/connections.py); applied while the local cloud serves a WebSocket API;
-- BOTOCORE_PATCHES: botocore's parsed models shared by every session of a process (the runtime and the sandboxes'
-  fork server apply them);
+- BOTOCORE_PATCHES: botocore's parsed models shared by every session of a process, and each client's endpoints
+  resolved once per operation and endpoint inputs (the runtime and the sandboxes' fork server apply them);
 - PERSISTENCE_PATCHES and OBSERVABILITY_PATCHES: durable state's journal and the metrics/traces of the local cloud.
 (The runtime's `_invoke_lambda` is installed by the code it serves: infra/runtime.attach_to_moto.) The botocore
 handlers that answer calls in
@@ -1493,18 +1493,130 @@ def _shared_loader(name: str) -> Callable[[Callable], Any]:
     return build
 
 
+# =========================================================================== botocore's endpoints, once per client
+#: the most endpoints a client remembers per operation (one per table, say); beyond, it starts again
+ENDPOINTS_PER_OPERATION = 256
+
+
+@dataclass(frozen=True)
+class _ResolvedEndpoint:
+    """What BaseClient._resolve_endpoint_ruleset returned and did for one operation and endpoint inputs."""
+
+    handlers: Any          # the emitter's handler list for before-endpoint-resolution when this was resolved
+    result: tuple          # (url, headers, properties)
+    auth_type: Any         # what it set request_context["auth_type"] to, or _ABSENT
+    signing: dict | None   # what it added to request_context["signing"], or None
+    features: frozenset    # the user-agent features it registered (their codes: the account id mode, say)
+
+
+def _endpoint_inputs(resolver: Any, operation_model: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which members of an operation's call the endpoint rules read (context parameters: TableName, say) and the
+    JMESPath expressions they search it with (operation context parameters: a batch's table names)."""
+    members = tuple(resolver._get_dynamic_context_params(operation_model).values())
+    paths = tuple(d["path"] for d in (operation_model.operation_context_parameters or {}).values())
+    return members, paths
+
+
+def _endpoint_key(inputs: tuple[tuple[str, ...], tuple[str, ...]], params: dict, ignore_signing_region: bool) -> Any:
+    """The part of a call the endpoint rules read, besides the client's own configuration: a hashable key, or
+    None."""
+    members, paths = inputs
+    values: list[Any] = [ignore_signing_region, *(params.get(member) for member in members)]
+    if paths:
+        import jmespath
+
+        for path in paths:
+            found = jmespath.search(path, params)
+            values.append(tuple(found) if isinstance(found, list) else found)
+    key = tuple(values)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _endpoint_resolved_once(original: Callable) -> Callable:
+    """BaseClient._resolve_endpoint_ruleset remembered per client, operation and the call's endpoint inputs.
+
+    botocore evaluates the service's endpoint rules on every call (each builtin, each context parameter, an
+    event): ~35% of a DynamoDB GetItem's client-side CPU. Its inputs are the client's configuration (fixed for
+    the client's life), the operation and the call's context parameters, so the same inputs give the same
+    endpoint. Not remembered while a ``before-endpoint-resolution`` handler could change the builtins (S3's, a
+    Stubber's): the emitter's handler list for that event is kept with each answer, and registering a handler
+    replaces it. A hit does what the resolution did: the request context's auth type and signing, the user-agent
+    feature ids.
+    """
+    from botocore.context import get_context
+
+    def resolve(self: Any, operation_model: Any, params: Any, request_context: Any,
+                ignore_signing_region: bool = False) -> Any:
+        resolver = self._ruleset_resolver
+        if resolver is None or request_context is None:
+            return original(self, operation_model, params, request_context, ignore_signing_region)
+        operations = self.__dict__.setdefault("_notifyx_endpoints", {})
+        operation = operations.get(operation_model.name)
+        if operation is None:
+            operation = operations[operation_model.name] = (_endpoint_inputs(resolver, operation_model), {})
+        inputs, cache = operation
+        key = _endpoint_key(inputs, params or {}, ignore_signing_region)
+        if key is None:
+            return original(self, operation_model, params, request_context, ignore_signing_region)
+        aliaser = self.meta.events
+        emitter = getattr(aliaser, "_emitter", aliaser)
+        event = aliaser._alias_event_name(
+            f"before-endpoint-resolution.{self._service_model.service_id.hyphenize()}")
+        hit = cache.get(key)
+        if hit is not None and hit.handlers is emitter._lookup_cache.get(event):
+            if hit.auth_type is not _ABSENT:
+                request_context["auth_type"] = hit.auth_type
+            if hit.signing is not None:
+                request_context.setdefault("signing", {}).update(hit.signing)
+            if hit.features:
+                context = get_context()
+                if context is not None:
+                    context.features.update(hit.features)
+            url, headers, properties = hit.result
+            return url, dict(headers), properties
+        context = get_context()
+        features = set(context.features) if context is not None else set()
+        signing = dict(request_context.get("signing") or {})
+        auth_type = request_context.get("auth_type", _ABSENT)
+        result = original(self, operation_model, params, request_context, ignore_signing_region)
+        handlers = emitter._lookup_cache.get(event)
+        if handlers is not None and not handlers:  # resolved, and no handler customized the builtins
+            after = request_context.get("signing") or {}
+            added = {k: v for k, v in after.items() if k not in signing or signing[k] != v}
+            if len(cache) >= ENDPOINTS_PER_OPERATION:
+                cache.clear()
+            auth_after = request_context.get("auth_type", _ABSENT)
+            cache[key] = _ResolvedEndpoint(
+                handlers, (result[0], dict(result[1]), result[2]), auth_after if auth_after != auth_type else _ABSENT,
+                added or None, frozenset(context.features - features) if context is not None else frozenset())
+        return result
+
+    return resolve
+
+
 #: A Lambda sandbox pays for botocore's model loading once. In the cloud's process every handler thread is a
 #: sandbox to PynamoDB (one botocore session per thread): a burst of 20 publishes had 40 threads parsing the same
 #: gzipped JSON at once (seconds of CPU, prepare tasks timing out). Parsed models are read-only data, so one copy
-#: serves every session of the process; the sandboxes' fork server fills it before it forks.
+#: serves every session of the process; the sandboxes' fork server fills it before it forks. Endpoints resolved
+#: once per client and endpoint inputs (above) serve the sandboxes' calls and the cloud's own.
 BOTOCORE_PATCHES: list[Replacement] = [
-    Replacement(f"botocore-shared-models-{name}", _owner("botocore.loaders", "Loader"), name, _shared_loader(name),
-                "botocore parses each model file again for every session")
-    for name in ("list_available_services", "determine_latest_version", "load_service_model", "load_data_with_path")]
+    *(Replacement(f"botocore-shared-models-{name}", _owner("botocore.loaders", "Loader"), name, _shared_loader(name),
+                  "botocore parses each model file again for every session")
+      for name in ("list_available_services", "determine_latest_version", "load_service_model",
+                   "load_data_with_path")),
+    Replacement("botocore-endpoint-resolved-once", _owner("botocore.client", "BaseClient"),
+                "_resolve_endpoint_ruleset", _endpoint_resolved_once,
+                "botocore evaluates the endpoint rules again on every call of a client"),
+]
 
 
 def share_botocore_models() -> None:
-    """Apply BOTOCORE_PATCHES for the life of the process (idempotent)."""
+    """Apply BOTOCORE_PATCHES (models parsed once, endpoints resolved once) for the life of the process
+    (idempotent)."""
     for patch in BOTOCORE_PATCHES:
         patch.apply()
 

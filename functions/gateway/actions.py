@@ -18,7 +18,7 @@ from typing import Any
 
 from core import services, telemetry, validation
 from core.errors import AppError, invalid, unavailable
-from gateway import delivery, frames, models, publishing
+from gateway import delivery, frames, models, owners, publishing
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ def publish(caller: Caller, frame: dict) -> dict | ThenFollows:
 def _publish(caller: Caller, frame: dict) -> tuple[dict, dict | None]:
     """The reply's data, and the committed notification to fan out (None: nothing new was published)."""
     tx = publishing.transaction(caller.id, caller.email, frame)
-    topic = services.call(PERSIST, "topic", topic=tx["topic"])
-    if topic["owner_id"] != caller.id:
+    if owners.owner_of(tx["topic"]) != caller.id:
         raise AppError("forbidden", f"only the owner of {tx['topic']!r} can publish to it")
     telemetry.correlate(txid=tx["txid"])
     with telemetry.step("two-phase commit"), telemetry.timed("TwoPhaseCommitDuration"):

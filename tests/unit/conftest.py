@@ -28,11 +28,13 @@ def cold_start():
     """Each test starts as a cold start: its clients are made under its own moto mock (core.aws shares them per
     container) and its configuration is read from the environment its fixtures set (core.config keeps it)."""
     from core import aws, breakers, config, discovery
+    from gateway import owners
 
-    for cached in (aws, config, discovery, breakers):  # everything a container keeps between invocations
+    kept = (aws, config, discovery, breakers, owners)  # everything a container keeps between invocations
+    for cached in kept:
         cached.forget()
     yield
-    for cached in (aws, config, discovery, breakers):
+    for cached in kept:
         cached.forget()
 
 

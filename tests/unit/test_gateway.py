@@ -255,6 +255,32 @@ def test_a_committed_publish_is_answered_committed_when_its_fan_out_fails(action
     assert "fan-out of news seq 1 failed after its commit" in caplog.text
 
 
+def test_a_publishers_next_publishes_ask_persist_for_the_topics_owner_no_more(actions, monkeypatch):
+    """A topic's owner never changes: the container keeps it (gateway.owners). Non-owners and topics that do not
+    exist are refused as before, and a topic persist did not know is asked about again."""
+    commits_as_seq_1(actions, monkeypatch, recipients=0)
+    monkeypatch.setattr(actions.delivery, "fan_out", lambda request_context, committed: 0)
+    asked = []
+    call = actions.owners.services.call
+
+    def counted(service, op, **kw):
+        if op == "topic":
+            asked.append(kw)
+        return call(service, op, **kw)
+
+    monkeypatch.setattr(actions.owners.services, "call", counted)
+    for n in range(3):
+        assert send(actions, ADA, {"action": "publish", "id": f"p{n}", "topic": "news", "message": "hi"})["ok"]
+    assert asked == [{"topic": "news"}]
+    assert send(actions, BOB, {"action": "publish", "topic": "news", "message": "mine"})["error"]["code"] == "forbidden"
+    for _ in range(2):
+        missing = send(actions, ADA, {"action": "publish", "topic": "later", "message": "hi"})
+        assert missing["error"]["code"] == "not_found"
+    send(actions, BOB, {"action": "subscribe", "topic": "later"})  # Bob creates it: he owns it
+    assert send(actions, BOB, {"action": "publish", "topic": "later", "message": "hi"})["ok"]
+    assert asked == [{"topic": "news"}] + [{"topic": "later"}] * 3
+
+
 def test_the_routes_whose_replies_are_posted_are_the_templates_one_way_routes(actions):
     resources = template()["Resources"]
     answered = {r["Properties"]["RouteId"]["Ref"] for r in resources.values()

@@ -76,13 +76,19 @@ def _post_all(posts: list[tuple[Any, str, str]], data: bytes) -> int:
 
 
 def fan_out(request_context: dict | None, notification: dict) -> int:
-    """Deliver one committed notification after the topic's previous seq; the number of frames sent.
+    """Deliver one committed notification after the topic's previous seq, unless the topic's delivered seq has
+    reached it already; the number of frames sent.
 
     ``request_context`` is the publish frame's (its API's @connections endpoint); None for a commit that
     transaction recovery finished, whose recipients are reached at the endpoint stored with each connection.
     """
     topic, seq = notification["topic"], int(notification["seq"])
     turn = services.call(PERSIST, "delivery_turn", topic=topic, seq=seq, notification_id=notification["id"])
+    if int(turn.get("delivered_seq") or 0) >= seq:
+        # pushed already (transaction recovery and a slow flow may both finish one commit): once is enough, and
+        # an old seq pushed after later ones would break the topic's order
+        log.info("%s seq %s was delivered already", topic, seq)
+        return 0
     if not turn["turn"]:
         log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
     try:

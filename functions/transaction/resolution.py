@@ -52,11 +52,23 @@ def stalled(at: float, ended: Callable[[str], bool] = flow_ended) -> list[Transa
     return found
 
 
-def resolve(record: TransactionRecord, invoke: Invoke = services.invoke, committed: list | None = None) -> dict:
-    """Decide (abort, if undecided), tell both participants, complete; ``{"txid", "decision", "outcome"}``.
+def resolve(record: TransactionRecord, invoke: Invoke = services.invoke,
+            committed: list | None = None) -> dict | None:
+    """Decide (abort, if undecided), tell both participants, complete; ``{"txid", "decision", "outcome"}``, or
+    None if the transaction has finished meanwhile.
 
+    ``record`` is what the recovery index said, and the index lags (a query reads a snapshot; on DynamoDB a
+    global secondary index is only eventually consistent): a flow that ended between that read and this call
+    finished its transaction itself. So the record is read again, strongly, first; finishing it again would
+    push its notification live a second time.
     A commit's notification (persist's answer) is added to ``committed``: nobody else will push it live.
     """
+    try:
+        record = TransactionRecord.get(record.txid, consistent_read=True)
+    except TransactionRecord.DoesNotExist:  # expired (Time to Live) after it finished
+        return None
+    if record.state in (COMMITTED, ABORTED):
+        return None
     transaction = record.transaction or {"txid": record.txid}
     if record.state == PREPARING:
         decision = decisions.decide(transaction, "abort", reason="aborted")["decision"]
@@ -93,7 +105,9 @@ def recover(at: float | None = None, invoke: Invoke = services.invoke,
     recovered, failed, committed = [], [], []
     for record in stalled(at, ended):
         try:
-            recovered.append(resolve(record, invoke, committed))
+            outcome = resolve(record, invoke, committed)
+            if outcome is not None:
+                recovered.append(outcome)
         except Exception as e:  # one stuck transaction must not keep the others locked
             log.warning("recovery of %s failed: %s", record.txid, e)
             failed.append({"txid": record.txid, "error": str(e)})

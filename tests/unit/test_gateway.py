@@ -457,6 +457,20 @@ def test_fan_out_pushes_one_frame_per_live_connection_of_each_recipient(actions,
     assert [f["notification"]["id"] for f in posted("bob-1")] == ["t1"]
 
 
+def test_a_seq_the_topic_has_delivered_already_is_not_pushed_again(actions, connection, delivery, participant):
+    """Transaction recovery and a slow flow may both finish one commit and ask for its fan-out: once is enough,
+    and an old seq pushed after later ones would break the topic's order."""
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    send(actions, BOB, {"action": "subscribe", "topic": "news"})
+    connect(connection, BOB, "bob-1")
+    first, second = commit(participant, "t1"), commit(participant, "t2")
+    assert delivery.fan_out(context(ADA), first) == 1
+    assert delivery.fan_out(None, first) == 0  # recovery's push of the same commit
+    assert delivery.fan_out(context(ADA), second) == 1
+    assert delivery.fan_out(context(ADA), first) == 0  # an old seq, after a later one
+    assert [f["notification"]["seq"] for f in posted("bob-1")] == [1, 2]
+
+
 def test_fan_out_delivers_a_topic_in_seq_order(actions, connection, delivery, participant):
     send(actions, ADA, {"action": "subscribe", "topic": "news"})
     send(actions, BOB, {"action": "subscribe", "topic": "news"})

@@ -336,6 +336,22 @@ def test_recovery_does_not_wait_for_the_lease_of_a_flow_that_has_ended(coordinat
     assert record("pub-alive")["state"]["S"] == "preparing"
 
 
+def test_a_transaction_its_flow_finished_after_the_index_was_read_is_left_alone(coordinator, counter, resolution,
+                                                                                 monkeypatch):
+    """The recovery index lags (a snapshot; on DynamoDB an eventually consistent index): a flow that ends between
+    recovery's read of the index and its resolve has finished the transaction itself. Finishing it again would
+    tell the participants again and push the notification live a second time."""
+    prepared(coordinator, counter, tx())
+    coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    listed = list(resolution.TransactionRecord.by_state.query("commit"))  # what recovery read
+    coordinator({"op": "complete", "outcome": "committed", "transaction": tx()}, None)  # its flow, meanwhile
+    monkeypatch.setattr(resolution, "stalled", lambda at, ended: listed)
+    participants = Participants(counter)
+    assert resolution.recover(time.time(), participants) == {"recovered": [], "failed": []}
+    assert participants.calls == []  # no participant told again, nothing handed to the gateway to push
+    assert record()["state"]["S"] == "committed"
+
+
 def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwise(resolution, monkeypatch):
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(

@@ -784,6 +784,67 @@ def _lexed_once(original: Callable) -> Callable:
     return lex
 
 
+def _dynamodb_responses() -> Any:
+    from moto.dynamodb import responses
+
+    return responses
+
+
+#: validated expressions remembered (expression, names, value types); beyond, it starts again
+CHECKED_EXPRESSIONS = 4096
+
+
+class _CheckedExpression:
+    """What moto's DynamoDB responses read from a ConditionExpressionParser they build only to check a request:
+    that ``parse()`` does not raise, and the placeholders it found (``expr_attr_names_found``,
+    ``expr_attr_values_found``), which they compare with the request's names and values."""
+
+    def __init__(self, build: Callable, checked: dict, expression: Any, names: Any, values: Any) -> None:
+        self._build, self._checked = build, checked
+        self._args = (expression, names, values)
+        self.expr_attr_names_found: list[str] = []
+        self.expr_attr_values_found: list[str] = []
+
+    def _key(self) -> Any:
+        expression, names, values = self._args
+        # parse() reads the expression, which names and values it is given, the names' targets and one thing of
+        # the values: their types (BETWEEN refuses a NULL bound); not the values themselves
+        key = (expression, tuple(sorted((names or {}).items())),
+               tuple(sorted((k, next(iter(v)) if isinstance(v, dict) and v else type(v).__name__)
+                            for k, v in (values or {}).items())))
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def parse(self) -> None:
+        key = self._key()
+        found = self._checked.get(key) if key is not None else None
+        if found is None:
+            parser = self._build(*self._args)
+            parser.parse()  # raises as moto does: nothing kept
+            found = (tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found))
+            if key is not None:
+                if len(self._checked) >= CHECKED_EXPRESSIONS:
+                    self._checked.clear()
+                self._checked[key] = found
+        self.expr_attr_names_found, self.expr_attr_values_found = list(found[0]), list(found[1])
+
+
+def _checked_once(original: Callable) -> Callable:
+    """moto's DynamoDB responses parse a request's condition (or filter) expression to check it and its
+    placeholders, then the backend parses it again to evaluate it: a conditional UpdateItem parsed it twice. The
+    check's outcome depends on the expression, the names and the values' types only, so it is kept for those;
+    the backend's parse, which binds this call's values, is unchanged."""
+    checked: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def create(expression: Any, names: Any, values: Any) -> _CheckedExpression:
+        return _CheckedExpression(original, checked, expression, names, values)
+
+    return create
+
+
 def _branch_worker_class() -> Any:
     from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
 
@@ -1191,6 +1252,8 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "a Query on the table's key listed and sorted the whole table for one partition"),
     Replacement("dynamodb-conditions-lexed-once", _condition_parser, "_lex_condition_expression", _lexed_once,
                 "condition and filter expressions lexed again, with regexes compiled per token, on every call"),
+    Replacement("dynamodb-conditions-checked-once", _dynamodb_responses, "create_condition_expression_parser",
+                _checked_once, "a request's condition expression checked by a parse of its own on every call"),
     Replacement("sfn-branch-thread-names", _branch_worker_class, "start", _named_cheaply,
                 "each Parallel branch's thread was named after a dump of the branch's parsed definition"),
     Replacement("moto-weakly-tracked-instances", _owner("moto.core.common_models", "BaseModel"),

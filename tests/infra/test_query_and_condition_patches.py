@@ -1,7 +1,11 @@
 """The emulator's Query and condition shortcuts (infra/moto_patches.py: a Query on the table's key reads one
-partition; condition, filter and key-condition expressions are lexed once per string) leave moto's answers as
-they were: the same calls, errors included, give the same answers with the patches applied and without."""
+partition; condition, filter and key-condition expressions are lexed once per string; a request's expression is
+checked once per expression, names and value types) leave moto's answers as they were: the same calls, errors
+included, give the same answers with the patches applied and without."""
 from __future__ import annotations
+
+import ast
+import inspect
 
 import boto3
 from botocore.exceptions import ClientError
@@ -9,7 +13,7 @@ from moto import mock_aws
 
 from in_process import with_and_without
 
-PATCHES = ("dynamodb-partition-query", "dynamodb-conditions-lexed-once")
+PATCHES = ("dynamodb-partition-query", "dynamodb-conditions-lexed-once", "dynamodb-conditions-checked-once")
 
 
 def _tables(ddb) -> None:
@@ -72,6 +76,31 @@ CONDITIONAL_WRITES = [
                      "ExpressionAttributeValues": {":one": {"N": "1"}}}),
     ("delete_item", {"TableName": "flat", "Key": {"pk": {"S": "c"}}, "ConditionExpression": "v = = :one",
                      "ExpressionAttributeValues": {":one": {"N": "1"}}}),
+    # the same expression again and again: a check kept for one call must answer what moto answers for the next
+    *(("update_item", {"TableName": "flat", "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET v = :one",
+                       "ConditionExpression": "#v BETWEEN :lo AND :hi", "ExpressionAttributeNames": {"#v": "v"},
+                       "ExpressionAttributeValues": {":one": {"N": "1"}, ":lo": low, ":hi": {"N": "5"}}})
+      for low in ({"N": "0"}, {"N": "2"}, {"NULL": True}, {"N": "0"})),
+    ("update_item", {"TableName": "flat", "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET v = :one",
+                     "ConditionExpression": "#v BETWEEN :lo AND :hi", "ExpressionAttributeNames": {"#v": "v"},
+                     "ExpressionAttributeValues": {":one": {"N": "1"}, ":lo": {"N": "0"}}}),
+    ("update_item", {"TableName": "flat", "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET v = :one",
+                     "ConditionExpression": "#v BETWEEN :lo AND :hi",
+                     "ExpressionAttributeNames": {"#v": "v", "#w": "w"},
+                     "ExpressionAttributeValues": {":one": {"N": "1"}, ":lo": {"N": "0"}, ":hi": {"N": "5"}}}),
+    # moto checks the expression before it looks for unused names: a NULL bound is refused first
+    *(("update_item", {"TableName": "flat", "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET v = :one",
+                       "ConditionExpression": "#v BETWEEN :lo AND :hi",
+                       "ExpressionAttributeNames": {"#v": "v", "#w": "w"},
+                       "ExpressionAttributeValues": {":one": {"N": "1"}, ":lo": low, ":hi": {"N": "5"}}})
+      for low in ({"N": "0"}, {"NULL": True})),
+    ("update_item", {"TableName": "flat", "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET v = :one",
+                     "ConditionExpression": "#v BETWEEN :lo AND :hi", "ExpressionAttributeNames": {"#v": "w"},
+                     "ExpressionAttributeValues": {":one": {"N": "1"}, ":lo": {"N": "0"}, ":hi": {"N": "5"}}}),
+    *(("put_item", {"TableName": "flat", "Item": {"pk": {"S": key}}, "ConditionExpression": "attribute_not_exists(#k)",
+                    "ExpressionAttributeNames": {"#k": "pk"}}) for key in ("m", "m", "o")),
+    ("put_item", {"TableName": "flat", "Item": {"pk": {"S": "p"}}, "ConditionExpression": "attribute_not_exists(#k)",
+                  "ExpressionAttributeNames": {"#k": "pk"}, "ExpressionAttributeValues": {":unused": {"S": "x"}}}),
 ]
 
 
@@ -96,7 +125,41 @@ def run_calls() -> list:
 def test_queries_and_conditional_writes_answer_the_same_with_and_without_the_patches():
     plain, patched, patched_again = with_and_without(PATCHES, run_calls)
     assert patched == plain and patched_again == plain
-    assert [kind for kind, _ in plain].count("error") == 3 and [kind for kind, _ in plain].count("raised") == 2
+    kinds = [kind for kind, _ in plain]
+    assert kinds.count("error") == 8 and kinds.count("raised") == 5, kinds
+    # the repeated BETWEEN: a NULL bound is refused after a numeric one passed, and a missing value, an unused
+    # name and a name with another target are answered as such, whatever was checked before
+    repeated = plain[len(QUERIES) + 7:-1]  # the last: a scan of the table
+    assert [kind for kind, _ in repeated] == ["ok", "error", "raised", "ok", "raised", "error", "error", "raised",
+                                              "error", "ok", "error", "ok", "ok"], repeated
+    assert "BETWEEN, operand type: NULL" in repeated[2][1] and "unused" in repeated[5][1]["Message"]
+    assert "unused" in repeated[6][1]["Message"] and "BETWEEN, operand type: NULL" in repeated[7][1]
     # the partitions really were read: "b" answers its 7 items in order, an absent key answers none
     assert [int(i["sk"]["N"]) for i in plain[0][1]["Items"]] == list(range(7))
     assert plain[6][1]["Items"] == []
+
+
+def test_moto_reads_only_the_check_from_the_condition_parsers_its_responses_build():
+    """"dynamodb-conditions-checked-once" answers parse() with nothing and keeps the placeholders found: that holds
+    while every parser moto.dynamodb.responses makes with create_condition_expression_parser is used for
+    ``.parse()`` as a statement and its ``expr_attr_names_found`` / ``expr_attr_values_found``, nothing else."""
+    from moto.dynamodb import responses
+
+    tree = ast.parse(inspect.getsource(responses))
+    made = 0
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        parsers = {target.id for node in ast.walk(function) if isinstance(node, ast.Assign)
+                   and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") ==
+                   "create_condition_expression_parser" for target in node.targets if isinstance(target, ast.Name)}
+        made += len(parsers)
+        statements = {id(n.value.func) for n in ast.walk(function) if isinstance(n, ast.Expr)
+                      and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute)}
+        used = [node for node in ast.walk(function)
+                if isinstance(node, ast.Name) and node.id in parsers and isinstance(node.ctx, ast.Load)]
+        attributes = [node for node in ast.walk(function) if isinstance(node, ast.Attribute)
+                      and isinstance(node.value, ast.Name) and node.value.id in parsers]
+        assert len(attributes) == len(used), function.name  # never passed on, returned or compared as is
+        for node in attributes:
+            assert node.attr in ("expr_attr_names_found", "expr_attr_values_found") or (
+                node.attr == "parse" and id(node) in statements), (function.name, node.attr)
+    assert made >= 6  # put, delete, update, transact, query and scan checks

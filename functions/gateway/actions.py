@@ -18,11 +18,10 @@ from typing import Any
 
 from core import services, telemetry, validation
 from core.errors import AppError, invalid, unavailable
-from gateway import delivery, frames, models, owners, publishing
+from gateway import PERSIST, delivery, frames, models, owners, publishing
 
 log = logging.getLogger(__name__)
 
-PERSIST = "persist"   # the Cloud Map service (template.yaml)
 #: the action routes of template.yaml without a route response (tests/unit/test_gateway.py checks the template)
 POSTED_REPLY_ROUTES = frozenset({"publish"})
 

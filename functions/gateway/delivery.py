@@ -14,12 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from core import aws, clock, services, telemetry
-from gateway import frames, models
+from gateway import PERSIST, frames, models
 
 log = logging.getLogger(__name__)
-
-PERSIST = "persist"   # the Cloud Map service (template.yaml)
-
 
 
 def management_api(request_context: dict):

@@ -9,8 +9,8 @@ only refuses a non-owner early, before a transaction is started.
 from __future__ import annotations
 
 from core import services
+from gateway import PERSIST
 
-PERSIST = "persist"   # the Cloud Map service (template.yaml)
 #: topics remembered per container; when full it starts again (a clear is one step: no eviction order to keep)
 KEPT = 4096
 

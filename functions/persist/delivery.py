@@ -52,13 +52,17 @@ def _recipients(name: str, notification_id: str | None, to: list[str] | None) ->
 def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> dict:
     """Wait until every earlier seq of the topic was delivered (or the bound passed): {"turn": bool}.
 
-    With notification_id the answer also carries its recipients' "user_ids" (one call instead of two).
+    With notification_id the answer also carries its recipients' "user_ids" (one call instead of two), unless
+    the topic has delivered seq already ("delivered_seq" >= seq: there is nothing to push).
     """
     seq = validation.require({"seq": seq}, "seq", int)
     name = validation.topic_name(topic)
     if notification_id is not None:
+        turn = delivery_turn(name, seq)
+        if turn["delivered_seq"] >= seq:
+            return turn
         # the turn's read of the topic found it: no second read to check that it exists
-        return {**delivery_turn(name, seq), **_recipients(name, notification_id, None)}
+        return {**turn, **_recipients(name, notification_id, None)}
     deadline = time.monotonic() + TURN_WAIT_SECONDS
     pause = FIRST_POLL_SECONDS
     while True:

@@ -331,6 +331,9 @@ def test_delivery_turns_follow_seq_and_never_go_back(persist, monkeypatch):
     ask(persist, "delivered", topic="news", seq=3)
     ask(persist, "delivered", topic="news", seq=2)
     assert ask(persist, "delivery_turn", topic="news", seq=4) == {"turn": True, "delivered_seq": 3}
+    # a seq delivered already: nothing to push, so no recipients are looked up (this notification does not exist)
+    assert ask(persist, "delivery_turn", topic="news", seq=2, notification_id="pub-gone") == {
+        "turn": True, "delivered_seq": 3}
 
 
 def test_a_waiting_delivery_goes_as_soon_as_the_previous_one_is_delivered(persist):

@@ -710,6 +710,18 @@ def _ast_copy(original: Callable) -> Callable:
     return deepcopy
 
 
+#: the most entries one of the caches below keeps (expressions, endpoints); when full it starts again
+KEPT_PER_CACHE = 4096
+
+
+def _remember(kept: dict, key: Any, value: Any, most: int = KEPT_PER_CACHE) -> Any:
+    """Keep `value` under `key` in `kept`, a cache of at most `most` entries; `value`."""
+    if len(kept) >= most:
+        kept.clear()
+    kept[key] = value
+    return value
+
+
 def _parsed_once(original: Callable) -> Any:
     """UpdateItem parses its UpdateExpression twice (the handler, to check names and values, then the backend);
     both only read the tree (validators work on a copy), so a parse is kept per expression string."""
@@ -718,9 +730,7 @@ def _parsed_once(original: Callable) -> Any:
     def make(cls: Any, expression_str: str) -> Any:
         tree = parsed.get(expression_str)
         if tree is None:
-            tree = original(expression_str)
-            if len(parsed) < 4096:
-                parsed[expression_str] = tree
+            tree = _remember(parsed, expression_str, original(expression_str))
         return tree
     return classmethod(make)
 
@@ -777,9 +787,7 @@ def _lexed_once(original: Callable) -> Callable:
         text = self.condition_expression
         tokens = lexed.get(text)
         if tokens is None:
-            tokens = tuple(original(self))
-            if len(lexed) < 4096:
-                lexed[text] = tokens
+            tokens = _remember(lexed, text, tuple(original(self)))
         return deque(tokens)
     return lex
 
@@ -788,10 +796,6 @@ def _dynamodb_responses() -> Any:
     from moto.dynamodb import responses
 
     return responses
-
-
-#: validated expressions remembered (expression, names, value types); beyond, it starts again
-CHECKED_EXPRESSIONS = 4096
 
 
 class _CheckedExpression:
@@ -826,9 +830,7 @@ class _CheckedExpression:
             parser.parse()  # raises as moto does: nothing kept
             found = (tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found))
             if key is not None:
-                if len(self._checked) >= CHECKED_EXPRESSIONS:
-                    self._checked.clear()
-                self._checked[key] = found
+                _remember(self._checked, key, found)
         self.expr_attr_names_found, self.expr_attr_values_found = list(found[0]), list(found[1])
 
 
@@ -1620,15 +1622,15 @@ def _endpoint_resolved_once(original: Callable) -> Callable:
         operations = self.__dict__.setdefault("_notifyx_endpoints", {})
         operation = operations.get(operation_model.name)
         if operation is None:
-            operation = operations[operation_model.name] = (_endpoint_inputs(resolver, operation_model), {})
-        inputs, cache = operation
+            # the event whose handlers could change the builtins: its name, as the client's emitter files it
+            event = self.meta.events._alias_event_name(
+                f"before-endpoint-resolution.{self._service_model.service_id.hyphenize()}")
+            operation = operations[operation_model.name] = (_endpoint_inputs(resolver, operation_model), {}, event)
+        inputs, cache, event = operation
         key = _endpoint_key(inputs, params or {}, ignore_signing_region)
         if key is None:
             return original(self, operation_model, params, request_context, ignore_signing_region)
-        aliaser = self.meta.events
-        emitter = getattr(aliaser, "_emitter", aliaser)
-        event = aliaser._alias_event_name(
-            f"before-endpoint-resolution.{self._service_model.service_id.hyphenize()}")
+        emitter = getattr(self.meta.events, "_emitter", self.meta.events)
         hit = cache.get(key)
         if hit is not None and hit.handlers is emitter._lookup_cache.get(event):
             if hit.auth_type is not _ABSENT:
@@ -1650,12 +1652,11 @@ def _endpoint_resolved_once(original: Callable) -> Callable:
         if handlers is not None and not handlers:  # resolved, and no handler customized the builtins
             after = request_context.get("signing") or {}
             added = {k: v for k, v in after.items() if k not in signing or signing[k] != v}
-            if len(cache) >= ENDPOINTS_PER_OPERATION:
-                cache.clear()
             auth_after = request_context.get("auth_type", _ABSENT)
-            cache[key] = _ResolvedEndpoint(
+            _remember(cache, key, _ResolvedEndpoint(
                 handlers, (result[0], dict(result[1]), result[2]), auth_after if auth_after != auth_type else _ABSENT,
-                added or None, frozenset(context.features - features) if context is not None else frozenset())
+                added or None, frozenset(context.features - features) if context is not None else frozenset()),
+                most=ENDPOINTS_PER_OPERATION)
         return result
 
     return resolve

@@ -126,8 +126,8 @@ def test_an_endpoint_is_remembered_per_table_and_resolved_again_once_a_handler_m
         client = _client("dynamodb")
         assert _requests(client, lambda c: c.get_item(TableName="a", Key={"id": {"S": "1"}}), 2)
         _requests(client, lambda c: c.get_item(TableName="b", Key={"id": {"S": "1"}}), 2)
-        [(inputs, kept)] = client._notifyx_endpoints.values()
-        assert len(kept) == 2 and inputs == (("TableName",), ())
+        [(inputs, kept, event)] = client._notifyx_endpoints.values()
+        assert len(kept) == 2 and inputs == (("TableName",), ()) and event == "before-endpoint-resolution.dynamodb"
 
         def elsewhere(builtins, **_):
             builtins["SDK::Endpoint"] = "http://127.0.0.1:9"

@@ -37,7 +37,10 @@ up: $(STAMP)
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; fi
 
-# unit tests share no process with a running local cloud: moto's mock_aws resets the backends it serves
+# unit tests share no process with a running local cloud: moto's mock_aws resets the backends it serves.
+# make test's own time (install included) is printed at the end of the benchmarks, its last step
+# (tests/bench/conftest.py), and written to make_test.json beside their figures
+test: export NOTIFYX_MAKE_TEST_STARTED := $(shell date +%s)
 test: $(STAMP) /usr/bin/chromium
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/ruff check .

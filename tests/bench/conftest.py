@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -134,3 +135,19 @@ def _inherit_nofile(limit: int):
 def results_dir() -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     return RESULTS
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Under `make test` (the Makefile sets NOTIFYX_MAKE_TEST_STARTED when it starts): the whole run's time, from
+    its start, install included, to the end of the benchmarks, its last step. Printed, and written to
+    make_test.json."""
+    started = os.environ.get("NOTIFYX_MAKE_TEST_STARTED")
+    if not started:
+        return
+    seconds = round(time.time() - float(started))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "make_test.json").write_text(json.dumps({
+        "benchmark": "make_test", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "seconds": seconds}, indent=2) + "\n")
+    terminalreporter.write_line(f"make test: {seconds // 60} min {seconds % 60} s from its start to the end of "
+                                "the benchmarks")

@@ -448,8 +448,15 @@ def _lambda_eval_utils() -> Any:
     return lambda_eval_utils
 
 
-def _shared_lambda_clients(original: Callable) -> Callable:
-    """moto's interpreter builds a new boto3 Lambda client for every task (tens of ms of CPU each): reuse one.
+def _dynamodb_task_service() -> Any:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
+
+    return state_task_service_dynamodb
+
+
+def _shared_task_clients(original: Callable) -> Callable:
+    """moto's interpreter builds a new boto3 client for every Lambda or DynamoDB task (tens of ms of CPU each):
+    reuse one per region and service.
     Clients are thread-safe; these carry only dummy credentials and the server's address."""
     import os
 
@@ -845,6 +852,18 @@ def _checked_once(original: Callable) -> Callable:
         return _CheckedExpression(original, checked, expression, names, values)
 
     return create
+
+
+def _entered_as_aws_writes_it(original: Callable) -> Callable:
+    """The context object's ``$$.State.EnteredTime``: moto wrote Python's isoformat() ("...T04:06:44.123456+00:00"),
+    AWS writes milliseconds and a Z ("...T04:06:44.123Z"), which a definition may store or compare as a string."""
+    from datetime import datetime, timezone
+
+    def state_data(EnteredTime: str, Name: str) -> Any:  # noqa: N803 - moto's keyword arguments
+        entered = datetime.fromisoformat(EnteredTime).astimezone(timezone.utc)
+        return original(EnteredTime=entered.isoformat(timespec="milliseconds").replace("+00:00", "Z"), Name=Name)
+
+    return state_data
 
 
 def _branch_worker_class() -> Any:
@@ -1256,6 +1275,9 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "condition and filter expressions lexed again, with regexes compiled per token, on every call"),
     Replacement("dynamodb-conditions-checked-once", _dynamodb_responses, "create_condition_expression_parser",
                 _checked_once, "a request's condition expression checked by a parse of its own on every call"),
+    Replacement("sfn-entered-time-as-aws-writes-it", _owner("moto.stepfunctions.parser.asl.component.state.state"),
+                "StateData", _entered_as_aws_writes_it,
+                "$$.State.EnteredTime in Python's isoformat (microseconds, +00:00), not AWS's (milliseconds, Z)"),
     Replacement("sfn-branch-thread-names", _branch_worker_class, "start", _named_cheaply,
                 "each Parallel branch's thread was named after a dump of the branch's parsed definition"),
     Replacement("moto-weakly-tracked-instances", _owner("moto.core.common_models", "BaseModel"),
@@ -1263,8 +1285,10 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "moto kept every model instance it ever made (item copies, pruned log events and executions)"),
     Replacement("moto-cached-method-names", _owner("moto.core.responses"), "method_names_from_class",
                 _cached_method_names, "moto lists a response class's methods on every request"),
-    Replacement("sfn-shared-lambda-clients", _lambda_eval_utils, "boto_client_for", _shared_lambda_clients,
+    Replacement("sfn-shared-lambda-clients", _lambda_eval_utils, "boto_client_for", _shared_task_clients,
           "a new boto3 client per Lambda task"),
+    Replacement("sfn-shared-dynamodb-clients", _dynamodb_task_service, "boto_client_for", _shared_task_clients,
+          "a new boto3 client per DynamoDB task"),
     Replacement("sfn-bounded-executions", _sfn_parser_backend, "start_execution", _bounded_executions,
           "every execution and its history kept forever"),
     Replacement("sfn-finished-history-compacted",
@@ -1474,6 +1498,32 @@ def _traced_lambda_task(original: Callable) -> Callable:
     return execute_lambda_function_integration
 
 
+def _traced_service_task(original: Callable) -> Callable:
+    """A service integration task of a traced state machine (a DynamoDB step) is a subsegment of the execution, as
+    on AWS; it continues no trace of its own."""
+
+    def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        observed = _observed()
+        if observed is None:
+            return original(self, env, *args, **kwargs)
+        import time
+
+        context = env.states.context_object.context_object_data
+        state = (context.get("State") or {}).get("Name", "Task")
+        _, task = observed.states.task_header(context["Execution"]["Id"], state)
+        try:
+            return original(self, env, *args, **kwargs)
+        except Exception:
+            if task is not None:
+                task["fault"] = True
+            raise
+        finally:
+            if task is not None:
+                task["end_time"] = time.time()
+
+    return _eval_service_task
+
+
 def _observed_termination(self: Any, original: Callable) -> Any:
     """An execution's end (moto sets its status here): AWS/States metrics and the state machine's segment."""
     answer = original(self)
@@ -1509,6 +1559,10 @@ OBSERVABILITY_PATCHES: list[Replacement] = [
                 "moto's StartExecution drops the caller's trace header"),
     Replacement("sfn-traced-lambda-tasks", _lambda_eval_utils, "execute_lambda_function_integration",
                 _traced_lambda_task, "Lambda tasks are invoked without the execution's trace header"),
+    Replacement("sfn-traced-dynamodb-tasks", _owner(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb",
+        "StateTaskServiceDynamoDB"), "_eval_service_task", _traced_service_task,
+                "DynamoDB tasks leave no subsegment in the execution's trace"),
     Replacement("sfn-execution-ended", _owner("moto.stepfunctions.parser.backend.execution",
                                               "BaseExecutionWorkerCommunication"), "terminated",
                 _calling(_observed_termination), "nothing is told when an execution ends (AWS/States metrics)"),

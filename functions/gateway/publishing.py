@@ -44,9 +44,10 @@ def transaction(user_id: str, email: str, body: dict) -> dict:
     message = validation.message(body.get("message"))
     to = validation.recipients(body.get("to"))
     key = idempotency_key(body.get("idempotency_key"))
-    created_at = clock.timestamp()
+    # started: epoch seconds, from which the state machine's coordinator steps count the transaction's lease and
+    # retention (ASL has no clock)
     return {"txid": txid(user_id, key), "topic": topic, "publisher": {"id": user_id, "email": email},
-            "message": message, "to": to, "created_at": created_at}
+            "message": message, "to": to, "created_at": clock.timestamp(), "started": int(clock.now())}
 
 
 def run(tx: dict) -> tuple[dict, bool]:

@@ -1,7 +1,10 @@
-"""The coordinator's log: begin, decide (the first decision wins), complete. Every step is safe to retry."""
+"""The coordinator's log: decide (the first decision wins) and complete, for recovery and for the state machine's
+paths that need code. The state machine writes its commit path's steps itself (DynamoDB integrations in
+step_functions/publish.asl.json: Begin, RecordCommit, CompleteCommit, CompleteAbort); these write the same record.
+Every step is safe to retry."""
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from core import clock, config
 from core.dynamodb import condition_failed, expiry
@@ -29,20 +32,6 @@ def transaction_input(transaction: dict) -> dict:
     return {k: v for k, v in transaction.items() if k not in FLOW_KEYS}
 
 
-def begin(transaction: dict) -> dict:
-    """Record the transaction as preparing, with a lease after which recovery may abort it."""
-    txid, started = _txid(transaction), clock.now()
-    record = TransactionRecord(txid, state=PREPARING, lease_until=int(started + lease_seconds()),
-                               transaction=transaction_input(transaction), began_at=started)
-    try:
-        record.save(condition=TransactionRecord.txid.does_not_exist())
-    except PutError as e:
-        if not condition_failed(e):
-            raise
-        record = TransactionRecord.get(txid, consistent_read=True)  # a retried begin: keep the first record
-    return {"txid": txid, "state": record.state, "lease_until": record.lease_until}
-
-
 def abort_reason(transaction: dict) -> str:
     """The first NO vote's reason (e.g. "forbidden", "unavailable"), else "aborted"."""
     votes = transaction.get("votes")
@@ -62,11 +51,13 @@ def decide(transaction: dict, decision: str, reason: str | None = None) -> dict:
         reason = reason or abort_reason(transaction)
     actions = [
         TransactionRecord.state.set(DECIDED[decision]),
-        TransactionRecord.decided_at.set(decided),
+        TransactionRecord.decided_at.set(clock.timestamp()),
         # the flow now has a fresh lease to tell the participants before recovery steps in
         TransactionRecord.lease_until.set(int(decided + lease_seconds())),
-        # a decide without a begin (should not happen) still leaves recovery what it needs
+        # a decide without a begin (recovery's, or a flow's that begins later) still leaves what recovery and the
+        # state machine's completion (expires_at = began_at + retention) need
         TransactionRecord.transaction.set(TransactionRecord.transaction | transaction_input(transaction)),
+        TransactionRecord.began_at.set(TransactionRecord.began_at | int(decided)),
     ]
     if decision == "abort":
         actions.append(TransactionRecord.reason.set(reason))
@@ -92,7 +83,7 @@ def complete(transaction: dict, outcome: str) -> dict:
     try:
         now = clock.now()
         TransactionRecord(txid).update(
-            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(now),
+            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(clock.timestamp()),
                      TransactionRecord.lease_until.remove(),
                      TransactionRecord.expires_at.set(expiry(now, config.integer("TRANSACTION_RETENTION_SECONDS")))],
             condition=TransactionRecord.state.is_in(decided, outcome))

@@ -35,9 +35,10 @@ class TransactionRecord(Model):
     lease_until = NumberAttribute(null=True)
     transaction = JSONAttribute(null=True)
     reason = UnicodeAttribute(null=True)
-    began_at = NumberAttribute(null=True)
-    decided_at = NumberAttribute(null=True)
-    completed_at = NumberAttribute(null=True)
+    began_at = NumberAttribute(null=True)  # epoch seconds: the publisher's start, from which the lease counts
+    # ISO 8601: the state machine's steps write the time their state was entered ($$.State.EnteredTime)
+    decided_at = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
     # epoch seconds: DynamoDB's Time to Live deletes a finished record after TRANSACTION_RETENTION_SECONDS
     expires_at = NumberAttribute(null=True)
 

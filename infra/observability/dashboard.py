@@ -140,4 +140,6 @@ def _summary(trace_id: str, documents: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": trace_id, "root": root.get("name"), "start": start, "duration_ms": round((end - start) * 1000, 1),
             "segments": len(documents), "services": names,
             "fault": any(d.get("fault") or d.get("error") for d in documents),
-            "publish": any("Coordinator" in n for n in names) and any("Gateway" in n for n in names)}
+            # a publish: the gateway started a state machine's execution (its 2PC)
+            "publish": any(d.get("origin") == "AWS::StepFunctions::StateMachine" for d in segments)
+            and any("Gateway" in n for n in names)}

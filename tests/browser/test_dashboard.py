@@ -89,9 +89,9 @@ def test_dashboard_draws_the_publish_path_lambda_alarms_and_a_publish_waterfall(
         assert page.locator('[data-testid="alarm-row"][data-state="OK"]').count() >= 1
         expect(page.locator('[data-testid="function-row"]').first).to_be_visible()
         assert page.locator('[data-testid="function-row"]').count() >= 6
-        # a publish's waterfall: the gateway, the state machine, the coordinator and both participants
+        # a publish's waterfall: the gateway, the state machine, its coordinator steps and both participants
         waterfall = page.locator('[data-testid="waterfall"]')
-        for name in ("GatewayActions", "PublishStateMachine", "TransactionCoordinator", "PersistParticipant",
+        for name in ("GatewayActions", "PublishStateMachine", "Begin", "PersistParticipant",
                      "CounterParticipant", "## fan-out"):
             expect(waterfall).to_contain_text(name, timeout=60_000)
         assert page.locator('[data-testid="trace-row"]').count() >= 2

@@ -1,14 +1,18 @@
 """Recovery of publish transactions whose flow died after prepare (docs/internals.md, "Recovery").
 
-A dead flow is simulated by invoking its steps directly, the way the state machine would have, and then
-never running the rest. The cloud runs with a 2 s transaction lease so that recovery may act quickly.
+A dead flow is simulated by running its steps, the way the state machine would have, and then never running the
+rest: Begin (a DynamoDB step of the state machine) runs as a state machine of its own, the participants' prepares
+and the coordinator's decide are invoked. The cloud runs with a 2 s transaction lease so that recovery may act
+quickly.
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime
 
+import boto3
 import pytest
 
 pytestmark = pytest.mark.timeout(180)
@@ -20,7 +24,39 @@ SCHEDULED_EVENT = {"version": "0", "source": "aws.events", "detail-type": "Sched
 
 def _transaction(owner, topic: str, message: str) -> dict:
     return {"txid": f"pub-{uuid.uuid4().hex}", "topic": topic, "publisher": {"id": owner.id, "email": owner.email},
-            "message": message, "to": None, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "message": message, "to": None, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "started": int(time.time())}
+
+
+def _stepfunctions(cloud):
+    return boto3.client("stepfunctions", endpoint_url=cloud.endpoints["aws_endpoint"],
+                        region_name=cloud.endpoints.get("region", "us-east-1"),
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _execute(cloud, machine: str, transaction: dict) -> dict:
+    """Start an execution named by the txid and wait for its end: its description."""
+    sfn = _stepfunctions(cloud)
+    arn = sfn.start_execution(stateMachineArn=machine, name=transaction["txid"],
+                              input=json.dumps(transaction))["executionArn"]
+    deadline = time.monotonic() + 30
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, described
+        time.sleep(0.05)
+    return described
+
+
+def _begin(cloud, transaction: dict) -> None:
+    """The publish state machine's first steps (Limits, Begin), as deployed, run as a state machine of their own."""
+    sfn = _stepfunctions(cloud)
+    publish = sfn.describe_state_machine(stateMachineArn=cloud.physical_id("PublishStateMachine"))
+    states = json.loads(publish["definition"])["States"]
+    begin = {k: v for k, v in states["Begin"].items() if k not in ("Next", "Catch")}
+    definition = {"StartAt": "Limits", "States": {"Limits": states["Limits"], "Begin": {**begin, "End": True}}}
+    machine = sfn.create_state_machine(name=f"begin-{uuid.uuid4().hex[:12]}", roleArn=publish["roleArn"],
+                                       definition=json.dumps(definition))["stateMachineArn"]
+    described = _execute(cloud, machine, transaction)
+    assert described["status"] == "SUCCEEDED", described
 
 
 def _payload(result):
@@ -33,7 +69,7 @@ def _payload(result):
 
 
 def _prepare(cloud, transaction: dict) -> None:
-    cloud.invoke("TransactionCoordinator", {"op": "begin", "transaction": transaction})
+    _begin(cloud, transaction)
     for participant, name in (("persist", "PersistParticipant"), ("counter", "CounterParticipant")):
         vote = _payload(cloud.invoke(name, {"op": "prepare", "transaction": transaction}))
         assert vote["participant"] == participant and vote["vote"] == "YES", vote
@@ -94,3 +130,34 @@ def test_flows_that_died_after_prepare_are_recovered_after_their_lease(lease_clo
     assert late["decision"] == "abort", late
     history = sub_conn.request("history", topic=topic)["notifications"]
     assert [n["id"] for n in history] == [first["notification_id"], decided["txid"], after["notification_id"]]
+
+
+def test_a_flow_whose_commit_lost_to_an_earlier_abort_rolls_back(lease_cloud, new_user, topic_name):
+    """Recovery (or anyone) recorded an abort first: the flow's Begin keeps that record, both participants vote YES,
+    RecordCommit's condition fails and its Catch asks the coordinator which decision won; the flow rolls back and
+    answers the abort's reason."""
+    owner, subscriber = new_user("owner"), new_user("sub")
+    topic = topic_name()
+    owner_conn, sub_conn = owner.connect(), subscriber.connect()
+    owner.subscribe(owner_conn, topic)
+    subscriber.subscribe(sub_conn, topic)
+    transaction = _transaction(owner, topic, "its commit comes too late")
+    decided = _payload(lease_cloud.invoke("TransactionCoordinator", {"op": "decide", "decision": "abort",
+                                                                     "reason": "aborted", "transaction": transaction}))
+    assert decided["decision"] == "abort", decided
+
+    machine = lease_cloud.physical_id("PublishStateMachine")
+    described = _execute(lease_cloud, machine, transaction)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"status": "aborted", "txid": transaction["txid"], "reason": "aborted"}
+    history = _stepfunctions(lease_cloud).get_execution_history(executionArn=described["executionArn"],
+                                                                maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert [s for s in entered if s in ("RecordCommit", "ReadDecision", "RecordAbort", "Rollback")] == [
+        "RecordCommit", "ReadDecision", "Rollback"], entered
+    assert owner.published() == 0
+    assert subscriber.http.inbox(topic=topic)["notifications"] == []
+    # nothing stays locked: a publish commits
+    published = owner_conn.request("publish", topic=topic, message="after the lost commit")
+    assert sub_conn.next_notification(timeout=10)["id"] == published["notification_id"]
+    assert owner.published() == 1

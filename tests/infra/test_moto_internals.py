@@ -51,12 +51,16 @@ def test_runtime_patch_round_trip():
     assert models.LambdaFunction._invoke_lambda is original
 
 
-def test_step_functions_lambda_tasks_get_their_client_where_the_emulator_reuses_it():
+def test_step_functions_lambda_and_dynamodb_tasks_get_their_client_where_the_emulator_reuses_it():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 
     assert "boto_client_for(" in inspect.getsource(lambda_eval_utils.exec_lambda_function)
-    assert list(inspect.signature(lambda_eval_utils.boto_client_for).parameters)[:2] in (
-        ["region", "service"], ["service", "region"])
+    assert "boto_client_for(" in inspect.getsource(
+        state_task_service_dynamodb.StateTaskServiceDynamoDB._eval_service_task)
+    for module in (lambda_eval_utils, state_task_service_dynamodb):
+        assert list(inspect.signature(module.boto_client_for).parameters)[:2] in (
+            ["region", "service"], ["service", "region"])
 
 
 def test_asl_parser_is_built_the_way_the_emulator_rebuilds_it():
@@ -333,6 +337,15 @@ def test_condition_expressions_are_lexed_where_the_emulator_caches_the_tokens():
     assert issubclass(ConditionExpressionParser.Node, tuple)
     module = inspect.getsource(inspect.getmodule(ConditionExpressionParser))
     assert not re.search(r"children\.(append|extend|insert|pop|remove)|children\[[^]]*\] *=", module)
+
+
+def test_a_states_context_is_made_where_the_emulator_writes_its_entered_time():
+    from moto.stepfunctions.parser.asl.component.state import state
+
+    source = inspect.getsource(state)
+    assert "from moto.stepfunctions.parser.asl.eval.states import StateData" in source
+    assert "StateData(\n            EnteredTime=datetime.datetime.now(tz=datetime.timezone.utc).isoformat()," in source
+    assert source.count("StateData(") == 1
 
 
 def test_parallel_branch_workers_start_the_way_the_emulator_names_them():

@@ -218,6 +218,13 @@ def test_moto_step_functions_take_a_trace_header_and_report_the_end_where_the_pa
     assert list(inspect.signature(lambda_eval_utils.execute_lambda_function_integration).parameters) == [
         "env", "parameters", "region", "state_credentials"]
     assert "lambda_eval_utils.execute_lambda_function_integration(" in inspect.getsource(state_task_service_lambda)
+    # a DynamoDB task's call, which its subsegment times (the first argument after self is the environment)
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb import (
+        StateTaskServiceDynamoDB)
+
+    assert list(inspect.signature(StateTaskServiceDynamoDB._eval_service_task).parameters)[:2] == ["self", "env"]
+    assert "_eval_service_task(" in inspect.getsource(
+        StateTaskServiceDynamoDB.__mro__[1]._eval_execution)
     assert "_reflect_execution_status()" in inspect.getsource(BaseExecutionWorkerCommunication.terminated)
 
 

@@ -265,3 +265,22 @@ def test_states_data_copied_as_json_answers_what_deepcopy_answers(emulator_endpo
         for p in patches:
             p.apply()
         sfn.delete_state_machine(stateMachineArn=arn)
+
+
+def test_the_context_objects_entered_time_is_written_as_aws_writes_it(emulator_endpoint):
+    """"2019-03-26T20:14:13.192Z" (AWS's documented context object): milliseconds and a Z, not Python's
+    isoformat ("...13.192345+00:00"); a definition may store it or compare it as a string."""
+    import re
+
+    sfn = client(emulator_endpoint)
+    definition = json.dumps({"StartAt": "Stamp", "States": {"Stamp": {
+        "Type": "Pass", "Parameters": {"entered.$": "$$.State.EnteredTime", "name.$": "$$.State.Name"}, "End": True}}})
+    arn = sfn.create_state_machine(name="entered", definition=definition,
+                                   roleArn=f"arn:aws:iam::{account.ACCOUNT_ID}:role/sfn")["stateMachineArn"]
+    try:
+        started = sfn.start_execution(stateMachineArn=arn, name="stamp-1", input="{}")
+        output = json.loads(finished(sfn, started["executionArn"])["output"])
+    finally:
+        sfn.delete_state_machine(stateMachineArn=arn)
+    assert output["name"] == "Stamp"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["entered"]), output

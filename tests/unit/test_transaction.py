@@ -1,16 +1,23 @@
-"""The publish transaction's coordinator log and the recovery of flows that stalled past their lease."""
+"""The publish transaction's coordinator log and the recovery of flows that stalled past their lease.
+
+The state machine writes its commit path's steps itself (DynamoDB steps of step_functions/publish.asl.json); they
+run here from their own definitions (tests/unit/machine.py), beside the coordinator's code that writes the rest.
+"""
 import json
 import time
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from core import config
-from tables import create_tables, physical_name
+import machine
+from tables import create_tables, physical_name, template
 from lambdas import InProcessLambda
 
 LEASE = 30
+RETENTION = int(template()["Parameters"]["TransactionRetentionSeconds"]["Default"])
 PUBLISHER = {"id": "u-ada", "email": "ada@example.com"}
 
 
@@ -25,7 +32,7 @@ def transaction_tables(monkeypatch):
 
 @pytest.fixture
 def coordinator(transaction_tables):
-    """The publish state machine's coordinator task handler (begin, decide, complete)."""
+    """The publish state machine's coordinator task handler (decide)."""
     from transaction import coordinator
 
     return coordinator.handler
@@ -55,9 +62,14 @@ def resolution(transaction_tables):
     return resolution
 
 
-def tx(txid="pub-1"):
+def tx(txid="pub-1", started=None):
     return {"txid": txid, "topic": "news", "publisher": PUBLISHER, "message": "hello", "to": None,
-            "created_at": "2026-11-25T14:00:00Z"}
+            "created_at": "2026-11-25T14:00:00Z", "started": int(time.time()) if started is None else started}
+
+
+def step(name, transaction, data=None):
+    """One of the state machine's DynamoDB steps for this transaction: "next", or "caught" (its Catch)."""
+    return machine.run(name, transaction, LEASE, data)
 
 
 def record(txid="pub-1"):
@@ -94,29 +106,34 @@ def flow_state(transaction, votes=None, decision=None):
     return state
 
 
-# ---------------------------------------------------------------- begin
+# ---------------------------------------------------------------- begin (the state machine's step)
 
 
-def test_begin_records_the_transaction_as_preparing_with_a_lease(coordinator):
-    clock = time.time()
-    assert coordinator({"op": "begin", "transaction": tx()}, None)["state"] == "preparing"
+def test_begin_records_the_transaction_as_preparing_with_a_lease(transaction_tables):
+    transaction = tx()
+    assert step("Begin", transaction) == "next"
     item = record()
     assert item["state"]["S"] == "preparing"
-    assert clock + LEASE - 1 <= int(item["lease_until"]["N"]) <= clock + LEASE + 1
-    assert json.loads(item["transaction"]["S"]) == tx()
+    assert int(item["began_at"]["N"]) == transaction["started"]
+    assert int(item["lease_until"]["N"]) == transaction["started"] + LEASE
+    assert json.loads(item["transaction"]["S"]) == transaction
     assert by_state("preparing") == ["pub-1"]
 
 
-def test_a_retried_begin_keeps_the_first_record(coordinator, clock):
-    first = coordinator({"op": "begin", "transaction": tx()}, None)
-    clock.at = first["lease_until"] + 100
-    again = coordinator({"op": "begin", "transaction": tx()}, None)
-    assert again == first
+def test_a_retried_begin_keeps_the_first_record(coordinator):
+    first = tx(started=1000)
+    step("Begin", first)
+    coordinator({"op": "decide", "decision": "abort", "transaction": first}, None)  # recovery, meanwhile
+    assert step("Begin", tx(started=2000)) == "caught"  # the machine goes on to Prepare
+    item = record()
+    assert item["state"]["S"] == "abort" and int(item["began_at"]["N"]) == 1000
 
 
 @pytest.mark.parametrize("event", [
-    {"op": "begin"},
-    {"op": "begin", "transaction": {"topic": "news"}},
+    {"op": "decide", "decision": "commit"},
+    {"op": "decide", "decision": "commit", "transaction": {"topic": "news"}},
+    {"op": "begin", "transaction": tx()},  # the state machine's own step now
+    {"op": "complete", "outcome": "committed", "transaction": tx()},  # likewise; recovery calls it in-process
     {"op": "launch", "transaction": tx()},
 ])
 def test_malformed_coordinator_events_fail_the_task(coordinator, event):
@@ -127,8 +144,29 @@ def test_malformed_coordinator_events_fail_the_task(coordinator, event):
 # ---------------------------------------------------------------- decide
 
 
+def test_the_state_machine_records_a_commit_with_a_lease_for_the_commit_phase(transaction_tables):
+    transaction = tx()
+    step("Begin", transaction)
+    assert step("RecordCommit", transaction, flow_state(transaction)) == "next"
+    item = record()
+    assert item["state"]["S"] == "commit" and item["decided_at"]["S"].endswith("Z")
+    assert int(item["lease_until"]["N"]) == transaction["started"] + 2 * LEASE
+    assert by_state("commit") == ["pub-1"] and by_state("preparing") == []
+
+
+def test_a_commit_the_state_machine_could_not_record_is_answered_by_the_decision_that_won(coordinator):
+    """Recovery aborted first: RecordCommit's condition fails, its Catch goes to ReadDecision (the coordinator's
+    decide), which answers the abort; the flow rolls back."""
+    step("Begin", tx())
+    coordinator({"op": "decide", "decision": "abort", "reason": "aborted", "transaction": tx()}, None)
+    assert step("RecordCommit", tx(), flow_state(tx())) == "caught"
+    answer = coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    assert answer == {"txid": "pub-1", "decision": "abort", "reason": "aborted"}
+    assert record()["state"]["S"] == "abort"
+
+
 def test_commit_decision_is_recorded(coordinator):
-    coordinator({"op": "begin", "transaction": tx()}, None)
+    step("Begin", tx())
     answer = coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     assert answer == {"txid": "pub-1", "decision": "commit", "reason": None}
     assert record()["state"]["S"] == "commit"
@@ -137,7 +175,7 @@ def test_commit_decision_is_recorded(coordinator):
 
 
 def test_abort_reason_is_the_first_no_vote(coordinator):
-    coordinator({"op": "begin", "transaction": tx()}, None)
+    step("Begin", tx())
     votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
              "counter": {"participant": "counter", "vote": "NO", "reason": "unavailable"}}
     answer = coordinator({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
@@ -160,7 +198,7 @@ def test_abort_without_a_no_vote_is_aborted(coordinator):
 
 
 def test_the_first_decision_wins(coordinator):
-    coordinator({"op": "begin", "transaction": tx()}, None)
+    step("Begin", tx())
     votes = {"persist": {"participant": "persist", "vote": "NO", "reason": "forbidden"},
              "counter": {"participant": "counter", "vote": "YES"}}
     coordinator({"op": "decide", "decision": "abort", "transaction": flow_state(tx(), votes)}, None)
@@ -170,7 +208,7 @@ def test_the_first_decision_wins(coordinator):
 
 
 def test_a_retried_commit_decision_answers_the_same(coordinator):
-    coordinator({"op": "begin", "transaction": tx()}, None)
+    step("Begin", tx())
     first = coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     assert coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None) == first
     # and an abort arriving after the commit loses
@@ -185,29 +223,63 @@ def test_decision_must_be_commit_or_abort(coordinator):
 # ---------------------------------------------------------------- complete
 
 
-def test_complete_finishes_the_record_and_leaves_the_recovery_index(coordinator):
-    coordinator({"op": "begin", "transaction": tx()}, None)
-    coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
-    assert by_state("commit") == ["pub-1"]
-    done = coordinator({"op": "complete", "outcome": "committed", "transaction": flow_state(tx())}, None)
-    assert done == {"txid": "pub-1", "state": "committed"}
-    assert coordinator({"op": "complete", "outcome": "committed", "transaction": tx()}, None) == done
+@pytest.mark.parametrize("decision, completion, outcome", [("commit", "CompleteCommit", "committed"),
+                                                           ("abort", "CompleteAbort", "aborted")])
+def test_complete_finishes_the_record_and_leaves_the_recovery_index(coordinator, decision, completion, outcome):
+    transaction = tx()
+    step("Begin", transaction)
+    coordinator({"op": "decide", "decision": decision, "transaction": flow_state(transaction)}, None)
+    assert by_state(decision) == ["pub-1"]
+    assert step(completion, transaction) == "next"
+    assert step(completion, transaction) == "next"  # a retried completion
     item = record()
-    assert item["state"]["S"] == "committed"
-    assert "lease_until" not in item and "completed_at" in item
-    assert by_state("commit") == [] and by_state("committed") == []
-    # DynamoDB's Time to Live deletes it after TransactionRetentionSeconds (template default: 7 days)
-    expires = int(item["expires_at"]["N"]) - float(item["completed_at"]["N"])
-    assert 604800 - 1 <= expires <= 604800
+    assert item["state"]["S"] == outcome
+    assert "lease_until" not in item and item["completed_at"]["S"].endswith("Z")
+    assert by_state(decision) == [] and by_state(outcome) == []
+    # DynamoDB's Time to Live deletes it TransactionRetentionSeconds (template default: 7 days) after it began
+    assert int(item["expires_at"]["N"]) == transaction["started"] + RETENTION
 
 
-def test_complete_must_match_the_decision(coordinator):
-    coordinator({"op": "begin", "transaction": tx()}, None)
+def test_an_abort_recorded_before_the_flow_began_is_completed_by_the_flow(coordinator):
+    """A decide without a begin (recovery's, say) leaves began_at, which the completion's expiry counts from."""
+    transaction = tx()
+    coordinator({"op": "decide", "decision": "abort", "transaction": transaction}, None)
+    assert step("Begin", transaction) == "caught"
+    assert step("CompleteAbort", transaction) == "next"
+    item = record()
+    assert item["state"]["S"] == "aborted"
+    assert int(item["expires_at"]["N"]) == int(item["began_at"]["N"]) + RETENTION
+
+
+def test_the_state_machine_cannot_complete_against_the_decision(coordinator):
+    """The condition fails; CompleteCommit does not catch it: it is retried, and the execution fails in the end."""
+    step("Begin", tx())
+    coordinator({"op": "decide", "decision": "abort", "transaction": tx()}, None)
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        step("CompleteCommit", tx())
+    assert record()["state"]["S"] == "abort"
+
+
+def test_recovery_completes_as_the_state_machine_does(coordinator, resolution):
+    step("Begin", tx())
+    coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
+    done = resolution.decisions.complete(tx(), "committed")
+    assert done == {"txid": "pub-1", "state": "committed"}
+    assert resolution.decisions.complete(tx(), "committed") == done
+    item = record()
+    assert "lease_until" not in item and item["completed_at"]["S"].endswith("Z")
+    assert by_state("commit") == []
+    expires = int(item["expires_at"]["N"]) - time.time()
+    assert RETENTION - 5 <= expires <= RETENTION
+
+
+def test_complete_must_match_the_decision(coordinator, resolution):
+    step("Begin", tx())
     coordinator({"op": "decide", "decision": "abort", "transaction": tx()}, None)
     with pytest.raises(RuntimeError, match="cannot complete"):
-        coordinator({"op": "complete", "outcome": "committed", "transaction": tx()}, None)
+        resolution.decisions.complete(tx(), "committed")
     with pytest.raises(RuntimeError, match="cannot complete"):
-        coordinator({"op": "complete", "outcome": "aborted", "transaction": tx("pub-never-begun")}, None)
+        resolution.decisions.complete(tx("pub-never-begun"), "aborted")
 
 
 # ---------------------------------------------------------------- recovery
@@ -234,7 +306,7 @@ class Participants:
 
 def prepared(coordinator, counter, transaction):
     """A flow that began and prepared, then died."""
-    coordinator({"op": "begin", "transaction": transaction}, None)
+    step("Begin", transaction)
     assert counter({"op": "prepare", "transaction": transaction}, None)["vote"] == "YES"
 
 
@@ -344,7 +416,7 @@ def test_a_transaction_its_flow_finished_after_the_index_was_read_is_left_alone(
     prepared(coordinator, counter, tx())
     coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     listed = list(resolution.TransactionRecord.by_state.query("commit"))  # what recovery read
-    coordinator({"op": "complete", "outcome": "committed", "transaction": tx()}, None)  # its flow, meanwhile
+    step("CompleteCommit", tx())  # its flow, meanwhile
     monkeypatch.setattr(resolution, "stalled", lambda at, ended: listed)
     participants = Participants(counter)
     assert resolution.recover(time.time(), participants) == {"recovered": [], "failed": []}

@@ -857,10 +857,10 @@ def _checked_once(original: Callable) -> Callable:
 def _entered_as_aws_writes_it(original: Callable) -> Callable:
     """The context object's ``$$.State.EnteredTime``: moto wrote Python's isoformat() ("...T04:06:44.123456+00:00"),
     AWS writes milliseconds and a Z ("...T04:06:44.123Z"), which a definition may store or compare as a string."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     def state_data(EnteredTime: str, Name: str) -> Any:  # noqa: N803 - moto's keyword arguments
-        entered = datetime.fromisoformat(EnteredTime).astimezone(timezone.utc)
+        entered = datetime.fromisoformat(EnteredTime).astimezone(UTC)
         return original(EnteredTime=entered.isoformat(timespec="milliseconds").replace("+00:00", "Z"), Name=Name)
 
     return state_data

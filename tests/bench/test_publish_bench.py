@@ -352,7 +352,7 @@ def time_two_phase_commits(endpoints: dict, owner: dict, count: int) -> dict:
         txid = f"pub-{uuid.uuid4().hex}"
         transaction = {"txid": txid, "topic": topic, "publisher": {"id": owner["id"], "email": owner["email"]},
                        "message": f"2pc {i}", "to": None,
-                       "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                       "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "started": int(time.time())}
         started = time.perf_counter()
         execution = sfn.start_execution(stateMachineArn=arn, name=txid, input=json.dumps(transaction))
         while True:

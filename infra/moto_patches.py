@@ -448,10 +448,8 @@ def _lambda_eval_utils() -> Any:
     return lambda_eval_utils
 
 
-def _dynamodb_task_service() -> Any:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
-
-    return state_task_service_dynamodb
+#: moto's Step Functions DynamoDB integration (its tasks' client, and their subsegments)
+_DYNAMODB_TASKS = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb"
 
 
 def _shared_task_clients(original: Callable) -> Callable:
@@ -1287,7 +1285,7 @@ EMULATOR_PATCHES: list[Replacement] = [
                 _cached_method_names, "moto lists a response class's methods on every request"),
     Replacement("sfn-shared-lambda-clients", _lambda_eval_utils, "boto_client_for", _shared_task_clients,
           "a new boto3 client per Lambda task"),
-    Replacement("sfn-shared-dynamodb-clients", _dynamodb_task_service, "boto_client_for", _shared_task_clients,
+    Replacement("sfn-shared-dynamodb-clients", _owner(_DYNAMODB_TASKS), "boto_client_for", _shared_task_clients,
           "a new boto3 client per DynamoDB task"),
     Replacement("sfn-bounded-executions", _sfn_parser_backend, "start_execution", _bounded_executions,
           "every execution and its history kept forever"),
@@ -1468,6 +1466,26 @@ def _traced_start_execution(self: Any, original: Callable) -> Any:
     return ActionResult({"executionArn": execution.execution_arn, "startDate": execution.start_date})
 
 
+@contextlib.contextmanager
+def _task_subsegment(observed: Any, env: Any) -> Iterator[str | None]:
+    """The running task state of a traced execution as a subsegment of the execution's trace, timed (and marked
+    a fault if it raises); yields the trace header the task continues (None when not traced)."""
+    import time
+
+    context = env.states.context_object.context_object_data
+    header, task = observed.states.task_header(context["Execution"]["Id"],
+                                               (context.get("State") or {}).get("Name", "Task"))
+    try:
+        yield header
+    except Exception:
+        if task is not None:
+            task["fault"] = True
+        raise
+    finally:
+        if task is not None:
+            task["end_time"] = time.time()
+
+
 def _traced_lambda_task(original: Callable) -> Callable:
     """A Lambda task of a traced state machine is invoked with the execution's trace header, as Step Functions
     invokes it (the runtime reads runtime.trace_header); the task's time becomes a subsegment of the execution."""
@@ -1476,24 +1494,14 @@ def _traced_lambda_task(original: Callable) -> Callable:
         observed = _observed()
         if observed is None:
             return original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
-        import time
-
         from infra.runtime import trace_header
 
-        context = env.states.context_object.context_object_data
-        header, task = observed.states.task_header(context["Execution"]["Id"],
-                                                   (context.get("State") or {}).get("Name", "Task"))
-        token = trace_header.set(header)
-        try:
-            return original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
-        except Exception:
-            if task is not None:
-                task["fault"] = True
-            raise
-        finally:
-            trace_header.reset(token)
-            if task is not None:
-                task["end_time"] = time.time()
+        with _task_subsegment(observed, env) as header:
+            token = trace_header.set(header)
+            try:
+                return original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
+            finally:
+                trace_header.reset(token)
 
     return execute_lambda_function_integration
 
@@ -1506,20 +1514,8 @@ def _traced_service_task(original: Callable) -> Callable:
         observed = _observed()
         if observed is None:
             return original(self, env, *args, **kwargs)
-        import time
-
-        context = env.states.context_object.context_object_data
-        state = (context.get("State") or {}).get("Name", "Task")
-        _, task = observed.states.task_header(context["Execution"]["Id"], state)
-        try:
+        with _task_subsegment(observed, env):
             return original(self, env, *args, **kwargs)
-        except Exception:
-            if task is not None:
-                task["fault"] = True
-            raise
-        finally:
-            if task is not None:
-                task["end_time"] = time.time()
 
     return _eval_service_task
 
@@ -1559,9 +1555,8 @@ OBSERVABILITY_PATCHES: list[Replacement] = [
                 "moto's StartExecution drops the caller's trace header"),
     Replacement("sfn-traced-lambda-tasks", _lambda_eval_utils, "execute_lambda_function_integration",
                 _traced_lambda_task, "Lambda tasks are invoked without the execution's trace header"),
-    Replacement("sfn-traced-dynamodb-tasks", _owner(
-        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb",
-        "StateTaskServiceDynamoDB"), "_eval_service_task", _traced_service_task,
+    Replacement("sfn-traced-dynamodb-tasks", _owner(_DYNAMODB_TASKS, "StateTaskServiceDynamoDB"), "_eval_service_task",
+                _traced_service_task,
                 "DynamoDB tasks leave no subsegment in the execution's trace"),
     Replacement("sfn-execution-ended", _owner("moto.stepfunctions.parser.backend.execution",
                                               "BaseExecutionWorkerCommunication"), "terminated",

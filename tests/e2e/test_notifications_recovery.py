@@ -55,7 +55,10 @@ def _begin(cloud, transaction: dict) -> None:
     definition = {"StartAt": "Limits", "States": {"Limits": states["Limits"], "Begin": {**begin, "End": True}}}
     machine = sfn.create_state_machine(name=f"begin-{uuid.uuid4().hex[:12]}", roleArn=publish["roleArn"],
                                        definition=json.dumps(definition))["stateMachineArn"]
-    described = _execute(cloud, machine, transaction)
+    try:
+        described = _execute(cloud, machine, transaction)
+    finally:
+        sfn.delete_state_machine(stateMachineArn=machine)
     assert described["status"] == "SUCCEEDED", described
 
 

@@ -75,13 +75,14 @@ class Replacement:
 
     def apply(self) -> None:
         """Install the replacement (idempotent). An attribute moto lacks (an operation it does not route) is added:
-        build() gets None, and revert() takes it out again."""
+        build() gets None, and revert() takes it out again. One a class inherits is set on the class: build() gets
+        the inherited one, and revert() takes the class's own out again."""
         if self.applied:
             return
         target = self.owner()
-        # the raw attribute (a staticmethod stays one when reverted); build() gets the callable
-        raw = vars(target).get(self.attr, getattr(target, self.attr, _ABSENT))
-        setattr(target, self.attr, self.build(None if raw is _ABSENT else getattr(target, self.attr)))
+        # the raw attribute of the target itself (a staticmethod stays one when reverted); build() gets the callable
+        raw = vars(target).get(self.attr, _ABSENT)
+        setattr(target, self.attr, self.build(getattr(target, self.attr, None)))
         self._original = raw
 
     def revert(self) -> None:
@@ -740,6 +741,53 @@ def _parsed_once(original: Callable) -> Any:
     return classmethod(make)
 
 
+#: UpdateItem's validators that read only the expression's tree, its attribute names and the table's key attributes
+_TREE_ONLY_VALIDATORS = ("ActionCountValidator", "OverlappingPathsValidator", "UpdateHashRangeKeyValidator")
+#: (id of a kept expression tree, attribute names, key attributes) -> the tree, once those validators passed it
+_TREES_PASSED: dict[tuple, Any] = {}
+
+
+def _update_validator_class() -> Any:
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    return UpdateExpressionValidator
+
+
+def _knowing_its_tree(original: Callable) -> Callable:
+    """The validator keeps the tree it was given (the kept parse of its expression string), which validate() below
+    keys its memory on; moto's own copy of it is what the validators work on, as before."""
+
+    def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, expression, *args, **kwargs)
+        self.notifyx_tree = expression
+
+    return __init__
+
+
+def _tree_checks_once(original: Callable) -> Callable:
+    """Three of an UpdateItem's ten validators (more than one SET, REMOVE or ADD clause; overlapping paths; a key
+    attribute updated) read only the expression's tree, its attribute names and the table's key attributes: ~15%
+    of an UpdateItem. The tree is one per expression string (dynamodb-update-expressions-parsed-once), so once all
+    ten passed for a tree, names and keys, those three are skipped for them; the other seven, which read the values
+    and the item, run as before and in the same order. A validation that raised is never remembered."""
+
+    def validate(self: Any) -> Any:
+        tree = getattr(self, "notifyx_tree", None)
+        key = (id(tree), tuple(sorted((self.expression_attribute_names or {}).items())),
+               tuple(self.table.table_key_attrs))
+        passed = tree is not None and _TREES_PASSED.get(key) is tree
+        node = self.node_to_validate
+        for processor in self.processors:
+            if passed and type(processor).__name__ in _TREE_ONLY_VALIDATORS:
+                continue
+            node = processor.traverse(node)
+        if tree is not None and not passed:
+            _remember(_TREES_PASSED, key, tree)
+        return node
+
+    return validate
+
+
 def _dynamodb_table() -> Any:
     from moto.dynamodb.models.table import Table
 
@@ -1261,6 +1309,10 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "copy.deepcopy of each UpdateExpression tree: ~15% of an UpdateItem"),
     Replacement("dynamodb-update-expressions-parsed-once", _update_expression_parser, "make", _parsed_once,
                 "every UpdateItem parsed its expression twice"),
+    Replacement("dynamodb-update-validator-knows-its-tree", _update_validator_class, "__init__", _knowing_its_tree,
+                "(what dynamodb-update-checks-once keys on)"),
+    Replacement("dynamodb-update-checks-once", _update_validator_class, "validate", _tree_checks_once,
+                "an UpdateItem's checks that read only its expression, names and keys ran again on every call"),
     Replacement("dynamodb-expression-traversal", _owner("moto.dynamodb.parsing.ast_nodes", "DepthFirstTraverser"),
                 "traverse", _dispatched_traversal,
                 "each of an UpdateItem's ten tree traversals rebuilt its processor map twice per node"),

@@ -239,6 +239,34 @@ def test_update_expressions_are_parsed_and_copied_where_the_emulator_shortcuts_t
     assert "self.parent = None" in inspect.getsource(Node.__init__)
 
 
+def test_the_update_checks_skipped_once_passed_read_only_the_tree_names_and_keys():
+    """moto_patches._tree_checks_once skips, for a tree, names and key attributes that passed, three validators.
+    When it was written they read only the tree, the names (OverlappingPaths, UpdateHashRangeKey) and the table's
+    key attributes, changed nothing, and could only raise: their source is pinned whole, so any change in moto
+    asks for that reading again. validate() is the plain loop the patch reimplements."""
+    import hashlib
+
+    import moto.dynamodb.parsing.validators as validators
+
+    from infra.moto_patches import _TREE_ONLY_VALIDATORS
+
+    pinned = {"ActionCountValidator": "3fe995f04a9c4a2d", "OverlappingPathsValidator": "27f48a77a1762303",
+              "UpdateHashRangeKeyValidator": "18ca06e4b0d82e64"}
+    assert set(_TREE_ONLY_VALIDATORS) == set(pinned)
+    for name, digest in pinned.items():
+        assert hashlib.sha256(inspect.getsource(getattr(validators, name)).encode()).hexdigest()[:16] == digest, name
+    processors = inspect.getsource(validators.UpdateExpressionValidator.get_ast_processors)
+    for built in ("ActionCountValidator()", "OverlappingPathsValidator(self.expression_attribute_names)",
+                  "self.table.table_key_attrs, self.expression_attribute_names or {}"):
+        assert built in processors, built
+    assert inspect.getsource(validators.Validator.validate) == (
+        "    def validate(self) -> Node:\n        n = self.node_to_validate\n"
+        "        for processor in self.processors:\n            n = processor.traverse(n)\n        return n\n")
+    assert "self.processors = self.get_ast_processors()" in inspect.getsource(validators.Validator.__init__)
+    assert list(inspect.signature(validators.Validator.__init__).parameters) == [
+        "self", "expression", "expression_attribute_names", "expression_attribute_values", "item", "table"]
+
+
 def test_expression_traversal_is_what_the_dispatched_traversal_reproduces():
     """moto_patches._dispatched_traversal reimplements DepthFirstTraverser.traverse_node_recursively: its steps,
     and that no traverser overrides the methods it folds in."""

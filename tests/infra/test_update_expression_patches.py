@@ -1,5 +1,6 @@
 """The emulator's UpdateExpression shortcuts (infra/moto_patches.py: one parse per expression string, the tree
-copied without copy.deepcopy) leave moto's answers as they were: the same sequence of UpdateItem calls, errors
+copied without copy.deepcopy, the checks that read only the expression, its names and the table's keys run once
+per tree, names and keys) leave moto's answers as they were: the same sequence of UpdateItem calls, errors
 included, gives the same items and the same errors with the patches applied and without."""
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from moto import mock_aws
 from in_process import with_and_without
 
 PATCHES = ("dynamodb-ast-copy", "dynamodb-update-expressions-parsed-once", "dynamodb-expression-traversal",
-           "dynamodb-expression-find-clauses")
+           "dynamodb-expression-find-clauses", "dynamodb-update-validator-knows-its-tree",
+           "dynamodb-update-checks-once")
 
 CALLS = [
     ("SET #n = :v, #c = if_not_exists(#c, :zero) + :one", {"#n": "name", "#c": "count"},
@@ -34,6 +36,16 @@ CALLS = [
     ("SET #m = :v, #m.#i = :v", {"#m": "meta", "#i": "inner"}, {":v": {"S": "x"}}),  # overlapping paths
     ("SET #n = :v SET #c = :v", {"#n": "name", "#c": "count"}, {":v": {"S": "x"}}),  # two SET clauses
     ("SET #n = size(#l), #e = :e", {"#n": "name", "#l": "log", "#e": "empty"}, {":e": {"S": ""}}),
+    # an expression that passed, again with names that make it update the key, or overlap: the checks that read
+    # only the expression, its names and the table's keys must run again for other names
+    ("SET #a = :v, #b = :v", {"#a": "first", "#b": "second"}, {":v": {"S": "x"}}),
+    ("SET #a = :v, #b = :v", {"#a": "first", "#b": "pk"}, {":v": {"S": "x"}}),       # the key cannot change
+    ("SET #a = :v, #b = :v", {"#a": "first", "#b": "first"}, {":v": {"S": "y"}}),    # the same path twice
+    ("SET #a = :v, #b = :v", {"#a": "first", "#b": "second"}, {":v": {"S": "z"}}),
+    ("SET #n = :v SET #c = :v", {"#n": "name", "#c": "count"}, {":v": {"S": "x"}}),  # two SET clauses, again
+    # an expression whose value check failed once passes later: nothing about the values is remembered
+    ("SET #c = #c + :v", {"#c": "count"}, {":v": {"S": "not a number"}}),
+    ("SET #c = #c + :v", {"#c": "count"}, {":v": {"N": "2"}}),
 ]
 
 
@@ -60,4 +72,4 @@ def run_calls() -> list:
 def test_update_items_answer_the_same_with_and_without_the_patches():
     plain, patched, patched_again = with_and_without(PATCHES, run_calls)
     assert patched == plain and patched_again == plain
-    assert [kind for kind, _ in plain].count("error") == 6
+    assert [kind for kind, _ in plain].count("error") == 10

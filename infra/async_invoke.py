@@ -18,11 +18,10 @@ import json
 import logging
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from infra import account
+from infra import account, ids
 from infra.runtime import FunctionError, LambdaRuntime, ResourceNotFound, Throttled
 
 logger = logging.getLogger("notifyx.async")
@@ -41,7 +40,7 @@ _clients_lock = threading.Lock()
 def invoke_async(runtime: LambdaRuntime, name: str, event: Any) -> str:
     """Queue `event` for function `name` (raises ResourceNotFound at once); returns the request id."""
     spec = runtime.spec(name)
-    request_id = str(uuid.uuid4())
+    request_id = ids.request_id()
     threading.Thread(target=_deliver, args=(runtime, spec.name, event, request_id),
                      name=f"lambda-async-{spec.name}", daemon=True).start()
     return request_id

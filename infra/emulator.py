@@ -6,10 +6,9 @@ import logging
 import os
 import re
 import urllib.request
-import uuid
 from typing import Any
 
-from infra import account, moto_patches
+from infra import account, ids, moto_patches
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
 
@@ -320,7 +319,7 @@ class DirectCalls:
         handler.uri_match = {}
         handler.region = account.region_of_this_process()
         handler.current_account = DEFAULT_ACCOUNT_ID
-        request_id = str(uuid.uuid4())
+        request_id = ids.request_id()
         try:
             result = self.run(handler, _snake(operation))
         except ServiceException as exc:

@@ -28,13 +28,12 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra import account, faults
+from infra import account, faults, ids
 from infra.sandbox_bootstrap import LambdaContext
 from infra.template import cache_dir
 
@@ -399,7 +398,7 @@ class LambdaRuntime:
     def _run(self, fn: _Function, event: Any) -> Any:
         spec = fn.spec
         deadline = time.monotonic() + spec.timeout
-        context = LambdaContext(spec.name, spec.arn, spec.memory, str(uuid.uuid4()), deadline)
+        context = LambdaContext(spec.name, spec.arn, spec.memory, ids.request_id(), deadline)
         outcome: dict[str, Any] = {}
         done = threading.Event()
 
@@ -458,7 +457,7 @@ class LambdaRuntime:
 
                     self._logs = LogShipper(self._logs_client, self.log_sink)
         sandbox = pool.take()
-        request_id = str(uuid.uuid4())
+        request_id = ids.request_id()
         started = time.perf_counter()
         call = _observed.get()
         try:

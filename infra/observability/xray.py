@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
 from collections import OrderedDict, deque
 from typing import Any
+
+from infra import ids
 
 logger = logging.getLogger("notifyx.xray")
 
@@ -29,12 +30,12 @@ MAX_SEGMENTS = int(os.environ.get("NOTIFYX_XRAY_SEGMENTS", "3000"))
 
 def new_trace_id() -> str:
     """``1-<epoch seconds, hex>-<96 random bits>``, X-Ray's format."""
-    return f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return f"1-{int(time.time()):08x}-{ids.hex_id(96)}"
 
 
 def new_id() -> str:
     """A segment or subsegment id: 64 random bits in hex."""
-    return secrets.token_hex(8)
+    return ids.hex_id(64)
 
 
 def parse_header(header: str | None) -> dict[str, str]:

@@ -753,39 +753,29 @@ def _update_validator_class() -> Any:
     return UpdateExpressionValidator
 
 
-def _knowing_its_tree(original: Callable) -> Callable:
-    """The validator keeps the tree it was given (the kept parse of its expression string), which validate() below
-    keys its memory on; moto's own copy of it is what the validators work on, as before."""
-
-    def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, expression, *args, **kwargs)
-        self.notifyx_tree = expression
-
-    return __init__
-
-
 def _tree_checks_once(original: Callable) -> Callable:
     """Three of an UpdateItem's ten validators (more than one SET, REMOVE or ADD clause; overlapping paths; a key
     attribute updated) read only the expression's tree, its attribute names and the table's key attributes: ~15%
-    of an UpdateItem. The tree is one per expression string (dynamodb-update-expressions-parsed-once), so once all
-    ten passed for a tree, names and keys, those three are skipped for them; the other seven, which read the values
-    and the item, run as before and in the same order. A validation that raised is never remembered."""
+    of an UpdateItem. They are the first three moto runs. The tree is one per expression string
+    (dynamodb-update-expressions-parsed-once), so the validator runs them as it is made, on its copy of the tree,
+    and only until they passed once for that tree, those names and keys; validate() then runs the other seven, which
+    read the values and the item, as before and in the same order. Both callers in moto validate right after making
+    the validator, so an error surfaces at the same statement; a check that raised is never remembered."""
 
-    def validate(self: Any) -> Any:
-        tree = getattr(self, "notifyx_tree", None)
-        key = (id(tree), tuple(sorted((self.expression_attribute_names or {}).items())),
+    def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, expression, *args, **kwargs)
+        count = 0
+        while count < len(self.processors) and type(self.processors[count]).__name__ in _TREE_ONLY_VALIDATORS:
+            count += 1
+        key = (id(expression), tuple(sorted((self.expression_attribute_names or {}).items())),
                tuple(self.table.table_key_attrs))
-        passed = tree is not None and _TREES_PASSED.get(key) is tree
-        node = self.node_to_validate
-        for processor in self.processors:
-            if passed and type(processor).__name__ in _TREE_ONLY_VALIDATORS:
-                continue
-            node = processor.traverse(node)
-        if tree is not None and not passed:
-            _remember(_TREES_PASSED, key, tree)
-        return node
+        if _TREES_PASSED.get(key) is not expression:
+            for processor in self.processors[:count]:
+                self.node_to_validate = processor.traverse(self.node_to_validate)
+            _remember(_TREES_PASSED, key, expression)
+        self.processors = self.processors[count:]
 
-    return validate
+    return __init__
 
 
 def _dynamodb_table() -> Any:
@@ -1309,9 +1299,7 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "copy.deepcopy of each UpdateExpression tree: ~15% of an UpdateItem"),
     Replacement("dynamodb-update-expressions-parsed-once", _update_expression_parser, "make", _parsed_once,
                 "every UpdateItem parsed its expression twice"),
-    Replacement("dynamodb-update-validator-knows-its-tree", _update_validator_class, "__init__", _knowing_its_tree,
-                "(what dynamodb-update-checks-once keys on)"),
-    Replacement("dynamodb-update-checks-once", _update_validator_class, "validate", _tree_checks_once,
+    Replacement("dynamodb-update-checks-once", _update_validator_class, "__init__", _tree_checks_once,
                 "an UpdateItem's checks that read only its expression, names and keys ran again on every call"),
     Replacement("dynamodb-expression-traversal", _owner("moto.dynamodb.parsing.ast_nodes", "DepthFirstTraverser"),
                 "traverse", _dispatched_traversal,

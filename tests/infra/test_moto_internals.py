@@ -240,10 +240,11 @@ def test_update_expressions_are_parsed_and_copied_where_the_emulator_shortcuts_t
 
 
 def test_the_update_checks_skipped_once_passed_read_only_the_tree_names_and_keys():
-    """moto_patches._tree_checks_once skips, for a tree, names and key attributes that passed, three validators.
-    When it was written they read only the tree, the names (OverlappingPaths, UpdateHashRangeKey) and the table's
-    key attributes, changed nothing, and could only raise: their source is pinned whole, so any change in moto
-    asks for that reading again. validate() is the plain loop the patch reimplements."""
+    """moto_patches._tree_checks_once runs three validators as the validator is made, and only until they passed
+    for a tree, names and key attributes. When it was written they read only the tree, the names (OverlappingPaths,
+    UpdateHashRangeKey) and the table's key attributes, changed nothing, and could only raise: their source is
+    pinned whole, so any change in moto asks for that reading again. validate() must run the processors left in
+    order on node_to_validate, and moto must validate right after making each validator."""
     import hashlib
 
     import moto.dynamodb.parsing.validators as validators
@@ -263,6 +264,12 @@ def test_the_update_checks_skipped_once_passed_read_only_the_tree_names_and_keys
         "    def validate(self) -> Node:\n        n = self.node_to_validate\n"
         "        for processor in self.processors:\n            n = processor.traverse(n)\n        return n\n")
     assert "self.processors = self.get_ast_processors()" in inspect.getsource(validators.Validator.__init__)
+    import moto.dynamodb.models as models
+
+    backend = inspect.getsource(models.DynamoDBBackend.update_item)
+    assert backend.count("UpdateExpressionValidator(") == 2
+    assert "                ).validate()\n" in backend
+    assert "            )\n            validated_ast = validator.validate()\n" in backend
     assert list(inspect.signature(validators.Validator.__init__).parameters) == [
         "self", "expression", "expression_attribute_names", "expression_attribute_values", "item", "table"]
 

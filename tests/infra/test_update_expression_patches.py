@@ -11,8 +11,7 @@ from moto import mock_aws
 from in_process import with_and_without
 
 PATCHES = ("dynamodb-ast-copy", "dynamodb-update-expressions-parsed-once", "dynamodb-expression-traversal",
-           "dynamodb-expression-find-clauses", "dynamodb-update-validator-knows-its-tree",
-           "dynamodb-update-checks-once")
+           "dynamodb-expression-find-clauses", "dynamodb-update-checks-once")
 
 CALLS = [
     ("SET #n = :v, #c = if_not_exists(#c, :zero) + :one", {"#n": "name", "#c": "count"},

@@ -13,9 +13,10 @@ def now() -> float:
     return _source()
 
 
-def timestamp(timespec: str = "milliseconds") -> str:
-    """The time as the contract writes it: ISO 8601 in UTC with a Z, e.g. "2026-11-25T14:00:00.000Z"."""
-    return datetime.fromtimestamp(now(), UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+def timestamp(timespec: str = "milliseconds", at: float | None = None) -> str:
+    """The time (now, or ``at`` in epoch seconds) as the contract writes it: ISO 8601 in UTC with a Z, e.g.
+    "2026-11-25T14:00:00.000Z"."""
+    return datetime.fromtimestamp(now() if at is None else at, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def use(source: Callable[[], float]) -> None:

@@ -44,10 +44,11 @@ def transaction(user_id: str, email: str, body: dict) -> dict:
     message = validation.message(body.get("message"))
     to = validation.recipients(body.get("to"))
     key = idempotency_key(body.get("idempotency_key"))
+    started = clock.now()
     # started: epoch seconds, from which the state machine's coordinator steps count the transaction's lease and
     # retention (ASL has no clock)
     return {"txid": txid(user_id, key), "topic": topic, "publisher": {"id": user_id, "email": email},
-            "message": message, "to": to, "created_at": clock.timestamp(), "started": int(clock.now())}
+            "message": message, "to": to, "created_at": clock.timestamp(at=started), "started": int(started)}
 
 
 def run(tx: dict) -> tuple[dict, bool]:

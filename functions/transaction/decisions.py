@@ -51,7 +51,7 @@ def decide(transaction: dict, decision: str, reason: str | None = None) -> dict:
         reason = reason or abort_reason(transaction)
     actions = [
         TransactionRecord.state.set(DECIDED[decision]),
-        TransactionRecord.decided_at.set(clock.timestamp()),
+        TransactionRecord.decided_at.set(clock.timestamp(at=decided)),
         # the flow now has a fresh lease to tell the participants before recovery steps in
         TransactionRecord.lease_until.set(int(decided + lease_seconds())),
         # a decide without a begin (recovery's, or a flow's that begins later) still leaves what recovery and the
@@ -83,7 +83,7 @@ def complete(transaction: dict, outcome: str) -> dict:
     try:
         now = clock.now()
         TransactionRecord(txid).update(
-            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(clock.timestamp()),
+            actions=[TransactionRecord.state.set(outcome), TransactionRecord.completed_at.set(clock.timestamp(at=now)),
                      TransactionRecord.lease_until.remove(),
                      TransactionRecord.expires_at.set(expiry(now, config.integer("TRANSACTION_RETENTION_SECONDS")))],
             condition=TransactionRecord.state.is_in(decided, outcome))

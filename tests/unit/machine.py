@@ -1,87 +1,65 @@
-"""The publish state machine's DynamoDB steps (Begin, RecordCommit, CompleteCommit, CompleteAbort), run on moto
-from their own Parameters in step_functions/publish.asl.json, so the unit tests of the coordinator's log exercise
-the expressions the state machine sends. The whole machine runs on the local cloud in tests/e2e.
+"""The publish state machine's DynamoDB steps (Begin, RecordCommit, CompleteCommit, CompleteAbort), run one at a
+time by moto's Step Functions interpreter (``mock_aws`` with ``execute_state_machine``) from their own definition in
+step_functions/publish.asl.json, so the unit tests of the coordinator's log exercise what the state machine sends.
+The whole machine runs on the local cloud in tests/e2e.
 
-Only what those steps use is evaluated: static values, ``"key.$"`` paths into the state (``$.a.b``), the context
-object's ``$$.Execution.Input`` and ``$$.State.EnteredTime``, and ``States.Format('{}', path)`` /
-``States.JsonToString(path)``.
+Each step runs as a state machine of its own: the state as written, its Catch leading to a state that answers
+"caught", its Next to one that answers "next". Its Retry is left out (a failed condition it does not catch would be
+retried for minutes: the answer is the failure instead), and its TimeoutSecondsPath (the machine's Limits state
+sets what it reads).
 """
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime
+import time
+import uuid
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import ClientError
 
 from tables import physical_name, template
 
 DEFINITION = Path(__file__).resolve().parents[2] / "step_functions" / "publish.asl.json"
-RESOURCE = "arn:aws:states:::dynamodb:updateItem"
-_FORMAT = re.compile(r"States\.Format\('\{\}', (\S+)\)")
-_TO_STRING = re.compile(r"States\.JsonToString\((\S+)\)")
+ROLE = "arn:aws:iam::123456789012:role/publish"
+#: what mock_aws needs to run executions instead of only recording them
+EXECUTING = {"stepfunctions": {"execute_state_machine": True}}
 
 
-def _substitutions(lease: int) -> dict[str, str]:
-    parameters = template()["Parameters"]
-    return {"TransactionsTable": physical_name("TransactionsTable"), "TransactionLeaseSeconds": str(lease),
-            "TransactionRetentionSeconds": str(parameters["TransactionRetentionSeconds"]["Default"])}
-
-
-def state(name: str, lease: int) -> dict:
-    """The named state of the definition, its ``${...}`` placeholders filled as the template's substitutions do."""
+def _definition(lease: int) -> dict:
+    """The definition, its ``${...}`` placeholders for the coordinator's table filled as the template's are."""
     text = DEFINITION.read_text()
-    for key, value in _substitutions(lease).items():
+    for key, value in {"TransactionsTable": physical_name("TransactionsTable"), "TransactionLeaseSeconds": str(lease),
+                       "TransactionRetentionSeconds": str(
+                           template()["Parameters"]["TransactionRetentionSeconds"]["Default"])}.items():
         text = text.replace("${" + key + "}", value)
-    found = json.loads(text)["States"][name]
-    assert found["Resource"] == RESOURCE, found["Resource"]
-    return found
+    return json.loads(text)
 
 
-def _path(path: str, data: dict, context: dict):
-    root, rest = (context, path[2:]) if path.startswith("$$") else (data, path[1:])
-    for part in filter(None, rest.split(".")):
-        root = root[part]
-    return root
-
-
-def _value(expression: str, data: dict, context: dict):
-    if match := _FORMAT.fullmatch(expression):
-        return str(_path(match[1], data, context))
-    if match := _TO_STRING.fullmatch(expression):
-        return json.dumps(_path(match[1], data, context), separators=(",", ":"))
-    return _path(expression, data, context)
-
-
-def _resolve(template_value, data: dict, context: dict):
-    if isinstance(template_value, dict):
-        resolved = {}
-        for key, value in template_value.items():
-            if key.endswith(".$"):
-                resolved[key[:-2]] = _value(value, data, context)
-            else:
-                resolved[key] = _resolve(value, data, context)
-        return resolved
-    if isinstance(template_value, list):
-        return [_resolve(v, data, context) for v in template_value]
-    return template_value
-
-
-def run(name: str, transaction: dict, lease: int, data: dict | None = None) -> str:
-    """Run one DynamoDB step for the execution started with ``transaction`` (``data``: the state it is handed,
-    the transaction by default). ``"next"`` when it wrote; ``"caught"`` when its condition failed and the state
-    catches that (Begin -> Prepare, RecordCommit -> ReadDecision); a failed condition it does not catch raises."""
-    step = state(name, lease)
-    entered = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    context = {"Execution": {"Input": transaction}, "State": {"EnteredTime": entered, "Name": name}}
-    parameters = _resolve(step["Parameters"], transaction if data is None else data, context)
+def run(name: str, handed: dict, lease: int) -> str:
+    """Run one DynamoDB step, handed ``handed`` (the state the flow built by then; for Begin, the transaction the
+    execution was started with, which it reads as ``$$.Execution.Input``): "next" when it wrote, "caught" when its
+    condition failed and it catches that (Begin -> Prepare, RecordCommit -> ReadDecision), else
+    "failed: <error>" (a failure it does not catch)."""
+    state = _definition(lease)["States"][name]
+    assert state["Resource"].startswith("arn:aws:states:::dynamodb:"), state["Resource"]
+    step = {k: v for k, v in state.items() if k not in ("Next", "Retry", "TimeoutSecondsPath")}
+    step["Catch"] = [{**catcher, "Next": "Caught"} for catcher in state.get("Catch", [])]
+    step["Next"] = "Wrote"
+    definition = {"StartAt": name, "States": {
+        name: step, "Wrote": {"Type": "Pass", "Result": {"step": "next"}, "End": True},
+        "Caught": {"Type": "Pass", "Result": {"step": "caught"}, "End": True}}}
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(name=f"{name}-{uuid.uuid4().hex[:8]}", roleArn=ROLE,
+                                       definition=json.dumps(definition))["stateMachineArn"]
     try:
-        boto3.client("dynamodb").update_item(**parameters)
-    except ClientError as e:
-        error = f"DynamoDB.{e.response['Error']['Code']}"
-        if any(error in catcher["ErrorEquals"] for catcher in step.get("Catch", [])):
-            return "caught"
-        raise
-    return "next"
+        arn = sfn.start_execution(stateMachineArn=machine, name=uuid.uuid4().hex,
+                                  input=json.dumps(handed))["executionArn"]
+        deadline = time.monotonic() + 10
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, described
+            time.sleep(0.005)
+    finally:
+        sfn.delete_state_machine(stateMachineArn=machine)
+    if described["status"] == "SUCCEEDED":
+        return json.loads(described["output"])["step"]
+    return f"failed: {described.get('error')}"

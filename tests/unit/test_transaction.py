@@ -1,14 +1,15 @@
 """The publish transaction's coordinator log and the recovery of flows that stalled past their lease.
 
-The state machine writes its commit path's steps itself (DynamoDB steps of step_functions/publish.asl.json); they
-run here from their own definitions (tests/unit/machine.py), beside the coordinator's code that writes the rest.
+The state machine writes its commit path's steps itself (DynamoDB steps of step_functions/publish.asl.json); moto's
+interpreter runs them here from their own definitions (tests/unit/machine.py), beside the coordinator's code that
+writes the rest.
 """
 import json
 import time
+from datetime import UTC, datetime
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from core import config
@@ -24,7 +25,7 @@ PUBLISHER = {"id": "u-ada", "email": "ada@example.com"}
 @pytest.fixture
 def transaction_tables(monkeypatch):
     """The coordinator's and the counter's tables on moto, with the lease these tests count in."""
-    with mock_aws():
+    with mock_aws(config=machine.EXECUTING):
         monkeypatch.setenv("TRANSACTION_LEASE_SECONDS", str(LEASE))
         create_tables(monkeypatch, "TransactionsTable", "CountersTable")
         yield
@@ -62,14 +63,29 @@ def resolution(transaction_tables):
     return resolution
 
 
+_started = [0]
+
+
+@pytest.fixture(autouse=True)
+def started_now():
+    """The gateway's start time of this test's transactions: one reading, so every tx() of the test is the same."""
+    _started[0] = int(time.time())
+
+
 def tx(txid="pub-1", started=None):
     return {"txid": txid, "topic": "news", "publisher": PUBLISHER, "message": "hello", "to": None,
-            "created_at": "2026-11-25T14:00:00Z", "started": int(time.time()) if started is None else started}
+            "created_at": "2026-11-25T14:00:00Z", "started": _started[0] if started is None else started}
 
 
 def step(name, transaction, data=None):
-    """One of the state machine's DynamoDB steps for this transaction: "next", or "caught" (its Catch)."""
-    return machine.run(name, transaction, LEASE, data)
+    """One of the state machine's DynamoDB steps for this transaction, handed ``data`` (the flow's state at that
+    step; the transaction by default): "next", "caught" (its Catch), or "failed: <error>"."""
+    return machine.run(name, transaction if data is None else data, LEASE)
+
+
+def iso(text):
+    """An ISO 8601 time as the state machine or the coordinator wrote it, in epoch seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def record(txid="pub-1"):
@@ -147,9 +163,11 @@ def test_malformed_coordinator_events_fail_the_task(coordinator, event):
 def test_the_state_machine_records_a_commit_with_a_lease_for_the_commit_phase(transaction_tables):
     transaction = tx()
     step("Begin", transaction)
+    before = time.time()
     assert step("RecordCommit", transaction, flow_state(transaction)) == "next"
     item = record()
-    assert item["state"]["S"] == "commit" and item["decided_at"]["S"].endswith("Z")
+    # decided_at: the time the state was entered ($$.State.EnteredTime)
+    assert item["state"]["S"] == "commit" and before - 1 <= iso(item["decided_at"]["S"]) <= time.time() + 1
     assert int(item["lease_until"]["N"]) == transaction["started"] + 2 * LEASE
     assert by_state("commit") == ["pub-1"] and by_state("preparing") == []
 
@@ -230,11 +248,12 @@ def test_complete_finishes_the_record_and_leaves_the_recovery_index(coordinator,
     step("Begin", transaction)
     coordinator({"op": "decide", "decision": decision, "transaction": flow_state(transaction)}, None)
     assert by_state(decision) == ["pub-1"]
+    before = time.time()
     assert step(completion, transaction) == "next"
     assert step(completion, transaction) == "next"  # a retried completion
     item = record()
     assert item["state"]["S"] == outcome
-    assert "lease_until" not in item and item["completed_at"]["S"].endswith("Z")
+    assert "lease_until" not in item and before - 1 <= iso(item["completed_at"]["S"]) <= time.time() + 1
     assert by_state(decision) == [] and by_state(outcome) == []
     # DynamoDB's Time to Live deletes it TransactionRetentionSeconds (template default: 7 days) after it began
     assert int(item["expires_at"]["N"]) == transaction["started"] + RETENTION
@@ -255,12 +274,11 @@ def test_the_state_machine_cannot_complete_against_the_decision(coordinator):
     """The condition fails; CompleteCommit does not catch it: it is retried, and the execution fails in the end."""
     step("Begin", tx())
     coordinator({"op": "decide", "decision": "abort", "transaction": tx()}, None)
-    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
-        step("CompleteCommit", tx())
+    assert step("CompleteCommit", tx()) == "failed: DynamoDB.ConditionalCheckFailedException"
     assert record()["state"]["S"] == "abort"
 
 
-def test_recovery_completes_as_the_state_machine_does(coordinator, resolution):
+def test_recovery_completes_as_the_state_machine_does(coordinator, resolution, clock):
     step("Begin", tx())
     coordinator({"op": "decide", "decision": "commit", "transaction": flow_state(tx())}, None)
     done = resolution.decisions.complete(tx(), "committed")
@@ -269,8 +287,10 @@ def test_recovery_completes_as_the_state_machine_does(coordinator, resolution):
     item = record()
     assert "lease_until" not in item and item["completed_at"]["S"].endswith("Z")
     assert by_state("commit") == []
-    expires = int(item["expires_at"]["N"]) - time.time()
-    assert RETENTION - 5 <= expires <= RETENTION
+    # one reading of the clock: the completion's time and its expiry
+    assert item["completed_at"]["S"] == datetime.fromtimestamp(clock.at, UTC).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+    assert int(item["expires_at"]["N"]) == int(clock.at) + RETENTION
 
 
 def test_complete_must_match_the_decision(coordinator, resolution):
@@ -428,16 +448,24 @@ def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwis
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(
         name="publish", roleArn="arn:aws:iam::123456789012:role/publish",
-        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+        # executions run here (moto's interpreter): one that waits is running until stopped
+        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}})
+    )["stateMachineArn"]
     assert resolution.flow_ended("pub-1") is False  # no state machine configured: the lease decides
     monkeypatch.setenv("PUBLISH_STATE_MACHINE_ARN", machine)
     config.forget()  # a function given the state machine: another cold start
-    sfn.start_execution(stateMachineArn=machine, name="pub-running", input="{}")
+    running = sfn.start_execution(stateMachineArn=machine, name="pub-running", input="{}")["executionArn"]
     stopped = sfn.start_execution(stateMachineArn=machine, name="pub-stopped", input="{}")["executionArn"]
     sfn.stop_execution(executionArn=stopped)
-    assert resolution.flow_ended("pub-stopped") is True
-    assert resolution.flow_ended("pub-running") is False
-    assert resolution.flow_ended("pub-never-started") is False
+    deadline = time.monotonic() + 10  # the interpreter's thread ends the stopped execution
+    while sfn.describe_execution(executionArn=stopped)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert resolution.flow_ended("pub-stopped") is True
+        assert resolution.flow_ended("pub-running") is False
+        assert resolution.flow_ended("pub-never-started") is False
+    finally:
+        sfn.stop_execution(executionArn=running)
 
 
 def test_commits_recovery_finishes_are_handed_to_the_gateway_to_push_in_seq_order(coordinator, counter, resolution):

@@ -12,7 +12,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
 pytestmark = pytest.mark.timeout(180)
@@ -28,15 +27,8 @@ def _transaction(owner, topic: str, message: str) -> dict:
             "started": int(time.time())}
 
 
-def _stepfunctions(cloud):
-    return boto3.client("stepfunctions", endpoint_url=cloud.endpoints["aws_endpoint"],
-                        region_name=cloud.endpoints.get("region", "us-east-1"),
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def _execute(cloud, machine: str, transaction: dict) -> dict:
+def _execute(sfn, machine: str, transaction: dict) -> dict:
     """Start an execution named by the txid and wait for its end: its description."""
-    sfn = _stepfunctions(cloud)
     arn = sfn.start_execution(stateMachineArn=machine, name=transaction["txid"],
                               input=json.dumps(transaction))["executionArn"]
     deadline = time.monotonic() + 30
@@ -46,9 +38,8 @@ def _execute(cloud, machine: str, transaction: dict) -> dict:
     return described
 
 
-def _begin(cloud, transaction: dict) -> None:
+def _begin(cloud, sfn, transaction: dict) -> None:
     """The publish state machine's first steps (Limits, Begin), as deployed, run as a state machine of their own."""
-    sfn = _stepfunctions(cloud)
     publish = sfn.describe_state_machine(stateMachineArn=cloud.physical_id("PublishStateMachine"))
     states = json.loads(publish["definition"])["States"]
     begin = {k: v for k, v in states["Begin"].items() if k not in ("Next", "Catch")}
@@ -56,7 +47,7 @@ def _begin(cloud, transaction: dict) -> None:
     machine = sfn.create_state_machine(name=f"begin-{uuid.uuid4().hex[:12]}", roleArn=publish["roleArn"],
                                        definition=json.dumps(definition))["stateMachineArn"]
     try:
-        described = _execute(cloud, machine, transaction)
+        described = _execute(sfn, machine, transaction)
     finally:
         sfn.delete_state_machine(stateMachineArn=machine)
     assert described["status"] == "SUCCEEDED", described
@@ -71,8 +62,8 @@ def _payload(result):
     return result
 
 
-def _prepare(cloud, transaction: dict) -> None:
-    _begin(cloud, transaction)
+def _prepare(cloud, sfn, transaction: dict) -> None:
+    _begin(cloud, sfn, transaction)
     for participant, name in (("persist", "PersistParticipant"), ("counter", "CounterParticipant")):
         vote = _payload(cloud.invoke(name, {"op": "prepare", "transaction": transaction}))
         assert vote["participant"] == participant and vote["vote"] == "YES", vote
@@ -87,7 +78,8 @@ def lease_cloud(cloud_with):
     return cloud
 
 
-def test_flows_that_died_after_prepare_are_recovered_after_their_lease(lease_cloud, new_user, topic_name):
+def test_flows_that_died_after_prepare_are_recovered_after_their_lease(lease_cloud, aws, new_user, topic_name):
+    sfn = aws("stepfunctions")
     owner, subscriber = new_user("owner"), new_user("sub")
     topic = topic_name()
     owner_conn, sub_conn = owner.connect(), subscriber.connect()
@@ -97,9 +89,9 @@ def test_flows_that_died_after_prepare_are_recovered_after_their_lease(lease_clo
     assert owner.published() == 1
 
     undecided = _transaction(owner, topic, "prepared, then the flow died")
-    _prepare(lease_cloud, undecided)
+    _prepare(lease_cloud, sfn, undecided)
     decided = _transaction(owner, topic, "commit decided, then the flow died")
-    _prepare(lease_cloud, decided)
+    _prepare(lease_cloud, sfn, decided)
     decision = _payload(lease_cloud.invoke("TransactionCoordinator",
                                            {"op": "decide", "decision": "commit", "transaction": decided}))
     assert decision["decision"] == "commit", decision
@@ -135,7 +127,7 @@ def test_flows_that_died_after_prepare_are_recovered_after_their_lease(lease_clo
     assert [n["id"] for n in history] == [first["notification_id"], decided["txid"], after["notification_id"]]
 
 
-def test_a_flow_whose_commit_lost_to_an_earlier_abort_rolls_back(lease_cloud, new_user, topic_name):
+def test_a_flow_whose_commit_lost_to_an_earlier_abort_rolls_back(lease_cloud, aws, new_user, topic_name):
     """Recovery (or anyone) recorded an abort first: the flow's Begin keeps that record, both participants vote YES,
     RecordCommit's condition fails and its Catch asks the coordinator which decision won; the flow rolls back and
     answers the abort's reason."""
@@ -150,11 +142,11 @@ def test_a_flow_whose_commit_lost_to_an_earlier_abort_rolls_back(lease_cloud, ne
     assert decided["decision"] == "abort", decided
 
     machine = lease_cloud.physical_id("PublishStateMachine")
-    described = _execute(lease_cloud, machine, transaction)
+    sfn = aws("stepfunctions")
+    described = _execute(sfn, machine, transaction)
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"status": "aborted", "txid": transaction["txid"], "reason": "aborted"}
-    history = _stepfunctions(lease_cloud).get_execution_history(executionArn=described["executionArn"],
-                                                                maxResults=1000)["events"]
+    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
     assert [s for s in entered if s in ("RecordCommit", "ReadDecision", "RecordAbort", "Rollback")] == [
         "RecordCommit", "ReadDecision", "Rollback"], entered

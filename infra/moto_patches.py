@@ -743,8 +743,6 @@ def _parsed_once(original: Callable) -> Any:
 
 #: UpdateItem's validators that read only the expression's tree, its attribute names and the table's key attributes
 _TREE_ONLY_VALIDATORS = ("ActionCountValidator", "OverlappingPathsValidator", "UpdateHashRangeKeyValidator")
-#: (id of a kept expression tree, attribute names, key attributes) -> the tree, once those validators passed it
-_TREES_PASSED: dict[tuple, Any] = {}
 
 
 def _update_validator_class() -> Any:
@@ -761,6 +759,7 @@ def _tree_checks_once(original: Callable) -> Callable:
     and only until they passed once for that tree, those names and keys; validate() then runs the other seven, which
     read the values and the item, as before and in the same order. Both callers in moto validate right after making
     the validator, so an error surfaces at the same statement; a check that raised is never remembered."""
+    passed: dict[tuple, Any] = {}  # (id of a kept tree, attribute names, key attributes) -> the tree
 
     def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
         original(self, expression, *args, **kwargs)
@@ -769,10 +768,10 @@ def _tree_checks_once(original: Callable) -> Callable:
             count += 1
         key = (id(expression), tuple(sorted((self.expression_attribute_names or {}).items())),
                tuple(self.table.table_key_attrs))
-        if _TREES_PASSED.get(key) is not expression:
+        if passed.get(key) is not expression:
             for processor in self.processors[:count]:
                 self.node_to_validate = processor.traverse(self.node_to_validate)
-            _remember(_TREES_PASSED, key, expression)
+            _remember(passed, key, expression)
         self.processors = self.processors[count:]
 
     return __init__

@@ -27,7 +27,7 @@ CLOUD_PROCESS = """
 import gc, json, logging, os, sys, threading, time
 logging.basicConfig(level=logging.WARNING)
 pauses = {"max_ms": 0.0, "over_20_ms": 0, "collections": 0, "idle_reclaims_ms": [],
-          "max_cpu_ms": 0.0, "longest": None, "most_cpu": None}
+          "max_cpu_ms": 0.0, "longest": None, "most_cpu": None, "long": []}
 started = [0.0, 0.0]
 keeper = [None]  # the cloud's GarbageKeeper: its idle-time full collections are counted apart
 def track(phase, info):
@@ -49,6 +49,9 @@ def track(phase, info):
                                   "collected": info["collected"]}
         pauses["max_cpu_ms"] = max(pauses["max_cpu_ms"], cpu_ms)
         pauses["over_20_ms"] += ms > 20
+        if ms > 20 and len(pauses["long"]) < 200:  # when (epoch s), for the bench to say which phase had them
+            pauses["long"].append({"at": round(time.time(), 3), "ms": round(ms, 1), "cpu_ms": round(cpu_ms, 1),
+                                   "generation": info["generation"]})
 gc.callbacks.append(track)
 def report():
     while True:
@@ -63,7 +66,7 @@ cloud = LocalCloud(sys.argv[1], parameters=json.loads(sys.argv[4]) if len(sys.ar
 keeper[0] = cloud.garbage_keeper
 # start-up's own collections are reported apart from the serving's
 pauses.update(startup_max_ms=round(pauses["max_ms"], 1), max_ms=0.0, over_20_ms=0, collections=0, max_cpu_ms=0.0,
-              longest=None, most_cpu=None)
+              longest=None, most_cpu=None, long=[])
 threading.Thread(target=report, daemon=True).start()
 try:
     with open(sys.argv[2] + ".tmp", "w") as out:

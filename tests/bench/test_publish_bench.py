@@ -253,6 +253,22 @@ async def measure_raw_request_reply(port: int, clients: int, seconds: float) -> 
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
+#: (phase, epoch seconds it began) of this run, in order: the GC pauses over 20 ms are counted per phase
+PHASES: list[tuple[str, float]] = []
+
+
+def pauses_by_phase(long_pauses: list[dict]) -> dict[str, dict]:
+    """The cloud's GC pauses over 20 ms per bench phase: how many, the longest (wall ms), the most CPU (ms)."""
+    by_phase: dict[str, dict] = {}
+    for pause in long_pauses:
+        phase = next((name for name, began in reversed(PHASES) if began <= pause["at"]), "before the first phase")
+        row = by_phase.setdefault(phase, {"over_20_ms": 0, "max_ms": 0.0, "max_cpu_ms": 0.0})
+        row["over_20_ms"] += 1
+        row["max_ms"] = max(row["max_ms"], pause["ms"])
+        row["max_cpu_ms"] = max(row["max_cpu_ms"], pause["cpu_ms"])
+    return by_phase
+
+
 def cloud_stats(endpoints: dict) -> dict:
     """The cloud process's RSS (MB) and GC pauses so far (written by tests/bench/conftest.py's cloud)."""
     return json.loads(open(endpoints["stats_file"]).read())
@@ -291,6 +307,7 @@ def measure_throughput(endpoints: dict, users: list[dict], raw_port: int) -> dic
     each publish cost the cloud's process, its sandboxes and this load generator (2 cores bound the sum)."""
     rows = {}
     for in_flight, seconds in THROUGHPUT.items():
+        PHASES.append((f"{in_flight} in flight", time.time()))
         before, load_before = cpu_seconds(endpoints["pid"]), time.process_time()
         result = asyncio.run(run_load(endpoints, users, in_flight, seconds, SUBSCRIBERS_PER_TOPIC))
         after, load_after = cpu_seconds(endpoints["pid"]), time.process_time()
@@ -314,6 +331,7 @@ def measure_throughput(endpoints: dict, users: list[dict], raw_port: int) -> dic
 def measure_memory(endpoints: dict, users: list[dict], publishes: int) -> dict:
     """RSS after the first 100 publishes and after `publishes`, 10 publishers in flight."""
     in_flight = 10
+    PHASES.append((f"{publishes} publishes (memory)", time.time()))
     asyncio.run(run_load(endpoints, users, in_flight, float("inf"), SUBSCRIBERS_PER_TOPIC,
                          publishes_each=100 // in_flight))
     first = cloud_stats(endpoints)["rss_mb"]
@@ -382,6 +400,8 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
     loaders = people[users_needed:]
 
     # first, while the cloud is idle: after the fan-out phases it is still busy with the sockets' $disconnects
+    PHASES.clear()
+    PHASES.append(("two-phase commits", time.time()))
     commit = time_two_phase_commits(endpoints, owner, TWO_PHASE_COMMITS)
     print(f"\ntwo-phase commit (state machine alone): p50 {commit['p50_ms']} ms, max {commit['max_ms']} ms, "
           f"server-side p50 {commit['server_p50_ms']} ms over {commit['executions']} warm executions")
@@ -395,6 +415,7 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
         topics = {}
         for size, (users, per_user, timed, burst) in SIZES.items():
             subscribers, rest = rest[:users], rest[users:]
+            PHASES.append((f"fan-out to {size} sockets", time.time()))
             figures = asyncio.run(measure_topic(endpoints, owner, subscribers, per_user, timed, burst))
             raw = asyncio.run(measure_raw_broadcast(raw_port, figures["sockets"], burst))
             figures["raw_broadcast_deliveries_per_s"] = round(raw, 1)
@@ -410,13 +431,15 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
         raw_server.stdin.close()
         raw_server.wait(timeout=10)
 
+    gc_stats = cloud_stats(endpoints)["gc"]
+    gc_stats["over_20_ms_by_phase"] = pauses_by_phase(gc_stats.pop("long", []))
     result = {
         "benchmark": "publish",
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "throughput": throughput,
         "memory": memory,
-        "gc": cloud_stats(endpoints)["gc"],
+        "gc": gc_stats,
         "topics": topics,
         "two_phase_commit": commit,
         "duration_s": round(time.perf_counter() - started, 1),
@@ -427,7 +450,8 @@ def test_publish_bench(cloud_process, results_dir, many_file_descriptors):
           f"({result['gc']['over_20_ms']} of {result['gc']['collections']} collections over 20 ms); during start-up "
           f"{result['gc'].get('startup_max_ms', 0):.1f} ms; idle-time full collections: "
           f"{result['gc'].get('idle_reclaims_ms', [])} ms; the longest: {result['gc'].get('longest')}, the most CPU "
-          f"one took: {result['gc'].get('max_cpu_ms', 0):.1f} ms ({result['gc'].get('most_cpu')})")
+          f"one took: {result['gc'].get('max_cpu_ms', 0):.1f} ms ({result['gc'].get('most_cpu')}); the pauses "
+          f"over 20 ms by phase: {result['gc']['over_20_ms_by_phase']}")
     # floors that say "the publish path still works as measured": about a fifth of what a 2-cpu machine measured
     # (tests/bench/results/publish.json), so other work on the machine does not fail them but a collapse does
     for figures in topics.values():

@@ -603,43 +603,47 @@ def _validators_module() -> Any:
     return validators
 
 
-#: per traverser class: node type -> the key of its processing map that handles it (None: not processed)
-_TRAVERSAL_DISPATCH: dict[type, dict[type, Any]] = {}
+#: per traverser class: node type -> (is it a Node; the key of its processing map that handles it, None: not processed)
+_TRAVERSAL_DISPATCH: dict[type, dict[type, tuple[bool, Any]]] = {}
 
 
 def _dispatched_traversal(original: Callable) -> Callable:
     """moto's DepthFirstTraverser.traverse_node_recursively rebuilt the processor's map (a dict of bound methods)
     twice for every node of the tree, and checked each node against it with isinstance on abstract classes; an
     UpdateItem runs ten traversals. This one builds the map once per traversal and remembers, per traverser class
-    and node type, which entry handles it: the same order, the same first match, the same hooks."""
-    from moto.dynamodb.parsing.ast_nodes import Node
+    and node type, which entry handles it: the same order, the same first match, the same hooks. The child hook
+    (pre_processing_of_child) is not called where the traverser keeps DepthFirstTraverser's, which does nothing."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
 
-    node_kinds: dict[type, bool] = {}  # isinstance(x, Node) through ABCMeta, once per type
+    no_hook = DepthFirstTraverser.pre_processing_of_child
 
     def traverse(self: Any, node: Any) -> Any:
         mapping = self._processing_map()
-        dispatch = _TRAVERSAL_DISPATCH.setdefault(type(self), {})
-        pre_processing_of_child = self.pre_processing_of_child
-
-        def handler_key(kind: type) -> Any:
-            try:
-                return dispatch[kind]
-            except KeyError:
-                key = dispatch[kind] = next((k for k in mapping if issubclass(kind, k)), None)
-                return key
+        # node type -> (whether it is a Node, through ABCMeta's isinstance; the map's key that handles it or None)
+        kinds = _TRAVERSAL_DISPATCH.get(type(self))
+        if kinds is None:
+            kinds = _TRAVERSAL_DISPATCH.setdefault(type(self), {})
+        hook = None if type(self).pre_processing_of_child is no_hook else self.pre_processing_of_child
 
         def visit(node: Any, child_id: int) -> Any:
             kind = type(node)
-            is_node = node_kinds.get(kind)
-            if is_node is None:
-                is_node = node_kinds[kind] = issubclass(kind, Node)
-            if is_node:
+            found = kinds.get(kind)
+            if found is None:
+                is_node = issubclass(kind, Node)
+                found = kinds[kind] = (is_node, next((k for k in mapping if issubclass(kind, k)), None)
+                                       if is_node else None)
+            if found[0]:
                 parent_node = node.parent
-                if node.children is not None:
-                    for i, child_node in enumerate(node.children):
-                        pre_processing_of_child(node, i)
-                        visit(child_node, i)
-                key = handler_key(kind)
+                children = node.children
+                if children is not None:
+                    if hook is None:
+                        for i, child_node in enumerate(children):
+                            visit(child_node, i)
+                    else:
+                        for i, child_node in enumerate(children):
+                            hook(node, i)
+                            visit(child_node, i)
+                key = found[1]
                 if key is not None:
                     node = mapping[key](node)
                     node.parent = parent_node

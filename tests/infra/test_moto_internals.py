@@ -287,6 +287,9 @@ def test_expression_traversal_is_what_the_dispatched_traversal_reproduces():
                  "node.parent = parent_node", "parent_node.children[child_id] = node"):
         assert step in source, step
     assert "return self.traverse_node_recursively(node)" in inspect.getsource(DepthFirstTraverser.traverse)
+    # the child hook it skips where a traverser keeps the base class's: that one does nothing
+    hook = inspect.getsource(DepthFirstTraverser.pre_processing_of_child)
+    assert hook.rstrip().endswith("pass") and hook.count("\n") == 3, hook
     assert "for class_key, processor in self._processing_map().items():" in inspect.getsource(
         DepthFirstTraverser.process)
     from moto.dynamodb.parsing.ast_nodes import Node

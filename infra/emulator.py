@@ -174,7 +174,8 @@ class InProcessRequests:
         from botocore.awsrequest import AWSPreparedRequest, AWSResponse
         from moto.core.botocore_stubber import MockRawResponse
 
-        region = account.region_of_this_process()
+        # the region the request was signed for, as the emulator's HTTP path reads it from the credential scope
+        region = _signed_region(request.headers) or account.region_of_this_process()  # type: ignore[attr-defined]
         target = f"https://{prefix}.{region}.amazonaws.com{url.path or '/'}" + (f"?{url.query}" if url.query else "")
         body = request.body  # type: ignore[attr-defined]
         if hasattr(body, "read"):
@@ -189,6 +190,18 @@ class InProcessRequests:
         response = AWSResponse(request.url, status, headers, MockRawResponse(payload))  # type: ignore[attr-defined]
         request._notifyx_in_process_answer = response  # type: ignore[attr-defined]
         return response
+
+
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
+
+
+def _signed_region(headers: Any) -> str | None:
+    """The region of a SigV4 Authorization header's credential scope (None when unsigned)."""
+    authorization = headers.get("Authorization") if headers is not None else None
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("latin-1")
+    found = _CREDENTIAL_SCOPE.search(authorization) if authorization else None
+    return found.group(1) if found else None
 
 
 in_process_requests: InProcessRequests | None = None
@@ -317,11 +330,15 @@ class DirectCalls:
         handler.headers = params.get("headers") or {}
         handler.querystring = {}
         handler.uri_match = {}
-        handler.region = account.region_of_this_process()
+        # the region the client signs for (before-call comes before signing: the request context has it)
+        handler.region = (context or {}).get("client_region") or account.region_of_this_process()
         handler.current_account = DEFAULT_ACCOUNT_ID
         request_id = ids.request_id()
         try:
-            result = self.run(handler, _snake(operation))
+            method = _SNAKE.get(operation)
+            if method is None:
+                method = _SNAKE[operation] = _snake(operation)
+            result = self.run(handler, method)
         except ServiceException as exc:
             status, wire_headers, wire_body = handler.serialized(ActionResult(exc))
         except HTTPException as exc:
@@ -376,7 +393,8 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-_SNAKE = {name: _snake(name) for name in DIRECT_DYNAMODB_OPERATIONS}
+#: operation name -> moto's method name (DirectCalls looks them up per call)
+_SNAKE: dict[str, str] = {name: _snake(name) for name in DIRECT_DYNAMODB_OPERATIONS}
 
 
 # --------------------------------------------------------------------------- Step Functions calls, direct

@@ -242,7 +242,7 @@ class CallAnswerer:
         raise ValueError(f"unknown call {kind!r}")
 
     def _before_call(self, event_name: str, service: str, operation: str, params: dict) -> Any:
-        params["context"] = {}
+        params["context"] = {"client_region": params.pop("client_region", None)}
         _, response = self._emitter().emit_until_response(
             event_name, model=self._model(service, operation), params=params, request_signer=None,
             context=params["context"])

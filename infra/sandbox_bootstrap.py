@@ -228,6 +228,8 @@ def _install_hooks(channel: Channel) -> None:
         if (service, model.name) not in AT_CALL:
             return None
         request = {k: v for k, v in params.items() if k != "context"}
+        # the region the client signs for, which the emulator answers from (the request is not signed yet)
+        request["client_region"] = (params.get("context") or {}).get("client_region")
         trace = os.environ.get("_X_AMZN_TRACE_ID")
         if trace and "X-Amzn-Trace-Id" not in request.get("headers", {}):
             # what botocore's own before-call handler adds in a Lambda function (it runs after this one)

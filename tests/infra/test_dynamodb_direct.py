@@ -110,3 +110,25 @@ def test_a_cancelled_transaction_changes_nothing_and_leaves_no_stream_record(emu
                       ExpressionAttributeValues={":p": {"S": "t"}})["Items"]
     assert [i["sk"]["N"] for i in items] == ["1", "2"] and items[0]["v"] == {"N": "2"}
     assert records() == before + 2
+
+
+def test_a_client_of_another_region_is_answered_from_that_regions_tables(emulator_endpoint):
+    """The direct path answers from the backend of the region the client signs for, as the HTTP path does
+    (the credential scope of its SigV4 signature): a table in eu-west-1 is not one in the local cloud's region."""
+    def elsewhere():
+        return account.client("dynamodb", emulator_endpoint, region_name="eu-west-1")
+
+    elsewhere().create_table(TableName="regional", BillingMode="PAY_PER_REQUEST",
+                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    try:
+        elsewhere().put_item(TableName="regional", Item={"pk": {"S": "a"}})
+        direct = elsewhere().get_item(TableName="regional", Key={"pk": {"S": "a"}})
+        with http_only():
+            over_http = elsewhere().get_item(TableName="regional", Key={"pk": {"S": "a"}})
+        assert without_metadata(direct) == without_metadata(over_http) == {"Item": {"pk": {"S": "a"}}}
+        with pytest.raises(ClientError) as refused:
+            client(emulator_endpoint).get_item(TableName="regional", Key={"pk": {"S": "a"}})
+        assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    finally:
+        elsewhere().delete_table(TableName="regional")

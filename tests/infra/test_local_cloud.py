@@ -24,9 +24,9 @@ def cloud():
         yield running
 
 
-def http_client(cloud, service: str):
+def http_client(cloud, service: str, region_name: str = "us-east-1"):
     """A client of the emulator without retries."""
-    return boto3.client(service, endpoint_url=cloud.aws_endpoint, region_name="us-east-1", aws_access_key_id="t",
+    return boto3.client(service, endpoint_url=cloud.aws_endpoint, region_name=region_name, aws_access_key_id="t",
                         aws_secret_access_key="t", config=Config(retries={"max_attempts": 0}))
 
 
@@ -185,6 +185,30 @@ def test_async_invoke_is_accepted_and_runs_in_the_background(cloud):
     while cloud.runtime.stats()["notifyx-Count"]["invocations"] == before:
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def test_calls_of_another_region_are_answered_from_that_region(cloud):
+    """A handler's client of eu-west-1 (DynamoDB: answered at before-call) and this process's (CloudWatch Logs:
+    answered at before-send) reach that region's resources, as over HTTP, where the signature's credential scope
+    names it."""
+    with over_http(cloud):
+        elsewhere = http_client(cloud, "dynamodb", region_name="eu-west-1")
+        elsewhere.create_table(TableName="regional", BillingMode="PAY_PER_REQUEST",
+                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                               KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    try:
+        assert cloud.invoke("PutItem", {"id": "far", "region": "eu-west-1", "table": "regional"}) == "far"
+        with over_http(cloud):
+            assert elsewhere.get_item(TableName="regional", Key={"id": {"S": "far"}})["Item"]["id"]["S"] == "far"
+            http_client(cloud, "logs", region_name="eu-west-1").create_log_group(logGroupName="far-group")
+        logs = http_client(cloud, "logs", region_name="eu-west-1")  # in process now
+        assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="far")["logGroups"]] == [
+            "far-group"]
+        assert http_client(cloud, "logs").describe_log_groups(logGroupNamePrefix="far")["logGroups"] == []
+        logs.delete_log_group(logGroupName="far-group")
+    finally:
+        with over_http(cloud):
+            elsewhere.delete_table(TableName="regional")
 
 
 def test_a_taken_aws_port_is_a_clear_error(cloud):

@@ -75,6 +75,7 @@ class TimeToLive:
         self.client = client  # a DynamoDB client of the local cloud's endpoint
         self.interval = sweep_interval() if interval is None else interval
         self.deleted = 0
+        self._regional: dict[str, Any] = {}  # clients of the same endpoint for tables in other regions
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -102,33 +103,46 @@ class TimeToLive:
         from moto.dynamodb.models import dynamodb_backends
 
         now = time.time() if now is None else now
-        backend = dynamodb_backends[account.ACCOUNT_ID][account.region_of_this_process()]
         with moto_patches.DYNAMODB_LOCK:
-            tables = list(backend.tables.items())
-        found = {name: expired(table, now) for name, table in tables}
+            # every region's tables: a template's (or a handler's) table may live outside the local cloud's region
+            tables = [(region, name, table) for region, backend in list(dynamodb_backends[account.ACCOUNT_ID].items())
+                      for name, table in list(backend.tables.items())]
+        found = [(region, name, expired(table, now)) for region, name, table in tables]
         deleted = 0
-        for name, candidates in found.items():
+        for region, name, candidates in found:
             if candidates is None:
                 continue
             attribute, keys = candidates
             for key in keys:
                 if self._stop.is_set():
                     return deleted
-                deleted += self.delete(name, key, attribute, now)
+                deleted += self.delete(name, key, attribute, now, region)
         self.deleted += deleted
         return deleted
 
-    def delete(self, table: str, key: dict[str, Any], attribute: str, now: float) -> bool:
-        """Delete one item if it is expired still; whether it was."""
+    def _client_of(self, region: str | None) -> Any:
+        """The sweeper's client, or one of the same endpoint for another region."""
+        if region is None or region == self.client.meta.region_name:
+            return self.client
+        client = self._regional.get(region)
+        if client is None:
+            client = self._regional[region] = account.client("dynamodb", self.client.meta.endpoint_url,
+                                                             region_name=region)
+        return client
+
+    def delete(self, table: str, key: dict[str, Any], attribute: str, now: float, region: str | None = None) -> bool:
+        """Delete one item (of `table` in `region`, by default the client's) if it is expired still; whether it
+        was."""
+        client = self._client_of(region)
         with moto_patches.deleting_as_the_service():
             try:
-                self.client.delete_item(
+                client.delete_item(
                     TableName=table, Key=key, ConditionExpression="#ttl BETWEEN :oldest AND :now",
                     ExpressionAttributeNames={"#ttl": attribute},
                     ExpressionAttributeValues={":oldest": {"N": str(int(now - IGNORED_AFTER))},
                                                ":now": {"N": repr(float(now))}})
-            except self.client.exceptions.ConditionalCheckFailedException:
+            except client.exceptions.ConditionalCheckFailedException:
                 return False  # written since: its new TTL (or none) stands
-            except self.client.exceptions.ResourceNotFoundException:
+            except client.exceptions.ResourceNotFoundException:
                 return False  # the table was deleted meanwhile
         return True

@@ -132,3 +132,22 @@ def test_the_moto_internals_the_sweeper_reads():
     record = StreamRecord(table, "NEW_AND_OLD_IMAGES", "REMOVE", item, None, 1)
     record.record["userIdentity"] = dict(moto_patches.SERVICE_IDENTITY)  # what the patched StreamShard.add does
     assert record.to_json()["userIdentity"] == {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+
+
+def test_a_table_in_another_region_is_swept_too(cloud):
+    """A table outside the local cloud's region (a handler's, say) gets its Time to Live as well."""
+    from infra import account
+
+    elsewhere = account.client("dynamodb", cloud.aws_endpoint, region_name="eu-west-1")
+    elsewhere.create_table(TableName="far-sessions", BillingMode="PAY_PER_REQUEST",
+                           AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                           KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    try:
+        elsewhere.update_time_to_live(TableName="far-sessions", TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": "expires"})
+        elsewhere.put_item(TableName="far-sessions", Item={"id": {"S": "gone"}, "expires": number(time.time() - 60)})
+        elsewhere.put_item(TableName="far-sessions", Item={"id": {"S": "kept"}, "expires": number(time.time() + 60)})
+        assert cloud.ttl.sweep() == 1
+        assert ids(elsewhere, "far-sessions") == {"kept"}
+    finally:
+        elsewhere.delete_table(TableName="far-sessions")

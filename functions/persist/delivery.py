@@ -32,7 +32,11 @@ def recipients(topic: str, notification_id: str | None = None, to: list[str] | N
 
 
 def _recipients(name: str, notification_id: str | None, to: list[str] | None) -> dict:
-    """recipients() of a topic known to exist."""
+    """recipients() of a topic known to exist. Of a notification: the subscribers whose inbox holds it, those who
+    subscribed before its seq (a subscription's inbox starts after its from_seq). Someone who subscribes between
+    its commit and its fan-out does not get it, as it is not in their inbox (the contract: the subscribers at
+    commit time)."""
+    seq = None
     if notification_id is not None:
         try:
             notification = Notification.get(notification_id, consistent_read=True)
@@ -41,12 +45,19 @@ def _recipients(name: str, notification_id: str | None, to: list[str] | None) ->
         if notification.topic != name:
             raise AppError("invalid_request", f"notification {notification_id!r} is not in {name!r}")
         to = sorted(notification.to_ids) if notification.to_ids else None
+        seq = int(notification.seq) if notification.seq is not None else None
     if to is not None:
         if not isinstance(to, list):
             raise AppError("invalid_request", "to must be a list of user ids")
         found = Subscription.batch_get([(name, user_id) for user_id in to])
-        return {"user_ids": sorted(s.user_id for s in found)}
-    return {"user_ids": [s.user_id for s in Subscription.query(name, attributes_to_get=["user_id"])]}
+        return {"user_ids": sorted(s.user_id for s in found if _holds(s, seq))}
+    return {"user_ids": [s.user_id for s in Subscription.query(name, attributes_to_get=["user_id", "from_seq"])
+                         if _holds(s, seq)]}
+
+
+def _holds(subscription: Subscription, seq: int | None) -> bool:
+    """Whether the subscription's inbox holds the notification of `seq` (any, without a seq)."""
+    return seq is None or int(subscription.from_seq or 0) < seq
 
 
 def delivery_turn(topic: str, seq: int, notification_id: str | None = None) -> dict:

@@ -321,6 +321,25 @@ def test_recipients_are_every_subscriber_or_only_those_addressed(persist):
     assert ask(persist, "recipients", topic="news", to=["u-bob", "u-stranger"])["user_ids"] == ["u-bob"]
 
 
+def test_a_notification_reaches_only_the_inboxes_that_hold_it(persist):
+    """Someone who subscribes after a notification's commit, before its fan-out, is not one of its recipients: it
+    is not in their inbox (the contract: the subscribers at commit time). Leaving and coming back is a new
+    subscription, which does not hold what was published in between."""
+    for user in (ADA, BOB):
+        ask(persist, "subscribe", topic="news", **user)
+    publish(persist, "t1")
+    publish(persist, "t2", to=[BOB["email"]])
+    ask(persist, "subscribe", topic="news", **CY)  # after both commits
+    ask(persist, "unsubscribe", topic="news", user_id=BOB["user_id"])
+    ask(persist, "subscribe", topic="news", **BOB)
+    assert ask(persist, "recipients", topic="news", notification_id="t1")["user_ids"] == ["u-ada"]
+    assert ask(persist, "recipients", topic="news", notification_id="t2")["user_ids"] == []
+    assert ask(persist, "history", topic="news", **CY)["notifications"] == []  # what the inbox says too
+    publish(persist, "t3")
+    assert sorted(ask(persist, "recipients", topic="news", notification_id="t3")["user_ids"]) == [
+        "u-ada", "u-bob", "u-cy"]
+
+
 def test_delivery_turns_follow_seq_and_never_go_back(persist, monkeypatch):
     ask(persist, "subscribe", topic="news", **ADA)
     monkeypatch.setattr(persist.delivery, "TURN_WAIT_SECONDS", 0.05)

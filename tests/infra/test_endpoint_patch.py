@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import inspect
-import io
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.regions import EndpointRulesetResolver
 
-from infra import moto_patches
+from botocore_requests import client, empty_answer, normalized_user_agent, patches
 
 PATCH = "botocore-endpoint-resolved-once"
 
 
-class _Body(io.BytesIO):
-    def stream(self, **_):
-        yield self.getvalue()
-
-
 def _client(service: str, **kwargs):
-    return boto3.session.Session(region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s").client(
-        service, **kwargs)
-
-
-def _normalized(user_agent: str) -> str:
-    """botocore lists a request's feature codes from a set: their order varies"""
-    return re.sub(r"\bm/(\S+)", lambda m: "m/" + ",".join(sorted(m.group(1).split(","))), user_agent)
+    return client(service, **kwargs)
 
 
 def _requests(client, call, times: int = 3) -> list[tuple]:
@@ -42,10 +25,10 @@ def _requests(client, call, times: int = 3) -> list[tuple]:
 
     def answer(model, params, context, **_):
         headers = dict(params["headers"])
-        headers["User-Agent"] = _normalized(headers.get("User-Agent", ""))
+        headers["User-Agent"] = normalized_user_agent(headers.get("User-Agent", ""))
         seen.append((params["url"], headers, dict(context.get("signing", {})), context.get("auth_type"),
                      context.get("endpoint_properties")))
-        return AWSResponse(params["url"], 200, {}, _Body(b"")), {}
+        return empty_answer(params["url"])
 
     client.meta.events.register_first("before-call", answer)
     try:
@@ -56,15 +39,8 @@ def _requests(client, call, times: int = 3) -> list[tuple]:
     return seen
 
 
-@contextmanager
-def _patch(applied: bool) -> Iterator[None]:
-    patch = moto_patches.patch(PATCH)
-    was = patch.applied
-    (patch.apply if applied else patch.revert)()
-    try:
-        yield
-    finally:
-        (patch.apply if was else patch.revert)()
+def _patch(applied: bool):
+    return patches((PATCH,), applied)
 
 
 CALLS = {

@@ -7,48 +7,22 @@ import datetime as dt
 import decimal
 import hashlib
 import inspect
-import io
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import boto3
 import pytest
 from botocore import serialize, useragent, validate
-from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-from infra import moto_patches
+from botocore_requests import client, empty_answer, normalized_user_agent, patches
 
 PATCHES = ("botocore-json-body-dumped-once", "botocore-user-agent-kept")
 
 
-class _Body(io.BytesIO):
-    def stream(self, **_):
-        yield self.getvalue()
-
-
-@contextmanager
-def _patched(applied: bool) -> Iterator[None]:
-    patches = [moto_patches.patch(name) for name in PATCHES]
-    were = [p.applied for p in patches]
-    for p in patches:
-        (p.apply if applied else p.revert)()
-    try:
-        yield
-    finally:
-        for p, was in zip(patches, were, strict=True):
-            (p.apply if was else p.revert)()
+def _patched(applied: bool):
+    return patches(PATCHES, applied)
 
 
 def _client(service: str, validation: bool = True, **kwargs):
-    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
-    return session.client(service, config=Config(parameter_validation=validation), **kwargs)
-
-
-def _normalized(user_agent: str) -> str:
-    """botocore lists a request's feature codes from a set: their order varies"""
-    return re.sub(r"\bm/(\S+)", lambda m: "m/" + ",".join(sorted(m.group(1).split(","))), user_agent)
+    return client(service, config=Config(parameter_validation=validation), **kwargs)
 
 
 def _seen(service: str, call, validation: bool = True, **kwargs) -> tuple:
@@ -59,9 +33,9 @@ def _seen(service: str, call, validation: bool = True, **kwargs) -> tuple:
 
     def answer(model, params, **_):
         headers = dict(params["headers"])
-        headers["User-Agent"] = _normalized(headers.get("User-Agent", ""))
+        headers["User-Agent"] = normalized_user_agent(headers.get("User-Agent", ""))
         seen.append((params["method"], params["url"], headers, params["body"], params.get("host_prefix")))
-        return AWSResponse(params["url"], 200, {}, _Body(b"")), {}
+        return empty_answer(params["url"])
 
     client.meta.events.register_first("before-call", answer)
     try:
@@ -176,8 +150,8 @@ def test_the_user_agent_follows_the_features_of_each_call():
         agents = []
 
         def answer(params, **_):
-            agents.append(_normalized(params["headers"]["User-Agent"]))
-            return AWSResponse(params["url"], 200, {}, _Body(b"")), {}
+            agents.append(normalized_user_agent(params["headers"]["User-Agent"]))
+            return empty_answer(params["url"])
 
         client.meta.events.register_first("before-call", answer)
         client.get_item(TableName="t", Key={"id": {"S": "a"}})

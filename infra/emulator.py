@@ -1,6 +1,7 @@
 """The AWS APIs of the local cloud: moto's server, in this process, on 127.0.0.1."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -335,10 +336,7 @@ class DirectCalls:
         handler.current_account = DEFAULT_ACCOUNT_ID
         request_id = ids.request_id()
         try:
-            method = _SNAKE.get(operation)
-            if method is None:
-                method = _SNAKE[operation] = _snake(operation)
-            result = self.run(handler, method)
+            result = self.run(handler, _snake(operation))
         except ServiceException as exc:
             status, wire_headers, wire_body = handler.serialized(ActionResult(exc))
         except HTTPException as exc:
@@ -389,12 +387,10 @@ class DirectDynamoDB(DirectCalls):
         return {k: _copy(v) for k, v in result.items() if k in shape.members}
 
 
+@functools.cache  # a handful of operation names, converted once each
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
-
-#: operation name -> moto's method name (DirectCalls looks them up per call)
-_SNAKE: dict[str, str] = {name: _snake(name) for name in DIRECT_DYNAMODB_OPERATIONS}
 
 
 # --------------------------------------------------------------------------- Step Functions calls, direct

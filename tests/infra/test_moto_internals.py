@@ -136,9 +136,9 @@ def test_dynamodb_handler_methods_the_direct_path_calls():
     from moto.core.responses import ActionResult, BaseResponse
     from moto.dynamodb.responses import DynamoHandler
 
-    from infra.emulator import _SNAKE
+    from infra.emulator import DIRECT_DYNAMODB_OPERATIONS, _snake
 
-    for method in _SNAKE.values():
+    for method in map(_snake, DIRECT_DYNAMODB_OPERATIONS):
         assert callable(getattr(DynamoHandler, method)), method
     assert "self.body = getattr(self, \"params\", {})" in inspect.getsource(DynamoHandler.call_action)
     assert "except ServiceException as e:" in inspect.getsource(BaseResponse.call_action)

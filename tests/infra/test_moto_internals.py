@@ -151,8 +151,14 @@ def test_state_machine_executions_are_a_list_the_retention_prunes():
 
 
     assert "self.executions: list[Execution] = []" in inspect.getsource(models)
-    assert "state_machine.executions.append(execution)" in inspect.getsource(
-        StepFunctionsParserBackend.start_execution)
+    start = inspect.getsource(StepFunctionsParserBackend.start_execution)
+    assert "state_machine.executions.append(execution)" in start
+    # sfn-execution-names-indexed: the name check is a scan of that list by name, asked before the append; a name
+    # that is not there gets None
+    assert start.index("state_machine._handle_name_input_idempotency(") < start.index(".executions.append(")
+    check = inspect.getsource(models.StateMachine._handle_name_input_idempotency)
+    assert "for execution in self.executions:\n            if execution.name == name:" in check
+    assert check.rstrip().endswith("return None")
 
 
 def test_json_path_parsers_are_module_level_names():

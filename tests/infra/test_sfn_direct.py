@@ -219,6 +219,52 @@ def test_an_execution_past_the_retention_bound_is_freed_without_a_collection(emu
         gc.enable()
 
 
+def test_the_names_a_start_checks_follow_the_executions_kept(emulator_endpoint, machine, monkeypatch):
+    """sfn-execution-names-indexed with sfn-bounded-executions: a start refuses the name of every execution the
+    state machine keeps (as moto's scan of them does), takes one again once the retention forgot it, and refuses a
+    name put in the list behind the emulator's back (the durable state's restore appends to it)."""
+    import copy
+
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from infra import moto_patches
+
+    monkeypatch.setattr(moto_patches, "EXECUTION_RETENTION", 3)
+    sfn = client(emulator_endpoint)
+    backend = stepfunctions_parser_backends[account.ACCOUNT_ID][account.REGION]
+    state_machine = next(m for m in backend.state_machines if m.arn == machine)
+    moto_scan = next(r for r in moto_patches.REGISTRY if r.name == "sfn-execution-names-indexed")._original
+    assert moto_scan is not None
+
+    def start(name, data="{}"):
+        try:
+            return finished(sfn, sfn.start_execution(stateMachineArn=machine, name=name, input=data)["executionArn"])
+        except sfn.exceptions.ExecutionAlreadyExists:
+            return "refused"
+
+    def scanned(name):
+        try:
+            return moto_scan(state_machine, name, "{}") and "running"
+        except Exception as exc:  # noqa: BLE001 - moto's ExecutionAlreadyExists
+            return type(exc).__name__
+
+    for n in range(5):
+        assert start(f"names-{n}")["status"] == "SUCCEEDED"
+    assert [e.name for e in state_machine.executions][-3:] == ["names-2", "names-3", "names-4"]
+    for name in ("names-2", "names-4"):
+        assert scanned(name) == "ExecutionAlreadyExists"
+        assert start(name) == start(name, '{"other": 1}') == "refused"
+    assert scanned("names-0") is None and start("names-0")["status"] == "SUCCEEDED"  # forgotten, so free
+    assert start("names-0") == "refused"
+    assert "names-2" not in [e.name for e in state_machine.executions]  # names-0 pushed it out
+    assert start("names-2")["status"] == "SUCCEEDED"
+
+    restored = copy.copy(state_machine.executions[-1])
+    restored.name = "restored"
+    state_machine.executions.append(restored)
+    assert start("restored") == "refused"
+
+
 def test_states_data_copied_as_json_answers_what_deepcopy_answers(emulator_endpoint):
     """sfn-json-copy-*: the interpreter's copies of state data (input, output, parameters, the value stack) made
     by direct recursion give the same outputs and histories as copy.deepcopy."""

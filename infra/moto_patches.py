@@ -44,6 +44,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from infra.ids import request_id
 from infra.runtime import LambdaRuntime, ResourceNotFound
 
 logger = logging.getLogger("notifyx.moto_patches")
@@ -1024,6 +1025,27 @@ def _existing_account_first(original: Callable) -> Callable:
     return __getitem__
 
 
+def execution_name(backend: Any, name: str | None) -> str:
+    """The name an execution starts with: the one asked for, checked as moto's own backend checks it (InvalidName
+    for whitespace, brackets, wildcards and control characters; a ValidationException over 80 characters), or a
+    UUID when none was given, as AWS names it."""
+    if not name:
+        return request_id()
+    backend._validate_name(name)
+    return name
+
+
+def _named_executions(original: Callable) -> Callable:
+    """moto's interpreter (the parser backend, which replaces moto's own when executions run) started an execution
+    without a name as one named "None", so a second unnamed start answered the first one's ARN or
+    ExecutionAlreadyExists, and it took names AWS refuses. See execution_name."""
+
+    def start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, execution_name(self, name), *args, **kwargs)
+
+    return start_execution
+
+
 #: a state machine -> [the length of its executions list the names were counted at, a set of those names]
 _EXECUTION_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _EXECUTION_NAMES_LOCK = threading.Lock()
@@ -1380,6 +1402,8 @@ EMULATOR_PATCHES: list[Replacement] = [
           "a new boto3 client per Lambda task"),
     Replacement("sfn-shared-dynamodb-clients", _owner(_DYNAMODB_TASKS), "boto_client_for", _shared_task_clients,
           "a new boto3 client per DynamoDB task"),
+    Replacement("sfn-named-executions", _sfn_parser_backend, "start_execution", _named_executions,
+          "an execution started without a name was named \"None\", and names AWS refuses were taken"),
     Replacement("sfn-bounded-executions", _sfn_parser_backend, "start_execution", _bounded_executions,
           "every execution and its history kept forever"),
     Replacement("sfn-execution-names-indexed", _owner("moto.stepfunctions.models", "StateMachine"),
@@ -1550,7 +1574,8 @@ def _traced_start_execution(self: Any, original: Callable) -> Any:
     backend = self.stepfunction_backend
     if observed is None or not isinstance(backend, StepFunctionsParserBackend):
         return original(self)
-    arn, name = self._get_param("stateMachineArn"), self._get_param("name")
+    arn = self._get_param("stateMachineArn")
+    name = execution_name(backend, self._get_param("name"))  # the ARN the execution's trace is kept under
     header = _caller_trace_header(self)
     started = observed.states.starting(arn, name, header)
     try:

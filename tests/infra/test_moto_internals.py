@@ -159,6 +159,13 @@ def test_state_machine_executions_are_a_list_the_retention_prunes():
     check = inspect.getsource(models.StateMachine._handle_name_input_idempotency)
     assert "for execution in self.executions:\n            if execution.name == name:" in check
     assert check.rstrip().endswith("return None")
+    # sfn-named-executions: the interpreter's start takes the name as given (moto's own backend names an unnamed
+    # one and checks names with _validate_name); the name is its second parameter
+    assert list(inspect.signature(StepFunctionsParserBackend.start_execution).parameters)[:3] == [
+        "self", "state_machine_arn", "name"]
+    assert "exec_name = name" in start and "_validate_name" not in start
+    base_start = inspect.getsource(models.StepFunctionBackend.start_execution)
+    assert "if name:\n            self._validate_name(name)" in base_start
 
 
 def test_json_path_parsers_are_module_level_names():

@@ -86,6 +86,41 @@ def test_errors_carry_the_same_codes_and_messages(emulator_endpoint, machine):
     assert codes == ["ExecutionAlreadyExists", "ExecutionDoesNotExist"]
 
 
+def test_an_unnamed_execution_gets_a_uuid_and_names_aws_refuses_are_refused(emulator_endpoint, machine):
+    """sfn-named-executions: moto's interpreter named every unnamed execution "None" (the second unnamed start
+    answered the first one's ARN) and took any name. AWS names one with a UUID; the names it refuses are refused
+    with moto's own backend's errors, directly and over HTTP alike."""
+    import uuid
+
+    from botocore.config import Config
+
+    sfn = client(emulator_endpoint)
+    arns = [sfn.start_execution(stateMachineArn=machine)["executionArn"] for _ in range(2)]
+    arns.append(over_http(emulator_endpoint, lambda c: c.start_execution(stateMachineArn=machine))["executionArn"])
+    names = [arn.rsplit(":", 1)[1] for arn in arns]
+    assert len(set(names)) == 3 and all(uuid.UUID(name).version == 4 for name in names), names
+    assert [finished(sfn, arn)["status"] for arn in arns] == ["SUCCEEDED"] * 3
+
+    unvalidated = account.client("stepfunctions", emulator_endpoint, config=Config(parameter_validation=False))
+
+    def refusal(name, call):
+        with pytest.raises(ClientError) as caught:
+            call(lambda c: c.start_execution(stateMachineArn=machine, name=name))
+        return caught.value.response["Error"]["Code"]
+
+    def directly(call):
+        return call(unvalidated)
+
+    def through_http(call):
+        with http_only():
+            return call(unvalidated)
+
+    for name, code in (("two words", "InvalidName"), ("star*", "InvalidName"), ("line\nbreak", "InvalidName"),
+                       ("x" * 81, "ValidationException")):
+        assert refusal(name, directly) == refusal(name, through_http) == code, name
+    assert finished(sfn, sfn.start_execution(stateMachineArn=machine, name="x" * 80)["executionArn"])
+
+
 def test_the_direct_path_skips_moto_routing_and_serializer(emulator_endpoint, machine, monkeypatch):
     from moto.core.responses import BaseResponse
 

@@ -21,6 +21,7 @@ registered on botocore's documented event system.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import functools
 import json
@@ -29,6 +30,7 @@ import math
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -544,6 +546,114 @@ class _LiveThreads(list):
 
 
 _live_threads = _LiveThreads()
+
+
+class _Workers:
+    """Threads for moto's Step Functions interpreter, kept when idle and handed the next worker's work.
+
+    The interpreter starts a thread for every execution, program, Parallel branch and task state (about 19 a
+    publish), each waited for by the one that started it. A new thread costs its creation and Thread.start's
+    handshake (the starter sleeps until the new thread has said it runs), both context switches in a process
+    where every one is a hand-off of the interpreter. As many run at once as were asked for, as with threads:
+    nothing waits for a free one (a worker waits on the ones it started), and one idle for IDLE_SECONDS ends."""
+
+    IDLE_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[list] = []  # [a lock its thread waits on, the work handed to it]
+
+    def run(self, work: Callable[[], None]) -> None:
+        with self._lock:
+            slot = self._idle.pop() if self._idle else None
+        if slot is None:
+            threading.Thread(target=self._serve, args=(work,), name="sfn-worker", daemon=True).start()
+        else:
+            slot[1] = work
+            slot[0].release()
+
+    def _serve(self, work: Callable[[], None]) -> None:
+        slot: list = [threading.Lock(), None]
+        slot[0].acquire()  # released by run() when it hands this thread work
+        while True:
+            contextvars.Context().run(work)  # a fresh context, as a new thread has
+            work = slot[1] = None
+            with self._lock:
+                self._idle.append(slot)
+            if not slot[0].acquire(timeout=self.IDLE_SECONDS):
+                with self._lock:
+                    if any(s is slot for s in self._idle):
+                        self._idle.remove(slot)
+                        return
+                slot[0].acquire()  # run() took it as the wait ended: its work is on the way
+            work = slot[1]
+
+
+_workers = _Workers()
+
+
+class _PooledThread:
+    """What moto's interpreter uses of threading.Thread (a target, start, join with a timeout, is_alive,
+    native_id), run by _Workers. An exception that ends the target goes to threading.excepthook, as a thread's
+    does."""
+
+    def __init__(self, group: Any = None, target: Callable | None = None, name: str | None = None,
+                 args: tuple = (), kwargs: dict | None = None, *, daemon: bool | None = None) -> None:
+        self._target, self._args, self._kwargs = target, args, kwargs or {}
+        self.name, self.daemon = name or "sfn-worker", True
+        self.native_id = self.ident = None
+        self._started = False
+        self._done = threading.Event()
+
+    def start(self) -> None:
+        if self._started:
+            raise RuntimeError("threads can only be started once")
+        self._started = True
+        _workers.run(self._run)
+
+    def _run(self) -> None:
+        self.native_id, self.ident = threading.get_native_id(), threading.get_ident()
+        try:
+            if self._target is not None:
+                self._target(*self._args, **self._kwargs)
+        except BaseException:  # noqa: BLE001 - reported as a thread reports it
+            exc_type, exc_value, exc_traceback = sys.exc_info()
+            threading.excepthook(threading.ExceptHookArgs([exc_type, exc_value, exc_traceback, self]))
+        finally:
+            self._target = self._args = self._kwargs = None
+            self._done.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if not self._started:
+            raise RuntimeError("cannot join thread before it is started")
+        self._done.wait(timeout)
+
+    def is_alive(self) -> bool:
+        return self._started and not self._done.is_set()
+
+
+class _ThreadingWithPooledThreads:
+    """The threading module as the interpreter modules that call ``threading.Thread`` see it."""
+
+    Thread = _PooledThread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+def _pooled_threads(original: Any) -> Any:
+    """What replaces a module's ``threading`` (the module) or ``Thread`` (the class)."""
+    return _ThreadingWithPooledThreads() if original is threading else _PooledThread
+
+
+#: the interpreter's modules that start a thread for every execution, program, branch and task: (module, the name
+#: they start them by). A Map state's iterations and a callback task's wait keep their threads.
+_POOLED_THREAD_MODULES = (
+    ("moto.stepfunctions.parser.asl.component.program.program", "threading"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker", "threading"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.execute_state", "Thread"),
+    ("moto.stepfunctions.parser.backend.execution_worker", "Thread"),
+)
 
 
 def json_copy(value: Any, memo: Any = None) -> Any:
@@ -1431,6 +1541,9 @@ EMULATOR_PATCHES: list[Replacement] = [
     *(Replacement(f"sfn-live-threads-{name.rsplit('.', 1)[1]}", _owner(name), "TMP_THREADS",
                   lambda _: _live_threads, "every finished worker thread (and its execution) kept forever")
       for name in _THREAD_LIST_MODULES),
+    *(Replacement(f"sfn-pooled-threads-{name.rsplit('.', 1)[1]}", _owner(name), attr, _pooled_threads,
+                  "a new thread for every execution, program, branch and task")
+      for name, attr in _POOLED_THREAD_MODULES),
     *(Replacement(f"sfn-json-copy-{name.rsplit('.', 1)[1]}", _owner(name), "copy", lambda _: _JsonCopy(),
                   "copy.deepcopy of each state's JSON data") for name in _JSON_COPY_MODULES),
     Replacement("sfn-cached-programs", _asl_parser_class, "parse", _cached_programs,

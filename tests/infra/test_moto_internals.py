@@ -456,3 +456,30 @@ def test_retention_bounds_touch_these_moto_internals():
     assert "self._traces: dict[str, dict[str, Any]]" in inspect.getsource(SegmentCollection.__init__)
     assert "raw=doc" in inspect.getsource(XRayBackend.process_segment)
     assert "self.raw = raw" in inspect.getsource(TraceSegment.__init__)
+
+
+def test_the_interpreter_asks_of_its_threads_only_what_pooled_threads_give():
+    """sfn-pooled-threads-*: where moto's interpreter starts its threads, how it names the class, and what it uses
+    of a thread (infra/moto_patches.py _PooledThread gives a target with args, start, join with a timeout,
+    is_alive and native_id)."""
+    import importlib
+    import re
+
+    from infra import moto_patches
+
+    uses = set()
+    for module_name, attr in moto_patches._POOLED_THREAD_MODULES:
+        source = inspect.getsource(importlib.import_module(module_name))
+        started = re.findall(r"(\w+) = (?:threading\.)?Thread\(", source)
+        assert started, module_name
+        assert ("import threading\n" in source) if attr == "threading" else ("from threading import Thread\n" in source)
+        for name in started:
+            uses |= set(re.findall(rf"\b{name}\.(\w+)", source))
+        for call in re.findall(r"(?:threading\.)?Thread\(([^)]*)\)", source):
+            assert {k.split("=")[0].strip() for k in call.split(",") if "=" in k} <= {"target", "args", "name",
+                                                                                      "daemon"}, call
+    assert uses == {"start", "join", "is_alive", "native_id"}, uses
+    from moto.stepfunctions.parser.asl.component.program import program
+
+    assert "worker_thread.join(timeout=timeout)\n        is_timeout = worker_thread.is_alive()" in inspect.getsource(
+        program.Program.eval)

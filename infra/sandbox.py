@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import select
+import struct
 import threading
 import time
 import uuid
@@ -36,6 +37,10 @@ from infra.runtime import threads
 logger = logging.getLogger("notifyx.sandbox")
 
 MAX_IDLE_PER_FUNCTION = 64
+
+#: multiprocessing.Connection's framing of a message: its length, and a longer form after a length of -1
+_HEADER, _LONG_HEADER = struct.Struct("!i"), struct.Struct("!Q")
+_READ_SIZE = 1 << 16
 
 #: calls that wait on other work (botocore event names' service id and operation), answered off the invoking thread
 WAITING_CALLS = {("lambda", "Invoke"), ("sqs", "ReceiveMessage"), ("sfn", "StartSyncExecution"),
@@ -115,6 +120,8 @@ class Sandbox:
         # one poll object for the sandbox's life: Connection.poll built a selector for every message
         self._readable = select.poll()
         self._readable.register(self.conn.fileno(), select.POLLIN)
+        self._fd = self.conn.fileno()
+        self._received = bytearray()  # what was read from the connection and not yet taken as a message
         # the process's sentinel becomes readable when it ends (is_alive() built a selector for each look)
         self._ended = select.poll()
         self._ended.register(self.process.sentinel, select.POLLIN)
@@ -129,10 +136,12 @@ class Sandbox:
             with self._sending:
                 sandbox_bootstrap.send(self.conn, ("invoke", event_json, request_id, timeout, trace))
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._readable.poll(remaining * 1000):
-                    raise SandboxTimeout()
-                message = sandbox_bootstrap.recv(self.conn)
+                message = self._buffered_message()
+                if message is None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self._readable.poll(remaining * 1000):
+                        raise SandboxTimeout()
+                    message = self._read_message()
                 if message[0] == "call":
                     if tuple(message[3].split(".")[1:3]) in WAITING_CALLS:
                         threads.submit(contextvars.copy_context(),
@@ -143,6 +152,50 @@ class Sandbox:
                     return message[1], message[2], message[3], message[4]
         except (EOFError, OSError) as exc:
             raise SandboxExited() from exc
+
+    def _buffered_message(self) -> Any:
+        """The next message if the last reads brought the whole of it, else None."""
+        buffer = self._received
+        if len(buffer) < 4:
+            return None
+        size, start = _HEADER.unpack_from(buffer)[0], 4
+        if size == -1:  # Connection.send_bytes's header of a message over 2 GiB
+            if len(buffer) < 12:
+                return None
+            size, start = _LONG_HEADER.unpack_from(buffer, 4)[0], 12
+        end = start + size
+        if len(buffer) < end:
+            return None
+        message = sandbox_bootstrap.loads(buffer[start:end])
+        del buffer[:end]
+        return message
+
+    def _missing(self) -> int:
+        """How many bytes the message begun in the buffer still lacks (0 when its length has not come yet)."""
+        buffer = self._received
+        if len(buffer) < 4:
+            return 0
+        size, start = _HEADER.unpack_from(buffer)[0], 4
+        if size == -1:
+            if len(buffer) < 12:
+                return 0
+            size, start = _LONG_HEADER.unpack_from(buffer, 4)[0], 12
+        return start + size - len(buffer)
+
+    def _read_message(self) -> Any:
+        """The next message, read as the sandbox's Connection.send_bytes framed it (a 4-byte length, then the
+        pickle). Connection.recv_bytes reads the length and the body apart; each read lets go of the interpreter,
+        a hand-off to another thread in the cloud's busy process. Here one read takes what has arrived (usually the
+        whole message, sometimes the next ones too: the handler's threads' calls), and reads go on only for the
+        rest of a message."""
+        while True:
+            chunk = os.read(self._fd, max(_READ_SIZE, self._missing()))
+            if not chunk:
+                raise EOFError
+            self._received += chunk
+            message = self._buffered_message()
+            if message is not None:
+                return message
 
     def _answer(self, answer: Any, message: tuple, waited: bool = False) -> None:
         """Answer one call (``("call", number, kind, event_name, *arguments)``) with its number."""
@@ -193,8 +246,10 @@ class SandboxPool:
         return Sandbox(self.spec, self.environ)
 
     def give_back(self, sandbox: Sandbox) -> None:
+        """Keep a sandbox that has just answered its invocation. Whether it is still alive is looked at when it is
+        taken again (a look is a poll, a hand-off of the interpreter: one an invocation is enough)."""
         with self._lock:
-            if sandbox.alive and len(self._idle) < MAX_IDLE_PER_FUNCTION:
+            if len(self._idle) < MAX_IDLE_PER_FUNCTION:
                 self._idle.append(sandbox)
                 return
         sandbox.kill()

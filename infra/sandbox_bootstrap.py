@@ -125,6 +125,11 @@ def recv(conn: Any) -> Any:
     return pickle.loads(conn.recv_bytes())
 
 
+def loads(data: bytes | bytearray) -> Any:
+    """A message from its bytes (see send)."""
+    return pickle.loads(data)
+
+
 class ChannelError(Exception):
     """The local cloud could not answer an AWS call (raised to botocore as the call's failure)."""
 

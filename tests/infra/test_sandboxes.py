@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -87,6 +88,33 @@ def test_a_handler_s_threads_have_calls_in_flight_at_once_and_each_gets_its_own_
     while a ninth thread's synchronous invoke of a function that sleeps 0.6 s is still waiting."""
     answer = cloud.invoke("Concurrent", {"sleeper": cloud.physical_id("Sleeper"), "seconds": 0.6, "items": 40})
     assert answer == {"answers_right": 40, "written_before_invoke_returned": True}
+
+
+def test_a_sandbox_that_died_while_idle_is_replaced_by_a_cold_one(cloud):
+    """A sandbox given back is looked at when it is taken again: one killed while idle is not invoked."""
+    import signal
+
+    first = cloud.invoke("Probe", {})
+    assert cloud.invoke("Probe", {})["pid"] == first["pid"]  # warm
+    os.kill(first["pid"], signal.SIGKILL)
+    for _ in range(100):
+        if not _alive(first["pid"]):
+            break
+        time.sleep(0.01)
+    again = cloud.invoke("Probe", {})
+    assert again["pid"] != first["pid"] and again["invocations"] == 1
+
+
+def test_large_calls_and_results_cross_the_connection_whole(cloud):
+    """The cloud reads a sandbox's messages as multiprocessing frames them, taking what has arrived at once: a call
+    of ~300 KB (its length and its body written apart) and a result of ~2.8 MB (many reads) arrive whole, and the
+    next invocation of the same sandbox starts on a clean connection."""
+    import hashlib
+
+    for n in (1_400_000, 10):
+        answer = cloud.invoke("Big", {"n": n})
+        assert answer["stored_right"] is True and answer["result"] == "é" * n
+        assert answer["sha256"] == hashlib.sha256(answer["result"].encode()).hexdigest()
 
 
 def test_a_sandbox_s_output_reaches_cloudwatch_logs_with_lambda_s_lines(cloud):

@@ -153,8 +153,8 @@ class Sandbox:
         except (EOFError, OSError) as exc:
             raise SandboxExited() from exc
 
-    def _buffered_message(self) -> Any:
-        """The next message if the last reads brought the whole of it, else None."""
+    def _frame(self) -> tuple[int, int] | None:
+        """Where the body of the first message read lies in the buffer (start, end), once its length has come."""
         buffer = self._received
         if len(buffer) < 4:
             return None
@@ -163,24 +163,20 @@ class Sandbox:
             if len(buffer) < 12:
                 return None
             size, start = _LONG_HEADER.unpack_from(buffer, 4)[0], 12
-        end = start + size
-        if len(buffer) < end:
-            return None
-        message = sandbox_bootstrap.loads(buffer[start:end])
-        del buffer[:end]
-        return message
+        return start, start + size
 
-    def _missing(self) -> int:
-        """How many bytes the message begun in the buffer still lacks (0 when its length has not come yet)."""
-        buffer = self._received
-        if len(buffer) < 4:
-            return 0
-        size, start = _HEADER.unpack_from(buffer)[0], 4
-        if size == -1:
-            if len(buffer) < 12:
-                return 0
-            size, start = _LONG_HEADER.unpack_from(buffer, 4)[0], 12
-        return start + size - len(buffer)
+    def _buffered_message(self) -> Any:
+        """The next message if the reads so far brought the whole of it, else None."""
+        frame = self._frame()
+        if frame is None or len(self._received) < frame[1]:
+            return None
+        start, end = frame
+        message = sandbox_bootstrap.loads(self._received[start:end])
+        if len(self._received) == end:
+            self._received = bytearray()  # no large message's buffer kept for the sandbox's life
+        else:
+            del self._received[:end]
+        return message
 
     def _read_message(self) -> Any:
         """The next message, read as the sandbox's Connection.send_bytes framed it (a 4-byte length, then the
@@ -189,7 +185,8 @@ class Sandbox:
         whole message, sometimes the next ones too: the handler's threads' calls), and reads go on only for the
         rest of a message."""
         while True:
-            chunk = os.read(self._fd, max(_READ_SIZE, self._missing()))
+            frame = self._frame()
+            chunk = os.read(self._fd, max(_READ_SIZE, frame[1] - len(self._received) if frame else 0))
             if not chunk:
                 raise EOFError
             self._received += chunk

@@ -14,6 +14,15 @@ from infra import account, moto_patches
 from infra.moto_patches import _PooledThread, _Workers
 
 
+def _idle_worker() -> None:
+    """Wait until a worker that ran a thread is back among the idle ones (it goes back after the thread's end is
+    signalled), so that the next start reuses it."""
+    deadline = time.monotonic() + 5
+    while not moto_patches._workers._idle and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert moto_patches._workers._idle, "no idle worker"
+
+
 def test_each_started_thread_runs_at_once_even_when_it_waits_for_a_later_one():
     later_ran = threading.Event()
     order: list[str] = []
@@ -45,7 +54,7 @@ def test_a_finished_thread_is_run_again_on_a_kept_worker():
         thread = _PooledThread(target=note, daemon=True)
         thread.start()
         thread.join(5)
-        time.sleep(0.01)  # the worker goes back to the idle list after the thread's end is signalled
+        _idle_worker()
     assert len(ids) == 3 and len(set(ids)) < 3, ids
 
 
@@ -83,18 +92,20 @@ def test_an_exception_goes_to_threading_excepthook_with_its_thread(monkeypatch):
 def test_each_thread_runs_in_a_fresh_context():
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
     var.set("the starter's")
-    seen = []
+    seen, ids = [], []
 
     def look_and_set():
         seen.append(var.get())
+        ids.append(threading.get_native_id())
         var.set("left behind")
 
     for _ in range(3):
         thread = _PooledThread(target=look_and_set, daemon=True)
         thread.start()
         thread.join(5)
-        time.sleep(0.01)
+        _idle_worker()
     assert seen == ["unset"] * 3
+    assert len(set(ids)) < 3, ids  # a worker ran more than one of them
 
 
 def test_an_idle_worker_ends_and_one_taken_as_its_wait_ends_still_runs_its_work(monkeypatch):

@@ -193,16 +193,15 @@ class InProcessRequests:
         return response
 
 
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
-
-
 def _signed_region(headers: Any) -> str | None:
-    """The region of a SigV4 Authorization header's credential scope (None when unsigned)."""
+    """The region of a SigV4 Authorization header's credential scope (None when unsigned), read by moto's own
+    helper."""
+    from moto.core.utils import extract_region_from_aws_authorization
+
     authorization = headers.get("Authorization") if headers is not None else None
     if isinstance(authorization, bytes):
         authorization = authorization.decode("latin-1")
-    found = _CREDENTIAL_SCOPE.search(authorization) if authorization else None
-    return found.group(1) if found else None
+    return extract_region_from_aws_authorization(authorization) if authorization else None
 
 
 in_process_requests: InProcessRequests | None = None

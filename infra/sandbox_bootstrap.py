@@ -120,14 +120,14 @@ def send(conn: Any, message: Any) -> None:
     conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def recv(conn: Any) -> Any:
-    """The next message on a sandbox connection (see send)."""
-    return pickle.loads(conn.recv_bytes())
-
-
 def loads(data: bytes | bytearray) -> Any:
     """A message from its bytes (see send)."""
     return pickle.loads(data)
+
+
+def recv(conn: Any) -> Any:
+    """The next message on a sandbox connection (see send)."""
+    return loads(conn.recv_bytes())
 
 
 class ChannelError(Exception):

@@ -483,3 +483,14 @@ def test_the_interpreter_asks_of_its_threads_only_what_pooled_threads_give():
 
     assert "worker_thread.join(timeout=timeout)\n        is_timeout = worker_thread.is_alive()" in inspect.getsource(
         program.Program.eval)
+
+
+def test_the_signed_region_is_read_by_moto_s_helper():
+    """InProcessRequests answers a request from the region of its SigV4 credential scope with moto's
+    extract_region_from_aws_authorization; a header without a scope gives None."""
+    from moto.core.utils import extract_region_from_aws_authorization
+
+    header = ("AWS4-HMAC-SHA256 Credential=testing/20261206/eu-west-1/dynamodb/aws4_request, "
+              "SignedHeaders=host;x-amz-date, Signature=abc")
+    assert extract_region_from_aws_authorization(header) == "eu-west-1"
+    assert extract_region_from_aws_authorization("Bearer token") is None

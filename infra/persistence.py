@@ -8,7 +8,8 @@ Design (docs/local-cloud.md, "Persistence"): a snapshot plus a write-ahead journ
   answer leaves: the journal gets the new state of what the request touched (a DynamoDB item or its absence,
   an SQS message with its receive count and visibility deadline or its deletion, an S3 object, a sent mail).
   Records are idempotent ("this key now is X"), so replaying them over a snapshot taken at any moment after
-  the journal was started gives the state of the last record.
+  the journal was started gives the state of the last record. The items one DynamoDB request wrote (a
+  TransactWriteItems', a BatchWriteItem's) are one record: a crash keeps all of them or none.
 - A record is one ``os.write`` of a length-prefixed pickle to the journal: once the call returns, the bytes are
   in the operating system's page cache and survive ``kill -9`` of the process (not a power cut: no fsync per
   write). A record cut short by a crash is ignored at the next start (its request was never answered).
@@ -87,12 +88,10 @@ class State:
     def apply(self, record: tuple) -> None:
         kind = record[0]
         if kind == "ddb":
-            _, table, hash_key, range_key, attrs = record
-            items = self.items.setdefault(table, {})
-            if attrs is None:
-                items.pop((hash_key, range_key), None)
-            else:
-                items[(hash_key, range_key)] = attrs
+            self._apply_item(*record[1:])
+        elif kind == "ddb-request":  # the items one request wrote (a transaction's): all of them or none
+            for item in record[1]:
+                self._apply_item(*item)
         elif kind == "sqs":
             _, message_id, queue, message = record
             if queue is None:
@@ -123,6 +122,13 @@ class State:
             self.sockets[record[1]] = record[2]
         elif kind == "ws-":
             self.sockets.pop(record[1], None)
+
+    def _apply_item(self, table: str, hash_key: Any, range_key: Any, attrs: dict[str, Any] | None) -> None:
+        items = self.items.setdefault(table, {})
+        if attrs is None:
+            items.pop((hash_key, range_key), None)
+        else:
+            items[(hash_key, range_key)] = attrs
 
     # ------------------------------------------------------------------ to and from moto
     @classmethod
@@ -578,8 +584,12 @@ def _dynamo(plain: tuple[str, Any], new: Callable[[], Any] | None = None) -> Any
 
 
 def _journal_items(store: Store, backend: Any, body: dict[str, Any], operation: str) -> None:
+    """The after-images of what one request wrote, as one record: a kill -9 between two items of a
+    TransactWriteItems would otherwise bring half a transaction back (a counter's reservation committed, its
+    total not), which DynamoDB never shows."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
+    items = []
     for table_name, source in _dynamodb_keys(body, operation):
         table = backend.tables.get(table_name)
         if table is None:
@@ -589,8 +599,12 @@ def _journal_items(store: Store, backend: Any, body: dict[str, Any], operation: 
         found = table.items.get(hash_key)
         if range_key is not None and found is not None:
             found = found.get(range_key)
-        store.append(("ddb", table_name, _plain(hash_key), _plain(range_key) if range_key is not None else None,
+        items.append((table_name, _plain(hash_key), _plain(range_key) if range_key is not None else None,
                       _plain_attrs(found.attrs) if found is not None else None))
+    if len(items) == 1:
+        store.append(("ddb", *items[0]))
+    elif items:
+        store.append(("ddb-request", items))
 
 
 def _record_message(store: Store, queue: Any, message: Any) -> None:

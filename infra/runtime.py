@@ -46,6 +46,8 @@ ACCOUNT_ID = account.ACCOUNT_ID
 #: "process": each function runs in worker processes, one invocation at a time (infra/sandbox.py), as on Lambda;
 #: "thread": every handler in this process (the first design; kept for in-process tests and comparison)
 SANDBOX_KINDS = ("process", "thread")
+#: Lambda's limit on a function's response (a synchronous invocation's payload), in bytes
+MAX_RESPONSE_BYTES = 6_291_556
 
 
 class LambdaError(Exception):
@@ -436,7 +438,7 @@ class LambdaRuntime:
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds")
         if "error" in outcome:
             raise outcome["error"]
-        return json.loads(outcome["result"])
+        return json.loads(_within_limit(outcome["result"]))
 
     def _run_in_sandbox(self, fn: _Function, event_json: str) -> Any:
         from infra.sandbox import CallAnswerer, SandboxExited, SandboxPool, SandboxTimeout
@@ -483,7 +485,7 @@ class LambdaRuntime:
         if error is not None:
             raise FunctionError(error.get("errorType", "Error"), error.get("errorMessage", ""),
                                 error.get("stackTrace"))
-        return json.loads(payload)
+        return json.loads(_within_limit(payload))
 
     def _logs_client(self) -> Any:
         import boto3
@@ -554,6 +556,15 @@ class LambdaRuntime:
             return json.dumps(self.invoke(name_or_arn, event)).encode(), False
         except FunctionError as exc:
             return json.dumps(exc.payload()).encode(), True
+
+
+def _within_limit(payload: str) -> str:
+    """A handler's result (JSON, ASCII: one character a byte), or Lambda's error for one over its response limit
+    (the function ran; its caller gets the error, an API Gateway client a 502)."""
+    if len(payload) > MAX_RESPONSE_BYTES:
+        raise FunctionError("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed "
+                                                              f"payload size ({MAX_RESPONSE_BYTES} bytes).")
+    return payload
 
 
 class _WorkerPool:

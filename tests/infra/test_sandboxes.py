@@ -118,6 +118,26 @@ def test_large_calls_and_results_cross_the_connection_whole(cloud):
         assert answer["sha256"] == hashlib.sha256(answer["result"].encode()).hexdigest()
 
 
+def test_a_result_over_lambda_s_6_mb_response_limit_is_the_function_s_error(cloud):
+    """Lambda refuses a response over 6,291,556 bytes: the caller gets Function.ResponseSizeTooLarge (an Invoke's
+    FunctionError), not the result. One byte under the limit is answered."""
+    import hashlib
+    import json
+
+    from infra.runtime import MAX_RESPONSE_BYTES
+
+    empty = {"stored_right": True, "result": "", "sha256": hashlib.sha256(b"").hexdigest()}
+    fits = (MAX_RESPONSE_BYTES - len(json.dumps(empty))) // 6  # "é" is 6 bytes in the JSON ("\\u00e9")
+    assert len(cloud.invoke("Big", {"n": fits})["result"]) == fits
+    with pytest.raises(FunctionError) as refused:
+        cloud.invoke("Big", {"n": fits + 1})
+    assert refused.value.error_type == "Function.ResponseSizeTooLarge"
+    assert str(refused.value) == "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
+    answer = cloud.invoke("Invoker", {"target": cloud.physical_id("Big"), "payload": {"n": fits + 1}})
+    assert answer["status"] == 200 and answer["function_error"]
+    assert answer["payload"]["errorType"] == "Function.ResponseSizeTooLarge"
+
+
 def test_a_sandbox_s_output_reaches_cloudwatch_logs_with_lambda_s_lines(cloud):
     import time
 

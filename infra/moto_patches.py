@@ -1631,6 +1631,9 @@ PERSISTENCE_PATCHES: list[Replacement] = [
                 _persistence_hook("s3_set_metadata"), "S3 objects' metadata (Content-Type) is journaled"),
     Replacement("persist-s3-delete", _owner("moto.s3.models", "S3Backend"), "delete_object",
                 _persistence_hook("s3_delete_object"), "S3 deletions are journaled"),
+    *(Replacement(f"persist-s3-{kind}-request", _owner("moto.s3.responses", "S3Response"), f"{kind}_response",
+                  _persistence_hook("s3_request"), "the records of one S3 request are one journal record")
+      for kind in ("key", "bucket")),
     *(Replacement(f"persist-ses-{op}", _owner("moto.ses.models", "SESBackend"), op, _persistence_hook("ses_send"),
                   "sent mail (SES's record of it) is journaled")
       for op in ("send_email", "send_raw_email", "send_templated_email")),

@@ -8,8 +8,8 @@ Design (docs/local-cloud.md, "Persistence"): a snapshot plus a write-ahead journ
   answer leaves: the journal gets the new state of what the request touched (a DynamoDB item or its absence,
   an SQS message with its receive count and visibility deadline or its deletion, an S3 object, a sent mail).
   Records are idempotent ("this key now is X"), so replaying them over a snapshot taken at any moment after
-  the journal was started gives the state of the last record. The items one DynamoDB request wrote (a
-  TransactWriteItems', a BatchWriteItem's) are one record: a crash keeps all of them or none.
+  the journal was started gives the state of the last record. What one request changed is one record (the
+  items of a TransactWriteItems or a BatchWriteItem, an S3 object and its metadata): a crash keeps all or none.
 - A record is one ``os.write`` of a length-prefixed pickle to the journal: once the call returns, the bytes are
   in the operating system's page cache and survive ``kill -9`` of the process (not a power cut: no fsync per
   write). A record cut short by a crash is ignored at the next start (its request was never answered).
@@ -101,6 +101,9 @@ class State:
         elif kind == "sqs-purge":
             for message_id in [m for m, (q, _) in self.messages.items() if q == record[1]]:
                 del self.messages[message_id]
+        elif kind == "s3-request":  # what one S3 request journaled (an object, then its metadata): all or none
+            for part in record[1]:
+                self.apply(part)
         elif kind == "s3":
             _, bucket, key, value, metadata = record
             if value is None:
@@ -682,13 +685,44 @@ def sqs_purge_queue(original: Callable) -> Callable:
     return purge_queue
 
 
+_s3_request = threading.local()
+
+
+def s3_request(original: Callable) -> Callable:
+    """S3Response.key_response / bucket_response: the records of one S3 request go to the journal as one, when it
+    ends. moto stores a PutObject's object, then sets its metadata (Content-Type): one record each let a kill -9
+    between them bring the object back without its Content-Type, which S3 never shows."""
+    def response(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _store is None or getattr(_s3_request, "records", None) is not None:  # not kept, or a nested call
+            return original(self, *args, **kwargs)
+        records: list[tuple] = []
+        _s3_request.records = records
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _s3_request.records = None
+            store = _store
+            if store is not None and records:  # what changed is journaled even if the request then failed
+                store.append(records[0] if len(records) == 1 else ("s3-request", records))
+
+    return response
+
+
+def _journal_s3(store: Store, record: tuple) -> None:
+    pending = getattr(_s3_request, "records", None)
+    if pending is None:
+        store.append(record)  # a call outside a request (the local cloud's own)
+    else:
+        pending.append(record)
+
+
 def s3_put_object(original: Callable) -> Callable:
     """S3Backend.put_object (PutObject, multipart completion): journal the object's bytes."""
     def put_object(self: Any, bucket_name: str, key_name: str, value: bytes, *args: Any, **kwargs: Any) -> Any:
         key = original(self, bucket_name, key_name, value, *args, **kwargs)
         store = _store
         if store is not None:
-            store.append(("s3", bucket_name, key_name, key.value, dict(key.metadata)))
+            _journal_s3(store, ("s3", bucket_name, key_name, key.value, dict(key.metadata)))
         return key
 
     return put_object
@@ -700,7 +734,7 @@ def s3_set_metadata(original: Callable) -> Callable:
         original(self, *args, **kwargs)
         store = _store
         if store is not None:
-            store.append(("s3-meta", self.bucket_name, self.name, dict(self.metadata)))
+            _journal_s3(store, ("s3-meta", self.bucket_name, self.name, dict(self.metadata)))
 
     return set_metadata
 
@@ -712,7 +746,7 @@ def s3_delete_object(original: Callable) -> Callable:
         if store is not None:
             bucket = self.buckets.get(bucket_name)
             if bucket is None or bucket.keys.get(key_name) is None:
-                store.append(("s3", bucket_name, key_name, None, None))
+                _journal_s3(store, ("s3", bucket_name, key_name, None, None))
         return result
 
     return delete_object

@@ -190,6 +190,33 @@ def test_a_crash_keeps_a_transaction_whole_or_not_at_all(tmp_path):
             cloud.stop()
 
 
+def test_a_crash_keeps_an_s3_object_with_its_content_type_or_not_at_all(tmp_path):
+    """moto stores a PutObject's bytes, then sets its metadata: one record each let a crash between them bring the
+    object back without its Content-Type. One request is one record: cut short, the object is not kept."""
+    state, crashed = tmp_path / "state", tmp_path / "crashed"
+    cloud = _start(state)
+    try:
+        s3, bucket = cloud.client("s3"), cloud.physical_id("Files")
+        s3.put_object(Bucket=bucket, Key="avatar.png", Body=b"\x89PNG", ContentType="image/png")
+        shutil.copytree(state, crashed)
+    finally:
+        cloud.stop()
+    (crashed / persistence.LOCK).unlink()
+    journal = sorted(crashed.glob("journal-*.log"))[-1]
+    records, length = persistence._read_records(journal)
+    assert records[-1][0] == "s3-request" and [r[0] for r in records[-1][1]] == ["s3", "s3-meta"]
+    with journal.open("r+b") as out:  # the crash came while the request's record was being written
+        out.truncate(length - 3)
+    for directory, expected in ((crashed, None), (state, "image/png")):
+        cloud = _start(directory)
+        try:
+            s3, bucket = cloud.client("s3"), cloud.physical_id("Files")
+            kept = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+            assert (s3.get_object(Bucket=bucket, Key="avatar.png")["ContentType"] if kept else None) == expected
+        finally:
+            cloud.stop()
+
+
 def test_writes_during_background_compactions_are_all_kept(tmp_path, monkeypatch):
     """A journal past its limit is folded into a snapshot while writes go on; a crash at any point after keeps
     every acknowledged write (here: the files as they are, copied while the cloud runs)."""
@@ -292,6 +319,13 @@ def test_the_moto_internals_the_journal_relies_on():
     assert "new_key.set_metadata(metadata)" in inspect.getsource(
         __import__("moto.s3.responses", fromlist=["S3Response"]).S3Response.put_object)
     assert list(inspect.signature(FakeKey.set_metadata).parameters)[:2] == ["self", "metadata"]
+    # every S3 request is answered by one of these two (key_dispatch, bucket_dispatch, ambiguous_response)
+    from moto.s3.responses import S3Response
+
+    assert "cls().key_response(" in inspect.getsource(S3Response.key_dispatch)
+    assert "cls().bucket_response(" in inspect.getsource(S3Response.bucket_dispatch)
+    ambiguous = inspect.getsource(S3Response.ambiguous_response)
+    assert "self.key_response(" in ambiguous and "self.bucket_response(" in ambiguous
 
 
 def test_every_persistence_patch_applies_and_reverts():

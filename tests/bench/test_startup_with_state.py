@@ -154,7 +154,8 @@ def test_startup_with_10000_stored_publishes_against_an_empty_state(tmp_path, re
     assert {run["items"] for run in runs["empty"]} == {0}
     for kind in ("snapshot", "journal"):
         assert all(run["items"] >= 3 * PUBLISHES for run in runs[kind]), runs[kind]
-    assert all(run["journal_records"] >= 3 * PUBLISHES for run in runs["journal"]), runs["journal"]
+    # ... and the journal's came from its records: one a BatchWriteItem (8 publishes' 24 items) or other request
+    assert all(run["journal_records"] >= PUBLISHES // 8 for run in runs["journal"]), runs["journal"]
 
     median = {kind: {"ready_seconds": round(statistics.median(r["ready_seconds"] for r in kind_runs), 2),
                      "restore_ms": statistics.median(r["restore_ms"] for r in kind_runs)}

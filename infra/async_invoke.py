@@ -11,6 +11,10 @@ As Lambda documents it (https://docs.aws.amazon.com/lambda/latest/dg/invocation-
 
 The retry settings and destinations are read from the emulator's EventInvokeConfig of the function at each event,
 so `put_function_event_invoke_config` at run time applies as on AWS.
+
+With durable state (infra/persistence.py), an accepted event is kept until it has finished: a restart, after a
+crash or a clean stop, queues the unfinished ones again (`resume`), as Lambda's queue keeps an event until it has
+run; one that was running then runs again.
 """
 from __future__ import annotations
 
@@ -41,9 +45,43 @@ def invoke_async(runtime: LambdaRuntime, name: str, event: Any) -> str:
     """Queue `event` for function `name` (raises ResourceNotFound at once); returns the request id."""
     spec = runtime.spec(name)
     request_id = ids.request_id()
-    threading.Thread(target=_deliver, args=(runtime, spec.name, event, request_id),
-                     name=f"lambda-async-{spec.name}", daemon=True).start()
+    _queue(runtime, spec.name, event, request_id, time.time())
     return request_id
+
+
+def resume(runtime: LambdaRuntime, events: dict[str, tuple[str, str, float]]) -> int:
+    """Queue again the events an earlier run accepted and had not finished (durable state keeps them, as Lambda's
+    queue keeps an event until it has run): same request id, their age counted from when they were first queued.
+    One that was running at a crash runs again (Lambda, too, may run an event more than once). How many."""
+    resumed = 0
+    for request_id, (name, event, queued_at) in events.items():
+        try:
+            runtime.spec(name)
+        except ResourceNotFound:
+            logger.warning("async event %s for %s dropped: the template no longer has the function", request_id, name)
+            continue
+        _queue(runtime, name, json.loads(event), request_id, queued_at)
+        resumed += 1
+    return resumed
+
+
+def _queue(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float) -> None:
+    from infra import persistence
+
+    store = persistence.store()
+    if store is not None:
+        store.lambda_event(request_id, (name, json.dumps(event), queued_at))
+    threading.Thread(target=_run, args=(runtime, name, event, request_id, queued_at, store),
+                     name=f"lambda-async-{name}", daemon=True).start()
+
+
+def _run(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float, store: Any) -> None:
+    try:
+        _deliver(runtime, name, event, request_id, time.monotonic() - max(0.0, time.time() - queued_at))
+    finally:
+        # finished, unless the local cloud stopped under it: then the state kept it for the next start
+        if store is not None and not runtime.closed:
+            store.lambda_event(request_id, None)
 
 
 def event_invoke_config(name: str, account_id: str = account.ACCOUNT_ID,
@@ -58,12 +96,15 @@ def event_invoke_config(name: str, account_id: str = account.ACCOUNT_ID,
     return dict(configs[0].config) if configs else {}
 
 
-def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str) -> None:
+def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued: float) -> None:
+    """Run the event until it succeeds, fails for good, or is too old (`queued`: time.monotonic() of its queueing)."""
     config = event_invoke_config(name, region=runtime.region)
     retries = int(config.get("MaximumRetryAttempts", DEFAULT_RETRIES))
     max_age = float(config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE))
-    queued = time.monotonic()
     attempts = 0
+    if time.monotonic() - queued > max_age:  # it waited out a stop of the local cloud
+        _failed(runtime, name, event, request_id, attempts, "EventAgeExceeded", None, config)
+        return
     while True:
         try:
             attempts += 1
@@ -76,7 +117,8 @@ def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str) -> 
             time.sleep(THROTTLE_DELAY)
             continue
         except ResourceNotFound as exc:
-            logger.warning("async event for %s dropped: %s", name, exc)
+            if not runtime.closed:
+                logger.warning("async event for %s dropped: %s", name, exc)
             return
         except FunctionError as exc:
             if attempts > retries:

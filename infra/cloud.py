@@ -361,8 +361,14 @@ class LocalCloud:
             raise CloudError(str(exc)) from None
 
     def _recover_after_restart(self) -> None:
-        """What an earlier run left unfinished: its sockets get $disconnect (1006); schedules tick once now."""
+        """What an earlier run left unfinished: its sockets get $disconnect (1006); its Lambda asynchronous events
+        are queued again; schedules tick once now."""
         store = self.store
+        if store.unfinished_events:
+            from infra.async_invoke import resume
+
+            resume(self.runtime, store.unfinished_events)
+            store.unfinished_events = {}
         for connection_id, info in list(store.orphans.items()):
             for gateway in self.websocket_gateways:
                 gateway.disconnect_orphan(connection_id, info)

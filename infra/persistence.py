@@ -7,6 +7,8 @@ Design (docs/local-cloud.md, "Persistence"): a snapshot plus a write-ahead journ
   ``persist-*`` patches of infra/moto_patches.py call this module *after* the request succeeded, before its
   answer leaves: the journal gets the new state of what the request touched (a DynamoDB item or its absence,
   an SQS message with its receive count and visibility deadline or its deletion, an S3 object, a sent mail).
+  Lambda's asynchronous events are journaled when accepted and when finished (infra/async_invoke.py); the next
+  start queues the unfinished ones again.
   Records are idempotent ("this key now is X"), so replaying them over a snapshot taken at any moment after
   the journal was started gives the state of the last record. What one request changed is one record (the
   items of a TransactWriteItems or a BatchWriteItem, an S3 object and its metadata): a crash keeps all or none.
@@ -83,6 +85,8 @@ class State:
         self.sent_count = 0
         self.sockets: dict[str, dict[str, Any]] = {}        # connection id -> what its $disconnect needs
         self.executions: dict[str, dict[str, Any]] = {}     # Step Functions execution ARN -> its description
+        #: Lambda asynchronous events accepted and not finished: request id -> (function, event JSON, queued at)
+        self.events: dict[str, tuple[str, str, float]] = {}
 
     # ------------------------------------------------------------------ journal records
     def apply(self, record: tuple) -> None:
@@ -121,6 +125,10 @@ class State:
         elif kind == "sfn":
             _, arn, fields = record
             self.executions[arn] = {**self.executions.get(arn, {}), **fields}
+        elif kind == "lambda+":
+            self.events[record[1]] = record[2]
+        elif kind == "lambda-":
+            self.events.pop(record[1], None)
         elif kind == "ws+":
             self.sockets[record[1]] = record[2]
         elif kind == "ws-":
@@ -135,7 +143,7 @@ class State:
 
     # ------------------------------------------------------------------ to and from moto
     @classmethod
-    def capture(cls, sockets: dict[str, dict[str, Any]]) -> State:
+    def capture(cls, sockets: dict[str, dict[str, Any]], events: dict[str, tuple[str, str, float]]) -> State:
         """The state of moto's backends now (the caller holds the locks that keep writes out)."""
         dynamodb, sqs, s3, ses = _backends()
         state = cls()
@@ -163,6 +171,7 @@ class State:
         state.sent = [pickle.dumps(m, pickle.HIGHEST_PROTOCOL) for m in ses.sent_messages]
         state.sent_count = ses.sent_message_count
         state.sockets = dict(sockets)
+        state.events = dict(events)
         return state
 
     def install(self) -> dict[str, int]:
@@ -316,6 +325,8 @@ class Store:
         self.journal_limit = JOURNAL_LIMIT if journal_limit is None else journal_limit
         self.sockets: dict[str, dict[str, Any]] = {}
         self.orphans: dict[str, dict[str, Any]] = {}  # sockets open when the previous run ended
+        self.events: dict[str, tuple[str, str, float]] = {}  # Lambda async events accepted, not finished
+        self.unfinished_events: dict[str, tuple[str, str, float]] = {}  # ... when the previous run ended
         self.restored: dict[str, int] = {}
         self._lock = threading.RLock()   # one record at a time; a snapshot holds it
         self._fd: int | None = None
@@ -337,6 +348,9 @@ class Store:
         self.restored = {**state.install(), "journal_records": replayed}
         self.orphans = dict(state.sockets)
         self.sockets = dict(state.sockets)
+        self.unfinished_events = dict(state.events)
+        self.events = dict(state.events)
+        self.restored["async_events"] = len(state.events)
         global _store
         _store = self
         moto_patches.apply_persistence()
@@ -402,6 +416,7 @@ class Store:
             if saved.get("format") != FORMAT:
                 raise StateError(f"{snapshot_path} is of another format; `notifyx reset` clears the state")
             state, first = saved["state"], saved["journal"]
+            state.__dict__.setdefault("events", {})  # a snapshot written before async events were kept
         replayed, tail = 0, 0
         self._journal_number = max(first, 1)
         for path in sorted(self.directory.glob("journal-*.log")):
@@ -430,7 +445,7 @@ class Store:
             if self._fd is not None:
                 os.close(self._fd)
             self._fd, self._written = fd, 0
-            state = State.capture(self.sockets)
+            state = State.capture(self.sockets, self.events)
             data = pickle.dumps({"format": FORMAT, "journal": self._journal_number, "state": state},
                                 pickle.HIGHEST_PROTOCOL)
         tmp = self.directory / (SNAPSHOT + ".tmp")
@@ -478,6 +493,17 @@ class Store:
             else:
                 self.sockets[connection_id] = info
                 self.append(("ws+", connection_id, info))
+
+    def lambda_event(self, request_id: str, event: tuple[str, str, float] | None) -> None:
+        """A Lambda asynchronous event was accepted ((function, event JSON, queued at, epoch seconds)) or has
+        finished (None: run, sent to its failure destinations, or dropped)."""
+        with self._lock:
+            if event is None:
+                if self.events.pop(request_id, None) is not None:
+                    self.append(("lambda-", request_id))
+            else:
+                self.events[request_id] = event
+                self.append(("lambda+", request_id, event))
 
     def forget_orphan(self, connection_id: str) -> None:
         """An orphaned socket got its $disconnect: it is not one any more."""

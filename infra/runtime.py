@@ -295,6 +295,8 @@ class LambdaRuntime:
         self.extra_environment: dict[str, str] = {}
         #: set by the local cloud when it embeds the emulator: ``sink(group, stream, events)`` (see LogShipper)
         self.log_sink: Any = None
+        #: closed: its functions are gone (an invoke answers ResourceNotFound), as when the local cloud stopped
+        self.closed = False
         _install_process_hooks()
 
     def base_environment(self) -> dict[str, str]:
@@ -355,6 +357,8 @@ class LambdaRuntime:
     # ------------------------------------------------------------------ invocation
     def invoke(self, name_or_arn: str, event: Any) -> Any:
         """Run the function with `event` (JSON round-tripped, as Lambda does) and return its JSON result."""
+        if self.closed:  # an asynchronous event's retry after the local cloud stopped
+            raise ResourceNotFound(f"Function not found: {name_or_arn} (the local cloud has stopped)")
         fn = self._lookup(name_or_arn)
         observer = self.observer
         if fn.slots is None and fn.spec.reserved_concurrency == 0:
@@ -531,6 +535,7 @@ class LambdaRuntime:
 
     def close(self) -> None:
         """Forget the handlers' modules (next runtime starts cold, re-reading its environment at import)."""
+        self.closed = True
         dirs = {f.spec.code_dir for f in self._functions.values()}
         dirs |= {Path(layer) for f in self._functions.values() for layer in f.spec.layers}
         for name, module in list(sys.modules.items()):

@@ -217,6 +217,45 @@ def test_a_crash_keeps_an_s3_object_with_its_content_type_or_not_at_all(tmp_path
             cloud.stop()
 
 
+def test_an_async_event_accepted_before_a_crash_runs_after_the_restart(tmp_path):
+    """Lambda keeps an accepted asynchronous event (202) until it has run, up to its maximum age: durable state
+    keeps the events not finished at a crash (or a clean stop) and the next start queues them again. The event
+    here was running when the state was copied (a kill -9 then): it runs again, as Lambda may run one twice."""
+    state, crashed = tmp_path / "state", tmp_path / "crashed"
+    cloud = LocalCloud(APP, static_dir=None, sandboxes="process", state_dir=state).start()
+    try:
+        answer = cloud.client("lambda").invoke(FunctionName=cloud.physical_id("Later"), InvocationType="Event",
+                                               Payload=json.dumps({"id": "later", "seconds": 3}).encode())
+        assert answer["StatusCode"] == 202
+        shutil.copytree(state, crashed)  # the crash: the event is running
+        assert list(cloud.store.events.values())[0][0] == cloud.physical_id("Later")
+    finally:
+        cloud.stop()  # stops its sandbox: the event never wrote its item
+    (crashed / persistence.LOCK).unlink()
+    for directory in (crashed, state):  # after the crash, then after the clean stop (its snapshot keeps it too)
+        cloud = LocalCloud(APP, static_dir=None, sandboxes="process", state_dir=directory).start()
+        try:
+            assert cloud.store.restored["async_events"] == 1
+            ddb, counters = cloud.client("dynamodb"), cloud.physical_id("Counters")
+            assert "Item" not in ddb.get_item(TableName=counters, Key={"id": {"S": "later"}})
+            deadline = time.monotonic() + 30
+            while "Item" not in ddb.get_item(TableName=counters, Key={"id": {"S": "later"}}):
+                assert time.monotonic() < deadline, "the event accepted before the crash never ran"
+                time.sleep(0.2)
+            for _ in range(50):  # ... and once it has, it is no longer kept
+                if not cloud.store.events:
+                    break
+                time.sleep(0.1)
+            assert not cloud.store.events
+        finally:
+            cloud.stop()
+    cloud = LocalCloud(APP, static_dir=None, sandboxes="process", state_dir=state).start()
+    try:
+        assert cloud.store.restored["async_events"] == 0
+    finally:
+        cloud.stop()
+
+
 def test_writes_during_background_compactions_are_all_kept(tmp_path, monkeypatch):
     """A journal past its limit is folded into a snapshot while writes go on; a crash at any point after keeps
     every acknowledged write (here: the files as they are, copied while the cloud runs)."""

@@ -158,6 +158,17 @@ def test_state_survives_a_crash_and_a_clean_stop(tmp_path):
     assert not moto_patches.PERSISTENCE_PATCHES[0].applied
 
 
+def _cut_inside_the_last_record(crashed: Path) -> tuple:
+    """A copy of a running cloud's state directory made as a crash while its last journal record was being
+    written leaves it (the record cut 3 bytes short); that record, as it was whole."""
+    (crashed / persistence.LOCK).unlink()
+    journal = sorted(crashed.glob("journal-*.log"))[-1]
+    records, length = persistence._read_records(journal)
+    with journal.open("r+b") as out:
+        out.truncate(length - 3)
+    return records[-1]
+
+
 def test_a_crash_keeps_a_transaction_whole_or_not_at_all(tmp_path):
     """The fault suite's kill -9 once fell between two items of a counter's commit (TransactWriteItems): the
     reservation came back committed and the total not. A request's items are one record: cut short, none is kept."""
@@ -173,12 +184,8 @@ def test_a_crash_keeps_a_transaction_whole_or_not_at_all(tmp_path):
         shutil.copytree(state, crashed)
     finally:
         cloud.stop()
-    (crashed / persistence.LOCK).unlink()
-    journal = sorted(crashed.glob("journal-*.log"))[-1]
-    records, length = persistence._read_records(journal)
-    assert records[-1][0] == "ddb-request" and len(records[-1][1]) == 2
-    with journal.open("r+b") as out:  # the crash came while the transaction's record was being written
-        out.truncate(length - 3)
+    last = _cut_inside_the_last_record(crashed)
+    assert last[0] == "ddb-request" and len(last[1]) == 2
     for directory, expected in ((crashed, ({"N": "1"}, None)), (state, ({"N": "2"}, {"S": "committed"}))):
         cloud = _start(directory)
         try:
@@ -201,12 +208,8 @@ def test_a_crash_keeps_an_s3_object_with_its_content_type_or_not_at_all(tmp_path
         shutil.copytree(state, crashed)
     finally:
         cloud.stop()
-    (crashed / persistence.LOCK).unlink()
-    journal = sorted(crashed.glob("journal-*.log"))[-1]
-    records, length = persistence._read_records(journal)
-    assert records[-1][0] == "s3-request" and [r[0] for r in records[-1][1]] == ["s3", "s3-meta"]
-    with journal.open("r+b") as out:  # the crash came while the request's record was being written
-        out.truncate(length - 3)
+    last = _cut_inside_the_last_record(crashed)
+    assert last[0] == "s3-request" and [r[0] for r in last[1]] == ["s3", "s3-meta"]
     for directory, expected in ((crashed, None), (state, "image/png")):
         cloud = _start(directory)
         try:

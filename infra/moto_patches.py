@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.ids import request_id
-from infra.runtime import LambdaRuntime, ResourceNotFound
+from infra.runtime import REQUEST_TOO_LARGE, LambdaRuntime, ResourceNotFound, payload_too_large
 
 logger = logging.getLogger("notifyx.moto_patches")
 
@@ -218,10 +218,16 @@ def _sns_publish(self: Any, original: Callable[..., Any], message: str, message_
     return None
 
 
-# --------------------------------------------------------------------------- Event invokes over HTTP are async
+# ------------------------------------------- Event invokes over HTTP are async; a too large request is refused
 def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str, qualifier: str | None, body: Any,
                     headers: Any, response_headers: dict[str, str]) -> Any:
     runtime = _runtime
+    if headers.get("X-Amz-Invocation-Type", "RequestResponse") == "RequestResponse" and payload_too_large(body):
+        from moto.core.exceptions import JsonRESTError
+
+        refused = JsonRESTError("RequestEntityTooLargeException", REQUEST_TOO_LARGE)
+        refused.code = 413
+        raise refused
     if runtime is None or qualifier or headers.get("X-Amz-Invocation-Type") != "Event":
         return original(self, function_name, qualifier, body, headers, response_headers)
     from infra.async_invoke import invoke_async
@@ -294,7 +300,8 @@ PATCHES = (
     Replacement("lambda-event-invoke", _owner("moto.awslambda.models", "LambdaBackend"), "invoke",
                 _calling(_backend_invoke),
                 "moto runs InvocationType=Event synchronously, once; Lambda queues it (202 at once) and retries it "
-                "(requests from other processes reach moto; this process's are answered by the runtime)"),
+                "(requests from other processes reach moto; this process's are answered by the runtime); a "
+                "synchronous payload over Lambda's 6 MB request limit is refused with 413, as on AWS"),
     Replacement("websocket-api-endpoint", _owner("moto.apigatewayv2.models", "Api"), "__init__", _calling(_api_init),
                 "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://"),
     *(Replacement(f"ses-faults-{op}", _owner("moto.ses.models", "SESBackend"), op, _ses_faults,

@@ -48,6 +48,8 @@ ACCOUNT_ID = account.ACCOUNT_ID
 SANDBOX_KINDS = ("process", "thread")
 #: Lambda's limit on a function's response (a synchronous invocation's payload), in bytes
 MAX_RESPONSE_BYTES = 6_291_556
+#: ... and on a synchronous Invoke's request payload: over it, 413 RequestEntityTooLargeException
+MAX_REQUEST_BYTES = 6_291_456
 
 
 class LambdaError(Exception):
@@ -563,6 +565,14 @@ class LambdaRuntime:
             return json.dumps(exc.payload()).encode(), True
 
 
+REQUEST_TOO_LARGE = f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+
+
+def payload_too_large(body: Any) -> bool:
+    """Whether a synchronous Invoke's payload is over Lambda's request limit (AWS answers 413)."""
+    return len(body.encode() if isinstance(body, str) else body or b"") > MAX_REQUEST_BYTES
+
+
 def _within_limit(payload: str) -> str:
     """A handler's result (JSON, ASCII: one character a byte), or Lambda's error for one over its response limit
     (the function ran; its caller gets the error, an API Gateway client a 502)."""
@@ -777,6 +787,9 @@ def _answer_invoke(request: Any) -> Any:
     body = request.body or b"{}"
     if hasattr(body, "read"):
         body = body.read()
+    if invocation_type == "RequestResponse" and payload_too_large(body):
+        return _raw_response(request.url, 413, {"x-amzn-errortype": "RequestEntityTooLargeException"},
+                             json.dumps({"Type": "User", "Message": REQUEST_TOO_LARGE}).encode())
     try:
         event = json.loads(body or b"{}")
     except ValueError:

@@ -91,11 +91,16 @@ class State:
     # ------------------------------------------------------------------ journal records
     def apply(self, record: tuple) -> None:
         kind = record[0]
-        if kind == "ddb":
-            self._apply_item(*record[1:])
-        elif kind == "ddb-request":  # the items one request wrote (a transaction's): all of them or none
-            for item in record[1]:
-                self._apply_item(*item)
+        if kind == "request":  # the records of one request (a transaction's items): all of them or none
+            for part in record[1]:
+                self.apply(part)
+        elif kind == "ddb":
+            _, table, hash_key, range_key, attrs = record
+            items = self.items.setdefault(table, {})
+            if attrs is None:
+                items.pop((hash_key, range_key), None)
+            else:
+                items[(hash_key, range_key)] = attrs
         elif kind == "sqs":
             _, message_id, queue, message = record
             if queue is None:
@@ -105,9 +110,6 @@ class State:
         elif kind == "sqs-purge":
             for message_id in [m for m, (q, _) in self.messages.items() if q == record[1]]:
                 del self.messages[message_id]
-        elif kind == "s3-request":  # what one S3 request journaled (an object, then its metadata): all or none
-            for part in record[1]:
-                self.apply(part)
         elif kind == "s3":
             _, bucket, key, value, metadata = record
             if value is None:
@@ -133,13 +135,6 @@ class State:
             self.sockets[record[1]] = record[2]
         elif kind == "ws-":
             self.sockets.pop(record[1], None)
-
-    def _apply_item(self, table: str, hash_key: Any, range_key: Any, attrs: dict[str, Any] | None) -> None:
-        items = self.items.setdefault(table, {})
-        if attrs is None:
-            items.pop((hash_key, range_key), None)
-        else:
-            items[(hash_key, range_key)] = attrs
 
     # ------------------------------------------------------------------ to and from moto
     @classmethod
@@ -484,6 +479,11 @@ class Store:
             if self._written > self.journal_limit:
                 self._compact_later()
 
+    def append_request(self, records: list[tuple]) -> None:
+        """What one request changed, as one record (a crash keeps all of it or none)."""
+        if records:
+            self.append(records[0] if len(records) == 1 else ("request", records))
+
     def websocket_session(self, connection_id: str, info: dict[str, Any] | None) -> None:
         """A WebSocket connection was accepted (info: what its $disconnect needs) or ended (None)."""
         with self._lock:
@@ -618,7 +618,7 @@ def _journal_items(store: Store, backend: Any, body: dict[str, Any], operation: 
     total not), which DynamoDB never shows."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    items = []
+    records = []
     for table_name, source in _dynamodb_keys(body, operation):
         table = backend.tables.get(table_name)
         if table is None:
@@ -628,12 +628,9 @@ def _journal_items(store: Store, backend: Any, body: dict[str, Any], operation: 
         found = table.items.get(hash_key)
         if range_key is not None and found is not None:
             found = found.get(range_key)
-        items.append((table_name, _plain(hash_key), _plain(range_key) if range_key is not None else None,
-                      _plain_attrs(found.attrs) if found is not None else None))
-    if len(items) == 1:
-        store.append(("ddb", *items[0]))
-    elif items:
-        store.append(("ddb-request", items))
+        records.append(("ddb", table_name, _plain(hash_key), _plain(range_key) if range_key is not None else None,
+                        _plain_attrs(found.attrs) if found is not None else None))
+    store.append_request(records)
 
 
 def _record_message(store: Store, queue: Any, message: Any) -> None:
@@ -728,8 +725,8 @@ def s3_request(original: Callable) -> Callable:
         finally:
             _s3_request.records = None
             store = _store
-            if store is not None and records:  # what changed is journaled even if the request then failed
-                store.append(records[0] if len(records) == 1 else ("s3-request", records))
+            if store is not None:  # what changed is journaled even if the request then failed
+                store.append_request(records)
 
     return response
 

@@ -53,7 +53,7 @@ def authenticate(email, password) -> User:
     try:
         user = User.get(email, consistent_read=True)
     except User.DoesNotExist:
-        passwords.check_password(password, passwords.DECOY_HASH)
+        passwords.check_decoy(password)
         raise AppError("unauthorized", "wrong email or password") from None
     now = clock.now()
     if user.locked_until and user.locked_until > now:

@@ -20,7 +20,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(ROOT / "template.yaml", static_dir=ROOT / "client" / "web") as running:
+    # passwords hash at the template's lowest cost, as in tests/e2e (every test signs users up)
+    with LocalCloud(ROOT / "template.yaml", static_dir=ROOT / "client" / "web",
+                    parameters={"PasswordHashCost": "10"}) as running:
         yield running
 
 

@@ -31,13 +31,16 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 PASSWORD = "correct horse battery"
 EXTERNAL = os.environ.get("NOTIFYX_ENDPOINTS")
-# the shared cloud runs the template's defaults, with one exception locally: the two-phase commit's prepare and
+# the shared cloud runs the template's defaults, with two exceptions locally. The two-phase commit's prepare and
 # commit steps get 30 s instead of 5. `make test` runs two local clouds at once on 2 cores, and a burst of 20
 # publishes (test_notifications.py) cold-starts ~60 sandboxes (20 gateway, ~17 persist service, ~15 persist and ~8
 # counter participants: Lambda's one invocation per sandbox), which AWS starts side by side on its own machines and
 # this machine one after another. A participant's first invocation past 5 s voted NO: "the publish was rolled back
 # (unavailable)" failed a clean-clone run on 6 December. Tests needing other parameters use cloud_with(...).
-DEFAULT_PARAMETERS: dict[str, str] = {} if EXTERNAL else {"PrepareTimeoutSeconds": "30", "CommitTimeoutSeconds": "30"}
+# The suite signs up hundreds of users (two scrypt hashes each): its local clouds hash at the template's lowest
+# PasswordHashCost, 10 (~3 ms a hash, ~50 ms at the default 14); tests/unit checks that the parameter sets the cost.
+DEFAULT_PARAMETERS: dict[str, str] = {} if EXTERNAL else {
+    "PrepareTimeoutSeconds": "30", "CommitTimeoutSeconds": "30", "PasswordHashCost": "10"}
 
 
 def pytest_collection_modifyitems(items):

@@ -16,6 +16,10 @@ os.environ.pop("AWS_ENDPOINT_URL", None)  # a leftover local-cloud endpoint woul
 
 from tables import parameter_environment  # noqa: E402 - tests/unit is on sys.path (rootdir conftest)
 
+# scrypt at the template's lowest PasswordHashCost (~3 ms a hash instead of ~50): tests hash hundreds of passwords,
+# and test_auth checks that the parameter sets the cost
+os.environ.setdefault("PASSWORD_HASH_COST", "10")
+
 for name, value in parameter_environment().items():  # the tunables template.yaml gives every function
     os.environ.setdefault(name, value)
 
@@ -76,3 +80,18 @@ def api_gateway_authorizer(monkeypatch):
     from cloudmap import install_authorizer
 
     yield from install_authorizer(monkeypatch)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def models_parsed_once():
+    """moto's mock_aws gives each test a new boto3 session, and botocore's loader would parse every model file again
+    for it (~40% of this suite's CPU): the local cloud's fenced botocore-shared-models patches keep one parsed copy
+    per process, as a Lambda sandbox keeps its loader between invocations."""
+    from infra import moto_patches
+
+    shared = [patch for patch in moto_patches.BOTOCORE_PATCHES if patch.name.startswith("botocore-shared-models-")]
+    for patch in shared:
+        patch.apply()
+    yield
+    for patch in shared:
+        patch.revert()

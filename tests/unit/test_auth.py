@@ -102,6 +102,41 @@ def test_same_password_gets_different_salts(client):
     assert hashes[0] != hashes[1]
 
 
+def stored_hash(email="ada@example.com"):
+    return boto3.client("dynamodb").get_item(TableName=physical_name("UsersTable"),
+                                             Key={"email": {"S": email}})["Item"]["password"]["S"]
+
+
+def test_the_hash_cost_comes_from_the_template_parameter_and_old_hashes_keep_working(client, monkeypatch):
+    from core import config
+
+    monkeypatch.setenv("PASSWORD_HASH_COST", "11")
+    config.forget()
+    register(client, "old@example.com")
+    assert stored_hash("old@example.com").startswith(f"scrypt${2**11}$8$1$")
+    monkeypatch.setenv("PASSWORD_HASH_COST", "12")  # raised: new passwords get the new cost
+    config.forget()
+    register(client, "new@example.com")
+    assert stored_hash("new@example.com").startswith(f"scrypt${2**12}$8$1$")
+    for email in ("old@example.com", "new@example.com"):  # each checked at its own stored parameters
+        assert login(client, email)[0] == 200
+        assert error_code(login(client, email, PASSWORD + "x")) == (401, "unauthorized")
+
+
+def test_an_unknown_email_costs_one_check_at_the_current_cost_like_a_wrong_password(client, monkeypatch):
+    import hashlib
+
+    from auth import passwords
+
+    register(client)
+    costs = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(passwords.hashlib, "scrypt", lambda *a, **kw: costs.append(kw["n"]) or real(*a, **kw))
+    assert error_code(login(client, "nobody@example.com")) == (401, "unauthorized")
+    assert error_code(login(client, "ada@example.com", PASSWORD + "x")) == (401, "unauthorized")
+    assert costs == [passwords.cost(), passwords.cost()]
+
+
 def test_taken_email_is_a_conflict(client):
     register(client)
     assert error_code(register(client, "ADA@example.com")) == (409, "conflict")

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.ids import request_id
-from infra.runtime import REQUEST_TOO_LARGE, LambdaRuntime, ResourceNotFound, payload_too_large
+from infra.runtime import LambdaRuntime, ResourceNotFound, payload_too_large
 
 logger = logging.getLogger("notifyx.moto_patches")
 
@@ -222,10 +222,11 @@ def _sns_publish(self: Any, original: Callable[..., Any], message: str, message_
 def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str, qualifier: str | None, body: Any,
                     headers: Any, response_headers: dict[str, str]) -> Any:
     runtime = _runtime
-    if headers.get("X-Amz-Invocation-Type", "RequestResponse") == "RequestResponse" and payload_too_large(body):
+    too_large = payload_too_large(body, headers.get("X-Amz-Invocation-Type", "RequestResponse"))
+    if too_large:
         from moto.core.exceptions import JsonRESTError
 
-        refused = JsonRESTError("RequestEntityTooLargeException", REQUEST_TOO_LARGE)
+        refused = JsonRESTError("RequestEntityTooLargeException", too_large)
         refused.code = 413
         raise refused
     if runtime is None or qualifier or headers.get("X-Amz-Invocation-Type") != "Event":

@@ -48,8 +48,9 @@ ACCOUNT_ID = account.ACCOUNT_ID
 SANDBOX_KINDS = ("process", "thread")
 #: Lambda's limit on a function's response (a synchronous invocation's payload), in bytes
 MAX_RESPONSE_BYTES = 6_291_556
-#: ... and on a synchronous Invoke's request payload: over it, 413 RequestEntityTooLargeException
-MAX_REQUEST_BYTES = 6_291_456
+#: ... and on an Invoke's request payload, by invocation type (the asynchronous one is 1 MB since AWS raised it from
+#: 256 KB in 2025): over it, 413 RequestEntityTooLargeException
+MAX_REQUEST_BYTES = {"RequestResponse": 6_291_456, "Event": 1_048_576}
 
 
 class LambdaError(Exception):
@@ -565,12 +566,13 @@ class LambdaRuntime:
             return json.dumps(exc.payload()).encode(), True
 
 
-REQUEST_TOO_LARGE = f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-
-
-def payload_too_large(body: Any) -> bool:
-    """Whether a synchronous Invoke's payload is over Lambda's request limit (AWS answers 413)."""
-    return len(body.encode() if isinstance(body, str) else body or b"") > MAX_REQUEST_BYTES
+def payload_too_large(body: Any, invocation_type: str) -> str | None:
+    """Lambda's message when an Invoke's payload is over the request limit of its invocation type (AWS answers 413
+    RequestEntityTooLargeException), else None."""
+    limit = MAX_REQUEST_BYTES.get(invocation_type)
+    if limit is None or len(body.encode() if isinstance(body, str) else body or b"") <= limit:
+        return None
+    return f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
 
 
 def _within_limit(payload: str) -> str:
@@ -787,9 +789,10 @@ def _answer_invoke(request: Any) -> Any:
     body = request.body or b"{}"
     if hasattr(body, "read"):
         body = body.read()
-    if invocation_type == "RequestResponse" and payload_too_large(body):
+    too_large = payload_too_large(body, invocation_type)
+    if too_large:
         return _raw_response(request.url, 413, {"x-amzn-errortype": "RequestEntityTooLargeException"},
-                             json.dumps({"Type": "User", "Message": REQUEST_TOO_LARGE}).encode())
+                             json.dumps({"Type": "User", "Message": too_large}).encode())
     try:
         event = json.loads(body or b"{}")
     except ValueError:

@@ -138,9 +138,12 @@ def test_a_result_over_lambda_s_6_mb_response_limit_is_the_function_s_error(clou
     assert answer["payload"]["errorType"] == "Function.ResponseSizeTooLarge"
 
 
-def test_a_synchronous_invoke_over_lambda_s_6_mb_request_limit_is_refused_with_413(cloud):
-    """Lambda refuses a synchronous Invoke whose payload is over 6,291,456 bytes (413 RequestEntityTooLargeException)
-    before running anything; at the limit it runs. Over boto3 in this process and over HTTP from another alike."""
+@pytest.mark.parametrize("invocation_type, limit, answered", [("RequestResponse", 6_291_456, 200),
+                                                            ("Event", 1_048_576, 202)])
+def test_an_invoke_over_lambda_s_request_limit_is_refused_with_413(cloud, invocation_type, limit, answered):
+    """Lambda refuses an Invoke whose payload is over 6,291,456 bytes (synchronous) or 1 MB (asynchronous) with 413
+    RequestEntityTooLargeException, before running anything; at the limit it runs. Over boto3 in this process and
+    over HTTP from another alike."""
     import json
     import urllib.error
     import urllib.request
@@ -149,6 +152,8 @@ def test_a_synchronous_invoke_over_lambda_s_6_mb_request_limit_is_refused_with_4
     from botocore.exceptions import ClientError
 
     from infra.runtime import MAX_REQUEST_BYTES
+
+    assert MAX_REQUEST_BYTES[invocation_type] == limit
 
     def payload(size: int) -> bytes:
         body = json.dumps({"pad": ""}).encode()
@@ -159,21 +164,27 @@ def test_a_synchronous_invoke_over_lambda_s_6_mb_request_limit_is_refused_with_4
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     invocations = cloud.runtime.stats()[name]["invocations"]
     with pytest.raises(ClientError) as refused:
-        lam.invoke(FunctionName=name, Payload=payload(MAX_REQUEST_BYTES + 1))
+        lam.invoke(FunctionName=name, InvocationType=invocation_type, Payload=payload(limit + 1))
     assert refused.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
     signed = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, "
               "Signature=x")
     request = urllib.request.Request(f"{cloud.aws_endpoint}/2015-03-31/functions/{name}/invocations",
-                                     data=payload(MAX_REQUEST_BYTES + 1), method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": signed})
+                                     data=payload(limit + 1), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": signed,
+                                              "X-Amz-Invocation-Type": invocation_type})
     with pytest.raises(urllib.error.HTTPError) as over_http:
         urllib.request.urlopen(request, timeout=30)  # noqa: S310 - the test's own emulator
     assert over_http.value.code == 413
     assert over_http.value.headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
-    assert "Request must be smaller than 6291456 bytes" in over_http.value.read().decode()
+    assert f"Request must be smaller than {limit} bytes" in over_http.value.read().decode()
     assert cloud.runtime.stats()[name]["invocations"] == invocations  # nothing ran
-    assert lam.invoke(FunctionName=name, Payload=payload(MAX_REQUEST_BYTES))["StatusCode"] == 200
+    assert lam.invoke(FunctionName=name, InvocationType=invocation_type,
+                      Payload=payload(limit))["StatusCode"] == answered
+    deadline = time.monotonic() + 30  # an asynchronous one runs after its 202
+    while cloud.runtime.stats()[name]["invocations"] == invocations and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cloud.runtime.stats()[name]["invocations"] == invocations + 1
 
 
 def test_a_sandbox_s_output_reaches_cloudwatch_logs_with_lambda_s_lines(cloud):

@@ -18,11 +18,20 @@ class EmulatorError(Exception):
     """The emulator cannot start."""
 
 
+#: Lambda's Invoke and InvokeAsync: the body is the event, whatever Content-Type the request says
+_INVOKE_PATH = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?|/2014-11-13/functions/[^/]+/invoke-async/?")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _refuse_browsers(server: object) -> None:
     """No web page may call the emulator: it checks no signature, so a page could write any table.
 
     moto's server reflects any Origin and answers CORS preflights; every request a browser sends cross-origin
     carries an Origin header (SDKs and CLIs never do), so those are refused with 403 before moto sees them.
+
+    Also: Lambda takes an Invoke's body as the event whatever its Content-Type, but werkzeug parses a form type's
+    body into form fields and moto then sees none (404, nothing run): ``curl --aws-sigv4 ... -d '{...}'`` sends
+    ``application/x-www-form-urlencoded``. An Invoke's form type is not passed on, so the body reaches moto as sent.
     """
     wsgi = getattr(server, "_server", None)  # moto's ThreadedMotoServer keeps its werkzeug server here
     if wsgi is None or not hasattr(wsgi, "app"):
@@ -33,6 +42,9 @@ def _refuse_browsers(server: object) -> None:
         if "HTTP_ORIGIN" in environ:
             start_response("403 Forbidden", [("Content-Type", "application/json")])
             return [b'{"message": "requests from web pages are refused"}']
+        if environ.get("CONTENT_TYPE", "").startswith(_FORM_TYPES) and _INVOKE_PATH.fullmatch(
+                environ.get("PATH_INFO", "")):
+            environ["CONTENT_TYPE"] = "application/octet-stream"
         return app(environ, start_response)
 
     wsgi.app = guarded

@@ -76,6 +76,33 @@ def test_in_process_and_http_invoke_answer_the_same(cloud):
     assert "FunctionError" not in fast and "FunctionError" not in slow
 
 
+def test_an_invoke_s_body_is_its_event_whatever_its_content_type(cloud):
+    """Lambda reads an Invoke's body as the event whatever Content-Type it has; `curl --aws-sigv4 ... -d` sends
+    application/x-www-form-urlencoded, which werkzeug parsed into form fields (moto answered 404, nothing ran)."""
+    import urllib.request
+
+    signed = "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x"
+    url = f"{cloud.aws_endpoint}/2015-03-31/functions/notifyx-Echo/invocations"
+    for content_type in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                         "text/plain"):
+        request = urllib.request.Request(url, data=b'{"a": "b+c&d=e"}', method="POST",
+                                         headers={"Content-Type": content_type, "Authorization": signed})
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own emulator
+            assert answer.status == 200, content_type
+            assert json.loads(answer.read())["event"] == {"a": "b+c&d=e"}, content_type
+    before = cloud.runtime.stats()["notifyx-Count"]["invocations"]
+    request = urllib.request.Request(f"{cloud.aws_endpoint}/2014-11-13/functions/notifyx-Count/invoke-async/",
+                                     data=b'{"n": 1}', method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              "Authorization": signed})
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own emulator
+        assert answer.status == 202
+    deadline = time.monotonic() + 10
+    while cloud.runtime.stats()["notifyx-Count"]["invocations"] == before:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_timeout_through_boto3(cloud):
     with over_http(cloud):
         response = http_client(cloud, "lambda").invoke(FunctionName="notifyx-Slow", Payload=b'{"seconds": 3}')

@@ -180,5 +180,8 @@ def test_parameters_are_validated_against_the_template():
         Deployer(expanded, "http://127.0.0.1:1", parameters={"MailMaxConcurrency": "1"})
     with pytest.raises(TemplateError, match="unknown parameter"):
         Deployer(expanded, "http://127.0.0.1:1", parameters={"Nope": "1"})
+    for cost in ("9", "17", "14.5"):  # scrypt's N = 2**cost: a whole number the auth function's memory affords
+        with pytest.raises(TemplateError, match=f"PasswordHashCost={cost} is not one of"):
+            Deployer(expanded, "http://127.0.0.1:1", parameters={"PasswordHashCost": cost})
     assert Deployer(expanded, "http://127.0.0.1:1",
                     parameters={"PrepareTimeoutSeconds": "2"}).stack.parameters["PrepareTimeoutSeconds"] == "2"

@@ -1471,6 +1471,50 @@ def _expired_iterator_error(original: Callable) -> Callable:
     return get_records
 
 
+# --------------------------------------------- StopExecution right after StartExecution
+#: how long a StopExecution waits at most for a just-started execution to enter its first state
+STOP_WAITS_FOR_START_SECONDS = 5.0
+
+
+def _stop_once_started(self: Any, original: Callable, stop_date: Any, error: Any, cause: Any) -> None:
+    """moto's ExecutionWorker makes its environment in the execution's thread, the environment takes a stop only
+    once its program runs, and a program stopped before its loop began ended with no ExecutionAborted event: a
+    StopExecution right after StartExecution failed with AttributeError (a 500), was dropped (the execution ran
+    on), or left a history without its end. The stop waits (milliseconds: the thread is started) until the
+    execution has entered its first state, then stops it: ABORTED, its history ending in ExecutionAborted."""
+    deadline = time.monotonic() + STOP_WAITS_FOR_START_SECONDS
+    while time.monotonic() < deadline and not _entered_first_state(self.env):
+        time.sleep(0.001)
+    if self.env is not None:
+        original(self, stop_date=stop_date, error=error, cause=cause)
+
+
+def _entered_first_state(env: Any) -> bool:
+    """Whether the execution's history has an event after ExecutionStarted (its first state's StateEntered), or
+    is a finished execution's (_FinishedHistory)."""
+    if env is None:
+        return False
+    events = getattr(env.event_manager, "_history_event_list", None)
+    return events is None or len(events) >= 2
+
+
+#: how long a Wait state sleeps at most before it looks again whether its execution was stopped
+WAIT_STOP_CHECK_SECONDS = 1.0
+
+
+def _wait_noticing_a_stop(self: Any, original: Callable, env: Any, wait_seconds: Any) -> None:
+    """moto's Wait state slept on the environment's program_state_event, which a stop sets and clears at once: a
+    stop that came before the sleep began was missed, and the stopped execution stayed RUNNING for the whole
+    Seconds. This one sleeps until the time is up or the execution is no longer running, and looks again at least
+    every WAIT_STOP_CHECK_SECONDS (a missed wake-up costs at most that)."""
+    deadline = time.monotonic() + wait_seconds
+    while env.is_running():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        env.program_state_event.wait(min(remaining, WAIT_STOP_CHECK_SECONDS))
+
+
 EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-start-sync-execution", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
                 "start_sync_execution", lambda _: _start_sync_execution_response,
@@ -1534,6 +1578,14 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-describe-newest-first", _owner("moto.stepfunctions.models", "StepFunctionBackend"),
                 "describe_execution", _newest_first,
           "DescribeExecution scanned the state machine's executions from the oldest"),
+    Replacement("sfn-stop-right-after-start",
+                _owner("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker"), "stop",
+                _calling(_stop_once_started),
+          "a StopExecution right after StartExecution failed (500) or was dropped, and the execution ran on"),
+    Replacement("sfn-wait-notices-a-stop",
+                _owner("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
+                       "WaitFunction"), "_wait_interval", _calling(_wait_noticing_a_stop),
+          "a Wait state missed a stop that came before it began to sleep: the execution waited out its Seconds"),
     Replacement("dynamodb-stream-retention", _owner("moto.dynamodb.models.table", "StreamShard"),
                 "add", _bounded_stream,
           "a stream shard kept every record it was ever given"),

@@ -214,6 +214,34 @@ def test_async_invoke_is_accepted_and_runs_in_the_background(cloud):
         time.sleep(0.01)
 
 
+def test_an_execution_stopped_right_after_its_start_is_aborted(cloud):
+    """StopExecution right after StartExecution: moto failed it with a 500 when the execution's thread had not made
+    its environment yet, dropped it when its program had not begun, and a Wait state that began to sleep after the
+    stop waited out its Seconds; each left the execution RUNNING. On AWS it is ABORTED."""
+    sfn = cloud.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="hold-then-stop", roleArn="arn:aws:iam::123456789012:role/hold",
+        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}})
+    )["stateMachineArn"]
+    executions = []
+    for i in range(20):
+        executions.append(sfn.start_execution(stateMachineArn=machine, name=f"stop-{i}", input="{}")["executionArn"])
+        sfn.stop_execution(executionArn=executions[-1])
+    def ended(execution: str) -> tuple[str, list[str]]:
+        events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        return sfn.describe_execution(executionArn=execution)["status"], events[:1] + events[-1:]
+
+    deadline = time.monotonic() + 10  # well inside the Wait's 60 s: the stop ended them, not the Wait
+    outcomes = {}
+    while time.monotonic() < deadline:
+        outcomes = {execution: ended(execution) for execution in executions}
+        if all(outcome == ("ABORTED", ["ExecutionStarted", "ExecutionAborted"]) for outcome in outcomes.values()):
+            break
+        time.sleep(0.05)
+    assert all(outcome == ("ABORTED", ["ExecutionStarted", "ExecutionAborted"])
+               for outcome in outcomes.values()), outcomes
+
+
 def test_calls_of_another_region_are_answered_from_that_region(cloud):
     """A handler's client of eu-west-1 (DynamoDB: answered at before-call) and this process's (CloudWatch Logs:
     answered at before-send) reach that region's resources, as over HTTP, where the signature's credential scope

@@ -494,3 +494,32 @@ def test_the_signed_region_is_read_by_moto_s_helper():
               "SignedHeaders=host;x-amz-date, Signature=abc")
     assert extract_region_from_aws_authorization(header) == "eu-west-1"
     assert extract_region_from_aws_authorization("Bearer token") is None
+
+
+def test_an_execution_takes_a_stop_only_once_its_program_runs_and_a_wait_sleeps_on_the_pulse():
+    """sfn-stop-right-after-start waits for what these show: the worker makes its environment in the execution's
+    thread, the environment takes a stop only while its program runs (its state is None until Program.eval names
+    the first state), a program stopped before its loop began is pruned (no ExecutionAborted), its history is the
+    event manager's _history_event_list, and stop() sets the stop on the environment. sfn-wait-notices-a-stop
+    replaces a Wait state's sleep on program_state_event, which a stop sets and clears at once."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    assert "self.env = self._get_evaluation_environment()" in inspect.getsource(ExecutionWorker._execution_logic)
+    assert "self.env.set_stop(stop_date=stop_date, cause=cause, error=error)" in inspect.getsource(
+        ExecutionWorker.stop)
+    assert list(inspect.signature(ExecutionWorker.stop).parameters) == ["self", "stop_date", "error", "cause"]
+    assert "self._program_state = None" in inspect.getsource(Environment.__init__)
+    set_stop = inspect.getsource(Environment.set_stop)
+    assert "if isinstance(self._program_state, ProgramRunning):" in set_stop
+    assert "self.program_state_event.set()\n                self.program_state_event.clear()" in set_stop
+    assert "env.next_state_name = self.start_at.start_at_name" in inspect.getsource(Program.eval)
+    assert "if env.is_running():" in inspect.getsource(EvalComponent.eval)
+    assert "while env.is_running():" in inspect.getsource(Program._eval_body)
+    assert "self._history_event_list.append(" in inspect.getsource(EventManager._publish_history_event)
+    assert "env.program_state_event.wait(wait_seconds)" in inspect.getsource(WaitFunction._wait_interval)
+    assert list(inspect.signature(WaitFunction._wait_interval).parameters) == ["self", "env", "wait_seconds"]

@@ -74,6 +74,21 @@ def atomic_moto_dynamodb():
     moto_patches.patch("dynamodb-atomic-requests").apply()
 
 
+@pytest.fixture
+def stoppable_moto_executions():
+    """StopExecution right after StartExecution stops the execution on AWS; moto's interpreter failed it (500),
+    dropped it, or slept through it in a Wait state, depending on its threads' timing: the local cloud's fenced
+    patches (sfn-stop-right-after-start, sfn-wait-notices-a-stop), here too."""
+    from infra import moto_patches
+
+    fixes = [moto_patches.patch("sfn-stop-right-after-start"), moto_patches.patch("sfn-wait-notices-a-stop")]
+    for fix in fixes:
+        fix.apply()
+    yield
+    for fix in fixes:
+        fix.revert()
+
+
 @pytest.fixture(autouse=True)
 def api_gateway_authorizer(monkeypatch):
     """Chalice's test client fronted by the template's REST TOKEN authorizer, as API Gateway fronts the routes."""

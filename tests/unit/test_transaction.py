@@ -444,7 +444,8 @@ def test_a_transaction_its_flow_finished_after_the_index_was_read_is_left_alone(
     assert record()["state"]["S"] == "committed"
 
 
-def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwise(resolution, monkeypatch):
+def test_a_flow_has_ended_when_its_execution_has_stopped_and_is_unknown_otherwise(resolution, monkeypatch,
+                                                                              stoppable_moto_executions):
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(
         name="publish", roleArn="arn:aws:iam::123456789012:role/publish",

@@ -27,14 +27,13 @@ import queue
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from infra import account, faults, ids
-from infra.sandbox_bootstrap import LambdaContext
+from infra.sandbox_bootstrap import LambdaContext, stack_trace
 from infra.template import cache_dir
 
 logger = logging.getLogger("notifyx.runtime")
@@ -431,11 +430,9 @@ class LambdaRuntime:
             except _MarshalError as exc:
                 outcome["error"] = FunctionError("Runtime.MarshalError", str(exc))
             except _ImportModuleError as exc:
-                outcome["error"] = FunctionError("Runtime.ImportModuleError", str(exc),
-                                                 traceback.format_exception(exc.__cause__)[1:])
+                outcome["error"] = FunctionError("Runtime.ImportModuleError", str(exc), stack_trace(exc.__cause__))
             except BaseException as exc:  # noqa: BLE001 - everything a handler raises is a function error
-                outcome["error"] = FunctionError(type(exc).__name__, str(exc),
-                                                 traceback.format_exception(exc)[1:])
+                outcome["error"] = FunctionError(type(exc).__name__, str(exc), stack_trace(exc))
             finally:
                 done.set()
 

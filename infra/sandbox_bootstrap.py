@@ -355,7 +355,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
                 init_error = {"errorType": "Runtime.ImportModuleError",
                               "errorMessage": f"Unable to import module '{spec['handler'].rpartition('.')[0]}': "
                                               f"{exc}",
-                              "stackTrace": traceback.format_exception(exc)[1:]}
+                              "stackTrace": stack_trace(exc)}
             reported_init = (time.perf_counter() - started) * 1000
             gc.freeze()  # the function's modules live as long as the sandbox
         if init_error is not None:
@@ -377,7 +377,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
                                                     f"exit status {exc.code}", "stackTrace": []}
         except BaseException as exc:  # noqa: BLE001 - everything a handler raises is a function error
             payload, error = None, {"errorType": type(exc).__name__, "errorMessage": str(exc),
-                                    "stackTrace": traceback.format_exception(exc)[1:]}
+                                    "stackTrace": stack_trace(exc)}
         sys.stdout.flush()
         channel.result(payload, error, reported_init, _drain(captured))
         if exiting:
@@ -391,6 +391,21 @@ def _drain(captured: list[str]) -> dict[str, Any]:
     text = "".join(captured)
     captured.clear()
     return {"lines": text.splitlines(), "max_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+
+
+#: the local cloud's own code: a handler's stack trace starts below its frames
+_EMULATOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def stack_trace(exc: BaseException) -> list[str]:
+    """A function error's ``stackTrace`` as Lambda's Python runtime gives it: the frames of the exception's traceback
+    from the first one outside the runtime's own code (the local cloud's here, Lambda's bootstrap.py there),
+    formatted by traceback.format_list; no "Traceback" header and no exception line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for i, frame in enumerate(frames):
+        if not os.path.abspath(frame.filename).startswith(_EMULATOR_DIR):
+            return traceback.format_list(frames[i:])
+    return []
 
 
 def _import_handler(handler: str) -> Any:

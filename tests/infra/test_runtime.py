@@ -56,6 +56,18 @@ def test_a_raised_exception_is_a_function_error_with_lambdas_fields(runtime):
     assert payload["errorType"] == "PaymentRequired"
     assert payload["errorMessage"] == "card declined"
     assert any("raise PaymentRequired" in line for line in payload["stackTrace"])
+    assert_lambda_stack_trace(payload["stackTrace"], "basic.py")
+
+
+def assert_lambda_stack_trace(trace: list[str], handler_file: str) -> None:
+    """As Lambda's Python runtime gives it: the handler's frames only (none of the runtime's own), each formatted by
+    traceback.format_list, with no "Traceback" header and no exception line."""
+    assert trace and all(line.startswith('  File "') for line in trace), trace
+    assert trace[0].split('"')[1].endswith(handler_file), trace
+    import infra
+
+    emulator = str(Path(infra.__file__).resolve().parent) + "/"
+    assert not any(emulator in line for line in trace), trace
 
 
 def test_a_missing_handler_module_is_an_import_module_error(runtime):

@@ -285,6 +285,9 @@ def test_lambda_invoke_from_a_sandbox_answers_as_lambda_does(cloud, monkeypatch)
     failed = cloud.invoke("Invoker", {"target": cloud.physical_id("Failing")})
     assert failed["status"] == 200 and failed["function_error"] in ("Handled", "Unhandled")
     assert failed["payload"]["errorType"] == "ValueError" and failed["payload"]["errorMessage"] == "failing on purpose"
+    from test_runtime import assert_lambda_stack_trace
+
+    assert_lambda_stack_trace(failed["payload"]["stackTrace"], "probe.py")
     assert cloud.invoke("Invoker", {"target": "no-such-function"}) == {"error": "ResourceNotFoundException",
                                                                         "status": 404}
     queued = cloud.invoke("Invoker", {"target": probe, "type": "Event"})

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import account, faults, ids
-from infra.sandbox_bootstrap import LambdaContext, stack_trace
+from infra.sandbox_bootstrap import InitError, LambdaContext, load_handler, stack_trace
 from infra.template import cache_dir
 
 logger = logging.getLogger("notifyx.runtime")
@@ -417,11 +417,7 @@ class LambdaRuntime:
         def work() -> None:
             _current.set(_Invocation(spec.name, environ))
             try:
-                try:
-                    handler = self._handler(fn)
-                except Exception as exc:
-                    raise _ImportModuleError(f"Unable to import module '{spec.handler.rpartition('.')[0]}': "
-                                             f"{exc}") from exc
+                handler = self._handler(fn)   # InitError, or what the module raised (below, as Lambda reports it)
                 result = handler(event, context)
                 try:
                     outcome["result"] = json.dumps(result)
@@ -429,8 +425,8 @@ class LambdaRuntime:
                     raise _MarshalError(f"Unable to marshal response: {exc}") from None
             except _MarshalError as exc:
                 outcome["error"] = FunctionError("Runtime.MarshalError", str(exc))
-            except _ImportModuleError as exc:
-                outcome["error"] = FunctionError("Runtime.ImportModuleError", str(exc), stack_trace(exc.__cause__))
+            except InitError as exc:
+                outcome["error"] = FunctionError(exc.error_type, exc.message, exc.trace)
             except BaseException as exc:  # noqa: BLE001 - everything a handler raises is a function error
                 outcome["error"] = FunctionError(type(exc).__name__, str(exc), stack_trace(exc))
             finally:
@@ -615,33 +611,25 @@ class _WorkerPool:
 threads = _WorkerPool()
 
 
-class _ImportModuleError(Exception):
-    pass
-
-
 class _MarshalError(Exception):
     pass
 
 
 def _import_handler(spec: FunctionSpec) -> Any:
-    module_name, _, attr = spec.handler.rpartition(".")
-    if not module_name:
-        raise ImportError(f"Bad handler {spec.handler!r}: expected 'module.attribute'")
     code_dir = str(spec.code_dir)
     for layer in reversed(spec.layers):      # Lambda: /var/task first, then /opt/python
         if str(layer) not in sys.path:
             sys.path.insert(0, str(layer))
     if code_dir not in sys.path:
         sys.path.insert(0, code_dir)
-    module = importlib.import_module(module_name)
-    origin = getattr(module, "__file__", None)
-    if origin and not Path(origin).resolve().is_relative_to(spec.code_dir):
-        raise HandlerConflict(f"{spec.name}: module {module_name} was imported from {origin}, "
-                              f"not from its CodeUri {spec.code_dir}")
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ImportError(f"Handler {attr!r} missing on module {module_name!r}") from None
+
+    def from_its_code_dir(module: Any) -> None:
+        origin = getattr(module, "__file__", None)
+        if origin and not Path(origin).resolve().is_relative_to(spec.code_dir):
+            raise InitError("Runtime.ImportModuleError", f"Unable to import module '{module.__name__}': "
+                            f"{spec.name}: it was imported from {origin}, not from its CodeUri {spec.code_dir}")
+
+    return load_handler(spec.handler, check=from_its_code_dir)
 
 
 # ----------------------------------------------------------------------------- moto and botocore wiring

@@ -350,12 +350,11 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
         if handler is None and init_error is None:
             started = time.perf_counter()
             try:
-                handler = _import_handler(spec["handler"])
-            except Exception as exc:  # noqa: BLE001 - Lambda reports any import failure the same way
-                init_error = {"errorType": "Runtime.ImportModuleError",
-                              "errorMessage": f"Unable to import module '{spec['handler'].rpartition('.')[0]}': "
-                                              f"{exc}",
-                              "stackTrace": stack_trace(exc)}
+                handler = load_handler(spec["handler"])
+            except InitError as exc:
+                init_error = exc.payload()
+            except Exception as exc:  # noqa: BLE001 - what the module raised, reported by its type as Lambda does
+                init_error = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": stack_trace(exc)}
             reported_init = (time.perf_counter() - started) * 1000
             gc.freeze()  # the function's modules live as long as the sandbox
         if init_error is not None:
@@ -408,13 +407,42 @@ def stack_trace(exc: BaseException) -> list[str]:
     return []
 
 
-def _import_handler(handler: str) -> Any:
-    module_name, _, attr = handler.rpartition(".")
-    if not module_name:
-        raise ImportError(f"Bad handler {handler!r}: expected 'module.attribute'")
-    module = importlib.import_module(module_name)
+class InitError(Exception):
+    """A handler that cannot be loaded, as Lambda's Python runtime reports it (its FaultException): the error type,
+    message and stack trace of the init error every invocation then answers."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type, self.message, self.trace = error_type, message, trace or []
+
+    def payload(self) -> dict[str, Any]:
+        return {"errorType": self.error_type, "errorMessage": self.message, "stackTrace": self.trace}
+
+
+def load_handler(handler: str, check: Any = None) -> Any:
+    """The function `handler` ("module.function") names, loaded as Lambda's Python runtime loads it (awslambdaric's
+    _get_handler): a malformed name, a built-in module, an ImportError, a SyntaxError and a missing function are
+    InitErrors of Lambda's types and messages; any other exception the module raises goes up as it is (Lambda
+    reports it by its own type and frames). `check(module)` runs after the import (the thread runtime's)."""
     try:
-        return getattr(module, attr)
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise InitError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}") from None
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise InitError("Runtime.BuiltInModuleConflict",
+                            f"Cannot use built-in module {module_name} as a handler module")
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise InitError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from None
+    except SyntaxError as exc:
+        raise InitError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}",
+                        [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']) from None
+    if check is not None:
+        check(module)
+    try:
+        return getattr(module, function_name)
     except AttributeError:
-        raise ImportError(f"Handler {attr!r} missing on module {module_name!r}") from None
+        raise InitError("Runtime.HandlerNotFound",
+                        f"Handler '{function_name}' missing on module '{module_name}'") from None
 

@@ -70,6 +70,47 @@ def assert_lambda_stack_trace(trace: list[str], handler_file: str) -> None:
     assert not any(emulator in line for line in trace), trace
 
 
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_a_handler_that_cannot_be_loaded_is_the_init_error_lambda_s_python_runtime_reports(kind, tmp_path):
+    """awslambdaric's _get_handler: a malformed name, an ImportError, a SyntaxError and a missing function are
+    Runtime.* errors with its messages; any other exception at import is reported by its own type and frames."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]  # the thread kind imports into this process: module names used once
+    modules = {f"broken_{tag}": "def handler(event, context:\n    pass\n",
+               f"other_{tag}": "def other(event, context):\n    return 1\n",
+               f"raising_{tag}": "import os\nSETTING = os.environ['NOT_SET_ANYWHERE']\n"}
+    for name, source in modules.items():
+        (tmp_path / f"{name}.py").write_text(source)
+    cases = {
+        "nodot": ("Runtime.MalformedHandlerName",
+                  "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"),
+        f"missing_{tag}.handler": ("Runtime.ImportModuleError",
+                                    f"Unable to import module 'missing_{tag}': No module named 'missing_{tag}'"),
+        f"broken_{tag}.handler": ("Runtime.UserCodeSyntaxError", f"Syntax error in module 'broken_{tag}': "),
+        f"other_{tag}.handler": ("Runtime.HandlerNotFound", f"Handler 'handler' missing on module 'other_{tag}'"),
+        f"raising_{tag}.handler": ("KeyError", "'NOT_SET_ANYWHERE'"),
+    }
+    rt = LambdaRuntime(aws_endpoint="http://127.0.0.1:1", sandboxes=kind)
+    try:
+        for i, handler in enumerate(cases):
+            rt.register(FunctionSpec(name=f"init{i}", arn=f"{ARN}init{i}", handler=handler, code_dir=tmp_path))
+        for i, (handler, (error_type, message)) in enumerate(cases.items()):
+            with pytest.raises(FunctionError) as caught:
+                rt.invoke(f"init{i}", {})
+            payload = caught.value.payload()
+            assert payload["errorType"] == error_type, (handler, payload)
+            assert payload["errorMessage"].startswith(message), (handler, payload)
+            if error_type == "Runtime.UserCodeSyntaxError":
+                assert payload["stackTrace"][0].startswith(f'  File "{tmp_path / f"broken_{tag}.py"}" Line 1'), payload
+            elif error_type == "KeyError":
+                assert any(f'raising_{tag}.py", line 2, in <module>' in line for line in payload["stackTrace"]), payload
+            else:
+                assert payload["stackTrace"] == [], payload
+    finally:
+        rt.close()
+
+
 def test_a_missing_handler_module_is_an_import_module_error(runtime):
     runtime.register(FunctionSpec("ghost", ARN + "ghost", "h1fixture.nowhere.handler", HANDLERS))
     with pytest.raises(FunctionError) as caught:

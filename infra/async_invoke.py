@@ -45,32 +45,39 @@ def invoke_async(runtime: LambdaRuntime, name: str, event: Any) -> str:
     """Queue `event` for function `name` (raises ResourceNotFound at once); returns the request id."""
     spec = runtime.spec(name)
     request_id = ids.request_id()
-    _queue(runtime, spec.name, event, request_id, time.time())
+    queued_at = time.time()
+    from infra import persistence
+
+    store = persistence.store()
+    if store is not None:
+        store.lambda_event(request_id, (spec.name, json.dumps(event), queued_at))
+    _start(runtime, spec.name, event, request_id, queued_at, store)
     return request_id
 
 
 def resume(runtime: LambdaRuntime, events: dict[str, tuple[str, str, float]]) -> int:
     """Queue again the events an earlier run accepted and had not finished (durable state keeps them, as Lambda's
     queue keeps an event until it has run): same request id, their age counted from when they were first queued.
-    One that was running at a crash runs again (Lambda, too, may run an event more than once). How many."""
+    One that was running at a crash runs again (Lambda, too, may run an event more than once). How many.
+    The durable state still holds them: they are not journaled again."""
+    from infra import persistence
+
+    store = persistence.store()
     resumed = 0
     for request_id, (name, event, queued_at) in events.items():
         try:
             runtime.spec(name)
         except ResourceNotFound:
             logger.warning("async event %s for %s dropped: the template no longer has the function", request_id, name)
+            if store is not None:  # finished: not dropped again at every start
+                store.lambda_event(request_id, None)
             continue
-        _queue(runtime, name, json.loads(event), request_id, queued_at)
+        _start(runtime, name, json.loads(event), request_id, queued_at, store)
         resumed += 1
     return resumed
 
 
-def _queue(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float) -> None:
-    from infra import persistence
-
-    store = persistence.store()
-    if store is not None:
-        store.lambda_event(request_id, (name, json.dumps(event), queued_at))
+def _start(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float, store: Any) -> None:
     threading.Thread(target=_run, args=(runtime, name, event, request_id, queued_at, store),
                      name=f"lambda-async-{name}", daemon=True).start()
 

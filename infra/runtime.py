@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import account, faults, ids
-from infra.sandbox_bootstrap import InitError, LambdaContext, load_handler, stack_trace
+from infra.sandbox_bootstrap import InitError, LambdaContext, fault, load_handler
 from infra.template import cache_dir
 
 logger = logging.getLogger("notifyx.runtime")
@@ -68,6 +68,11 @@ class FunctionError(LambdaError):
     def payload(self) -> dict[str, Any]:
         """Lambda's error payload for this error."""
         return {"errorType": self.error_type, "errorMessage": self.error_message, "stackTrace": self.stack_trace}
+
+    @classmethod
+    def from_payload(cls, error: dict[str, Any]) -> FunctionError:
+        """The error of Lambda's error payload (a sandbox's, sandbox_bootstrap.fault's)."""
+        return cls(error.get("errorType", "Error"), error.get("errorMessage", ""), error.get("stackTrace"))
 
 
 class Throttled(LambdaError):
@@ -417,7 +422,7 @@ class LambdaRuntime:
         def work() -> None:
             _current.set(_Invocation(spec.name, environ))
             try:
-                handler = self._handler(fn)   # InitError, or what the module raised (below, as Lambda reports it)
+                handler = self._handler(fn)   # InitError, or what the module raised (both below)
                 result = handler(event, context)
                 try:
                     outcome["result"] = json.dumps(result)
@@ -425,10 +430,8 @@ class LambdaRuntime:
                     raise _MarshalError(f"Unable to marshal response: {exc}") from None
             except _MarshalError as exc:
                 outcome["error"] = FunctionError("Runtime.MarshalError", str(exc))
-            except InitError as exc:
-                outcome["error"] = FunctionError(exc.error_type, exc.message, exc.trace)
-            except BaseException as exc:  # noqa: BLE001 - everything a handler raises is a function error
-                outcome["error"] = FunctionError(type(exc).__name__, str(exc), stack_trace(exc))
+            except BaseException as exc:  # noqa: BLE001 - an InitError, or anything the function raised
+                outcome["error"] = FunctionError.from_payload(fault(exc))
             finally:
                 done.set()
 
@@ -483,8 +486,7 @@ class LambdaRuntime:
             self._logs.invocation(spec.name, sandbox.log_stream, request_id, output, max(duration, 0.0),
                                   spec.memory, init_ms)
         if error is not None:
-            raise FunctionError(error.get("errorType", "Error"), error.get("errorMessage", ""),
-                                error.get("stackTrace"))
+            raise FunctionError.from_payload(error)
         return json.loads(_within_limit(payload))
 
     def _logs_client(self) -> Any:
@@ -563,7 +565,9 @@ def payload_too_large(body: Any, invocation_type: str) -> str | None:
     """Lambda's message when an Invoke's payload is over the request limit of its invocation type (AWS answers 413
     RequestEntityTooLargeException), else None."""
     limit = MAX_REQUEST_BYTES.get(invocation_type)
-    if limit is None or len(body.encode() if isinstance(body, str) else body or b"") <= limit:
+    if limit is None or len(body or b"") * (4 if isinstance(body, str) else 1) <= limit:
+        return None  # (UTF-8 takes at most 4 bytes a character: most str bodies are counted without encoding them)
+    if isinstance(body, str) and len(body.encode()) <= limit:
         return None
     return f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
 

@@ -351,10 +351,8 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             started = time.perf_counter()
             try:
                 handler = load_handler(spec["handler"])
-            except InitError as exc:
-                init_error = exc.payload()
-            except Exception as exc:  # noqa: BLE001 - what the module raised, reported by its type as Lambda does
-                init_error = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": stack_trace(exc)}
+            except Exception as exc:  # noqa: BLE001 - an InitError, or what the module raised, as Lambda reports it
+                init_error = fault(exc)
             reported_init = (time.perf_counter() - started) * 1000
             gc.freeze()  # the function's modules live as long as the sandbox
         if init_error is not None:
@@ -375,8 +373,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
                                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
                                                     f"exit status {exc.code}", "stackTrace": []}
         except BaseException as exc:  # noqa: BLE001 - everything a handler raises is a function error
-            payload, error = None, {"errorType": type(exc).__name__, "errorMessage": str(exc),
-                                    "stackTrace": stack_trace(exc)}
+            payload, error = None, fault(exc)
         sys.stdout.flush()
         channel.result(payload, error, reported_init, _drain(captured))
         if exiting:
@@ -396,7 +393,7 @@ def _drain(captured: list[str]) -> dict[str, Any]:
 _EMULATOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def stack_trace(exc: BaseException) -> list[str]:
+def _stack_trace(exc: BaseException) -> list[str]:
     """A function error's ``stackTrace`` as Lambda's Python runtime gives it: the frames of the exception's traceback
     from the first one outside the runtime's own code (the local cloud's here, Lambda's bootstrap.py there),
     formatted by traceback.format_list; no "Traceback" header and no exception line."""
@@ -407,6 +404,14 @@ def stack_trace(exc: BaseException) -> list[str]:
     return []
 
 
+def fault(exc: BaseException) -> dict[str, Any]:
+    """Lambda's error payload for an exception, as its Python runtime builds it (awslambdaric's build_fault_result):
+    the exception's type, message and stack trace; an InitError's own type, message and trace."""
+    if isinstance(exc, InitError):
+        return {"errorType": exc.error_type, "errorMessage": exc.message, "stackTrace": exc.trace}
+    return {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": _stack_trace(exc)}
+
+
 class InitError(Exception):
     """A handler that cannot be loaded, as Lambda's Python runtime reports it (its FaultException): the error type,
     message and stack trace of the init error every invocation then answers."""
@@ -414,9 +419,6 @@ class InitError(Exception):
     def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
         super().__init__(message)
         self.error_type, self.message, self.trace = error_type, message, trace or []
-
-    def payload(self) -> dict[str, Any]:
-        return {"errorType": self.error_type, "errorMessage": self.message, "stackTrace": self.trace}
 
 
 def load_handler(handler: str, check: Any = None) -> Any:

@@ -79,14 +79,7 @@ def stoppable_moto_executions():
     """StopExecution right after StartExecution stops the execution on AWS; moto's interpreter failed it (500),
     dropped it, or slept through it in a Wait state, depending on its threads' timing: the local cloud's fenced
     patches (sfn-stop-right-after-start, sfn-wait-notices-a-stop), here too."""
-    from infra import moto_patches
-
-    fixes = [moto_patches.patch("sfn-stop-right-after-start"), moto_patches.patch("sfn-wait-notices-a-stop")]
-    for fix in fixes:
-        fix.apply()
-    yield
-    for fix in fixes:
-        fix.revert()
+    yield from _fenced("sfn-stop-right-after-start", "sfn-wait-notices-a-stop")
 
 
 @pytest.fixture(autouse=True)
@@ -104,9 +97,16 @@ def models_parsed_once():
     per process, as a Lambda sandbox keeps its loader between invocations."""
     from infra import moto_patches
 
-    shared = [patch for patch in moto_patches.BOTOCORE_PATCHES if patch.name.startswith("botocore-shared-models-")]
-    for patch in shared:
+    yield from _fenced(*(p.name for p in moto_patches.BOTOCORE_PATCHES if p.name.startswith("botocore-shared-models-")))
+
+
+def _fenced(*names: str):
+    """A fixture's body: the local cloud's registered patches `names` (infra/moto_patches.py) applied while it lasts."""
+    from infra import moto_patches
+
+    patches = [moto_patches.patch(name) for name in names]
+    for patch in patches:
         patch.apply()
     yield
-    for patch in shared:
+    for patch in patches:
         patch.revert()

@@ -230,7 +230,10 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
         refused.code = 413
         raise refused
     if runtime is None or qualifier or headers.get("X-Amz-Invocation-Type") != "Event":
-        return original(self, function_name, qualifier, body, headers, response_headers)
+        answer = original(self, function_name, qualifier, body, headers, response_headers)
+        if "x-amz-function-error" in response_headers:  # moto says Handled
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return answer
     from infra.async_invoke import invoke_async
 
     function = self.get_function(function_name, qualifier)      # moto's ResourceNotFoundException if none
@@ -302,7 +305,8 @@ PATCHES = (
                 _calling(_backend_invoke),
                 "moto runs InvocationType=Event synchronously, once; Lambda queues it (202 at once) and retries it "
                 "(requests from other processes reach moto; this process's are answered by the runtime); a "
-                "synchronous payload over Lambda's 6 MB request limit is refused with 413, as on AWS"),
+                "synchronous payload over Lambda's 6 MB request limit is refused with 413, as on AWS; a function "
+                "error's FunctionError is Unhandled, as Lambda answers for its runtimes' errors (moto: Handled)"),
     Replacement("websocket-api-endpoint", _owner("moto.apigatewayv2.models", "Api"), "__init__", _calling(_api_init),
                 "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://"),
     *(Replacement(f"ses-faults-{op}", _owner("moto.ses.models", "SESBackend"), op, _ses_faults,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import account, faults, ids
-from infra.sandbox_bootstrap import InitError, LambdaContext, fault, load_handler
+from infra.sandbox_bootstrap import InitError, LambdaContext, error_payload, fault, load_handler
 from infra.template import cache_dir
 
 logger = logging.getLogger("notifyx.runtime")
@@ -59,20 +59,28 @@ class LambdaError(Exception):
 class FunctionError(LambdaError):
     """The function raised or timed out; ``str()`` is Lambda's errorMessage."""
 
-    def __init__(self, error_type: str, error_message: str, stack_trace: list[str] | None = None) -> None:
+    def __init__(self, error_type: str, error_message: str, stack_trace: list[str] | None = None,
+                 request_id: str | None = None) -> None:
         super().__init__(error_message)
         self.error_type = error_type
         self.error_message = error_message
         self.stack_trace = stack_trace or []
+        #: set when the function's runtime made the error (its document names the request, "" at init); None when
+        #: the local cloud did (a timeout, an exit, a size limit)
+        self.request_id = request_id
 
     def payload(self) -> dict[str, Any]:
-        """Lambda's error payload for this error."""
+        """Lambda's error payload for this error: the runtime's document (awslambdaric's make_error) for an error
+        the function's runtime reported, else the type, message and an empty trace."""
+        if self.request_id is not None:
+            return error_payload(self.error_type, self.error_message, self.stack_trace, self.request_id)
         return {"errorType": self.error_type, "errorMessage": self.error_message, "stackTrace": self.stack_trace}
 
     @classmethod
     def from_payload(cls, error: dict[str, Any]) -> FunctionError:
         """The error of Lambda's error payload (a sandbox's, sandbox_bootstrap.fault's)."""
-        return cls(error.get("errorType", "Error"), error.get("errorMessage", ""), error.get("stackTrace"))
+        return cls(error.get("errorType", "Error"), error.get("errorMessage", ""), error.get("stackTrace"),
+                   error.get("requestId"))
 
 
 class Throttled(LambdaError):
@@ -421,17 +429,22 @@ class LambdaRuntime:
 
         def work() -> None:
             _current.set(_Invocation(spec.name, environ))
+            request_id = context.aws_request_id
             try:
-                handler = self._handler(fn)   # InitError, or what the module raised (both below)
+                try:
+                    handler = self._handler(fn)
+                except BaseException:  # an InitError, or what the module raised: raised on below
+                    request_id = ""           # an init error belongs to no invocation
+                    raise
                 result = handler(event, context)
                 try:
                     outcome["result"] = json.dumps(result)
                 except (TypeError, ValueError) as exc:
                     raise _MarshalError(f"Unable to marshal response: {exc}") from None
             except _MarshalError as exc:
-                outcome["error"] = FunctionError("Runtime.MarshalError", str(exc))
-            except BaseException as exc:  # noqa: BLE001 - an InitError, or anything the function raised
-                outcome["error"] = FunctionError.from_payload(fault(exc))
+                outcome["error"] = FunctionError("Runtime.MarshalError", str(exc), request_id=request_id)
+            except BaseException as exc:  # noqa: BLE001 - an init error, or anything the function raised
+                outcome["error"] = FunctionError.from_payload(fault(exc, request_id))
             finally:
                 done.set()
 
@@ -803,7 +816,7 @@ def _answer_invoke(request: Any) -> Any:
         trace_header.reset(token)
     response_headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST"}
     if errored:
-        response_headers["x-amz-function-error"] = "Handled"  # what moto's own path answers
+        response_headers["x-amz-function-error"] = "Unhandled"  # what Lambda answers for its runtimes' errors
     return _raw_response(request.url, 200, response_headers, payload)
 
 

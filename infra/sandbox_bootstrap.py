@@ -365,15 +365,15 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str]) -> None:
             try:
                 payload, error = json.dumps(result), None
             except (TypeError, ValueError) as exc:
-                payload, error = None, {"errorType": "Runtime.MarshalError",
-                                        "errorMessage": f"Unable to marshal response: {exc}", "stackTrace": []}
+                payload, error = None, error_payload("Runtime.MarshalError", f"Unable to marshal response: {exc}",
+                                                     request_id=request_id)
         except SystemExit as exc:
             exiting = True
             payload, error = None, {"errorType": "Runtime.ExitError",
                                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
                                                     f"exit status {exc.code}", "stackTrace": []}
         except BaseException as exc:  # noqa: BLE001 - everything a handler raises is a function error
-            payload, error = None, fault(exc)
+            payload, error = None, fault(exc, request_id)
         sys.stdout.flush()
         channel.result(payload, error, reported_init, _drain(captured))
         if exiting:
@@ -404,12 +404,20 @@ def _stack_trace(exc: BaseException) -> list[str]:
     return []
 
 
-def fault(exc: BaseException) -> dict[str, Any]:
-    """Lambda's error payload for an exception, as its Python runtime builds it (awslambdaric's build_fault_result):
-    the exception's type, message and stack trace; an InitError's own type, message and trace."""
+def fault(exc: BaseException, request_id: str = "") -> dict[str, Any]:
+    """Lambda's error payload for an exception, as its Python runtime builds it (awslambdaric's make_error and
+    build_fault_result): the message, the type, the invocation's request id ("" for an error at init, which no
+    invocation owns) and the stack trace; an InitError's own type, message and trace."""
     if isinstance(exc, InitError):
-        return {"errorType": exc.error_type, "errorMessage": exc.message, "stackTrace": exc.trace}
-    return {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": _stack_trace(exc)}
+        return error_payload(exc.error_type, exc.message, exc.trace, request_id)
+    return error_payload(type(exc).__name__, str(exc), _stack_trace(exc), request_id)
+
+
+def error_payload(error_type: str, message: str, trace: list[str] | None = None,
+                  request_id: str = "") -> dict[str, Any]:
+    """The error document Lambda's Python runtime posts for an invocation or an init (awslambdaric's make_error),
+    its keys in that order."""
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": trace or []}
 
 
 class InitError(Exception):

@@ -55,13 +55,30 @@ def test_boto3_invoke_of_a_failing_function_has_lambdas_error_shape(cloud):
     responses = [cloud.client("lambda").invoke(FunctionName=cloud.physical_id("Fail"), Payload=event)]
     with over_http(cloud):
         responses.append(http_client(cloud, "lambda").invoke(FunctionName="notifyx-Fail", Payload=event))
+    request_ids = []
     for response in responses:
         assert response["StatusCode"] == 200
-        assert response["FunctionError"] == "Handled"
+        assert response["FunctionError"] == "Unhandled"  # Lambda's for an exception its runtime reports
         payload = json.loads(response["Payload"].read())
+        # awslambdaric's make_error: these keys in this order, requestId the invocation's
+        assert list(payload) == ["errorMessage", "errorType", "requestId", "stackTrace"], payload
         assert payload["errorType"] == "PaymentRequired"
         assert payload["errorMessage"] == "declined"
         assert payload["stackTrace"]
+        request_ids.append(payload["requestId"])
+    assert len(set(request_ids)) == 2, request_ids
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + 10
+    while True:  # the function's log names each invocation's request id in its START line
+        try:
+            events = logs.filter_log_events(logGroupName="/aws/lambda/notifyx-Fail")["events"]
+        except logs.exceptions.ResourceNotFoundException:  # the first lines are on their way
+            events = []
+        started = {e["message"].split()[2] for e in events if e["message"].startswith("START RequestId: ")}
+        if set(request_ids) <= started or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert set(request_ids) <= started, (request_ids, started)
 
 
 def test_in_process_and_http_invoke_answer_the_same(cloud):

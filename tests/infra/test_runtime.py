@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -53,8 +54,10 @@ def test_a_raised_exception_is_a_function_error_with_lambdas_fields(runtime):
         runtime.invoke("fail", {"why": "card declined"})
     assert str(caught.value) == "card declined"
     payload = caught.value.payload()
+    assert list(payload) == ["errorMessage", "errorType", "requestId", "stackTrace"], payload  # awslambdaric's
     assert payload["errorType"] == "PaymentRequired"
     assert payload["errorMessage"] == "card declined"
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", payload["requestId"])
     assert any("raise PaymentRequired" in line for line in payload["stackTrace"])
     assert_lambda_stack_trace(payload["stackTrace"], "basic.py")
 
@@ -100,6 +103,7 @@ def test_a_handler_that_cannot_be_loaded_is_the_init_error_lambda_s_python_runti
                 rt.invoke(f"init{i}", {})
             payload = caught.value.payload()
             assert payload["errorType"] == error_type, (handler, payload)
+            assert payload["requestId"] == "", payload  # an init error belongs to no invocation
             assert payload["errorMessage"].startswith(message), (handler, payload)
             if error_type == "Runtime.UserCodeSyntaxError":
                 assert payload["stackTrace"][0].startswith(f'  File "{tmp_path / f"broken_{tag}.py"}" Line 1'), payload

@@ -20,6 +20,8 @@ registered on botocore's documented event system.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import contextvars
 import copy
@@ -1356,6 +1358,54 @@ def _caller_trace_header(response: Any) -> str | None:
     return response._get_param("traceHeader") or (headers[-1] if headers else response.headers.get("X-Amzn-Trace-Id"))
 
 
+#: GetExecutionHistory's page when maxResults is absent or 0, and the most it may ask for (the API reference)
+HISTORY_PAGE, HISTORY_PAGE_MAX = 100, 1000
+
+
+def _execution_history_response(self: Any, original: Callable[..., Any]) -> Any:
+    """StepFunctionResponse.get_execution_history as the API pages it: at most maxResults events (default 100, at
+    most 1,000), a nextToken while more are left, newest first with reverseOrder, without events' input and output
+    with includeExecutionData false. moto answers every event, oldest first, whatever the request says.
+
+    A token names the last event id answered, so the pages of a running execution neither repeat nor skip
+    events that arrive meanwhile."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.exceptions import InvalidToken, ValidationException
+
+    arn = self._get_param("executionArn")
+    size = self._get_param("maxResults")
+    if size is not None and (type(size) is not int or not 0 <= size <= HISTORY_PAGE_MAX):
+        raise ValidationException(f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
+                                  f"constraint: Member must have value less than or equal to {HISTORY_PAGE_MAX}")
+    size = size or HISTORY_PAGE
+    reverse = bool(self._get_param("reverseOrder"))
+    token = self._get_param("nextToken")
+    after = None
+    if token is not None:
+        try:
+            fields = json.loads(base64.urlsafe_b64decode(token.encode()))
+            if fields["arn"] != arn or fields["reverse"] != reverse or type(fields["after"]) is not int:
+                raise ValueError(token)
+            after = fields["after"]
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+            raise InvalidToken() from None
+    events = self.stepfunction_backend.get_execution_history(arn)["events"]
+    if reverse:
+        events = events[::-1]
+    if after is not None:
+        events = [e for e in events if (e["id"] < after if reverse else e["id"] > after)]
+    page = events[:size]
+    if self._get_param("includeExecutionData") is False:
+        page = [{key: ({k: v for k, v in value.items() if k not in ("input", "output")}
+                       if key.endswith("EventDetails") and isinstance(value, dict) else value)
+                 for key, value in event.items()} for event in page]
+    answer: dict[str, Any] = {"events": page}
+    if len(events) > size:
+        answer["nextToken"] = base64.urlsafe_b64encode(
+            json.dumps({"arn": arn, "reverse": reverse, "after": page[-1]["id"]}).encode()).decode()
+    return ActionResult(answer)
+
+
 def _start_sync_execution_response(self: Any) -> Any:
     """StepFunctionResponse.start_sync_execution (moto routes no StartSyncExecution)."""
     from moto.core.responses import ActionResult
@@ -1523,6 +1573,11 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-start-sync-execution", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
                 "start_sync_execution", lambda _: _start_sync_execution_response,
                 "moto routes no StartSyncExecution: an Express state machine could not be run synchronously"),
+    Replacement("sfn-execution-history-pages", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
+                "get_execution_history", _calling(_execution_history_response),
+                "moto's GetExecutionHistory answers every event oldest first whatever maxResults, nextToken, "
+                "reverseOrder and includeExecutionData ask: reverseOrder with maxResults 1, the usual way to read "
+                "how an execution ended, answered its ExecutionStarted"),
     Replacement("sfn-start-sync-execution-backend", _sfn_parser_backend, "start_sync_execution",
                 lambda _: start_sync_execution, "the backend method the route above runs"),
     Replacement("backend-lookup-without-registration-scan", _owner("moto.core.base_backend", "BackendDict"),

@@ -365,3 +365,62 @@ def test_the_context_objects_entered_time_is_written_as_aws_writes_it(emulator_e
         sfn.delete_state_machine(stateMachineArn=arn)
     assert output["name"] == "Stamp"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["entered"]), output
+
+
+def test_execution_history_pages_orders_and_leaves_out_data_as_the_api_says(emulator_endpoint):
+    """sfn-execution-history-pages: maxResults (default 100, at most 1,000) and nextToken page the events,
+    reverseOrder answers the newest first (maxResults 1: how the execution ended), includeExecutionData false leaves
+    events' input and output out; over boto3 in process and over HTTP alike. moto answered every event, oldest
+    first, whatever was asked."""
+    chain = {f"S{i}": {"Type": "Pass", "Result": {"i": i}, "Next": f"S{i + 1}"} for i in range(60)}
+    chain["S60"] = {"Type": "Succeed"}
+    sfn = client(emulator_endpoint)
+    machine = sfn.create_state_machine(name="history-pages", definition=json.dumps({"StartAt": "S0", "States": chain}),
+                                       roleArn=f"arn:aws:iam::{account.ACCOUNT_ID}:role/sfn")["stateMachineArn"]
+    try:
+        arn = sfn.start_execution(stateMachineArn=machine, input='{"x": 1}')["executionArn"]
+        deadline = time.monotonic() + 30
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        everything = sfn.get_execution_history(executionArn=arn, maxResults=1000)
+        events = everything["events"]
+        assert len(events) == 124 and "nextToken" not in everything  # started, 61 states x 2, succeeded
+        assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+        for via_http in (False, True):
+            def history(via_http=via_http, **kwargs):
+                if via_http:
+                    return over_http(emulator_endpoint, lambda c: c.get_execution_history(executionArn=arn, **kwargs))
+                return sfn.get_execution_history(executionArn=arn, **kwargs)
+
+            first = history()
+            assert first["events"] == events[:100] and first["nextToken"]   # the default page is 100 events
+            rest = history(nextToken=first["nextToken"])
+            assert rest["events"] == events[100:] and "nextToken" not in rest
+            last = history(reverseOrder=True, maxResults=1)
+            assert [e["type"] for e in last["events"]] == ["ExecutionSucceeded"] and last["nextToken"]
+            paged, token = [], None
+            while True:
+                page = history(reverseOrder=True, maxResults=7, **({"nextToken": token} if token else {}))
+                assert len(page["events"]) <= 7
+                paged += page["events"]
+                token = page.get("nextToken")
+                if token is None:
+                    break
+            assert paged == events[::-1]
+            lean = history(maxResults=1000, includeExecutionData=False)["events"]
+            assert len(lean) == len(events)
+            details = [v for e in lean for k, v in e.items() if k.endswith("EventDetails")]
+            assert details and not any("input" in d or "output" in d for d in details), details[:3]
+            assert any("input" in v for e in events for k, v in e.items() if k.endswith("EventDetails"))
+            for bad in ({"nextToken": "not-a-token"}, {"nextToken": first["nextToken"], "reverseOrder": True}):
+                with pytest.raises(ClientError) as refused:
+                    history(**bad)
+                assert refused.value.response["Error"]["Code"] == "InvalidToken", bad
+            with pytest.raises(ClientError) as refused:
+                history(maxResults=1001)
+            assert refused.value.response["Error"]["Code"] == "ValidationException"
+        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn,
+                                                                     PaginationConfig={"PageSize": 9})
+        assert [e for page in pages for e in page["events"]] == events
+    finally:
+        sfn.delete_state_machine(stateMachineArn=machine)

@@ -1569,6 +1569,36 @@ def _wait_noticing_a_stop(self: Any, original: Callable, env: Any, wait_seconds:
         env.program_state_event.wait(min(remaining, WAIT_STOP_CHECK_SECONDS))
 
 
+def _branch_always_ends(original: Callable) -> Callable:
+    """A Parallel branch's thread tells the Parallel state it has ended whatever its program did. A branch
+    opened after a StopExecution inherits the stopped state, and moto's program raised at its first state
+    (RuntimeError, "Could not set NextState value"): the thread died before on_terminated, the Parallel state
+    waited for it forever, and the stopped execution stayed RUNNING. A branch of an execution that is no longer
+    running ends quietly; any other exception goes on to threading.excepthook, as before."""
+    def routine(self: Any) -> None:
+        try:
+            self._program.eval(self.env)
+        except Exception:
+            if self.env.is_running():
+                raise
+        finally:
+            self._branch_worker_comm.on_terminated(env=self.env)
+    return routine
+
+
+def _stopped_stays_aborted(self: Any, original: Callable, error: Any) -> None:
+    """Environment.set_error leaves a stopped program stopped: a StopExecution ends the execution ABORTED, as AWS
+    does. In moto the states a stop catches mid-way go on a step (a pruned resource pushes nothing, so a Lambda
+    task then pops its parameters for its resource), fail on what they find, and set_error replaced the stop:
+    the execution ended FAILED with the interpreter's own error."""
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    with self._state_mutex:  # an RLock: the stop and this error are decided under it, one after the other
+        if isinstance(self._program_state, ProgramStopped):
+            return
+        original(self, error=error)
+
+
 EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-start-sync-execution", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
                 "start_sync_execution", lambda _: _start_sync_execution_response,
@@ -1645,6 +1675,12 @@ EMULATOR_PATCHES: list[Replacement] = [
                 _owner("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
                        "WaitFunction"), "_wait_interval", _calling(_wait_noticing_a_stop),
           "a Wait state missed a stop that came before it began to sleep: the execution waited out its Seconds"),
+    Replacement("sfn-branch-always-ends", _branch_worker_class, "_thread_routine", _branch_always_ends,
+          "a Parallel branch opened after a stop died before telling the Parallel state: the stopped execution "
+          "stayed RUNNING for good"),
+    Replacement("sfn-stopped-stays-aborted", _owner("moto.stepfunctions.parser.asl.eval.environment", "Environment"),
+                "set_error", _calling(_stopped_stays_aborted),
+          "a stop that caught a state mid-way could end the execution FAILED with the interpreter's own error"),
     Replacement("dynamodb-stream-retention", _owner("moto.dynamodb.models.table", "StreamShard"),
                 "add", _bounded_stream,
           "a stream shard kept every record it was ever given"),

@@ -1586,6 +1586,15 @@ def _branch_always_ends(original: Callable) -> Callable:
     return routine
 
 
+def _running_until_started(original: Callable) -> property:
+    """Execution.status of an execution StartExecution has accepted: RUNNING. moto lists an execution with its
+    state machine before start() gives it a status, and ListExecutions in that window failed with AttributeError
+    (a 500) on exec_status None."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+
+    return property(lambda self: (self.exec_status or ExecutionStatus.RUNNING).value)
+
+
 def _stopped_stays_aborted(self: Any, original: Callable, error: Any) -> None:
     """Environment.set_error leaves a stopped program stopped: a StopExecution ends the execution ABORTED, as AWS
     does. In moto the states a stop catches mid-way go on a step (a pruned resource pushes nothing, so a Lambda
@@ -1678,6 +1687,9 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-branch-always-ends", _branch_worker_class, "_thread_routine", _branch_always_ends,
           "a Parallel branch opened after a stop died before telling the Parallel state: the stopped execution "
           "stayed RUNNING for good"),
+    Replacement("sfn-listed-before-started", _owner("moto.stepfunctions.parser.backend.execution", "Execution"),
+                "status", _running_until_started,
+          "ListExecutions failed (500) while another execution of the state machine was being started"),
     Replacement("sfn-stopped-stays-aborted", _owner("moto.stepfunctions.parser.asl.eval.environment", "Environment"),
                 "set_error", _calling(_stopped_stays_aborted),
           "a stop that caught a state mid-way could end the execution FAILED with the interpreter's own error"),

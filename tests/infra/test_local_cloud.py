@@ -1,6 +1,7 @@
 """A LocalCloud of a small fixture template: moto invoke paths, Step Functions, resources, handlers reaching AWS."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import threading
@@ -257,6 +258,71 @@ def test_an_execution_stopped_right_after_its_start_is_aborted(cloud):
         time.sleep(0.05)
     assert all(outcome == ("ABORTED", ["ExecutionStarted", "ExecutionAborted"])
                for outcome in outcomes.values()), outcomes
+
+
+def test_executions_stopped_while_their_parallel_state_runs_are_aborted(cloud):
+    """StopExecution while a Parallel state opens its branches or runs a Lambda task: a branch opened after the
+    stop died before telling the Parallel state (the execution stayed RUNNING for good), and a task the stop caught
+    mid-way failed on the interpreter's own error, which replaced the stop (FAILED). On AWS each is ABORTED."""
+    sfn = cloud.client("stepfunctions")
+    echo = cloud.client("lambda").get_function(FunctionName=cloud.physical_id("Echo"))["Configuration"]["FunctionArn"]
+    branch = {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": echo, "End": True}}}
+    machine = sfn.create_state_machine(
+        name="parallel-then-stop", roleArn="arn:aws:iam::123456789012:role/parallel",
+        definition=json.dumps({"StartAt": "Both", "States": {
+            "Both": {"Type": "Parallel", "Branches": [branch, branch, {"StartAt": "Hold", "States": {
+                "Hold": {"Type": "Wait", "Seconds": 60, "End": True}}}], "End": True}}}))["stateMachineArn"]
+    executions = []
+    for i in range(60):
+        executions.append(sfn.start_execution(stateMachineArn=machine, name=f"p-{i}", input="{}")["executionArn"])
+        time.sleep(i % 6 / 1000)  # the stop lands at different points of the Parallel state's start
+        sfn.stop_execution(executionArn=executions[-1])
+    def ended(execution: str) -> tuple[str, str]:
+        last = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=1)["events"]
+        return sfn.describe_execution(executionArn=execution)["status"], last[0]["type"]
+
+    deadline = time.monotonic() + 15  # well inside the Wait's 60 s
+    outcomes = {}
+    while time.monotonic() < deadline:
+        outcomes = {execution: ended(execution) for execution in executions}
+        if all(outcome == ("ABORTED", "ExecutionAborted") for outcome in outcomes.values()):
+            break
+        time.sleep(0.1)
+    assert all(outcome == ("ABORTED", "ExecutionAborted") for outcome in outcomes.values()), \
+        collections.Counter(outcomes.values())
+
+
+def test_listing_executions_while_one_is_being_started(cloud, monkeypatch):
+    """moto lists an execution with its state machine before it has a status: ListExecutions in that window
+    failed (AttributeError, a 500). An execution StartExecution has accepted is RUNNING."""
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    sfn = cloud.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="listed-while-starting", roleArn="arn:aws:iam::123456789012:role/listed",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    starting, listed = threading.Event(), threading.Event()
+    original = Execution.start
+
+    def slow_start(self):
+        starting.set()
+        listed.wait(10)  # the execution is listed, not yet started
+        original(self)
+
+    monkeypatch.setattr(Execution, "start", slow_start)
+    starter = threading.Thread(target=lambda: sfn.start_execution(stateMachineArn=machine, name="slow"))
+    starter.start()
+    try:
+        assert starting.wait(10)
+        answers = [sfn.list_executions(stateMachineArn=machine)]
+        with over_http(cloud):
+            answers.append(http_client(cloud, "stepfunctions").list_executions(stateMachineArn=machine))
+        for answer in answers:
+            assert [(e["name"], e["status"]) for e in answer["executions"]] == [("slow", "RUNNING")]
+    finally:
+        listed.set()
+        starter.join(10)
 
 
 def test_calls_of_another_region_are_answered_from_that_region(cloud):

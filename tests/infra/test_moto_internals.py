@@ -523,3 +523,34 @@ def test_an_execution_takes_a_stop_only_once_its_program_runs_and_a_wait_sleeps_
     assert "self._history_event_list.append(" in inspect.getsource(EventManager._publish_history_event)
     assert "env.program_state_event.wait(wait_seconds)" in inspect.getsource(WaitFunction._wait_interval)
     assert list(inspect.signature(WaitFunction._wait_interval).parameters) == ["self", "env", "wait_seconds"]
+
+
+def test_branches_errors_statuses_and_histories_are_where_the_stop_and_history_patches_look():
+    """sfn-branch-always-ends rewrites BranchWorker._thread_routine (its program's eval, then on_terminated);
+    sfn-stopped-stays-aborted decides under Environment's RLock that set_error leaves a ProgramStopped alone;
+    sfn-listed-before-started gives Execution.status for exec_status None (set RUNNING only in start());
+    sfn-execution-history-pages reads the backend's whole history ({"events": [...]}, ids ascending) and pages it."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped  # noqa: F401 - the patch imports it
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    routine = inspect.getsource(BranchWorker._thread_routine)
+    assert "self._program.eval(self.env)" in routine
+    assert "self._branch_worker_comm.on_terminated(env=self.env)" in routine
+    init = inspect.getsource(BranchWorker.__init__)
+    assert "self._branch_worker_comm = branch_worker_comm" in init and "self.env = env" in init
+    assert "self._program = program" in init
+    assert "self._state_mutex = threading.RLock()" in inspect.getsource(Environment.__init__)
+    assert list(inspect.signature(Environment.set_error).parameters) == ["self", "error"]
+    assert "self._program_state = ProgramError(error=error)" in inspect.getsource(Environment.set_error)
+    assert isinstance(vars(Execution)["status"], property)
+    assert "return self.exec_status.value" in inspect.getsource(vars(Execution)["status"].fget)
+    assert "self.exec_status = None" in inspect.getsource(Execution.__init__)
+    assert "self.exec_status = ExecutionStatus.RUNNING" in inspect.getsource(Execution.start)
+    assert list(inspect.signature(StepFunctionsParserBackend.get_execution_history).parameters) == [
+        "self", "execution_arn"]
+    assert "execution_history = self.stepfunction_backend.get_execution_history(" in inspect.getsource(
+        StepFunctionResponse.get_execution_history)

@@ -1586,6 +1586,49 @@ def _branch_always_ends(original: Callable) -> Callable:
     return routine
 
 
+#: how long a long-polling receive sleeps when the queue has visible messages it may not take (a FIFO group in
+#: flight), where moto's wait for messages returns at once
+SQS_BUSY_POLL_SECONDS = 0.02
+
+
+def _receive_one_at_a_time(self: Any, original: Callable, queue_name: str, count: int, wait_seconds_timeout: int,
+                           visibility_timeout: int, message_attribute_names: list[str] | None = None) -> list[Any]:
+    """SQSBackend.receive_message takes its messages under the queue's lock, and long-polls outside it. moto
+    checks that a message is visible (and, in a FIFO queue, that its group has none in flight) and marks it
+    received in two steps: receivers at once got the same message, the first one's receipt handle no longer
+    deleted it, and a FIFO group's messages went to two consumers out of order."""
+    queue = self.get_queue(queue_name)
+    deadline = time.monotonic() + (wait_seconds_timeout or 0)
+    while True:
+        with queue._messages_lock:  # a Condition over an RLock: what Queue.add_message appends under
+            result = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+        remaining = deadline - time.monotonic()
+        if result or remaining <= 0:
+            return result
+        began = time.monotonic()
+        queue.wait_for_messages(min(remaining, 1.0))  # wakes when a message is sent
+        if time.monotonic() - began < SQS_BUSY_POLL_SECONDS:
+            time.sleep(min(remaining, SQS_BUSY_POLL_SECONDS))
+
+
+def _delete_under_the_queue_lock(original: Callable) -> Callable:
+    """Queue.delete_message under the queue's lock. moto rebuilds the message list without the deleted message:
+    a message sent meanwhile was appended to the old list and lost, and a receive meanwhile could hand out the
+    message being deleted."""
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            original(self, receipt_handle)
+    return delete_message
+
+
+def _visibility_under_the_queue_lock(self: Any, original: Callable, queue_name: str, receipt_handle: str,
+                                     visibility_timeout: int) -> None:
+    """SQSBackend.change_message_visibility under the queue's lock, so it sees a message either before or after
+    a receive or delete, not half-way."""
+    with self.get_queue(queue_name)._messages_lock:
+        original(self, queue_name, receipt_handle, visibility_timeout)
+
+
 def _running_until_started(original: Callable) -> property:
     """Execution.status of an execution StartExecution has accepted: RUNNING. moto lists an execution with its
     state machine before start() gives it a status, and ListExecutions in that window failed with AttributeError
@@ -1687,6 +1730,14 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-branch-always-ends", _branch_worker_class, "_thread_routine", _branch_always_ends,
           "a Parallel branch opened after a stop died before telling the Parallel state: the stopped execution "
           "stayed RUNNING for good"),
+    Replacement("sqs-receive-one-at-a-time", _owner("moto.sqs.models", "SQSBackend"), "receive_message",
+                _calling(_receive_one_at_a_time),
+          "concurrent receives got the same message, and a FIFO group's messages went out of order"),
+    Replacement("sqs-delete-under-the-queue-lock", _owner("moto.sqs.models", "Queue"), "delete_message",
+                _delete_under_the_queue_lock, "a message sent while another was deleted could be lost"),
+    Replacement("sqs-visibility-under-the-queue-lock", _owner("moto.sqs.models", "SQSBackend"),
+                "change_message_visibility", _calling(_visibility_under_the_queue_lock),
+          "a visibility change could see a message half-way through a receive or delete"),
     Replacement("sfn-listed-before-started", _owner("moto.stepfunctions.parser.backend.execution", "Execution"),
                 "status", _running_until_started,
           "ListExecutions failed (500) while another execution of the state machine was being started"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -323,6 +324,76 @@ def test_listing_executions_while_one_is_being_started(cloud, monkeypatch):
     finally:
         listed.set()
         starter.join(10)
+
+
+def test_concurrent_receivers_take_each_message_once_and_a_fifo_group_in_order(cloud):
+    """moto's ReceiveMessage checks that a message may be taken and marks it taken in two steps, and DeleteMessage
+    rebuilds the queue's list: receivers at once got the same message (the first receipt handle then no longer
+    deleted it), a FIFO group's messages reached two consumers out of order, and a message sent during a delete
+    could be lost. Eight receivers and two senders at once, with the interpreter switching threads as often as
+    it can: every message is taken once, none is lost, each group in order."""
+    sqs = cloud.client("sqs")
+    queues = {"standard": sqs.create_queue(QueueName="many-receivers", Attributes={"VisibilityTimeout": "60"}),
+              "fifo": sqs.create_queue(QueueName="many-receivers.fifo", Attributes={
+                  "FifoQueue": "true", "VisibilityTimeout": "60"})}
+    urls = {kind: answer["QueueUrl"] for kind, answer in queues.items()}
+    sent = {kind: set() for kind in urls}
+
+    def send(kind: str, prefix: str, count: int) -> None:
+        for first in range(0, count, 10):
+            entries = [{"Id": str(i), "MessageBody": f"{prefix}-{first + i}"} for i in range(10)]
+            if kind == "fifo":
+                for entry in entries:
+                    entry.update(MessageGroupId=prefix, MessageDeduplicationId=entry["MessageBody"])
+            sqs.send_message_batch(QueueUrl=urls[kind], Entries=entries)
+            sent[kind].update(entry["MessageBody"] for entry in entries)
+
+    for group in ("a", "b", "c"):
+        send("fifo", group, 30)
+    send("standard", "s", 90)
+    taken: dict[str, list[str]] = {kind: [] for kind in urls}
+    failures: list[object] = []
+    lock = threading.Lock()
+    sending = threading.Event()
+    sending.set()
+
+    def receive(kind: str) -> None:
+        idle = 0
+        while idle < 3:
+            answer = sqs.receive_message(QueueUrl=urls[kind], MaxNumberOfMessages=3, WaitTimeSeconds=0)
+            messages = answer.get("Messages", [])
+            if not messages:
+                idle += 0 if sending.is_set() else 1
+                time.sleep(0.01)
+                continue
+            idle = 0
+            with lock:
+                taken[kind] += [m["Body"] for m in messages]
+            deleted = sqs.delete_message_batch(QueueUrl=urls[kind], Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            failures.extend(deleted.get("Failed", []))
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=receive, args=(kind,)) for kind in urls for _ in range(4)]
+        threads += [threading.Thread(target=send, args=(kind, f"late-{kind}", 30)) for kind in urls]
+        for thread in threads:
+            thread.start()
+        for thread in threads[-2:]:
+            thread.join(60)
+        sending.clear()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        sys.setswitchinterval(switching)
+    assert failures == []
+    for kind in urls:
+        assert sorted(taken[kind]) == sorted(sent[kind]), (kind, collections.Counter(taken[kind]).most_common(3),
+                                                           sorted(sent[kind] - set(taken[kind]))[:3])
+    for group in ("a", "b", "c", "late-fifo"):
+        numbers = [int(body.rsplit("-", 1)[1]) for body in taken["fifo"] if body.rsplit("-", 1)[0] == group]
+        assert numbers == sorted(numbers), (group, numbers)
 
 
 def test_calls_of_another_region_are_answered_from_that_region(cloud):

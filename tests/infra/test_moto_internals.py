@@ -554,3 +554,25 @@ def test_branches_errors_statuses_and_histories_are_where_the_stop_and_history_p
         "self", "execution_arn"]
     assert "execution_history = self.stepfunction_backend.get_execution_history(" in inspect.getsource(
         StepFunctionResponse.get_execution_history)
+
+
+def test_sqs_queues_guard_their_messages_with_the_lock_the_receive_and_delete_patches_take():
+    """sqs-receive-one-at-a-time, sqs-delete-under-the-queue-lock and sqs-visibility-under-the-queue-lock take the
+    queue's _messages_lock (a Condition over an RLock, what add_message appends under and wait_for_messages waits
+    on) and call moto's receive without a wait, which must then return after one look."""
+    import threading
+
+    from moto.sqs.models import Queue, SQSBackend
+
+    assert "self._messages_lock = Condition()" in inspect.getsource(Queue.__init__)
+    assert type(threading.Condition()._lock) is type(threading.RLock())
+    assert "with self._messages_lock:\n            self._messages.append(message)" in inspect.getsource(
+        Queue.add_message)
+    assert "self._messages_lock.wait_for(" in inspect.getsource(Queue.wait_for_messages)
+    receive = inspect.getsource(SQSBackend.receive_message)
+    assert "if wait_seconds_timeout == 0:" in receive and "message.mark_received(" in receive
+    assert list(inspect.signature(SQSBackend.receive_message).parameters) == [
+        "self", "queue_name", "count", "wait_seconds_timeout", "visibility_timeout", "message_attribute_names"]
+    assert list(inspect.signature(Queue.delete_message).parameters) == ["self", "receipt_handle"]
+    assert list(inspect.signature(SQSBackend.change_message_visibility).parameters) == [
+        "self", "queue_name", "receipt_handle", "visibility_timeout"]

@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import copy
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -1629,6 +1630,17 @@ def _visibility_under_the_queue_lock(self: Any, original: Callable, queue_name: 
         original(self, queue_name, receipt_handle, visibility_timeout)
 
 
+def _fifo_topic_deduplicates_by_content(self: Any, original: Callable, message: str, *args: Any,
+                                        **kwargs: Any) -> Any:
+    """Topic.publish on a FIFO topic with ContentBasedDeduplication: the message goes to its SQS subscriptions with
+    the deduplication id SNS makes, the SHA-256 of its body. moto passed none, so a FIFO queue without content-based
+    deduplication of its own refused the message, and the publish failed."""
+    if kwargs.get("deduplication_id") is None and self.fifo_topic is True and \
+            self.content_based_deduplication is True:
+        kwargs["deduplication_id"] = hashlib.sha256(message.encode()).hexdigest()
+    return original(self, message, *args, **kwargs)
+
+
 def _running_until_started(original: Callable) -> property:
     """Execution.status of an execution StartExecution has accepted: RUNNING. moto lists an execution with its
     state machine before start() gives it a status, and ListExecutions in that window failed with AttributeError
@@ -1738,6 +1750,10 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sqs-visibility-under-the-queue-lock", _owner("moto.sqs.models", "SQSBackend"),
                 "change_message_visibility", _calling(_visibility_under_the_queue_lock),
           "a visibility change could see a message half-way through a receive or delete"),
+    Replacement("sns-fifo-content-deduplication", _owner("moto.sns.models", "Topic"), "publish",
+                _calling(_fifo_topic_deduplicates_by_content),
+          "a FIFO topic with ContentBasedDeduplication passed no deduplication id to its FIFO queues: the publish "
+          "failed unless the queue deduplicated by content too"),
     Replacement("sfn-listed-before-started", _owner("moto.stepfunctions.parser.backend.execution", "Execution"),
                 "status", _running_until_started,
           "ListExecutions failed (500) while another execution of the state machine was being started"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from infra import runtime
 from infra.cloud import CloudError, LocalCloud
@@ -394,6 +395,31 @@ def test_concurrent_receivers_take_each_message_once_and_a_fifo_group_in_order(c
     for group in ("a", "b", "c", "late-fifo"):
         numbers = [int(body.rsplit("-", 1)[1]) for body in taken["fifo"] if body.rsplit("-", 1)[0] == group]
         assert numbers == sorted(numbers), (group, numbers)
+
+
+def test_a_fifo_topic_deduplicates_by_content_for_its_fifo_queues(cloud):
+    """SNS makes a FIFO topic's deduplication id from the message body (SHA-256) when the topic has
+    ContentBasedDeduplication: its FIFO queues get one message per body within the window, whether or not they
+    deduplicate by content themselves. moto passed no id, so the queue refused it and the publish failed."""
+    sns, sqs = cloud.client("sns"), cloud.client("sqs")
+    topic = sns.create_topic(Name="orders.fifo", Attributes={"FifoTopic": "true",
+                                                             "ContentBasedDeduplication": "true"})["TopicArn"]
+    queue = sqs.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    for body in ("first", "first", "second"):
+        sns.publish(TopicArn=topic, Message=body, MessageGroupId="g")
+    bodies = []
+    for _ in range(3):
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    assert bodies == ["first", "second"]
+    strict = sns.create_topic(Name="strict.fifo", Attributes={"FifoTopic": "true",
+                                                              "ContentBasedDeduplication": "false"})["TopicArn"]
+    with pytest.raises(ClientError) as refused:  # neither the topic's content nor an explicit id
+        sns.publish(TopicArn=strict, Message="x", MessageGroupId="g")
+    assert refused.value.response["Error"]["Code"] in ("InvalidParameter", "InvalidParameterValue")
 
 
 def test_calls_of_another_region_are_answered_from_that_region(cloud):

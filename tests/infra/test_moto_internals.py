@@ -576,3 +576,18 @@ def test_sqs_queues_guard_their_messages_with_the_lock_the_receive_and_delete_pa
     assert list(inspect.signature(Queue.delete_message).parameters) == ["self", "receipt_handle"]
     assert list(inspect.signature(SQSBackend.change_message_visibility).parameters) == [
         "self", "queue_name", "receipt_handle", "visibility_timeout"]
+
+
+def test_a_topic_publishes_with_the_keywords_the_fifo_deduplication_patch_reads():
+    """sns-fifo-content-deduplication fills Topic.publish's deduplication_id keyword, which SNSBackend.publish
+    passes by name, from the topic's fifo_topic and content_based_deduplication (booleans: the response layer
+    converts CreateTopic's and SetTopicAttributes' strings)."""
+    from moto.sns.models import SNSBackend, Topic
+    from moto.sns.responses import SNSResponse
+
+    assert "deduplication_id=deduplication_id," in inspect.getsource(SNSBackend.publish)
+    assert "message_id = topic.publish(\n                message," in inspect.getsource(SNSBackend.publish)
+    assert list(inspect.signature(Topic.publish).parameters) == [
+        "self", "message", "subject", "message_attributes", "group_id", "deduplication_id", "message_structure"]
+    assert '"ContentBasedDeduplication",' in inspect.getsource(SNSResponse._get_attributes)
+    assert "attribute_value = ensure_boolean(attribute_value)" in inspect.getsource(SNSResponse.set_topic_attributes)

@@ -1575,13 +1575,16 @@ def _branch_always_ends(original: Callable) -> Callable:
     opened after a StopExecution inherits the stopped state, and moto's program raised at its first state
     (RuntimeError, "Could not set NextState value"): the thread died before on_terminated, the Parallel state
     waited for it forever, and the stopped execution stayed RUNNING. A branch of an execution that is no longer
-    running ends quietly; any other exception goes on to threading.excepthook, as before."""
+    running ends quietly; one whose program failed otherwise fails the Parallel state with States.Runtime (what
+    the interpreter makes of its own errors), and the exception goes on to threading.excepthook, as before."""
     def routine(self: Any) -> None:
         try:
             self._program.eval(self.env)
-        except Exception:
-            if self.env.is_running():
-                raise
+        except Exception as exc:
+            if not self.env.is_running():
+                return
+            self.env.set_error({"error": "States.Runtime", "cause": f"{type(exc).__name__}({exc})"})
+            raise
         finally:
             self._branch_worker_comm.on_terminated(env=self.env)
     return routine
@@ -1600,16 +1603,18 @@ def _receive_one_at_a_time(self: Any, original: Callable, queue_name: str, count
     deleted it, and a FIFO group's messages went to two consumers out of order."""
     queue = self.get_queue(queue_name)
     deadline = time.monotonic() + (wait_seconds_timeout or 0)
+    busy = False  # the last wait returned at once: visible messages none could take (a FIFO group in flight)
     while True:
         with queue._messages_lock:  # a Condition over an RLock: what Queue.add_message appends under
             result = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
         remaining = deadline - time.monotonic()
         if result or remaining <= 0:
             return result
+        if busy:  # moto's long poll spun here
+            time.sleep(min(remaining, SQS_BUSY_POLL_SECONDS))
         began = time.monotonic()
         queue.wait_for_messages(min(remaining, 1.0))  # wakes when a message is sent
-        if time.monotonic() - began < SQS_BUSY_POLL_SECONDS:
-            time.sleep(min(remaining, SQS_BUSY_POLL_SECONDS))
+        busy = time.monotonic() - began < SQS_BUSY_POLL_SECONDS
 
 
 def _delete_under_the_queue_lock(original: Callable) -> Callable:
@@ -1639,6 +1644,27 @@ def _fifo_topic_deduplicates_by_content(self: Any, original: Callable, message: 
             self.content_based_deduplication is True:
         kwargs["deduplication_id"] = hashlib.sha256(message.encode()).hexdigest()
     return original(self, message, *args, **kwargs)
+
+
+#: the package of moto's Step Functions interpreter's executing states
+_SFN_STATES = "moto.stepfunctions.parser.asl.component.state.exec"
+
+
+def _states_errors_pass_through(original: Callable) -> Callable:
+    """The error name a Parallel state or a Map iteration fails with when a branch or an iteration failed: a
+    States.* error (States.Timeout, States.TaskFailed, States.Runtime...) keeps its name, as on AWS. moto made each
+    a custom error name, which refuses the States. prefix: the ValueError failed the execution with States.Runtime,
+    and a Retry or Catch for the branch's error (States.Timeout) never matched."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+
+    def error_name_for(error_name: str | None = None) -> Any:
+        if error_name is not None and error_name.startswith("States."):
+            try:
+                return StatesErrorName.from_name(error_name)
+            except ValueError:  # a States. name the interpreter has no type for: moto's refusal, as before
+                pass
+        return original(error_name=error_name)
+    return error_name_for
 
 
 def _running_until_started(original: Callable) -> property:
@@ -1754,6 +1780,12 @@ EMULATOR_PATCHES: list[Replacement] = [
                 _calling(_fifo_topic_deduplicates_by_content),
           "a FIFO topic with ContentBasedDeduplication passed no deduplication id to its FIFO queues: the publish "
           "failed unless the queue deduplicated by content too"),
+    *(Replacement(f"sfn-{where}-keeps-states-errors", _owner(module), "CustomErrorName", _states_errors_pass_through,
+                  f"a {where} failing with a States.* error failed the execution with States.Runtime (a ValueError), "
+                  "so a Retry or Catch for that error never matched")
+      for where, module in (
+          ("parallel-branch", f"{_SFN_STATES}.state_parallel.branches_decl"),
+          ("map-iteration", f"{_SFN_STATES}.state_map.iteration.iteration_worker"))),
     Replacement("sfn-listed-before-started", _owner("moto.stepfunctions.parser.backend.execution", "Execution"),
                 "status", _running_until_started,
           "ListExecutions failed (500) while another execution of the state machine was being started"),

@@ -294,6 +294,71 @@ def test_executions_stopped_while_their_parallel_state_runs_are_aborted(cloud):
         collections.Counter(outcomes.values())
 
 
+def test_a_parallel_branch_whose_interpreter_fails_fails_the_execution(cloud, monkeypatch):
+    """A branch whose program raised (not a state's error: the interpreter's own) killed its thread before it told
+    the Parallel state, which then waited forever: the execution stayed RUNNING. Now the Parallel state fails with
+    States.Runtime, as the interpreter fails an execution for its own errors."""
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+
+    original = Program.eval
+
+    def failing_in_branches(self, env):
+        if env.is_frame():
+            raise RuntimeError("the interpreter broke")
+        original(self, env)
+
+    monkeypatch.setattr(Program, "eval", failing_in_branches)
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the branch's thread reports it there
+    sfn = cloud.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="branch-breaks", roleArn="arn:aws:iam::123456789012:role/branch",
+        definition=json.dumps({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}]}}}),
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    described = sfn.describe_execution(executionArn=execution)
+    assert (described["status"], described.get("error")) == ("FAILED", "States.Runtime"), described
+    assert "the interpreter broke" in described.get("cause", "")
+
+
+def test_a_parallel_branch_or_map_iteration_that_times_out_is_caught_as_states_timeout(cloud):
+    """A branch or an iteration failing with a States.* error fails its Parallel or Map state with that error, which
+    a Catch for it takes. moto made it a custom error name, which refuses the States. prefix: the execution failed
+    with States.Runtime ("Custom Error Names MUST NOT begin with the prefix 'States.'")."""
+    sfn = cloud.client("stepfunctions")
+    single = cloud.client("lambda").get_function(
+        FunctionName=cloud.physical_id("Single"))["Configuration"]["FunctionArn"]
+    task = {"Type": "Task", "Resource": single, "Parameters": {"seconds": 2}, "TimeoutSeconds": 1, "End": True}
+    processor = {"StartAt": "Sleep", "States": {"Sleep": task}}
+    catch = [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.caught", "Next": "Caught"}]
+    states = {"Parallel": {"Type": "Parallel", "Branches": [processor], "Catch": catch, "End": True},
+              "Map": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {
+                  "ProcessorConfig": {"Mode": "INLINE"}, **processor}, "Catch": catch, "End": True}}
+    for kind, state in states.items():
+        free_by = time.monotonic() + 10
+        while True:  # Single (reserved concurrency 1) is free once the last task's 2 s sleep has ended
+            try:
+                cloud.invoke("Single", {"seconds": 0})
+                break
+            except runtime.Throttled:
+                assert time.monotonic() < free_by
+                time.sleep(0.1)
+        machine = sfn.create_state_machine(
+            name=f"{kind.lower()}-times-out", roleArn="arn:aws:iam::123456789012:role/times-out",
+            definition=json.dumps({"StartAt": kind, "States": {kind: state, "Caught": {"Type": "Pass", "End": True}}}),
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=machine, input='{"items": [1]}')["executionArn"]
+        deadline = time.monotonic() + 15
+        while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        described = sfn.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED", (kind, described.get("error"), described.get("cause"))
+        assert json.loads(described["output"])["caught"]["Error"] == "States.Timeout", described["output"]
+
+
 def test_listing_executions_while_one_is_being_started(cloud, monkeypatch):
     """moto lists an execution with its state machine before it has a status: ListExecutions in that window
     failed (AttributeError, a 500). An execution StartExecution has accepted is RUNNING."""

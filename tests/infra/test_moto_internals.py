@@ -591,3 +591,17 @@ def test_a_topic_publishes_with_the_keywords_the_fifo_deduplication_patch_reads(
         "self", "message", "subject", "message_attributes", "group_id", "deduplication_id", "message_structure"]
     assert '"ContentBasedDeduplication",' in inspect.getsource(SNSResponse._get_attributes)
     assert "attribute_value = ensure_boolean(attribute_value)" in inspect.getsource(SNSResponse.set_topic_attributes)
+
+
+def test_parallel_and_map_name_a_failed_branch_s_error_where_the_emulator_keeps_states_errors():
+    """sfn-parallel-branch-keeps-states-errors and sfn-map-iteration-keeps-states-errors replace the module-level
+    CustomErrorName that the Parallel state's branches and a Map's iterations make their failure's error name
+    with (by keyword), and answer StatesErrorName.from_name for a States.* name."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+
+    assert "error_name=CustomErrorName(error_name=exit_error_name)" in inspect.getsource(branches_decl)
+    assert "error_name = CustomErrorName(error_name=error_name)" in inspect.getsource(iteration_worker)
+    assert "CustomErrorName" in vars(branches_decl) and "CustomErrorName" in vars(iteration_worker)
+    assert StatesErrorName.from_name("States.Timeout").error_name == "States.Timeout"

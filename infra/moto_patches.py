@@ -1667,6 +1667,34 @@ def _states_errors_pass_through(original: Callable) -> Callable:
     return error_name_for
 
 
+def _lambda_client_errors_named(self: Any, original: Callable, env: Any, ex: Exception) -> Any:
+    """A Lambda task (a function ARN as its Resource) whose Invoke failed is named as Step Functions names it,
+    `Lambda.<the error code>` (Lambda.TooManyRequestsException when the function is throttled), with the cause
+    the `lambda:invoke` integration gives. moto named every such failure "Exception", so the Retry on
+    Lambda.TooManyRequestsException that AWS recommends (and SAM's and Workflow Studio's defaults carry) never
+    matched a throttled invoke."""
+    from botocore.exceptions import ClientError
+
+    failure = original(self, env, ex)
+    if not isinstance(ex, ClientError):
+        return failure
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+
+    try:
+        error, cause = StateTaskServiceLambda._error_cause_from_client_error(ex)
+    except KeyError:  # an answer without its metadata
+        error, cause = f"Lambda.{ex.response['Error']['Code']}", ex.response["Error"].get("Message", "")
+    details = failure.event_details.get("lambdaFunctionFailedEventDetails")
+    if details is not None:
+        details["error"], details["cause"] = error, cause
+    return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=failure.event_type,
+                        event_details=failure.event_details)
+
+
 def _running_until_started(original: Callable) -> property:
     """Execution.status of an execution StartExecution has accepted: RUNNING. moto lists an execution with its
     state machine before start() gives it a status, and ListExecutions in that window failed with AttributeError
@@ -1786,6 +1814,11 @@ EMULATOR_PATCHES: list[Replacement] = [
       for where, module in (
           ("parallel-branch", f"{_SFN_STATES}.state_parallel.branches_decl"),
           ("map-iteration", f"{_SFN_STATES}.state_map.iteration.iteration_worker"))),
+    Replacement("sfn-lambda-task-errors-named",
+                _owner(f"{_SFN_STATES}.state_task.state_task_lambda", "StateTaskLambda"), "_from_error",
+                _calling(_lambda_client_errors_named),
+          "a Lambda task's failed Invoke (a throttle) was the error \"Exception\": no Retry on "
+          "Lambda.TooManyRequestsException matched"),
     Replacement("sfn-listed-before-started", _owner("moto.stepfunctions.parser.backend.execution", "Execution"),
                 "status", _running_until_started,
           "ListExecutions failed (500) while another execution of the state machine was being started"),

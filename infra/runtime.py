@@ -843,7 +843,11 @@ class _RawBody(io.BytesIO):
 
 
 def _raw_response(url: str, status: int, headers: dict[str, str], body: bytes) -> Any:
+    """Lambda's answer as botocore reads it off the wire. A refusal (no invocation ran) names its own request
+    (x-amzn-RequestId, botocore's ResponseMetadata.RequestId), as Lambda's do. An invocation's answer does not
+    yet: on Lambda it is the invocation's request id, which the runtime does not hand back here."""
     from botocore.awsrequest import AWSResponse
 
-    headers = {**headers, "content-length": str(len(body))}
+    headers = {**({"x-amzn-RequestId": ids.request_id()} if status >= 400 else {}), **headers,
+               "content-length": str(len(body))}
     return AWSResponse(url, status, headers, _RawBody(body))

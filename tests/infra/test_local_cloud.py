@@ -359,6 +359,37 @@ def test_a_parallel_branch_or_map_iteration_that_times_out_is_caught_as_states_t
         assert json.loads(described["output"])["caught"]["Error"] == "States.Timeout", described["output"]
 
 
+def test_a_throttled_lambda_task_is_lambda_too_many_requests_for_retry_and_catch(cloud):
+    """A Lambda task whose function is throttled fails with Lambda.TooManyRequestsException, the error AWS's
+    recommended Retry names. moto named it "Exception", so neither that Retry nor a Catch for it matched."""
+    sfn = cloud.client("stepfunctions")
+    single = cloud.client("lambda").get_function(
+        FunctionName=cloud.physical_id("Single"))["Configuration"]["FunctionArn"]
+    machine = sfn.create_state_machine(
+        name="throttled-task", roleArn="arn:aws:iam::123456789012:role/throttled",
+        definition=json.dumps({"StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": single, "Parameters": {"seconds": 0}, "End": True,
+                     "Catch": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "ResultPath": "$.caught",
+                                "Next": "Caught"}]},
+            "Caught": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    busy = threading.Thread(target=cloud.invoke, args=("Single", {"seconds": 2}))  # reserved concurrency 1
+    busy.start()
+    try:
+        time.sleep(0.3)
+        execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        deadline = time.monotonic() + 10
+        while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        described = sfn.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+        caught = json.loads(described["output"])["caught"]
+        assert caught["Error"] == "Lambda.TooManyRequestsException", caught
+        assert "Error Code: TooManyRequestsException" in caught["Cause"], caught
+    finally:
+        busy.join(10)
+
+
 def test_listing_executions_while_one_is_being_started(cloud, monkeypatch):
     """moto lists an execution with its state machine before it has a status: ListExecutions in that window
     failed (AttributeError, a 500). An execution StartExecution has accepted is RUNNING."""

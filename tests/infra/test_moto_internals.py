@@ -605,3 +605,22 @@ def test_parallel_and_map_name_a_failed_branch_s_error_where_the_emulator_keeps_
     assert "error_name = CustomErrorName(error_name=error_name)" in inspect.getsource(iteration_worker)
     assert "CustomErrorName" in vars(branches_decl) and "CustomErrorName" in vars(iteration_worker)
     assert StatesErrorName.from_name("States.Timeout").error_name == "States.Timeout"
+
+
+def test_a_lambda_task_s_failed_invoke_is_named_where_the_emulator_renames_it():
+    """sfn-lambda-task-errors-named renames the FailureEvent StateTaskLambda._from_error makes of a ClientError
+    (moto: "Exception") with the lambda:invoke integration's own naming, and rebuilds it with FailureEvent's
+    arguments."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+
+    source = inspect.getsource(StateTaskLambda._from_error)
+    assert 'error = "Exception"' in source and "if isinstance(ex, ClientError):" in source
+    assert "lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(" in source
+    assert isinstance(vars(StateTaskServiceLambda)["_error_cause_from_client_error"], staticmethod)
+    assert 'error = f"Lambda.{error_code}"' in inspect.getsource(StateTaskServiceLambda._error_cause_from_client_error)
+    assert list(inspect.signature(FailureEvent.__init__).parameters) == [
+        "self", "env", "error_name", "event_type", "event_details"]

@@ -262,6 +262,16 @@ def test_an_execution_stopped_right_after_its_start_is_aborted(cloud):
                for outcome in outcomes.values()), outcomes
 
 
+def run_to_end(sfn, machine: str, execution_input: str = "{}", seconds: float = 15) -> dict:
+    """Start an execution of `machine` and answer its description once it is no longer RUNNING (or `seconds`
+    have passed)."""
+    execution = sfn.start_execution(stateMachineArn=machine, input=execution_input)["executionArn"]
+    deadline = time.monotonic() + seconds
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return sfn.describe_execution(executionArn=execution)
+
+
 def test_executions_stopped_while_their_parallel_state_runs_are_aborted(cloud):
     """StopExecution while a Parallel state opens its branches or runs a Lambda task: a branch opened after the
     stop died before telling the Parallel state (the execution stayed RUNNING for good), and a task the stop caught
@@ -315,11 +325,7 @@ def test_a_parallel_branch_whose_interpreter_fails_fails_the_execution(cloud, mo
         definition=json.dumps({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
             {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}]}}}),
     )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    deadline = time.monotonic() + 10
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    described = sfn.describe_execution(executionArn=execution)
+    described = run_to_end(sfn, machine, seconds=10)
     assert (described["status"], described.get("error")) == ("FAILED", "States.Runtime"), described
     assert "the interpreter broke" in described.get("cause", "")
 
@@ -350,11 +356,7 @@ def test_a_parallel_branch_or_map_iteration_that_times_out_is_caught_as_states_t
             name=f"{kind.lower()}-times-out", roleArn="arn:aws:iam::123456789012:role/times-out",
             definition=json.dumps({"StartAt": kind, "States": {kind: state, "Caught": {"Type": "Pass", "End": True}}}),
         )["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=machine, input='{"items": [1]}')["executionArn"]
-        deadline = time.monotonic() + 15
-        while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        described = sfn.describe_execution(executionArn=execution)
+        described = run_to_end(sfn, machine, '{"items": [1]}')
         assert described["status"] == "SUCCEEDED", (kind, described.get("error"), described.get("cause"))
         assert json.loads(described["output"])["caught"]["Error"] == "States.Timeout", described["output"]
 
@@ -377,11 +379,7 @@ def test_a_throttled_lambda_task_is_lambda_too_many_requests_for_retry_and_catch
     busy.start()
     try:
         time.sleep(0.3)
-        execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-        deadline = time.monotonic() + 10
-        while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        described = sfn.describe_execution(executionArn=execution)
+        described = run_to_end(sfn, machine, seconds=10)
         assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
         caught = json.loads(described["output"])["caught"]
         assert caught["Error"] == "Lambda.TooManyRequestsException", caught

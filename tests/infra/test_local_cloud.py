@@ -181,15 +181,20 @@ def test_parameters_and_outputs(cloud):
     }
 
 
-def run_execution(cloud, transaction: dict) -> dict:
-    sfn = http_client(cloud, "stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=cloud.physical_id("Flow"), name=f"t-{time.time_ns()}",
-                              input=json.dumps({"transaction": transaction}))["executionArn"]
-    deadline = time.monotonic() + 30
-    while (result := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "execution did not finish"
+def run_to_end(sfn, machine: str, execution_input: str = "{}", seconds: float = 15, **start: str) -> dict:
+    """Start an execution of `machine` and answer its description once it is no longer RUNNING (within
+    `seconds`, or the test fails)."""
+    execution = sfn.start_execution(stateMachineArn=machine, input=execution_input, **start)["executionArn"]
+    deadline = time.monotonic() + seconds
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"the execution did not finish within {seconds} s"
         time.sleep(0.02)
-    return result
+    return described
+
+
+def run_execution(cloud, transaction: dict) -> dict:
+    return run_to_end(http_client(cloud, "stepfunctions"), cloud.physical_id("Flow"),
+                      json.dumps({"transaction": transaction}), seconds=30, name=f"t-{time.time_ns()}")
 
 
 def test_state_machine_runs_the_fixture_handlers(cloud):
@@ -234,6 +239,16 @@ def test_async_invoke_is_accepted_and_runs_in_the_background(cloud):
         time.sleep(0.01)
 
 
+def outcomes_when_all_are(expected: object, executions: list[str], outcome, seconds: float) -> dict:
+    """Each execution's `outcome(execution)`, read again until all are `expected` or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        outcomes = {execution: outcome(execution) for execution in executions}
+        if all(found == expected for found in outcomes.values()) or time.monotonic() > deadline:
+            return outcomes
+        time.sleep(0.05)
+
+
 def test_an_execution_stopped_right_after_its_start_is_aborted(cloud):
     """StopExecution right after StartExecution: moto failed it with a 500 when the execution's thread had not made
     its environment yet, dropped it when its program had not begun, and a Wait state that began to sleep after the
@@ -251,25 +266,10 @@ def test_an_execution_stopped_right_after_its_start_is_aborted(cloud):
         events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
         return sfn.describe_execution(executionArn=execution)["status"], events[:1] + events[-1:]
 
-    deadline = time.monotonic() + 10  # well inside the Wait's 60 s: the stop ended them, not the Wait
-    outcomes = {}
-    while time.monotonic() < deadline:
-        outcomes = {execution: ended(execution) for execution in executions}
-        if all(outcome == ("ABORTED", ["ExecutionStarted", "ExecutionAborted"]) for outcome in outcomes.values()):
-            break
-        time.sleep(0.05)
-    assert all(outcome == ("ABORTED", ["ExecutionStarted", "ExecutionAborted"])
-               for outcome in outcomes.values()), outcomes
-
-
-def run_to_end(sfn, machine: str, execution_input: str = "{}", seconds: float = 15) -> dict:
-    """Start an execution of `machine` and answer its description once it is no longer RUNNING (or `seconds`
-    have passed)."""
-    execution = sfn.start_execution(stateMachineArn=machine, input=execution_input)["executionArn"]
-    deadline = time.monotonic() + seconds
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return sfn.describe_execution(executionArn=execution)
+    expected = ("ABORTED", ["ExecutionStarted", "ExecutionAborted"])
+    # 10 s: well inside the Wait's 60 s, so the stop ended them, not the Wait
+    outcomes = outcomes_when_all_are(expected, executions, ended, 10)
+    assert all(outcome == expected for outcome in outcomes.values()), outcomes
 
 
 def test_executions_stopped_while_their_parallel_state_runs_are_aborted(cloud):
@@ -293,15 +293,9 @@ def test_executions_stopped_while_their_parallel_state_runs_are_aborted(cloud):
         last = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=1)["events"]
         return sfn.describe_execution(executionArn=execution)["status"], last[0]["type"]
 
-    deadline = time.monotonic() + 15  # well inside the Wait's 60 s
-    outcomes = {}
-    while time.monotonic() < deadline:
-        outcomes = {execution: ended(execution) for execution in executions}
-        if all(outcome == ("ABORTED", "ExecutionAborted") for outcome in outcomes.values()):
-            break
-        time.sleep(0.1)
-    assert all(outcome == ("ABORTED", "ExecutionAborted") for outcome in outcomes.values()), \
-        collections.Counter(outcomes.values())
+    expected = ("ABORTED", "ExecutionAborted")
+    outcomes = outcomes_when_all_are(expected, executions, ended, 15)  # well inside the Wait's 60 s
+    assert all(outcome == expected for outcome in outcomes.values()), collections.Counter(outcomes.values())
 
 
 def test_a_parallel_branch_whose_interpreter_fails_fails_the_execution(cloud, monkeypatch):

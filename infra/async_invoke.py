@@ -115,7 +115,7 @@ def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str, que
     while True:
         try:
             attempts += 1
-            result = runtime.invoke(name, event)
+            result = runtime.invoke(name, event, request_id)  # Lambda keeps it for each retry
         except Throttled:
             attempts -= 1           # a throttled event was not run
             if time.monotonic() - queued + THROTTLE_DELAY > max_age:

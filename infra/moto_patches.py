@@ -233,9 +233,18 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
         refused.code = 413
         raise refused
     if runtime is None or qualifier or headers.get("X-Amz-Invocation-Type") != "Event":
-        answer = original(self, function_name, qualifier, body, headers, response_headers)
+        from infra.runtime import last_ran
+
+        token = last_ran.set(None)
+        try:
+            answer = original(self, function_name, qualifier, body, headers, response_headers)
+            ran = last_ran.get()
+        finally:
+            last_ran.reset(token)
         if "x-amz-function-error" in response_headers:  # moto says Handled
             response_headers["x-amz-function-error"] = "Unhandled"
+        if ran is not None:  # the invocation's request id, as Lambda answers (kept by response-names-its-request)
+            response_headers["x-amzn-requestid"] = ran.request_id
         return answer
     from infra.async_invoke import invoke_async
 
@@ -245,11 +254,24 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
     except ValueError:
         event = body
     try:
-        invoke_async(runtime, function.function_name, event)
+        response_headers["x-amzn-requestid"] = invoke_async(runtime, function.function_name, event)
     except ResourceNotFound:
         return original(self, function_name, qualifier, body, headers, response_headers)
     response_headers["Content-Length"] = "0"
     return b""          # moto's response answers 202 to an Event invoke
+
+
+def _enrich_keeping_request_id(original: Callable[..., Any]) -> Any:
+    def enrich(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        named = headers.pop("x-amzn-requestid", None)
+        headers, body = original(headers, body)
+        if named is not None:  # the answer's own request id, where moto put the one it drew
+            drawn, headers["x-amzn-requestid"] = headers.get("x-amzn-requestid"), named
+            if drawn and isinstance(body, str):
+                body = body.replace(drawn, named)
+        return headers, body
+
+    return staticmethod(enrich)
 
 
 # --------------------------------------------------------------------------- WebSocket APIs say wss://
@@ -309,7 +331,12 @@ PATCHES = (
                 "moto runs InvocationType=Event synchronously, once; Lambda queues it (202 at once) and retries it "
                 "(requests from other processes reach moto; this process's are answered by the runtime); a "
                 "synchronous payload over Lambda's 6 MB request limit is refused with 413, as on AWS; a function "
-                "error's FunctionError is Unhandled, as Lambda answers for its runtimes' errors (moto: Handled)"),
+                "error's FunctionError is Unhandled, as Lambda answers for its runtimes' errors (moto: Handled); the "
+                "answer names the invocation's request id"),
+    Replacement("response-names-its-request", _owner("moto.core.responses", "BaseResponse"), "_enrich_response",
+                _enrich_keeping_request_id,
+                "moto gives every answer a request id of its own drawing (x-amzn-requestid), over one the answer "
+                "already names (Lambda's Invoke answers the invocation's: what the function's context and log see)"),
     Replacement("websocket-api-endpoint", _owner("moto.apigatewayv2.models", "Api"), "__init__", _calling(_api_init),
                 "moto's ApiEndpoint is https:// for every API; a WebSocket API's is wss://"),
     *(Replacement(f"ses-faults-{op}", _owner("moto.ses.models", "SESBackend"), op, _ses_faults,
@@ -1359,6 +1386,39 @@ def _caller_trace_header(response: Any) -> str | None:
     return response._get_param("traceHeader") or (headers[-1] if headers else response.headers.get("X-Amzn-Trace-Id"))
 
 
+#: the statuses of an execution that has ended (DescribeExecution answers its stopDate)
+_ENDED = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
+
+
+def _describe_execution_response(self: Any) -> Any:
+    """StepFunctionResponse.describe_execution with DescribeExecution's whole answer. moto's leaves out inputDetails
+    and the traceHeader the execution was started with, has no stopDate for a TIMED_OUT execution, and writes the
+    output with spaces (json.dumps) where its own Step Functions provider (Execution.to_describe_output) writes
+    it compact."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    arn = self._get_param("executionArn")
+    execution = self.stepfunction_backend.describe_execution(arn)
+    status = execution.status
+    response = {"executionArn": arn, "stateMachineArn": execution.state_machine_arn, "name": execution.name,
+                "status": status, "startDate": execution.start_date, "input": execution.execution_input,
+                "inputDetails": {"included": True}}
+    if status in _ENDED:
+        response["stopDate"] = execution.stop_date
+    if status == "SUCCEEDED":
+        output = execution.output
+        response["output"] = output if isinstance(output, str) else to_json_str(output, separators=(",", ":"))
+        response["outputDetails"] = {"included": True}
+    if getattr(execution, "trace_header", None):
+        response["traceHeader"] = execution.trace_header
+    if execution.error is not None:
+        response["error"] = execution.error
+    if execution.cause is not None:
+        response["cause"] = execution.cause
+    return ActionResult(response)
+
+
 #: GetExecutionHistory's page when maxResults is absent or 0, and the most it may ask for (the API reference)
 HISTORY_PAGE, HISTORY_PAGE_MAX = 100, 1000
 
@@ -1721,6 +1781,10 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-start-sync-execution", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
                 "start_sync_execution", lambda _: _start_sync_execution_response,
                 "moto routes no StartSyncExecution: an Express state machine could not be run synchronously"),
+    Replacement("sfn-describe-execution-whole", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
+                "describe_execution", lambda _: _describe_execution_response,
+                "moto's DescribeExecution has no inputDetails, no traceHeader, no stopDate for a TIMED_OUT "
+                "execution, and writes the output with spaces where Step Functions writes it compact"),
     Replacement("sfn-execution-history-pages", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
                 "get_execution_history", _calling(_execution_history_response),
                 "moto's GetExecutionHistory answers every event oldest first whatever maxResults, nextToken, "

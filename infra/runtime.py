@@ -16,6 +16,7 @@ Both: reserved concurrency is a non-blocking semaphore per function (over the li
 """
 from __future__ import annotations
 
+import base64
 import contextvars
 import gc
 import importlib
@@ -129,6 +130,49 @@ _current: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar("n
 trace_header: contextvars.ContextVar[str | None] = contextvars.ContextVar("notifyx_trace_header", default=None)
 #: the observer's record of the invocation running in this context (infra/observability)
 _observed: contextvars.ContextVar[Any] = contextvars.ContextVar("notifyx_observed", default=None)
+
+
+@dataclass
+class Ran:
+    """What Invoke answers about the invocation besides its payload: its request id (x-amzn-RequestId) and its log,
+    START to REPORT (LogType=Tail's LogResult: the last 4 KB)."""
+
+    request_id: str = ""
+    log: list[str] = field(default_factory=list)
+
+    def tail(self) -> str:
+        """The last 4 KB of the log, base64, as Lambda's X-Amz-Log-Result (whole characters only)."""
+        text = ("\n".join(self.log) + "\n").encode() if self.log else b""
+        if len(text) > LOG_TAIL_BYTES:
+            text = text[-LOG_TAIL_BYTES:]
+            while text and text[0] & 0xC0 == 0x80:  # not the middle of a character
+                text = text[1:]
+        return base64.b64encode(text).decode()
+
+
+#: Invoke's LogType=Tail answers the last 4 KB of the invocation's log
+LOG_TAIL_BYTES = 4096
+#: where the invocation being answered in this context records its Ran (set by invoke_payload)
+_ran: contextvars.ContextVar[Ran | None] = contextvars.ContextVar("notifyx_ran", default=None)
+#: the last invoke_payload's Ran in this context (for moto's Invoke response, which answers it: moto_patches)
+last_ran: contextvars.ContextVar[Ran | None] = contextvars.ContextVar("notifyx_last_ran", default=None)
+
+
+def invocation_log(request_id: str, lines: Any, duration_ms: float, memory_mb: int, max_memory_mb: int,
+                   init_ms: float | None) -> list[str]:
+    """One invocation's log as Lambda writes it: START, the function's output, END, REPORT."""
+    report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+              f"Billed Duration: {int(-(-duration_ms // 1))} ms\tMemory Size: {memory_mb} MB\t"
+              f"Max Memory Used: {max_memory_mb} MB")
+    if init_ms is not None:
+        report += f"\tInit Duration: {init_ms:.2f} ms"
+    return [f"START RequestId: {request_id} Version: $LATEST", *lines, f"END RequestId: {request_id}", report]
+
+
+def _record(request_id: str, log: list[str]) -> None:
+    ran = _ran.get()
+    if ran is not None:
+        ran.request_id, ran.log = request_id, log
 
 
 def current_function() -> str | None:
@@ -370,8 +414,9 @@ class LambdaRuntime:
         return fn
 
     # ------------------------------------------------------------------ invocation
-    def invoke(self, name_or_arn: str, event: Any) -> Any:
-        """Run the function with `event` (JSON round-tripped, as Lambda does) and return its JSON result."""
+    def invoke(self, name_or_arn: str, event: Any, request_id: str | None = None) -> Any:
+        """Run the function with `event` (JSON round-tripped, as Lambda does) and return its JSON result.
+        `request_id`: the invocation's (an asynchronous event's, the same for each retry), else a new one."""
         if self.closed:  # an asynchronous event's retry after the local cloud stopped
             raise ResourceNotFound(f"Function not found: {name_or_arn} (the local cloud has stopped)")
         fn = self._lookup(name_or_arn)
@@ -392,8 +437,8 @@ class LambdaRuntime:
         try:
             fn.invocations += 1
             if faults.injector() is not None:  # --fault / NOTIFYX_FAULTS (infra/faults.py)
-                return faults.invoke(fn.spec.name, fn.spec.timeout, lambda: self._dispatch(fn, event))
-            return self._dispatch(fn, event)
+                return faults.invoke(fn.spec.name, fn.spec.timeout, lambda: self._dispatch(fn, event, request_id))
+            return self._dispatch(fn, event, request_id)
         except FunctionError as exc:
             fn.errors += 1
             if call is not None:
@@ -411,15 +456,15 @@ class LambdaRuntime:
                 _observed.reset(token)
                 observer.finished(call)
 
-    def _dispatch(self, fn: _Function, event: Any) -> Any:
+    def _dispatch(self, fn: _Function, event: Any, request_id: str | None) -> Any:
         if self.sandboxes == "process":
-            return self._run_in_sandbox(fn, json.dumps(event))
-        return self._run(fn, json.loads(json.dumps(event)))
+            return self._run_in_sandbox(fn, json.dumps(event), request_id or ids.request_id())
+        return self._run(fn, json.loads(json.dumps(event)), request_id or ids.request_id())
 
-    def _run(self, fn: _Function, event: Any) -> Any:
+    def _run(self, fn: _Function, event: Any, request_id: str) -> Any:
         spec = fn.spec
         deadline = time.monotonic() + spec.timeout
-        context = LambdaContext(spec.name, spec.arn, spec.memory, ids.request_id(), deadline)
+        context = LambdaContext(spec.name, spec.arn, spec.memory, request_id, deadline)
         outcome: dict[str, Any] = {}
         done = threading.Event()
 
@@ -448,15 +493,20 @@ class LambdaRuntime:
             finally:
                 done.set()
 
+        started = time.perf_counter()
         threads.submit(contextvars.copy_context(), work)
         if not done.wait(spec.timeout):
             logger.warning("%s timed out after %.2f s (its thread keeps running)", spec.name, spec.timeout)
+            _record(context.aws_request_id, _timed_out_log(context.aws_request_id, spec))
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds")
+        # (this runtime's handlers print to the local cloud's own output: the log has no lines of theirs)
+        _record(context.aws_request_id, invocation_log(context.aws_request_id, (), (time.perf_counter() - started)
+                                                        * 1000, spec.memory, 0, None))
         if "error" in outcome:
             raise outcome["error"]
         return json.loads(_within_limit(outcome["result"]))
 
-    def _run_in_sandbox(self, fn: _Function, event_json: str) -> Any:
+    def _run_in_sandbox(self, fn: _Function, event_json: str, request_id: str) -> Any:
         from infra.sandbox import CallAnswerer, SandboxExited, SandboxPool, SandboxTimeout
 
         spec = fn.spec
@@ -475,7 +525,6 @@ class LambdaRuntime:
 
                     self._logs = LogShipper(self._logs_client, self.log_sink)
         sandbox = pool.take()
-        request_id = ids.request_id()
         started = time.perf_counter()
         call = _observed.get()
         try:
@@ -484,23 +533,33 @@ class LambdaRuntime:
         except SandboxTimeout:
             sandbox.kill()
             logger.warning("%s timed out after %.2f s: its sandbox was stopped", spec.name, spec.timeout)
+            self._log(spec.name, sandbox.log_stream, request_id, _timed_out_log(request_id, spec))
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds") from None
         except SandboxExited:
             sandbox.kill()
-            raise FunctionError("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited without "
-                                                     "providing a reason") from None
+            message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+            self._log(spec.name, sandbox.log_stream, request_id, invocation_log(
+                request_id, (message, "Runtime.ExitError"), (time.perf_counter() - started) * 1000, spec.memory,
+                0, None))
+            raise FunctionError("Runtime.ExitError", message) from None
         pool.give_back(sandbox)
         if init_ms is not None:
             fn.init_durations.append(init_ms)
         if call is not None:
             call.init_ms, call.lines, call.request_id = init_ms, output.get("lines", ()), request_id
-        if self._logs is not None:
-            duration = (time.perf_counter() - started) * 1000 - (init_ms or 0)
-            self._logs.invocation(spec.name, sandbox.log_stream, request_id, output, max(duration, 0.0),
-                                  spec.memory, init_ms)
+        duration = (time.perf_counter() - started) * 1000 - (init_ms or 0)
+        self._log(spec.name, sandbox.log_stream, request_id, invocation_log(
+            request_id, output.get("lines", ()), max(duration, 0.0), spec.memory, output.get("max_memory_mb", 0),
+            init_ms))
         if error is not None:
             raise FunctionError.from_payload(error)
         return json.loads(_within_limit(payload))
+
+    def _log(self, function: str, stream: str, request_id: str, log: list[str]) -> None:
+        """An invocation's log: to CloudWatch Logs, and to Invoke's answer (LogType=Tail)."""
+        _record(request_id, log)
+        if self._logs is not None:
+            self._logs.invocation(function, stream, log)
 
     def _logs_client(self) -> Any:
         import boto3
@@ -566,12 +625,31 @@ class LambdaRuntime:
             self._logs.close()
             self._logs = None
 
-    def invoke_payload(self, name_or_arn: str, event: Any) -> tuple[bytes, bool]:
-        """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error)."""
+    def invoke_payload(self, name_or_arn: str, event: Any) -> tuple[bytes, bool, Ran]:
+        """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error, the request
+        id and log). An invocation that never reached a sandbox (an injected fault) gets a request id of its own."""
+        ran = Ran()
+        token = _ran.set(ran)
         try:
-            return json.dumps(self.invoke(name_or_arn, event)).encode(), False
-        except FunctionError as exc:
-            return json.dumps(exc.payload()).encode(), True
+            try:
+                payload, errored = json.dumps(self.invoke(name_or_arn, event)).encode(), False
+            except FunctionError as exc:
+                payload, errored = json.dumps(exc.payload()).encode(), True
+        finally:
+            _ran.reset(token)
+        ran.request_id = ran.request_id or ids.request_id()
+        last_ran.set(ran)
+        return payload, errored, ran
+
+
+def _timed_out_log(request_id: str, spec: FunctionSpec) -> list[str]:
+    """A timed-out invocation's log: START, END and REPORT, then Lambda's line saying so (what the function printed
+    is lost with its sandbox here)."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return [*invocation_log(request_id, (), spec.timeout * 1000, spec.memory, 0, None),
+            f"{now} {request_id} Task timed out after {spec.timeout:.2f} seconds"]
 
 
 def payload_too_large(body: Any, invocation_type: str) -> str | None:
@@ -679,14 +757,16 @@ def _moto_invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     if runtime is None:
         raise RuntimeError("no LambdaRuntime attached to moto")
     try:
-        payload, errored = runtime.invoke_payload(self.function_name, {} if event is None else event)
+        payload, errored, ran = runtime.invoke_payload(self.function_name, {} if event is None else event)
     except Throttled as exc:
         err = JsonRESTError("TooManyRequestsException", str(exc))
         err.code = 429
         raise err from exc
     except ResourceNotFound as exc:
         payload, errored = json.dumps(FunctionError("ResourceNotFoundException", str(exc)).payload()).encode(), True
-    return payload.decode(), errored, ""
+        return payload.decode(), errored, ""
+    # moto answers the log base64-encoded as X-Amz-Log-Result when LogType is Tail (the last 4 KB, as Lambda)
+    return payload.decode(), errored, base64.b64decode(ran.tail()).decode()
 
 
 #: hosts (host:port) of emulators whose Lambda Invoke calls are answered in-process
@@ -805,7 +885,7 @@ def _answer_invoke(request: Any) -> Any:
     # a Step Functions task sets trace_header itself (its interpreter's client sends no header)
     token = trace_header.set((incoming.decode() if isinstance(incoming, bytes) else incoming) or trace_header.get())
     try:
-        payload, errored = runtime.invoke_payload(name, event)
+        payload, errored, ran = runtime.invoke_payload(name, event)
     except Throttled as exc:
         return _raw_response(request.url, 429, {"x-amzn-errortype": "TooManyRequestsException"},
                              json.dumps({"Type": "User", "message": str(exc)}).encode())
@@ -814,9 +894,13 @@ def _answer_invoke(request: Any) -> Any:
                              json.dumps({"Type": "User", "Message": str(exc)}).encode())
     finally:
         trace_header.reset(token)
-    response_headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST"}
+    response_headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST",
+                        "x-amzn-RequestId": ran.request_id}
     if errored:
         response_headers["x-amz-function-error"] = "Unhandled"  # what Lambda answers for its runtimes' errors
+    log_type = headers.get("x-amz-log-type", b"None")
+    if (log_type.decode() if isinstance(log_type, bytes) else log_type) == "Tail":
+        response_headers["x-amz-log-result"] = ran.tail()
     return _raw_response(request.url, 200, response_headers, payload)
 
 
@@ -831,8 +915,8 @@ def _invoke_async(runtime: LambdaRuntime, name: str, event: Any, url: str) -> An
     # retries with backoff, then the dead-letter queue or the on-failure destination: infra/async_invoke.py
     from infra.async_invoke import invoke_async
 
-    invoke_async(runtime, name, event)
-    return _raw_response(url, 202, {"content-type": "application/json"}, b"")
+    request_id = invoke_async(runtime, name, event)
+    return _raw_response(url, 202, {"content-type": "application/json", "x-amzn-RequestId": request_id}, b"")
 
 
 class _RawBody(io.BytesIO):
@@ -843,11 +927,11 @@ class _RawBody(io.BytesIO):
 
 
 def _raw_response(url: str, status: int, headers: dict[str, str], body: bytes) -> Any:
-    """Lambda's answer as botocore reads it off the wire. A refusal (no invocation ran) names its own request
-    (x-amzn-RequestId, botocore's ResponseMetadata.RequestId), as Lambda's do. An invocation's answer does not
-    yet: on Lambda it is the invocation's request id, which the runtime does not hand back here."""
+    """Lambda's answer as botocore reads it off the wire. A refusal (no invocation ran) names a request of its own
+    (x-amzn-RequestId, botocore's ResponseMetadata.RequestId), as Lambda's do; an invocation's answer names the
+    invocation's (its caller passes it)."""
     from botocore.awsrequest import AWSResponse
 
-    headers = {**({"x-amzn-RequestId": ids.request_id()} if status >= 400 else {}), **headers,
+    headers = {**({"x-amzn-RequestId": ids.request_id()} if "x-amzn-RequestId" not in headers else {}), **headers,
                "content-length": str(len(body))}
     return AWSResponse(url, status, headers, _RawBody(body))

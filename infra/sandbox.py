@@ -349,20 +349,12 @@ class LogShipper:
         self._thread = threading.Thread(target=self._run, name="lambda-logs", daemon=True)
         self._thread.start()
 
-    def invocation(self, function: str, stream: str, request_id: str, output: dict[str, Any], duration_ms: float,
-                   memory_mb: int, init_ms: float | None) -> None:
-        """Queue one invocation's log events."""
+    def invocation(self, function: str, stream: str, log: list[str]) -> None:
+        """Queue one invocation's log events (runtime.invocation_log)."""
         now = int(time.time() * 1000)
-        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-                  f"Billed Duration: {int(-(-duration_ms // 1))} ms\tMemory Size: {memory_mb} MB\t"
-                  f"Max Memory Used: {output.get('max_memory_mb', 0)} MB")
-        if init_ms is not None:
-            report += f"\tInit Duration: {init_ms:.2f} ms"
-        messages = [f"START RequestId: {request_id} Version: $LATEST", *output.get("lines", []),
-                    f"END RequestId: {request_id}", report]
         with self._lock:
             self._pending.setdefault((f"/aws/lambda/{function}", stream), []).extend(
-                {"timestamp": now, "message": m or " "} for m in messages)
+                {"timestamp": now, "message": m or " "} for m in log)
 
     def _run(self) -> None:
         while not self._stopped:

@@ -246,6 +246,13 @@ def test_one_publish_is_one_trace_from_the_gateway_through_both_participants(own
     assert {"StartExecution", "Invoke", "PostToConnection"} <= calls, calls  # boto3 calls are subsegments
     steps = {e["name"] for e in entities.values() if e.get("name", "").startswith("## ")}
     assert {"## two-phase commit", "## fan-out", "## prepare", "## commit"} <= steps, steps
+    # DescribeExecution answers the trace header the execution was started with (its traceHeader)
+    sfn = aws("stepfunctions")
+    publish = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if "Publish" in m["name"])
+    described = [sfn.describe_execution(executionArn=e["executionArn"]) for e in sfn.list_executions(
+        stateMachineArn=publish, statusFilter="SUCCEEDED")["executions"]]
+    ours = [d for d in described if data["notification_id"] in d.get("output", "")]
+    assert len(ours) == 1 and f"Root={trace['Id']};" in ours[0]["traceHeader"], ours
 
 
 def test_an_alarm_turns_to_alarm_when_the_dead_letter_queue_gets_a_message(fresh_cloud, aws):

@@ -1,6 +1,7 @@
 """A LocalCloud of a small fixture template: moto invoke paths, Step Functions, resources, handlers reaching AWS."""
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import json
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from infra import runtime
 from infra.cloud import CloudError, LocalCloud
-from infra.runtime import FunctionError
+from infra.runtime import FunctionError, Throttled
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "h1" / "basic.yaml"
 
@@ -68,20 +69,81 @@ def test_boto3_invoke_of_a_failing_function_has_lambdas_error_shape(cloud):
         assert payload["errorType"] == "PaymentRequired"
         assert payload["errorMessage"] == "declined"
         assert payload["stackTrace"]
+        assert payload["requestId"] == response["ResponseMetadata"]["RequestId"]  # the answer names it too
         request_ids.append(payload["requestId"])
     assert len(set(request_ids)) == 2, request_ids
-    logs = cloud.client("logs")
-    deadline = time.monotonic() + 10
-    while True:  # the function's log names each invocation's request id in its START line
-        try:
-            events = logs.filter_log_events(logGroupName="/aws/lambda/notifyx-Fail")["events"]
-        except logs.exceptions.ResourceNotFoundException:  # the first lines are on their way
-            events = []
-        started = {e["message"].split()[2] for e in events if e["message"].startswith("START RequestId: ")}
-        if set(request_ids) <= started or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    # the function's log names each invocation's request id in its START line
+    messages = log_lines(cloud, "/aws/lambda/notifyx-Fail",
+                         lambda m: set(request_ids) <= {x.split()[2] for x in m if x.startswith("START RequestId: ")})
+    started = {m.split()[2] for m in messages if m.startswith("START RequestId: ")}
     assert set(request_ids) <= started, (request_ids, started)
+
+
+def log_lines(cloud, group: str, wanted, seconds: float = 10) -> list[str]:
+    """The messages of a CloudWatch Logs group, once `wanted(messages)` holds (or at the deadline)."""
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        except logs.exceptions.ResourceNotFoundException:  # the first lines are on their way
+            messages = []
+        if wanted(messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.1)
+
+
+def test_invoke_answers_its_request_id_and_with_log_type_tail_its_log(cloud):
+    """Invoke's answer names the invocation's request id (x-amzn-RequestId, the one its log and context see); with
+    LogType=Tail it carries the last 4 KB of the invocation's log, base64 (`aws lambda invoke --log-type Tail`); an
+    Event invoke's 202 names the request the function then runs as."""
+    text = "é" * 3000  # 6,000 bytes of output: only the end fits in 4 KB
+    answers = [cloud.client("lambda").invoke(FunctionName="notifyx-Log", Payload=b"{}", LogType="Tail"),
+               cloud.client("lambda").invoke(FunctionName="notifyx-Log", Payload=json.dumps({"text": text}),
+                                             LogType="Tail")]
+    with over_http(cloud):
+        answers += [http_client(cloud, "lambda").invoke(FunctionName="notifyx-Log", Payload=b"{}", LogType="Tail"),
+                    http_client(cloud, "lambda").invoke(FunctionName="notifyx-Log", Payload=b"{}")]
+    for answer in answers[:3]:
+        request_id = answer["ResponseMetadata"]["RequestId"]
+        tail = base64.b64decode(answer["LogResult"])
+        assert len(tail) <= 4096
+        log = tail.decode().splitlines()
+        assert log[-2:] == [f"END RequestId: {request_id}", log[-1]]
+        assert log[-1].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+        if answer is answers[1]:
+            assert log[0] == "é" * len(log[0]) and len(tail) > 4090  # cut to 4 KB of whole characters
+        else:
+            assert log[0] == f"START RequestId: {request_id} Version: $LATEST"
+            assert "printed line" in log
+    assert "LogResult" not in answers[3]  # no LogType: no log
+    request_ids = {answer["ResponseMetadata"]["RequestId"] for answer in answers}
+    assert len(request_ids) == 4 and all(len(r) == 36 for r in request_ids), request_ids
+
+    queued = [cloud.client("lambda").invoke(FunctionName="notifyx-Log", Payload=b"{}", InvocationType="Event")]
+    with over_http(cloud):
+        queued.append(http_client(cloud, "lambda").invoke(FunctionName="notifyx-Log", Payload=b"{}",
+                                                          InvocationType="Event"))
+    assert [q["StatusCode"] for q in queued] == [202, 202]
+    request_ids |= {q["ResponseMetadata"]["RequestId"] for q in queued}
+    started = {f"START RequestId: {r} Version: $LATEST" for r in request_ids}
+    messages = log_lines(cloud, "/aws/lambda/notifyx-Log", lambda m: started <= set(m))
+    assert started <= set(messages), (started, messages)
+
+
+def test_a_timed_out_invocation_is_logged_and_its_tail_says_so(cloud):
+    """Lambda logs a timed-out invocation (START, END, REPORT and "Task timed out after N seconds"): the local cloud
+    logged nothing for it."""
+    answer = cloud.client("lambda").invoke(FunctionName="notifyx-Slow", Payload=b'{"seconds": 3}', LogType="Tail")
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "Sandbox.Timedout"
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    log = base64.b64decode(answer["LogResult"]).decode().splitlines()
+    assert log[:2] == [f"START RequestId: {request_id} Version: $LATEST", f"END RequestId: {request_id}"]
+    assert log[2].startswith(f"REPORT RequestId: {request_id}\tDuration: 1000.00 ms\t")
+    assert log[3].endswith(f"Z {request_id} Task timed out after 1.00 seconds")
+    messages = log_lines(cloud, "/aws/lambda/notifyx-Slow", lambda m: log[3] in m)
+    assert log[3] in messages and log[0] in messages
 
 
 def test_in_process_and_http_invoke_answer_the_same(cloud):
@@ -369,6 +431,14 @@ def test_a_throttled_lambda_task_is_lambda_too_many_requests_for_retry_and_catch
                                 "Next": "Caught"}]},
             "Caught": {"Type": "Pass", "End": True}}}),
     )["stateMachineArn"]
+    deadline = time.monotonic() + 10
+    while True:  # an invocation an earlier test's timed-out task left running may still hold Single's one slot
+        try:
+            cloud.invoke("Single", {"seconds": 0})
+            break
+        except Throttled:
+            assert time.monotonic() < deadline, "Single stayed busy"
+            time.sleep(0.1)
     busy = threading.Thread(target=cloud.invoke, args=("Single", {"seconds": 2}))  # reserved concurrency 1
     busy.start()
     try:

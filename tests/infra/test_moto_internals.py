@@ -624,3 +624,42 @@ def test_a_lambda_task_s_failed_invoke_is_named_where_the_emulator_renames_it():
     assert 'error = f"Lambda.{error_code}"' in inspect.getsource(StateTaskServiceLambda._error_cause_from_client_error)
     assert list(inspect.signature(FailureEvent.__init__).parameters) == [
         "self", "env", "error_name", "event_type", "event_details"]
+
+
+def test_an_answer_s_request_id_is_drawn_where_the_emulator_keeps_one_the_answer_names():
+    """response-names-its-request: moto's _enrich_response, a staticmethod of (headers, body) called on every answer
+    (errors too), draws the id into headers["x-amzn-requestid"] and puts it in an XML body's <RequestId>; Lambda's
+    invoke answer carries moto's response headers through, and its LogResult is moto's base64 of the logs
+    _invoke_lambda returns."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.responses import LambdaResponse
+    from moto.core.responses import BaseResponse
+    from moto.utilities import aws_headers
+
+    assert isinstance(vars(BaseResponse)["_enrich_response"], staticmethod)
+    assert list(inspect.signature(BaseResponse._enrich_response).parameters) == ["headers", "body"]
+    assert "gen_amzn_requestid_long(headers)" in inspect.getsource(BaseResponse._enrich_response)
+    assert inspect.getsource(BaseResponse.call_action).count("self._enrich_response(headers, body)") == 2
+    headers: dict = {}
+    drawn = aws_headers.gen_amzn_requestid_long(headers)
+    assert headers == {"x-amzn-requestid": drawn}
+    assert "return status_code, response_headers, payload" in inspect.getsource(LambdaResponse.invoke)
+    assert 'base64.b64encode(logs.encode("utf-8"))' in inspect.getsource(LambdaFunction.invoke)
+
+
+def test_describe_execution_reads_the_execution_attributes_the_whole_answer_reads():
+    """sfn-describe-execution-whole answers from the execution its backend's describe_execution returns: a parser
+    Execution, whose __init__ sets these attributes (and `status`, a property), as moto's own answer reads them."""
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    source = inspect.getsource(StepFunctionResponse.describe_execution)
+    assert 'self._get_param("executionArn")' in source
+    assert "self.stepfunction_backend.describe_execution(arn)" in source
+    init = inspect.getsource(Execution.__init__)
+    for attribute in ("self.state_machine_arn =", "self.start_date =", "self.execution_input =", "self.stop_date =",
+                      "self.output =", "self.error =", "self.cause =", "self.trace_header =", "self.name ="):
+        assert attribute in init, attribute
+    assert isinstance(Execution.status, property)
+    assert to_json_str({"a": [1]}, separators=(",", ":")) == '{"a":[1]}'

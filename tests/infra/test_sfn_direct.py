@@ -424,3 +424,36 @@ def test_execution_history_pages_orders_and_leaves_out_data_as_the_api_says(emul
         assert [e for page in pages for e in page["events"]] == events
     finally:
         sfn.delete_state_machine(stateMachineArn=machine)
+
+
+def test_describe_execution_answers_the_whole_shape_step_functions_gives(emulator_endpoint):
+    """DescribeExecution as the API answers it: inputDetails, a stopDate for a TIMED_OUT execution too, and the
+    output as Step Functions writes it (compact JSON). moto's had neither and wrote the output with spaces. (The
+    traceHeader of a traced start: tests/infra/test_observability.py.)"""
+    sfn = client(emulator_endpoint)
+    definition = json.dumps({"StartAt": "Pick", "States": {"Pick": {"Type": "Choice", "Choices": [
+        {"Variable": "$.wait", "IsPresent": True, "Next": "Slow"}], "Default": "Done"},
+        "Slow": {"Type": "Wait", "Seconds": 2, "End": True},
+        "Done": {"Type": "Pass", "Result": {"ok": True, "list": [1, 2]}, "End": True}}, "TimeoutSeconds": 1})
+    arn = sfn.create_state_machine(name="described", definition=definition,
+                                   roleArn=f"arn:aws:iam::{account.ACCOUNT_ID}:role/sfn")["stateMachineArn"]
+    try:
+        done = sfn.start_execution(stateMachineArn=arn, input='{"a": 1}')["executionArn"]
+        slow = sfn.start_execution(stateMachineArn=arn, input='{"wait": 1}')["executionArn"]
+        answers = [finished(sfn, done), over_http(emulator_endpoint, lambda c: c.describe_execution(
+            executionArn=done))]
+        for answer in answers:
+            assert answer["status"] == "SUCCEEDED"
+            assert answer["output"] == '{"ok":true,"list":[1,2]}'
+            assert answer["inputDetails"] == answer["outputDetails"] == {"included": True}
+            assert answer["input"] == '{"a": 1}'
+        for _ in range(300):
+            timed_out = sfn.describe_execution(executionArn=slow)
+            if timed_out["status"] != "RUNNING":
+                break
+            time.sleep(0.01)
+        assert timed_out["status"] == "TIMED_OUT", timed_out
+        assert timed_out["stopDate"] >= timed_out["startDate"]
+        assert timed_out["inputDetails"] == {"included": True} and "output" not in timed_out
+    finally:
+        sfn.delete_state_machine(stateMachineArn=arn)

@@ -497,7 +497,7 @@ class LambdaRuntime:
         threads.submit(contextvars.copy_context(), work)
         if not done.wait(spec.timeout):
             logger.warning("%s timed out after %.2f s (its thread keeps running)", spec.name, spec.timeout)
-            _record(context.aws_request_id, _timed_out_log(context.aws_request_id, spec))
+            _record(context.aws_request_id, _timed_out_log(context.aws_request_id, spec, {}))
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds")
         # (this runtime's handlers print to the local cloud's own output: the log has no lines of theirs)
         _record(context.aws_request_id, invocation_log(context.aws_request_id, (), (time.perf_counter() - started)
@@ -531,9 +531,10 @@ class LambdaRuntime:
             payload, error, init_ms, output = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer,
                                                              call.trace_header if call is not None else None)
         except SandboxTimeout:
+            printed = sandbox.output_so_far()
             sandbox.kill()
             logger.warning("%s timed out after %.2f s: its sandbox was stopped", spec.name, spec.timeout)
-            self._log(spec.name, sandbox.log_stream, request_id, _timed_out_log(request_id, spec))
+            self._log(spec.name, sandbox.log_stream, request_id, _timed_out_log(request_id, spec, printed))
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds") from None
         except SandboxExited:
             sandbox.kill()
@@ -642,13 +643,14 @@ class LambdaRuntime:
         return payload, errored, ran
 
 
-def _timed_out_log(request_id: str, spec: FunctionSpec) -> list[str]:
-    """A timed-out invocation's log: START, END and REPORT, then Lambda's line saying so (what the function printed
-    is lost with its sandbox here)."""
+def _timed_out_log(request_id: str, spec: FunctionSpec, output: dict[str, Any]) -> list[str]:
+    """A timed-out invocation's log: START, what it printed until then, END and REPORT, then Lambda's line saying
+    so (`output`: its sandbox's answer, sandbox.Sandbox.output_so_far)."""
     from datetime import UTC, datetime
 
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return [*invocation_log(request_id, (), spec.timeout * 1000, spec.memory, 0, None),
+    return [*invocation_log(request_id, output.get("lines", ()), spec.timeout * 1000, spec.memory,
+                            output.get("max_memory_mb", 0), None),
             f"{now} {request_id} Task timed out after {spec.timeout:.2f} seconds"]
 
 

@@ -112,11 +112,14 @@ class Sandbox:
         self.log_stream = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
         spec = {**spec, "log_stream": self.log_stream}
         self.conn, child = context.Pipe()
+        # what a timed-out invocation printed: the sandbox answers on this pipe when asked (output_so_far)
+        self._output, output = context.Pipe(duplex=False)
         self._sending = threading.Lock()  # answers to waiting calls are sent from other threads
-        self.process = SandboxProcess(target=sandbox_bootstrap.serve, args=(child, spec, environ),
+        self.process = SandboxProcess(target=sandbox_bootstrap.serve, args=(child, spec, environ, output),
                                                 name=f"sandbox-{spec['name']}", daemon=True)
         self.process.start()
         child.close()
+        output.close()
         # one poll object for the sandbox's life: Connection.poll built a selector for every message
         self._readable = select.poll()
         self._readable.register(self.conn.fileno(), select.POLLIN)
@@ -213,6 +216,18 @@ class Sandbox:
     def alive(self) -> bool:
         return not self._ended.poll(0)
 
+    def output_so_far(self, wait: float = 0.2) -> dict[str, Any]:
+        """The lines the running invocation has printed and the sandbox's peak memory ({"lines", "max_memory_mb"}),
+        asked of the sandbox (a signal) before a timeout kills it, as Lambda's log has them; none when it does not
+        answer within `wait` (a handler inside a long call of C code runs no signal handler until it returns)."""
+        try:
+            os.kill(self.process.pid, sandbox_bootstrap.OUTPUT_SIGNAL)
+            if self._output.poll(wait):
+                return self._output.recv()
+        except (OSError, EOFError):
+            pass
+        return {}
+
     def kill(self) -> None:
         """Stop the process now (a timed-out handler does not keep running)."""
         try:
@@ -220,6 +235,7 @@ class Sandbox:
             self.process.join(2)
         finally:
             self.conn.close()
+            self._output.close()
 
 
 class SandboxPool:

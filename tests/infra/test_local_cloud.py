@@ -132,18 +132,21 @@ def test_invoke_answers_its_request_id_and_with_log_type_tail_its_log(cloud):
 
 
 def test_a_timed_out_invocation_is_logged_and_its_tail_says_so(cloud):
-    """Lambda logs a timed-out invocation (START, END, REPORT and "Task timed out after N seconds"): the local cloud
-    logged nothing for it."""
-    answer = cloud.client("lambda").invoke(FunctionName="notifyx-Slow", Payload=b'{"seconds": 3}', LogType="Tail")
+    """Lambda logs a timed-out invocation: START, what it printed until then, END, REPORT and "Task timed out after
+    N seconds". The local cloud logged nothing for it (the sandbox it killed held the output)."""
+    event = json.dumps({"seconds": 3, "say": "about to sleep"})
+    answer = cloud.client("lambda").invoke(FunctionName="notifyx-Slow", Payload=event, LogType="Tail")
     assert answer["FunctionError"] == "Unhandled"
     assert json.loads(answer["Payload"].read())["errorType"] == "Sandbox.Timedout"
     request_id = answer["ResponseMetadata"]["RequestId"]
     log = base64.b64decode(answer["LogResult"]).decode().splitlines()
-    assert log[:2] == [f"START RequestId: {request_id} Version: $LATEST", f"END RequestId: {request_id}"]
-    assert log[2].startswith(f"REPORT RequestId: {request_id}\tDuration: 1000.00 ms\t")
-    assert log[3].endswith(f"Z {request_id} Task timed out after 1.00 seconds")
-    messages = log_lines(cloud, "/aws/lambda/notifyx-Slow", lambda m: log[3] in m)
-    assert log[3] in messages and log[0] in messages
+    assert log[:3] == [f"START RequestId: {request_id} Version: $LATEST", "about to sleep",
+                       f"END RequestId: {request_id}"]
+    assert log[3].startswith(f"REPORT RequestId: {request_id}\tDuration: 1000.00 ms\t")
+    assert int(log[3].split("Max Memory Used: ")[1].split()[0]) > 0  # the sandbox's peak, as it answered
+    assert log[4].endswith(f"Z {request_id} Task timed out after 1.00 seconds") and len(log) == 5
+    messages = log_lines(cloud, "/aws/lambda/notifyx-Slow", lambda m: log[4] in m)
+    assert log[4] in messages and log[0] in messages and "about to sleep" in messages
 
 
 def test_in_process_and_http_invoke_answer_the_same(cloud):

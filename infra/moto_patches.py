@@ -1677,6 +1677,54 @@ def _receive_one_at_a_time(self: Any, original: Callable, queue_name: str, count
         busy = time.monotonic() - began < SQS_BUSY_POLL_SECONDS
 
 
+def _sqs_clock_seconds(dt: Any = None) -> float:
+    """moto.sqs.models' unix_time: for now (no `dt`) the clock read once, not through two datetimes (now(UTC) and
+    the epoch's) and an import each call; a queue's message scans read it per message. The same value: now(UTC)
+    reads time.time()."""
+    if dt is not None:
+        from moto.core.utils import unix_time
+
+        return unix_time(dt)
+    return time.time()
+
+
+def _sqs_clock_millis(dt: Any = None) -> float:
+    """moto.sqs.models' unix_time_millis, as _sqs_clock_seconds."""
+    return _sqs_clock_seconds(dt) * 1000.0
+
+
+def _queue_scan(kind: str) -> property:
+    """A count (or the list) of a queue's messages in one pass with one clock read: Message.visible and .delayed
+    read the clock per message, and GetQueueAttributes (which SendMessage reads too, for one attribute) scanned
+    the queue three times. The same tests: visible when now > visible_at, delayed when now < delayed_until."""
+    def messages(self: Any) -> list[Any]:
+        now = time.time() * 1000.0
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def visible(self: Any) -> int:
+        now = time.time() * 1000.0
+        return sum(1 for m in self._messages if now > m.visible_at and not now < m.delayed_until)
+
+    def delayed(self: Any) -> int:
+        now = time.time() * 1000.0
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    def not_visible(self: Any) -> int:
+        now = time.time() * 1000.0
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
+    return property({"messages": messages, "visible": visible, "delayed": delayed,
+                     "not_visible": not_visible}[kind])
+
+
+def _retention_of_the_queue(self: Any, queue_name: str, message: Any) -> bool:
+    """SQSBackend.is_message_valid_based_on_retention_period reads the queue's retention period alone. moto's read
+    every attribute of the queue for it (GetQueueAttributes: three counts over all its messages) for each message a
+    receive took: a receive from a queue of n messages cost n x 30 clock reads."""
+    retain_until = int(self.get_queue(queue_name).message_retention_period) + message.sent_timestamp / 1000
+    return retain_until > time.time()
+
+
 def _delete_under_the_queue_lock(original: Callable) -> Callable:
     """Queue.delete_message under the queue's lock. moto rebuilds the message list without the deleted message:
     a message sent meanwhile was appended to the old list and lost, and a receive meanwhile could hand out the
@@ -1868,6 +1916,21 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sqs-visibility-under-the-queue-lock", _owner("moto.sqs.models", "SQSBackend"),
                 "change_message_visibility", _calling(_visibility_under_the_queue_lock),
           "a visibility change could see a message half-way through a receive or delete"),
+    Replacement("sqs-clock-seconds", _owner("moto.sqs.models"), "unix_time", lambda _: _sqs_clock_seconds,
+                "SQS read the clock through two datetimes and an import per call, several times per message of a "
+                "queue at each send and receive"),
+    Replacement("sqs-clock-millis", _owner("moto.sqs.models"), "unix_time_millis", lambda _: _sqs_clock_millis,
+                "as sqs-clock-seconds"),
+    *(Replacement(f"sqs-queue-scan-{attr}", _owner("moto.sqs.models", "Queue"), attr, lambda _, k=kind: _queue_scan(k),
+                  "a queue's message scans read the clock per message (three scans for GetQueueAttributes, which "
+                  "SendMessage reads too): a send to a queue of 500 messages took ~100 ms, a receive ~700 ms")
+      for attr, kind in (("messages", "messages"), ("approximate_number_of_messages", "visible"),
+                         ("approximate_number_of_messages_delayed", "delayed"),
+                         ("approximate_number_of_messages_not_visible", "not_visible"))),
+    Replacement("sqs-retention-check-reads-the-retention", _owner("moto.sqs.models", "SQSBackend"),
+                "is_message_valid_based_on_retention_period", lambda _: _retention_of_the_queue,
+                "a receive read every attribute of the queue (three counts over all its messages) for each message "
+                "it took"),
     Replacement("sns-fifo-content-deduplication", _owner("moto.sns.models", "Topic"), "publish",
                 _calling(_fifo_topic_deduplicates_by_content),
           "a FIFO topic with ContentBasedDeduplication passed no deduplication id to its FIFO queues: the publish "

@@ -663,3 +663,33 @@ def test_describe_execution_reads_the_execution_attributes_the_whole_answer_read
         assert attribute in init, attribute
     assert isinstance(Execution.status, property)
     assert to_json_str({"a": [1]}, separators=(",", ":")) == '{"a":[1]}'
+
+
+def test_sqs_reads_its_clock_and_scans_its_queues_where_the_deep_queue_patches_replace_them():
+    """sqs-clock-*, sqs-queue-scan-* and sqs-retention-check-reads-the-retention: moto.sqs.models reads the clock
+    through its module names unix_time / unix_time_millis (the same clock as time.time()); a message is visible
+    when now > visible_at and delayed when now < delayed_until; the counts and the visible list are properties over
+    Queue._messages; the retention check reads MessageRetentionPeriod from the queue's attributes."""
+    import time
+
+    from moto.core.utils import unix_time, unix_time_millis
+    from moto.sqs import models
+
+    assert models.unix_time is unix_time and models.unix_time_millis is unix_time_millis
+    assert abs(unix_time() - time.time()) < 0.01
+    assert "current_time > self.visible_at" in inspect.getsource(models.Message.visible.fget)
+    assert "current_time < self.delayed_until" in inspect.getsource(models.Message.delayed.fget)
+    for name, source in (("messages", "if message.visible and not message.delayed"),
+                         ("approximate_number_of_messages", "len(self.messages)"),
+                         ("approximate_number_of_messages_delayed", "if m.delayed"),
+                         ("approximate_number_of_messages_not_visible", "if not m.visible")):
+        assert isinstance(vars(models.Queue)[name], property) and source in inspect.getsource(
+            vars(models.Queue)[name].fget), name
+    retention = inspect.getsource(models.SQSBackend.is_message_valid_based_on_retention_period)
+    assert '["MessageRetentionPeriod"]' in retention and "message.sent_timestamp / 1000" in retention
+    assert list(inspect.signature(models.SQSBackend.is_message_valid_based_on_retention_period).parameters) == [
+        "self", "queue_name", "message"]
+    # each attribute is set as its snake-case name (MessageRetentionPeriod -> message_retention_period, an int)
+    set_attributes = inspect.getsource(models.Queue._set_attributes)
+    assert '"MessageRetentionPeriod",' in set_attributes
+    assert "setattr(self, camelcase_to_underscores(key), value)" in set_attributes

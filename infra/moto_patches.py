@@ -1754,6 +1754,118 @@ def _fifo_topic_deduplicates_by_content(self: Any, original: Callable, message: 
     return original(self, message, *args, **kwargs)
 
 
+# --------------------------------------------------------------------------- EventBridge
+#: one lock for EventBridge's rules: PutEvents walked a bus's rules while PutRule/DeleteRule changed them
+EVENTS_LOCK = threading.RLock()
+#: target kinds moto delivers itself (CloudWatch Logs, archives, other buses, API destinations)
+_MOTO_EVENT_TARGETS = {"logs", "events"}
+_unsupported_targets: set[str] = set()
+
+
+def _under_the_events_lock(original: Callable) -> Callable:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with EVENTS_LOCK:
+            return original(self, *args, **kwargs)
+    return method
+
+
+def _delivered_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as EventBridge hands it to a target: its fields in AWS's order, `time` ISO 8601 (moto keeps epoch
+    seconds until an SQS target), `account` (moto's default target input left it out), no ingestion time."""
+    when = event.get("time")
+    if isinstance(when, (int, float)):
+        when = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    delivered = {"version": event.get("version", "0"), "id": event.get("id"), "detail-type": event.get("detail-type"),
+                 "source": event.get("source"), "account": event.get("account"), "time": when,
+                 "region": event.get("region"), "resources": event.get("resources", []), "detail": event.get("detail")}
+    if "replay-name" in event:
+        delivered["replay-name"] = event["replay-name"]
+    return delivered
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> tuple[Any, str]:
+    """What a target gets for `event` (and its JSON text): the target's constant Input, the part of the event its
+    InputPath names, its InputTransformer's output, or the whole event (EventBridge's Target API)."""
+    if "Input" in target:
+        return json.loads(target["Input"]), target["Input"]
+    if "InputPath" in target:
+        from jsonpath_ng.ext import parse
+
+        found = parse(target["InputPath"]).find(event)
+        value = found[0].value if found else None
+        return value, json.dumps(value)
+    if "InputTransformer" in target:
+        from moto.events.utils import EventTemplateParser
+
+        transformer = target["InputTransformer"]
+        value = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+                                          input_paths_map=transformer.get("InputPathsMap", {}),
+                                          event={**event, "ingestion-time": time.time()})
+        return value, json.dumps(value)
+    return event, json.dumps(event)
+
+
+def _rule_sends_to_targets(original: Callable) -> Callable:
+    """Rule.send_to_targets with the targets templates use: a Lambda function (invoked asynchronously, as
+    EventBridge does: Lambda's retries and on-failure destination apply), an SNS topic, a Step Functions state
+    machine, an SQS queue; a target's Input and InputPath; the event's `account`. moto raised NotImplementedError
+    for a Lambda target (the PutEvents failed after delivering to the rules before it), ignored Input and InputPath,
+    and a rule with no pattern (a schedule) or a DISABLED one matched every event."""
+    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if self.state != "ENABLED" or not self.event_pattern._pattern:
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        event = _delivered_event(original_event)
+        for target in list(self.targets):
+            arn = target["Arn"]
+            service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+            if service in _MOTO_EVENT_TARGETS:
+                alone = copy.copy(self)
+                alone.targets = [target]
+                original(alone, original_event, transform_input)
+                continue
+            payload, text = _target_input(target, event) if transform_input else (event, json.dumps(event))
+            try:
+                _deliver_event(self, service, arn, target, payload, text)
+            except Exception as exc:  # noqa: BLE001 - EventBridge's PutEvents succeeds; the target's delivery fails
+                logger.warning("EventBridge rule %s: delivery to %s failed: %s", self.name, arn, exc)
+    return send_to_targets
+
+
+def _deliver_event(rule: Any, service: str, arn: str, target: dict[str, Any], payload: Any, text: str) -> None:
+    account, region = rule.account_id, rule.region_name
+    if service == "lambda":
+        runtime = _runtime
+        if runtime is None:
+            raise ResourceNotFound(f"no local runtime runs {arn}")
+        from infra.async_invoke import invoke_async
+
+        invoke_async(runtime, arn.split(":")[6], payload)
+    elif service == "sqs":
+        from moto.sqs import sqs_backends
+
+        backend = sqs_backends[account][region]
+        queue = arn.split(":")[5]
+        group = target.get("SqsParameters", {}).get("MessageGroupId")
+        if group and not backend.get_queue(queue).content_based_deduplication:
+            # as moto: EventBridge's rules deliver to a FIFO queue that deduplicates by content
+            raise ValueError(f"the FIFO queue {queue} has no content-based deduplication")
+        backend.send_message(queue_name=queue, message_body=text, group_id=group)
+    elif service == "sns":
+        from moto.sns import sns_backends
+
+        sns_backends[account][region].publish(message=text, arn=arn)
+    elif service == "states":
+        from moto.stepfunctions.responses import get_backend  # the one StartExecution uses (executions run)
+
+        get_backend(account, region).start_execution(arn, request_id(), text)  # a UUID names it
+    elif arn not in _unsupported_targets:
+        _unsupported_targets.add(arn)
+        logger.warning("EventBridge rule %s: target %s (%s) is not delivered to by the local cloud", rule.name, arn,
+                       service or "unknown service")
+
+
 #: the package of moto's Step Functions interpreter's executing states
 _SFN_STATES = "moto.stepfunctions.parser.asl.component.state.exec"
 
@@ -1931,6 +2043,17 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "is_message_valid_based_on_retention_period", lambda _: _retention_of_the_queue,
                 "a receive read every attribute of the queue (three counts over all its messages) for each message "
                 "it took"),
+    *(Replacement(f"events-{operation.replace('_', '-')}-under-the-lock", _owner("moto.events.models", "EventsBackend"),
+                  operation, _under_the_events_lock,
+                  "PutEvents walked a bus's rules (and a rule's targets) while PutRule, DeleteRule, PutTargets or "
+                  "RemoveTargets changed them: it failed (a 500, 'OrderedDict mutated during iteration') after "
+                  "delivering part of its events")
+      for operation in ("put_events", "put_rule", "delete_rule", "put_targets", "remove_targets")),
+    Replacement("events-rule-targets", _owner("moto.events.models", "Rule"), "send_to_targets",
+                _rule_sends_to_targets,
+                "a rule with a Lambda target failed every matching PutEvents (NotImplementedError); a target's Input "
+                "and InputPath were ignored; SNS and Step Functions targets failed; the event had no account; a "
+                "schedule rule or a DISABLED rule matched every event"),
     Replacement("sns-fifo-content-deduplication", _owner("moto.sns.models", "Topic"), "publish",
                 _calling(_fifo_topic_deduplicates_by_content),
           "a FIFO topic with ContentBasedDeduplication passed no deduplication id to its FIFO queues: the publish "

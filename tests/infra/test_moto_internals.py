@@ -693,3 +693,37 @@ def test_sqs_reads_its_clock_and_scans_its_queues_where_the_deep_queue_patches_r
     set_attributes = inspect.getsource(models.Queue._set_attributes)
     assert '"MessageRetentionPeriod",' in set_attributes
     assert "setattr(self, camelcase_to_underscores(key), value)" in set_attributes
+
+
+def test_eventbridge_rules_deliver_where_the_events_patches_take_over():
+    """events-*-under-the-lock wrap these EventsBackend methods; events-rule-targets replaces Rule.send_to_targets
+    (called per rule by put_events with moto's event: epoch `time`, `ingestion-time`; by archive replays with
+    transform_input=False), reads a rule's state, pattern and targets, hands log, archive and bus targets back to
+    moto, and delivers to Lambda, SQS, SNS and Step Functions through these backend calls."""
+    from moto.events.models import EventPattern, EventsBackend, Rule
+    from moto.events.utils import EventTemplateParser
+    from moto.sns.models import SNSBackend
+    from moto.sqs.models import Queue, SQSBackend
+    from moto.stepfunctions import responses as sfn_responses
+
+    assert list(inspect.signature(Rule.send_to_targets).parameters) == ["self", "original_event", "transform_input"]
+    init = inspect.getsource(Rule.__init__)
+    for attribute in ("self.name =", "self.account_id =", "self.region_name =", "self.state =",
+                      "self.event_pattern = EventPattern.load(event_pattern)", "self.targets ="):
+        assert attribute in init, attribute
+    assert "if not self._pattern:\n            return True" in inspect.getsource(EventPattern.matches_event)
+    put_events = inspect.getsource(EventsBackend.put_events)
+    assert "for rule in event_bus.rules.values():" in put_events and "rule.send_to_targets(event_msg)" in put_events
+    for field_set in ('event_msg["account"] = self.account_id', 'event_msg["time"] = event.get("Time", unix_time())',
+                      'event_msg["ingestion-time"] = unix_time()'):
+        assert field_set in put_events, field_set
+    for operation in ("put_events", "put_rule", "delete_rule", "put_targets", "remove_targets"):
+        assert callable(getattr(EventsBackend, operation)), operation
+    send = inspect.getsource(Rule.send_to_targets)
+    assert 'arn.service == "logs"' in send and 'arn.service == "events"' in send
+    assert list(inspect.signature(EventTemplateParser.parse).parameters) == [
+        "input_template", "input_paths_map", "event"]
+    assert list(inspect.signature(SNSBackend.publish).parameters)[:3] == ["self", "message", "arn"]
+    assert {"queue_name", "message_body", "group_id"} <= set(inspect.signature(SQSBackend.send_message).parameters)
+    assert '"ContentBasedDeduplication", "FifoQueue"' in inspect.getsource(Queue._set_attributes)
+    assert list(inspect.signature(sfn_responses.get_backend).parameters) == ["account", "region"]

@@ -26,6 +26,7 @@ def test_every_unsupported_thing_is_one_row_of_one_table():
     rows = {(p.logical_id, p.unsupported) for p in error.problems}
     assert rows == {
         ("ClickStream", "resource type"),
+        ("ClickRule", "Targets stream (kinesis)"),
         ("Table", "property KinesisStreamSpecification"),
         ("Bucket", "property NotificationConfiguration"),
         ("Queue", "intrinsic Fn::ImportValue"),
@@ -37,7 +38,7 @@ def test_every_unsupported_thing_is_one_row_of_one_table():
         ("Outputs.Shared", "intrinsic Fn::ImportValue"),
     }
     text = str(error)
-    assert text.startswith("many_unsupported.yaml: the local cloud cannot run 10 thing(s)")
+    assert text.startswith("many_unsupported.yaml: the local cloud cannot run 11 thing(s)")
     assert "resource  " in text and "S3 event notifications are not delivered locally" in text
     assert "Traceback" not in text
 

@@ -1866,6 +1866,43 @@ def _deliver_event(rule: Any, service: str, arn: str, target: dict[str, Any], pa
                        service or "unknown service")
 
 
+# --------------------------------------------------------------------------- Cloud Map
+#: RegisterInstance and DeregisterInstance of Cloud Map, one at a time
+CLOUD_MAP_LOCK = threading.Lock()
+
+
+def _register_replaces(self: Any, service_id: str, instance_id: str, creator_request_id: str,
+                       attributes: dict[str, str]) -> str:
+    """ServiceDiscoveryBackend.register_instance: an existing InstanceId is updated (its attributes replaced), as
+    Cloud Map does; moto added a second instance of the id. The service's list is replaced, not changed in
+    place (copy on write), so a reader walking it (GetInstance, DeregisterInstance, DiscoverInstances) never sees
+    it shift: moto's removal under a walk made the walk skip an instance (InstanceNotFound for a registered one)."""
+    from moto.servicediscovery.models import ServiceInstance
+
+    with CLOUD_MAP_LOCK:
+        service = self.get_service(service_id)
+        instance = ServiceInstance(service_id=service_id, instance_id=instance_id,
+                                   creator_request_id=creator_request_id, attributes=attributes)
+        kept = [instance if i.instance_id == instance_id else i for i in service.instances]
+        service.instances = kept if instance in kept else [*kept, instance]
+        service.instances_revision[instance_id] = service.instances_revision.get(instance_id, 0) + 1
+        return self._create_operation("REGISTER_INSTANCE", targets={"INSTANCE": instance_id})
+
+
+def _deregister_copies(self: Any, service_id: str, instance_id: str) -> str:
+    """ServiceDiscoveryBackend.deregister_instance with the service's list replaced (see _register_replaces)."""
+    from moto.servicediscovery.exceptions import InstanceNotFound
+
+    with CLOUD_MAP_LOCK:
+        service = self.get_service(service_id)
+        kept = [i for i in service.instances if i.instance_id != instance_id]
+        if len(kept) == len(service.instances):
+            raise InstanceNotFound(instance_id)
+        service.instances = kept
+        service.instances_revision[instance_id] = service.instances_revision.get(instance_id, 0) + 1
+        return self._create_operation("DEREGISTER_INSTANCE", targets={"INSTANCE": instance_id})
+
+
 #: the package of moto's Step Functions interpreter's executing states
 _SFN_STATES = "moto.stepfunctions.parser.asl.component.state.exec"
 
@@ -2054,6 +2091,14 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "a rule with a Lambda target failed every matching PutEvents (NotImplementedError); a target's Input "
                 "and InputPath were ignored; SNS and Step Functions targets failed; the event had no account; a "
                 "schedule rule or a DISABLED rule matched every event"),
+    Replacement("cloudmap-register-updates", _owner("moto.servicediscovery.models", "ServiceDiscoveryBackend"),
+                "register_instance", lambda _: _register_replaces,
+                "RegisterInstance of an existing InstanceId added a second instance (Cloud Map updates it); a "
+                "deregistration meanwhile made a walk of the list skip an instance"),
+    Replacement("cloudmap-deregister-copies", _owner("moto.servicediscovery.models", "ServiceDiscoveryBackend"),
+                "deregister_instance", lambda _: _deregister_copies,
+                "DeregisterInstance removed from the list other calls were walking: they skipped an instance "
+                "(InstanceNotFound for a registered one)"),
     Replacement("sns-fifo-content-deduplication", _owner("moto.sns.models", "Topic"), "publish",
                 _calling(_fifo_topic_deduplicates_by_content),
           "a FIFO topic with ContentBasedDeduplication passed no deduplication id to its FIFO queues: the publish "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
+import itertools
 import json
 import sys
 import threading
@@ -617,6 +618,60 @@ def test_a_deep_queue_costs_a_send_and_a_receive_one_pass_and_counts_as_sqs_does
     counts = sqs.get_queue_attributes(QueueUrl=deep, AttributeNames=["All"])["Attributes"]
     assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesDelayed"],
             counts["ApproximateNumberOfMessagesNotVisible"]) == ("1986", "5", "10")
+
+
+def test_cloud_map_re_registration_updates_and_deregistrations_skip_no_instance(cloud):
+    """RegisterInstance of an existing InstanceId updates it, as Cloud Map does (moto added a second instance:
+    DiscoverInstances answered both, and it took two deregistrations); threads registering and deregistering
+    instances of one service never miss one of their own (moto's walk of the list skipped an instance that another
+    deregistration moved: InstanceNotFound for a registered one)."""
+    from moto.servicediscovery.exceptions import InstanceNotFound
+    from moto.servicediscovery.models import servicediscovery_backends
+
+    sd = cloud.client("servicediscovery")
+    operation = sd.create_http_namespace(Name="registry")["OperationId"]
+    namespace = sd.get_operation(OperationId=operation)["Operation"]["Targets"]["NAMESPACE"]
+    service = sd.create_service(Name="workers", NamespaceId=namespace)["Service"]["Id"]
+    sd.register_instance(ServiceId=service, InstanceId="x", Attributes={"v": "1"})
+    sd.register_instance(ServiceId=service, InstanceId="x", Attributes={"v": "2"})
+    assert [(i["Id"], i["Attributes"]) for i in sd.list_instances(ServiceId=service)["Instances"]] == [
+        ("x", {"v": "2"})]
+    found = sd.discover_instances(NamespaceName="registry", ServiceName="workers")["Instances"]
+    assert [(i["InstanceId"], i["Attributes"]) for i in found] == [("x", {"v": "2"})]
+    sd.deregister_instance(ServiceId=service, InstanceId="x")
+    with pytest.raises(ClientError) as gone:
+        sd.deregister_instance(ServiceId=service, InstanceId="x")
+    assert gone.value.response["Error"]["Code"] == "InstanceNotFound"
+
+    backend = servicediscovery_backends["123456789012"]["us-east-1"]
+    missed, stop = [], time.monotonic() + 2
+
+    def worker(number):
+        live = []
+        for n in itertools.count():
+            if time.monotonic() > stop:
+                return
+            live.append(f"w{number}-{n}")
+            backend.register_instance(service, live[-1], "r", {"k": "v"})
+            if len(live) > 10:
+                oldest = live.pop(0)
+                try:
+                    backend.get_instance(service, oldest)
+                    backend.deregister_instance(service, oldest)
+                except InstanceNotFound:
+                    missed.append(oldest)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not missed, missed[:5]
 
 
 def test_calls_of_another_region_are_answered_from_that_region(cloud):

@@ -727,3 +727,23 @@ def test_eventbridge_rules_deliver_where_the_events_patches_take_over():
     assert {"queue_name", "message_body", "group_id"} <= set(inspect.signature(SQSBackend.send_message).parameters)
     assert '"ContentBasedDeduplication", "FifoQueue"' in inspect.getsource(Queue._set_attributes)
     assert list(inspect.signature(sfn_responses.get_backend).parameters) == ["account", "region"]
+
+
+def test_cloud_map_instances_are_a_list_only_registration_and_deregistration_change():
+    """cloudmap-register-updates and cloudmap-deregister-copies replace a service's `instances` list (copy on
+    write) and bump `instances_revision`: moto changes that list in place only in those two methods, so readers
+    holding the old list see a consistent one."""
+    import moto.servicediscovery.models as models
+
+    source = inspect.getsource(models)
+    assert source.count("service.instances.append(") == 1 and source.count("service.instances.remove(") == 1
+    init = inspect.getsource(models.Service.__init__)
+    assert "self.instances: list[ServiceInstance] = []" in init and "self.instances_revision: dict[str, int]" in init
+    backend = models.ServiceDiscoveryBackend
+    assert list(inspect.signature(backend.register_instance).parameters) == [
+        "self", "service_id", "instance_id", "creator_request_id", "attributes"]
+    assert list(inspect.signature(backend.deregister_instance).parameters) == ["self", "service_id", "instance_id"]
+    assert list(inspect.signature(backend._create_operation).parameters) == ["self", "op_type", "targets"]
+    assert list(inspect.signature(models.ServiceInstance.__init__).parameters) == [
+        "self", "service_id", "instance_id", "creator_request_id", "attributes"]
+    assert "service.instances_revision[instance_id]" in inspect.getsource(backend.register_instance)

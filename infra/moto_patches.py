@@ -1517,12 +1517,33 @@ def deleting_as_the_service() -> Iterator[None]:
         _service_deletions.active = False
 
 
+#: UpdateItem of a missing item: moto first puts the bare key (and records that), then records the update
+_update_creates = threading.local()
+
+
+def _update_records_one_insert(self: Any, original: Callable, *args: Any, **kwargs: Any) -> Any:
+    """DynamoDBBackend.update_item: an update that creates its item is one INSERT record (with the item as
+    updated), as DynamoDB Streams records each change once; moto recorded a second INSERT of the bare key first."""
+    _update_creates.skip_insert = True
+    try:
+        return original(self, *args, **kwargs)
+    finally:
+        _update_creates.skip_insert = False
+
+
 def _bounded_stream(original: Callable) -> Callable:
     """moto's stream shard kept every record (both images, ~10 KB each) for the life of the process: the oldest
     beyond STREAM_RECORDS are trimmed, as DynamoDB trims records older than 24 hours; sequence numbers go on.
-    A record written inside deleting_as_the_service() gets the service's userIdentity."""
+    A record written inside deleting_as_the_service() gets the service's userIdentity. A write that changes
+    nothing (the same attributes again) is no record, as DynamoDB Streams writes none for it (moto wrote a MODIFY
+    whose images were equal); nor is the bare key an UpdateItem creates its item with (_update_records_one_insert)."""
 
     def add(self: Any, old: Any, new: Any) -> None:
+        if old is not None and new is not None and old.attrs == new.attrs:
+            return
+        if old is None and new is not None and getattr(_update_creates, "skip_insert", False):
+            _update_creates.skip_insert = False  # the bare key: the update's own INSERT follows
+            return
         original(self, old, new)
         if getattr(_service_deletions, "active", False) and self.items and new is None:
             self.items[-1].record["userIdentity"] = dict(SERVICE_IDENTITY)
@@ -2122,7 +2143,10 @@ EMULATOR_PATCHES: list[Replacement] = [
           "a stop that caught a state mid-way could end the execution FAILED with the interpreter's own error"),
     Replacement("dynamodb-stream-retention", _owner("moto.dynamodb.models.table", "StreamShard"),
                 "add", _bounded_stream,
-          "a stream shard kept every record it was ever given"),
+          "a stream shard kept every record it was ever given; a write that changed nothing was a MODIFY record"),
+    Replacement("dynamodb-stream-update-inserts-once", _owner("moto.dynamodb.models", "DynamoDBBackend"),
+                "update_item", _calling(_update_records_one_insert),
+          "an UpdateItem that created its item wrote two INSERT records, the first of the bare key"),
     Replacement("dynamodb-stream-trim-horizon", _owner("moto.dynamodb.models.table", "StreamShard"),
                 "get", _trimmed_reads_skip,
           "reading below the first record kept failed an assert"),

@@ -4,15 +4,21 @@ moto runs a mapped function synchronously inside the write that made the record 
 handler that writes to DynamoDB waited for its own timeout) and then forgets the stream's records. As Lambda
 does instead (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html), each mapping here reads the stream
 from its StartingPosition, a few times a second, in batches of up to BatchSize records in order, and
+- gathers a batch for up to `MaximumBatchingWindowInSeconds` after its first record (or until BatchSize);
 - on success moves on;
 - on a function error retries the same batch (the shard waits: order is kept) until it succeeds, or until
   `MaximumRetryAttempts` retries (then the batch is skipped, as Lambda does with no on-failure destination);
-- with `ReportBatchItemFailures`, retries from the first reported `itemIdentifier` (a sequence number).
+- with `ReportBatchItemFailures`, retries from the first reported `itemIdentifier` (a sequence number); a
+  response Lambda cannot read (not an object, entries that are not objects or lack an identifier, an identifier
+  of no record of the batch) fails the whole batch, as Lambda documents.
+A shard iterator that expired while a batch was retried (DynamoDB Streams keeps one 15 minutes) is taken again
+after the last record read, so the poller goes on where it was.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +45,8 @@ class StreamEventSourceSpec:
     maximum_retry_attempts: int = -1        # -1: until the record expires (forever, locally)
     report_batch_item_failures: bool = False
     enabled: bool = True
+    #: MaximumBatchingWindowInSeconds: records are gathered this long after the first of a batch (or until BatchSize)
+    batching_window: float = 0.0
     #: FilterCriteria patterns (infra/event_filters.py): records no pattern matches are skipped
     filters: list[dict] = field(default_factory=list)
 
@@ -46,8 +54,8 @@ class StreamEventSourceSpec:
 def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+    if isinstance(created, datetime):  # epoch seconds, rounded down to the second (the StreamRecord reference)
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     event = {"eventID": record["eventID"], "eventName": record["eventName"],
              "eventVersion": record.get("eventVersion", "1.1"), "eventSource": "aws:dynamodb", "awsRegion": region,
              "dynamodb": dynamodb, "eventSourceARN": stream_arn}
@@ -68,6 +76,10 @@ class DynamoDbStreamSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._iterators: dict[str, str] = {}
+        #: per shard, the sequence number of the last record read (where an expired iterator is taken again)
+        self._last_read: dict[str, str] = {}
+        #: per shard, records gathered for the batching window, and when the first of them was read
+        self._gathered: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
     def start(self) -> None:
         """Take the shards' iterators (LATEST now, or TRIM_HORIZON) and start polling."""
@@ -90,20 +102,48 @@ class DynamoDbStreamSource:
     def _run(self) -> None:
         while not self._stop.is_set():
             busy = False
-            for shard_id, iterator in list(self._iterators.items()):
+            for shard_id in list(self._iterators):
                 try:
-                    answer = self._streams.get_records(ShardIterator=iterator, Limit=self.spec.batch_size)
-                except Exception:  # noqa: BLE001 - the emulator is stopping, or the stream is gone
-                    logger.debug("reading %s failed", self.spec.stream_arn, exc_info=True)
-                    continue
-                self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
-                records = [_lambda_record(r, self.spec.stream_arn, self._region) for r in answer.get("Records", [])]
-                busy = busy or bool(records)
-                records = [r for r in records if passes(self.spec.filters, r)]
-                if records:
-                    self._deliver(records)
+                    busy = self._poll(shard_id) or busy
+                except Exception:  # noqa: BLE001 - a poller must outlive anything one batch does
+                    logger.warning("%s: polling %s failed", self.spec.function, self.spec.stream_arn, exc_info=True)
             if not busy:
                 self._stop.wait(POLL_SECONDS)
+
+    def _poll(self, shard_id: str) -> bool:
+        """Read one batch of the shard and deliver it; whether it had records."""
+        iterator = self._iterators[shard_id]
+        first_at, gathered = self._gathered.pop(shard_id, (0.0, []))
+        try:
+            answer = self._streams.get_records(ShardIterator=iterator, Limit=self.spec.batch_size - len(gathered))
+        except Exception as exc:  # noqa: BLE001 - the emulator is stopping, the stream is gone, or the iterator expired
+            if _error_code(exc) == "ExpiredIteratorException" and shard_id in self._last_read:
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=self.spec.stream_arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                    SequenceNumber=self._last_read[shard_id])["ShardIterator"]
+                logger.info("%s: the shard iterator of %s expired; taken again after %s", self.spec.function,
+                            shard_id, self._last_read[shard_id])
+                return True
+            logger.debug("reading %s failed", self.spec.stream_arn, exc_info=True)
+            if gathered:
+                self._gathered[shard_id] = (first_at, gathered)
+            return False
+        self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
+        read = answer.get("Records", [])
+        if read:
+            self._last_read[shard_id] = str(read[-1]["dynamodb"]["SequenceNumber"])
+        records = [r for r in (_lambda_record(r, self.spec.stream_arn, self._region) for r in read)
+                   if passes(self.spec.filters, r)]
+        if records and not gathered:
+            first_at = time.monotonic()
+        gathered += records
+        if gathered and len(gathered) < self.spec.batch_size and \
+                time.monotonic() - first_at < self.spec.batching_window:
+            self._gathered[shard_id] = (first_at, gathered)  # the window is still open
+            return bool(read)
+        if gathered:
+            self._deliver(gathered)
+        return bool(read)
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         retries = 0
@@ -126,14 +166,25 @@ class DynamoDbStreamSource:
             self._stop.wait(RETRY_SECONDS)
 
     def _first_failure(self, result: Any, records: list[dict[str, Any]]) -> int | None:
-        """Index of the first record to retry (ReportBatchItemFailures), None when the batch succeeded."""
-        if not self.spec.report_batch_item_failures or not isinstance(result, dict):
+        """Index of the first record to retry (ReportBatchItemFailures), None when the batch succeeded. Lambda
+        treats a null or empty response or list as success, and as a complete failure one it cannot read: not an
+        object, a list that is not one, entries that are not objects, a null, empty or unknown itemIdentifier."""
+        if not self.spec.report_batch_item_failures or result is None:
             return None
-        failures = result.get("batchItemFailures") or []
+        if not isinstance(result, dict):
+            return 0
+        failures = result.get("batchItemFailures")
         if not failures:
             return None
+        if not isinstance(failures, list):
+            return 0
         sequence = {str(r["dynamodb"].get("SequenceNumber")): i for i, r in enumerate(records)}
-        indexes = [sequence.get(str(f.get("itemIdentifier"))) for f in failures if isinstance(f, dict)]
+        indexes = [sequence.get(str(f.get("itemIdentifier"))) if isinstance(f, dict) else None for f in failures]
         if any(i is None for i in indexes):
             return 0         # an identifier that names no record of the batch: Lambda retries the whole batch
         return min(indexes)
+
+
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None

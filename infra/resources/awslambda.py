@@ -217,6 +217,7 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
         d.stack.stream_sources.append({
             "function": d.stack.function_name(props["FunctionName"].rsplit(":", 1)[-1]),
             "stream_arn": source, "batch_size": args.get("BatchSize", 100),
+            "batching_window": float(args.get("MaximumBatchingWindowInSeconds", 0)),
             "starting_position": args.get("StartingPosition", "LATEST"),
             "maximum_retry_attempts": int(args.get("MaximumRetryAttempts", -1)),
             "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),

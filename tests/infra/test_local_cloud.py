@@ -479,7 +479,8 @@ def test_listing_executions_while_one_is_being_started(cloud, monkeypatch):
     starter.start()
     try:
         assert starting.wait(10)
-        answers = [sfn.list_executions(stateMachineArn=machine)]
+        answers = [sfn.list_executions(stateMachineArn=machine),
+                   sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")]
         with over_http(cloud):
             answers.append(http_client(cloud, "stepfunctions").list_executions(stateMachineArn=machine))
         for answer in answers:

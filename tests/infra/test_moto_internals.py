@@ -747,3 +747,18 @@ def test_cloud_map_instances_are_a_list_only_registration_and_deregistration_cha
     assert list(inspect.signature(models.ServiceInstance.__init__).parameters) == [
         "self", "service_id", "instance_id", "creator_request_id", "attributes"]
     assert "service.instances_revision[instance_id]" in inspect.getsource(backend.register_instance)
+
+
+def test_stream_records_are_added_where_the_one_record_per_change_patches_look():
+    """dynamodb-stream-update-inserts-once and dynamodb-stream-retention: UpdateItem of a missing item puts the
+    bare key first (table.put_item, which records it) and records the update after; StreamShard.add(old, new) is
+    where every write records; items compare their attributes as a dict of DynamoTypes (numbers by value)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import StreamShard
+
+    update = inspect.getsource(DynamoDBBackend.update_item)
+    assert update.index("table.put_item(data)") < update.index("table.stream_shard.add(orig_item, item)")
+    assert list(inspect.signature(StreamShard.add).parameters) == ["self", "old", "new"]
+    assert {"n": DynamoType({"N": "1"})} == {"n": DynamoType({"N": "1.0"})}
+    assert {"n": DynamoType({"N": "1"})} != {"n": DynamoType({"S": "1"})}

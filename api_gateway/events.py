@@ -197,3 +197,24 @@ def rest_proxy_event(
         "body": encoded_body,
         "isBase64Encoded": is_base64,
     }
+
+
+#: the fields of a Lambda proxy response in payload format 1.0 (REST APIs; HTTP APIs with format 1.0)
+PROXY_RESPONSE_FIELDS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
+
+
+def malformed_proxy_response(result: Any) -> bool:
+    """Whether API Gateway refuses a format 1.0 proxy response ("Malformed Lambda proxy response"): not a JSON
+    object, a field of another name, no statusCode or one that is no integer, a body that is not a string, headers
+    that are not an object, multiValueHeaders that are not an object of lists."""
+    if not isinstance(result, dict) or not result.keys() <= PROXY_RESPONSE_FIELDS:
+        return True
+    status = result.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, (int, str)) or not str(status).isdecimal():
+        return True
+    if result.get("body") is not None and not isinstance(result["body"], str):
+        return True
+    if result.get("headers") is not None and not isinstance(result["headers"], dict):
+        return True
+    multi = result.get("multiValueHeaders")
+    return multi is not None and not (isinstance(multi, dict) and all(isinstance(v, list) for v in multi.values()))

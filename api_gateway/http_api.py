@@ -345,11 +345,12 @@ def _response_v2(result: Any) -> Answer:
 
 
 def _response_v1(result: Any) -> Answer:
-    """A payload 1.0 result: statusCode, headers, multiValueHeaders, body, isBase64Encoded (else 500)."""
-    if not isinstance(result, dict):
+    """A payload 1.0 result: statusCode, headers, multiValueHeaders, body, isBase64Encoded (else 500:
+    events.malformed_proxy_response)."""
+    if events.malformed_proxy_response(result):
         return _json(*_ERROR)
     try:
-        status = int(result.get("statusCode") or 200)
+        status = int(result["statusCode"])
         payload = _payload(result.get("body"), bool(result.get("isBase64Encoded")))
     except (TypeError, ValueError):
         return _json(*_ERROR)

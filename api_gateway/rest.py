@@ -257,18 +257,19 @@ class RestGateway:
         return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
 
     def _proxy_response(self, result: Any, request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
-        """A Lambda proxy result as HTTP; a malformed one is 502 as on API Gateway."""
-        if not isinstance(result, dict):
+        """A Lambda proxy result as HTTP; a malformed one is 502 as on API Gateway (events.malformed_proxy_response:
+        until 6 December a body that was an object was sent as JSON, and a result without statusCode as 200)."""
+        if events.malformed_proxy_response(result):
             return self._json(*_INTERNAL_ERROR)
         try:
-            status = int(result.get("statusCode") or 200)
+            status = int(result["statusCode"])
             body = result.get("body")
             if body is None:
                 payload = b""
             elif result.get("isBase64Encoded"):
                 payload = base64.b64decode(body)
             else:
-                payload = (body if isinstance(body, str) else json.dumps(body)).encode()
+                payload = body.encode()
         except (TypeError, ValueError):
             return self._json(*_INTERNAL_ERROR)
         headers: list[tuple[str, str]] = []

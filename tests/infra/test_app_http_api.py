@@ -76,6 +76,9 @@ def test_payload_2_with_authorizer_context_cookies_and_a_bare_return_value(cloud
 def test_payload_1_route_without_auth(cloud):
     status, _, body = call(cloud, "GET", "/health")
     assert (status, json.loads(body)) == (200, {"version": "1.0", "path": "/health", "method": "GET"})
+    # a format 1.0 response whose body is not a string is malformed (it was sent as JSON until 6 December)
+    status, _, body = call(cloud, "GET", "/health?malformed")
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
 
 
 def test_payload_1_authorizer_with_an_iam_policy(cloud):

@@ -134,10 +134,17 @@ def test_unknown_resource_or_method_is_missing_authentication_token(gateway: Res
     assert headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
 
 
-@pytest.mark.parametrize("path", ["/local/crash", "/local/malformed"])
+@pytest.mark.parametrize("path", ["/local/crash", *(f"/local/malformed?shape={shape}" for shape in handlers.MALFORMED)])
 def test_function_error_or_malformed_response_is_502(gateway: RestGateway, path: str) -> None:
+    """A malformed Lambda proxy response is 502, as API Gateway answers it: until 6 December an object body was sent
+    as JSON, a response without statusCode was a 200, other fields were ignored."""
     status, _, body = request(gateway, "GET", path)
     assert status == 502 and json.loads(body) == {"message": "Internal server error"}
+
+
+def test_a_numeric_string_status_and_absent_optional_fields_are_a_response(gateway: RestGateway) -> None:
+    status, _, body = request(gateway, "GET", "/local/malformed?shape=numeric-string-status")
+    assert (status, body) == (201, b"")
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(gateway: RestGateway) -> None:

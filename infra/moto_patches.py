@@ -1887,6 +1887,41 @@ def _deliver_event(rule: Any, service: str, arn: str, target: dict[str, Any], pa
                        service or "unknown service")
 
 
+# --------------------------------------------------------------------------- S3 presigned URLs
+def _presigned_expired(full_url: str) -> bool:
+    """Whether a presigned URL (SigV4: X-Amz-Date + X-Amz-Expires; SigV2: Expires) has expired."""
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(full_url).query)
+    now = time.time()
+    if "X-Amz-Expires" in query and "X-Amz-Date" in query:
+        try:
+            signed = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+            return now > signed + int(query["X-Amz-Expires"][0])
+        except ValueError:
+            return False
+    if "Expires" in query and "Signature" in query:
+        try:
+            return now > int(query["Expires"][0])
+        except ValueError:
+            return False
+    return False
+
+
+def _presigned_urls_expire(original: Callable) -> Callable:
+    """S3Response's bucket and key answers refuse a presigned URL past its expiry, as S3 does (403 AccessDenied,
+    "Request has expired"); moto answered it for ever. Signatures are not checked (credentials are not)."""
+    def respond(self: Any, request: Any, full_url: str) -> Any:
+        if "Expires=" in full_url and _presigned_expired(full_url):
+            from moto.s3.exceptions import S3ClientError
+
+            refused = S3ClientError("AccessDenied", "Request has expired")
+            refused.code, refused.status = "AccessDenied", 403
+            raise refused
+        return original(self, request, full_url)
+    return respond
+
+
 # --------------------------------------------------------------------------- Cloud Map
 #: RegisterInstance and DeregisterInstance of Cloud Map, one at a time
 CLOUD_MAP_LOCK = threading.Lock()
@@ -2112,6 +2147,9 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "a rule with a Lambda target failed every matching PutEvents (NotImplementedError); a target's Input "
                 "and InputPath were ignored; SNS and Step Functions targets failed; the event had no account; a "
                 "schedule rule or a DISABLED rule matched every event"),
+    *(Replacement(f"s3-presigned-urls-expire-{kind}", _owner("moto.s3.responses", "S3Response"), f"_{kind}_response",
+                  _presigned_urls_expire, "a presigned URL was answered after its expiry")
+      for kind in ("key", "bucket")),
     Replacement("cloudmap-register-updates", _owner("moto.servicediscovery.models", "ServiceDiscoveryBackend"),
                 "register_instance", lambda _: _register_replaces,
                 "RegisterInstance of an existing InstanceId added a second instance (Cloud Map updates it); a "

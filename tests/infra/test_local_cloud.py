@@ -675,6 +675,38 @@ def test_cloud_map_re_registration_updates_and_deregistrations_skip_no_instance(
     assert not missed, missed[:5]
 
 
+def test_a_presigned_url_is_refused_after_it_expires(cloud):
+    """S3 refuses a presigned URL past its expiry: 403 AccessDenied, "Request has expired". moto answered it for
+    ever, so a test of a link's expiry passed locally and failed on AWS."""
+    import urllib.error
+    import urllib.request
+
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="presigned-links")
+    s3.put_object(Bucket="presigned-links", Key="report.txt", Body=b"hello")
+    get = s3.generate_presigned_url("get_object", Params={"Bucket": "presigned-links", "Key": "report.txt"},
+                                    ExpiresIn=2)
+    put = s3.generate_presigned_url("put_object", Params={"Bucket": "presigned-links", "Key": "upload.txt"},
+                                    ExpiresIn=2)
+    with urllib.request.urlopen(get, timeout=10) as answer:  # noqa: S310 - the test's own emulator
+        assert answer.read() == b"hello"
+    deadline = time.monotonic() + 4
+    for url, method in ((get, "GET"), (put, "PUT")):
+        while True:
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, data=b"x" if method == "PUT" else None,
+                                                                   method=method), timeout=10):
+                    pass
+            except urllib.error.HTTPError as refused:
+                assert refused.code == 403
+                body = refused.read()
+                assert b"<Code>AccessDenied</Code>" in body and b"<Message>Request has expired</Message>" in body
+                break
+            assert time.monotonic() < deadline, f"the presigned {method} was answered after its expiry"
+            time.sleep(0.2)
+    assert "Contents" not in s3.list_objects_v2(Bucket="presigned-links", Prefix="upload.txt")
+
+
 def test_calls_of_another_region_are_answered_from_that_region(cloud):
     """A handler's client of eu-west-1 (DynamoDB: answered at before-call) and this process's (CloudWatch Logs:
     answered at before-send) reach that region's resources, as over HTTP, where the signature's credential scope

@@ -762,3 +762,18 @@ def test_stream_records_are_added_where_the_one_record_per_change_patches_look()
     assert list(inspect.signature(StreamShard.add).parameters) == ["self", "old", "new"]
     assert {"n": DynamoType({"N": "1"})} == {"n": DynamoType({"N": "1.0"})}
     assert {"n": DynamoType({"N": "1"})} != {"n": DynamoType({"S": "1"})}
+
+
+def test_s3_answers_keys_and_buckets_where_the_presigned_expiry_patch_refuses():
+    """s3-presigned-urls-expire-*: S3Response._key_response and _bucket_response take (request, full_url), and
+    their callers serialize an S3ClientError they raise as S3's error document (its code, message and status)."""
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.responses import S3Response
+
+    for method in (S3Response._key_response, S3Response._bucket_response):
+        assert list(inspect.signature(method).parameters) == ["self", "request", "full_url"]
+    for caller in (S3Response.key_response, S3Response.bucket_response):
+        assert "except S3ClientError as s3error:" in inspect.getsource(caller)
+        assert "self.serialized(ActionResult(s3error))" in inspect.getsource(caller)
+    error = S3ClientError("AccessDenied", "Request has expired")
+    assert (error.code, error.message) == ("AccessDenied", "Request has expired")

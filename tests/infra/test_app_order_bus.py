@@ -9,7 +9,6 @@ Step Functions targets, left `account` out of the event, and matched events to d
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra.cloud import LocalCloud
+from racing import race, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "order_bus" / "template.yaml"
 
@@ -25,16 +25,6 @@ TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "order_bus" / "template
 def cloud():
     with LocalCloud(TEMPLATE, static_dir=None) as running:
         yield running
-
-
-def wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def seen(cloud, kind):
@@ -111,18 +101,8 @@ def test_put_events_while_rules_change_fails_nothing(cloud):
             except Exception as exc:  # noqa: BLE001 - what the test counts
                 failures.append(repr(exc))
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        threads = [threading.Thread(target=churn)] + [threading.Thread(target=publish) for _ in range(3)]
-        for thread in threads:
-            thread.start()
-        time.sleep(2)
-        stop.set()
-        for thread in threads:
-            thread.join(10)
-    finally:
-        sys.setswitchinterval(interval)
+    race([threading.Thread(target=churn)] + [threading.Thread(target=publish) for _ in range(3)],
+         meanwhile=lambda: stop.wait(2) or stop.set())
     assert not failures, failures[:3]
     assert sent and set(sent) == {0}
     attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])

@@ -15,6 +15,7 @@ import pytest
 
 from infra import async_invoke
 from infra.cloud import LocalCloud
+from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "sns_fanout" / "template.yaml"
 DELAYS = (0.3, 0.6)
@@ -34,16 +35,6 @@ def cloud():
 def seen(cloud, prefix):
     items = cloud.client("dynamodb").scan(TableName=cloud.physical_id("SeenTable"))["Items"]
     return [{k: v["S"] for k, v in item.items()} for item in items if item["id"]["S"].startswith(prefix)]
-
-
-def wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def receive_all(cloud, logical_id, count):

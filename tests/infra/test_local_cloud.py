@@ -6,7 +6,6 @@ import collections
 import contextlib
 import itertools
 import json
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 from infra import runtime
 from infra.cloud import CloudError, LocalCloud
 from infra.runtime import FunctionError, Throttled
+from racing import race
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "h1" / "basic.yaml"
 
@@ -537,20 +537,15 @@ def test_concurrent_receivers_take_each_message_once_and_a_fifo_group_in_order(c
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
             failures.extend(deleted.get("Failed", []))
 
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        threads = [threading.Thread(target=receive, args=(kind,)) for kind in urls for _ in range(4)]
-        threads += [threading.Thread(target=send, args=(kind, f"late-{kind}", 30)) for kind in urls]
-        for thread in threads:
-            thread.start()
+    threads = [threading.Thread(target=receive, args=(kind,)) for kind in urls for _ in range(4)]
+    threads += [threading.Thread(target=send, args=(kind, f"late-{kind}", 30)) for kind in urls]
+
+    def until_sent() -> None:
         for thread in threads[-2:]:
             thread.join(60)
         sending.clear()
-        for thread in threads:
-            thread.join(60)
-    finally:
-        sys.setswitchinterval(switching)
+
+    race(threads, meanwhile=until_sent, join_seconds=60)
     assert failures == []
     for kind in urls:
         assert sorted(taken[kind]) == sorted(sent[kind]), (kind, collections.Counter(taken[kind]).most_common(3),
@@ -662,16 +657,7 @@ def test_cloud_map_re_registration_updates_and_deregistrations_skip_no_instance(
                 except InstanceNotFound:
                     missed.append(oldest)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-    finally:
-        sys.setswitchinterval(interval)
+    race([threading.Thread(target=worker, args=(n,)) for n in range(6)], switch_seconds=1e-6)
     assert not missed, missed[:5]
 
 

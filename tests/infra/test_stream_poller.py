@@ -10,6 +10,7 @@ import pytest
 
 from infra import account, moto_patches
 from infra.stream_pollers import DynamoDbStreamSource, StreamEventSourceSpec
+from racing import wait_for
 
 
 @pytest.fixture
@@ -46,13 +47,6 @@ def run_source(emulator_endpoint, stream, answer, **spec):
 
 #: every record a test's poller delivered
 RECORDS: list[dict] = []
-
-
-def wait_for(condition, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("unreadable", [{"batchItemFailures": ["not-an-object"]}, {"batchItemFailures": "x"},

@@ -201,6 +201,13 @@ def _sns_publish(self: Any, original: Callable[..., Any], message: str, message_
                  message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
                  deduplication_id: str | None = None, message_structure: str | None = None) -> None:
     runtime = _runtime
+    if self.protocol == "sqs" and str(self.attributes.get("RawMessageDelivery")).lower() == "true" and \
+            message_attributes:
+        # a Binary attribute reaches the queue as its bytes: moto passed SNS's base64 text as the SQS BinaryValue,
+        # and every ReceiveMessage asking for attributes then failed (TypeError hashing a str: a 500)
+        message_attributes = {k: {**v, "Value": base64.b64decode(v["Value"])}
+                              if str(v.get("Type", "")).startswith("Binary") and isinstance(v.get("Value"), str)
+                              else v for k, v in message_attributes.items()}
     if self.protocol != "lambda" or runtime is None:
         return original(self, message, message_id, subject, message_attributes, group_id, deduplication_id,
                         message_structure)
@@ -219,6 +226,36 @@ def _sns_publish(self: Any, original: Callable[..., Any], message: str, message_
     except ResourceNotFound:
         logger.warning("SNS subscription %s: no function %s", self.arn, self.endpoint)
     return None
+
+
+def _ignore_case_policy(policy: Any) -> Any:
+    """A filter policy whose equals-ignore-case values are lower case (moto lower-cases the message's value only)."""
+    if isinstance(policy, dict):
+        return {k: (v.lower() if k == "equals-ignore-case" and isinstance(v, str) else _ignore_case_policy(v))
+                for k, v in policy.items()}
+    if isinstance(policy, list):
+        return [_ignore_case_policy(v) for v in policy]
+    return policy
+
+
+def _filter_policy_ignores_case(original: Callable) -> Callable:
+    def __init__(self: Any, filter_policy: Any, filter_policy_scope: Any) -> None:
+        original(self, filter_policy, filter_policy_scope)
+        self.filter_policy = _ignore_case_policy(self.filter_policy)
+    return __init__
+
+
+def _filter_policy_types_never_fail(original: Callable) -> Callable:
+    """FilterPolicyMatcher.matches: a body value of another type than its condition's (a numeric condition, a string
+    "12") does not match, as on SNS. moto compared them and raised TypeError: the Publish failed (a 500) after the
+    subscriptions before this one had the message, so a client's retry duplicated it. (A TypeError in one branch of
+    an $or fails the whole policy here.)"""
+    def matches(self: Any, message_attributes: Any, message: str) -> bool:
+        try:
+            return original(self, message_attributes, message)
+        except TypeError:
+            return False
+    return matches
 
 
 # ------------------------------------------- Event invokes over HTTP are async; a too large request is refused
@@ -325,7 +362,8 @@ PATCHES = (
           _apply_update_code, _revert_update_code),
     Replacement("sns-lambda-async", _owner("moto.sns.models", "Subscription"), "publish", _calling(_sns_publish),
                 "moto invokes a subscribed function synchronously inside Publish with a placeholder event; SNS "
-                "invokes it asynchronously (retries, DLQ) with the real ids and attributes"),
+                "invokes it asynchronously (retries, DLQ) with the real ids and attributes. A Binary attribute of a "
+                "raw delivery to SQS is its bytes (moto's base64 text failed every ReceiveMessage of attributes)"),
     Replacement("lambda-event-invoke", _owner("moto.awslambda.models", "LambdaBackend"), "invoke",
                 _calling(_backend_invoke),
                 "moto runs InvocationType=Event synchronously, once; Lambda queues it (202 at once) and retries it "
@@ -1887,6 +1925,29 @@ def _deliver_event(rule: Any, service: str, arn: str, target: dict[str, Any], pa
                        service or "unknown service")
 
 
+# --------------------------------------------------------------------------- Lambda EventInvokeConfig
+def _put_invoke_config_replaces(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """LambdaBackend.put_function_event_invoke_config overwrites the function's config, as Lambda does ("If you
+    exclude any settings, they are removed"); moto appended one and read the first, so only the first ever counted."""
+    from moto.awslambda.models import EventInvokeConfig
+
+    function = self.get_function(function_name)
+    made = EventInvokeConfig(function.function_arn, function.last_modified, dict(config))
+    function.event_invoke_config = [made]
+    return made.response()
+
+
+def _update_invoke_config_merges(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """LambdaBackend.update_function_event_invoke_config changes the settings it names and keeps the others (moto:
+    another put, which the first config hid); a function without one is ResourceNotFoundException, as on AWS."""
+    from moto.awslambda.exceptions import UnknownEventConfig
+
+    function = self.get_function(function_name)
+    if not function.event_invoke_config:
+        raise UnknownEventConfig(function.function_arn)
+    return _put_invoke_config_replaces(self, function_name, {**function.event_invoke_config[0].config, **config})
+
+
 # --------------------------------------------------------------------------- S3 presigned URLs
 def _presigned_expired(full_url: str) -> bool:
     """Whether a presigned URL (SigV4: X-Amz-Date + X-Amz-Expires; SigV2: Expires) has expired."""
@@ -2147,6 +2208,20 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "a rule with a Lambda target failed every matching PutEvents (NotImplementedError); a target's Input "
                 "and InputPath were ignored; SNS and Step Functions targets failed; the event had no account; a "
                 "schedule rule or a DISABLED rule matched every event"),
+    Replacement("lambda-event-invoke-config-put-replaces", _owner("moto.awslambda.models", "LambdaBackend"),
+                "put_function_event_invoke_config", lambda _: _put_invoke_config_replaces,
+                "PutFunctionEventInvokeConfig appended a config and the first one stayed in force"),
+    Replacement("lambda-event-invoke-config-update-merges", _owner("moto.awslambda.models", "LambdaBackend"),
+                "update_function_event_invoke_config", lambda _: _update_invoke_config_merges,
+                "UpdateFunctionEventInvokeConfig was another put (hidden by the first config), not a change of the "
+                "settings it names"),
+    Replacement("sns-filter-ignore-case", _owner("moto.sns.utils", "FilterPolicyMatcher"), "__init__",
+                _filter_policy_ignores_case,
+                "equals-ignore-case matched only a policy value written in lower case"),
+    Replacement("sns-filter-types-never-fail", _owner("moto.sns.utils", "FilterPolicyMatcher"), "matches",
+                _filter_policy_types_never_fail,
+                "a numeric condition on a body value that is a string failed the Publish (a 500) after the "
+                "subscriptions before it had the message"),
     *(Replacement(f"s3-presigned-urls-expire-{kind}", _owner("moto.s3.responses", "S3Response"), f"_{kind}_response",
                   _presigned_urls_expire, "a presigned URL was answered after its expiry")
       for kind in ("key", "bucket")),

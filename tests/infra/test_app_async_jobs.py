@@ -91,3 +91,28 @@ def test_an_event_invoke_over_http_is_queued_as_well(cloud):
         assert response.status == 202 and response.read() == b""
     [row] = eventually(lambda: items(cloud, "record:j-3"))
     assert json.loads(row["record"])["requestContext"]["condition"] == "Success"
+
+
+def test_a_put_replaces_the_config_and_an_update_changes_only_what_it_names(cloud):
+    """PutFunctionEventInvokeConfig overwrites the function's config ("If you exclude any settings, they are
+    removed"); UpdateFunctionEventInvokeConfig changes only the settings it names. moto appended each put and kept
+    reading the first: a config put at run time was never in force."""
+    lam, worker = cloud.client("lambda"), cloud.physical_id("Worker")
+    original = lam.get_function_event_invoke_config(FunctionName=worker)
+    try:
+        lam.put_function_event_invoke_config(FunctionName=worker, MaximumRetryAttempts=1)
+        config = lam.get_function_event_invoke_config(FunctionName=worker)
+        assert config["MaximumRetryAttempts"] == 1 and "MaximumEventAgeInSeconds" not in config
+        assert not config.get("DestinationConfig", {}).get("OnSuccess", {}).get("Destination")
+        lam.update_function_event_invoke_config(FunctionName=worker, MaximumEventAgeInSeconds=100)
+        config = lam.get_function_event_invoke_config(FunctionName=worker)
+        assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 100)
+        start(cloud, "j-4", False)  # one retry now: two attempts
+        eventually(lambda: len([r for r in items(cloud, "attempt:") if r["job"] == "j-4"]) == 2)
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.update_function_event_invoke_config(FunctionName=cloud.physical_id("Recorder"),
+                                                    MaximumRetryAttempts=0)
+    finally:
+        lam.put_function_event_invoke_config(FunctionName=worker, **{
+            key: original[key] for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")})
+    assert lam.get_function_event_invoke_config(FunctionName=worker)["MaximumRetryAttempts"] == 0

@@ -693,6 +693,49 @@ def test_a_presigned_url_is_refused_after_it_expires(cloud):
     assert "Contents" not in s3.list_objects_v2(Bucket="presigned-links", Prefix="upload.txt")
 
 
+def test_sns_deliveries_with_binary_attributes_and_filters_of_other_types(cloud):
+    """SNS to SQS raw delivery with a Binary attribute: the queue gets its bytes (moto passed the base64 text, and
+    every ReceiveMessage asking for attributes failed); a numeric condition on a body value that is a string does
+    not match (moto's Publish failed with a 500 after earlier subscribers had the message); equals-ignore-case
+    matches whatever case the policy is written in (moto: lower case only)."""
+    sns, sqs = cloud.client("sns"), cloud.client("sqs")
+    topic = sns.create_topic(Name="typed-deliveries")["TopicArn"]
+
+    def queue(name, **attributes):
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true", **attributes})
+        return url
+
+    def bodies(url):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                       WaitTimeSeconds=1).get("Messages", [])
+        return messages
+
+    everything = queue("typed-all")
+    priced = queue("typed-priced", FilterPolicyScope="MessageBody",
+                   FilterPolicy=json.dumps({"price": [{"numeric": [">", 0]}]}))
+    stores = queue("typed-stores", FilterPolicy=json.dumps({"store": [{"equals-ignore-case": "EXAMPLE"}]}))
+
+    sns.publish(TopicArn=topic, Message="bin", MessageAttributes={
+        "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}, "store": {"DataType": "String", "StringValue": "x"}})
+    [binary] = bodies(everything)
+    assert binary["Body"] == "bin" and binary["MessageAttributes"]["b"] == {"DataType": "Binary",
+                                                                             "BinaryValue": b"\x00\x01"}
+    direct = sqs.send_message(QueueUrl=everything, MessageBody="bin", MessageAttributes={
+        "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}, "store": {"DataType": "String", "StringValue": "x"}})
+    assert binary["MD5OfMessageAttributes"] == direct["MD5OfMessageAttributes"]
+    sqs.purge_queue(QueueUrl=everything)
+
+    sns.publish(TopicArn=topic, Message=json.dumps({"price": "12"}))  # a string: no number to compare
+    sns.publish(TopicArn=topic, Message=json.dumps({"price": 12}))
+    assert [m["Body"] for m in bodies(priced)] == ['{"price": 12}']
+    sns.publish(TopicArn=topic, Message="shop", MessageAttributes={"store": {"DataType": "String",
+                                                                             "StringValue": "example"}})
+    assert [m["Body"] for m in bodies(stores)] == ["shop"]
+
+
 def test_calls_of_another_region_are_answered_from_that_region(cloud):
     """A handler's client of eu-west-1 (DynamoDB: answered at before-call) and this process's (CloudWatch Logs:
     answered at before-send) reach that region's resources, as over HTTP, where the signature's credential scope

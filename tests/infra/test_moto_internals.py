@@ -777,3 +777,26 @@ def test_s3_answers_keys_and_buckets_where_the_presigned_expiry_patch_refuses():
         assert "self.serialized(ActionResult(s3error))" in inspect.getsource(caller)
     error = S3ClientError("AccessDenied", "Request has expired")
     assert (error.code, error.message) == ("AccessDenied", "Request has expired")
+
+
+def test_sns_filters_and_raw_deliveries_are_where_the_sns_patches_look():
+    """sns-filter-ignore-case rewrites the policy FilterPolicyMatcher keeps (moto lower-cases only the message's
+    value for equals-ignore-case); sns-filter-types-never-fail wraps matches(message_attributes, message), where a
+    numeric condition compares a body value as it is; sns-lambda-async's publish decodes a Binary attribute for a
+    raw SQS delivery, which moto passes on as the SQS BinaryValue (and SQS hashes as bytes)."""
+    from moto.sns.models import Subscription
+    from moto.sns.utils import FilterPolicyMatcher
+    from moto.sqs.models import Message
+
+    init = inspect.getsource(FilterPolicyMatcher.__init__)
+    assert list(inspect.signature(FilterPolicyMatcher.__init__).parameters) == [
+        "self", "filter_policy", "filter_policy_scope"]
+    assert "self.filter_policy = filter_policy" in init
+    assert list(inspect.signature(FilterPolicyMatcher.matches).parameters) == ["self", "message_attributes", "message"]
+    field_match = inspect.getsource(FilterPolicyMatcher._field_match)
+    assert "_str_exact_match(dict_body[field].lower(), value)" in field_match
+    assert "_numeric_match(numeric_ranges, dict_body[field])" in field_match
+    publish = inspect.getsource(Subscription.publish)
+    assert 'attr_type = "BinaryValue"' in publish and 'type_value = value["Value"]' in publish
+    assert "update_binary_length_and_value(md5, decoded_binary_value)" in inspect.getsource(
+        Message.attribute_md5.fget if isinstance(Message.attribute_md5, property) else Message.attribute_md5)

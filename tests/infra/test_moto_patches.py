@@ -44,11 +44,19 @@ def test_sns_subscription_publish_is_where_lambda_delivery_happens():
 
 
 def test_event_invoke_configs_are_where_async_invoke_reads_them():
-    from moto.awslambda.models import EventInvokeConfig, LambdaBackend
+    """async_invoke reads a function's event_invoke_config[0].config; lambda-event-invoke-config-* keep that one
+    list item, made as moto makes it (EventInvokeConfig(arn, last_modified, config), validated on creation)."""
+    from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
 
     assert "fn.event_invoke_config.append(event_config)" in inspect.getsource(
         LambdaBackend.put_function_event_invoke_config)
-    assert "self.config = config" in inspect.getsource(EventInvokeConfig.__init__)
+    assert "response = fn.event_invoke_config[0]" in inspect.getsource(LambdaBackend.get_function_event_invoke_config)
+    assert "self.event_invoke_config: list[EventInvokeConfig] = []" in inspect.getsource(LambdaFunction.__init__)
+    assert list(inspect.signature(EventInvokeConfig.__init__).parameters) == ["self", "arn", "last_modified", "config"]
+    init = inspect.getsource(EventInvokeConfig.__init__)
+    assert "self.config = config" in init and "self.validate_max()" in init and "self.validate()" in init
+    for method in (LambdaBackend.put_function_event_invoke_config, LambdaBackend.update_function_event_invoke_config):
+        assert list(inspect.signature(method).parameters) == ["self", "function_name", "config"]
 
 
 def test_event_invokes_pass_through_the_backends_invoke_with_their_headers():

@@ -216,7 +216,7 @@ class Sandbox:
     def alive(self) -> bool:
         return not self._ended.poll(0)
 
-    def output_so_far(self, wait: float = 0.2) -> dict[str, Any]:
+    def output_so_far(self, wait: float = 0.5) -> dict[str, Any]:
         """The lines the running invocation has printed and the sandbox's peak memory ({"lines", "max_memory_mb"}),
         asked of the sandbox (a signal) before a timeout kills it, as Lambda's log has them; none when it does not
         answer within `wait` (a handler inside a long call of C code runs no signal handler until it returns)."""

@@ -1752,28 +1752,28 @@ def _sqs_clock_millis(dt: Any = None) -> float:
     return _sqs_clock_seconds(dt) * 1000.0
 
 
-def _queue_scan(kind: str) -> property:
-    """A count (or the list) of a queue's messages in one pass with one clock read: Message.visible and .delayed
-    read the clock per message, and GetQueueAttributes (which SendMessage reads too, for one attribute) scanned
-    the queue three times. The same tests: visible when now > visible_at, delayed when now < delayed_until."""
-    def messages(self: Any) -> list[Any]:
-        now = time.time() * 1000.0
-        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+#: what a queue scan keeps, given now (ms) and a message: moto's Message.visible (now > visible_at) and .delayed
+#: (now < delayed_until), each property read once per scan instead of the clock once per message
+_QUEUE_SCANS: dict[str, Callable[[float, Any], bool]] = {
+    "messages": lambda now, m: now > m.visible_at and not now < m.delayed_until,
+    "approximate_number_of_messages": lambda now, m: now > m.visible_at and not now < m.delayed_until,
+    "approximate_number_of_messages_delayed": lambda now, m: now < m.delayed_until,
+    "approximate_number_of_messages_not_visible": lambda now, m: not now > m.visible_at,
+}
 
-    def visible(self: Any) -> int:
-        now = time.time() * 1000.0
-        return sum(1 for m in self._messages if now > m.visible_at and not now < m.delayed_until)
 
-    def delayed(self: Any) -> int:
-        now = time.time() * 1000.0
-        return sum(1 for m in self._messages if now < m.delayed_until)
+def _queue_scan(attr: str) -> property:
+    """Queue.<attr> in one pass with one clock read: Message.visible and .delayed read the clock per message, and
+    GetQueueAttributes (which SendMessage reads too, for one attribute) scanned the queue three times. `messages`
+    is the list, the others its count."""
+    keep = _QUEUE_SCANS[attr]
 
-    def not_visible(self: Any) -> int:
+    def scan(self: Any) -> Any:
         now = time.time() * 1000.0
-        return sum(1 for m in self._messages if not now > m.visible_at)
+        kept = [m for m in self._messages if keep(now, m)]
+        return kept if attr == "messages" else len(kept)
 
-    return property({"messages": messages, "visible": visible, "delayed": delayed,
-                     "not_visible": not_visible}[kind])
+    return property(scan)
 
 
 def _retention_of_the_queue(self: Any, queue_name: str, message: Any) -> bool:
@@ -2187,12 +2187,10 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "queue at each send and receive"),
     Replacement("sqs-clock-millis", _owner("moto.sqs.models"), "unix_time_millis", lambda _: _sqs_clock_millis,
                 "as sqs-clock-seconds"),
-    *(Replacement(f"sqs-queue-scan-{attr}", _owner("moto.sqs.models", "Queue"), attr, lambda _, k=kind: _queue_scan(k),
+    *(Replacement(f"sqs-queue-scan-{attr}", _owner("moto.sqs.models", "Queue"), attr, lambda _, a=attr: _queue_scan(a),
                   "a queue's message scans read the clock per message (three scans for GetQueueAttributes, which "
                   "SendMessage reads too): a send to a queue of 500 messages took ~100 ms, a receive ~700 ms")
-      for attr, kind in (("messages", "messages"), ("approximate_number_of_messages", "visible"),
-                         ("approximate_number_of_messages_delayed", "delayed"),
-                         ("approximate_number_of_messages_not_visible", "not_visible"))),
+      for attr in _QUEUE_SCANS),
     Replacement("sqs-retention-check-reads-the-retention", _owner("moto.sqs.models", "SQSBackend"),
                 "is_message_valid_based_on_retention_period", lambda _: _retention_of_the_queue,
                 "a receive read every attribute of the queue (three counts over all its messages) for each message "

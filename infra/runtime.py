@@ -154,7 +154,7 @@ class Ran:
 LOG_TAIL_BYTES = 4096
 #: where the invocation being answered in this context records its Ran (set by invoke_payload)
 _ran: contextvars.ContextVar[Ran | None] = contextvars.ContextVar("notifyx_ran", default=None)
-#: the last invoke_payload's Ran in this context (for moto's Invoke response, which answers it: moto_patches)
+#: the Ran of the invocation moto's LambdaFunction.invoke ran in this context (its response names the request id)
 last_ran: contextvars.ContextVar[Ran | None] = contextvars.ContextVar("notifyx_last_ran", default=None)
 
 
@@ -499,9 +499,9 @@ class LambdaRuntime:
             logger.warning("%s timed out after %.2f s (its thread keeps running)", spec.name, spec.timeout)
             _record(context.aws_request_id, _timed_out_log(context.aws_request_id, spec, {}))
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds")
-        # (this runtime's handlers print to the local cloud's own output: the log has no lines of theirs)
-        _record(context.aws_request_id, invocation_log(context.aws_request_id, (), (time.perf_counter() - started)
-                                                        * 1000, spec.memory, 0, None))
+        if _ran.get() is not None:  # an Invoke answer wants it (this runtime's handlers print to the cloud's output)
+            _record(context.aws_request_id, invocation_log(context.aws_request_id, (), (time.perf_counter() - started)
+                                                            * 1000, spec.memory, 0, None))
         if "error" in outcome:
             raise outcome["error"]
         return json.loads(_within_limit(outcome["result"]))
@@ -639,7 +639,6 @@ class LambdaRuntime:
         finally:
             _ran.reset(token)
         ran.request_id = ran.request_id or ids.request_id()
-        last_ran.set(ran)
         return payload, errored, ran
 
 
@@ -760,6 +759,7 @@ def _moto_invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         raise RuntimeError("no LambdaRuntime attached to moto")
     try:
         payload, errored, ran = runtime.invoke_payload(self.function_name, {} if event is None else event)
+        last_ran.set(ran)  # moto's Invoke response names its request id (moto_patches: lambda-event-invoke)
     except Throttled as exc:
         err = JsonRESTError("TooManyRequestsException", str(exc))
         err.code = 429

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra.cloud import LocalCloud
+from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "async_jobs" / "template.yaml"
 
@@ -34,19 +35,9 @@ def start(cloud, job, ok):
     assert response["StatusCode"] == 202
 
 
-def eventually(read, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def test_a_success_goes_to_the_lambda_destination_with_the_response(cloud):
     start(cloud, "j-1", True)
-    [row] = eventually(lambda: items(cloud, "record:j-1"))
+    [row] = wait_for(lambda: items(cloud, "record:j-1"))
     record = json.loads(row["record"])
     assert record["requestContext"]["condition"] == "Success"
     assert record["requestContext"]["approximateInvokeCount"] == 1
@@ -59,7 +50,7 @@ def test_a_success_goes_to_the_lambda_destination_with_the_response(cloud):
 def test_a_failure_is_not_retried_and_goes_to_the_sns_destination(cloud):
     start(cloud, "j-2", False)
     sqs = cloud.client("sqs")
-    messages = eventually(lambda: sqs.receive_message(QueueUrl=cloud.physical_id("FailureQueue"),
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=cloud.physical_id("FailureQueue"),
                                                       WaitTimeSeconds=1).get("Messages"))
     record = json.loads(json.loads(messages[0]["Body"])["Message"])    # SNS envelope around the record
     assert record["requestContext"]["condition"] == "RetriesExhausted"
@@ -89,7 +80,7 @@ def test_an_event_invoke_over_http_is_queued_as_well(cloud):
                                   "SignedHeaders=host, Signature=0"})
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 202 and response.read() == b""
-    [row] = eventually(lambda: items(cloud, "record:j-3"))
+    [row] = wait_for(lambda: items(cloud, "record:j-3"))
     assert json.loads(row["record"])["requestContext"]["condition"] == "Success"
 
 
@@ -108,7 +99,7 @@ def test_a_put_replaces_the_config_and_an_update_changes_only_what_it_names(clou
         config = lam.get_function_event_invoke_config(FunctionName=worker)
         assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 100)
         start(cloud, "j-4", False)  # one retry now: two attempts
-        eventually(lambda: len([r for r in items(cloud, "attempt:") if r["job"] == "j-4"]) == 2)
+        wait_for(lambda: len([r for r in items(cloud, "attempt:") if r["job"] == "j-4"]) == 2)
         with pytest.raises(lam.exceptions.ResourceNotFoundException):
             lam.update_function_event_invoke_config(FunctionName=cloud.physical_id("Recorder"),
                                                     MaximumRetryAttempts=0)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from infra.cloud import LocalCloud
+from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "ddb_stream" / "template.yaml"
 
@@ -27,16 +28,6 @@ def cloud():
 def log(cloud, prefix):
     rows = cloud.client("dynamodb").scan(TableName=cloud.physical_id("LogTable"))["Items"]
     return [{k: next(iter(v.values())) for k, v in row.items()} for row in rows if row["id"]["S"].startswith(prefix)]
-
-
-def eventually(read, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +48,7 @@ def test_writes_do_not_wait_for_the_functions(written):
 
 
 def test_batches_arrive_in_order_and_a_failing_batch_is_retried_then_skipped(cloud, written):
-    eventually(lambda: any(["REMOVE", "o-1"] in json.loads(r["batch"]) for r in log(cloud, "audit:")))
+    wait_for(lambda: any(["REMOVE", "o-1"] in json.loads(r["batch"]) for r in log(cloud, "audit:")))
     time.sleep(1.0)
     rows = sorted(log(cloud, "audit:"), key=lambda r: int(r["first"]))
     assert {r["source"] for r in rows} == {cloud.stack.resources["OrdersTable"].attributes["StreamArn"]}
@@ -71,7 +62,7 @@ def test_batches_arrive_in_order_and_a_failing_batch_is_retried_then_skipped(clo
 
 
 def test_report_batch_item_failures_retries_from_the_failed_record(cloud, written):
-    eventually(lambda: log(cloud, "seen:flaky-1") and log(cloud, "seen:flaky-1")[0]["times"] == "2")
+    wait_for(lambda: log(cloud, "seen:flaky-1") and log(cloud, "seen:flaky-1")[0]["times"] == "2")
     time.sleep(1.0)
     projected = [r["key"] for r in log(cloud, "projected:")]
     # LATEST at start: every record written after but "poison" (FilterCriteria); flaky-1 failed once and came

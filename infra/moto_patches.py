@@ -1983,6 +1983,257 @@ def _presigned_urls_expire(original: Callable) -> Callable:
     return respond
 
 
+# --------------------------------------------------------------------------- S3 event notifications
+#: S3's event sequencer: hexadecimal, later events on a key compare greater (S3 documents comparing them left-padded)
+_s3_sequencer = iter(range(time.time_ns() // 1000, 1 << 72))
+_s3_sequencer_lock = threading.Lock()
+#: a versioned bucket's DeleteObject sends its own event (the one moto sends from inside is muted)
+_s3_muted: contextvars.ContextVar[bool] = contextvars.ContextVar("s3_notifications_muted", default=False)
+#: the S3 API behind each event type, EventBridge's `reason`
+_S3_REASONS = {"ObjectCreated:Put": "PutObject", "ObjectCreated:Post": "PostObject",
+               "ObjectCreated:Copy": "CopyObject", "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+               "ObjectRemoved:Delete": "DeleteObject", "ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+               "ObjectRestore:Post": "RestoreObject", "ObjectTagging:Put": "PutObjectTagging",
+               "ObjectTagging:Delete": "DeleteObjectTagging", "ObjectAcl:Put": "PutObjectAcl"}
+
+
+def _s3_event_key(name: str) -> str:
+    """An object key as S3's events and filters write it: URL-encoded, a space as "+", "/" kept ("red flower.jpg"
+    is "red+flower.jpg"; a filter on a key with a space names it with "+")."""
+    from urllib.parse import quote_plus
+
+    return quote_plus(name, safe="/")
+
+
+def _s3_filter_matches(notification: Any, key: str) -> bool:
+    """A notification's prefix and suffix rules against the event's (encoded) key; rule names in any case."""
+    rules = notification.filters.get("S3Key", {}).get("FilterRule", []) if notification.filters else []
+    if isinstance(rules, dict):
+        rules = [rules]
+    named = {str(rule.get("Name", "")).lower(): str(rule.get("Value", "")) for rule in rules}
+    return key.startswith(named.get("prefix", "")) and key.endswith(named.get("suffix", ""))
+
+
+def _s3_record(account_id: str, event: str, bucket: Any, key: Any, configuration: str, sequencer: str,
+               request: str) -> dict[str, Any]:
+    """One record of an S3 event notification, as S3 writes it (the "Event message structure" of the S3 user
+    guide): size and eTag for a created object, versionId in a versioned bucket, a sequencer for creations and
+    deletions."""
+    from moto.s3.models import OWNER
+
+    obj: dict[str, Any] = {"key": _s3_event_key(key.name)}
+    if event.startswith("ObjectCreated"):
+        obj["size"] = key.size
+        obj["eTag"] = key.etag.strip('"')
+    version = getattr(key, "version_id", None)
+    if bucket.versioning_status and version not in (None, "null"):
+        obj["versionId"] = str(version)
+    if event.startswith(("ObjectCreated", "ObjectRemoved")):
+        obj["sequencer"] = sequencer
+    return {"eventVersion": "2.3" if event.startswith(("ObjectTagging", "ObjectAcl")) else "2.1",
+            "eventSource": "aws:s3", "awsRegion": bucket.region_name,
+            "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "eventName": event,
+            "userIdentity": {"principalId": f"AWS:{account_id}"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": request[:16].upper().replace("-", "0"),
+                                 "x-amz-id-2": base64.b64encode(request.encode()).decode()},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": configuration,
+                   "bucket": {"name": bucket.name, "ownerIdentity": {"principalId": OWNER}, "arn": bucket.arn},
+                   "object": obj}}
+
+
+def _s3_event_bridge_detail(account_id: str, event: str, bucket: Any, key: Any, sequencer: str,
+                            request: str) -> dict[str, Any]:
+    """The `detail` of the EventBridge event S3 sends for `event` (the "EventBridge event message structure")."""
+    obj: dict[str, Any] = {"key": key.name}
+    if event.startswith("ObjectCreated"):
+        obj["size"] = key.size
+        obj["etag"] = key.etag.strip('"')
+    version = getattr(key, "version_id", None)
+    if bucket.versioning_status and version not in (None, "null"):
+        obj["version-id"] = str(version)
+    if event.startswith(("ObjectCreated", "ObjectRemoved")):
+        obj["sequencer"] = sequencer
+    detail: dict[str, Any] = {"version": "0", "bucket": {"name": bucket.name}, "object": obj,
+                              "request-id": request[:16].upper().replace("-", "0"), "requester": account_id,
+                              "source-ip-address": "127.0.0.1",
+                              "reason": _S3_REASONS.get(event, event.split(":")[0])}
+    if event.startswith("ObjectRemoved"):
+        detail["deletion-type"] = ("Delete Marker Created" if event.endswith("DeleteMarkerCreated")
+                                   else "Permanently Deleted")
+    return detail
+
+
+def _s3_send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+    """moto.s3.notifications.send_event: S3's notifications of one event, as S3 delivers them. A Lambda function is
+    invoked asynchronously (Lambda's retries, dead-letter queue and destinations apply), a queue gets the record, a
+    topic publishes it (subject "Amazon S3 Notification"), EventBridge gets it on the default bus when the bucket
+    enables it. moto invoked a function synchronously through its own Lambda (and swallowed every error), matched
+    filters against the raw key with rule names in lower case only, wrote a record without userIdentity,
+    requestParameters, responseElements, sequencer or versionId (and a deletion with size and eTag), and sent the
+    EventBridge event to every rule of every bus, a pattern or not. A delivery that fails is logged: the S3 request
+    succeeds regardless, as on AWS."""
+    config = bucket.notification_configuration
+    if config is None or key is None or _s3_muted.get():
+        return
+    event = str(getattr(event_name, "value", event_name)).removeprefix("s3:")
+    with _s3_sequencer_lock:
+        sequencer = f"{next(_s3_sequencer):018X}"
+    request = request_id()
+    encoded = _s3_event_key(key.name)
+    region = bucket.region_name
+
+    def matching(notifications: list[Any]) -> Iterator[tuple[Any, str]]:
+        for notification in notifications:
+            if notification._event_matches(f"s3:{event}") and _s3_filter_matches(notification, encoded):
+                record = _s3_record(account_id, event, bucket, key, notification.id, sequencer, request)
+                yield notification, json.dumps({"Records": [record]})
+
+    for notification, body in matching(config.cloud_function):
+        _s3_deliver(bucket, notification.arn, lambda arn=notification.arn, body=body: _s3_invoke(arn, body))
+    for notification, body in matching(config.queue):
+        def send(arn: str = notification.arn, body: str = body) -> None:
+            from moto.sqs.models import sqs_backends
+
+            sqs_backends[arn.split(":")[4]][arn.split(":")[3]].send_message(queue_name=arn.split(":")[5],
+                                                                             message_body=body)
+        _s3_deliver(bucket, notification.arn, send)
+    for notification, body in matching(config.topic):
+        def publish(arn: str = notification.arn, body: str = body) -> None:
+            from moto.sns.models import sns_backends
+
+            sns_backends[arn.split(":")[4]][arn.split(":")[3]].publish(message=body, arn=arn,
+                                                                        subject="Amazon S3 Notification")
+        _s3_deliver(bucket, notification.arn, publish)
+    if config.event_bridge is not None:
+        from moto.s3.notifications import _detail_type
+
+        try:
+            detail_type = _detail_type(f"s3:{event}")
+        except ValueError:  # an event type S3 does not send to EventBridge
+            return
+        detail = _s3_event_bridge_detail(account_id, event, bucket, key, sequencer, request)
+
+        def put() -> None:
+            from moto.events.models import events_backends
+
+            events_backends[account_id][region].put_events([{
+                "Source": "aws.s3", "DetailType": detail_type, "Detail": json.dumps(detail),
+                "Resources": [bucket.arn], "EventBusName": "default"}])
+        _s3_deliver(bucket, "EventBridge", put)
+
+
+def _s3_invoke(arn: str, body: str) -> None:
+    if _runtime is None:
+        raise ResourceNotFound(f"no local runtime runs {arn}")
+    from infra.async_invoke import invoke_async
+
+    invoke_async(_runtime, arn.split(":")[6], json.loads(body))
+
+
+def _s3_deliver(bucket: Any, destination: str, deliver: Callable[[], None]) -> None:
+    try:
+        deliver()
+    except Exception as exc:  # noqa: BLE001 - S3's request succeeds; its notification's delivery failed
+        logger.warning("S3 bucket %s: the event notification to %s failed: %s", bucket.name, destination, exc)
+
+
+def _s3_send_test_event(account_id: str, bucket: Any) -> None:
+    """moto.s3.notifications.send_test_event: the s3:TestEvent S3 sends to each queue and topic a configuration
+    names, with its RequestId and HostId (moto's had neither)."""
+    config = bucket.notification_configuration
+    request = request_id()
+    body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent",
+                       "Time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                       "Bucket": bucket.name, "RequestId": request[:16].upper().replace("-", "0"),
+                       "HostId": base64.b64encode(request.encode()).decode()})
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+
+    for arn in dict.fromkeys(n.arn for n in config.queue):
+        _s3_deliver(bucket, arn, lambda arn=arn: sqs_backends[arn.split(":")[4]][arn.split(":")[3]].send_message(
+            queue_name=arn.split(":")[5], message_body=body))
+    for arn in dict.fromkeys(n.arn for n in config.topic):
+        _s3_deliver(bucket, arn, lambda arn=arn: sns_backends[arn.split(":")[4]][arn.split(":")[3]].publish(
+            message=body, arn=arn, subject="Amazon S3 Notification"))
+
+
+def _s3_destinations_validated(original: Callable) -> Callable:
+    """S3Backend.put_bucket_notification_configuration refuses a destination that does not exist, as S3 does
+    (InvalidArgument "Unable to validate the following destination configurations"); moto kept it and dropped its
+    events. Permissions (the function's resource policy, the queue's or topic's policy) are not checked."""
+    def put(self: Any, bucket_name: str, notification_config: dict[str, Any]) -> None:
+        missing = [arn for kind in ("CloudFunctionConfiguration", "QueueConfiguration", "TopicConfiguration")
+                   for arn in _s3_destination_arns(notification_config.get(kind), kind)
+                   if not _s3_destination_exists(arn)]
+        if missing:
+            from moto.s3.exceptions import S3ClientError
+
+            refused = S3ClientError("InvalidArgument", "Unable to validate the following destination "
+                                                       f"configurations: {', '.join(missing)}")
+            refused.code, refused.status = "InvalidArgument", 400
+            raise refused
+        return original(self, bucket_name, notification_config)
+    return put
+
+
+def _s3_destination_arns(configs: Any, kind: str) -> list[str]:
+    field_name = {"CloudFunctionConfiguration": "CloudFunction", "QueueConfiguration": "Queue",
+                  "TopicConfiguration": "Topic"}[kind]
+    configs = [configs] if isinstance(configs, dict) else (configs or [])
+    return [str(config.get(field_name, "")) for config in configs]
+
+
+def _s3_destination_exists(arn: str) -> bool:
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return False
+    service, region, account = parts[2], parts[3], parts[4]
+    try:
+        if service == "lambda":
+            from moto.awslambda.utils import get_backend
+
+            get_backend(account, region).get_function(parts[6])
+        elif service == "sqs":
+            from moto.sqs.models import sqs_backends
+
+            sqs_backends[account][region].get_queue(parts[5])
+        elif service == "sns":
+            from moto.sns.models import sns_backends
+
+            sns_backends[account][region].get_topic(arn)
+        else:
+            return False
+    except Exception:  # noqa: BLE001 - moto's not-found errors differ per service
+        return False
+    return True
+
+
+def _s3_versioned_delete_notifies(original: Callable) -> Callable:
+    """S3Backend.delete_object in a versioned bucket sends S3's event: s3:ObjectRemoved:DeleteMarkerCreated for a
+    delete without a version (moto sent none), s3:ObjectRemoved:Delete with the version removed for a delete of one
+    version (moto sent one only when the last version went, naming the newest)."""
+    def delete_object(self: Any, bucket_name: str, key_name: str, version_id: str | None = None,
+                      bypass: bool = False) -> tuple[bool, dict[str, Any]]:
+        bucket = self.get_bucket(bucket_name)
+        if not getattr(bucket, "is_versioned", False) or bucket.notification_configuration is None:
+            return original(self, bucket_name, key_name, version_id, bypass)
+        before = {str(k.version_id): k for k in bucket.keys.getlist(key_name, [])}
+        muted = _s3_muted.set(True)
+        try:
+            done, meta = original(self, bucket_name, key_name, version_id, bypass)
+        finally:
+            _s3_muted.reset(muted)
+        if done and version_id is None and meta.get("version-id"):
+            marker = next((k for k in bucket.keys.getlist(key_name, []) if str(k.version_id) == meta["version-id"]),
+                          None)
+            _s3_send_event(bucket.account_id, "s3:ObjectRemoved:DeleteMarkerCreated", bucket, marker)
+        elif done and version_id is not None and str(version_id) in before:
+            _s3_send_event(bucket.account_id, "s3:ObjectRemoved:Delete", bucket, before[str(version_id)])
+        return done, meta
+    return delete_object
+
+
 # --------------------------------------------------------------------------- Cloud Map
 #: RegisterInstance and DeregisterInstance of Cloud Map, one at a time
 CLOUD_MAP_LOCK = threading.Lock()
@@ -2223,6 +2474,20 @@ EMULATOR_PATCHES: list[Replacement] = [
     *(Replacement(f"s3-presigned-urls-expire-{kind}", _owner("moto.s3.responses", "S3Response"), f"_{kind}_response",
                   _presigned_urls_expire, "a presigned URL was answered after its expiry")
       for kind in ("key", "bucket")),
+    Replacement("s3-notifications-delivered", _owner("moto.s3.notifications"), "send_event",
+                lambda _: _s3_send_event,
+                "a bucket's notification invoked its function synchronously through moto's Lambda and swallowed "
+                "every error, matched filters against the raw key, wrote a record without userIdentity, "
+                "responseElements, sequencer or versionId, and sent its EventBridge event to every rule of every bus"),
+    Replacement("s3-notifications-test-event", _owner("moto.s3.notifications"), "send_test_event",
+                lambda _: _s3_send_test_event, "the s3:TestEvent had no RequestId or HostId"),
+    Replacement("s3-notification-destinations-exist", _owner("moto.s3.models", "S3Backend"),
+                "put_bucket_notification_configuration", _s3_destinations_validated,
+                "a notification to a function, queue or topic that does not exist was accepted (S3 refuses it)"),
+    Replacement("s3-versioned-delete-notifies", _owner("moto.s3.models", "S3Backend"), "delete_object",
+                _s3_versioned_delete_notifies,
+                "a delete in a versioned bucket sent no DeleteMarkerCreated event, and a delete of one version an "
+                "event only when it was the last, naming the newest version"),
     Replacement("cloudmap-register-updates", _owner("moto.servicediscovery.models", "ServiceDiscoveryBackend"),
                 "register_instance", lambda _: _register_replaces,
                 "RegisterInstance of an existing InstanceId added a second instance (Cloud Map updates it); a "

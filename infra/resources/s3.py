@@ -11,15 +11,14 @@ if TYPE_CHECKING:
 
 @creates("AWS::S3::Bucket",
          handles=("BucketName", "Tags", "VersioningConfiguration", "CorsConfiguration", "BucketEncryption",
-                  "PublicAccessBlockConfiguration"),
+                  "PublicAccessBlockConfiguration", "NotificationConfiguration"),
          ignores={"AccessControl": "ACLs are not enforced locally",
                   "OwnershipControls": "ACLs are not enforced locally",
                   "AccelerateConfiguration": "a network feature", "AnalyticsConfigurations": "no storage analytics",
                   "IntelligentTieringConfigurations": "one storage class locally",
                   "InventoryConfigurations": "no inventory reports", "MetricsConfigurations": "no request metrics",
                   "LoggingConfiguration": "no access logs", "LifecycleConfiguration": "objects never expire locally"},
-         unsupported={"NotificationConfiguration": "S3 event notifications are not delivered locally",
-                      "WebsiteConfiguration": "no website endpoint", "ReplicationConfiguration": "no replication"})
+         unsupported={"WebsiteConfiguration": "no website endpoint", "ReplicationConfiguration": "no replication"})
 def _bucket(d: Deployer, lid: str, props: dict) -> Resource:
     s3 = d.client("s3")
     name = d.name_for(lid, props, "BucketName", lower=True, limit=63)
@@ -43,8 +42,33 @@ def _bucket(d: Deployer, lid: str, props: dict) -> Resource:
     if "PublicAccessBlockConfiguration" in props:
         s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
             k: truthy(v) for k, v in props["PublicAccessBlockConfiguration"].items()})
+    if props.get("NotificationConfiguration"):
+        s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration=_notifications(props["NotificationConfiguration"]))
     return Resource(lid, "AWS::S3::Bucket", name, {
         "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
         "RegionalDomainName": f"{name}.s3.{d.stack.region}.amazonaws.com",
         "DualStackDomainName": f"{name}.s3.dualstack.{d.stack.region}.amazonaws.com",
         "WebsiteURL": f"http://{name}.s3-website-{d.stack.region}.amazonaws.com"})
+
+
+#: CloudFormation's NotificationConfiguration lists -> the S3 API's (the list, the destination's field)
+_DESTINATIONS = {"LambdaConfigurations": ("LambdaFunctionConfigurations", "Function", "LambdaFunctionArn"),
+                 "QueueConfigurations": ("QueueConfigurations", "Queue", "QueueArn"),
+                 "TopicConfigurations": ("TopicConfigurations", "Topic", "TopicArn")}
+
+
+def _notifications(config: dict) -> dict:
+    """A bucket's NotificationConfiguration as PutBucketNotificationConfiguration takes it (SAM's `S3` events are
+    LambdaConfigurations here): one event per CloudFormation entry, its key filter's rules as FilterRules."""
+    made: dict = {}
+    for cfn, (api, destination, arn) in _DESTINATIONS.items():
+        for entry in config.get(cfn) or []:
+            one = {arn: entry[destination], "Events": [entry["Event"]]}
+            rules = (entry.get("Filter") or {}).get("S3Key", {}).get("Rules")
+            if rules:
+                one["Filter"] = {"Key": {"FilterRules": [pick(rule, "Name", "Value") for rule in rules]}}
+            made.setdefault(api, []).append(one)
+    if truthy((config.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled", False)):
+        made["EventBridgeConfiguration"] = {}
+    return made

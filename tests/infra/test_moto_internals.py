@@ -800,3 +800,44 @@ def test_sns_filters_and_raw_deliveries_are_where_the_sns_patches_look():
     assert 'attr_type = "BinaryValue"' in publish and 'type_value = value["Value"]' in publish
     assert "update_binary_length_and_value(md5, decoded_binary_value)" in inspect.getsource(
         Message.attribute_md5.fget if isinstance(Message.attribute_md5, property) else Message.attribute_md5)
+
+
+def test_s3_sends_its_notifications_where_the_s3_notification_patches_take_over():
+    """s3-notifications-*: moto's S3 calls notifications.send_event(account_id, event_name, bucket, key) and
+    send_test_event(account_id=, bucket=) through the module (so replacing the module's functions takes every call);
+    a bucket's notification_configuration has cloud_function, queue and topic lists of Notification (id, arn,
+    filters, _event_matches) and event_bridge; _detail_type names an EventBridge detail type or raises ValueError.
+    s3-notification-destinations-exist reads PutBucketNotificationConfiguration's parsed dict (CloudFunction, Queue,
+    Topic per configuration); s3-versioned-delete-notifies wraps delete_object(bucket_name, key_name, version_id,
+    bypass), whose answer names a delete marker's "version-id", and reads bucket.keys.getlist."""
+    from moto.s3 import models, notifications
+    from moto.s3.models import FakeBucket, FakeDeleteMarker, FakeKey, Notification, S3Backend
+
+    assert list(inspect.signature(notifications.send_event).parameters) == [
+        "account_id", "event_name", "bucket", "key"]
+    assert list(inspect.signature(notifications.send_test_event).parameters) == ["account_id", "bucket"]
+    source = inspect.getsource(models)
+    assert source.count("notifications.send_event(") >= 8
+    assert "from moto.s3.notifications import" not in source and "notifications.send_test_event(" in source
+    assert notifications._detail_type("s3:ObjectCreated:Put") == "Object Created"
+    configure = inspect.getsource(FakeBucket.set_notification_configuration)
+    for name in ('"TopicConfiguration"', '"QueueConfiguration"', '"CloudFunctionConfiguration"',
+                 '"EventBridgeConfiguration"', "cloud_function=", "event_bridge="):
+        assert name in configure, name
+    notification = Notification("arn:aws:sqs:us-east-1:123456789012:q", ["s3:ObjectCreated:*"],
+                                {"S3Key": {"FilterRule": [{"Name": "prefix", "Value": "a/"}]}}, "id-1")
+    assert (notification.id, notification.arn) == ("id-1", "arn:aws:sqs:us-east-1:123456789012:q")
+    assert notification.filters["S3Key"]["FilterRule"][0]["Value"] == "a/"
+    assert notification._event_matches("s3:ObjectCreated:Put") and not notification._event_matches(
+        "s3:ObjectRemoved:Delete")
+    assert list(inspect.signature(S3Backend.delete_object).parameters) == [
+        "self", "bucket_name", "key_name", "version_id", "bypass"]
+    delete = inspect.getsource(S3Backend.delete_object)
+    assert 'response_meta["version-id"] = delete_marker.version_id' in delete and "bucket.is_versioned" in delete
+    assert list(inspect.signature(S3Backend.put_bucket_notification_configuration).parameters) == [
+        "self", "bucket_name", "notification_config"]
+    for attr in ("etag", "size", "version_id"):
+        assert isinstance(getattr(FakeKey, attr, None), property) or attr in inspect.getsource(FakeKey.__init__)
+    assert isinstance(FakeDeleteMarker.version_id, property) and "self.name = key.name" in inspect.getsource(
+        FakeDeleteMarker.__init__)
+    assert isinstance(models.OWNER, str)

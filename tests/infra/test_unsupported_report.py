@@ -28,7 +28,7 @@ def test_every_unsupported_thing_is_one_row_of_one_table():
         ("ClickStream", "resource type"),
         ("ClickRule", "Targets stream (kinesis)"),
         ("Table", "property KinesisStreamSpecification"),
-        ("Bucket", "property NotificationConfiguration"),
+        ("Bucket", "property WebsiteConfiguration"),
         ("Queue", "intrinsic Fn::ImportValue"),
         ("ImageFunction", "PackageType Image"),
         ("ImageFunction", "Code"),
@@ -39,7 +39,7 @@ def test_every_unsupported_thing_is_one_row_of_one_table():
     }
     text = str(error)
     assert text.startswith("many_unsupported.yaml: the local cloud cannot run 11 thing(s)")
-    assert "resource  " in text and "S3 event notifications are not delivered locally" in text
+    assert "resource  " in text and "no website endpoint" in text
     assert "Traceback" not in text
 
 

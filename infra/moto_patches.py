@@ -269,7 +269,7 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
         refused = JsonRESTError("RequestEntityTooLargeException", too_large)
         refused.code = 413
         raise refused
-    if runtime is None or qualifier or headers.get("X-Amz-Invocation-Type") != "Event":
+    if runtime is None or headers.get("X-Amz-Invocation-Type") != "Event":
         from infra.runtime import last_ran
 
         token = last_ran.set(None)
@@ -278,6 +278,8 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
             ran = last_ran.get()
         finally:
             last_ran.reset(token)
+        if qualifier or function_name.count(":") not in (0, 6):  # the version an alias or version ran, as Lambda
+            response_headers["x-amz-executed-version"] = str(self.get_function(function_name, qualifier).version)
         if "x-amz-function-error" in response_headers:  # moto says Handled
             response_headers["x-amz-function-error"] = "Unhandled"
         if ran is not None:  # the invocation's request id, as Lambda answers (kept by response-names-its-request)
@@ -1983,6 +1985,16 @@ def _presigned_urls_expire(original: Callable) -> Callable:
     return respond
 
 
+
+def _invoke_reads_the_qualifier(original: Callable) -> Callable:
+    """LambdaResponse.invoke with the Qualifier the request names: moto read a "qualifier" parameter (botocore sends
+    "Qualifier"), so a qualified invoke ran $LATEST and an unknown qualifier was not refused, and a payload with a
+    "qualifier" key (moto's fallback to the JSON body) chose the version."""
+    def invoke(self: Any) -> Any:
+        self.querystring["qualifier"] = self.querystring.get("Qualifier") or [None]
+        return original(self)
+    return invoke
+
 # --------------------------------------------------------------------------- S3 event notifications
 #: S3's event sequencer: hexadecimal, later events on a key compare greater (S3 documents comparing them left-padded)
 _s3_sequencer = iter(range(time.time_ns() // 1000, 1 << 72))
@@ -2474,6 +2486,10 @@ EMULATOR_PATCHES: list[Replacement] = [
     *(Replacement(f"s3-presigned-urls-expire-{kind}", _owner("moto.s3.responses", "S3Response"), f"_{kind}_response",
                   _presigned_urls_expire, "a presigned URL was answered after its expiry")
       for kind in ("key", "bucket")),
+    Replacement("lambda-invoke-reads-the-qualifier", _owner("moto.awslambda.responses", "LambdaResponse"), "invoke",
+                _invoke_reads_the_qualifier,
+                "Invoke's Qualifier was ignored (moto read \"qualifier\"): a qualified invoke ran $LATEST, an unknown "
+                "qualifier was not refused, and a payload's \"qualifier\" key chose the version"),
     Replacement("s3-notifications-delivered", _owner("moto.s3.notifications"), "send_event",
                 lambda _: _s3_send_event,
                 "a bucket's notification invoked its function synchronously through moto's Lambda and swallowed "

@@ -867,9 +867,11 @@ def _answer_invoke(request: Any) -> Any:
     invocation_type = headers.get("x-amz-invocation-type", b"RequestResponse")
     if isinstance(invocation_type, bytes):
         invocation_type = invocation_type.decode()
-    if invocation_type not in ("RequestResponse", "Event") or "qualifier=" in (url.query or ""):
+    if invocation_type not in ("RequestResponse", "Event") or "qualifier=" in (url.query or "").lower():
         return None  # dry runs and qualified invokes keep moto's semantics
     name = unquote(url.path.rstrip("/").rsplit("/", 2)[-2])
+    if name.count(":") not in (0, 6):
+        return None  # a version or alias (name:qualifier, a qualified ARN): moto resolves it, then runs it here
     body = request.body or b"{}"
     if hasattr(body, "read"):
         body = body.read()

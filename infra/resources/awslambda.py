@@ -151,6 +151,36 @@ def _event_invoke_config(d: Deployer, lid: str, props: dict) -> Resource:
     return Resource(lid, "AWS::Lambda::EventInvokeConfig", f"{function}:{qualifier}")
 
 
+def function_of(name_or_arn: str) -> str:
+    """The function a FunctionName names: a name, a name:qualifier, or a function, version or alias ARN."""
+    return name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn.split(":")[0]
+
+
+@creates("AWS::Lambda::Version", handles=("FunctionName", "Description"),
+         ignores={"CodeSha256": "the version is the function's code as deployed",
+                  "ProvisionedConcurrencyConfig": "no provisioned concurrency: sandboxes start when invoked",
+                  "FunctionScalingConfig": "no provisioned concurrency: sandboxes start when invoked",
+                  "RuntimePolicy": "handlers run on this machine's Python"})
+def _version(d: Deployer, lid: str, props: dict) -> Resource:
+    """A published version (SAM's AutoPublishAlias makes one). Locally a version, and an alias of it, runs the
+    function's code as the stack deployed it; Ref is the version's ARN, as CloudFormation's."""
+    published = d.client("lambda").publish_version(FunctionName=props["FunctionName"],
+                                                   **pick(props, "Description"))
+    return Resource(lid, "AWS::Lambda::Version", published["FunctionArn"],
+                    {"Version": published["Version"], "FunctionArn": published["FunctionArn"]})
+
+
+@creates("AWS::Lambda::Alias", handles=("FunctionName", "FunctionVersion", "Name", "Description"),
+         ignores={"ProvisionedConcurrencyConfig": "no provisioned concurrency: sandboxes start when invoked",
+                  "RoutingConfig": "one version of each function runs locally: no weighted routing"})
+def _alias(d: Deployer, lid: str, props: dict) -> Resource:
+    """An alias (SAM's AutoPublishAlias: `<Function>Alias<name>`, which the function's events then invoke)."""
+    made = d.client("lambda").create_alias(FunctionName=function_of(props["FunctionName"]), Name=props["Name"],
+                                           FunctionVersion=str(props["FunctionVersion"]),
+                                           **pick(props, "Description"))
+    return Resource(lid, "AWS::Lambda::Alias", made["AliasArn"], {"AliasArn": made["AliasArn"]})
+
+
 @creates("AWS::Lambda::Permission",
          handles=("FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"),
          ignores={"EventSourceToken": NO_IAM, "PrincipalOrgID": NO_IAM, "FunctionUrlAuthType": NO_IAM,
@@ -204,7 +234,7 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
                           if r.attributes["Arn"] == source), None) or \
             d.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
         d.stack.sqs_sources.append({
-            "function": d.stack.function_name(props["FunctionName"].rsplit(":", 1)[-1]),
+            "function": d.stack.function_name(function_of(props["FunctionName"])),
             "queue_arn": source, "queue_url": queue_url,
             "batch_size": args.get("BatchSize", 10),
             "batching_window": float(args.get("MaximumBatchingWindowInSeconds", 0)),
@@ -215,7 +245,7 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
         if d.embedded:
             _detach_from_moto_table(d, source, esm["FunctionArn"])
         d.stack.stream_sources.append({
-            "function": d.stack.function_name(props["FunctionName"].rsplit(":", 1)[-1]),
+            "function": d.stack.function_name(function_of(props["FunctionName"])),
             "stream_arn": source, "batch_size": args.get("BatchSize", 100),
             "batching_window": float(args.get("MaximumBatchingWindowInSeconds", 0)),
             "starting_position": args.get("StartingPosition", "LATEST"),
@@ -251,7 +281,7 @@ def _function_url(d: Deployer, lid: str, props: dict) -> Resource:
     import socket
 
     target = props["TargetFunctionArn"]
-    name = target.split(":")[6] if target.startswith("arn:") else target
+    name = function_of(target)
     config: dict[str, Any] = {"AuthType": props["AuthType"]}
     if props.get("Cors"):
         config["Cors"] = props["Cors"]

@@ -841,3 +841,16 @@ def test_s3_sends_its_notifications_where_the_s3_notification_patches_take_over(
     assert isinstance(FakeDeleteMarker.version_id, property) and "self.name = key.name" in inspect.getsource(
         FakeDeleteMarker.__init__)
     assert isinstance(models.OWNER, str)
+
+
+def test_lambda_s_invoke_reads_its_qualifier_where_the_qualifier_patch_puts_it():
+    """lambda-invoke-reads-the-qualifier: LambdaResponse.invoke reads self._get_param("qualifier"), which looks in
+    the querystring (a dict of lists) before the JSON body; the patch writes the request's Qualifier there."""
+    from moto.awslambda.responses import LambdaResponse
+    from moto.core.responses import BaseResponse
+
+    assert 'qualifier = self._get_param("qualifier")' in inspect.getsource(LambdaResponse.invoke)
+    reader = inspect.getsource(BaseResponse._get_param)
+    assert "val = self.querystring.get(param_name)" in reader and "return val[0]" in reader
+    assert reader.index("self.querystring.get") < reader.index("json.loads(self.body)")
+    assert not getattr(LambdaResponse, "automated_parameter_parsing", False)

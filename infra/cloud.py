@@ -471,7 +471,10 @@ class LocalCloud:
             return
         from infra.schedules import Scheduler, ScheduleSpec
 
-        self.scheduler = Scheduler([ScheduleSpec(**s) for s in self.stack.schedules], self.invoke_function)
+        from infra.moto_patches import deliver_scheduled_event
+
+        self.scheduler = Scheduler([ScheduleSpec(**s) for s in self.stack.schedules], self.invoke_function,
+                                   send=deliver_scheduled_event)
         self.scheduler.start()
 
     def stop(self) -> None:

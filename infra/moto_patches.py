@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -1844,7 +1845,8 @@ def _delivered_event(event: dict[str, Any]) -> dict[str, Any]:
     return delivered
 
 
-def _target_input(target: dict[str, Any], event: dict[str, Any]) -> tuple[Any, str]:
+def _target_input(target: dict[str, Any], event: dict[str, Any], rule: str = "",
+                  rule_arn: str = "") -> tuple[Any, str]:
     """What a target gets for `event` (and its JSON text): the target's constant Input, the part of the event its
     InputPath names, its InputTransformer's output, or the whole event (EventBridge's Target API)."""
     if "Input" in target:
@@ -1856,14 +1858,62 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> tuple[Any, s
         value = found[0].value if found else None
         return value, json.dumps(value)
     if "InputTransformer" in target:
-        from moto.events.utils import EventTemplateParser
-
-        transformer = target["InputTransformer"]
-        value = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
-                                          input_paths_map=transformer.get("InputPathsMap", {}),
-                                          event={**event, "ingestion-time": time.time()})
-        return value, json.dumps(value)
+        text = _transformed_input(target["InputTransformer"], event, rule, rule_arn)
+        try:
+            return json.loads(text), text
+        except ValueError:  # a text template: the target gets the text
+            return text, text
     return event, json.dumps(event)
+
+
+#: an InputTemplate's placeholder, <name>
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+
+
+def _transformed_input(transformer: dict[str, Any], event: dict[str, Any], rule: str, rule_arn: str) -> str:
+    """An InputTransformer's text, as EventBridge writes it ("Amazon EventBridge input transformation"): each
+    <variable> of InputPathsMap (a JSON path into the event; null when it finds nothing) or a predefined one
+    (aws.events.rule-arn, rule-name, event.ingestion-time, event, event.json). In a JSON template a variable outside
+    a string is its JSON (a string quoted), inside a string its text; in a text template its text. moto's parser
+    made a string variable outside quotes invalid JSON (the delivery failed), refused text templates, and knew only
+    two predefined variables."""
+    from jsonpath_ng.ext import parse
+
+    values: dict[str, Any] = {}
+    for name, path in (transformer.get("InputPathsMap") or {}).items():
+        found = parse(path).find(event)
+        values[name] = found[0].value if found else None
+    values.update({"aws.events.rule-arn": rule_arn, "aws.events.rule-name": rule,
+                   "aws.events.event.ingestion-time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   "aws.events.event": {k: v for k, v in event.items() if k != "detail"},
+                   "aws.events.event.json": event})
+    template = transformer.get("InputTemplate") or ""
+    as_json = template.lstrip().startswith(("{", "["))
+    out, quoted, escaped, at = [], False, False, 0
+    for match in _PLACEHOLDER.finditer(template):
+        for char in template[at:match.start()]:  # whether the placeholder sits inside a JSON string
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = not quoted
+        out.append(template[at:match.start()])
+        at = match.end()
+        name = match.group(1)
+        if name not in values:
+            out.append(match.group(0))
+            continue
+        value = values[name]
+        if as_json and not quoted:
+            out.append(json.dumps(value))
+        elif isinstance(value, str):
+            out.append(json.dumps(value)[1:-1] if as_json else value)
+        else:
+            text = json.dumps(value)
+            out.append(json.dumps(text)[1:-1] if as_json else text)
+    out.append(template[at:])
+    return "".join(out)
 
 
 def _rule_sends_to_targets(original: Callable) -> Callable:
@@ -1886,16 +1936,27 @@ def _rule_sends_to_targets(original: Callable) -> Callable:
                 alone.targets = [target]
                 original(alone, original_event, transform_input)
                 continue
-            payload, text = _target_input(target, event) if transform_input else (event, json.dumps(event))
+            payload, text = (_target_input(target, event, self.name, self.arn) if transform_input
+                             else (event, json.dumps(event)))
             try:
-                _deliver_event(self, service, arn, target, payload, text)
+                _deliver_event(self.name, self.account_id, self.region_name, service, arn, target, payload, text)
             except Exception as exc:  # noqa: BLE001 - EventBridge's PutEvents succeeds; the target's delivery fails
                 logger.warning("EventBridge rule %s: delivery to %s failed: %s", self.name, arn, exc)
     return send_to_targets
 
 
-def _deliver_event(rule: Any, service: str, arn: str, target: dict[str, Any], payload: Any, text: str) -> None:
-    account, region = rule.account_id, rule.region_name
+def deliver_scheduled_event(rule: str, target: dict[str, Any], event: dict[str, Any]) -> None:
+    """A schedule rule's event to a target other than a function (infra/schedules.py fires the rule): the target's
+    Input, InputPath or InputTransformer applied, delivered as a matching event's (moto's schedule rules fired
+    nothing)."""
+    arn = target["Arn"]
+    parts = arn.split(":")
+    payload, text = _target_input(target, event, rule, f"arn:aws:events:{parts[3]}:{parts[4]}:rule/{rule}")
+    _deliver_event(rule, parts[4], parts[3], parts[2], arn, target, payload, text)
+
+
+def _deliver_event(rule: str, account: str, region: str, service: str, arn: str, target: dict[str, Any],
+                   payload: Any, text: str) -> None:
     if service == "lambda":
         runtime = _runtime
         if runtime is None:
@@ -1923,7 +1984,7 @@ def _deliver_event(rule: Any, service: str, arn: str, target: dict[str, Any], pa
         get_backend(account, region).start_execution(arn, request_id(), text)  # a UUID names it
     elif arn not in _unsupported_targets:
         _unsupported_targets.add(arn)
-        logger.warning("EventBridge rule %s: target %s (%s) is not delivered to by the local cloud", rule.name, arn,
+        logger.warning("EventBridge rule %s: target %s (%s) is not delivered to by the local cloud", rule, arn,
                        service or "unknown service")
 
 
@@ -2026,48 +2087,53 @@ def _s3_filter_matches(notification: Any, key: str) -> bool:
     return key.startswith(named.get("prefix", "")) and key.endswith(named.get("suffix", ""))
 
 
+def _s3_request_ids(request: str) -> tuple[str, str]:
+    """The two ids S3 gives a request: x-amz-request-id (16 hexadecimal digits) and x-amz-id-2 (base64)."""
+    return request.replace("-", "")[:16].upper(), base64.b64encode(request.encode()).decode()
+
+
+def _s3_object(event: str, bucket: Any, key: Any, sequencer: str, names: tuple[str, str, str]) -> dict[str, Any]:
+    """The object of an S3 event: its key, size and ETag for a created object, its version in a versioned bucket,
+    a sequencer for creations and deletions. `names`: the key as written, and the ETag's and version's field names
+    (a notification's record and an EventBridge detail name them differently)."""
+    key_name, etag, version_id = names
+    obj: dict[str, Any] = {"key": key_name}
+    if event.startswith("ObjectCreated"):
+        obj["size"] = key.size
+        obj[etag] = key.etag.strip('"')
+    version = getattr(key, "version_id", None)
+    if bucket.versioning_status and version not in (None, "null"):
+        obj[version_id] = str(version)
+    if event.startswith(("ObjectCreated", "ObjectRemoved")):
+        obj["sequencer"] = sequencer
+    return obj
+
+
 def _s3_record(account_id: str, event: str, bucket: Any, key: Any, configuration: str, sequencer: str,
                request: str) -> dict[str, Any]:
     """One record of an S3 event notification, as S3 writes it (the "Event message structure" of the S3 user
-    guide): size and eTag for a created object, versionId in a versioned bucket, a sequencer for creations and
-    deletions."""
+    guide)."""
     from moto.s3.models import OWNER
 
-    obj: dict[str, Any] = {"key": _s3_event_key(key.name)}
-    if event.startswith("ObjectCreated"):
-        obj["size"] = key.size
-        obj["eTag"] = key.etag.strip('"')
-    version = getattr(key, "version_id", None)
-    if bucket.versioning_status and version not in (None, "null"):
-        obj["versionId"] = str(version)
-    if event.startswith(("ObjectCreated", "ObjectRemoved")):
-        obj["sequencer"] = sequencer
+    amz_request_id, host_id = _s3_request_ids(request)
     return {"eventVersion": "2.3" if event.startswith(("ObjectTagging", "ObjectAcl")) else "2.1",
             "eventSource": "aws:s3", "awsRegion": bucket.region_name,
             "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "eventName": event,
             "userIdentity": {"principalId": f"AWS:{account_id}"},
             "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-            "responseElements": {"x-amz-request-id": request[:16].upper().replace("-", "0"),
-                                 "x-amz-id-2": base64.b64encode(request.encode()).decode()},
+            "responseElements": {"x-amz-request-id": amz_request_id, "x-amz-id-2": host_id},
             "s3": {"s3SchemaVersion": "1.0", "configurationId": configuration,
                    "bucket": {"name": bucket.name, "ownerIdentity": {"principalId": OWNER}, "arn": bucket.arn},
-                   "object": obj}}
+                   "object": _s3_object(event, bucket, key, sequencer, (_s3_event_key(key.name), "eTag",
+                                                                          "versionId"))}}
 
 
 def _s3_event_bridge_detail(account_id: str, event: str, bucket: Any, key: Any, sequencer: str,
                             request: str) -> dict[str, Any]:
     """The `detail` of the EventBridge event S3 sends for `event` (the "EventBridge event message structure")."""
-    obj: dict[str, Any] = {"key": key.name}
-    if event.startswith("ObjectCreated"):
-        obj["size"] = key.size
-        obj["etag"] = key.etag.strip('"')
-    version = getattr(key, "version_id", None)
-    if bucket.versioning_status and version not in (None, "null"):
-        obj["version-id"] = str(version)
-    if event.startswith(("ObjectCreated", "ObjectRemoved")):
-        obj["sequencer"] = sequencer
-    detail: dict[str, Any] = {"version": "0", "bucket": {"name": bucket.name}, "object": obj,
-                              "request-id": request[:16].upper().replace("-", "0"), "requester": account_id,
+    detail: dict[str, Any] = {"version": "0", "bucket": {"name": bucket.name},
+                              "object": _s3_object(event, bucket, key, sequencer, (key.name, "etag", "version-id")),
+                              "request-id": _s3_request_ids(request)[0], "requester": account_id,
                               "source-ip-address": "127.0.0.1",
                               "reason": _S3_REASONS.get(event, event.split(":")[0])}
     if event.startswith("ObjectRemoved"):
@@ -2154,11 +2220,11 @@ def _s3_send_test_event(account_id: str, bucket: Any) -> None:
     """moto.s3.notifications.send_test_event: the s3:TestEvent S3 sends to each queue and topic a configuration
     names, with its RequestId and HostId (moto's had neither)."""
     config = bucket.notification_configuration
-    request = request_id()
+    request_ids = _s3_request_ids(request_id())
     body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent",
                        "Time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                       "Bucket": bucket.name, "RequestId": request[:16].upper().replace("-", "0"),
-                       "HostId": base64.b64encode(request.encode()).decode()})
+                       "Bucket": bucket.name, "RequestId": request_ids[0],
+                       "HostId": request_ids[1]})
     from moto.sns.models import sns_backends
     from moto.sqs.models import sqs_backends
 

@@ -24,6 +24,8 @@ logger = logging.getLogger("notifyx.schedules")
 
 #: Runs a function by name with an event and returns its result; raises on a function error, timeout or throttle.
 Invoke = Callable[[str, dict], Any]
+#: Delivers a scheduled event to a target other than a function: (rule name, target, event); raises on a failure.
+Send = Callable[[str, dict, dict], None]
 
 REGION = account.REGION
 ACCOUNT_ID = account.ACCOUNT_ID
@@ -37,13 +39,17 @@ class ScheduleExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """One scheduled rule: its name, expression, target function and optional constant input."""
+    """One scheduled rule's target: a function (with the rule's optional constant input), or another EventBridge
+    target (`target`: its Arn, Input, InputPath, InputTransformer, SqsParameters), which the Scheduler's `send`
+    delivers. `rule`: the rule's name when `name` is one of its several targets."""
 
     name: str
     expression: str
-    function: str
+    function: str | None = None
     input: dict | None = None
     enabled: bool = True
+    rule: str | None = None
+    target: dict | None = None
 
 
 # ---------------------------------------------------------------------------------------------- rate()
@@ -278,13 +284,14 @@ class Scheduler:
     `time_scale` > 1 runs the rules' clock faster than the wall clock (tests: 600 makes rate(1 minute) 0.1 s).
     """
 
-    def __init__(self, specs: list[ScheduleSpec], invoke: Invoke, *, region: str = REGION,
+    def __init__(self, specs: list[ScheduleSpec], invoke: Invoke, *, send: Send | None = None, region: str = REGION,
                  account: str = ACCOUNT_ID, time_scale: float = 1.0) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.specs = {spec.name: spec for spec in specs}
         self._schedules = {spec.name: parse_schedule(spec.expression) for spec in specs}
         self._invoke = invoke
+        self._send = send
         self.region = region
         self.account = account
         self.time_scale = time_scale
@@ -314,12 +321,13 @@ class Scheduler:
 
     def rule_arn(self, name: str) -> str:
         """The EventBridge rule's ARN, as the event's ``resources`` carry it."""
-        return f"arn:aws:events:{self.region}:{self.account}:rule/{name}"
+        return f"arn:aws:events:{self.region}:{self.account}:rule/{self._spec(name).rule or name}"
 
     def event(self, name: str, at: datetime | None = None) -> dict:
-        """The event the rule delivers: its constant input, or an EventBridge "Scheduled Event"."""
+        """The event the rule delivers: its constant input, or an EventBridge "Scheduled Event" (which a target
+        other than a function gets whole: `send` applies its Input, InputPath or InputTransformer)."""
         spec = self._spec(name)
-        if spec.input is not None:
+        if spec.input is not None and spec.target is None:
             return spec.input
         moment = (at or self.now()).astimezone(UTC)
         return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
@@ -327,9 +335,17 @@ class Scheduler:
                 "resources": [self.rule_arn(name)], "detail": {}}
 
     def fire(self, name: str) -> Any:
-        """Invoke the rule's function now, synchronously, and return its result (raises on its error)."""
+        """Invoke the rule's function now, synchronously, and return its result (raises on its error); a target
+        other than a function gets the event now (None)."""
         spec = self._spec(name)
+        if spec.target is not None:
+            return self._deliver_target(spec, self.event(name))
         return self._invoke(spec.function, self.event(name))
+
+    def _deliver_target(self, spec: ScheduleSpec, event: dict) -> None:
+        if self._send is None:
+            raise RuntimeError(f"schedule {spec.name}: no sender for target {spec.target.get('Arn')}")
+        self._send(spec.rule or spec.name, spec.target, event)
 
     def start(self) -> Scheduler:
         """Start the clock: rate rules first fire one period from now, cron rules at their next match."""
@@ -397,9 +413,18 @@ class Scheduler:
         worker.start()
 
     def _deliver(self, name: str, event: dict) -> None:
-        """One asynchronous invoke with Lambda's retries of a failed attempt."""
+        """One asynchronous invoke with Lambda's retries of a failed attempt; one delivery to another target (a
+        failed one is logged: EventBridge's own retries of a target are not made locally)."""
         spec = self.specs[name]
         try:
+            if spec.target is not None:
+                try:
+                    self._deliver_target(spec, event)
+                except Exception as exc:  # noqa: BLE001 - a scheduled delivery's failure only reaches the logs
+                    with self._lock:
+                        self._stats[name]["errors"] += 1
+                    logger.warning("schedule %s: delivery to %s failed: %s", name, spec.target.get("Arn"), exc)
+                return
             for attempt, delay in enumerate((0.0, *ASYNC_RETRY_DELAYS)):
                 if delay and self._stopping.wait(delay / self.time_scale):
                     return

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import json
 
+from infra.resources.awslambda import function_of
 from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, pick
 
 if TYPE_CHECKING:
@@ -65,11 +66,14 @@ def _rule(d: Deployer, lid: str, props: dict) -> Resource:
                            Targets=[{"Id": t["Id"], "Arn": t["Arn"], **pick(t, *_TARGET_KEYS)} for t in targets])
     if "ScheduleExpression" in props and args["State"] == "ENABLED":
         for target in targets:
+            # one schedule per target (a rule's several targets each get its events), named as the rule when alone
+            spec = {"name": name if len(targets) == 1 else f"{name}/{target['Id']}", "rule": name,
+                    "expression": props["ScheduleExpression"]}
             if ":lambda:" in target["Arn"]:
-                d.stack.schedules.append({
-                    "name": name, "expression": props["ScheduleExpression"],
-                    "function": target["Arn"].split(":")[6],
-                    "input": json.loads(target["Input"]) if "Input" in target else None})
+                d.stack.schedules.append({**spec, "function": function_of(target["Arn"]),
+                                          "input": json.loads(target["Input"]) if "Input" in target else None})
+            elif d.embedded:  # (an external emulator fires its own schedule rules' other targets)
+                d.stack.schedules.append({**spec, "target": {"Arn": target["Arn"], **pick(target, *_TARGET_KEYS)}})
     # Ref: the rule's name, "<bus>|<name>" on a custom bus (CloudFormation's return value)
     physical = f"{bus}|{name}" if bus and bus != "default" else name
     return Resource(lid, "AWS::Events::Rule", physical, {"Arn": arn})

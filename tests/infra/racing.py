@@ -35,3 +35,15 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: floa
             return value
         time.sleep(interval)
     raise AssertionError("timed out")
+
+
+def drain(sqs: Any, queue_url: str, count: int, seconds: float = 10.0) -> list[str]:
+    """The bodies of the messages a queue gets within `seconds` (each received and deleted), once `count` came."""
+    bodies: list[str] = []
+    deadline = time.monotonic() + seconds
+    while len(bodies) < count and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []):
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            bodies.append(message["Body"])
+    return bodies

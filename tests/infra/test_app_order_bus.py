@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from infra.cloud import LocalCloud
+from racing import drain as queue_bodies
 from racing import race, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "order_bus" / "template.yaml"
@@ -33,14 +33,7 @@ def seen(cloud, kind):
 
 
 def drain(cloud, logical_id, count, seconds=10.0):
-    sqs, url, bodies = cloud.client("sqs"), cloud.physical_id(logical_id), []
-    deadline = time.monotonic() + seconds
-    while len(bodies) < count and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []):
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            bodies.append(message["Body"])
-    return bodies
+    return queue_bodies(cloud.client("sqs"), cloud.physical_id(logical_id), count, seconds)
 
 
 def test_events_reach_every_kind_of_target_as_eventbridge_delivers_them(cloud):

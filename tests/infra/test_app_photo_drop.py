@@ -11,13 +11,13 @@ a versioned bucket.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from infra.cloud import LocalCloud
+from racing import drain as queue_bodies
 from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "photo_drop" / "template.yaml"
@@ -35,14 +35,8 @@ def seen(cloud):
 
 
 def drain(cloud, logical_id, count, seconds=10.0):
-    sqs, url, bodies = cloud.client("sqs"), cloud.physical_id(logical_id), []
-    deadline = time.monotonic() + seconds
-    while len(bodies) < count and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []):
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            bodies.append(json.loads(message["Body"]))
-    return bodies
+    bodies = queue_bodies(cloud.client("sqs"), cloud.physical_id(logical_id), count, seconds)
+    return [json.loads(body) for body in bodies]
 
 
 def test_uploads_invoke_the_function_with_s3s_record_and_deletes_reach_the_queue(cloud):

@@ -467,14 +467,19 @@ class LocalCloud:
             self.pollers.append(poller)
 
     def _start_schedules(self) -> None:
-        if not self.stack.schedules:
-            return
+        """The schedule rules' clock, and with the embedded emulator EventBridge Scheduler's schedules: the
+        template's and each one created, updated or deleted while the cloud runs."""
+        from infra import moto_patches
         from infra.schedules import Scheduler, ScheduleSpec
 
-        from infra.moto_patches import deliver_scheduled_event
-
-        self.scheduler = Scheduler([ScheduleSpec(**s) for s in self.stack.schedules], self.invoke_function,
-                                   send=deliver_scheduled_event)
+        specs = [ScheduleSpec(**s) for s in self.stack.schedules]
+        if self.emulator is not None:
+            specs += [ScheduleSpec(**s) for s in moto_patches.scheduler_specs()]
+        elif not specs:
+            return
+        self.scheduler = Scheduler(specs, self.invoke_function, send=moto_patches.deliver_scheduled_event)
+        if self.emulator is not None:
+            moto_patches.attach_scheduler(self.scheduler)
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -505,7 +510,10 @@ class LocalCloud:
             steps.append(("time to live", self.ttl.stop))
             self.ttl = None
         if self.scheduler is not None:
-            steps.append(("scheduler", self.scheduler.stop))
+            from infra.moto_patches import attach_scheduler
+
+            scheduler = self.scheduler
+            steps.append(("scheduler", lambda: (attach_scheduler(None), scheduler.stop())))
         steps += [("poller", p.stop) for p in self.pollers]
         steps += [("websocket gateway", g.stop) for g in self.websocket_gateways]
         if self.websocket_gateways:

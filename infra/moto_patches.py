@@ -1948,7 +1948,10 @@ def _rule_sends_to_targets(original: Callable) -> Callable:
 def deliver_scheduled_event(rule: str, target: dict[str, Any], event: dict[str, Any]) -> None:
     """A schedule rule's event to a target other than a function (infra/schedules.py fires the rule): the target's
     Input, InputPath or InputTransformer applied, delivered as a matching event's (moto's schedule rules fired
-    nothing)."""
+    nothing). An EventBridge Scheduler schedule's target gets what Scheduler sends (_scheduler_delivery)."""
+    if "ScheduleArn" in target:
+        _scheduler_delivery(target, event)
+        return
     arn = target["Arn"]
     parts = arn.split(":")
     payload, text = _target_input(target, event, rule, f"arn:aws:events:{parts[3]}:{parts[4]}:rule/{rule}")
@@ -1987,6 +1990,144 @@ def _deliver_event(rule: str, account: str, region: str, service: str, arn: str,
         logger.warning("EventBridge rule %s: target %s (%s) is not delivered to by the local cloud", rule, arn,
                        service or "unknown service")
 
+
+
+# --------------------------------------------------------------------------- EventBridge Scheduler
+#: the running cloud's schedules (infra.schedules.Scheduler): told of each schedule created, updated or deleted
+_scheduler: Any = None
+#: the templated targets the local cloud delivers (Scheduler's universal targets, ECS, Kinesis... are not)
+SCHEDULER_TARGET_SERVICES = ("lambda", "sqs", "sns", "states", "events")
+
+
+def _scheduler_delivery(target: dict[str, Any], event: dict[str, Any]) -> None:
+    """One invocation of an EventBridge Scheduler schedule's templated target: its Input with the context attributes
+    (<aws.scheduler.schedule-arn>, scheduled-time, execution-id, attempt-number) put in, or, without Input,
+    Scheduler's default notification; a function is invoked asynchronously, a queue, topic, state machine or event
+    bus gets the text. Scheduler's RetryPolicy and dead-letter queue are not applied: a failure is logged."""
+    arn, schedule = target["Arn"], target["ScheduleArn"]
+    parts = arn.split(":")
+    service, region, account = parts[2], parts[3], parts[4]
+    execution = uuid.uuid4().hex[:16]
+    if target.get("Input") is not None:
+        text = str(target["Input"])
+        for name, value in (("schedule-arn", schedule), ("scheduled-time", event["time"]),
+                            ("execution-id", execution), ("attempt-number", "1")):
+            text = text.replace(f"<aws.scheduler.{name}>", value)
+    else:
+        text = json.dumps({"version": "0", "id": event["id"], "detail-type": "Scheduled Event",
+                           "source": "aws.scheduler", "account": account, "time": event["time"], "region": region,
+                           "resources": [schedule], "detail": "{}"})
+    if service == "lambda":
+        if _runtime is None:
+            raise ResourceNotFound(f"no local runtime runs {arn}")
+        from infra.async_invoke import invoke_async
+
+        invoke_async(_runtime, parts[6], json.loads(text))
+    elif service == "sqs":
+        from moto.sqs import sqs_backends
+
+        group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+        sqs_backends[account][region].send_message(queue_name=parts[5], message_body=text, group_id=group)
+    elif service == "sns":
+        from moto.sns import sns_backends
+
+        sns_backends[account][region].publish(message=text, arn=arn)
+    elif service == "states":
+        from moto.stepfunctions.responses import get_backend
+
+        get_backend(account, region).start_execution(arn, request_id(), text)
+    elif service == "events":
+        from moto.events.models import events_backends
+
+        options = target.get("EventBridgeParameters") or {}
+        events_backends[account][region].put_events([{
+            "Source": options.get("Source", "aws.scheduler"),
+            "DetailType": options.get("DetailType", "Scheduled Event"), "Detail": text, "EventBusName": arn}])
+    else:
+        raise ValueError(f"EventBridge Scheduler target {arn} is not delivered to by the local cloud")
+
+
+def scheduler_spec(schedule: Any) -> dict[str, Any]:
+    """infra.schedules.ScheduleSpec's keywords for a moto EventBridge Scheduler schedule."""
+    def moment(value: Any) -> datetime | None:
+        if value in (None, ""):
+            return None
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+    return {"name": f"{schedule.group_name}/{schedule.name}", "rule": schedule.name,
+            "expression": schedule.schedule_expression, "timezone": schedule.schedule_expression_timezone,
+            "enabled": schedule.state == "ENABLED", "scheduler": True,
+            "target": {**schedule.target, "ScheduleArn": schedule.arn},
+            "start": moment(schedule.start_date), "end": moment(schedule.end_date),
+            "delete_after": schedule.action_after_completion == "DELETE"}
+
+
+def _scheduler_tells_the_clock(original: Callable) -> Callable:
+    """EventBridgeSchedulerBackend.create_schedule / update_schedule: the running cloud's clock fires the schedule
+    (moto only stores schedules: none ever fired). An expression the clock cannot read is refused as Scheduler
+    refuses it (ValidationException)."""
+    def change(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from moto.scheduler.exceptions import ValidationException
+
+        from infra.schedules import ScheduleExpressionError, parse_schedule
+
+        expression = kwargs.get("schedule_expression")
+        if expression:
+            try:
+                parse_schedule(expression, kwargs.get("schedule_expression_timezone"), one_time=True)
+            except ScheduleExpressionError as exc:
+                raise ValidationException(str(exc)) from None
+        schedule = original(self, *args, **kwargs)
+        clock = _scheduler
+        if clock is not None:
+            from infra.schedules import ScheduleSpec
+
+            clock.add(ScheduleSpec(**scheduler_spec(schedule)))
+        return schedule
+    return change
+
+
+def _scheduler_deletes_from_the_clock(original: Callable) -> Callable:
+    """EventBridgeSchedulerBackend.delete_schedule: the schedule fires no more."""
+    def delete_schedule(self: Any, group_name: str | None, name: str) -> None:
+        original(self, group_name, name)
+        if _scheduler is not None:
+            _scheduler.remove(f"{group_name or 'default'}/{name}")
+    return delete_schedule
+
+
+def attach_scheduler(clock: Any) -> None:
+    """The running cloud's clock (None: detached): moto's scheduler tells it of changes, and a schedule deleted
+    after completion (ActionAfterCompletion DELETE) leaves moto too."""
+    global _scheduler
+    _scheduler = clock
+    if clock is None:
+        return
+
+    def completed(spec: Any) -> None:
+        from moto.scheduler.models import scheduler_backends
+
+        arn = spec.target["ScheduleArn"]
+        parts = arn.split(":")
+        group, name = arn.split(":schedule/", 1)[1].split("/", 1)
+        try:
+            scheduler_backends[parts[4]][parts[3]].get_schedule_group(group).schedules.pop(name, None)
+        except Exception:  # noqa: BLE001 - its group was deleted meanwhile
+            pass
+    clock.on_complete = completed
+
+
+def scheduler_specs() -> list[dict[str, Any]]:
+    """The schedules moto's EventBridge Scheduler holds (the template's), as ScheduleSpec keywords."""
+    from moto.scheduler.models import scheduler_backends
+
+    return [scheduler_spec(schedule) for account in list(scheduler_backends)
+            for region in list(scheduler_backends[account]) for group in
+            scheduler_backends[account][region].schedule_groups.values() for schedule in group.schedules.values()]
 
 # --------------------------------------------------------------------------- Lambda EventInvokeConfig
 def _put_invoke_config_replaces(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -2556,6 +2697,13 @@ EMULATOR_PATCHES: list[Replacement] = [
                 _invoke_reads_the_qualifier,
                 "Invoke's Qualifier was ignored (moto read \"qualifier\"): a qualified invoke ran $LATEST, an unknown "
                 "qualifier was not refused, and a payload's \"qualifier\" key chose the version"),
+    *(Replacement(f"scheduler-{operation.replace('_', '-')}-tells-the-clock",
+                  _owner("moto.scheduler.models", "EventBridgeSchedulerBackend"), operation,
+                  _scheduler_tells_the_clock, "moto stored schedules and never fired one")
+      for operation in ("create_schedule", "update_schedule")),
+    Replacement("scheduler-delete-schedule-stops-the-clock",
+                _owner("moto.scheduler.models", "EventBridgeSchedulerBackend"), "delete_schedule",
+                _scheduler_deletes_from_the_clock, "a deleted schedule must fire no more"),
     Replacement("s3-notifications-delivered", _owner("moto.s3.notifications"), "send_event",
                 lambda _: _s3_send_event,
                 "a bucket's notification invoked its function synchronously through moto's Lambda and swallowed "

@@ -15,7 +15,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Any
 
 from infra import account
@@ -50,6 +51,13 @@ class ScheduleSpec:
     enabled: bool = True
     rule: str | None = None
     target: dict | None = None
+    #: EventBridge Scheduler's: the expression's time zone (at() allowed), StartDate and EndDate, and whether the
+    #: schedule is deleted once it has nothing more to fire (ActionAfterCompletion DELETE)
+    timezone: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    scheduler: bool = False
+    delete_after: bool = False
 
 
 # ---------------------------------------------------------------------------------------------- rate()
@@ -127,7 +135,8 @@ def _parse_values(field: str, what: str, low: int, high: int, names: dict[str, i
 
 @dataclass(frozen=True)
 class CronSchedule:
-    """``cron(Minutes Hours Day-of-month Month Day-of-week Year)``, evaluated in UTC."""
+    """``cron(Minutes Hours Day-of-month Month Day-of-week Year)``, evaluated in UTC (an EventBridge rule) or in
+    the schedule's time zone (EventBridge Scheduler's ScheduleExpressionTimezone)."""
 
     minutes: frozenset[int]
     hours: frozenset[int]
@@ -135,10 +144,11 @@ class CronSchedule:
     years: frozenset[int]
     day_of_month: str | None     # the raw field, None when "?"
     day_of_week: str | None
+    zone: tzinfo = UTC
 
     def next_after(self, moment: datetime, anchor: datetime | None = None) -> datetime | None:
         """The first matching minute strictly after `moment`, or None if there is none before 2200."""
-        moment = moment.astimezone(UTC).replace(second=0, microsecond=0)
+        moment = moment.astimezone(self.zone).replace(second=0, microsecond=0)
         day = moment.date()
         while day.year <= _YEARS[1]:
             if day.year not in self.years:
@@ -150,7 +160,7 @@ class CronSchedule:
             if self._day_matches(day):
                 for hour in sorted(self.hours):
                     for minute in sorted(self.minutes):
-                        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+                        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.zone)
                         if candidate > moment:
                             return candidate
             day += timedelta(days=1)
@@ -258,22 +268,59 @@ def _parse_cron(expression: str) -> CronSchedule:
     return schedule
 
 
-def parse_schedule(expression: str) -> RateSchedule | CronSchedule:
-    """Parse an EventBridge schedule expression; raises ScheduleExpressionError for what AWS would refuse."""
+@dataclass(frozen=True)
+class AtSchedule:
+    """EventBridge Scheduler's one-time ``at(yyyy-mm-ddThh:mm:ss)``, in the schedule's time zone."""
+
+    when: datetime
+
+    def next_after(self, moment: datetime, anchor: datetime | None = None) -> datetime | None:
+        return self.when if self.when > moment else None
+
+
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+
+
+def zone_of(name: str | None) -> tzinfo:
+    """An IANA time zone (ScheduleExpressionTimezone); UTC when none is named."""
+    if not name or name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleExpressionError(f"invalid time zone {name!r}") from None
+
+
+def parse_schedule(expression: str, zone: str | None = None,
+                   one_time: bool = False) -> RateSchedule | CronSchedule | AtSchedule:
+    """Parse an EventBridge schedule expression; raises ScheduleExpressionError for what AWS would refuse.
+    `zone`: a Scheduler schedule's time zone (cron and at); `one_time`: at() is allowed (Scheduler only)."""
     text = expression.strip()
     if text.startswith("rate("):
         return _parse_rate(text)
     if text.startswith("cron("):
         try:
-            return _parse_cron(text)
+            cron = _parse_cron(text)
         except (ValueError, KeyError) as exc:
             if isinstance(exc, ScheduleExpressionError):
                 raise
             raise ScheduleExpressionError(f"invalid cron expression {expression!r}: {exc}") from exc
-    raise ScheduleExpressionError(f"invalid schedule expression {expression!r}: expected rate(...) or cron(...)")
+        return cron if zone is None else CronSchedule(**{**vars(cron), "zone": zone_of(zone)})
+    match = _AT.match(text) if one_time else None
+    if match:
+        try:
+            return AtSchedule(datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=zone_of(zone)))
+        except ValueError as exc:
+            raise ScheduleExpressionError(f"invalid at expression {expression!r}: {exc}") from None
+    expected = "rate(...), cron(...) or at(...)" if one_time else "rate(...) or cron(...)"
+    raise ScheduleExpressionError(f"invalid schedule expression {expression!r}: expected {expected}")
 
 
 # ---------------------------------------------------------------------------------------------- the scheduler
+def _parse(spec: ScheduleSpec) -> RateSchedule | CronSchedule | AtSchedule:
+    return parse_schedule(spec.expression, spec.timezone, one_time=spec.scheduler)
+
+
 class UnknownSchedule(LookupError):
     """No schedule has that name."""
 
@@ -289,7 +336,7 @@ class Scheduler:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.specs = {spec.name: spec for spec in specs}
-        self._schedules = {spec.name: parse_schedule(spec.expression) for spec in specs}
+        self._schedules = {spec.name: _parse(spec) for spec in specs}
         self._invoke = invoke
         self._send = send
         self.region = region
@@ -297,6 +344,10 @@ class Scheduler:
         self.time_scale = time_scale
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # a schedule was added or removed, or stop()
+        self._anchors: dict[str, datetime] = {}
+        #: called with a spec whose schedule has nothing more to fire and is deleted after completion
+        self.on_complete: Callable[[ScheduleSpec], None] | None = None
         self._thread: threading.Thread | None = None
         self._workers: set[threading.Thread] = set()
         self._origin: tuple[datetime, float] = (datetime.now(UTC), time.monotonic())
@@ -354,25 +405,53 @@ class Scheduler:
         self._stopping.clear()
         self._origin = (datetime.now(UTC), time.monotonic())
         anchor = self.now()
-        self._anchor = anchor
-        for name, schedule in self._schedules.items():
-            if not self.specs[name].enabled:
-                self._next[name] = None
-            else:
-                self._next[name] = schedule.next_after(anchor, anchor)
+        with self._lock:
+            for name in self._schedules:
+                self._anchors[name] = anchor
+                self._next[name] = self._following(name, anchor) if self.specs[name].enabled else None
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self._thread.start()
         return self
 
+    def add(self, spec: ScheduleSpec) -> None:
+        """Add or replace a schedule while the clock runs (EventBridge Scheduler's CreateSchedule/UpdateSchedule):
+        a rate schedule counts its periods from now."""
+        schedule = _parse(spec)
+        with self._lock:
+            self.specs[spec.name], self._schedules[spec.name] = spec, schedule
+            self._stats.setdefault(spec.name, {"fires": 0, "errors": 0})
+            if self._thread is not None:
+                self._anchors[spec.name] = self.now()
+                self._next[spec.name] = self._following(spec.name, self.now()) if spec.enabled else None
+        self._wake.set()
+
+    def remove(self, name: str) -> None:
+        """Take a schedule out (DeleteSchedule): it fires no more; a delivery already started goes on."""
+        with self._lock:
+            for table in (self.specs, self._schedules, self._next, self._anchors):
+                table.pop(name, None)
+        self._wake.set()
+
+    def _following(self, name: str, after: datetime) -> datetime | None:
+        """The schedule's next firing after `after`, within its StartDate and EndDate."""
+        spec, schedule, anchor = self.specs[name], self._schedules[name], self._anchors.get(name, after)
+        due = schedule.next_after(after, anchor)
+        if due is not None and spec.start is not None and due < spec.start:
+            due = schedule.next_after(spec.start - timedelta(microseconds=1), anchor)
+        if due is not None and spec.end is not None and due > spec.end:
+            due = None
+        return due
+
     def catch_up(self) -> None:
         """Fire every enabled rule once now, asynchronously (the local cloud's first tick after a restart)."""
-        for name, spec in self.specs.items():
-            if spec.enabled:
+        for name, spec in list(self.specs.items()):
+            if spec.enabled and not isinstance(self._schedules.get(name), AtSchedule):  # a one-time one is not
                 self._dispatch(name, self.now())
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop firing and wait for running invocations (pending retries are dropped)."""
         self._stopping.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -389,40 +468,51 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            pending = [(due, name) for name, due in self._next.items() if due is not None]
+            with self._lock:
+                pending = [(due, name) for name, due in self._next.items() if due is not None]
             if not pending:
-                self._stopping.wait()
-                return
+                self._wake.wait()
+                self._wake.clear()
+                continue
             due, name = min(pending)
             delay = (due - self.now()).total_seconds() / self.time_scale
             if delay > 0:
                 # wake at least every minute of wall time, so a suspended laptop does not skew the clock for long
-                self._stopping.wait(min(delay, 60.0))
+                self._wake.wait(min(delay, 60.0))
+                self._wake.clear()
                 continue
-            now = self.now()
-            # EventBridge does not replay missed firings: fire once and move to the next time in the future
-            self._next[name] = self._schedules[name].next_after(max(due, now), self._anchor)
-            self._dispatch(name, due)
+            with self._lock:
+                if self._next.get(name) != due:  # removed or replaced meanwhile
+                    continue
+                # EventBridge does not replay missed firings: fire once and move to the next time in the future
+                self._next[name] = self._following(name, max(due, self.now()))
+                finished = self._next[name] is None
+            self._dispatch(name, due, finished)
 
-    def _dispatch(self, name: str, due: datetime) -> None:
-        worker = threading.Thread(target=self._deliver, args=(name, self.event(name, due)),
+    def _dispatch(self, name: str, due: datetime, finished: bool = False) -> None:
+        spec = self.specs[name]
+        worker = threading.Thread(target=self._deliver, args=(name, self.event(name, due), spec),
                                   name=f"schedule-{name}", daemon=True)
+        if finished and spec.delete_after:
+            # ActionAfterCompletion DELETE: the schedule goes once it has nothing more to fire
+            self.remove(name)
+            if self.on_complete is not None:
+                self.on_complete(spec)
         with self._lock:
-            self._stats[name]["fires"] += 1
+            self._stats.setdefault(name, {"fires": 0, "errors": 0})["fires"] += 1
             self._workers.add(worker)
         worker.start()
 
-    def _deliver(self, name: str, event: dict) -> None:
+    def _deliver(self, name: str, event: dict, spec: ScheduleSpec) -> None:
         """One asynchronous invoke with Lambda's retries of a failed attempt; one delivery to another target (a
         failed one is logged: EventBridge's own retries of a target are not made locally)."""
-        spec = self.specs[name]
         try:
             if spec.target is not None:
                 try:
                     self._deliver_target(spec, event)
                 except Exception as exc:  # noqa: BLE001 - a scheduled delivery's failure only reaches the logs
                     with self._lock:
-                        self._stats[name]["errors"] += 1
+                        self._stats.setdefault(name, {"fires": 0, "errors": 0})["errors"] += 1
                     logger.warning("schedule %s: delivery to %s failed: %s", name, spec.target.get("Arn"), exc)
                 return
             for attempt, delay in enumerate((0.0, *ASYNC_RETRY_DELAYS)):
@@ -433,7 +523,7 @@ class Scheduler:
                     return
                 except Exception as exc:  # noqa: BLE001 - an asynchronous invoke's error only reaches the logs
                     with self._lock:
-                        self._stats[name]["errors"] += 1
+                        self._stats.setdefault(name, {"fires": 0, "errors": 0})["errors"] += 1
                     logger.warning("schedule %s: %s failed (attempt %d): %s", name, spec.function, attempt + 1, exc)
         finally:
             with self._lock:

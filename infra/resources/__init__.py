@@ -17,6 +17,7 @@ from infra.resources import (  # noqa: F401 - imported to register
     logs,
     monitoring,
     s3,
+    scheduler,
     secretsmanager,
     servicediscovery,
     ses,

@@ -854,3 +854,32 @@ def test_lambda_s_invoke_reads_its_qualifier_where_the_qualifier_patch_puts_it()
     assert "val = self.querystring.get(param_name)" in reader and "return val[0]" in reader
     assert reader.index("self.querystring.get") < reader.index("json.loads(self.body)")
     assert not getattr(LambdaResponse, "automated_parameter_parsing", False)
+
+
+def test_moto_s_scheduler_keeps_schedules_where_the_scheduler_patches_read_them():
+    """scheduler-*: EventBridgeSchedulerBackend.create_schedule/update_schedule take keywords (its responses call
+    them so) and answer the Schedule, whose name, group_name, arn, schedule_expression(_timezone), state, target,
+    start_date, end_date and action_after_completion scheduler_spec reads; delete_schedule(group_name, name);
+    schedule_groups maps a group's name to a ScheduleGroup whose `schedules` maps names to Schedules."""
+    from moto.scheduler import responses
+    from moto.scheduler.models import EventBridgeSchedulerBackend, Schedule, ScheduleGroup, scheduler_backends
+
+    create = inspect.signature(EventBridgeSchedulerBackend.create_schedule).parameters
+    for name in ("name", "group_name", "schedule_expression", "schedule_expression_timezone", "state", "target",
+                 "start_date", "end_date", "action_after_completion"):
+        assert name in create, name
+    assert "schedule_expression_timezone" in inspect.signature(EventBridgeSchedulerBackend.update_schedule).parameters
+    assert list(inspect.signature(EventBridgeSchedulerBackend.delete_schedule).parameters) == [
+        "self", "group_name", "name"]
+    source = inspect.getsource(responses)
+    assert "self.scheduler_backend.create_schedule(\n" in source
+    assert "schedule_expression=schedule_expression," in source
+    schedule = Schedule("us-east-1", "123456789012", "default", "s", None, "rate(1 minute)", None,
+                        {"Mode": "OFF"}, {"Arn": "arn:aws:sqs:us-east-1:123456789012:q"}, None, None, None, None,
+                        "DELETE")
+    assert schedule.arn == "arn:aws:scheduler:us-east-1:123456789012:schedule/default/s"
+    assert (schedule.group_name, schedule.state, schedule.schedule_expression_timezone) == ("default", "ENABLED", "UTC")
+    assert (schedule.start_date, schedule.end_date, schedule.action_after_completion) == (None, None, "DELETE")
+    backend = scheduler_backends["123456789012"]["us-east-1"]
+    assert isinstance(backend.schedule_groups["default"], ScheduleGroup)
+    assert isinstance(backend.schedule_groups["default"].schedules, dict)

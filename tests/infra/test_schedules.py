@@ -204,3 +204,73 @@ def test_stop_is_prompt():
     scheduler.stop()
     assert time.monotonic() - started < 0.5
     assert scheduler.next_fire("Hourly") is not None
+
+
+# ---------------------------------------------------------------------------------------------- EventBridge Scheduler
+def test_a_scheduler_cron_keeps_its_time_zone_across_daylight_saving():
+    from zoneinfo import ZoneInfo
+
+    paris = parse_schedule("cron(0 9 * * ? *)", "Europe/Paris")
+    assert paris.next_after(at("2026-01-15T07:00:00")) == at("2026-01-15T08:00:00")   # CET, UTC+1
+    assert paris.next_after(at("2026-07-15T06:00:00")) == at("2026-07-15T07:00:00")   # CEST, UTC+2
+    assert paris.next_after(at("2026-07-15T06:00:00")).astimezone(ZoneInfo("Europe/Paris")).hour == 9
+    assert parse_schedule("cron(0 9 * * ? *)").next_after(at("2026-07-15T06:00:00")) == at("2026-07-15T09:00:00")
+    with pytest.raises(ScheduleExpressionError, match="time zone"):
+        parse_schedule("cron(0 9 * * ? *)", "Mars/Olympus")
+
+
+def test_at_is_a_scheduler_expression_in_its_time_zone_and_fires_once():
+    once = parse_schedule("at(2026-03-01T10:30:00)", "America/New_York", one_time=True)
+    assert once.next_after(at("2026-03-01T00:00:00")) == at("2026-03-01T15:30:00")       # EST, UTC-5
+    assert once.next_after(at("2026-03-01T15:30:00")) is None
+    with pytest.raises(ScheduleExpressionError, match="rate"):
+        parse_schedule("at(2026-03-01T10:30:00)")  # not an EventBridge rule's expression
+    with pytest.raises(ScheduleExpressionError):
+        parse_schedule("at(2026-02-30T10:30:00)", one_time=True)
+
+
+def test_start_and_end_dates_bound_the_firings():
+    now = datetime.now(UTC)
+    spec = ScheduleSpec("Bounded", "rate(1 minute)", "recovery", start=now + timedelta(minutes=30),
+                        end=now + timedelta(minutes=90))
+    over = ScheduleSpec("Over", "rate(1 minute)", "recovery", end=now - timedelta(minutes=1))
+    scheduler = Scheduler([spec, over], invoke).start()
+    try:
+        first = scheduler.next_fire("Bounded")
+        assert spec.start <= first < spec.start + timedelta(minutes=1)
+        assert scheduler.next_fire("Over") is None
+    finally:
+        scheduler.stop()
+
+
+def test_schedules_added_and_removed_while_the_clock_runs():
+    completed = []
+    scheduler = Scheduler([], invoke, time_scale=600).start()
+    scheduler.on_complete = completed.append
+    try:
+        scheduler.add(ScheduleSpec("Added", "rate(1 minute)", "recovery"))
+        time.sleep(0.35)                                   # rate(1 minute) at 600x: every 0.1 s
+        fired = len(h6_scheduled.events)
+        assert fired >= 2
+        scheduler.remove("Added")
+        time.sleep(0.3)
+        assert len(h6_scheduled.events) == fired and "Added" not in scheduler.specs
+        when = (scheduler.now() + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S")  # 0.05 s of wall time
+        once = ScheduleSpec("Once", f"at({when})", "recovery", scheduler=True, delete_after=True)
+        scheduler.add(once)
+        deadline = time.monotonic() + 5
+        while not completed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert completed == [once] and "Once" not in scheduler.specs
+        assert wait_until(lambda: len(h6_scheduled.events) == fired + 1)
+    finally:
+        scheduler.stop()
+
+
+def wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False

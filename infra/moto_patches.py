@@ -2197,6 +2197,72 @@ def _invoke_reads_the_qualifier(original: Callable) -> Callable:
         return original(self)
     return invoke
 
+
+#: what an S3 request to the local cloud says for the conditions of a bucket policy: the local endpoint stands for
+#: S3's TLS endpoint; other keys are absent (their conditions do not hold, as on AWS for a key a request lacks)
+_S3_REQUEST_CONTEXT = {"aws:securetransport": "true"}
+_NEGATED = ("StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike",
+            "NumericNotEquals", "NotIpAddress")
+
+
+def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
+    """One IAM condition (operator, key, values) against a request context: a key the request lacks makes it false
+    (true for ...IfExists and for negated operators); Null tests presence; several values are alternatives."""
+    import fnmatch
+    import ipaddress
+
+    operator = operator.split(":", 1)[-1]  # ForAnyValue:/ForAllValues: on a single value
+    if_exists = operator.endswith("IfExists")
+    operator = operator.removesuffix("IfExists")
+    values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+    actual = context.get(key.lower())
+    if operator == "Null":
+        return (actual is None) == (values[0].lower() == "true")
+    if actual is None:
+        return if_exists or operator in _NEGATED
+    base = operator.replace("Not", "", 1) if operator in _NEGATED else operator
+    if base in ("StringEquals", "ArnEquals"):
+        matched = actual in values
+    elif base == "StringEqualsIgnoreCase":
+        matched = actual.lower() in (v.lower() for v in values)
+    elif base in ("StringLike", "ArnLike"):
+        matched = any(fnmatch.fnmatchcase(actual, v) for v in values)
+    elif base == "Bool":
+        matched = actual.lower() in (v.lower() for v in values)
+    elif base.startswith("Numeric"):
+        compare = {"NumericEquals": float.__eq__, "NumericLessThan": float.__lt__,
+                   "NumericLessThanEquals": float.__le__, "NumericGreaterThan": float.__gt__,
+                   "NumericGreaterThanEquals": float.__ge__}.get(base)
+        matched = compare is not None and any(compare(float(actual), float(v)) for v in values)
+    elif base == "IpAddress":
+        matched = any(ipaddress.ip_address(actual) in ipaddress.ip_network(v, strict=False) for v in values)
+    else:  # an operator not evaluated locally (dates, binary): the condition does not hold
+        return False
+    return not matched if operator in _NEGATED else matched
+
+
+def _bucket_policy_conditions_evaluated(original: Callable) -> Callable:
+    """FakeBucket.get_permission: a bucket policy's statements whose Condition does not hold for the request do not
+    apply, as IAM evaluates them (the request's context: _S3_REQUEST_CONTEXT). moto evaluated only StringEquals,
+    held any other operator true and a condition on a key it had no value for true too: the common "deny requests
+    without TLS" statement (Bool aws:SecureTransport false) refused every PutObject, GetObject and DeleteObject."""
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return original(self, action, resource)
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
+        policy = json.loads(self.policy)
+        statements = policy.get("Statement") or []
+        statements = statements if isinstance(statements, list) else [statements]
+        kept = [{k: v for k, v in statement.items() if k != "Condition"} for statement in statements
+                if all(_condition_holds(operator, key, expected, _S3_REQUEST_CONTEXT)
+                       for operator, keys in (statement.get("Condition") or {}).items()
+                       for key, expected in keys.items())]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(action, resource)
+    return get_permission
+
 # --------------------------------------------------------------------------- S3 event notifications
 #: S3's event sequencer: hexadecimal, later events on a key compare greater (S3 documents comparing them left-padded)
 _s3_sequencer = iter(range(time.time_ns() // 1000, 1 << 72))
@@ -2704,6 +2770,10 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("scheduler-delete-schedule-stops-the-clock",
                 _owner("moto.scheduler.models", "EventBridgeSchedulerBackend"), "delete_schedule",
                 _scheduler_deletes_from_the_clock, "a deleted schedule must fire no more"),
+    Replacement("s3-bucket-policy-conditions-evaluated", _owner("moto.s3.models", "FakeBucket"), "get_permission",
+                _bucket_policy_conditions_evaluated,
+                "a bucket policy's conditions were held true unless StringEquals on a key moto had a value for: "
+                "'deny requests without TLS' refused every object request"),
     Replacement("s3-notifications-delivered", _owner("moto.s3.notifications"), "send_event",
                 lambda _: _s3_send_event,
                 "a bucket's notification invoked its function synchronously through moto's Lambda and swallowed "

@@ -1,6 +1,7 @@
 """S3 buckets."""
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from infra.resources.base import Resource, creates, numeric, pick, tags, truthy
@@ -72,3 +73,13 @@ def _notifications(config: dict) -> dict:
     if truthy((config.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled", False)):
         made["EventBridgeConfiguration"] = {}
     return made
+
+
+@creates("AWS::S3::BucketPolicy", handles=("Bucket", "PolicyDocument"))
+def _bucket_policy(d: Deployer, lid: str, props: dict) -> Resource:
+    """The bucket's policy, kept as S3 keeps it (GetBucketPolicy answers it); requests are not checked against it
+    (IAM is not enforced locally). Ref: the bucket's name, as CloudFormation's."""
+    policy = props["PolicyDocument"]
+    d.client("s3").put_bucket_policy(Bucket=props["Bucket"],
+                                     Policy=policy if isinstance(policy, str) else json.dumps(policy))
+    return Resource(lid, "AWS::S3::BucketPolicy", props["Bucket"], {})

@@ -105,6 +105,19 @@ def test_a_versioned_bucket_notifies_delete_markers_and_version_deletions(cloud)
         ("ObjectRemoved:DeleteMarkerCreated", marker["VersionId"]), ("ObjectRemoved:Delete", first["VersionId"])]
 
 
+def test_the_bucket_policy_is_kept_and_its_conditions_decide_which_statements_apply(cloud):
+    s3, bucket = cloud.client("s3"), cloud.physical_id("Photos")
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert [statement["Sid"] for statement in policy["Statement"]] == ["DenyInsecureTransport", "LockedOverTls"]
+    assert cloud.physical_id("PhotosPolicy") == bucket  # Ref: the bucket's name
+    # the local endpoint stands for S3's TLS one: "deny without TLS" does not apply (the other tests' writes
+    # passed), a deny conditioned on TLS does
+    s3.put_object(Bucket=bucket, Key="open/a.txt", Body=b"a")
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="locked/a.txt", Body=b"a")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
 def test_a_notification_to_a_destination_that_does_not_exist_is_refused(cloud):
     s3 = cloud.client("s3")
     with pytest.raises(ClientError) as refused:

@@ -883,3 +883,20 @@ def test_moto_s_scheduler_keeps_schedules_where_the_scheduler_patches_read_them(
     backend = scheduler_backends["123456789012"]["us-east-1"]
     assert isinstance(backend.schedule_groups["default"], ScheduleGroup)
     assert isinstance(backend.schedule_groups["default"].schedules, dict)
+
+
+def test_s3_asks_a_bucket_for_its_policy_s_verdict_where_the_conditions_patch_answers():
+    """s3-bucket-policy-conditions-evaluated: S3's object answers ask bucket.get_permission(action, resource) and
+    refuse on PermissionResult.DENIED; the bucket keeps its policy as bytes; IAMPolicy takes a policy's JSON text and
+    its is_action_permitted(action, resource) answers PERMITTED, DENIED or NEUTRAL."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+    from moto.s3.responses import S3Response
+
+    assert list(inspect.signature(FakeBucket.get_permission).parameters) == ["self", "action", "resource"]
+    assert "self.policy.decode()" in inspect.getsource(FakeBucket.get_permission)
+    assert "bucket.get_permission(action, resource)" in inspect.getsource(S3Response._key_response)
+    deny = ('{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", '
+            '"Resource": "arn:aws:s3:::b/*"}]}')
+    assert IAMPolicy(deny).is_action_permitted("s3:PutObject", "arn:aws:s3:::b/k") == PermissionResult.DENIED
+    assert IAMPolicy(deny).is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k") == PermissionResult.NEUTRAL

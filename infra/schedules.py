@@ -372,18 +372,23 @@ class Scheduler:
 
     def rule_arn(self, name: str) -> str:
         """The EventBridge rule's ARN, as the event's ``resources`` carry it."""
-        return f"arn:aws:events:{self.region}:{self.account}:rule/{self._spec(name).rule or name}"
+        return self._rule_arn(self._spec(name))
+
+    def _rule_arn(self, spec: ScheduleSpec) -> str:
+        return f"arn:aws:events:{self.region}:{self.account}:rule/{spec.rule or spec.name}"
 
     def event(self, name: str, at: datetime | None = None) -> dict:
         """The event the rule delivers: its constant input, or an EventBridge "Scheduled Event" (which a target
         other than a function gets whole: `send` applies its Input, InputPath or InputTransformer)."""
-        spec = self._spec(name)
+        return self._event_of(self._spec(name), at)
+
+    def _event_of(self, spec: ScheduleSpec, at: datetime | None = None) -> dict:
         if spec.input is not None and spec.target is None:
             return spec.input
         moment = (at or self.now()).astimezone(UTC)
         return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
                 "account": self.account, "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": self.region,
-                "resources": [self.rule_arn(name)], "detail": {}}
+                "resources": [self._rule_arn(spec)], "detail": {}}
 
     def fire(self, name: str) -> Any:
         """Invoke the rule's function now, synchronously, and return its result (raises on its error); a target
@@ -446,7 +451,7 @@ class Scheduler:
         """Fire every enabled rule once now, asynchronously (the local cloud's first tick after a restart)."""
         for name, spec in list(self.specs.items()):
             if spec.enabled and not isinstance(self._schedules.get(name), AtSchedule):  # a one-time one is not
-                self._dispatch(name, self.now())
+                self._dispatch(spec, self.now())
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop firing and wait for running invocations (pending retries are dropped)."""
@@ -486,12 +491,12 @@ class Scheduler:
                     continue
                 # EventBridge does not replay missed firings: fire once and move to the next time in the future
                 self._next[name] = self._following(name, max(due, self.now()))
-                finished = self._next[name] is None
-            self._dispatch(name, due, finished)
+                finished, spec = self._next[name] is None, self.specs[name]
+            self._dispatch(spec, due, finished)
 
-    def _dispatch(self, name: str, due: datetime, finished: bool = False) -> None:
-        spec = self.specs[name]
-        worker = threading.Thread(target=self._deliver, args=(name, self.event(name, due), spec),
+    def _dispatch(self, spec: ScheduleSpec, due: datetime, finished: bool = False) -> None:
+        name = spec.name
+        worker = threading.Thread(target=self._deliver, args=(name, self._event_of(spec, due), spec),
                                   name=f"schedule-{name}", daemon=True)
         if finished and spec.delete_after:
             # ActionAfterCompletion DELETE: the schedule goes once it has nothing more to fire

@@ -69,6 +69,8 @@ class RestRoute:
     authorizer: RestAuthorizer | None = None
     #: the function's Timeout (seconds), when known
     function_timeout: float | None = None
+    #: the method requires an API key (x-api-key) of a usage plan of this stage
+    api_key_required: bool = False
 
 
 @dataclass(frozen=True)

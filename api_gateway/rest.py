@@ -19,6 +19,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -82,9 +83,11 @@ class RestGateway:
 
     def __init__(self, apis: list[RestApiConfig], invoke: Invoke, *, host: str = "127.0.0.1", port: int = 0,
                  static_dir: Path | None = None, integration_timeout: float = 29.0,
-                 body_timeout: float = 10.0) -> None:
+                 body_timeout: float = 10.0, api_key_valid: Callable[[str, str, str], bool] | None = None) -> None:
         self.apis = list(apis)
         self._invoke = invoke
+        #: whether an API key value belongs to an enabled key of a usage plan of (api id, stage)
+        self._api_key_valid = api_key_valid
         self._host = host
         self._requested_port = port
         self.static_dir = Path(static_dir).resolve() if static_dir is not None else None
@@ -203,6 +206,14 @@ class RestGateway:
             refusal = self._authorize(route, resource.api.api_id, stage, method, path, header_pairs, event)
             if refusal is not None:
                 return refusal
+        if route.api_key_required:
+            key = next((v for k, v in header_pairs if k.lower() == "x-api-key"), "")
+            if not key or self._api_key_valid is None or not self._api_key_valid(resource.api.api_id, stage, key):
+                # API Gateway's answer to a missing key or one of no usage plan of this stage (INVALID_API_KEY)
+                return self._gateway_response(route_api_responses(self, resource.api.api_id), "INVALID_API_KEY",
+                                              403, {"message": "Forbidden"}, "ForbiddenException",
+                                              event["requestContext"]["requestId"])
+            event["requestContext"]["identity"]["apiKey"] = key
         try:
             if route.function_timeout is not None and route.function_timeout < self.integration_timeout:
                 # the function's own timeout ends the call first (a 502, as on AWS): no thread hand-off needed

@@ -31,6 +31,7 @@ from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
 from infra.template import expand
+from infra.resources.apigateway import api_key_schemes
 
 logger = logging.getLogger("notifyx.cloud")
 
@@ -104,6 +105,7 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
     for api in stack.of_type("AWS::ApiGateway::RestApi"):
         body = api.properties.get("Body") or {}
         authorizers = rest_authorizers(body)
+        key_schemes = api_key_schemes(body)
         routes = []
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in operations.items():
@@ -115,7 +117,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 names = [name for requirement in security for name in requirement if name in authorizers]
                 function = function_of_uri(integration["uri"])
                 routes.append(RestRoute(verb, path, function, authorizers[names[0]] if names else None,
-                                        timeouts.get(function)))
+                                        timeouts.get(function), any(name in key_schemes for requirement in security
+                                                                    for name in requirement)))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
@@ -403,7 +406,7 @@ class LocalCloud:
             connections.install(self.websocket_gateways)
             moto_patches.apply_connections()
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
-                                        static_dir=self.static_dir)
+                                        static_dir=self.static_dir, api_key_valid=self.api_key_valid)
         from api_gateway.http_api import HttpApiRouter
 
         self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION)
@@ -577,6 +580,18 @@ class LocalCloud:
             result["websocket_api"] = f"ws://127.0.0.1:{gateway.port}/{gateway.api.stage}"
         return {k: result[k] for k in ("http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard")
                 if k in result}
+
+    def api_key_valid(self, api_id: str, stage: str, value: str) -> bool:
+        """Whether `value` is an enabled API key of a usage plan that has the stage (API Gateway's check of a method
+        that requires a key), asked of the emulator, so keys and plans made at run time count at once."""
+        apigw = self.client("apigateway")
+        for key in apigw.get_api_keys(includeValues=True, limit=500).get("items", []):
+            if key.get("value") != value or not key.get("enabled"):
+                continue
+            for plan in apigw.get_usage_plans(keyId=key["id"], limit=500).get("items", []):
+                if any(s.get("apiId") == api_id and s.get("stage") == stage for s in plan.get("apiStages", [])):
+                    return True
+        return False
 
     def invoke_function(self, name: str, event: dict) -> Any:
         """Run a deployed function by physical name or ARN (what the data planes and pollers call)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates
+from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -20,13 +20,26 @@ def _lambda_authorizer(scheme: Any) -> bool:
         and "/functions/" in str(spec.get("authorizerUri", ""))
 
 
+def api_key_schemes(body: dict) -> set[str]:
+    """The names of a swagger/OpenAPI body's security schemes that are API Gateway's API key (x-api-key, header)."""
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    return {name for name, scheme in schemes.items() if isinstance(scheme, dict)
+            and str(scheme.get("type", "")).lower() == "apikey" and str(scheme.get("name", "")).lower() == "x-api-key"
+            and str(scheme.get("in", "")).lower() == "header"}
+
+
 def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     body = props.get("Body")
     if not isinstance(body, dict):
         return [] if body is None else [("Body", "only an inline swagger/OpenAPI document is supported")]
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
-    found = [(f"authorizer {name}", "only Lambda (TOKEN, REQUEST) authorizers run locally; Cognito, IAM and API "
-              "keys do not") for name, scheme in schemes.items() if not _lambda_authorizer(scheme)]
+    keys = api_key_schemes(body)
+    found = [(f"authorizer {name}", "only Lambda (TOKEN, REQUEST) authorizers and API keys (x-api-key) run locally; "
+              "Cognito and IAM do not") for name, scheme in schemes.items()
+             if not _lambda_authorizer(scheme) and name not in keys]
+    if str(props.get("ApiKeySourceType", "HEADER")).upper() != "HEADER":
+        found.append((f"ApiKeySourceType {props['ApiKeySourceType']}", "only API keys from the x-api-key header "
+                                                                         "are checked locally"))
     for path, operations in (body.get("paths") or {}).items():
         for method, operation in (operations or {}).items():
             integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
@@ -38,9 +51,9 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
 
 
 @creates("AWS::ApiGateway::RestApi",
-         handles=("Name", "Body", "BinaryMediaTypes", "Description"),
+         handles=("Name", "Body", "BinaryMediaTypes", "Description", "ApiKeySourceType"),
          ignores={"EndpointConfiguration": "loopback only", "MinimumCompressionSize": "responses are not compressed",
-                  "ApiKeySourceType": "API keys are not checked", "DisableExecuteApiEndpoint": "loopback only",
+                  "DisableExecuteApiEndpoint": "loopback only",
                   "FailOnWarnings": "the document is read as given", "Policy": NO_IAM,
                   "Parameters": "an import option", "Mode": "an import option", "SecurityPolicy": "no TLS locally",
                   "EndpointAccessMode": "loopback only", **TAGS_IGNORED},
@@ -55,7 +68,7 @@ def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
         # moto imports only OpenAPI 3 bodies (SAM writes swagger 2.0): create the resources and methods one by one
         authorizers = _create_authorizers(apigw, api["id"], props["Body"])
         _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}), authorizers,
-                            props["Body"].get("security"))
+                            props["Body"].get("security"), api_key_schemes(props["Body"]))
         preflights = sorted(path for path, operations in props["Body"].get("paths", {}).items()
                             for method, operation in (operations or {}).items()
                             if isinstance(operation, dict) and _cors_preflight(
@@ -89,7 +102,7 @@ def _create_authorizers(apigw: Any, api_id: str, body: dict) -> dict[str, str]:
 
 
 def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, authorizers: dict[str, str],
-                        default_security: list | None) -> None:
+                        default_security: list | None, key_schemes: set[str]) -> None:
     ids = {"/": root_id}
     for path in sorted(paths):
         parent = "/"
@@ -106,6 +119,7 @@ def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, auth
             names = [name for requirement in security for name in requirement if name in authorizers]
             auth = {"authorizationType": "CUSTOM", "authorizerId": authorizers[names[0]]} if names \
                 else {"authorizationType": "NONE"}
+            auth["apiKeyRequired"] = any(name in key_schemes for requirement in security for name in requirement)
             apigw.put_method(restApiId=api_id, resourceId=ids[path], httpMethod=verb, **auth)
             integration = operation.get("x-amazon-apigateway-integration")
             if integration:
@@ -142,3 +156,47 @@ def _rest_stage(d: Deployer, lid: str, props: dict) -> Resource:
     except apigw.exceptions.ConflictException:
         pass  # the Deployment already created a stage of that name
     return Resource(lid, "AWS::ApiGateway::Stage", stage)
+
+
+@creates("AWS::ApiGateway::ApiKey", handles=("Name", "Value", "Enabled", "Description", "CustomerId", "StageKeys",
+                                             "GenerateDistinctId", "Tags"))
+def _api_key(d: Deployer, lid: str, props: dict) -> Resource:
+    """An API key (SAM's `UsagePlan: CreateUsagePlan` makes one); Ref: its id. The REST data plane accepts its value
+    in x-api-key on methods that require a key, once a usage plan of the stage holds it."""
+    args: dict[str, Any] = {"name": props.get("Name") or f"{d.stack.name}-{lid}",
+                            "enabled": truthy(props.get("Enabled", False)),
+                            "generateDistinctId": truthy(props.get("GenerateDistinctId", False))}
+    for prop, arg in (("Value", "value"), ("Description", "description"), ("CustomerId", "customerId")):
+        if props.get(prop):
+            args[arg] = str(props[prop])
+    if props.get("StageKeys"):
+        args["stageKeys"] = [{"restApiId": k.get("RestApiId"), "stageName": k.get("StageName")}
+                             for k in props["StageKeys"]]
+    if props.get("Tags"):
+        args["tags"] = tags(props["Tags"])
+    key = d.client("apigateway").create_api_key(**args)
+    return Resource(lid, "AWS::ApiGateway::ApiKey", key["id"], {"APIKeyId": key["id"]})
+
+
+@creates("AWS::ApiGateway::UsagePlan", handles=("UsagePlanName", "Description", "ApiStages", "Tags"),
+         ignores={"Throttle": "usage plans' rates are not enforced locally (the stage's throttle is)",
+                  "Quota": "usage plans' quotas are not enforced locally"})
+def _usage_plan(d: Deployer, lid: str, props: dict) -> Resource:
+    """A usage plan: the stages whose key-requiring methods accept its keys; Ref: its id."""
+    args: dict[str, Any] = {"name": props.get("UsagePlanName") or f"{d.stack.name}-{lid}",
+                            "apiStages": [{"apiId": s["ApiId"], "stage": s["Stage"]}
+                                          for s in props.get("ApiStages") or []]}
+    if props.get("Description"):
+        args["description"] = props["Description"]
+    if props.get("Tags"):
+        args["tags"] = tags(props["Tags"])
+    plan = d.client("apigateway").create_usage_plan(**args)
+    return Resource(lid, "AWS::ApiGateway::UsagePlan", plan["id"], {"Id": plan["id"]})
+
+
+@creates("AWS::ApiGateway::UsagePlanKey", handles=("KeyId", "KeyType", "UsagePlanId"))
+def _usage_plan_key(d: Deployer, lid: str, props: dict) -> Resource:
+    d.client("apigateway").create_usage_plan_key(usagePlanId=props["UsagePlanId"], keyId=props["KeyId"],
+                                                 keyType=props.get("KeyType", "API_KEY"))
+    return Resource(lid, "AWS::ApiGateway::UsagePlanKey", f"{props['UsagePlanId']}:{props['KeyId']}",
+                    {"Id": f"{props['UsagePlanId']}:{props['KeyId']}"})

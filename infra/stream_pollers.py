@@ -7,7 +7,9 @@ from its StartingPosition, a few times a second, in batches of up to BatchSize r
 - gathers a batch for up to `MaximumBatchingWindowInSeconds` after its first record (or until BatchSize);
 - on success moves on;
 - on a function error retries the same batch (the shard waits: order is kept) until it succeeds, or until
-  `MaximumRetryAttempts` retries (then the batch is skipped, as Lambda does with no on-failure destination);
+  `MaximumRetryAttempts` retries, or until a record is older than `MaximumRecordAgeInSeconds`: then the batch is
+  skipped, and the mapping's on-failure destination (`DestinationConfig.OnFailure`: an SQS queue or SNS topic)
+  gets Lambda's record of it (its shard, first and last sequence numbers, size; no records);
 - with `ReportBatchItemFailures`, retries from the first reported `itemIdentifier` (a sequence number); a
   response Lambda cannot read (not an object, entries that are not objects or lack an identifier, an identifier
   of no record of the batch) fails the whole batch, as Lambda documents.
@@ -16,12 +18,14 @@ after the last record read, so the poller goes on where it was.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from infra import account
@@ -49,6 +53,10 @@ class StreamEventSourceSpec:
     batching_window: float = 0.0
     #: FilterCriteria patterns (infra/event_filters.py): records no pattern matches are skipped
     filters: list[dict] = field(default_factory=list)
+    #: MaximumRecordAgeInSeconds (-1: no limit): a failing batch with an older record is skipped
+    maximum_record_age: int = -1
+    #: DestinationConfig.OnFailure.Destination: where a skipped batch's record goes (an SQS queue or SNS topic ARN)
+    on_failure: str | None = None
 
 
 def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -68,9 +76,12 @@ def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict
 class DynamoDbStreamSource:
     """Reads one stream's shards and runs the mapped function on its records, in order."""
 
-    def __init__(self, spec: StreamEventSourceSpec, invoke: Invoke, streams: Any, region: str = account.REGION) -> None:
+    def __init__(self, spec: StreamEventSourceSpec, invoke: Invoke, streams: Any, region: str = account.REGION,
+                 send: Callable[[str, str], None] | None = None) -> None:
         self.spec = spec
         self._invoke = invoke
+        #: send(destination ARN, JSON text): how a skipped batch's record reaches the on-failure destination
+        self._send = send
         self._streams = streams
         self._region = region
         self._stop = threading.Event()
@@ -142,10 +153,10 @@ class DynamoDbStreamSource:
             self._gathered[shard_id] = (first_at, gathered)  # the window is still open
             return bool(read)
         if gathered:
-            self._deliver(gathered)
+            self._deliver(gathered, shard_id)
         return bool(read)
 
-    def _deliver(self, records: list[dict[str, Any]]) -> None:
+    def _deliver(self, records: list[dict[str, Any]], shard_id: str = "") -> None:
         retries = 0
         while records and not self._stop.is_set():
             try:
@@ -159,11 +170,52 @@ class DynamoDbStreamSource:
                     return
             records = records[failed_from:]
             retries += 1
-            if 0 <= self.spec.maximum_retry_attempts < retries:
-                logger.warning("%s: %d stream record(s) skipped after %d retries", self.spec.function,
-                               len(records), retries - 1)
+            condition = "RetryAttemptsExhausted" if 0 <= self.spec.maximum_retry_attempts < retries else (
+                "RecordAgeExceeded" if self._too_old(records) else None)
+            if condition is not None:
+                logger.warning("%s: %d stream record(s) skipped (%s, %d retries)", self.spec.function,
+                               len(records), condition, retries - 1)
+                self._discarded(records, shard_id, condition, retries)
                 return
             self._stop.wait(RETRY_SECONDS)
+
+    def _too_old(self, records: list[dict[str, Any]]) -> bool:
+        """Whether a record of the batch is older than MaximumRecordAgeInSeconds."""
+        if self.spec.maximum_record_age < 0:
+            return False
+        oldest = min(float(r["dynamodb"].get("ApproximateCreationDateTime") or time.time()) for r in records)
+        return time.time() - oldest > self.spec.maximum_record_age
+
+    def _discarded(self, records: list[dict[str, Any]], shard_id: str, condition: str, invokes: int) -> None:
+        """Lambda's record of a skipped batch, sent to the mapping's on-failure destination ("Retaining discarded
+        records of a DynamoDB event source": the batch's place in the stream, not its records)."""
+        if not self.spec.on_failure or self._send is None:
+            return
+
+        def when(record: dict[str, Any]) -> str:
+            created = record["dynamodb"].get("ApproximateCreationDateTime") or time.time()
+            return datetime.fromtimestamp(float(created), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        account_id = self.spec.stream_arn.split(":")[4]
+        message = {
+            "requestContext": {"requestId": str(uuid.uuid4()),
+                               "functionArn": f"arn:aws:lambda:{self._region}:{account_id}:function:"
+                                              f"{self.spec.function}",
+                               "condition": condition, "approximateInvokeCount": invokes},
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id, "startSequenceNumber": str(records[0]["dynamodb"]["SequenceNumber"]),
+                "endSequenceNumber": str(records[-1]["dynamodb"]["SequenceNumber"]),
+                "approximateArrivalOfFirstRecord": when(records[0]),
+                "approximateArrivalOfLastRecord": when(records[-1]),
+                "batchSize": len(records), "streamArn": self.spec.stream_arn}}
+        try:
+            self._send(self.spec.on_failure, json.dumps(message))
+        except Exception:  # noqa: BLE001 - the destination is gone: the record is lost, as the batch is
+            logger.warning("%s: the on-failure destination %s refused a discarded batch", self.spec.function,
+                           self.spec.on_failure, exc_info=True)
 
     def _first_failure(self, result: Any, records: list[dict[str, Any]]) -> int | None:
         """Index of the first record to retry (ReportBatchItemFailures), None when the batch succeeded. Lambda

@@ -192,17 +192,29 @@ def _permission(d: Deployer, lid: str, props: dict) -> Resource:
     return Resource(lid, "AWS::Lambda::Permission", lid, {"Id": lid})
 
 
+def _mapping_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    source = props.get("EventSourceArn")
+    if isinstance(source, str) and not any(source.startswith(p) for p in ("arn:aws:sqs:", "arn:aws:dynamodb:")):
+        return [("EventSourceArn", f"{source}: only SQS queues and DynamoDB streams feed functions locally")]
+    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if destination is None:
+        return []
+    if isinstance(source, str) and source.startswith("arn:aws:sqs:"):
+        return [("DestinationConfig", "an SQS event source has no on-failure destination (its queue's redrive does)")]
+    if isinstance(destination, str) and not destination.startswith(("arn:aws:sqs:", "arn:aws:sns:")):
+        return [("DestinationConfig", f"{destination}: only SQS queues and SNS topics receive discarded batches "
+                                      "locally")]
+    return []
+
+
 @creates("AWS::Lambda::EventSourceMapping",
          handles=("EventSourceArn", "FunctionName", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig",
-                  "Enabled", "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts", "FilterCriteria"),
+                  "Enabled", "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts", "FilterCriteria",
+                  "DestinationConfig", "MaximumRecordAgeInSeconds"),
          ignores={"MetricsConfig": "no Lambda metrics locally", "LoggingConfig": "handler output goes to the console",
                   "KmsKeyArn": "filter criteria are not encrypted",
                   "ParallelizationFactor": "one batch per shard at a time locally", **TAGS_IGNORED},
-         unsupported={"DestinationConfig": "stream failure destinations are not supported"},
-         check=lambda d, lid, props: [] if not isinstance(props.get("EventSourceArn"), str) or any(
-             props["EventSourceArn"].startswith(p) for p in ("arn:aws:sqs:", "arn:aws:dynamodb:")) else [
-             ("EventSourceArn", f"{props['EventSourceArn']}: only SQS queues and DynamoDB streams feed functions "
-                                "locally")])
+         check=_mapping_check)
 def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
     lam = d.client("lambda")
     source = props["EventSourceArn"]
@@ -251,7 +263,9 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
             "starting_position": args.get("StartingPosition", "LATEST"),
             "maximum_retry_attempts": int(args.get("MaximumRetryAttempts", -1)),
             "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
-            "enabled": enabled, "filters": filters})
+            "enabled": enabled, "filters": filters,
+            "maximum_record_age": int(numeric(props.get("MaximumRecordAgeInSeconds", -1))),
+            "on_failure": ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")})
     return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
 
 

@@ -2,8 +2,9 @@
 
 Writes return at once (the function runs from the stream, not inside the write); records arrive in order, in
 batches of up to BatchSize, from the StartingPosition; a failing batch is retried (the shard waits) and skipped
-after MaximumRetryAttempts; with ReportBatchItemFailures only the failed record and those after it come again;
-records no FilterCriteria pattern matches are skipped.
+after MaximumRetryAttempts, its place in the stream sent to the mapping's on-failure destination (before 6
+December the deployer refused DestinationConfig and MaximumRecordAgeInSeconds); with ReportBatchItemFailures
+only the failed record and those after it come again; records no FilterCriteria pattern matches are skipped.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra.cloud import LocalCloud
-from racing import wait_for
+from racing import drain, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "ddb_stream" / "template.yaml"
 
@@ -59,6 +60,18 @@ def test_batches_arrive_in_order_and_a_failing_batch_is_retried_then_skipped(clo
     delivered = [record for batch in batches if batch is not poisoned[1] for record in batch]
     assert delivered == [["INSERT", "o-1"], ["MODIFY", "o-1"], ["INSERT", "poison"], ["INSERT", "o-2"],
                          ["INSERT", "flaky-1"], ["REMOVE", "o-1"]]               # in order, then skipped past
+
+    # the skipped batch's place in the stream, on the mapping's on-failure destination (not its records)
+    [body] = drain(cloud.client("sqs"), cloud.physical_id("Discarded"), 1)
+    discarded = json.loads(body)
+    assert discarded["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert discarded["requestContext"]["functionArn"].endswith(f":function:{cloud.physical_id('Auditor')}")
+    assert discarded["requestContext"]["approximateInvokeCount"] == 2 and discarded["version"] == "1.0"
+    info = discarded["DDBStreamBatchInfo"]
+    poisoned_row = next(r for r in rows if ["INSERT", "poison"] in json.loads(r["batch"]))
+    assert info["batchSize"] == len(poisoned[0]) and info["startSequenceNumber"] == str(poisoned_row["first"])
+    assert info["streamArn"] == cloud.stack.resources["OrdersTable"].attributes["StreamArn"]
+    assert info["shardId"] and info["approximateArrivalOfFirstRecord"].endswith("Z")
 
 
 def test_report_batch_item_failures_retries_from_the_failed_record(cloud, written):

@@ -3,6 +3,7 @@ answers given by the test: what Lambda does with a response it cannot read, and 
 expired while a batch was retried."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -153,3 +154,27 @@ def test_a_batching_window_gathers_records_until_it_closes_or_the_batch_is_full(
         assert batches[1:] == [["c", "d", "e"], ["f"]]  # a full batch at once, the rest at its window's end
     finally:
         source.stop()
+
+
+def test_a_failing_batch_older_than_the_maximum_record_age_is_skipped_and_its_place_sent(emulator_endpoint, table):
+    """MaximumRecordAgeInSeconds: a failing batch with a record older than it is skipped (condition
+    RecordAgeExceeded) however many retries are left, and the on-failure destination gets its place."""
+    ddb, name, stream = table
+    sent = []
+
+    def fail(keys):
+        raise RuntimeError("down")
+
+    source, batches = run_source(emulator_endpoint, stream, fail, starting_position="TRIM_HORIZON",
+                                 maximum_record_age=0, on_failure="arn:aws:sqs:us-east-1:123456789012:dlq")
+    source._send = lambda arn, text: sent.append((arn, text))
+    try:
+        ddb.put_item(TableName=name, Item={"id": {"S": "old"}})
+        wait_for(lambda: sent)
+    finally:
+        source.stop()
+    assert batches == [["old"]]                        # no retry: the record is already past the age
+    [(arn, text)] = sent
+    record = json.loads(text)
+    assert arn.endswith(":dlq") and record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["DDBStreamBatchInfo"]["batchSize"] == 1 and record["DDBStreamBatchInfo"]["streamArn"] == stream

@@ -594,7 +594,9 @@ class LocalCloud:
     def api_key_valid(self, api_id: str, stage: str, value: str) -> bool:
         """Whether `value` is an enabled API key of a usage plan that has the stage (API Gateway's check of a method
         that requires a key), asked of the emulator, so keys and plans made at run time count at once."""
-        apigw = self.client("apigateway")
+        if self.emulator is not None:
+            return moto_patches.api_key_valid(api_id, stage, value)
+        apigw = self._key_client = getattr(self, "_key_client", None) or self.client("apigateway")
         for key in apigw.get_api_keys(includeValues=True, limit=500).get("items", []):
             if key.get("value") != value or not key.get("enabled"):
                 continue

@@ -50,6 +50,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from infra import account
 from infra.ids import request_id
 from infra.runtime import LambdaRuntime, ResourceNotFound, payload_too_large
 
@@ -1991,6 +1992,25 @@ def _deliver_event(rule: str, account: str, region: str, service: str, arn: str,
                        service or "unknown service")
 
 
+
+
+# --------------------------------------------------------------------------- API Gateway API keys
+def api_key_valid(api_id: str, stage: str, value: str, account_id: str = account.ACCOUNT_ID,
+                  region: str = account.REGION) -> bool:
+    """Whether `value` is an enabled API key of a usage plan that has (api_id, stage), read from the emulator's API
+    Gateway in process (two GetApiKeys/GetUsagePlans calls through boto3 cost a keyed request ~10 ms)."""
+    from moto.apigateway.models import apigateway_backends
+
+    backend = apigateway_backends[account_id][region]
+    keys = {key.id for key in list(backend.keys.values()) if key.value == value and key.enabled}
+    if not keys:
+        return False
+    for plan_id, plan_keys in list(backend.usage_plan_keys.items()):
+        plan = backend.usage_plans.get(plan_id)
+        if plan is not None and keys & set(plan_keys) and any(
+                s.get("apiId") == api_id and s.get("stage") == stage for s in plan.api_stages):
+            return True
+    return False
 
 # --------------------------------------------------------------------------- EventBridge Scheduler
 #: the running cloud's schedules (infra.schedules.Scheduler): told of each schedule created, updated or deleted

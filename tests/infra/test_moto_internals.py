@@ -900,3 +900,23 @@ def test_s3_asks_a_bucket_for_its_policy_s_verdict_where_the_conditions_patch_an
             '"Resource": "arn:aws:s3:::b/*"}]}')
     assert IAMPolicy(deny).is_action_permitted("s3:PutObject", "arn:aws:s3:::b/k") == PermissionResult.DENIED
     assert IAMPolicy(deny).is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k") == PermissionResult.NEUTRAL
+
+
+def test_api_gateway_keeps_keys_and_usage_plans_where_the_key_check_reads_them():
+    """moto_patches.api_key_valid reads the API Gateway backend's keys (id, value, enabled), usage_plans (id ->
+    plan with api_stages of {"apiId", "stage"}) and usage_plan_keys (plan id -> {key id: ...}) as these calls leave
+    them."""
+    from moto.apigateway.models import apigateway_backends
+
+    backend = apigateway_backends["123456789012"]["us-east-1"]
+    key = backend.create_api_key({"name": "guard", "enabled": True, "value": "guard-value-0123456789"})
+    plan = backend.create_usage_plan({"name": "guard", "apiStages": [{"apiId": "a1", "stage": "prod"}]})
+    backend.create_usage_plan_key(plan.id, {"keyId": key.id, "keyType": "API_KEY"})
+    try:
+        assert backend.keys[key.id].value == "guard-value-0123456789" and backend.keys[key.id].enabled is True
+        assert backend.usage_plans[plan.id].api_stages == [{"apiId": "a1", "stage": "prod"}]
+        assert key.id in backend.usage_plan_keys[plan.id]
+    finally:
+        backend.usage_plan_keys.pop(plan.id, None)
+        backend.usage_plans.pop(plan.id, None)
+        backend.keys.pop(key.id, None)

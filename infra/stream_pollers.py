@@ -10,6 +10,7 @@ from its StartingPosition, a few times a second, in batches of up to BatchSize r
   `MaximumRetryAttempts` retries, or until a record is older than `MaximumRecordAgeInSeconds`: then the batch is
   skipped, and the mapping's on-failure destination (`DestinationConfig.OnFailure`: an SQS queue or SNS topic)
   gets Lambda's record of it (its shard, first and last sequence numbers, size; no records);
+- with `BisectBatchOnFunctionError`, a batch the function fails on is split in two and each half retried;
 - with `ReportBatchItemFailures`, retries from the first reported `itemIdentifier` (a sequence number); a
   response Lambda cannot read (not an object, entries that are not objects or lack an identifier, an identifier
   of no record of the batch) fails the whole batch, as Lambda documents.
@@ -57,6 +58,8 @@ class StreamEventSourceSpec:
     maximum_record_age: int = -1
     #: DestinationConfig.OnFailure.Destination: where a skipped batch's record goes (an SQS queue or SNS topic ARN)
     on_failure: str | None = None
+    #: BisectBatchOnFunctionError: a batch the function fails on is split in two, each half retried on its own
+    bisect: bool = False
 
 
 def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -164,6 +167,13 @@ class DynamoDbStreamSource:
             except Exception as exc:  # noqa: BLE001 - a function error, timeout or throttle: retry the batch
                 failed_from = 0
                 logger.info("%s failed on %d stream record(s): %s", self.spec.function, len(records), exc)
+                if self.spec.bisect and len(records) > 1:
+                    # split in two and retry each half, in order (the original BatchSize stays); each half counts
+                    # its own retries (AWS's documentation does not say how bisecting counts against them)
+                    half = len(records) // 2
+                    self._deliver(records[:half], shard_id)
+                    self._deliver(records[half:], shard_id)
+                    return
             else:
                 failed_from = self._first_failure(result, records)
                 if failed_from is None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, numeric, pick, tags
+from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, numeric, pick, tags, truthy
 from infra.event_filters import FilterError, patterns
 from infra.runtime import FunctionSpec
 
@@ -210,7 +210,7 @@ def _mapping_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
 @creates("AWS::Lambda::EventSourceMapping",
          handles=("EventSourceArn", "FunctionName", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig",
                   "Enabled", "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts", "FilterCriteria",
-                  "DestinationConfig", "MaximumRecordAgeInSeconds"),
+                  "DestinationConfig", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError"),
          ignores={"MetricsConfig": "no Lambda metrics locally", "LoggingConfig": "handler output goes to the console",
                   "KmsKeyArn": "filter criteria are not encrypted",
                   "ParallelizationFactor": "one batch per shard at a time locally", **TAGS_IGNORED},
@@ -265,7 +265,8 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
             "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
             "enabled": enabled, "filters": filters,
             "maximum_record_age": int(numeric(props.get("MaximumRecordAgeInSeconds", -1))),
-            "on_failure": ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")})
+            "on_failure": ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
+            "bisect": truthy(props.get("BisectBatchOnFunctionError", False))})
     return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
 
 

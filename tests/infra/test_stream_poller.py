@@ -178,3 +178,29 @@ def test_a_failing_batch_older_than_the_maximum_record_age_is_skipped_and_its_pl
     record = json.loads(text)
     assert arn.endswith(":dlq") and record["requestContext"]["condition"] == "RecordAgeExceeded"
     assert record["DDBStreamBatchInfo"]["batchSize"] == 1 and record["DDBStreamBatchInfo"]["streamArn"] == stream
+
+
+def test_bisect_batch_on_function_error_splits_a_failing_batch_until_the_bad_record_is_alone(emulator_endpoint,
+                                                                                             table):
+    """BisectBatchOnFunctionError: a batch the function fails on is split in two and each half retried, in order,
+    so the records before and after a poison record get through and only the poison one is skipped."""
+    ddb, name, stream = table
+    sent = []
+
+    def answer(keys):
+        if "bad" in keys:
+            raise RuntimeError("poison")
+
+    source, batches = run_source(emulator_endpoint, stream, answer, starting_position="TRIM_HORIZON", batch_size=4,
+                                 batching_window=2.0, maximum_retry_attempts=0, bisect=True,
+                                 on_failure="arn:aws:sqs:us-east-1:123456789012:dlq")
+    source._send = lambda arn, text: sent.append(json.loads(text))
+    try:
+        for key in ("a", "bad", "c", "d"):
+            ddb.put_item(TableName=name, Item={"id": {"S": key}})
+        wait_for(lambda: ["c", "d"] in batches)
+    finally:
+        source.stop()
+    assert batches == [["a", "bad", "c", "d"], ["a", "bad"], ["a"], ["bad"], ["c", "d"]]
+    [discarded] = sent
+    assert discarded["DDBStreamBatchInfo"]["batchSize"] == 1

@@ -155,7 +155,7 @@ def _failed(runtime: LambdaRuntime, name: str, event: Any, request_id: str, atte
     if dead_letter:
         attributes = {"RequestID": request_id, "ErrorCode": "200",
                       "ErrorMessage": error.error_message if error else condition}
-        _send(runtime, dead_letter, json.dumps(event), attributes)
+        send(runtime, dead_letter, json.dumps(event), attributes)
 
 
 def _record(runtime: LambdaRuntime, name: str, event: Any, request_id: str, attempts: int, condition: str,
@@ -196,11 +196,13 @@ def _send_record(runtime: LambdaRuntime, destination: str, record: dict[str, Any
             "Detail": json.dumps(record), "EventBusName": destination,
             "Resources": [record["requestContext"]["functionArn"]]}]))
     else:
-        _send(runtime, destination, json.dumps(record), {})
+        send(runtime, destination, json.dumps(record), {})
 
 
-def _send(runtime: LambdaRuntime, arn: str, body: str, attributes: dict[str, str]) -> None:
-    """Deliver `body` to an SQS queue, SNS topic or function by ARN."""
+def send(runtime: LambdaRuntime, arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
+    """Deliver `body` to an SQS queue, SNS topic or function by ARN (a failure is logged, as Lambda drops what it
+    cannot deliver): a dead-letter queue, a destination, a stream mapping's on-failure destination."""
+    attributes = attributes or {}
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
     if service == "sqs":
         def send() -> None:

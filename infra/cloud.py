@@ -21,7 +21,7 @@ from api_gateway.config import (
     WebSocketApiConfig,
     WebSocketRoute,
 )
-from infra import account
+from infra import account, async_invoke
 from infra import emulator as emulator_module
 from infra import faults as fault_injection
 from infra import moto_patches, observability
@@ -466,7 +466,7 @@ class LocalCloud:
         streams = self.client("dynamodbstreams")
         for source in self.stack.stream_sources:
             poller = DynamoDbStreamSource(StreamEventSourceSpec(**source), self.invoke_function, streams, REGION,
-                                          send=self._send_to_destination)
+                                          send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
             poller.start()
             self.pollers.append(poller)
 
@@ -581,15 +581,6 @@ class LocalCloud:
             result["websocket_api"] = f"ws://127.0.0.1:{gateway.port}/{gateway.api.stage}"
         return {k: result[k] for k in ("http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard")
                 if k in result}
-
-    def _send_to_destination(self, arn: str, text: str) -> None:
-        """A message to an SQS queue or SNS topic by ARN (a stream mapping's on-failure destination)."""
-        parts = arn.split(":")
-        if parts[2] == "sqs":
-            url = self.client("sqs").get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-            self.client("sqs").send_message(QueueUrl=url, MessageBody=text)
-        else:
-            self.client("sns").publish(TopicArn=arn, Message=text)
 
     def api_key_valid(self, api_id: str, stage: str, value: str) -> bool:
         """Whether `value` is an enabled API key of a usage plan that has the stage (API Gateway's check of a method

@@ -1961,37 +1961,55 @@ def deliver_scheduled_event(rule: str, target: dict[str, Any], event: dict[str, 
 
 def _deliver_event(rule: str, account: str, region: str, service: str, arn: str, target: dict[str, Any],
                    payload: Any, text: str) -> None:
-    if service == "lambda":
-        runtime = _runtime
-        if runtime is None:
-            raise ResourceNotFound(f"no local runtime runs {arn}")
-        from infra.async_invoke import invoke_async
-
-        invoke_async(runtime, arn.split(":")[6], payload)
-    elif service == "sqs":
+    if service == "sqs":
         from moto.sqs import sqs_backends
 
-        backend = sqs_backends[account][region]
-        queue = arn.split(":")[5]
         group = target.get("SqsParameters", {}).get("MessageGroupId")
-        if group and not backend.get_queue(queue).content_based_deduplication:
+        if group and not sqs_backends[account][region].get_queue(arn.split(":")[5]).content_based_deduplication:
             # as moto: EventBridge's rules deliver to a FIFO queue that deduplicates by content
-            raise ValueError(f"the FIFO queue {queue} has no content-based deduplication")
-        backend.send_message(queue_name=queue, message_body=text, group_id=group)
-    elif service == "sns":
-        from moto.sns import sns_backends
-
-        sns_backends[account][region].publish(message=text, arn=arn)
-    elif service == "states":
-        from moto.stepfunctions.responses import get_backend  # the one StartExecution uses (executions run)
-
-        get_backend(account, region).start_execution(arn, request_id(), text)  # a UUID names it
+            raise ValueError(f"the FIFO queue {arn.split(':')[5]} has no content-based deduplication")
+        deliver_to(arn, text, group=group)
+    elif service in _DELIVERED:
+        deliver_to(arn, text, event=payload)
     elif arn not in _unsupported_targets:
         _unsupported_targets.add(arn)
         logger.warning("EventBridge rule %s: target %s (%s) is not delivered to by the local cloud", rule, arn,
                        service or "unknown service")
 
 
+#: the services deliver_to reaches
+_DELIVERED = ("lambda", "sqs", "sns", "states")
+
+
+def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = None,
+               group: str | None = None) -> None:
+    """The emulator's own delivery of `text` to a resource by ARN, through moto's backends (it runs inside the
+    request that caused it: an EventBridge rule's target, a Scheduler schedule's, an S3 notification): a function
+    invoked asynchronously with `event` (else the text's JSON; Lambda's retries and destinations apply), an SQS
+    queue (`group`: a FIFO queue's message group), an SNS topic (`subject`), a Step Functions state machine (an
+    execution named by a UUID). Raises what the backend raises, or ValueError for another service."""
+    parts = arn.split(":")
+    service, region, account_id = (parts[2], parts[3], parts[4]) if len(parts) >= 6 else ("", "", "")
+    if service == "lambda":
+        if _runtime is None:
+            raise ResourceNotFound(f"no local runtime runs {arn}")
+        from infra.async_invoke import invoke_async
+
+        invoke_async(_runtime, parts[6], json.loads(text) if event is None else event)
+    elif service == "sqs":
+        from moto.sqs import sqs_backends
+
+        sqs_backends[account_id][region].send_message(queue_name=parts[5], message_body=text, group_id=group)
+    elif service == "sns":
+        from moto.sns import sns_backends
+
+        sns_backends[account_id][region].publish(message=text, arn=arn, subject=subject)
+    elif service == "states":
+        from moto.stepfunctions.responses import get_backend  # the one StartExecution uses (executions run)
+
+        get_backend(account_id, region).start_execution(arn, request_id(), text)
+    else:
+        raise ValueError(f"{arn} is not delivered to by the local cloud")
 
 
 # --------------------------------------------------------------------------- API Gateway API keys
@@ -2037,26 +2055,7 @@ def _scheduler_delivery(target: dict[str, Any], event: dict[str, Any]) -> None:
         text = json.dumps({"version": "0", "id": event["id"], "detail-type": "Scheduled Event",
                            "source": "aws.scheduler", "account": account, "time": event["time"], "region": region,
                            "resources": [schedule], "detail": "{}"})
-    if service == "lambda":
-        if _runtime is None:
-            raise ResourceNotFound(f"no local runtime runs {arn}")
-        from infra.async_invoke import invoke_async
-
-        invoke_async(_runtime, parts[6], json.loads(text))
-    elif service == "sqs":
-        from moto.sqs import sqs_backends
-
-        group = (target.get("SqsParameters") or {}).get("MessageGroupId")
-        sqs_backends[account][region].send_message(queue_name=parts[5], message_body=text, group_id=group)
-    elif service == "sns":
-        from moto.sns import sns_backends
-
-        sns_backends[account][region].publish(message=text, arn=arn)
-    elif service == "states":
-        from moto.stepfunctions.responses import get_backend
-
-        get_backend(account, region).start_execution(arn, request_id(), text)
-    elif service == "events":
+    if service == "events":
         from moto.events.models import events_backends
 
         options = target.get("EventBridgeParameters") or {}
@@ -2064,7 +2063,7 @@ def _scheduler_delivery(target: dict[str, Any], event: dict[str, Any]) -> None:
             "Source": options.get("Source", "aws.scheduler"),
             "DetailType": options.get("DetailType", "Scheduled Event"), "Detail": text, "EventBusName": arn}])
     else:
-        raise ValueError(f"EventBridge Scheduler target {arn} is not delivered to by the local cloud")
+        deliver_to(arn, text, group=(target.get("SqsParameters") or {}).get("MessageGroupId"))
 
 
 def scheduler_spec(schedule: Any) -> dict[str, Any]:
@@ -2269,19 +2268,28 @@ def _bucket_policy_conditions_evaluated(original: Callable) -> Callable:
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
             return original(self, action, resource)
-        from moto.iam.access_control import IAMPolicy, PermissionResult
+        from moto.iam.access_control import PermissionResult
 
-        policy = json.loads(self.policy)
-        statements = policy.get("Statement") or []
-        statements = statements if isinstance(statements, list) else [statements]
-        kept = [{k: v for k, v in statement.items() if k != "Condition"} for statement in statements
-                if all(_condition_holds(operator, key, expected, _S3_REQUEST_CONTEXT)
-                       for operator, keys in (statement.get("Condition") or {}).items()
-                       for key, expected in keys.items())]
-        if not kept:
-            return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(action, resource)
+        applying = _applying_policy(bytes(self.policy))
+        return PermissionResult.NEUTRAL if applying is None else applying.is_action_permitted(action, resource)
     return get_permission
+
+
+@functools.lru_cache(maxsize=64)
+def _applying_policy(policy_text: bytes) -> Any:
+    """A bucket policy's statements whose conditions hold for a local S3 request, as moto's IAMPolicy (None: none
+    applies). The request context is the same for every request, so this is made once per policy, not per object
+    request (moto parsed the policy on each)."""
+    from moto.iam.access_control import IAMPolicy
+
+    policy = json.loads(policy_text)
+    statements = policy.get("Statement") or []
+    statements = statements if isinstance(statements, list) else [statements]
+    kept = [{k: v for k, v in statement.items() if k != "Condition"} for statement in statements
+            if all(_condition_holds(operator, key, expected, _S3_REQUEST_CONTEXT)
+                   for operator, keys in (statement.get("Condition") or {}).items()
+                   for key, expected in keys.items())]
+    return IAMPolicy(json.dumps({**policy, "Statement": kept})) if kept else None
 
 # --------------------------------------------------------------------------- S3 event notifications
 #: S3's event sequencer: hexadecimal, later events on a key compare greater (S3 documents comparing them left-padded)
@@ -2394,22 +2402,9 @@ def _s3_send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> N
                 record = _s3_record(account_id, event, bucket, key, notification.id, sequencer, request)
                 yield notification, json.dumps({"Records": [record]})
 
-    for notification, body in matching(config.cloud_function):
-        _s3_deliver(bucket, notification.arn, lambda arn=notification.arn, body=body: _s3_invoke(arn, body))
-    for notification, body in matching(config.queue):
-        def send(arn: str = notification.arn, body: str = body) -> None:
-            from moto.sqs.models import sqs_backends
-
-            sqs_backends[arn.split(":")[4]][arn.split(":")[3]].send_message(queue_name=arn.split(":")[5],
-                                                                             message_body=body)
-        _s3_deliver(bucket, notification.arn, send)
-    for notification, body in matching(config.topic):
-        def publish(arn: str = notification.arn, body: str = body) -> None:
-            from moto.sns.models import sns_backends
-
-            sns_backends[arn.split(":")[4]][arn.split(":")[3]].publish(message=body, arn=arn,
-                                                                        subject="Amazon S3 Notification")
-        _s3_deliver(bucket, notification.arn, publish)
+    for notification, body in matching([*config.cloud_function, *config.queue, *config.topic]):
+        _s3_deliver(bucket, notification.arn, lambda arn=notification.arn, body=body: deliver_to(
+            arn, body, subject=_S3_SUBJECT))
     if config.event_bridge is not None:
         from moto.s3.notifications import _detail_type
 
@@ -2428,12 +2423,8 @@ def _s3_send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> N
         _s3_deliver(bucket, "EventBridge", put)
 
 
-def _s3_invoke(arn: str, body: str) -> None:
-    if _runtime is None:
-        raise ResourceNotFound(f"no local runtime runs {arn}")
-    from infra.async_invoke import invoke_async
-
-    invoke_async(_runtime, arn.split(":")[6], json.loads(body))
+#: the subject of what S3 publishes to a topic
+_S3_SUBJECT = "Amazon S3 Notification"
 
 
 def _s3_deliver(bucket: Any, destination: str, deliver: Callable[[], None]) -> None:
@@ -2452,15 +2443,8 @@ def _s3_send_test_event(account_id: str, bucket: Any) -> None:
                        "Time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                        "Bucket": bucket.name, "RequestId": request_ids[0],
                        "HostId": request_ids[1]})
-    from moto.sns.models import sns_backends
-    from moto.sqs.models import sqs_backends
-
-    for arn in dict.fromkeys(n.arn for n in config.queue):
-        _s3_deliver(bucket, arn, lambda arn=arn: sqs_backends[arn.split(":")[4]][arn.split(":")[3]].send_message(
-            queue_name=arn.split(":")[5], message_body=body))
-    for arn in dict.fromkeys(n.arn for n in config.topic):
-        _s3_deliver(bucket, arn, lambda arn=arn: sns_backends[arn.split(":")[4]][arn.split(":")[3]].publish(
-            message=body, arn=arn, subject="Amazon S3 Notification"))
+    for arn in dict.fromkeys(n.arn for n in [*config.queue, *config.topic]):
+        _s3_deliver(bucket, arn, lambda arn=arn: deliver_to(arn, body, subject=_S3_SUBJECT))
 
 
 def _s3_destinations_validated(original: Callable) -> Callable:

@@ -2,6 +2,7 @@
 import pytest
 
 from infra import emulator as emulator_module
+from infra.cloud import LocalCloud
 from infra.emulator import Emulator
 
 
@@ -17,3 +18,11 @@ def emulator_endpoint():
         emulator_module.stop_serving_in_process()
         emulator.stop()
 
+
+
+@pytest.fixture(scope="module")
+def cloud(request):
+    """The local cloud of the test module's TEMPLATE (a fixture app's), shared by the module's tests; a module that
+    needs another (parameters, ports) defines its own `cloud`."""
+    with LocalCloud(request.module.TEMPLATE, static_dir=None) as running:
+        yield running

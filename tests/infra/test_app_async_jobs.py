@@ -12,16 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.cloud import LocalCloud
 from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "async_jobs" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def items(cloud, prefix):

@@ -14,16 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.cloud import LocalCloud
 from racing import drain, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "ddb_stream" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def log(cloud, prefix):

@@ -10,18 +10,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 
-from infra.cloud import LocalCloud
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "http_notes" / "template.yaml"
 ALICE = {"Authorization": "Bearer let-me-in"}
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def call(cloud, method, path, body=None, headers=None):

@@ -11,17 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 
-from infra.cloud import LocalCloud
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "keyed_api" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def get(cloud, path, key=None):

@@ -14,16 +14,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.cloud import LocalCloud
 from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "live_alias" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def test_the_alias_and_its_version_are_published_and_events_invoke_them(cloud):

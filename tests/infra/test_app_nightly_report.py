@@ -10,18 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
-from infra.cloud import LocalCloud
 from racing import drain, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "nightly_report" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def test_a_schedule_on_a_state_machine_starts_it_with_the_event_s_input(cloud):

@@ -12,19 +12,11 @@ import json
 import threading
 from pathlib import Path
 
-import pytest
 
-from infra.cloud import LocalCloud
 from racing import drain as queue_bodies
 from racing import race, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "order_bus" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def seen(cloud, kind):

@@ -16,17 +16,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.cloud import LocalCloud
 from racing import drain as queue_bodies
 from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "photo_drop" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def seen(cloud):

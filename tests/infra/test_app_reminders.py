@@ -15,16 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.cloud import LocalCloud
 from racing import drain, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "reminders" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def seen(cloud):

@@ -23,12 +23,6 @@ from racing import race
 TEMPLATE = Path(__file__).parent / "fixtures" / "h1" / "basic.yaml"
 
 
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
-
-
 def http_client(cloud, service: str, region_name: str = "us-east-1"):
     """A client of the emulator without retries."""
     return boto3.client(service, endpoint_url=cloud.aws_endpoint, region_name=region_name, aws_access_key_id="t",

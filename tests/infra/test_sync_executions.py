@@ -14,15 +14,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from in_process import over_http
-from infra.cloud import LocalCloud
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "express_checkout" / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud(TEMPLATE, static_dir=None) as running:
-        yield running
 
 
 def code(call) -> str:

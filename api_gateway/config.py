@@ -51,14 +51,16 @@ class RestAuthorizer:
     """A REST API Lambda authorizer (swagger's x-amazon-apigateway-authorizer)."""
 
     name: str
-    function: str
-    type: str = "TOKEN"           # TOKEN (one header) or REQUEST (identity sources)
+    function: str                 # the Lambda authorizer's function ("" for a Cognito user pool authorizer)
+    type: str = "TOKEN"           # TOKEN (one header), REQUEST (identity sources) or COGNITO_USER_POOLS
     #: TOKEN: ("method.request.header.Authorization",); REQUEST: header/querystring sources, may be empty
     identity_sources: tuple[str, ...] = ()
     #: AuthorizerResultTtlInSeconds: how long a result is kept per identity (0: not cached)
     ttl: int = 300
     #: a TOKEN authorizer's identityValidationExpression: a token not matching is 401 without an invoke
     validation_expression: str | None = None
+    #: COGNITO_USER_POOLS: the issuers (https://cognito-idp.{region}.amazonaws.com/{pool id}) of its providerARNs
+    issuers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class RestRoute:
     function_timeout: float | None = None
     #: the method requires an API key (x-api-key) of a usage plan of this stage
     api_key_required: bool = False
+    #: a Cognito user pool authorizer's AuthorizationScopes for this method: an access token with one of them
+    #: (none: an ID token)
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,17 @@ class RestApiConfig:
 
 @dataclass(frozen=True)
 class HttpAuthorizer:
-    """An HTTP API Lambda (REQUEST) authorizer."""
+    """An HTTP API authorizer: a Lambda (REQUEST) authorizer, or a JWT authorizer (`type` "JWT")."""
 
-    function: str
+    function: str | None
     payload_version: str = "2.0"                    # AuthorizerPayloadFormatVersion
     simple_responses: bool = False                  # EnableSimpleResponses: {"isAuthorized": ...}
     #: "$request.header.Authorization", "$request.querystring.token", ...; empty: always called
     identity_sources: tuple[str, ...] = ()
+    type: str = "REQUEST"                           # REQUEST (a Lambda function) or JWT
+    #: JWT: the JwtConfiguration's Issuer and Audience
+    issuer: str | None = None
+    audiences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,8 @@ class HttpRoute:
     payload_version: str = "2.0"  # the integration's PayloadFormatVersion
     authorizer: HttpAuthorizer | None = None
     timeout: float = 30.0         # the integration's TimeoutInMillis / 1000
+    #: AuthorizationScopes of a route behind a JWT authorizer: the token needs one of them
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ as API Gateway documents it for HTTP APIs:
 - Lambda REQUEST authorizers, payload 1.0 (IAM policy) or 2.0 (policy, or {"isAuthorized"} with
   EnableSimpleResponses): a missing identity source is 401, a refusal 403, an authorizer failure 500; the context
   reaches the integration as requestContext.authorizer.lambda;
+- JWT authorizers (api_gateway/tokens.py): a token that is missing or fails a check is 401, one without a scope
+  the route asks for 403; its claims reach the integration as requestContext.authorizer.jwt (payload 1.0:
+  requestContext.authorizer), every value a string, with the token's scopes when the route asks for some;
 - a function error or malformed response is 500 {"message":"Internal Server Error"}, a timeout 503;
 - CorsConfiguration answers preflight requests and adds the CORS headers, as API Gateway does for HTTP APIs.
 """
@@ -24,7 +27,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events
+from api_gateway import events, tokens
 from api_gateway.authorizers import policy_allows
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke
@@ -66,9 +69,11 @@ class _CompiledRoute:
 class HttpApiRouter:
     """One HTTP API stage: answers the requests under its base path (None for other paths)."""
 
-    def __init__(self, api: HttpApiConfig, invoke: Invoke, *, region: str = events.REGION) -> None:
+    def __init__(self, api: HttpApiConfig, invoke: Invoke, *, region: str = events.REGION,
+                 keys: tokens.KeySource = tokens.discovered_key_set) -> None:
         self.api = api
         self._invoke = invoke
+        self._keys = keys  # a JWT authorizer's issuer -> its key set
         self.region = region
         self._routes = sorted((_CompiledRoute(r) for r in api.routes if r.key != "$default"),
                               key=lambda c: c.rank())
@@ -118,7 +123,8 @@ class HttpApiRouter:
         route = request.route
         authorizer_context = None
         if route.authorizer is not None:
-            outcome = self._authorize(route.authorizer, request)
+            outcome = self._authorize_jwt(route, request) if route.authorizer.type == "JWT" else \
+                self._authorize(route.authorizer, request)
             if isinstance(outcome, tuple):
                 return outcome
             authorizer_context = outcome
@@ -136,6 +142,22 @@ class HttpApiRouter:
         return _response_v2(result) if route.payload_version == "2.0" else _response_v1(result)
 
     # ------------------------------------------------------------------ authorizers
+    def _authorize_jwt(self, route: HttpRoute, request: _Request) -> dict[str, Any] | Answer:
+        authorizer = route.authorizer
+        token = next((value for source in authorizer.identity_sources
+                      if (value := request.identity_value(source)) is not None), None)
+        if token is None:
+            return _json(*_UNAUTHORIZED)
+        try:
+            claims = tokens.verify(token, issuers=(authorizer.issuer,), keys=self._keys,
+                                   audiences=authorizer.audiences)
+            tokens.require_scopes(claims, route.scopes)
+        except tokens.Refused as refused:
+            log.info("%s %s: JWT authorizer refused the token: %s", request.method, request.raw_path, refused)
+            return _json(*(_FORBIDDEN if refused.status == 403 else _UNAUTHORIZED))
+        return {"jwt": {"claims": tokens.http_claims(claims),
+                        "scopes": tokens.token_scopes(claims) if route.scopes else None}}
+
     def _authorize(self, authorizer: HttpAuthorizer, request: _Request) -> dict[str, Any] | Answer:
         identity = []
         for source in authorizer.identity_sources:
@@ -169,7 +191,7 @@ class HttpApiRouter:
         if authorizer.payload_version == "2.0" and authorizer.simple_responses:
             if not isinstance(result.get("isAuthorized"), bool):
                 return _json(*_ERROR)
-            return dict(result.get("context") or {}) if result["isAuthorized"] else _json(*_FORBIDDEN)
+            return {"lambda": dict(result.get("context") or {})} if result["isAuthorized"] else _json(*_FORBIDDEN)
         policy = result.get("policyDocument")
         if not isinstance(policy, dict):
             return _json(*_ERROR)
@@ -178,7 +200,7 @@ class HttpApiRouter:
         context = dict(result.get("context") or {})
         if "principalId" in result:
             context.setdefault("principalId", result["principalId"])
-        return context
+        return {"lambda": context}
 
     # ------------------------------------------------------------------ CORS
     def _preflight(self, origin: str, headers: dict[str, str]) -> Answer:
@@ -282,7 +304,7 @@ class _Request:
             "time": events.request_time(self.now), "timeEpoch": int(self.now * 1000),
         }
         if authorizer is not None:
-            context["authorizer"] = {"lambda": authorizer}
+            context["authorizer"] = authorizer
         event: dict[str, Any] = {"version": "2.0", "routeKey": self.route.key, "rawPath": self.raw_path,
                                  "rawQueryString": self.query}
         if cookies:
@@ -311,8 +333,8 @@ class _Request:
         context = event["requestContext"]
         context.update({"path": self.raw_path, "resourceId": self.route.key, "requestId": self.request_id,
                         "extendedRequestId": self.request_id, "routeKey": self.route.key})
-        context["authorizer"] = {"lambda": authorizer} if authorizer is not None else {"claims": None,
-                                                                                         "scopes": None}
+        context["authorizer"] = {"claims": None, "scopes": None} if authorizer is None else \
+            dict(authorizer["jwt"]) if "jwt" in authorizer else authorizer
         event = {"version": "1.0", **event}
         if self.router.api.stage_variables:
             event["stageVariables"] = dict(self.router.api.stage_variables)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events, rest_authorizers
+from api_gateway import events, rest_authorizers, tokens
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import Invoke, RestApiConfig, RestRoute
 
@@ -83,9 +83,12 @@ class RestGateway:
 
     def __init__(self, apis: list[RestApiConfig], invoke: Invoke, *, host: str = "127.0.0.1", port: int = 0,
                  static_dir: Path | None = None, integration_timeout: float = 29.0,
-                 body_timeout: float = 10.0, api_key_valid: Callable[[str, str, str], bool] | None = None) -> None:
+                 body_timeout: float = 10.0, api_key_valid: Callable[[str, str, str], bool] | None = None,
+                 keys: tokens.KeySource = tokens.discovered_key_set) -> None:
         self.apis = list(apis)
         self._invoke = invoke
+        #: a Cognito user pool's issuer -> the key set signing its tokens (Cognito user pool authorizers)
+        self._keys = keys
         #: whether an API key value belongs to an enabled key of a usage plan of (api id, stage)
         self._api_key_valid = api_key_valid
         self._host = host
@@ -233,10 +236,14 @@ class RestGateway:
         """Run the route's Lambda authorizer (or reuse its cached result): None and the event's
         requestContext.authorizer filled in, or API Gateway's 401/403/500 answer."""
         method_arn = f"arn:aws:execute-api:{events.REGION}:{events.ACCOUNT_ID}:{api_id}/{stage}/{method}{path}"
-        decision = rest_authorizers.authorize(
-            route.authorizer, self._invoke, self.authorizer_cache, api_id=api_id, stage=stage, method_arn=method_arn,
-            headers={k.lower(): v for k, v in header_pairs}, query=event.get("queryStringParameters") or {},
-            request_event=event)
+        if route.authorizer.type == "COGNITO_USER_POOLS":
+            decision = rest_authorizers.cognito(route.authorizer, route.scopes, self._keys,
+                                                {k.lower(): v for k, v in header_pairs})
+        else:
+            decision = rest_authorizers.authorize(
+                route.authorizer, self._invoke, self.authorizer_cache, api_id=api_id, stage=stage,
+                method_arn=method_arn, headers={k.lower(): v for k, v in header_pairs},
+                query=event.get("queryStringParameters") or {}, request_event=event)
         if decision.invoked:
             self.authorizer_invocations += 1
         if decision.refusal is not None:

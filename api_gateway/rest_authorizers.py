@@ -8,6 +8,10 @@ As API Gateway does:
   against each request's method ARN, so a policy cached from one route decides the others too;
 - the function raising ``Exception("Unauthorized")`` is 401 (not cached); a Deny, or no Allow, is 403; any other
   failure or a malformed answer is 500 (AuthorizerConfigurationException);
+- a Cognito user pool authorizer (:func:`cognito`) checks the token in its header against the user pools it names
+  (api_gateway/tokens.py): a method without authorization scopes takes an ID token, one with scopes an access
+  token with one of them; anything else is 401. The claims reach the integration as
+  requestContext.authorizer.claims, every value a string;
 - ``FlushStageAuthorizersCache`` (``DELETE /restapis/{id}/stages/{stage}/cache/authorizers``) drops every cached
   result of the stage. The emulator answers it through :func:`flush_request` (infra/moto_patches.py routes it).
 """
@@ -22,6 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from api_gateway import tokens
 from api_gateway.authorizers import policy_decision
 from api_gateway.config import Invoke, RestAuthorizer
 
@@ -148,6 +153,24 @@ def authorize(authorizer: RestAuthorizer, invoke: Invoke, cache: AuthorizerCache
     context = {k: v for k, v in (answer.get("context") or {}).items() if isinstance(v, (str, int, float, bool))}
     context.update(principalId=answer["principalId"], integrationLatency=answer.get("integrationLatency", 0))
     return Decision(context=context, invoked=invoked)
+
+
+def cognito(authorizer: RestAuthorizer, scopes: tuple[str, ...], keys: tokens.KeySource,
+            headers: dict[str, str]) -> Decision:
+    """A Cognito user pool authorizer's decision for one request (no function runs, nothing is cached)."""
+    kind, _, name = authorizer.identity_sources[0].removeprefix("method.request.").partition(".")
+    token = headers.get(name.lower()) if kind == "header" else None
+    if not token:
+        return Decision(UNAUTHORIZED)
+    try:
+        claims = tokens.verify(token, issuers=authorizer.issuers, keys=keys)
+        if claims.get("token_use") != ("access" if scopes else "id"):
+            raise tokens.Refused(f"an {'access' if scopes else 'ID'} token is needed")
+        tokens.require_scopes(claims, scopes, status=401)
+    except tokens.Refused as refused:
+        log.info("Cognito authorizer %s refused the token: %s", authorizer.name, refused)
+        return Decision(UNAUTHORIZED)
+    return Decision(context={"claims": tokens.rest_claims(claims)})
 
 
 # --------------------------------------------------------------------------- FlushStageAuthorizersCache

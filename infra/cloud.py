@@ -31,7 +31,7 @@ from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
 from infra.template import expand
-from infra.resources.apigateway import api_key_schemes
+from infra.resources.apigateway import api_key_schemes, cognito_scheme
 
 logger = logging.getLogger("notifyx.cloud")
 
@@ -116,9 +116,10 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 security = operation.get("security", body.get("security")) or []
                 names = [name for requirement in security for name in requirement if name in authorizers]
                 function = function_of_uri(integration["uri"])
+                scopes = next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ())
                 routes.append(RestRoute(verb, path, function, authorizers[names[0]] if names else None,
                                         timeouts.get(function), any(name in key_schemes for requirement in security
-                                                                    for name in requirement)))
+                                                                    for name in requirement), scopes))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
@@ -133,11 +134,20 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
 
 
 def rest_authorizers(body: dict[str, Any]) -> dict[str, RestAuthorizer]:
-    """The Lambda authorizers (x-amazon-apigateway-authorizer) of a swagger/OpenAPI body, by security name."""
+    """The Lambda and Cognito user pool authorizers (x-amazon-apigateway-authorizer) of a swagger/OpenAPI body, by
+    security name."""
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
     found = {}
     for name, scheme in schemes.items():
         spec = scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, dict) else None
+        if cognito_scheme(scheme):
+            # a pool's ARN (arn:aws:cognito-idp:{region}:{account}:userpool/{id}) -> the issuer of its tokens
+            issuers = tuple(f"https://cognito-idp.{arn.split(':')[3]}.amazonaws.com/{arn.rsplit('/', 1)[-1]}"
+                            for arn in spec["providerARNs"])
+            found[name] = RestAuthorizer(name, "", "COGNITO_USER_POOLS",
+                                         (f"method.request.header.{scheme.get('name', 'Authorization')}",), 0,
+                                         issuers=issuers)
+            continue
         if not spec or str(spec.get("type", "")).lower() not in ("token", "request"):
             continue  # the deploy reported it (Cognito, IAM, API keys)
         kind = str(spec["type"]).upper()
@@ -200,14 +210,21 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 if not integration:
                     continue
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-                authorizer = None
+                authorizer, scopes = None, ()
                 for requirement in operation.get("security", body.get("security", [])) or []:
-                    for name in requirement:
+                    for name, wanted in requirement.items():
                         spec = (schemes.get(name) or {}).get("x-amazon-apigateway-authorizer")
                         if spec:
                             sources = spec.get("identitySource") or []
                             if isinstance(sources, str):
                                 sources = [x.strip() for x in sources.split(",") if x.strip()]
+                            if str(spec.get("type", "")).lower() == "jwt":
+                                jwt = spec.get("jwtConfiguration") or {}
+                                authorizer = HttpAuthorizer(None, identity_sources=tuple(sources), type="JWT",
+                                                            issuer=jwt.get("issuer"),
+                                                            audiences=tuple(jwt.get("audience") or ()))
+                                scopes = tuple(wanted or ())
+                                continue
                             authorizer = HttpAuthorizer(
                                 function_of_uri(spec["authorizerUri"]),
                                 str(spec.get("authorizerPayloadFormatVersion", "2.0")),
@@ -215,7 +232,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 routes.append(HttpRoute(
                     "$default" if path == "$default" else f"{verb} {path}", function_of_uri(integration["uri"]),
                     str(integration.get("payloadFormatVersion", "2.0")), authorizer,
-                    float(integration.get("timeoutInMillis", 30000)) / 1000))
+                    float(integration.get("timeoutInMillis", 30000)) / 1000, scopes))
         for route in stack.of_type("AWS::ApiGatewayV2::Route"):
             rprops = route.properties
             if rprops.get("ApiId") != api.physical_id:
@@ -230,16 +247,24 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 version = str(integration.properties.get("PayloadFormatVersion", "2.0"))
                 timeout = float(integration.properties.get("TimeoutInMillis", 30000)) / 1000
             authorizer = None
-            if rprops.get("AuthorizationType") == "CUSTOM":
+            if rprops.get("AuthorizationType") in ("CUSTOM", "JWT"):
                 found = by_physical.get(rprops.get("AuthorizerId", ""))
                 if found is None:
                     raise CloudError(f"{route.logical_id}: AuthorizerId names no authorizer")
                 aprops = found.properties
-                authorizer = HttpAuthorizer(
-                    function_of_uri(aprops["AuthorizerUri"]), str(aprops.get("AuthorizerPayloadFormatVersion", "2.0")),
-                    str(aprops.get("EnableSimpleResponses", False)).lower() == "true",
-                    tuple(aprops.get("IdentitySource") or []))
-            routes.append(HttpRoute(rprops["RouteKey"], function, version, authorizer, timeout))
+                sources = aprops.get("IdentitySource") or []
+                sources = tuple(s.strip() for s in sources.split(",")) if isinstance(sources, str) else tuple(sources)
+                if rprops["AuthorizationType"] == "JWT":
+                    jwt = aprops.get("JwtConfiguration") or {}
+                    authorizer = HttpAuthorizer(None, identity_sources=sources, type="JWT", issuer=jwt.get("Issuer"),
+                                                audiences=tuple(jwt.get("Audience") or ()))
+                else:
+                    authorizer = HttpAuthorizer(
+                        function_of_uri(aprops["AuthorizerUri"]),
+                        str(aprops.get("AuthorizerPayloadFormatVersion", "2.0")),
+                        str(aprops.get("EnableSimpleResponses", False)).lower() == "true", sources)
+            routes.append(HttpRoute(rprops["RouteKey"], function, version, authorizer, timeout,
+                                    tuple(rprops.get("AuthorizationScopes") or ())))
         if "Target" in props:   # quick create: one route to one Lambda, a $default stage
             routes.append(HttpRoute(props.get("RouteKey", "$default"), function_of_uri(props["Target"])
                                     if "/functions/" in props["Target"] else props["Target"].split(":")[6]))
@@ -406,10 +431,11 @@ class LocalCloud:
             connections.install(self.websocket_gateways)
             moto_patches.apply_connections()
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
-                                        static_dir=self.static_dir, api_key_valid=self.api_key_valid)
+                                        static_dir=self.static_dir, api_key_valid=self.api_key_valid,
+                                        keys=self.key_set)
         from api_gateway.http_api import HttpApiRouter
 
-        self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION)
+        self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION, keys=self.key_set)
                                        for api in http_api_configs(self.stack)]
         self.rest_gateway.start()
         self._start_function_urls()
@@ -581,6 +607,18 @@ class LocalCloud:
             result["websocket_api"] = f"ws://127.0.0.1:{gateway.port}/{gateway.api.stage}"
         return {k: result[k] for k in ("http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard")
                 if k in result}
+
+    def key_set(self, issuer: str) -> dict | None:
+        """The key set that signs `issuer`'s tokens, for the gateways' JWT and Cognito user pool authorizers: a user
+        pool of the embedded emulator from the emulator (its issuer, https://cognito-idp.{region}.amazonaws.com/{id},
+        is not reachable); any other issuer's from its OpenID configuration, as API Gateway finds it."""
+        from api_gateway import tokens
+
+        if self.emulator is not None:
+            found = moto_patches.cognito_key_set(issuer)
+            if found is not None:
+                return found
+        return tokens.discovered_key_set(issuer)
 
     def api_key_valid(self, api_id: str, stage: str, value: str) -> bool:
         """Whether `value` is an enabled API key of a usage plan that has the stage (API Gateway's check of a method

@@ -2030,6 +2030,31 @@ def api_key_valid(api_id: str, stage: str, value: str, account_id: str = account
             return True
     return False
 
+# --------------------------------------------------------------------------- Cognito user pools' keys
+_COGNITO_ISSUER = re.compile(r"https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([\w-]+)")
+
+
+def cognito_key_set(issuer: str, account_id: str = account.ACCOUNT_ID) -> dict | None:
+    """The JSON Web Key Set that signs the tokens of the emulator's user pool named by `issuer`
+    (``https://cognito-idp.{region}.amazonaws.com/{pool id}``, what its tokens' ``iss`` says); None when `issuer`
+    is not a user pool of the emulator. moto signs every pool's tokens with one key, and serves the public half at
+    ``/{pool id}/.well-known/jwks.json``."""
+    from moto.cognitoidp.models import cognitoidp_backends
+    from moto.utilities.utils import load_resource
+
+    match = _COGNITO_ISSUER.fullmatch(issuer)
+    if match is None:
+        return None
+    region, pool_id = match.groups()
+    try:
+        pools = cognitoidp_backends[account_id][region].user_pools
+    except KeyError:
+        return None
+    if pool_id not in pools:
+        return None
+    return load_resource("cognitoidp/resources/jwks-public.json")
+
+
 # --------------------------------------------------------------------------- EventBridge Scheduler
 #: the running cloud's schedules (infra.schedules.Scheduler): told of each schedule created, updated or deleted
 _scheduler: Any = None
@@ -2216,6 +2241,25 @@ def _invoke_reads_the_qualifier(original: Callable) -> Callable:
         return original(self)
     return invoke
 
+
+
+_TOKEN_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def _tokens_last_the_client_s_validity(original: Callable) -> Callable:
+    """CognitoIdpUserPool.create_jwt with the lifetime the app client sets: its IdTokenValidity or
+    AccessTokenValidity in its TokenValidityUnits (hours unless it says otherwise), as Cognito issues them; moto
+    made every token last an hour."""
+    def create_jwt(self: Any, client_id: str, username: str, token_use: str, expires_in: int = 60 * 60,
+                   extra_data: dict | None = None) -> Any:
+        client = self.clients.get(client_id)
+        setting = {"id": "IdTokenValidity", "access": "AccessTokenValidity"}.get(token_use)
+        config = client.extended_config if client is not None else {}
+        if setting and config.get(setting):
+            unit = (config.get("TokenValidityUnits") or {}).get(setting.removesuffix("Validity"), "hours")
+            expires_in = int(config[setting]) * _TOKEN_UNITS.get(unit, 3600)
+        return original(self, client_id, username, token_use, expires_in=expires_in, extra_data=extra_data)
+    return create_jwt
 
 #: what an S3 request to the local cloud says for the conditions of a bucket policy: the local endpoint stands for
 #: S3's TLS endpoint; other keys are absent (their conditions do not hold, as on AWS for a key a request lacks)
@@ -2763,6 +2807,10 @@ EMULATOR_PATCHES: list[Replacement] = [
     *(Replacement(f"s3-presigned-urls-expire-{kind}", _owner("moto.s3.responses", "S3Response"), f"_{kind}_response",
                   _presigned_urls_expire, "a presigned URL was answered after its expiry")
       for kind in ("key", "bucket")),
+    Replacement("cognito-tokens-last-the-client-s-validity", _owner("moto.cognitoidp.models", "CognitoIdpUserPool"),
+                "create_jwt", _tokens_last_the_client_s_validity,
+                "every token lasted an hour whatever the app client's IdTokenValidity, AccessTokenValidity and "
+                "TokenValidityUnits said"),
     Replacement("lambda-invoke-reads-the-qualifier", _owner("moto.awslambda.responses", "LambdaResponse"), "invoke",
                 _invoke_reads_the_qualifier,
                 "Invoke's Qualifier was ignored (moto read \"qualifier\"): a qualified invoke ran $LATEST, an unknown "

@@ -10,6 +10,7 @@ from infra.resources import (  # noqa: F401 - imported to register
     apigatewayv2,
     awslambda,
     cloudwatch,
+    cognito,
     dynamodb,
     events,
     iam,

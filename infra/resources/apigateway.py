@@ -20,6 +20,13 @@ def _lambda_authorizer(scheme: Any) -> bool:
         and "/functions/" in str(spec.get("authorizerUri", ""))
 
 
+def cognito_scheme(scheme: Any) -> bool:
+    """A Cognito user pool authorizer (SAM's `UserPoolArn` authorizers: type cognito_user_pools)."""
+    spec = scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, dict) else None
+    return isinstance(spec, dict) and str(spec.get("type", "")).lower() == "cognito_user_pools" \
+        and bool(spec.get("providerARNs"))
+
+
 def api_key_schemes(body: dict) -> set[str]:
     """The names of a swagger/OpenAPI body's security schemes that are API Gateway's API key (x-api-key, header)."""
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
@@ -34,9 +41,9 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
         return [] if body is None else [("Body", "only an inline swagger/OpenAPI document is supported")]
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
     keys = api_key_schemes(body)
-    found = [(f"authorizer {name}", "only Lambda (TOKEN, REQUEST) authorizers and API keys (x-api-key) run locally; "
-              "Cognito and IAM do not") for name, scheme in schemes.items()
-             if not _lambda_authorizer(scheme) and name not in keys]
+    found = [(f"authorizer {name}", "only Lambda (TOKEN, REQUEST), Cognito user pool authorizers and API keys "
+              "(x-api-key) run locally; IAM does not") for name, scheme in schemes.items()
+             if not _lambda_authorizer(scheme) and not cognito_scheme(scheme) and name not in keys]
     if str(props.get("ApiKeySourceType", "HEADER")).upper() != "HEADER":
         found.append((f"ApiKeySourceType {props['ApiKeySourceType']}", "only API keys from the x-api-key header "
                                                                          "are checked locally"))
@@ -82,11 +89,19 @@ def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "x-amazon-apigateway-any-method"}
 
 
-def _create_authorizers(apigw: Any, api_id: str, body: dict) -> dict[str, str]:
-    """The body's Lambda authorizers as the API's authorizers (the gateway runs them); name -> authorizer id."""
+def _create_authorizers(apigw: Any, api_id: str, body: dict) -> dict[str, tuple[str, str]]:
+    """The body's Lambda and Cognito user pool authorizers as the API's authorizers (the gateway runs them):
+    name -> (authorizer id, the methods' authorizationType)."""
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
     ids = {}
     for name, scheme in schemes.items():
+        if cognito_scheme(scheme):
+            spec = scheme["x-amazon-apigateway-authorizer"]
+            ids[name] = apigw.create_authorizer(
+                restApiId=api_id, name=name, type="COGNITO_USER_POOLS", providerARNs=list(spec["providerARNs"]),
+                identitySource=f"method.request.header.{scheme.get('name', 'Authorization')}")["id"], \
+                "COGNITO_USER_POOLS"
+            continue
         if not _lambda_authorizer(scheme):
             continue
         spec = scheme["x-amazon-apigateway-authorizer"]
@@ -97,11 +112,11 @@ def _create_authorizers(apigw: Any, api_id: str, body: dict) -> dict[str, str]:
                 "authorizerResultTtlInSeconds": int(spec.get("authorizerResultTtlInSeconds", 300))}
         if source:
             args["identitySource"] = source
-        ids[name] = apigw.create_authorizer(**args)["id"]
+        ids[name] = apigw.create_authorizer(**args)["id"], "CUSTOM"
     return ids
 
 
-def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, authorizers: dict[str, str],
+def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, authorizers: dict[str, tuple[str, str]],
                         default_security: list | None, key_schemes: set[str]) -> None:
     ids = {"/": root_id}
     for path in sorted(paths):
@@ -117,8 +132,13 @@ def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, auth
             verb = "ANY" if method.lower() == "x-amazon-apigateway-any-method" else method.upper()
             security = operation.get("security", default_security) or []
             names = [name for requirement in security for name in requirement if name in authorizers]
-            auth = {"authorizationType": "CUSTOM", "authorizerId": authorizers[names[0]]} if names \
-                else {"authorizationType": "NONE"}
+            auth: dict[str, Any] = {"authorizationType": "NONE"}
+            if names:
+                authorizer_id, kind = authorizers[names[0]]
+                auth = {"authorizationType": kind, "authorizerId": authorizer_id}
+                scopes = next((list(r[names[0]]) for r in security if r.get(names[0])), None)
+                if kind == "COGNITO_USER_POOLS" and scopes:
+                    auth["authorizationScopes"] = scopes
             auth["apiKeyRequired"] = any(name in key_schemes for requirement in security for name in requirement)
             apigw.put_method(restApiId=api_id, resourceId=ids[path], httpMethod=verb, **auth)
             integration = operation.get("x-amazon-apigateway-integration")

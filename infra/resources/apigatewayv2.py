@@ -19,8 +19,9 @@ def _api_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
         schemes = (body.get("components") or {}).get("securitySchemes") or {}
         for name, scheme in schemes.items():
             authorizer = scheme.get("x-amazon-apigateway-authorizer") or {}
-            if authorizer.get("type", "").lower() == "jwt":
-                found.append((f"JWT authorizer {name}", "only Lambda (request) authorizers run locally"))
+            if authorizer.get("type", "").lower() == "jwt" and \
+                    not (authorizer.get("jwtConfiguration") or {}).get("issuer"):
+                found.append((f"JWT authorizer {name}", "a JWT authorizer needs jwtConfiguration.issuer"))
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in (operations or {}).items():
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
@@ -106,16 +107,16 @@ def _integration_v2(d: Deployer, lid: str, props: dict) -> Resource:
 
 @creates("AWS::ApiGatewayV2::Authorizer",
          handles=("ApiId", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name",
-                  "AuthorizerPayloadFormatVersion", "EnableSimpleResponses"),
+                  "AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "JwtConfiguration"),
          ignores={"AuthorizerCredentialsArn": NO_IAM,
                   "AuthorizerResultTtlInSeconds": "results are not cached: the authorizer runs on every request"},
-         unsupported={"JwtConfiguration": "JWT authorizers are not supported",
-                      "IdentityValidationExpression": "not applied locally"},
-         check=lambda d, lid, props: [] if props.get("AuthorizerType") == "REQUEST" else [
-             (f"AuthorizerType {props.get('AuthorizerType')}", "only Lambda REQUEST authorizers run locally")])
+         unsupported={"IdentityValidationExpression": "not applied locally"},
+         check=lambda d, lid, props: [] if props.get("AuthorizerType") in ("REQUEST", "JWT") else [
+             (f"AuthorizerType {props.get('AuthorizerType')}", "only Lambda REQUEST and JWT authorizers run locally")])
 def _authorizer_v2(d: Deployer, lid: str, props: dict) -> Resource:
     args = pick(props, "ApiId", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name",
-                 "AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion", "EnableSimpleResponses")
+                 "AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion", "EnableSimpleResponses",
+                 "JwtConfiguration")
     # optional in CloudFormation for WEBSOCKET REQUEST authorizers, required by the API: none means "always call"
     args.setdefault("IdentitySource", [])
     if isinstance(args["IdentitySource"], str):

@@ -920,3 +920,33 @@ def test_api_gateway_keeps_keys_and_usage_plans_where_the_key_check_reads_them()
         backend.usage_plan_keys.pop(plan.id, None)
         backend.usage_plans.pop(plan.id, None)
         backend.keys.pop(key.id, None)
+
+
+def test_cognito_keeps_pools_and_signs_tokens_where_the_key_source_reads_them():
+    """moto_patches.cognito_key_set answers a pool of cognitoidp_backends[account][region].user_pools with the
+    key set moto serves at /{pool}/.well-known/jwks.json; the pool's tokens name that issuer and a key id of it."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    from infra import moto_patches
+
+    from moto.cognitoidp.models import CognitoIdpUserPool, CognitoIdpUserPoolClient
+
+    # the validity patch calls create_jwt with these parameters and reads a client's extended_config
+    assert list(inspect.signature(CognitoIdpUserPool.create_jwt).parameters) == [
+        "self", "client_id", "username", "token_use", "expires_in", "extra_data"]
+    assert "self.extended_config" in inspect.getsource(CognitoIdpUserPoolClient.__init__)
+    assert "create_jwt(" in inspect.getsource(CognitoIdpUserPool.create_access_token)
+    backend = cognitoidp_backends["123456789012"]["us-east-1"]
+    pool = backend.create_user_pool("guard", {})
+    try:
+        assert backend.user_pools[pool.id] is pool
+        issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool.id}"
+        keys = moto_patches.cognito_key_set(issuer)
+        user = backend.admin_create_user(pool.id, "guard", "SUPPRESS", "Guard-Pass-1", [])
+        token, _ = pool.create_jwt("client", user.username, "access")
+        assert jwt.decode(token, KeySet.import_key_set(keys), algorithms=["RS256"]).claims["iss"] == issuer
+        assert moto_patches.cognito_key_set(issuer.replace(pool.id, "us-east-1_nothere")) is None
+    finally:
+        backend.user_pools.pop(pool.id, None)

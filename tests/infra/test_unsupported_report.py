@@ -33,12 +33,11 @@ def test_every_unsupported_thing_is_one_row_of_one_table():
         ("ImageFunction", "PackageType Image"),
         ("ImageFunction", "Code"),
         ("NodeFunction", "Runtime nodejs20.x"),
-        ("JwtAuthorizer", "AuthorizerType JWT"),
-        ("JwtAuthorizer", "property JwtConfiguration"),
+        ("TokenAuthorizer", "property IdentityValidationExpression"),
         ("Outputs.Shared", "intrinsic Fn::ImportValue"),
     }
     text = str(error)
-    assert text.startswith("many_unsupported.yaml: the local cloud cannot run 11 thing(s)")
+    assert text.startswith("many_unsupported.yaml: the local cloud cannot run 10 thing(s)")
     assert "resource  " in text and "no website endpoint" in text
     assert "Traceback" not in text
 

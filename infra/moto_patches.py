@@ -2244,12 +2244,225 @@ def _invoke_reads_the_qualifier(original: Callable) -> Callable:
 
 
 _TOKEN_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+#: the Lambda triggers of a user pool's LambdaConfig the local cloud runs (the deployer refuses the others)
+COGNITO_TRIGGERS = ("PreSignUp", "PostConfirmation", "PreAuthentication", "PostAuthentication", "PreTokenGeneration",
+                    "PreTokenGenerationConfig")
+#: while a sign-in or refresh call runs: its tokens' triggerSource and, once run, the pre token generation
+#: trigger's (version, response), which create_jwt applies to each token the call makes
+_token_overrides: contextvars.ContextVar[dict | None] = contextvars.ContextVar("token_overrides", default=None)
 
 
-def _tokens_last_the_client_s_validity(original: Callable) -> Callable:
-    """CognitoIdpUserPool.create_jwt with the lifetime the app client sets: its IdTokenValidity or
-    AccessTokenValidity in its TokenValidityUnits (hours unless it says otherwise), as Cognito issues them; moto
-    made every token last an hour."""
+def _cognito_error(kind: str, message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    return JsonRESTError(kind, message)
+
+
+def _cognito_trigger(pool: Any, name: str) -> tuple[str | None, str]:
+    """The function ARN of the pool's trigger `name` (None: none) and its event version."""
+    config = pool.extended_config.get("LambdaConfig") or {}
+    if name == "PreTokenGeneration":
+        spec = config.get("PreTokenGenerationConfig") or {}
+        if spec.get("LambdaArn"):
+            return spec["LambdaArn"], "2" if spec.get("LambdaVersion", "V1_0") != "V1_0" else "1"
+    return config.get(name), "1"
+
+
+def _user_attributes(user: Any, *, status: bool = True) -> dict[str, str]:
+    attributes = {a["Name"]: a["Value"] for a in user.attributes}
+    if status:
+        attributes["cognito:user_status"] = user.status.value if hasattr(user.status, "value") else str(user.status)
+    return attributes
+
+
+def run_cognito_trigger(pool: Any, name: str, source: str, user_name: str, client_id: str | None, request: dict,
+                        response: dict | None = None) -> dict | None:
+    """Invoke the pool's `name` trigger synchronously with Cognito's event; its response object (None: no trigger).
+    A function error is UserLambdaValidationException "<name> failed with error <message>.", an answer that is not
+    the event is InvalidLambdaResponseException, as Cognito answers them."""
+    arn, version = _cognito_trigger(pool, name)
+    if not arn:
+        return None
+    label = "PreTokenGeneration" if name == "PreTokenGeneration" else name
+    event = {"version": version, "triggerSource": source, "region": pool.region, "userPoolId": pool.id,
+             "userName": user_name, "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown",
+                                                       "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
+             "request": request, "response": response or {}}
+    if _runtime is None:
+        raise _cognito_error("UserLambdaValidationException", f"{label} failed with error no function runs {arn}.")
+    try:
+        answer = _runtime.invoke(arn, event)
+    except Exception as exc:  # noqa: BLE001 - the function's errorMessage goes to the caller, as Cognito does
+        raise _cognito_error("UserLambdaValidationException", f"{label} failed with error {exc}.") from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("response", {}), dict):
+        raise _cognito_error("InvalidLambdaResponseException", "Unrecognizable lambda output")
+    return answer.get("response") or {}
+
+
+def _pool_of_client(backend: Any, client_id: str) -> Any:
+    return next((p for p in backend.user_pools.values() if client_id in p.clients), None)
+
+
+def _sign_up_runs_pre_sign_up(original: Callable) -> Callable:
+    """CognitoIdpBackend.sign_up with the pool's PreSignUp trigger: the user is refused (not kept) when it fails,
+    confirmed when it answers autoConfirmUser, its email/phone verified with autoVerifyEmail/autoVerifyPhone."""
+    def sign_up(self: Any, client_id: str, username: str, password: str, attributes: list) -> Any:
+        user, details = original(self, client_id, username, password, attributes)
+        pool = _pool_of_client(self, client_id)
+        if pool is None or not _cognito_trigger(pool, "PreSignUp")[0]:
+            return user, details
+        given = {a["Name"]: a["Value"] for a in attributes or []}
+        if "email" in (pool.extended_config.get("UsernameAttributes") or []) and "@" in username:
+            given.setdefault("email", username)
+        try:
+            answer = run_cognito_trigger(pool, "PreSignUp", "PreSignUp_SignUp", user.username, client_id,
+                                         {"userAttributes": given, "validationData": None, "clientMetadata": {}},
+                                         {"autoConfirmUser": False, "autoVerifyEmail": False,
+                                          "autoVerifyPhone": False})
+        except Exception:
+            pool.users.pop(user.username, None)
+            raise
+        from moto.cognitoidp.models import UserStatus
+
+        if answer.get("autoConfirmUser") is True:
+            user.status = UserStatus.CONFIRMED
+            details = None
+        verified = [{"Name": f"{kind}_verified", "Value": "true"}
+                    for kind, flag in (("email", "autoVerifyEmail"), ("phone_number", "autoVerifyPhone"))
+                    if answer.get(flag) is True and kind in user.attribute_lookup]
+        if verified:
+            user.update_attributes(verified)
+        return user, details
+    return sign_up
+
+
+def _admin_create_user_runs_pre_sign_up(original: Callable) -> Callable:
+    """CognitoIdpBackend.admin_create_user with the pool's PreSignUp trigger (PreSignUp_AdminCreateUser)."""
+    def admin_create_user(self: Any, user_pool_id: str, username: str, message_action: str,
+                          temporary_password: str, attributes: list) -> Any:
+        user = original(self, user_pool_id, username, message_action, temporary_password, attributes)
+        pool = self.user_pools.get(user_pool_id)
+        if pool is not None and _cognito_trigger(pool, "PreSignUp")[0]:
+            try:
+                run_cognito_trigger(pool, "PreSignUp", "PreSignUp_AdminCreateUser", user.username, None,
+                                    {"userAttributes": _user_attributes(user, status=False), "validationData": None,
+                                     "clientMetadata": {}},
+                                    {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False})
+            except Exception:
+                pool.users.pop(user.username, None)
+                raise
+        return user
+    return admin_create_user
+
+
+def _confirmation_runs_post_confirmation(original: Callable) -> Callable:
+    """ConfirmSignUp / AdminConfirmSignUp with the pool's PostConfirmation trigger, after the user is confirmed (a
+    failing trigger fails the call; the user stays confirmed)."""
+    def confirm(self: Any, first: str, username: str) -> Any:
+        result = original(self, first, username)
+        pool = self.user_pools.get(first) or _pool_of_client(self, first)
+        if pool is not None and _cognito_trigger(pool, "PostConfirmation")[0]:
+            user = self.admin_get_user(pool.id, username)
+            run_cognito_trigger(pool, "PostConfirmation", "PostConfirmation_ConfirmSignUp", user.username,
+                                first if first in pool.clients else None,
+                                {"userAttributes": _user_attributes(user), "clientMetadata": {}})
+        return result
+    return confirm
+
+
+_PASSWORD_FLOWS = ("USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH")
+
+
+def _sign_in_runs_triggers(original: Callable, *, admin: bool = False, challenge: bool = False) -> Callable:
+    """InitiateAuth, AdminInitiateAuth and the responses to their challenges with the pool's authentication
+    triggers: PreAuthentication before a password sign-in (a failure refuses it), pre token generation once for the
+    tokens the call issues (TokenGeneration_Authentication, _RefreshTokens or _NewPasswordChallenge; run by
+    create_jwt when the first of them is made, so a refused sign-in runs none), PostAuthentication after a sign-in
+    that issued tokens."""
+    def call(self: Any, *args: Any) -> Any:
+        user = None
+        if challenge:
+            session, client_id = args[0], args[1]
+            name, pool = self.sessions.get(session) or ("", None)
+            pool = pool or _pool_of_client(self, client_id)
+            user = pool._get_user(name) if pool is not None and name else None
+            flow, parameters = "", {}
+        else:
+            client_id, flow, parameters = args[-3], str(args[-2]), args[-1] or {}
+            pool = self.user_pools.get(args[0]) if admin else _pool_of_client(self, client_id)
+        if pool is None:
+            return original(self, *args)
+        if flow in _PASSWORD_FLOWS:
+            user = pool._get_user(parameters.get("USERNAME", ""))
+            if user is not None:
+                run_cognito_trigger(pool, "PreAuthentication", "PreAuthentication_Authentication", user.username,
+                                    client_id, {"userAttributes": _user_attributes(user), "validationData": None,
+                                                "userNotFound": False})
+        source = "TokenGeneration_NewPasswordChallenge" if challenge else "TokenGeneration_RefreshTokens" \
+            if "REFRESH" in flow else "TokenGeneration_Authentication"
+        scope = _token_overrides.set({"source": source, "answer": None})
+        try:
+            result = original(self, *args)
+        finally:
+            _token_overrides.reset(scope)
+        if isinstance(result, dict) and "AuthenticationResult" in result and "REFRESH" not in flow \
+                and user is not None:
+            run_cognito_trigger(pool, "PostAuthentication", "PostAuthentication_Authentication", user.username,
+                                client_id, {"userAttributes": _user_attributes(user), "newDeviceUsed": False,
+                                            "clientMetadata": {}})
+        return result
+    return call
+
+
+def _pre_token_answer(pool: Any, client_id: str, username: str) -> tuple[str, dict] | None:
+    """The pre token generation trigger's (version, response) for the tokens being issued, run once per call."""
+    scope = _token_overrides.get()
+    arn, version = _cognito_trigger(pool, "PreTokenGeneration")
+    if scope is None or not arn:
+        return None
+    if scope["answer"] is None:
+        user = pool._get_user(username)
+        request: dict[str, Any] = {
+            "userAttributes": _user_attributes(user),
+            "groupConfiguration": {"groupsToOverride": [group.group_name for group in user.groups],
+                                   "iamRolesToOverride": [g.role_arn for g in user.groups if g.role_arn],
+                                   "preferredRole": None}, "clientMetadata": {}}
+        if version == "2":
+            request["scopes"] = ["aws.cognito.signin.user.admin"]
+        answer = run_cognito_trigger(pool, "PreTokenGeneration", scope["source"], user.username, client_id, request,
+                                     {"claimsAndScopeOverrideDetails" if version == "2"
+                                      else "claimsOverrideDetails": None})
+        scope["answer"] = (version, answer or {})
+    return scope["answer"]
+
+
+def _overridden(version: str, answer: dict, token_use: str, payload: dict) -> dict:
+    """A token's claims after the pre token generation trigger's answer (V1: the ID token only)."""
+    if version == "2":
+        details = answer.get("claimsAndScopeOverrideDetails") or {}
+        part = details.get("idTokenGeneration" if token_use == "id" else "accessTokenGeneration") or {}
+    else:
+        details = answer.get("claimsOverrideDetails") or {}
+        part = details if token_use == "id" else {}
+    groups = (details.get("groupOverrideDetails") or {}).get("groupsToOverride")
+    claims = {**payload, **(part.get("claimsToAddOrOverride") or {})}
+    for name in part.get("claimsToSuppress") or []:
+        claims.pop(name, None)
+    if groups is not None and (token_use == "id" or version == "2"):
+        if groups:
+            claims["cognito:groups"] = list(groups)
+        else:
+            claims.pop("cognito:groups", None)
+    if token_use == "access" and (part.get("scopesToAdd") or part.get("scopesToSuppress")):
+        scopes = [s for s in str(claims.get("scope", "")).split() if s not in (part.get("scopesToSuppress") or [])]
+        claims["scope"] = " ".join(dict.fromkeys(scopes + list(part.get("scopesToAdd") or [])))
+    return claims
+
+
+def _tokens_as_cognito_issues_them(original: Callable) -> Callable:
+    """CognitoIdpUserPool.create_jwt with the lifetime the app client sets (its IdTokenValidity or
+    AccessTokenValidity in its TokenValidityUnits, hours unless it says otherwise; moto made every token last an
+    hour), and the claims the pre token generation trigger added, changed or suppressed."""
     def create_jwt(self: Any, client_id: str, username: str, token_use: str, expires_in: int = 60 * 60,
                    extra_data: dict | None = None) -> Any:
         client = self.clients.get(client_id)
@@ -2258,7 +2471,15 @@ def _tokens_last_the_client_s_validity(original: Callable) -> Callable:
         if setting and config.get(setting):
             unit = (config.get("TokenValidityUnits") or {}).get(setting.removesuffix("Validity"), "hours")
             expires_in = int(config[setting]) * _TOKEN_UNITS.get(unit, 3600)
-        return original(self, client_id, username, token_use, expires_in=expires_in, extra_data=extra_data)
+        token, seconds = original(self, client_id, username, token_use, expires_in=expires_in, extra_data=extra_data)
+        overrides = _pre_token_answer(self, client_id, username)
+        if overrides is None:
+            return token, seconds
+        from joserfc import jwt
+
+        payload = dict(jwt.decode(token, self.json_web_key).claims)
+        return jwt.encode({"kid": "dummy", "alg": "RS256"}, _overridden(*overrides, token_use, payload),
+                          self.json_web_key), seconds
     return create_jwt
 
 #: what an S3 request to the local cloud says for the conditions of a bucket policy: the local endpoint stands for
@@ -2807,10 +3028,24 @@ EMULATOR_PATCHES: list[Replacement] = [
     *(Replacement(f"s3-presigned-urls-expire-{kind}", _owner("moto.s3.responses", "S3Response"), f"_{kind}_response",
                   _presigned_urls_expire, "a presigned URL was answered after its expiry")
       for kind in ("key", "bucket")),
-    Replacement("cognito-tokens-last-the-client-s-validity", _owner("moto.cognitoidp.models", "CognitoIdpUserPool"),
-                "create_jwt", _tokens_last_the_client_s_validity,
+    Replacement("cognito-tokens-as-cognito-issues-them", _owner("moto.cognitoidp.models", "CognitoIdpUserPool"),
+                "create_jwt", _tokens_as_cognito_issues_them,
                 "every token lasted an hour whatever the app client's IdTokenValidity, AccessTokenValidity and "
-                "TokenValidityUnits said"),
+                "TokenValidityUnits said; the pre token generation trigger's claims go in here"),
+    Replacement("cognito-sign-up-runs-pre-sign-up", _owner("moto.cognitoidp.models", "CognitoIdpBackend"),
+                "sign_up", _sign_up_runs_pre_sign_up, "moto ran no Lambda trigger of a user pool"),
+    Replacement("cognito-admin-create-user-runs-pre-sign-up", _owner("moto.cognitoidp.models", "CognitoIdpBackend"),
+                "admin_create_user", _admin_create_user_runs_pre_sign_up, "moto ran no Lambda trigger of a user pool"),
+    *(Replacement(f"cognito-{operation.replace('_', '-')}-runs-post-confirmation",
+                  _owner("moto.cognitoidp.models", "CognitoIdpBackend"), operation,
+                  _confirmation_runs_post_confirmation, "moto ran no Lambda trigger of a user pool")
+      for operation in ("confirm_sign_up", "admin_confirm_sign_up")),
+    *(Replacement(f"cognito-{operation.replace('_', '-')}-runs-triggers",
+                  _owner("moto.cognitoidp.models", "CognitoIdpBackend"), operation,
+                  functools.partial(_sign_in_runs_triggers, admin=operation.startswith("admin"),
+                                    challenge="challenge" in operation), "moto ran no Lambda trigger of a user pool")
+      # (AdminRespondToAuthChallenge is moto's RespondToAuthChallenge)
+      for operation in ("initiate_auth", "admin_initiate_auth", "respond_to_auth_challenge")),
     Replacement("lambda-invoke-reads-the-qualifier", _owner("moto.awslambda.responses", "LambdaResponse"), "invoke",
                 _invoke_reads_the_qualifier,
                 "Invoke's Qualifier was ignored (moto read \"qualifier\"): a qualified invoke ran $LATEST, an unknown "

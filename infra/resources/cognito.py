@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from infra.moto_patches import COGNITO_TRIGGERS
 from infra.resources.base import Resource, creates, numeric, pick, tags, truthy
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def _schema(attributes: list[dict]) -> list[dict]:
 
 
 @creates("AWS::Cognito::UserPool",
-         handles=("UserPoolName", "Schema", "UserPoolTags", *_POOL_API),
+         handles=("UserPoolName", "Schema", "UserPoolTags", "LambdaConfig", *_POOL_API),
          ignores={"EmailConfiguration": NOT_SENT, "SmsConfiguration": NOT_SENT, "SmsAuthenticationMessage": NOT_SENT,
                   "SmsVerificationMessage": NOT_SENT, "EmailAuthenticationMessage": NOT_SENT,
                   "EmailAuthenticationSubject": NOT_SENT, "EnabledMfas": "multi-factor sign-in is not asked locally",
@@ -50,10 +51,12 @@ def _schema(attributes: list[dict]) -> list[dict]:
                   "UserPoolAddOns": "no advanced security features locally", "UserPoolTier": "one tier locally",
                   "WebAuthnRelyingPartyID": "no passkeys locally", "WebAuthnUserVerification": "no passkeys locally",
                   "WebAuthnFactorConfiguration": "no passkeys locally"},
-         unsupported={"LambdaConfig": "Cognito's Lambda triggers (pre sign-up, post confirmation, token generation, "
-                                      "...) are not run locally",
-                      "KeyConfiguration": "tokens are signed with the emulator's key",
-                      "IssuerConfiguration": "tokens name the emulator's issuer"})
+         unsupported={"KeyConfiguration": "tokens are signed with the emulator's key",
+                      "IssuerConfiguration": "tokens name the emulator's issuer"},
+         check=lambda d, lid, props: [
+             (f"LambdaConfig {name}", "the local cloud runs the PreSignUp, PostConfirmation, PreAuthentication, "
+                                      "PostAuthentication and pre token generation triggers only")
+             for name in (props.get("LambdaConfig") or {}) if name not in COGNITO_TRIGGERS])
 def _user_pool(d: Deployer, lid: str, props: dict) -> Resource:
     args: dict[str, Any] = {"PoolName": d.name_for(lid, props, "UserPoolName", limit=128), **pick(props, *_POOL_API)}
     if "Policies" in args:
@@ -64,6 +67,8 @@ def _user_pool(d: Deployer, lid: str, props: dict) -> Resource:
         args["Schema"] = _schema(props["Schema"])
     if props.get("UserPoolTags"):
         args["UserPoolTags"] = tags(props["UserPoolTags"])
+    if props.get("LambdaConfig"):  # the triggers the emulator runs (infra/moto_patches.py, run_cognito_trigger)
+        args["LambdaConfig"] = props["LambdaConfig"]
     pool = d.client("cognito-idp").create_user_pool(**args)["UserPool"]
     provider = f"cognito-idp.{d.stack.region}.amazonaws.com/{pool['Id']}"
     return Resource(lid, "AWS::Cognito::UserPool", pool["Id"], {

@@ -950,3 +950,33 @@ def test_cognito_keeps_pools_and_signs_tokens_where_the_key_source_reads_them():
         assert moto_patches.cognito_key_set(issuer.replace(pool.id, "us-east-1_nothere")) is None
     finally:
         backend.user_pools.pop(pool.id, None)
+
+
+def test_cognito_runs_its_calls_where_the_trigger_patches_wrap_them():
+    """The trigger patches (moto_patches, cognito-*-runs-*) wrap these backend methods with these parameters; a
+    pool keeps CreateUserPool's LambdaConfig in extended_config; a challenge's session is (username, pool);
+    AdminRespondToAuthChallenge is RespondToAuthChallenge (so it is not wrapped twice)."""
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpGroup, CognitoIdpUser, UserStatus, \
+        cognitoidp_backends
+
+    def params(name):
+        return list(inspect.signature(getattr(CognitoIdpBackend, name)).parameters)
+
+    assert params("sign_up") == ["self", "client_id", "username", "password", "attributes"]
+    assert params("admin_create_user") == ["self", "user_pool_id", "username", "message_action",
+                                           "temporary_password", "attributes"]
+    assert params("confirm_sign_up") == ["self", "client_id", "username"]
+    assert params("admin_confirm_sign_up") == ["self", "user_pool_id", "username"]
+    assert params("initiate_auth") == ["self", "client_id", "auth_flow", "auth_parameters"]
+    assert params("admin_initiate_auth") == ["self", "user_pool_id", "client_id", "auth_flow", "auth_parameters"]
+    assert params("respond_to_auth_challenge")[:3] == ["self", "session", "client_id"]
+    assert "self.respond_to_auth_challenge(" in inspect.getsource(CognitoIdpBackend.admin_respond_to_auth_challenge)
+    assert "self.sessions[session] = (username, user_pool)" in inspect.getsource(CognitoIdpBackend.initiate_auth)
+    assert "def update_attributes" in inspect.getsource(CognitoIdpUser)
+    assert "self.role_arn" in inspect.getsource(CognitoIdpGroup.__init__) and UserStatus.CONFIRMED.value == "CONFIRMED"
+    backend = cognitoidp_backends["123456789012"]["us-east-1"]
+    pool = backend.create_user_pool("guard", {"LambdaConfig": {"PreSignUp": "arn:aws:lambda:x"}})
+    try:
+        assert pool.extended_config["LambdaConfig"] == {"PreSignUp": "arn:aws:lambda:x"}
+    finally:
+        backend.user_pools.pop(pool.id, None)

@@ -484,15 +484,19 @@ class LocalCloud:
             self.pollers.append(poller)
 
     def _start_stream_pollers(self) -> None:
-        """DynamoDB stream event sources (infra/stream_pollers.py); they stop with the SQS pollers."""
+        """DynamoDB stream and Kinesis event sources (infra/stream_pollers.py); they stop with the SQS pollers."""
         if not self.stack.stream_sources:
             return
-        from infra.stream_pollers import DynamoDbStreamSource, StreamEventSourceSpec
+        from infra.stream_pollers import DynamoDbStreamSource, KinesisStreamSource, StreamEventSourceSpec
 
-        streams = self.client("dynamodbstreams")
+        clients: dict[str, Any] = {}
         for source in self.stack.stream_sources:
-            poller = DynamoDbStreamSource(StreamEventSourceSpec(**source), self.invoke_function, streams, REGION,
-                                          send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
+            kinesis = source["stream_arn"].startswith("arn:aws:kinesis:")
+            service = "kinesis" if kinesis else "dynamodbstreams"
+            streams = clients[service] = clients.get(service) or self.client(service)
+            poller = (KinesisStreamSource if kinesis else DynamoDbStreamSource)(
+                StreamEventSourceSpec(**source), self.invoke_function, streams, REGION,
+                send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
             poller.start()
             self.pollers.append(poller)
 

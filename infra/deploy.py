@@ -6,10 +6,12 @@ import json
 import logging
 import re
 import sys
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -138,6 +140,8 @@ class Deployer:
         #: a local layer's LayerVersionArn -> the folders Python imports it from (Lambda's /opt/python)
         self.layer_paths: dict[str, list[Path]] = {}
         self._inline_dir: Path | None = None
+        #: what to close when the deploy ends (Deployer.closing)
+        self._closers: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ plumbing
     def client(self, service: str) -> Any:
@@ -402,7 +406,7 @@ class Deployer:
                 found.append(Problem(lid, type_, "resource type"))
                 continue
             props = res.get("Properties") or {}
-            for name in props:
+            for name in () if how.open_properties else props:
                 if name not in how.handles and name not in how.ignores:
                     found.append(Problem(lid, type_, f"property {name}", how.unsupported.get(name, "")))
             if how.check is not None:
@@ -441,6 +445,13 @@ class Deployer:
         problems = self.problems()
         if problems:
             raise UnsupportedTemplate(self.expanded.name, problems)
+        try:
+            return self._deploy()
+        finally:
+            while self._closers:
+                self._closers.pop()()
+
+    def _deploy(self) -> Stack:
         resources = self.template["Resources"]
         for lid in self.order():
             res = resources[lid]
@@ -462,6 +473,15 @@ class Deployer:
             self.stack.outputs[name] = self.resolve(output.get("Value"), f"Outputs.{name}")
         self._warn_about_runtimes()
         return self.stack
+
+    @property
+    def stack_id(self) -> str:
+        """AWS::StackId of this stack."""
+        return self.resolve({"Ref": "AWS::StackId"}, "AWS::StackId")
+
+    def closing(self, close: Callable[[], None]) -> None:
+        """Run `close` when the deploy ends (a custom resource's response listener)."""
+        self._closers.append(close)
 
     def _warn_about_runtimes(self) -> None:
         here = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -497,6 +517,8 @@ class Deployer:
         folder = self._inline_dir / lid
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "index.py").write_text(source)
+        # what Lambda puts beside inline (ZipFile) Python code: the cfn-response module custom resources use
+        shutil.copyfile(Path(__file__).with_name("cfnresponse.py"), folder / "cfnresponse.py")
         return folder
 
     def code_zip(self, code_dir: Path) -> bytes:

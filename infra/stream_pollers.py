@@ -1,8 +1,10 @@
-"""DynamoDB stream event sources: the local cloud's poller, with the semantics of Lambda's stream event sources.
+"""DynamoDB stream and Kinesis event sources: the local cloud's poller, with the semantics of Lambda's stream event
+sources.
 
 moto runs a mapped function synchronously inside the write that made the record (holding the table's lock, so a
-handler that writes to DynamoDB waited for its own timeout) and then forgets the stream's records. As Lambda
-does instead (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html), each mapping here reads the stream
+handler that writes to DynamoDB waited for its own timeout; a Kinesis PutRecord waited for the function) and then
+forgets the stream's records. As Lambda does instead (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html,
+https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html), each mapping here reads the stream
 from its StartingPosition, a few times a second, in batches of up to BatchSize records in order, and
 - gathers a batch for up to `MaximumBatchingWindowInSeconds` after its first record (or until BatchSize);
 - on success moves on;
@@ -15,10 +17,13 @@ from its StartingPosition, a few times a second, in batches of up to BatchSize r
   response Lambda cannot read (not an object, entries that are not objects or lack an identifier, an identifier
   of no record of the batch) fails the whole batch, as Lambda documents.
 A shard iterator that expired while a batch was retried (DynamoDB Streams keeps one 15 minutes) is taken again
-after the last record read, so the poller goes on where it was.
+after the last record read, so the poller goes on where it was. A Kinesis record reaches the function as Lambda
+writes it (`kinesis.data` base64, `eventID` "<shard id>:<sequence number>"); filters see its data as JSON when it is
+JSON; a skipped batch's record names it in `KinesisBatchInfo`.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -41,7 +46,7 @@ RETRY_SECONDS = 0.5
 
 @dataclass
 class StreamEventSourceSpec:
-    """One DynamoDB stream event source mapping."""
+    """One DynamoDB stream or Kinesis stream event source mapping."""
 
     function: str
     stream_arn: str
@@ -60,6 +65,10 @@ class StreamEventSourceSpec:
     on_failure: str | None = None
     #: BisectBatchOnFunctionError: a batch the function fails on is split in two, each half retried on its own
     bisect: bool = False
+    #: Kinesis: StartingPositionTimestamp (epoch seconds) of StartingPosition AT_TIMESTAMP; the function's role
+    #: (a record's invokeIdentityArn)
+    starting_timestamp: float | None = None
+    role: str = ""
 
 
 def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -77,7 +86,35 @@ def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict
 
 
 class DynamoDbStreamSource:
-    """Reads one stream's shards and runs the mapped function on its records, in order."""
+    """Reads one stream's shards and runs the mapped function on its records, in order. (KinesisStreamSource reads
+    a Kinesis stream the same way: the hooks below are what differs.)"""
+
+    #: the key of a skipped batch's place in Lambda's on-failure record
+    batch_info = "DDBStreamBatchInfo"
+
+    def _shards(self) -> list[str]:
+        description = self._streams.describe_stream(StreamArn=self.spec.stream_arn)["StreamDescription"]
+        return [shard["ShardId"] for shard in description.get("Shards", [])]
+
+    def _iterator(self, shard_id: str, kind: str, after: str | None = None) -> str:
+        args: dict[str, Any] = {"StreamArn": self.spec.stream_arn, "ShardId": shard_id, "ShardIteratorType": kind}
+        if after is not None:
+            args["SequenceNumber"] = after
+        return self._streams.get_shard_iterator(**args)["ShardIterator"]
+
+    def _record(self, raw: dict[str, Any], shard_id: str) -> dict[str, Any]:
+        return _lambda_record(raw, self.spec.stream_arn, self._region)
+
+    @staticmethod
+    def _sequence(record: dict[str, Any]) -> str:
+        return str(record["dynamodb"]["SequenceNumber"])
+
+    @staticmethod
+    def _created(record: dict[str, Any]) -> float:
+        return float(record["dynamodb"].get("ApproximateCreationDateTime") or time.time())
+
+    def _view(self, record: dict[str, Any]) -> dict[str, Any]:
+        return record
 
     def __init__(self, spec: StreamEventSourceSpec, invoke: Invoke, streams: Any, region: str = account.REGION,
                  send: Callable[[str, str], None] | None = None) -> None:
@@ -99,11 +136,8 @@ class DynamoDbStreamSource:
         """Take the shards' iterators (LATEST now, or TRIM_HORIZON) and start polling."""
         if not self.spec.enabled:
             return
-        description = self._streams.describe_stream(StreamArn=self.spec.stream_arn)["StreamDescription"]
-        for shard in description.get("Shards", []):
-            self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
-                StreamArn=self.spec.stream_arn, ShardId=shard["ShardId"],
-                ShardIteratorType=self.spec.starting_position)["ShardIterator"]
+        for shard_id in self._shards():
+            self._iterators[shard_id] = self._iterator(shard_id, self.spec.starting_position)
         self._thread = threading.Thread(target=self._run, name=f"stream-{self.spec.function}", daemon=True)
         self._thread.start()
 
@@ -132,9 +166,8 @@ class DynamoDbStreamSource:
             answer = self._streams.get_records(ShardIterator=iterator, Limit=self.spec.batch_size - len(gathered))
         except Exception as exc:  # noqa: BLE001 - the emulator is stopping, the stream is gone, or the iterator expired
             if _error_code(exc) == "ExpiredIteratorException" and shard_id in self._last_read:
-                self._iterators[shard_id] = self._streams.get_shard_iterator(
-                    StreamArn=self.spec.stream_arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                    SequenceNumber=self._last_read[shard_id])["ShardIterator"]
+                self._iterators[shard_id] = self._iterator(shard_id, "AFTER_SEQUENCE_NUMBER",
+                                                           self._last_read[shard_id])
                 logger.info("%s: the shard iterator of %s expired; taken again after %s", self.spec.function,
                             shard_id, self._last_read[shard_id])
                 return True
@@ -144,10 +177,10 @@ class DynamoDbStreamSource:
             return False
         self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
         read = answer.get("Records", [])
-        if read:
-            self._last_read[shard_id] = str(read[-1]["dynamodb"]["SequenceNumber"])
-        records = [r for r in (_lambda_record(r, self.spec.stream_arn, self._region) for r in read)
-                   if passes(self.spec.filters, r)]
+        records = [self._record(r, shard_id) for r in read]
+        if records:
+            self._last_read[shard_id] = self._sequence(records[-1])
+        records = [r for r in records if passes(self.spec.filters, self._view(r))]
         if records and not gathered:
             first_at = time.monotonic()
         gathered += records
@@ -193,7 +226,7 @@ class DynamoDbStreamSource:
         """Whether a record of the batch is older than MaximumRecordAgeInSeconds."""
         if self.spec.maximum_record_age < 0:
             return False
-        oldest = min(float(r["dynamodb"].get("ApproximateCreationDateTime") or time.time()) for r in records)
+        oldest = min(self._created(r) for r in records)
         return time.time() - oldest > self.spec.maximum_record_age
 
     def _discarded(self, records: list[dict[str, Any]], shard_id: str, condition: str, invokes: int) -> None:
@@ -203,8 +236,7 @@ class DynamoDbStreamSource:
             return
 
         def when(record: dict[str, Any]) -> str:
-            created = record["dynamodb"].get("ApproximateCreationDateTime") or time.time()
-            return datetime.fromtimestamp(float(created), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return datetime.fromtimestamp(self._created(record), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
         account_id = self.spec.stream_arn.split(":")[4]
         message = {
@@ -215,9 +247,9 @@ class DynamoDbStreamSource:
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "version": "1.0",
             "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            "DDBStreamBatchInfo": {
-                "shardId": shard_id, "startSequenceNumber": str(records[0]["dynamodb"]["SequenceNumber"]),
-                "endSequenceNumber": str(records[-1]["dynamodb"]["SequenceNumber"]),
+            self.batch_info: {
+                "shardId": shard_id, "startSequenceNumber": self._sequence(records[0]),
+                "endSequenceNumber": self._sequence(records[-1]),
                 "approximateArrivalOfFirstRecord": when(records[0]),
                 "approximateArrivalOfLastRecord": when(records[-1]),
                 "batchSize": len(records), "streamArn": self.spec.stream_arn}}
@@ -240,11 +272,63 @@ class DynamoDbStreamSource:
             return None
         if not isinstance(failures, list):
             return 0
-        sequence = {str(r["dynamodb"].get("SequenceNumber")): i for i, r in enumerate(records)}
+        sequence = {self._sequence(r): i for i, r in enumerate(records)}
         indexes = [sequence.get(str(f.get("itemIdentifier"))) if isinstance(f, dict) else None for f in failures]
         if any(i is None for i in indexes):
             return 0         # an identifier that names no record of the batch: Lambda retries the whole batch
         return min(indexes)
+
+
+class KinesisStreamSource(DynamoDbStreamSource):
+    """A Kinesis stream's event source: its shards read with the Kinesis API, its records as Lambda writes them."""
+
+    batch_info = "KinesisBatchInfo"
+
+    # by the stream's name (arn:aws:kinesis:{region}:{account}:stream/{name}): moto's shard iterators carry the name
+    # they were asked with, and GetRecords fails on one asked for by ARN
+    def _shards(self) -> list[str]:
+        name = self.spec.stream_arn.split(":stream/", 1)[1]
+        description = self._streams.describe_stream(StreamName=name)["StreamDescription"]
+        return [shard["ShardId"] for shard in description.get("Shards", [])]
+
+    def _iterator(self, shard_id: str, kind: str, after: str | None = None) -> str:
+        args: dict[str, Any] = {"StreamName": self.spec.stream_arn.split(":stream/", 1)[1], "ShardId": shard_id,
+                                "ShardIteratorType": kind}
+        if after is not None:
+            args["StartingSequenceNumber"] = after
+        if kind == "AT_TIMESTAMP":
+            args["Timestamp"] = datetime.fromtimestamp(self.spec.starting_timestamp or time.time(), UTC)
+        return self._streams.get_shard_iterator(**args)["ShardIterator"]
+
+    def _record(self, raw: dict[str, Any], shard_id: str) -> dict[str, Any]:
+        arrived = raw.get("ApproximateArrivalTimestamp")
+        data = raw["Data"] if isinstance(raw["Data"], bytes) else str(raw["Data"]).encode()
+        return {"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": raw["PartitionKey"],
+                            "sequenceNumber": str(raw["SequenceNumber"]),
+                            "data": base64.b64encode(data).decode("ascii"),
+                            "approximateArrivalTimestamp": arrived.timestamp() if isinstance(arrived, datetime)
+                            else float(arrived or time.time())},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0",
+                "eventID": f"{shard_id}:{raw['SequenceNumber']}", "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": self.spec.role, "awsRegion": self._region,
+                "eventSourceARN": self.spec.stream_arn}
+
+    @staticmethod
+    def _sequence(record: dict[str, Any]) -> str:
+        return record["kinesis"]["sequenceNumber"]
+
+    @staticmethod
+    def _created(record: dict[str, Any]) -> float:
+        return float(record["kinesis"]["approximateArrivalTimestamp"])
+
+    def _view(self, record: dict[str, Any]) -> dict[str, Any]:
+        """As filters see a Kinesis record: only its `data` key, decoded from JSON (Lambda filters Kinesis records
+        on `data` alone; data that is not a JSON object matches no pattern on its fields)."""
+        try:
+            data = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        except ValueError:
+            return {}
+        return {"data": data} if isinstance(data, dict) else {}
 
 
 def _error_code(exc: Exception) -> str | None:

@@ -51,16 +51,20 @@ class Support:
     ignores: dict[str, str]
     unsupported: dict[str, str]
     check: Check | None = None
+    #: any property is the resource's own (a custom resource's properties go to its function as they are)
+    open_properties: bool = False
 
 
 _SUPPORT: dict[str, Support] = {}
 
 
 def creates(type_: str, *, handles: tuple[str, ...] = (), ignores: dict[str, str] | None = None,
-            unsupported: dict[str, str] | None = None, check: Check | None = None) -> Callable[[Creator], Creator]:
+            unsupported: dict[str, str] | None = None, check: Check | None = None,
+            open_properties: bool = False) -> Callable[[Creator], Creator]:
     """Register the function that creates resources of `type_`, with the properties it handles and ignores."""
     def register(fn: Creator) -> Creator:
-        _SUPPORT[type_] = Support(fn, frozenset(handles), dict(ignores or {}), dict(unsupported or {}), check)
+        _SUPPORT[type_] = Support(fn, frozenset(handles), dict(ignores or {}), dict(unsupported or {}), check,
+                                  open_properties)
         return fn
     return register
 
@@ -71,7 +75,10 @@ def supported_types() -> list[str]:
 
 
 def support(type_: str) -> Support | None:
-    """How `type_` is deployed (None: not at all)."""
+    """How `type_` is deployed (None: not at all). `Custom::<Name>` is a custom resource, as
+    AWS::CloudFormation::CustomResource."""
+    if type_.startswith("Custom::"):
+        type_ = "AWS::CloudFormation::CustomResource"
     return _SUPPORT.get(type_)
 
 

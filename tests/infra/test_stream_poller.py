@@ -3,6 +3,7 @@ answers given by the test: what Lambda does with a response it cannot read, and 
 expired while a batch was retried."""
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -204,3 +205,35 @@ def test_bisect_batch_on_function_error_splits_a_failing_batch_until_the_bad_rec
     assert batches == [["a", "bad", "c", "d"], ["a", "bad"], ["a"], ["bad"], ["c", "d"]]
     [discarded] = sent
     assert discarded["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_a_kinesis_mapping_at_a_timestamp_reads_the_records_put_from_then_on(emulator_endpoint):
+    """StartingPosition AT_TIMESTAMP (StartingPositionTimestamp): the records put before it are not delivered,
+    those after it are, in order, as Lambda writes them."""
+    from infra.stream_pollers import KinesisStreamSource
+
+    kinesis = account.client("kinesis", emulator_endpoint)
+    name = f"clicks-{time.monotonic_ns()}"
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    try:
+        kinesis.put_record(StreamName=name, PartitionKey="k", Data=b"before")
+        time.sleep(1.1)
+        since = time.time()
+        time.sleep(0.1)
+        for i in range(3):
+            kinesis.put_record(StreamName=name, PartitionKey="k", Data=f"after {i}".encode())
+        delivered = []
+        source = KinesisStreamSource(
+            StreamEventSourceSpec("fn", arn, starting_position="AT_TIMESTAMP", starting_timestamp=since, role="r"),
+            lambda function, event: delivered.extend(event["Records"]), kinesis)
+        source.start()
+        try:
+            wait_for(lambda: len(delivered) >= 3, 10)
+            time.sleep(0.5)
+        finally:
+            source.stop()
+        assert [base64.b64decode(r["kinesis"]["data"]) for r in delivered] == [b"after 0", b"after 1", b"after 2"]
+        assert {r["invokeIdentityArn"] for r in delivered} == {"r"}
+    finally:
+        kinesis.delete_stream(StreamName=name)

@@ -27,6 +27,7 @@ import contextvars
 import copy
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -2358,8 +2359,12 @@ def _admin_create_user_runs_pre_sign_up(original: Callable) -> Callable:
 def _confirmation_runs_post_confirmation(original: Callable) -> Callable:
     """ConfirmSignUp / AdminConfirmSignUp with the pool's PostConfirmation trigger, after the user is confirmed (a
     failing trigger fails the call; the user stays confirmed)."""
-    def confirm(self: Any, first: str, username: str) -> Any:
-        result = original(self, first, username)
+    parameters = list(inspect.signature(original).parameters)[1:]  # (client_id or user_pool_id, username)
+
+    def confirm(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        bound = dict(zip(parameters, args, strict=False)) | kwargs
+        first, username = bound[parameters[0]], bound[parameters[1]]
         pool = self.user_pools.get(first) or _pool_of_client(self, first)
         if pool is not None and _cognito_trigger(pool, "PostConfirmation")[0]:
             user = self.admin_get_user(pool.id, username)
@@ -2379,7 +2384,12 @@ def _sign_in_runs_triggers(original: Callable, *, admin: bool = False, challenge
     tokens the call issues (TokenGeneration_Authentication, _RefreshTokens or _NewPasswordChallenge; run by
     create_jwt when the first of them is made, so a refused sign-in runs none), PostAuthentication after a sign-in
     that issued tokens."""
-    def call(self: Any, *args: Any) -> Any:
+    names = list(inspect.signature(original).parameters)[1:]
+
+    def call(self: Any, *given: Any, **keywords: Any) -> Any:
+        # the call's arguments by name, however moto passes them, in the wrapped method's order
+        bound = dict(zip(names, given, strict=False)) | keywords
+        args = tuple(bound[name] for name in names if name in bound)
         user = None
         if challenge:
             session, client_id = args[0], args[1]

@@ -76,6 +76,8 @@ class RestRoute:
     #: a Cognito user pool authorizer's AuthorizationScopes for this method: an access token with one of them
     #: (none: an ID token)
     scopes: tuple[str, ...] = ()
+    #: AWS_IAM authorization: the request must be SigV4-signed for execute-api (api_gateway/sigv4.py)
+    iam: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class HttpAuthorizer:
     simple_responses: bool = False                  # EnableSimpleResponses: {"isAuthorized": ...}
     #: "$request.header.Authorization", "$request.querystring.token", ...; empty: always called
     identity_sources: tuple[str, ...] = ()
-    type: str = "REQUEST"                           # REQUEST (a Lambda function) or JWT
+    type: str = "REQUEST"                           # REQUEST (a Lambda function), JWT or AWS_IAM
     #: JWT: the JwtConfiguration's Issuer and Audience
     issuer: str | None = None
     audiences: tuple[str, ...] = ()

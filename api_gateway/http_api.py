@@ -12,6 +12,8 @@ as API Gateway documents it for HTTP APIs:
 - JWT authorizers (api_gateway/tokens.py): a token that is missing or fails a check is 401, one without a scope
   the route asks for 403; its claims reach the integration as requestContext.authorizer.jwt (payload 1.0:
   requestContext.authorizer), every value a string, with the token's scopes when the route asks for some;
+- AWS_IAM routes (api_gateway/sigv4.py): a request not SigV4-signed for execute-api is 403; the caller's access key
+  reaches the integration as requestContext.authorizer.iam;
 - a function error or malformed response is 500 {"message":"Internal Server Error"}, a timeout 503;
 - CorsConfiguration answers preflight requests and adds the CORS headers, as API Gateway does for HTTP APIs.
 """
@@ -27,7 +29,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events, tokens
+from api_gateway import events, sigv4, tokens
 from api_gateway.authorizers import policy_allows
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke
@@ -70,10 +72,12 @@ class HttpApiRouter:
     """One HTTP API stage: answers the requests under its base path (None for other paths)."""
 
     def __init__(self, api: HttpApiConfig, invoke: Invoke, *, region: str = events.REGION,
-                 keys: tokens.KeySource = tokens.discovered_key_set) -> None:
+                 keys: tokens.KeySource = tokens.discovered_key_set,
+                 identities: sigv4.Identities | None = None) -> None:
         self.api = api
         self._invoke = invoke
         self._keys = keys  # a JWT authorizer's issuer -> its key set
+        self._identities = identities  # an access key -> its IAM user (AWS_IAM routes)
         self.region = region
         self._routes = sorted((_CompiledRoute(r) for r in api.routes if r.key != "$default"),
                               key=lambda c: c.rank())
@@ -124,6 +128,7 @@ class HttpApiRouter:
         authorizer_context = None
         if route.authorizer is not None:
             outcome = self._authorize_jwt(route, request) if route.authorizer.type == "JWT" else \
+                self._authorize_iam(request) if route.authorizer.type == "AWS_IAM" else \
                 self._authorize(route.authorizer, request)
             if isinstance(outcome, tuple):
                 return outcome
@@ -142,6 +147,16 @@ class HttpApiRouter:
         return _response_v2(result) if route.payload_version == "2.0" else _response_v1(result)
 
     # ------------------------------------------------------------------ authorizers
+    def _authorize_iam(self, request: _Request) -> dict[str, Any] | Answer:
+        try:
+            key = sigv4.access_key(request.identity_value("$request.header.Authorization"))
+        except sigv4.Unsigned:
+            return _json(*_FORBIDDEN)
+        caller = self._identities(key) if self._identities is not None else None
+        return {"iam": {"accessKey": key, "accountId": events.ACCOUNT_ID, "callerId": caller and caller["userId"],
+                        "cognitoIdentity": None, "principalOrgId": None, "userArn": caller and caller["userArn"],
+                        "userId": caller and caller["userId"]}}
+
     def _authorize_jwt(self, route: HttpRoute, request: _Request) -> dict[str, Any] | Answer:
         authorizer = route.authorizer
         token = next((value for source in authorizer.identity_sources

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events, rest_authorizers, tokens
+from api_gateway import events, rest_authorizers, sigv4, tokens
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import Invoke, RestApiConfig, RestRoute
 
@@ -84,9 +84,12 @@ class RestGateway:
     def __init__(self, apis: list[RestApiConfig], invoke: Invoke, *, host: str = "127.0.0.1", port: int = 0,
                  static_dir: Path | None = None, integration_timeout: float = 29.0,
                  body_timeout: float = 10.0, api_key_valid: Callable[[str, str, str], bool] | None = None,
-                 keys: tokens.KeySource = tokens.discovered_key_set) -> None:
+                 keys: tokens.KeySource = tokens.discovered_key_set,
+                 identities: sigv4.Identities | None = None) -> None:
         self.apis = list(apis)
         self._invoke = invoke
+        #: an access key -> the IAM user it belongs to (AWS_IAM methods' requestContext.identity)
+        self._identities = identities
         #: a Cognito user pool's issuer -> the key set signing its tokens (Cognito user pool authorizers)
         self._keys = keys
         #: whether an API key value belongs to an enabled key of a usage plan of (api id, stage)
@@ -209,6 +212,20 @@ class RestGateway:
             refusal = self._authorize(route, resource.api.api_id, stage, method, path, header_pairs, event)
             if refusal is not None:
                 return refusal
+        if route.iam:
+            try:
+                key = sigv4.access_key(next((v for k, v in header_pairs if k.lower() == "authorization"), None))
+            except sigv4.Unsigned as unsigned:
+                # API Gateway's answer to a request to an AWS_IAM method that is not signed for execute-api
+                return self._gateway_response(route_api_responses(self, resource.api.api_id),
+                                              "MISSING_AUTHENTICATION_TOKEN", 403, {"message": str(unsigned)},
+                                              "MissingAuthenticationTokenException" if "Missing" in str(unsigned)
+                                              else "IncompleteSignatureException",
+                                              event["requestContext"]["requestId"])
+            caller = self._identities(key) if self._identities is not None else None
+            event["requestContext"]["identity"].update(
+                accessKey=key, accountId=events.ACCOUNT_ID, caller=caller and caller["userId"],
+                user=caller and caller["userId"], userArn=caller and caller["userArn"])
         if route.api_key_required:
             key = next((v for k, v in header_pairs if k.lower() == "x-api-key"), "")
             if not key or self._api_key_valid is None or not self._api_key_valid(resource.api.api_id, stage, key):

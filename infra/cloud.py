@@ -31,7 +31,7 @@ from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
 from infra.template import expand
-from infra.resources.apigateway import api_key_schemes, cognito_scheme
+from infra.resources.apigateway import api_key_schemes, cognito_scheme, iam_schemes
 
 logger = logging.getLogger("notifyx.cloud")
 
@@ -106,6 +106,7 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
         body = api.properties.get("Body") or {}
         authorizers = rest_authorizers(body)
         key_schemes = api_key_schemes(body)
+        signed = iam_schemes(body)
         routes = []
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in operations.items():
@@ -119,7 +120,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 scopes = next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ())
                 routes.append(RestRoute(verb, path, function, authorizers[names[0]] if names else None,
                                         timeouts.get(function), any(name in key_schemes for requirement in security
-                                                                    for name in requirement), scopes))
+                                                                    for name in requirement), scopes,
+                                        any(name in signed for requirement in security for name in requirement)))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
@@ -213,6 +215,10 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 authorizer, scopes = None, ()
                 for requirement in operation.get("security", body.get("security", [])) or []:
                     for name, wanted in requirement.items():
+                        if str((schemes.get(name) or {}).get("x-amazon-apigateway-authtype", "")).lower() == \
+                                "awssigv4" and "x-amazon-apigateway-authorizer" not in schemes[name]:
+                            authorizer = HttpAuthorizer(None, type="AWS_IAM")
+                            continue
                         spec = (schemes.get(name) or {}).get("x-amazon-apigateway-authorizer")
                         if spec:
                             sources = spec.get("identitySource") or []
@@ -246,7 +252,8 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 function = function_of_uri(integration.properties.get("IntegrationUri", ""))
                 version = str(integration.properties.get("PayloadFormatVersion", "2.0"))
                 timeout = float(integration.properties.get("TimeoutInMillis", 30000)) / 1000
-            authorizer = None
+            authorizer = HttpAuthorizer(None, type="AWS_IAM") if rprops.get("AuthorizationType") == "AWS_IAM" \
+                else None
             if rprops.get("AuthorizationType") in ("CUSTOM", "JWT"):
                 found = by_physical.get(rprops.get("AuthorizerId", ""))
                 if found is None:
@@ -432,10 +439,11 @@ class LocalCloud:
             moto_patches.apply_connections()
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
                                         static_dir=self.static_dir, api_key_valid=self.api_key_valid,
-                                        keys=self.key_set)
+                                        keys=self.key_set, identities=self.iam_identity)
         from api_gateway.http_api import HttpApiRouter
 
-        self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION, keys=self.key_set)
+        self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION, keys=self.key_set,
+                                                     identities=self.iam_identity)
                                        for api in http_api_configs(self.stack)]
         self.rest_gateway.start()
         self._start_function_urls()
@@ -611,6 +619,11 @@ class LocalCloud:
             result["websocket_api"] = f"ws://127.0.0.1:{gateway.port}/{gateway.api.stage}"
         return {k: result[k] for k in ("http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard")
                 if k in result}
+
+    def iam_identity(self, access_key: str) -> dict | None:
+        """The IAM user of an access key that signed a request to an AWS_IAM method, when the embedded emulator's IAM
+        issued it (None otherwise: IAM is not enforced locally, the request is served all the same)."""
+        return moto_patches.iam_identity(access_key) if self.emulator is not None else None
 
     def key_set(self, issuer: str) -> dict | None:
         """The key set that signs `issuer`'s tokens, for the gateways' JWT and Cognito user pool authorizers: a user

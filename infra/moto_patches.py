@@ -2013,6 +2013,16 @@ def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = 
         raise ValueError(f"{arn} is not delivered to by the local cloud")
 
 
+# --------------------------------------------------------------------------- IAM callers of AWS_IAM methods
+def iam_identity(access_key: str, account_id: str = account.ACCOUNT_ID) -> dict | None:
+    """The IAM user an access key of the emulator's IAM belongs to ({"userArn", "userId"}), or None (a key IAM
+    never issued, such as the local cloud's own test key)."""
+    from moto.iam.models import iam_backends
+
+    user = iam_backends[account_id]["aws"].get_user_from_access_key_id(access_key)
+    return None if user is None else {"userArn": user.arn, "userId": user.id}
+
+
 # --------------------------------------------------------------------------- API Gateway API keys
 def api_key_valid(api_id: str, stage: str, value: str, account_id: str = account.ACCOUNT_ID,
                   region: str = account.REGION) -> bool:

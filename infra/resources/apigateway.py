@@ -27,6 +27,14 @@ def cognito_scheme(scheme: Any) -> bool:
         and bool(spec.get("providerARNs"))
 
 
+def iam_schemes(body: dict) -> set[str]:
+    """The names of a swagger/OpenAPI body's security schemes that are IAM authorization (SAM's AWS_IAM)."""
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    return {name for name, scheme in schemes.items() if isinstance(scheme, dict)
+            and str(scheme.get("x-amazon-apigateway-authtype", "")).lower() == "awssigv4"
+            and "x-amazon-apigateway-authorizer" not in scheme}
+
+
 def api_key_schemes(body: dict) -> set[str]:
     """The names of a swagger/OpenAPI body's security schemes that are API Gateway's API key (x-api-key, header)."""
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
@@ -40,9 +48,9 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     if not isinstance(body, dict):
         return [] if body is None else [("Body", "only an inline swagger/OpenAPI document is supported")]
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
-    keys = api_key_schemes(body)
-    found = [(f"authorizer {name}", "only Lambda (TOKEN, REQUEST), Cognito user pool authorizers and API keys "
-              "(x-api-key) run locally; IAM does not") for name, scheme in schemes.items()
+    keys = api_key_schemes(body) | iam_schemes(body)
+    found = [(f"authorizer {name}", "only Lambda (TOKEN, REQUEST), Cognito user pool and IAM authorizers and API "
+              "keys (x-api-key) run locally") for name, scheme in schemes.items()
              if not _lambda_authorizer(scheme) and not cognito_scheme(scheme) and name not in keys]
     if str(props.get("ApiKeySourceType", "HEADER")).upper() != "HEADER":
         found.append((f"ApiKeySourceType {props['ApiKeySourceType']}", "only API keys from the x-api-key header "
@@ -74,8 +82,9 @@ def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
     if props.get("Body"):
         # moto imports only OpenAPI 3 bodies (SAM writes swagger 2.0): create the resources and methods one by one
         authorizers = _create_authorizers(apigw, api["id"], props["Body"])
-        _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}), authorizers,
-                            props["Body"].get("security"), api_key_schemes(props["Body"]))
+        iam = {name: ("", "AWS_IAM") for name in iam_schemes(props["Body"])}
+        _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}),
+                            {**iam, **authorizers}, props["Body"].get("security"), api_key_schemes(props["Body"]))
         preflights = sorted(path for path, operations in props["Body"].get("paths", {}).items()
                             for method, operation in (operations or {}).items()
                             if isinstance(operation, dict) and _cors_preflight(
@@ -135,7 +144,7 @@ def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, auth
             auth: dict[str, Any] = {"authorizationType": "NONE"}
             if names:
                 authorizer_id, kind = authorizers[names[0]]
-                auth = {"authorizationType": kind, "authorizerId": authorizer_id}
+                auth = {"authorizationType": kind, **({"authorizerId": authorizer_id} if authorizer_id else {})}
                 scopes = next((list(r[names[0]]) for r in security if r.get(names[0])), None)
                 if kind == "COGNITO_USER_POOLS" and scopes:
                     auth["authorizationScopes"] = scopes

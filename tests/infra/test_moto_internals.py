@@ -980,3 +980,22 @@ def test_cognito_runs_its_calls_where_the_trigger_patches_wrap_them():
         assert pool.extended_config["LambdaConfig"] == {"PreSignUp": "arn:aws:lambda:x"}
     finally:
         backend.user_pools.pop(pool.id, None)
+
+
+def test_iam_finds_a_key_s_user_where_the_iam_caller_lookup_asks():
+    """moto_patches.iam_identity asks iam_backends[account]["aws"].get_user_from_access_key_id and reads the user's
+    arn and id (an AWS_IAM method's requestContext.identity)."""
+    from moto.iam.models import iam_backends
+
+    from infra import moto_patches
+
+    backend = iam_backends["123456789012"]["aws"]
+    user = backend.create_user(region_name="us-east-1", user_name="guard-caller")
+    try:
+        key = backend.create_access_key("guard-caller")
+        assert moto_patches.iam_identity(key.access_key_id) == {"userArn": user.arn, "userId": user.id}
+        assert moto_patches.iam_identity("AKIDNOBODY") is None
+    finally:
+        for access_key in backend.list_access_keys("guard-caller"):
+            backend.delete_access_key(access_key.access_key_id, "guard-caller")
+        backend.delete_user("guard-caller")

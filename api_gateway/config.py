@@ -106,6 +106,8 @@ class HttpAuthorizer:
     #: JWT: the JwtConfiguration's Issuer and Audience
     issuer: str | None = None
     audiences: tuple[str, ...] = ()
+    #: AWS_IAM: the service requests are signed for (execute-api; a function URL's: lambda)
+    service: str = "execute-api"
 
 
 @dataclass(frozen=True)

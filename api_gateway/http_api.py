@@ -128,7 +128,7 @@ class HttpApiRouter:
         authorizer_context = None
         if route.authorizer is not None:
             outcome = self._authorize_jwt(route, request) if route.authorizer.type == "JWT" else \
-                self._authorize_iam(request) if route.authorizer.type == "AWS_IAM" else \
+                self._authorize_iam(route.authorizer, request) if route.authorizer.type == "AWS_IAM" else \
                 self._authorize(route.authorizer, request)
             if isinstance(outcome, tuple):
                 return outcome
@@ -147,11 +147,12 @@ class HttpApiRouter:
         return _response_v2(result) if route.payload_version == "2.0" else _response_v1(result)
 
     # ------------------------------------------------------------------ authorizers
-    def _authorize_iam(self, request: _Request) -> dict[str, Any] | Answer:
+    def _authorize_iam(self, authorizer: HttpAuthorizer, request: _Request) -> dict[str, Any] | Answer:
         try:
-            key = sigv4.access_key(request.identity_value("$request.header.Authorization"))
+            key = sigv4.access_key(request.identity_value("$request.header.Authorization"), authorizer.service)
         except sigv4.Unsigned:
-            return _json(*_FORBIDDEN)
+            # a function URL's answer is Lambda's ({"Message": ...}), an HTTP API's API Gateway's
+            return _json(403, {"Message": "Forbidden"}) if authorizer.service == "lambda" else _json(*_FORBIDDEN)
         caller = self._identities(key) if self._identities is not None else None
         return {"iam": {"accessKey": key, "accountId": events.ACCOUNT_ID, "callerId": caller and caller["userId"],
                         "cognitoIdentity": None, "principalOrgId": None, "userArn": caller and caller["userArn"],

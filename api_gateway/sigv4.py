@@ -5,7 +5,8 @@ Gateway checks the signature and the caller's IAM policies. IAM is not enforced 
 and the signature is not recomputed: the local cloud does not hold the callers' secret keys), but the request must
 be signed: without a SigV4 Authorization header (or with one scoped to another service) the answer is API
 Gateway's 403. The caller's access key reaches the integration (`requestContext.identity` on REST APIs,
-`requestContext.authorizer.iam` on HTTP APIs), with the IAM user it belongs to when the emulator knows the key.
+`requestContext.authorizer.iam` on HTTP APIs), with the IAM user it belongs to when the emulator knows the key. A
+function URL with AuthType AWS_IAM is the same, signed for the `lambda` service.
 """
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ class Unsigned(Exception):
     """Not a request API Gateway would authorize with IAM; `str()` is API Gateway's message."""
 
 
-def access_key(header: str | None) -> str:
-    """The access key of a request's SigV4 Authorization header scoped to execute-api; else Unsigned."""
+def access_key(header: str | None, service: str = "execute-api") -> str:
+    """The access key of a request's SigV4 Authorization header scoped to `service` (execute-api; a function URL:
+    lambda); else Unsigned."""
     match = _SIGV4.fullmatch((header or "").strip())
     if match is None:
         raise Unsigned("Missing Authentication Token")
-    if match["service"] != "execute-api":
-        raise Unsigned("Credential should be scoped to correct service: 'execute-api'.")
+    if match["service"] != service:
+        raise Unsigned(f"Credential should be scoped to correct service: '{service}'.")
     return match["key"]

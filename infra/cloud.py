@@ -463,11 +463,14 @@ class LocalCloud:
 
         for url in self.stack.function_urls:
             cors = url["cors"]
+            # AuthType AWS_IAM: a request must be SigV4-signed for the lambda service (api_gateway/sigv4.py)
+            signed = HttpAuthorizer(None, type="AWS_IAM", service="lambda") if url["auth_type"] == "AWS_IAM" else None
             config = HttpApiConfig(api_id=url["function"], stage="$default",
-                                   routes=(HttpRoute("$default", url["function"], "2.0", None, 900.0),),
+                                   routes=(HttpRoute("$default", url["function"], "2.0", signed, 900.0),),
                                    cors=_lower_camel(cors) if isinstance(cors, dict) else None)
             gateway = RestGateway([], self.invoke_function, port=url["port"], static_dir=None)
-            gateway.http_apis = [HttpApiRouter(config, self.invoke_function, region=REGION)]
+            gateway.http_apis = [HttpApiRouter(config, self.invoke_function, region=REGION,
+                                               identities=self.iam_identity)]
             gateway.start()
             self.function_url_gateways.append(gateway)
 

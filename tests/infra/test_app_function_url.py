@@ -1,9 +1,16 @@
-"""Parity: a function behind a Lambda function URL (fixtures/apps/function_url): its own address, payload 2.0."""
+"""Parity: functions behind Lambda function URLs (fixtures/apps/function_url): its own address, payload 2.0; an
+AWS_IAM URL refuses a request not SigV4-signed for the lambda service (403 {"Message": "Forbidden"}) and hands the
+function the signer's access key (requestContext.authorizer.iam). Before, an AWS_IAM URL served anyone."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from infra.cloud import LocalCloud
 
@@ -22,3 +29,20 @@ def test_the_function_url_answers_at_the_address_its_output_gives():
             assert json.loads(response.read()) == {"code": "100680a", "method": "POST", "version": "2.0"}
         config = cloud.client("lambda").get_function_url_config(FunctionName=cloud.physical_id("ShortenFunction"))
         assert config["AuthType"] == "NONE"
+        stats = cloud.stack.outputs["StatsUrl"]
+        try:
+            urllib.request.urlopen(stats, timeout=30)
+            raise AssertionError("an unsigned request to an AWS_IAM function URL was served")
+        except urllib.error.HTTPError as refused:
+            assert (refused.code, json.loads(refused.read())) == (403, {"Message": "Forbidden"})
+        for service, status in (("execute-api", 403), ("lambda", 200)):
+            signed = AWSRequest(method="GET", url=stats, headers={})
+            SigV4Auth(Credentials("AKIDSTATS", "secret"), service, "us-east-1").add_auth(signed)
+            try:
+                with urllib.request.urlopen(urllib.request.Request(stats, headers=dict(signed.headers.items())),
+                                            timeout=30) as answer:
+                    got, body = answer.status, json.loads(answer.read())
+            except urllib.error.HTTPError as refused:
+                got, body = refused.code, json.loads(refused.read())
+            assert got == status, (service, body)
+        assert body["caller"]["accessKey"] == "AKIDSTATS"

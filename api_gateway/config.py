@@ -78,6 +78,10 @@ class RestRoute:
     scopes: tuple[str, ...] = ()
     #: AWS_IAM authorization: the request must be SigV4-signed for execute-api (api_gateway/sigv4.py)
     iam: bool = False
+    #: an AWS integration's (service, action), e.g. ("states", "StartExecution"), and its request mapping templates
+    #: by content type (api_gateway/service_integrations.py); `function` is "" then
+    service_action: tuple[str, str] | None = None
+    request_templates: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

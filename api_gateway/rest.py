@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events, rest_authorizers, sigv4, tokens
+from api_gateway import events, rest_authorizers, service_integrations, sigv4, tokens
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import Invoke, RestApiConfig, RestRoute
 
@@ -85,9 +85,12 @@ class RestGateway:
                  static_dir: Path | None = None, integration_timeout: float = 29.0,
                  body_timeout: float = 10.0, api_key_valid: Callable[[str, str, str], bool] | None = None,
                  keys: tokens.KeySource = tokens.discovered_key_set,
-                 identities: sigv4.Identities | None = None) -> None:
+                 identities: sigv4.Identities | None = None,
+                 aws_action: Callable[[str, str, bytes], tuple[int, bytes]] | None = None) -> None:
         self.apis = list(apis)
         self._invoke = invoke
+        #: (service, action, request body) -> (status, body): an AWS integration's call of the service
+        self._aws_action = aws_action
         #: an access key -> the IAM user it belongs to (AWS_IAM methods' requestContext.identity)
         self._identities = identities
         #: a Cognito user pool's issuer -> the key set signing its tokens (Cognito user pool authorizers)
@@ -234,6 +237,8 @@ class RestGateway:
                                               403, {"message": "Forbidden"}, "ForbiddenException",
                                               event["requestContext"]["requestId"])
             event["requestContext"]["identity"]["apiKey"] = key
+        if route.service_action is not None:
+            return self._service_action(route, event, content_type, body, stage)
         try:
             if route.function_timeout is not None and route.function_timeout < self.integration_timeout:
                 # the function's own timeout ends the call first (a 502, as on AWS): no thread hand-off needed
@@ -247,6 +252,23 @@ class RestGateway:
             log.info("%s %s: function %s failed: %s", method, path, route.function, exc)
             return self._json(*_INTERNAL_ERROR)
         return self._proxy_response(result, event["requestContext"]["requestId"])
+
+    def _service_action(self, route: RestRoute, event: dict, content_type: str, body: bytes,
+                        stage: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """An AWS integration (api_gateway/service_integrations.py): the request mapped by the template for its
+        content type (application/json when it has none; the body passed through when there is no template for it),
+        sent to the service action; the service's status and body are the answer."""
+        templates = dict(route.request_templates)
+        media = (content_type.split(";")[0].strip().lower() or "application/json")
+        template = templates.get(media)
+        text = body.decode("utf-8", "replace")
+        request = text if template is None else service_integrations.render(
+            template, text, request_id=event["requestContext"]["requestId"], stage=stage)
+        if self._aws_action is None:
+            return self._json(*_INTERNAL_ERROR)
+        status, answer = self._aws_action(*route.service_action, request.encode())
+        return status, [("Content-Type", "application/json"),
+                        ("x-amzn-RequestId", event["requestContext"]["requestId"])], answer
 
     def _authorize(self, route: RestRoute, api_id: str, stage: str, method: str, path: str,
                    header_pairs: list[tuple[str, str]], event: dict) -> tuple[int, list[tuple[str, str]], bytes] | None:

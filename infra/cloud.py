@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from api_gateway import service_integrations
 from api_gateway.config import (
     Authorizer,
     HttpApiConfig,
@@ -111,17 +112,20 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in operations.items():
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
-                if not integration or str(integration.get("type", "")).lower() != "aws_proxy":
+                kind = str((integration or {}).get("type", "")).lower()
+                action = service_integrations.action_of(integration.get("uri", "")) if kind == "aws" else None
+                if not integration or (kind != "aws_proxy" and action is None):
                     continue     # the deploy refused other integrations, or warned (SAM's CORS preflight mocks)
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                 security = operation.get("security", body.get("security")) or []
                 names = [name for requirement in security for name in requirement if name in authorizers]
-                function = function_of_uri(integration["uri"])
+                function = function_of_uri(integration["uri"]) if action is None else ""
                 scopes = next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ())
                 routes.append(RestRoute(verb, path, function, authorizers[names[0]] if names else None,
                                         timeouts.get(function), any(name in key_schemes for requirement in security
                                                                     for name in requirement), scopes,
-                                        any(name in signed for requirement in security for name in requirement)))
+                                        any(name in signed for requirement in security for name in requirement),
+                                        action, tuple((integration.get("requestTemplates") or {}).items())))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
@@ -439,7 +443,8 @@ class LocalCloud:
             moto_patches.apply_connections()
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
                                         static_dir=self.static_dir, api_key_valid=self.api_key_valid,
-                                        keys=self.key_set, identities=self.iam_identity)
+                                        keys=self.key_set, identities=self.iam_identity,
+                                        aws_action=self.aws_action)
         from api_gateway.http_api import HttpApiRouter
 
         self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION, keys=self.key_set,
@@ -622,6 +627,32 @@ class LocalCloud:
             result["websocket_api"] = f"ws://127.0.0.1:{gateway.port}/{gateway.api.stage}"
         return {k: result[k] for k in ("http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard")
                 if k in result}
+
+    #: the JSON protocol's target prefix of each service an AWS integration may call
+    _TARGETS = {"states": "AWSStepFunctions"}
+
+    def aws_action(self, service: str, action: str, body: bytes) -> tuple[int, bytes]:
+        """A REST API's AWS integration calling a service action of the emulator (Step Functions' StartExecution):
+        the request as the integration sends it, the service's status and body as they come back."""
+        import urllib.error
+        import urllib.request
+
+        try:
+            json.loads(body)
+        except ValueError:
+            # what the JSON protocol answers a body that is not JSON (moto's server answered a 500 page): a mapping
+            # template's \' (escapeJavaScript of an apostrophe) makes one
+            return 400, json.dumps({"__type": "com.amazon.coral.service#SerializationException",
+                                    "Message": None}).encode()
+        request = urllib.request.Request(self.aws_endpoint, data=body, method="POST", headers={
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"{self._TARGETS[service]}.{action}",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={account.KEYS['aws_access_key_id']}/20260101/{REGION}/"
+                             f"{service}/aws4_request, SignedHeaders=host, Signature=0"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read()
 
     def iam_identity(self, access_key: str) -> dict | None:
         """The IAM user of an access key that signed a request to an AWS_IAM method, when the embedded emulator's IAM

@@ -1,7 +1,10 @@
 """API Gateway v1: REST APIs (SAM's swagger bodies), deployments, stages."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
+
+from api_gateway import service_integrations
 
 from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, tags, truthy
 
@@ -58,11 +61,38 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     for path, operations in (body.get("paths") or {}).items():
         for method, operation in (operations or {}).items():
             integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
-            if integration and str(integration.get("type", "")).lower() != "aws_proxy" \
-                    and not _cors_preflight(method, integration):
-                found.append((f"integration {method.upper()} {path}",
-                              f"type {integration.get('type')}: only Lambda proxy integrations run locally"))
+            if not integration or str(integration.get("type", "")).lower() == "aws_proxy" \
+                    or _cors_preflight(method, integration):
+                continue
+            problem = _service_integration_problem(integration)
+            if problem:
+                found.append((f"integration {method.upper()} {path}", problem))
     return found
+
+
+def _template_text(value: Any) -> str:
+    """A URI or mapping template as the check sees it before the deploy: an Fn::Sub's text with its
+    ${placeholders} left out (a Velocity reference in an Fn::Sub is written ${!...})."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return re.sub(r"\$\{(?!!)[^}]*\}", "x", text).replace("${!", "${")
+    return value if isinstance(value, str) else ""
+
+
+def _service_integration_problem(integration: dict) -> str | None:
+    """Why an integration other than Lambda proxy cannot run locally; None for an AWS integration calling Step
+    Functions with a mapping template the local cloud evaluates (SAM's state machine Api events)."""
+    kind = str(integration.get("type", "")).lower()
+    uri = _template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
+    action = service_integrations.action_of(uri) if kind == "aws" else None
+    if action not in service_integrations.ACTIONS:
+        return (f"type {integration.get('type')}: only Lambda proxy integrations and AWS integrations calling Step "
+                "Functions' StartExecution or StartSyncExecution run locally")
+    for media, template in (integration.get("requestTemplates") or {}).items():
+        reason = service_integrations.unsupported(_template_text(template))
+        if reason:
+            return f"{reason} ({media}): only the references SAM's state machine Api events use are evaluated locally"
+    return None
 
 
 @creates("AWS::ApiGateway::RestApi",

@@ -990,12 +990,16 @@ def test_iam_finds_a_key_s_user_where_the_iam_caller_lookup_asks():
     from infra import moto_patches
 
     backend = iam_backends["123456789012"]["aws"]
-    user = backend.create_user(region_name="us-east-1", user_name="guard-caller")
+    user, key = backend.create_user(region_name="us-east-1", user_name="guard-caller"), None
     try:
         key = backend.create_access_key("guard-caller")
         assert moto_patches.iam_identity(key.access_key_id) == {"userArn": user.arn, "userId": user.id}
         assert moto_patches.iam_identity("AKIDNOBODY") is None
     finally:
-        for access_key in backend.list_access_keys("guard-caller"):
-            backend.delete_access_key(access_key.access_key_id, "guard-caller")
-        backend.delete_user("guard-caller")
+        backend.reset()
+        # moto's /moto-api/data.json lists every model instance it tracks and asks a User for its groups, which
+        # fails for a user its backend no longer has: forget this test's, as a new local cloud never made them
+        for made in (user, key):
+            tracked = type(made).__dict__.get("instances_tracked")
+            if made is not None and isinstance(tracked, list) and made in tracked:  # the weak list lets it go
+                tracked.remove(made)

@@ -88,7 +88,7 @@ def verify(token: str, *, issuers: Iterable[str], keys: KeySource, audiences: It
         raise Refused("not a JWT")
     try:
         header, unverified = _segment(parts[0]), _segment(parts[1])
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: JSON nested deeper than Python parses
         raise Refused("not a JWT") from None
     issuer = unverified.get("iss")
     if not isinstance(issuer, str) or issuer not in set(issuers):

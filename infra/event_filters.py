@@ -43,7 +43,7 @@ def sqs_view(record: dict[str, Any]) -> dict[str, Any]:
     """An SQS record as filters see it: a JSON body as its object."""
     try:
         body = json.loads(record.get("body") or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses: filtered as text
         return record
     return {**record, "body": body} if isinstance(body, (dict, list)) else record
 

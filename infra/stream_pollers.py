@@ -326,7 +326,7 @@ class KinesisStreamSource(DynamoDbStreamSource):
         on `data` alone; data that is not a JSON object matches no pattern on its fields)."""
         try:
             data = json.loads(base64.b64decode(record["kinesis"]["data"]))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
             return {}
         return {"data": data} if isinstance(data, dict) else {}
 

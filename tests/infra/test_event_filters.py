@@ -48,3 +48,18 @@ def test_sqs_bodies_are_matched_as_json_when_they_are_json():
 def test_a_pattern_that_is_not_an_object_is_refused():
     with pytest.raises(FilterError):
         patterns({"Filters": [{"Pattern": "[1]"}]})
+
+
+def test_filters_see_data_nested_deeper_than_python_parses_as_no_json():
+    """A record whose body or data is JSON nested too deep for Python's parser is filtered as text (SQS) or as data
+    that is not JSON (Kinesis): before, the RecursionError escaped the poller's batch, which was read again and
+    again, so one such record stopped its queue's or shard's mapping."""
+    import base64
+
+    from infra.event_filters import sqs_view
+    from infra.stream_pollers import KinesisStreamSource, StreamEventSourceSpec
+
+    deep = "[" * 50_000
+    assert sqs_view({"body": deep}) == {"body": deep}
+    source = KinesisStreamSource(StreamEventSourceSpec("fn", "arn:aws:kinesis:us-east-1:1:stream/s"), None, None)
+    assert source._view({"kinesis": {"data": base64.b64encode(deep.encode()).decode()}}) == {}

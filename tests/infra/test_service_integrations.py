@@ -36,3 +36,4 @@ def test_other_templates_are_refused(template):
 def test_action_of_an_integration_uri():
     assert si.action_of("arn:aws:apigateway:eu-west-1:states:action/StartExecution") == ("states", "StartExecution")
     assert si.action_of("arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/x/invocations") is None
+

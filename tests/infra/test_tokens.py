@@ -47,3 +47,17 @@ def test_an_issuer_whose_keys_cannot_be_had_refuses_its_tokens():
     good = {"keys": [{**key.as_dict(private=False), "kid": "k"}]}
     assert tokens.verify(token, issuers=["http://127.0.0.1:1/x"], keys=lambda issuer: good)["iss"] == \
         "http://127.0.0.1:1/x"
+
+
+def test_a_malformed_token_is_refused_whatever_it_holds():
+    """Tokens an attacker makes: nesting deeper than Python's JSON parser goes, invalid UTF-8, non-ASCII, a lone
+    surrogate: each is a 401, never an exception out of the authorizer."""
+    import base64
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    for token in (b64(b"[" * 50_000) + "." + b64(b"{}") + ".x", b64(b"\xff\xfe") + ".e30.x", "\u00e9.e30.x",
+                  "\ud800.e30.x", b64(b'{"alg": "RS256"}') + "." + b64(b'"a string"') + ".x"):
+        with pytest.raises(tokens.Refused):
+            tokens.verify(token, issuers=["https://issuer.example"], keys=lambda issuer: None)

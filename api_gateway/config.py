@@ -82,6 +82,8 @@ class RestRoute:
     #: by content type (api_gateway/service_integrations.py); `function` is "" then
     service_action: tuple[str, str] | None = None
     request_templates: tuple[tuple[str, str], ...] = ()
+    #: request validation (api_gateway/request_validation.py): required parameters, the body's model
+    validation: Any = None
 
 
 @dataclass(frozen=True)

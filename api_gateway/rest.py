@@ -237,6 +237,10 @@ class RestGateway:
                                               403, {"message": "Forbidden"}, "ForbiddenException",
                                               event["requestContext"]["requestId"])
             event["requestContext"]["identity"]["apiKey"] = key
+        if route.validation is not None:
+            refusal = self._validate(route, resource.api.api_id, header_pairs, event, params, body)
+            if refusal is not None:
+                return refusal
         if route.service_action is not None:
             return self._service_action(route, event, content_type, body, stage)
         try:
@@ -252,6 +256,20 @@ class RestGateway:
             log.info("%s %s: function %s failed: %s", method, path, route.function, exc)
             return self._json(*_INTERNAL_ERROR)
         return self._proxy_response(result, event["requestContext"]["requestId"])
+
+    def _validate(self, route: RestRoute, api_id: str, header_pairs: list[tuple[str, str]], event: dict,
+                  params: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """API Gateway's request validation (api_gateway/request_validation.py): None, or its 400."""
+        request_id = event["requestContext"]["requestId"]
+        missing = route.validation.missing(dict(header_pairs), event.get("queryStringParameters") or {}, params)
+        if missing:
+            return self._gateway_response(route_api_responses(self, api_id), "BAD_REQUEST_PARAMETERS", 400,
+                                          {"message": f"Missing required request parameters: [{', '.join(missing)}]"},
+                                          "BadRequestException", request_id)
+        if not route.validation.body_valid(body):
+            return self._gateway_response(route_api_responses(self, api_id), "BAD_REQUEST_BODY", 400,
+                                          {"message": "Invalid request body"}, "BadRequestException", request_id)
+        return None
 
     def _service_action(self, route: RestRoute, event: dict, content_type: str, body: bytes,
                         stage: str) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from api_gateway import service_integrations
+from api_gateway import request_validation, service_integrations
 from api_gateway.config import (
     Authorizer,
     HttpApiConfig,
@@ -125,7 +125,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                                         timeouts.get(function), any(name in key_schemes for requirement in security
                                                                     for name in requirement), scopes,
                                         any(name in signed for requirement in security for name in requirement),
-                                        action, tuple((integration.get("requestTemplates") or {}).items())))
+                                        action, tuple((integration.get("requestTemplates") or {}).items()),
+                                        request_validation.of_operation(body, operation)))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")

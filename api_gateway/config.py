@@ -84,6 +84,8 @@ class RestRoute:
     request_templates: tuple[tuple[str, str], ...] = ()
     #: request validation (api_gateway/request_validation.py): required parameters, the body's model
     validation: Any = None
+    #: a static MOCK integration's answer: (status, headers, body); `function` is "" then
+    mock: tuple[int, tuple[tuple[str, str], ...], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,13 @@ class RestGateway:
         route = resource.methods.get(method) or resource.methods.get("ANY")
         return (route, resource, params) if route is not None else None
 
+    def cors_allows(self, stage: str, origin: str) -> bool:
+        """Whether a REST stage's API lets pages of `origin` call it: its CORS preflights (SAM's `Cors`, static MOCK
+        integrations) allow that origin or any. Without CORS, the gateway refuses other sites' pages."""
+        return any(name.lower() == "access-control-allow-origin" and value in ("*", origin)
+                   for api in self.apis if api.stage == stage for route in api.routes if route.mock is not None
+                   for name, value in route.mock[1])
+
     def handle(self, method: str, target: str, header_pairs: list[tuple[str, str]], body: bytes,
                source_ip: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
         """Answer one API request; None when the path is in no stage (the caller serves static files)."""
@@ -241,6 +248,10 @@ class RestGateway:
             refusal = self._validate(route, resource.api.api_id, header_pairs, event, params, body)
             if refusal is not None:
                 return refusal
+        if route.mock is not None:  # a static MOCK integration (SAM's CORS preflight)
+            status, headers, text = route.mock
+            return status, [("Content-Type", "application/json"), *headers,
+                            ("x-amzn-RequestId", event["requestContext"]["requestId"])], text.encode()
         if route.service_action is not None:
             return self._service_action(route, event, content_type, body, stage)
         try:
@@ -515,7 +526,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.rest_gateway.http_apis and stage not in self.rest_gateway._stages:
             return False
         host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
-        return origin.rstrip("/").lower() != f"http://{host}".lower()
+        return origin.rstrip("/").lower() != f"http://{host}".lower() \
+            and not self.rest_gateway.cors_allows(stage, origin)
 
     def _serve(self) -> None:
         try:

@@ -1,4 +1,5 @@
-"""REST API integrations of type AWS that call Step Functions: what SAM writes for a state machine's `Api` event.
+"""REST API integrations of type AWS that call Step Functions (what SAM writes for a state machine's `Api` event),
+and static MOCK integrations (what SAM writes for a REST API's `Cors`: the OPTIONS preflight).
 
 SAM's integration is `arn:aws:apigateway:{region}:states:action/StartExecution` with a request mapping template
 (`{"input": "$util.escapeJavaScript($input.json('$'))", "stateMachineArn": "..."}`, with
@@ -14,6 +15,7 @@ not valid JSON, as on AWS (the reason SAM has UnescapeMappingTemplate).
 """
 from __future__ import annotations
 
+import json
 import re
 
 #: the service actions an AWS integration may call locally: (service, action) of the integration URI
@@ -69,3 +71,35 @@ def render(template: str, body: str, *, request_id: str, stage: str) -> str:
                 "$context.stage": stage}[text]
 
     return _REFERENCE.sub(value, template)
+
+
+# --------------------------------------------------------------------------- MOCK integrations
+_LITERAL = re.compile(r"'(?P<value>[^']*)'")
+
+
+def mock_answer(integration: dict) -> tuple[int, tuple[tuple[str, str], ...], str] | None:
+    """A MOCK integration's answer when it is static (SAM's CORS preflights are): the status its request template
+    names (200 without one), and that integration response's literal headers and JSON template as the body; None
+    when anything in it would need Velocity or the request."""
+    template = (integration.get("requestTemplates") or {}).get("application/json", '{"statusCode": 200}')
+    if _DIRECTIVE.search(template):
+        return None
+    try:
+        status = str(json.loads(template).get("statusCode", 200))
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    responses = integration.get("responses") or {}
+    chosen = next((r for key, r in responses.items() if key != "default" and isinstance(r, dict)
+                   and re.fullmatch(str(r.get("selectionPattern", key)), status)), responses.get("default"))
+    if not isinstance(chosen, dict):
+        return None
+    headers = []
+    for name, value in (chosen.get("responseParameters") or {}).items():
+        literal = _LITERAL.fullmatch(str(value))
+        if not name.startswith("method.response.header.") or literal is None:
+            return None
+        headers.append((name.removeprefix("method.response.header."), literal["value"]))
+    body = (chosen.get("responseTemplates") or {}).get("application/json", "")
+    if _DIRECTIVE.search(body):
+        return None
+    return int(chosen.get("statusCode", status)), tuple(headers), body

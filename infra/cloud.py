@@ -114,19 +114,20 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
                 kind = str((integration or {}).get("type", "")).lower()
                 action = service_integrations.action_of(integration.get("uri", "")) if kind == "aws" else None
-                if not integration or (kind != "aws_proxy" and action is None):
-                    continue     # the deploy refused other integrations, or warned (SAM's CORS preflight mocks)
+                mock = service_integrations.mock_answer(integration) if kind == "mock" else None
+                if not integration or (kind != "aws_proxy" and action is None and mock is None):
+                    continue     # the deploy refused other integrations
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                 security = operation.get("security", body.get("security")) or []
                 names = [name for requirement in security for name in requirement if name in authorizers]
-                function = function_of_uri(integration["uri"]) if action is None else ""
+                function = function_of_uri(integration["uri"]) if kind == "aws_proxy" else ""
                 scopes = next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ())
                 routes.append(RestRoute(verb, path, function, authorizers[names[0]] if names else None,
                                         timeouts.get(function), any(name in key_schemes for requirement in security
                                                                     for name in requirement), scopes,
                                         any(name in signed for requirement in security for name in requirement),
                                         action, tuple((integration.get("requestTemplates") or {}).items()),
-                                        request_validation.of_operation(body, operation)))
+                                        request_validation.of_operation(body, operation), mock))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")

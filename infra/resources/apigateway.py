@@ -12,11 +12,6 @@ if TYPE_CHECKING:
     from infra.deploy import Deployer
 
 
-def _cors_preflight(method: str, integration: dict) -> bool:
-    """SAM's `Cors`: an OPTIONS method with a MOCK integration answering the preflight."""
-    return method.lower() == "options" and str(integration.get("type", "")).lower() == "mock"
-
-
 def _lambda_authorizer(scheme: Any) -> bool:
     spec = scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, dict) else None
     return isinstance(spec, dict) and str(spec.get("type", "")).lower() in ("token", "request") \
@@ -61,8 +56,7 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     for path, operations in (body.get("paths") or {}).items():
         for method, operation in (operations or {}).items():
             integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
-            if not integration or str(integration.get("type", "")).lower() == "aws_proxy" \
-                    or _cors_preflight(method, integration):
+            if not integration or str(integration.get("type", "")).lower() == "aws_proxy":
                 continue
             problem = _service_integration_problem(integration)
             if problem:
@@ -83,6 +77,9 @@ def _service_integration_problem(integration: dict) -> str | None:
     """Why an integration other than Lambda proxy cannot run locally; None for an AWS integration calling Step
     Functions with a mapping template the local cloud evaluates (SAM's state machine Api events)."""
     kind = str(integration.get("type", "")).lower()
+    if kind == "mock":
+        return None if service_integrations.mock_answer(integration) is not None else (
+            "a MOCK integration is answered locally only when static: literal headers and templates without Velocity")
     uri = _template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
     action = service_integrations.action_of(uri) if kind == "aws" else None
     if action not in service_integrations.ACTIONS:
@@ -115,13 +112,6 @@ def _rest_api(d: Deployer, lid: str, props: dict) -> Resource:
         iam = {name: ("", "AWS_IAM") for name in iam_schemes(props["Body"])}
         _create_rest_routes(apigw, api["id"], api["rootResourceId"], props["Body"].get("paths", {}),
                             {**iam, **authorizers}, props["Body"].get("security"), api_key_schemes(props["Body"]))
-        preflights = sorted(path for path, operations in props["Body"].get("paths", {}).items()
-                            for method, operation in (operations or {}).items()
-                            if isinstance(operation, dict) and _cors_preflight(
-                                method, operation.get("x-amazon-apigateway-integration") or {}))
-        if preflights:
-            d.warn(f"{lid}: CORS preflight requests (OPTIONS, a MOCK integration) are not answered locally: "
-                   f"{', '.join(preflights)}; browsers calling this API from another origin will fail")
     return Resource(lid, "AWS::ApiGateway::RestApi", api["id"], {"RootResourceId": api.get("rootResourceId", "")})
 
 

@@ -37,3 +37,33 @@ def test_action_of_an_integration_uri():
     assert si.action_of("arn:aws:apigateway:eu-west-1:states:action/StartExecution") == ("states", "StartExecution")
     assert si.action_of("arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/x/invocations") is None
 
+
+
+PREFLIGHT = {"type": "mock", "requestTemplates": {"application/json": '{\n  "statusCode" : 200\n}\n'},
+             "responses": {"default": {"statusCode": "200", "responseTemplates": {"application/json": "{}\n"},
+                                       "responseParameters": {
+                                           "method.response.header.Access-Control-Allow-Origin":
+                                               "'https://shop.example.com'",
+                                           "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'"}}}}
+
+
+def test_a_static_mock_integration_is_answered_and_a_dynamic_one_is_not():
+    assert si.mock_answer(PREFLIGHT) == (200, (("Access-Control-Allow-Origin", "https://shop.example.com"),
+                                               ("Access-Control-Allow-Methods", "GET,OPTIONS")), "{}\n")
+    dynamic = {**PREFLIGHT, "responses": {"default": {**PREFLIGHT["responses"]["default"],
+                                                      "responseTemplates": {"application/json": "$input.body"}}}}
+    assert si.mock_answer(dynamic) is None
+    mapped = {**PREFLIGHT, "responses": {"default": {"statusCode": "200", "responseParameters": {
+        "method.response.header.X-Id": "context.requestId"}}}}
+    assert si.mock_answer(mapped) is None  # a mapping, not a literal
+
+
+def test_only_the_origins_an_api_s_cors_allows_may_call_it():
+    from api_gateway.config import RestApiConfig, RestRoute
+    from api_gateway.rest import RestGateway
+
+    route = RestRoute("OPTIONS", "/things", "", mock=si.mock_answer(PREFLIGHT))
+    gateway = RestGateway([RestApiConfig("api1", "prod", (route,))], lambda name, event: None)
+    assert gateway.cors_allows("prod", "https://shop.example.com")
+    assert not gateway.cors_allows("prod", "https://evil.example")
+    assert not gateway.cors_allows("staging", "https://shop.example.com")

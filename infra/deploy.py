@@ -479,6 +479,18 @@ class Deployer:
         """AWS::StackId of this stack."""
         return self.resolve({"Ref": "AWS::StackId"}, "AWS::StackId")
 
+    def adopt(self, lid: str, nested: Stack) -> None:
+        """A nested stack's resources run with this stack's: its resources (as "<lid>/<its logical id>"), event
+        sources, function URLs, schedules and warnings join this stack's."""
+        for child_lid, resource in nested.resources.items():
+            self.stack.resources[f"{lid}/{child_lid}"] = resource
+        self.stack.sqs_sources += nested.sqs_sources
+        self.stack.stream_sources += nested.stream_sources
+        self.stack.function_urls += nested.function_urls
+        self.stack.schedules += nested.schedules
+        self.stack.warnings += [f"{lid}: {warning}" for warning in nested.warnings]
+        self.stack.skipped += [f"{lid}/{skipped}" for skipped in nested.skipped]
+
     def closing(self, close: Callable[[], None]) -> None:
         """Run `close` when the deploy ends (a custom resource's response listener)."""
         self._closers.append(close)

@@ -15,6 +15,7 @@ import logging
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra.resources.base import DeployError, Resource, creates
@@ -116,3 +117,66 @@ def _custom_resource(d: Deployer, lid: str, props: dict) -> Resource:
     physical = response.get("PhysicalResourceId") or request_id
     data = response.get("Data") or {}
     return Resource(lid, type_, str(physical), dict(data) if isinstance(data, dict) else {})
+
+
+# --------------------------------------------------------------------------- nested stacks
+def _child_template(d: Deployer, url: Any) -> Path | None:
+    """A nested stack's TemplateURL as a local file (relative to the parent template, or file://); None for S3."""
+    if not isinstance(url, str) or url.startswith(("https://", "http://", "s3://")):
+        return None
+    path = Path(url.removeprefix("file://"))
+    path = path if path.is_absolute() else d.expanded.base_dir / path
+    return path if path.is_file() else None
+
+
+def _child_parameters(values: Any) -> dict[str, str]:
+    """A nested stack's Parameters as CloudFormation passes them: strings, a list comma-joined."""
+    return {str(k): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in (values or {}).items()}
+
+
+def _child(d: Deployer, lid: str, path: Path, parameters: dict[str, str]) -> Any:
+    from infra.deploy import Deployer as ChildDeployer
+    from infra.template import expand
+
+    name = f"{d.stack.name}-{lid}"
+    return ChildDeployer(expand(path, parameters, region=d.stack.region, account_id=d.stack.account_id,
+                                stack_name=name), d.endpoint, d.runtime, parameters=parameters, stack_name=name,
+                         region=d.stack.region, account_id=d.stack.account_id, embedded=d.embedded)
+
+
+def _nested_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    """The nested template's own problems, before anything of the parent is created (its parameters' values may be
+    intrinsics of the parent: placeholders stand for those, and for every parameter, while it is checked)."""
+    path = _child_template(d, props.get("TemplateURL"))
+    if path is None:
+        return [(f"TemplateURL {props.get('TemplateURL')}", "a nested stack runs locally from a template file next "
+                 "to the parent's (SAM's Location: ./child.yaml), not from S3")]
+    from infra.template import TemplateError, load_yaml
+
+    try:
+        declared = load_yaml(path).get("Parameters") or {}
+        placeholders = {name: str((spec.get("AllowedValues") or [spec.get("Default", "0" if spec.get("Type") == "Number"
+                                                                           else "placeholder")])[0])
+                        for name, spec in declared.items()}
+        problems = _child(d, lid, path, placeholders).problems()
+    except (TemplateError, OSError, ValueError) as exc:
+        return [("TemplateURL", f"{path.name}: {exc}")]
+    return [(f"{path.name}: {p.logical_id} ({p.type}) {p.unsupported}", p.note) for p in problems]
+
+
+@creates("AWS::CloudFormation::Stack", handles=("TemplateURL", "Parameters"),
+         ignores={"TimeoutInMinutes": "a nested stack is created at once or not at all",
+                  "NotificationARNs": "no stack events are sent locally",
+                  "Tags": "kept by the template only: nothing reads tags locally"},
+         check=_nested_check)
+def _nested_stack(d: Deployer, lid: str, props: dict) -> Resource:
+    """A nested stack (AWS::CloudFormation::Stack, SAM's AWS::Serverless::Application with a local Location): its
+    template deployed as a stack of its own, `<parent>-<LogicalId>`, with the given parameters; its resources run
+    in the local cloud with the parent's (its functions, APIs, event sources, schedules); `Fn::GetAtt
+    <Id>.Outputs.<Name>` gives its outputs, `Ref` its stack id."""
+    path = _child_template(d, props["TemplateURL"])
+    child = _child(d, lid, path, _child_parameters(props.get("Parameters")))
+    stack = child.deploy()
+    d.adopt(lid, stack)
+    return Resource(lid, "AWS::CloudFormation::Stack", child.stack_id,
+                    {f"Outputs.{name}": value for name, value in stack.outputs.items()})

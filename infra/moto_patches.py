@@ -1802,9 +1802,37 @@ def _delete_under_the_queue_lock(original: Callable) -> Callable:
 def _visibility_under_the_queue_lock(self: Any, original: Callable, queue_name: str, receipt_handle: str,
                                      visibility_timeout: int) -> None:
     """SQSBackend.change_message_visibility under the queue's lock, so it sees a message either before or after
-    a receive or delete, not half-way."""
+    a receive or delete, not half-way. A negative timeout is refused, as SQS refuses it (moto took -1)."""
+    if int(visibility_timeout) < 0:
+        from moto.sqs.exceptions import InvalidParameterValue
+
+        raise InvalidParameterValue(f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason: "
+                                    "Must be between 0 and 43200, if provided.")
     with self.get_queue(queue_name)._messages_lock:
         original(self, queue_name, receipt_handle, visibility_timeout)
+
+
+#: the queue attributes SQS bounds (CreateQueue, SetQueueAttributes): name -> (least, most)
+SQS_ATTRIBUTE_RANGES = {"DelaySeconds": (0, 900), "VisibilityTimeout": (0, 43200),
+                        "MessageRetentionPeriod": (60, 1209600), "ReceiveMessageWaitTimeSeconds": (0, 20)}
+
+
+def _queue_attributes_in_range(self: Any, original: Callable, attributes: dict[str, Any],
+                               now: float | None = None) -> None:
+    """Queue._set_attributes refusing what SQS refuses: a bounded attribute outside its range, or not an integer,
+    is InvalidAttributeValue (moto kept a DelaySeconds of 901 or a MessageRetentionPeriod of 59, and answered a
+    value that is not a number with a 500)."""
+    from moto.sqs.exceptions import InvalidAttributeValue
+
+    for name, (least, most) in SQS_ATTRIBUTE_RANGES.items():
+        if name in attributes:
+            try:
+                value = int(str(attributes[name]))
+            except ValueError:
+                raise InvalidAttributeValue(name) from None
+            if not least <= value <= most:
+                raise InvalidAttributeValue(name)
+    original(self, attributes, now)
 
 
 def _fifo_topic_deduplicates_by_content(self: Any, original: Callable, message: str, *args: Any,
@@ -3006,7 +3034,11 @@ EMULATOR_PATCHES: list[Replacement] = [
                 _delete_under_the_queue_lock, "a message sent while another was deleted could be lost"),
     Replacement("sqs-visibility-under-the-queue-lock", _owner("moto.sqs.models", "SQSBackend"),
                 "change_message_visibility", _calling(_visibility_under_the_queue_lock),
-          "a visibility change could see a message half-way through a receive or delete"),
+          "a visibility change could see a message half-way through a receive or delete, and a negative one was kept"),
+    Replacement("sqs-queue-attributes-in-range", _owner("moto.sqs.models", "Queue"), "_set_attributes",
+                _calling(_queue_attributes_in_range),
+                "a DelaySeconds of 901, a VisibilityTimeout over 12 hours, a MessageRetentionPeriod under a minute or "
+                "a ReceiveMessageWaitTimeSeconds over 20 were kept; a value that is not a number was a 500"),
     Replacement("sqs-clock-seconds", _owner("moto.sqs.models"), "unix_time", lambda _: _sqs_clock_seconds,
                 "SQS read the clock through two datetimes and an import per call, several times per message of a "
                 "queue at each send and receive"),

@@ -1003,3 +1003,13 @@ def test_iam_finds_a_key_s_user_where_the_iam_caller_lookup_asks():
             tracked = type(made).__dict__.get("instances_tracked")
             if made is not None and isinstance(tracked, list) and made in tracked:  # the weak list lets it go
                 tracked.remove(made)
+
+
+def test_sqs_sets_queue_attributes_where_the_range_patch_checks_them():
+    """sqs-queue-attributes-in-range wraps Queue._set_attributes(attributes, now), which CreateQueue (through
+    Queue.__init__) and SetQueueAttributes call with the request's attributes."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    assert list(inspect.signature(Queue._set_attributes).parameters) == ["self", "attributes", "now"]
+    assert "self._set_attributes(defaults, now)" in inspect.getsource(Queue.__init__)
+    assert "_set_attributes(attributes)" in inspect.getsource(SQSBackend.set_queue_attributes)

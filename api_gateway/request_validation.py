@@ -8,6 +8,7 @@ The integration is not called for a refused request. jsonschema (cfn-lint's depe
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,14 @@ class Validation:
         except (ValueError, RecursionError):
             return False
         try:
-            return Draft4Validator(json.loads(self.schema)).is_valid(document)
+            return self._validator.is_valid(document)
         except RecursionError:
             return False
+
+    @functools.cached_property
+    def _validator(self) -> Draft4Validator:
+        """The body model's validator, made once (a frozen dataclass still has a __dict__ for it)."""
+        return Draft4Validator(json.loads(self.schema))
 
 
 def of_operation(body: dict[str, Any], operation: dict[str, Any]) -> Validation | None:

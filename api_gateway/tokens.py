@@ -99,7 +99,7 @@ def verify(token: str, *, issuers: Iterable[str], keys: KeySource, audiences: It
     if not key_set or not any(k.get("kid") == header.get("kid") for k in key_set.get("keys", [])):
         raise Refused("kid names no key of the issuer")
     try:
-        claims = dict(jwt.decode(token, KeySet.import_key_set(key_set), algorithms=list(ALGORITHMS)).claims)
+        claims = dict(jwt.decode(token, _imported(key_set), algorithms=list(ALGORITHMS)).claims)
     except (JoseError, ValueError, TypeError):
         raise Refused("the signature does not verify") from None
     now = time.time() if now is None else now
@@ -117,6 +117,20 @@ def verify(token: str, *, issuers: Iterable[str], keys: KeySource, audiences: It
         if not allowed & {a for a in named if isinstance(a, str)}:
             raise Refused("aud is not an audience of the authorizer")
     return claims
+
+
+#: key sets already imported, by the identity of the dict a KeySource answered (it answers the same cached dict
+#: for an issuer, so each set is imported once; the dict is kept, so its id is not reused)
+_imports: dict[int, tuple[dict, KeySet]] = {}
+
+
+def _imported(key_set: dict) -> KeySet:
+    entry = _imports.get(id(key_set))
+    if entry is None or entry[0] is not key_set:
+        if len(_imports) > 64:  # a source that answers a new dict each time: keep the newest few
+            _imports.clear()
+        entry = _imports[id(key_set)] = (key_set, KeySet.import_key_set(key_set))
+    return entry[1]
 
 
 def token_scopes(claims: dict[str, Any]) -> list[str]:

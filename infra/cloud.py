@@ -121,13 +121,14 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 security = operation.get("security", body.get("security")) or []
                 names = [name for requirement in security for name in requirement if name in authorizers]
                 function = function_of_uri(integration["uri"]) if kind == "aws_proxy" else ""
-                scopes = next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ())
-                routes.append(RestRoute(verb, path, function, authorizers[names[0]] if names else None,
-                                        timeouts.get(function), any(name in key_schemes for requirement in security
-                                                                    for name in requirement), scopes,
-                                        any(name in signed for requirement in security for name in requirement),
-                                        action, tuple((integration.get("requestTemplates") or {}).items()),
-                                        request_validation.of_operation(body, operation), mock))
+                required = {name for requirement in security for name in requirement}
+                routes.append(RestRoute(
+                    verb, path, function, authorizers[names[0]] if names else None, timeouts.get(function),
+                    api_key_required=bool(required & key_schemes),
+                    scopes=next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ()),
+                    iam=bool(required & signed), service_action=action,
+                    request_templates=tuple((integration.get("requestTemplates") or {}).items()),
+                    validation=request_validation.of_operation(body, operation), mock=mock))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
@@ -212,6 +213,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
         routes = []
         body = props.get("Body") or {}
         schemes = (body.get("components") or {}).get("securitySchemes") or {}
+        signed = iam_schemes(body)
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in (operations or {}).items():
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
@@ -221,8 +223,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 authorizer, scopes = None, ()
                 for requirement in operation.get("security", body.get("security", [])) or []:
                     for name, wanted in requirement.items():
-                        if str((schemes.get(name) or {}).get("x-amazon-apigateway-authtype", "")).lower() == \
-                                "awssigv4" and "x-amazon-apigateway-authorizer" not in schemes[name]:
+                        if name in signed:
                             authorizer = HttpAuthorizer(None, type="AWS_IAM")
                             continue
                         spec = (schemes.get(name) or {}).get("x-amazon-apigateway-authorizer")
@@ -630,14 +631,19 @@ class LocalCloud:
         return {k: result[k] for k in ("http_api", "websocket_api", "aws_endpoint", "region", "client", "dashboard")
                 if k in result}
 
-    #: the JSON protocol's target prefix of each service an AWS integration may call
-    _TARGETS = {"states": "AWSStepFunctions"}
+    #: botocore's name of each service an AWS integration may call, by the name its integration URI uses
+    _SERVICES = {"states": "stepfunctions"}
 
     def aws_action(self, service: str, action: str, body: bytes) -> tuple[int, bytes]:
         """A REST API's AWS integration calling a service action of the emulator (Step Functions' StartExecution):
-        the request as the integration sends it, the service's status and body as they come back."""
+        the request as the integration sends it (JSON protocol: the target and content type from botocore's model of
+        the service, signed as botocore signs), the service's status and body as they come back."""
         import urllib.error
         import urllib.request
+
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
 
         try:
             json.loads(body)
@@ -646,10 +652,17 @@ class LocalCloud:
             # template's \' (escapeJavaScript of an apostrophe) makes one
             return 400, json.dumps({"__type": "com.amazon.coral.service#SerializationException",
                                     "Message": None}).encode()
-        request = urllib.request.Request(self.aws_endpoint, data=body, method="POST", headers={
-            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"{self._TARGETS[service]}.{action}",
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={account.KEYS['aws_access_key_id']}/20260101/{REGION}/"
-                             f"{service}/aws4_request, SignedHeaders=host, Signature=0"})
+        models = self.__dict__.setdefault("_action_models", {})  # a client's model per service, made once
+        if service not in models:
+            models[service] = self.client(self._SERVICES[service]).meta.service_model
+        model = models[service]
+        signed = AWSRequest(method="POST", url=self.aws_endpoint, data=body, headers={
+            "Content-Type": f"application/x-amz-json-{model.metadata['jsonVersion']}",
+            "X-Amz-Target": f"{model.metadata['targetPrefix']}.{action}"})
+        SigV4Auth(Credentials(account.KEYS["aws_access_key_id"], account.KEYS["aws_secret_access_key"]),
+                  model.signing_name, REGION).add_auth(signed)
+        request = urllib.request.Request(self.aws_endpoint, data=body, method="POST",
+                                         headers=dict(signed.headers.items()))
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return answer.status, answer.read()

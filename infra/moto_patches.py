@@ -2079,7 +2079,6 @@ def cognito_key_set(issuer: str, account_id: str = account.ACCOUNT_ID) -> dict |
     is not a user pool of the emulator. moto signs every pool's tokens with one key, and serves the public half at
     ``/{pool id}/.well-known/jwks.json``."""
     from moto.cognitoidp.models import cognitoidp_backends
-    from moto.utilities.utils import load_resource
 
     match = _COGNITO_ISSUER.fullmatch(issuer)
     if match is None:
@@ -2091,6 +2090,14 @@ def cognito_key_set(issuer: str, account_id: str = account.ACCOUNT_ID) -> dict |
         return None
     if pool_id not in pools:
         return None
+    return _moto_cognito_keys()
+
+
+@functools.cache
+def _moto_cognito_keys() -> dict:
+    """moto's public key set, read once (every authorized request asks for it)."""
+    from moto.utilities.utils import load_resource
+
     return load_resource("cognitoidp/resources/jwks-public.json")
 
 
@@ -2322,17 +2329,16 @@ def run_cognito_trigger(pool: Any, name: str, source: str, user_name: str, clien
     arn, version = _cognito_trigger(pool, name)
     if not arn:
         return None
-    label = "PreTokenGeneration" if name == "PreTokenGeneration" else name
     event = {"version": version, "triggerSource": source, "region": pool.region, "userPoolId": pool.id,
              "userName": user_name, "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown",
                                                        "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
              "request": request, "response": response or {}}
     if _runtime is None:
-        raise _cognito_error("UserLambdaValidationException", f"{label} failed with error no function runs {arn}.")
+        raise _cognito_error("UserLambdaValidationException", f"{name} failed with error no function runs {arn}.")
     try:
         answer = _runtime.invoke(arn, event)
     except Exception as exc:  # noqa: BLE001 - the function's errorMessage goes to the caller, as Cognito does
-        raise _cognito_error("UserLambdaValidationException", f"{label} failed with error {exc}.") from None
+        raise _cognito_error("UserLambdaValidationException", f"{name} failed with error {exc}.") from None
     if not isinstance(answer, dict) or not isinstance(answer.get("response", {}), dict):
         raise _cognito_error("InvalidLambdaResponseException", "Unrecognizable lambda output")
     return answer.get("response") or {}

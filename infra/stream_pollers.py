@@ -284,16 +284,19 @@ class KinesisStreamSource(DynamoDbStreamSource):
 
     batch_info = "KinesisBatchInfo"
 
-    # by the stream's name (arn:aws:kinesis:{region}:{account}:stream/{name}): moto's shard iterators carry the name
-    # they were asked with, and GetRecords fails on one asked for by ARN
+    @property
+    def _name(self) -> str:
+        """The stream's name (arn:aws:kinesis:{region}:{account}:stream/{name}): the Kinesis calls here name the
+        stream by it, since moto's shard iterators carry the name they were asked with, and GetRecords fails on one
+        asked for by ARN."""
+        return self.spec.stream_arn.split(":stream/", 1)[1]
+
     def _shards(self) -> list[str]:
-        name = self.spec.stream_arn.split(":stream/", 1)[1]
-        description = self._streams.describe_stream(StreamName=name)["StreamDescription"]
+        description = self._streams.describe_stream(StreamName=self._name)["StreamDescription"]
         return [shard["ShardId"] for shard in description.get("Shards", [])]
 
     def _iterator(self, shard_id: str, kind: str, after: str | None = None) -> str:
-        args: dict[str, Any] = {"StreamName": self.spec.stream_arn.split(":stream/", 1)[1], "ShardId": shard_id,
-                                "ShardIteratorType": kind}
+        args: dict[str, Any] = {"StreamName": self._name, "ShardId": shard_id, "ShardIteratorType": kind}
         if after is not None:
             args["StartingSequenceNumber"] = after
         if kind == "AT_TIMESTAMP":

@@ -11,13 +11,11 @@ resource types and both authorizers, so no such template ran at all.
 """
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from http_calls import call
 from joserfc import jwk, jwt
 from moto.utilities.utils import load_resource
 
@@ -26,12 +24,7 @@ PASSWORD = "Notes-Secret-1"
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url, headers={"Authorization": token} if token is not None else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read())
+    return call(url, headers={"Authorization": token} if token is not None else {})[:2]
 
 
 def apis(cloud) -> tuple[str, str]:

@@ -7,24 +7,15 @@ route's scope; other paths go to the $default route.
 """
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-
+from http_calls import call
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "http_cfn" / "template.yaml"
 
 
 def get(cloud, path, token=None):
-    request = urllib.request.Request(cloud.endpoints["http_api"] + path,
-                                     headers={"Authorization": token} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return call(cloud.endpoints["http_api"] + path, headers={"Authorization": token} if token else {})[:2]
 
 
 def test_the_endpoint_is_the_named_stage(cloud):

@@ -6,23 +6,15 @@ count at once. Before, the deployer refused the API key scheme and the ApiKey, U
 """
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-
+from http_calls import call
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "keyed_api" / "template.yaml"
 
 
 def get(cloud, path, key=None):
-    request = urllib.request.Request(cloud.endpoints["http_api"] + path, headers={"x-api-key": key} if key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read())
+    return call(cloud.endpoints["http_api"] + path, headers={"x-api-key": key} if key else {})[:2]
 
 
 def test_a_method_requiring_a_key_accepts_only_a_key_of_the_stage_s_usage_plan(cloud):

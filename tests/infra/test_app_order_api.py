@@ -8,23 +8,17 @@ the integration (only Lambda proxy integrations ran), so no such template ran.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from http_calls import call
 from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "order_api" / "template.yaml"
 
 
 def post(cloud, path: str, document: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(cloud.endpoints["http_api"] + path, data=json.dumps(document).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read())
+    return call(cloud.endpoints["http_api"] + path, method="POST", body=json.dumps(document).encode(),
+                headers={"Content-Type": "application/json"})[:2]
 
 
 def finished(cloud, arn: str) -> dict:

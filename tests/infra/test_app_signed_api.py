@@ -7,14 +7,12 @@ deployer refused the REST API's AWS_IAM scheme, and an HTTP API's AWS_IAM routes
 """
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from http_calls import call
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "signed_api" / "template.yaml"
 
@@ -25,11 +23,7 @@ def get(url: str, key: str | None = None, secret: str = "secret", service: str =
         request = AWSRequest(method="GET", url=url, headers={})
         SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(request)
         headers = dict(request.headers.items())
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as answer:
-            return answer.status, json.loads(answer.read()), dict(answer.headers)
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read()), dict(refused.headers)
+    return call(url, headers=headers)
 
 
 def urls(cloud) -> tuple[str, str]:

@@ -8,21 +8,16 @@ ignored: every request reached the function.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from http_calls import call
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "validated_api" / "template.yaml"
 
 
 def post(cloud, path: str, body: bytes, headers: dict | None = None) -> tuple[int, dict, dict]:
-    request = urllib.request.Request(cloud.endpoints["http_api"] + path, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read()), dict(answer.headers)
-    except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read()), dict(refused.headers)
+    return call(cloud.endpoints["http_api"] + path, method="POST", body=body,
+                headers={"Content-Type": "application/json", **(headers or {})})
 
 
 def invocations(cloud) -> int:

@@ -139,3 +139,15 @@ class HttpApiConfig:
     stage_variables: tuple[tuple[str, str], ...] = ()
     #: CorsConfiguration with API Gateway's lower-camel keys (allowOrigins, allowMethods, ...), or None
     cors: tuple[tuple[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class DomainMapping:
+    """A custom domain name's API mapping (AWS::ApiGatewayV2::ApiMapping) or base path mapping
+    (AWS::ApiGateway::BasePathMapping): requests whose Host is `domain` and whose path starts with `key` go to the
+    API's stage."""
+
+    domain: str                   # lower case, as hosts compare
+    key: str                      # "" (the domain's root), "v1", "orders/v2"
+    api_id: str
+    stage: str | None             # None: a base path mapping without a stage (the stage is the path's next segment)

@@ -154,8 +154,11 @@ def rest_proxy_event(
     source_ip: str,
     domain_name: str,
     protocol: str = "HTTP/1.1",
+    shown_path: str | None = None,
 ) -> dict[str, Any]:
-    """A REST API Lambda proxy event (payload v1); ``path`` is the resource path without the stage."""
+    """A REST API Lambda proxy event (payload v1); ``path`` is the resource path without the stage. Through a custom
+    domain name, ``shown_path`` is the request's own path (with the base path), which API Gateway passes as ``path``
+    and ``requestContext.path``."""
     headers, multi_headers = header_maps(header_pairs)
     query, multi_query = query_maps(query_pairs)
     now = time.time()
@@ -169,7 +172,7 @@ def rest_proxy_event(
     user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
     return {
         "resource": resource_path,
-        "path": path,
+        "path": path if shown_path is None else shown_path,
         "httpMethod": method,
         "headers": headers or None,
         "multiValueHeaders": multi_headers or None,
@@ -183,7 +186,7 @@ def rest_proxy_event(
             "httpMethod": method,
             "extendedRequestId": request_id,
             "requestTime": request_time(now),
-            "path": f"/{stage}{path}",
+            "path": f"/{stage}{path}" if shown_path is None else shown_path,
             "accountId": ACCOUNT_ID,
             "protocol": protocol,
             "stage": stage,

@@ -96,11 +96,15 @@ class HttpApiRouter:
 
     # ------------------------------------------------------------------ requests
     def handle(self, method: str, target: str, header_pairs: list[tuple[str, str]], body: bytes,
-               source_ip: str, host: str) -> Answer | None:
-        """Answer one request; None when the path is not under this stage or matches no route and no $default."""
+               source_ip: str, host: str, mapped_path: str | None = None) -> Answer | None:
+        """Answer one request; None when the path is not under this stage or matches no route and no $default.
+        Through a custom domain name, `mapped_path` is what follows the API mapping's key (the routes match it; the
+        event's rawPath keeps the key, as API Gateway passes it) and `host` is the domain."""
         url = urlsplit(target)
         raw_path = url.path
-        if self.base_path:
+        if mapped_path is not None:
+            route_path = mapped_path
+        elif self.base_path:
             if raw_path != self.base_path and not raw_path.startswith(self.base_path + "/"):
                 return None
             route_path = raw_path[len(self.base_path):] or "/"

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from api_gateway import events, rest_authorizers, service_integrations, sigv4, tokens
 from api_gateway.paths import compile_path, match_path
-from api_gateway.config import Invoke, RestApiConfig, RestRoute
+from api_gateway.config import DomainMapping, Invoke, RestApiConfig, RestRoute
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ class RestGateway:
         self.live_documents: dict[str, Any] = {}
         #: HTTP APIs served on this server too (api_gateway/http_api.py), asked after the REST stages
         self.http_apis: list[Any] = []
+        #: custom domain names' mappings: a request whose Host is one of their domains goes to the mapped stage
+        self.domains: list[DomainMapping] = []
         self.integration_timeout = integration_timeout
         #: a request body must arrive within this many seconds (a client that promises more bytes than it
         #: sends would otherwise hold a thread until the idle timeout)
@@ -163,11 +165,15 @@ class RestGateway:
 
     # ------------------------------------------------------------------ routing
 
-    def resolve(self, stage: str, path: str, method: str) -> tuple[RestRoute, _Resource, dict[str, str]] | None:
-        """The route, resource and path parameters for ``method path`` in ``stage``; None: no such resource/method."""
+    def resolve(self, stage: str, path: str, method: str,
+                api_id: str | None = None) -> tuple[RestRoute, _Resource, dict[str, str]] | None:
+        """The route, resource and path parameters for ``method path`` in ``stage`` (of `api_id` only, if given);
+        None: no such resource/method."""
         parts = [unquote(p) for p in path.split("/") if p]
         best: tuple[_Resource, dict[str, str]] | None = None
         for resource in self._stages.get(stage, ()):
+            if api_id is not None and resource.api.api_id != api_id:
+                continue
             params = resource.match(parts)
             if params is not None and (best is None or resource.specificity() < best[0].specificity()):
                 best = (resource, params)
@@ -188,14 +194,50 @@ class RestGateway:
                source_ip: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
         """Answer one API request; None when the path is in no stage (the caller serves static files)."""
         url = urlsplit(target)
+        host = next((v for k, v in header_pairs if k.lower() == "host"), f"{self._host}:{self.port}")
+        if self.domains:
+            domain = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+            if any(m.domain == domain for m in self.domains):
+                return self._handle_mapped(domain, method, target, header_pairs, body, source_ip)
         stage, _, rest = url.path.lstrip("/").partition("/")
         if stage not in self._stages:
-            host = next((v for k, v in header_pairs if k.lower() == "host"), f"{self._host}:{self.port}")
             return next((answer for router in self.http_apis
                          if (answer := router.handle(method, target, header_pairs, body, source_ip, host))
                          is not None), None)
-        path = "/" + rest
-        resolved = self.resolve(stage, path, method)
+        return self._serve_stage(stage, "/" + rest, method, url, header_pairs, body, source_ip, host)
+
+    def _handle_mapped(self, domain: str, method: str, target: str, header_pairs: list[tuple[str, str]], body: bytes,
+                       source_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A request to a custom domain name: its mapping with the longest key that begins the path names the API and
+        stage (a base path mapping without a stage: the path's next segment); the path keeps the key, as API Gateway
+        passes it (REST `path`, HTTP `rawPath`), and the API's routes match what follows it."""
+        url = urlsplit(target)
+        path = url.path
+        for mapping in sorted((m for m in self.domains if m.domain == domain), key=lambda m: -len(m.key)):
+            prefix = "/" + mapping.key if mapping.key else ""
+            if prefix and path != prefix and not path.startswith(prefix + "/"):
+                continue
+            rest = path[len(prefix):] or "/"
+            stage = mapping.stage
+            if stage is None:  # a base path mapping to every stage: /<key>/<stage>/...
+                stage, _, rest = rest.lstrip("/").partition("/")
+                rest = "/" + rest
+            if any(api.api_id == mapping.api_id and api.stage == stage for api in self.apis):
+                return self._serve_stage(stage, rest, method, url, header_pairs, body, source_ip, domain,
+                                         api_id=mapping.api_id, shown_path=path)
+            router = next((r for r in self.http_apis if r.api.api_id == mapping.api_id and r.api.stage == stage), None)
+            if router is not None:
+                answer = router.handle(method, target, header_pairs, body, source_ip, domain, mapped_path=rest)
+                return answer if answer is not None else self._json(404, {"message": "Not Found"})
+            break
+        return self._json(403, {"message": "Forbidden"})  # API Gateway's answer to a path no mapping serves
+
+    def _serve_stage(self, stage: str, path: str, method: str, url: Any, header_pairs: list[tuple[str, str]],
+                     body: bytes, source_ip: str, host: str, *, api_id: str | None = None,
+                     shown_path: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A request to a REST stage, `path` within it (through a custom domain: of `api_id` only, and
+        `shown_path` the request's path as the function sees it)."""
+        resolved = self.resolve(stage, path, method, api_id)
         if resolved is None:
             status, headers, payload = self._json(*_MISSING_TOKEN)
             return status, headers + [("x-amzn-ErrorType", "MissingAuthenticationTokenException")], payload
@@ -213,11 +255,11 @@ class RestGateway:
                 body.decode("utf-8")
             except UnicodeDecodeError:
                 binary = True
-        host = next((v for k, v in header_pairs if k.lower() == "host"), f"{self._host}:{self.port}")
         event = events.rest_proxy_event(
             api_id=resource.api.api_id, stage=stage, resource_path=resource.path, method=method, path=unquote(path),
             header_pairs=header_pairs, query_pairs=parse_qsl(url.query, keep_blank_values=True),
-            path_parameters=params, body=body, binary=binary, source_ip=source_ip, domain_name=host)
+            path_parameters=params, body=body, binary=binary, source_ip=source_ip, domain_name=host,
+            shown_path=None if shown_path is None else unquote(shown_path))
         if route.authorizer is not None:
             refusal = self._authorize(route, resource.api.api_id, stage, method, path, header_pairs, event)
             if refusal is not None:

@@ -12,6 +12,8 @@ from typing import Any
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 ACCESS_KEY_ID = SECRET_ACCESS_KEY = SESSION_TOKEN = "testing"
+#: the Route 53 hosted zone of API Gateway's regional endpoints in REGION: a custom domain name's alias target
+APIGATEWAY_REGIONAL_ZONE = "Z1UJRXOUMOOFQ8"
 
 #: boto3 keyword arguments: the keys a client of the local cloud signs with
 KEYS = {"aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY}

@@ -12,6 +12,7 @@ from typing import Any
 from api_gateway import request_validation, service_integrations
 from api_gateway.config import (
     Authorizer,
+    DomainMapping,
     HttpApiConfig,
     HttpAuthorizer,
     HttpRoute,
@@ -195,6 +196,18 @@ def _stage_throttle(stage: dict[str, Any]) -> tuple[float, int] | None:
 
 def _lower_camel(cors: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple((k[0].lower() + k[1:], v) for k, v in cors.items())
+
+
+def domain_mappings(stack: Stack) -> list[DomainMapping]:
+    """The custom domain names' API mappings and base path mappings of a deployed stack."""
+    mappings = [DomainMapping(str(m.properties["DomainName"]).lower(), str(m.properties.get("ApiMappingKey") or ""),
+                              m.properties["ApiId"], m.properties["Stage"])
+                for m in stack.of_type("AWS::ApiGatewayV2::ApiMapping")]
+    for m in stack.of_type("AWS::ApiGateway::BasePathMapping"):
+        key = str(m.properties.get("BasePath") or "")
+        mappings.append(DomainMapping(str(m.properties["DomainName"]).lower(), "" if key == "(none)" else key,
+                                      m.properties["RestApiId"], m.properties.get("Stage") or None))
+    return mappings
 
 
 def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
@@ -453,6 +466,7 @@ class LocalCloud:
         self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION, keys=self.key_set,
                                                      identities=self.iam_identity)
                                        for api in http_api_configs(self.stack)]
+        self.rest_gateway.domains = domain_mappings(self.stack)
         self.rest_gateway.start()
         self._start_function_urls()
         # the web page (served by the REST gateway) may open sockets; no other site's page may

@@ -2051,6 +2051,16 @@ def iam_identity(access_key: str, account_id: str = account.ACCOUNT_ID) -> dict 
     return None if user is None else {"userArn": user.arn, "userId": user.id}
 
 
+# --------------------------------------------------------------------------- ACM certificates of a template
+def issue_certificate(arn: str, account_id: str = account.ACCOUNT_ID) -> None:
+    """Mark a requested certificate of the emulator's ACM issued, as CloudFormation's create of a certificate ends
+    only once it is (moto issues an Amazon-issued certificate 60 s after the request, when it is next described)."""
+    from moto.acm.models import acm_backends
+
+    region = arn.split(":")[3]
+    acm_backends[account_id][region].get_certificate(arn).status = "ISSUED"
+
+
 # --------------------------------------------------------------------------- API Gateway API keys
 def api_key_valid(api_id: str, stage: str, value: str, account_id: str = account.ACCOUNT_ID,
                   region: str = account.REGION) -> bool:

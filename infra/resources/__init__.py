@@ -6,6 +6,7 @@ effect, and notes for those it reports as unsupported. tests/infra/test_resource
 cfn-lint's resource schemas and docs/local-cloud.md.
 """
 from infra.resources import (  # noqa: F401 - imported to register
+    acm,
     apigateway,
     apigatewayv2,
     awslambda,
@@ -13,12 +14,14 @@ from infra.resources import (  # noqa: F401 - imported to register
     cloudwatch,
     cognito,
     dynamodb,
+    ec2,
     events,
     iam,
     kinesis,
     kms,
     logs,
     monitoring,
+    route53,
     s3,
     scheduler,
     secretsmanager,

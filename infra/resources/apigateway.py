@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from api_gateway import service_integrations
 
+from infra.resources.apigatewayv2 import regional_domain
 from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, tags, truthy
 
 if TYPE_CHECKING:
@@ -249,3 +250,42 @@ def _usage_plan_key(d: Deployer, lid: str, props: dict) -> Resource:
                                                  keyType=props.get("KeyType", "API_KEY"))
     return Resource(lid, "AWS::ApiGateway::UsagePlanKey", f"{props['UsagePlanId']}:{props['KeyId']}",
                     {"Id": f"{props['UsagePlanId']}:{props['KeyId']}"})
+
+
+@creates("AWS::ApiGateway::DomainName",
+         handles=("DomainName", "CertificateArn", "RegionalCertificateArn", "EndpointConfiguration", "SecurityPolicy",
+                  "Tags"),
+         ignores={"MutualTlsAuthentication": "no TLS locally: the data plane serves plain HTTP",
+                  "OwnershipVerificationCertificateArn": "no TLS locally: the data plane serves plain HTTP",
+                  "RoutingMode": "requests reach APIs by the domain's base path mappings",
+                  "EndpointAccessMode": "the data plane serves every request on 127.0.0.1"})
+def _rest_domain_name(d: Deployer, lid: str, props: dict) -> Resource:
+    domain = str(props["DomainName"])
+    args: dict[str, Any] = {"domainName": domain}
+    for prop, arg in (("CertificateArn", "certificateArn"), ("RegionalCertificateArn", "regionalCertificateArn"),
+                      ("SecurityPolicy", "securityPolicy")):
+        if props.get(prop):
+            args[arg] = props[prop]
+    types = (props.get("EndpointConfiguration") or {}).get("Types")
+    if types:
+        args["endpointConfiguration"] = {"types": list(types)}
+    if props.get("Tags"):
+        args["tags"] = tags(props["Tags"])
+    answer = d.client("apigateway").create_domain_name(**args)
+    regional, zone = regional_domain(d, domain)
+    return Resource(lid, "AWS::ApiGateway::DomainName", domain, {
+        "RegionalDomainName": regional, "RegionalHostedZoneId": zone,
+        "DistributionDomainName": answer.get("distributionDomainName", ""),
+        "DistributionHostedZoneId": "Z2FDTNDATAQYW2",  # CloudFront's, every edge-optimized domain's alias target
+        "DomainNameArn": f"arn:aws:apigateway:{d.stack.region}::/domainnames/{domain}"})
+
+
+@creates("AWS::ApiGateway::BasePathMapping", handles=("DomainName", "RestApiId", "Stage", "BasePath"))
+def _base_path_mapping(d: Deployer, lid: str, props: dict) -> Resource:
+    args: dict[str, Any] = {"domainName": props["DomainName"], "restApiId": props["RestApiId"]}
+    if props.get("BasePath"):
+        args["basePath"] = str(props["BasePath"])
+    if props.get("Stage"):
+        args["stage"] = str(props["Stage"])
+    mapping = d.client("apigateway").create_base_path_mapping(**args)
+    return Resource(lid, "AWS::ApiGateway::BasePathMapping", f"{props['DomainName']}/{mapping['basePath']}")

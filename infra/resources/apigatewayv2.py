@@ -1,11 +1,14 @@
-"""API Gateway v2: WebSocket and HTTP APIs, routes, integrations, authorizers, stages."""
+"""API Gateway v2: WebSocket and HTTP APIs, routes, integrations, authorizers, stages; custom domain names and their
+API mappings (the REST data plane serves a request by its Host, api_gateway/rest.py)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import hashlib
 import json
 import secrets
 
+from infra import account
 from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, truthy
 
 if TYPE_CHECKING:
@@ -159,3 +162,37 @@ def _deployment_v2(d: Deployer, lid: str, props: dict) -> Resource:
     # so a deployment is an id (shaped like AWS's) the Stage's DeploymentId can refer to
     deployment_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
     return Resource(lid, "AWS::ApiGatewayV2::Deployment", deployment_id, {"DeploymentId": deployment_id})
+
+
+def regional_domain(d: Deployer, domain: str) -> tuple[str, str]:
+    """The regional endpoint API Gateway gives a custom domain (d-<id>.execute-api.<region>.amazonaws.com) and the
+    hosted zone it is in (the local cloud's region's)."""
+    suffix = hashlib.sha256(domain.encode()).hexdigest()[:10]
+    return f"d-{suffix}.execute-api.{d.stack.region}.amazonaws.com", account.APIGATEWAY_REGIONAL_ZONE
+
+
+@creates("AWS::ApiGatewayV2::DomainName", handles=("DomainName", "DomainNameConfigurations", "Tags"),
+         ignores={"MutualTlsAuthentication": "no TLS locally: the data planes serve plain HTTP and WebSocket",
+                  "RoutingMode": "requests reach APIs by the domain's API mappings"})
+def _domain_name_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    domain = str(props["DomainName"])
+    regional, zone = regional_domain(d, domain)
+    configurations = [{**pick(c, "CertificateArn", "CertificateName", "EndpointType", "SecurityPolicy",
+                              "IpAddressType", "OwnershipVerificationCertificateArn"),
+                       "ApiGatewayDomainName": regional, "HostedZoneId": zone, "DomainNameStatus": "AVAILABLE"}
+                      for c in props.get("DomainNameConfigurations") or [{}]]
+    args: dict[str, Any] = {"DomainName": domain, "DomainNameConfigurations": configurations}
+    if props.get("Tags"):
+        args["Tags"] = tags(props["Tags"])
+    answer = d.client("apigatewayv2").create_domain_name(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::DomainName", domain, {
+        "RegionalDomainName": regional, "RegionalHostedZoneId": zone, "DomainNameArn": answer.get("DomainNameArn", "")})
+
+
+@creates("AWS::ApiGatewayV2::ApiMapping", handles=("ApiId", "ApiMappingKey", "DomainName", "Stage"))
+def _api_mapping(d: Deployer, lid: str, props: dict) -> Resource:
+    mapping = d.client("apigatewayv2").create_api_mapping(
+        ApiId=props["ApiId"], DomainName=props["DomainName"], Stage=props["Stage"],
+        ApiMappingKey=str(props.get("ApiMappingKey") or ""))
+    return Resource(lid, "AWS::ApiGatewayV2::ApiMapping", mapping["ApiMappingId"],
+                    {"ApiMappingId": mapping["ApiMappingId"]})

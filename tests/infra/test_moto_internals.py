@@ -1013,3 +1013,22 @@ def test_sqs_sets_queue_attributes_where_the_range_patch_checks_them():
     assert list(inspect.signature(Queue._set_attributes).parameters) == ["self", "attributes", "now"]
     assert "self._set_attributes(defaults, now)" in inspect.getsource(Queue.__init__)
     assert "_set_attributes(attributes)" in inspect.getsource(SQSBackend.set_queue_attributes)
+
+
+def test_a_requested_certificate_is_issued_where_the_deploy_marks_it():
+    """moto_patches.issue_certificate sets the status of acm_backends[account][region].get_certificate(arn), which
+    describe reads (moto itself issues an Amazon-issued certificate only once 60 s have passed since the request)."""
+    from moto.acm.models import acm_backends
+
+    from infra import moto_patches
+
+    backend = acm_backends["123456789012"]["us-east-1"]
+    arn = backend.request_certificate("guard.example.com", idempotency_token=None, subject_alt_names=None,
+                                      tags=None, cert_authority_arn=None)
+    try:
+        assert backend.describe_certificate(arn).status == "PENDING_VALIDATION"
+        moto_patches.issue_certificate(arn)
+        assert backend.describe_certificate(arn).status == "ISSUED"
+        assert backend.describe_certificate(arn).describe()["Certificate"]["Status"] == "ISSUED"
+    finally:
+        backend._certificates.pop(arn, None)

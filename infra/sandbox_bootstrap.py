@@ -347,6 +347,9 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str], output: Any 
                 pass
 
         signal.signal(OUTPUT_SIGNAL, report_output)
+    # a terminal's Ctrl-C signals the whole process group, sandboxes too; the local cloud stops its sandboxes itself
+    # (each printed a KeyboardInterrupt traceback as it died), and nothing of a user's terminal reaches Lambda's
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = Channel(conn)
     _install_hooks(channel)
     handler: Any = None

@@ -4,6 +4,7 @@ their AWS calls reach the emulator of the local cloud's process."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,8 +93,6 @@ def test_a_handler_s_threads_have_calls_in_flight_at_once_and_each_gets_its_own_
 
 def test_a_sandbox_that_died_while_idle_is_replaced_by_a_cold_one(cloud):
     """A sandbox given back is looked at when it is taken again: one killed while idle is not invoked."""
-    import signal
-
     first = cloud.invoke("Probe", {})
     assert cloud.invoke("Probe", {})["pid"] == first["pid"]  # warm
     os.kill(first["pid"], signal.SIGKILL)
@@ -103,6 +102,16 @@ def test_a_sandbox_that_died_while_idle_is_replaced_by_a_cold_one(cloud):
         time.sleep(0.01)
     again = cloud.invoke("Probe", {})
     assert again["pid"] != first["pid"] and again["invocations"] == 1
+
+
+def test_a_terminal_s_ctrl_c_leaves_sandboxes_to_the_cloud(cloud):
+    """Ctrl-C signals the terminal's whole process group: a sandbox ignores it (it printed a KeyboardInterrupt
+    traceback and died), and the cloud stops it when the cloud stops."""
+    first = cloud.invoke("Probe", {})
+    os.kill(first["pid"], signal.SIGINT)
+    time.sleep(0.3)
+    again = cloud.invoke("Probe", {})
+    assert again["pid"] == first["pid"] and _alive(first["pid"])
 
 
 def test_large_calls_and_results_cross_the_connection_whole(cloud):

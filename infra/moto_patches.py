@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import copy
 import functools
+import gzip
 import hashlib
 import inspect
 import json
@@ -2960,6 +2961,132 @@ def _stopped_stays_aborted(self: Any, original: Callable, error: Any) -> None:
         original(self, error=error)
 
 
+# --------------------------------------------------------------------------- CloudWatch Logs filters
+def _subscription_filtered(self: Any, original: Callable[..., Any], service: str, destination_arn: str,
+                           filter_name: str, log_events: list[dict[str, Any]]) -> None:
+    """A subscription gets the events its filter pattern matches (infra/log_patterns.py); a function is invoked
+    asynchronously with CloudWatch Logs' payload (the batch gzipped and base64-encoded under awslogs.data), as
+    CloudWatch Logs invokes it. Other destinations (Kinesis, Firehose, a log group) as moto sends them."""
+    from infra import log_patterns
+
+    subscription = self.log_group.subscription_filters.get(filter_name)
+    try:
+        match = log_patterns.compile_pattern(getattr(subscription, "filter_pattern", "") or "")
+    except log_patterns.UnsupportedPattern:
+        return  # PutSubscriptionFilter refuses such a pattern; one that got in before matches nothing
+    events = [event for event in log_events if match(event["message"])]
+    if not events:
+        return
+    if service != "lambda":
+        original(self, service, destination_arn, filter_name, events)
+        return
+    batch = {"messageType": "DATA_MESSAGE", "owner": self.account_id, "logGroup": self.log_group.name,
+             "logStream": self.log_stream_name, "subscriptionFilters": [filter_name], "logEvents": events}
+    data = base64.b64encode(gzip.compress(json.dumps(batch, separators=(",", ":")).encode())).decode()
+    deliver_to(destination_arn, "", event={"awslogs": {"data": data}})
+
+
+def _subscription_pattern_checked(self: Any, original: Callable[..., Any], filter_name: str, filter_pattern: str,
+                                  *args: Any, **kwargs: Any) -> Any:
+    """PutSubscriptionFilter refuses a pattern the local cloud cannot evaluate (moto sent every event for it)."""
+    _check_pattern(filter_pattern)
+    return original(self, filter_name, filter_pattern, *args, **kwargs)
+
+
+def _metric_pattern_checked(self: Any, original: Callable[..., Any], filter_name: str, filter_pattern: str,
+                            *args: Any, **kwargs: Any) -> Any:
+    """PutMetricFilter refuses a pattern the local cloud cannot evaluate, and a put of an existing filter's name
+    replaces it, as CloudWatch Logs does (moto appended a second filter of that name)."""
+    _check_pattern(filter_pattern)
+    log_group = args[0] if args else kwargs["log_group_name"]
+    self.filters.metric_filters = [f for f in self.filters.metric_filters
+                                   if (f["filterName"], f["logGroupName"]) != (filter_name, log_group)]
+    return original(self, filter_name, filter_pattern, *args, **kwargs)
+
+
+def _check_pattern(pattern: str | None) -> None:
+    from moto.logs.exceptions import InvalidParameterException
+
+    from infra import log_patterns
+
+    try:
+        log_patterns.compile_pattern(pattern or "")
+    except log_patterns.UnsupportedPattern as unsupported:
+        raise InvalidParameterException(f"Invalid filter pattern: {unsupported}") from None
+
+
+def _metric_filters_applied(self: Any, original: Callable[..., Any], log_events: list[dict[str, Any]]) -> Any:
+    """A log group's metric filters turn its matching events into metric datapoints, as CloudWatch Logs does (moto
+    kept the filters and emitted nothing): per event, the transformation's value (a number or a $.field of a JSON
+    pattern's match), its DefaultValue for an event the pattern does not match, its unit and dimensions."""
+    token = original(self, log_events)
+    from moto.logs.models import logs_backends
+
+    group = self.log_group.name
+    filters = [f for f in logs_backends[self.account_id][self.region].filters.metric_filters
+               if f["logGroupName"] == group]
+    for metric_filter in filters:
+        _emit_metric_filter(self.account_id, self.region, metric_filter, log_events)
+    return token
+
+
+def _emit_metric_filter(account_id: str, region: str, metric_filter: dict, log_events: list[dict[str, Any]]) -> None:
+    from infra import log_patterns
+
+    try:
+        match = log_patterns.compile_pattern(metric_filter.get("filterPattern") or "")
+    except log_patterns.UnsupportedPattern:
+        return
+    for event in log_events:
+        found = match(event["message"])
+        for transformation in metric_filter["metricTransformations"]:
+            if found:
+                value = _metric_value(transformation.get("metricValue", "1"), found)
+                dimensions = {name: log_patterns.field_value(found, selector)
+                              for name, selector in (transformation.get("dimensions") or {}).items()}
+                if value is None or None in dimensions.values():
+                    continue
+            elif transformation.get("defaultValue") is not None:
+                value, dimensions = float(transformation["defaultValue"]), {}
+            else:
+                continue
+            _record_metric(account_id, region, transformation, value,
+                           {k: str(v) for k, v in dimensions.items()}, event.get("timestamp"))
+
+
+def _metric_value(text: str, found: Any) -> float | None:
+    from infra import log_patterns
+
+    text = str(text)
+    if text.startswith("$"):
+        value = log_patterns.field_value(found, text)
+        if isinstance(value, bool) or value is None:
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    return float(text)
+
+
+def _record_metric(account_id: str, region: str, transformation: dict, value: float, dimensions: dict[str, str],
+                   timestamp_ms: Any) -> None:
+    from infra.observability import metrics
+
+    namespace, name, unit = (transformation["metricNamespace"], transformation["metricName"],
+                             transformation.get("unit"))
+    at = float(timestamp_ms) / 1000 if timestamp_ms is not None else time.time()
+    store = metrics.active_store()
+    if store is not None:
+        store.record(namespace, name, value, unit, dimensions, at)
+        return
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    cloudwatch_backends[account_id][region].put_metric_data(namespace, [{
+        "MetricName": name, "Value": value, "Unit": unit, "Timestamp": datetime.fromtimestamp(at, UTC),
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]}])
+
+
 EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sfn-start-sync-execution", _owner("moto.stepfunctions.responses", "StepFunctionResponse"),
                 "start_sync_execution", lambda _: _start_sync_execution_response,
@@ -3051,6 +3178,18 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sqs-visibility-under-the-queue-lock", _owner("moto.sqs.models", "SQSBackend"),
                 "change_message_visibility", _calling(_visibility_under_the_queue_lock),
           "a visibility change could see a message half-way through a receive or delete, and a negative one was kept"),
+    Replacement("logs-subscriptions-filtered", _owner("moto.logs.models", "LogStream"), "_send_log_events",
+                _calling(_subscription_filtered),
+                "a subscription got every event of its log group whatever its filter pattern, and its function was "
+                "invoked synchronously inside PutLogEvents"),
+    Replacement("logs-subscription-patterns-checked", _owner("moto.logs.models", "LogGroup"),
+                "put_subscription_filter", _calling(_subscription_pattern_checked),
+                "a pattern moto cannot read matched every event"),
+    Replacement("logs-metric-patterns-checked", _owner("moto.logs.models", "LogsBackend"), "put_metric_filter",
+                _calling(_metric_pattern_checked),
+                "a pattern moto cannot read was kept, and a put of an existing filter's name added a second filter"),
+    Replacement("logs-metric-filters-emit", _owner("moto.logs.models", "LogStream"), "put_log_events",
+                _calling(_metric_filters_applied), "metric filters were kept and emitted no datapoint"),
     Replacement("sqs-queue-attributes-in-range", _owner("moto.sqs.models", "Queue"), "_set_attributes",
                 _calling(_queue_attributes_in_range),
                 "a DelaySeconds of 901, a VisibilityTimeout over 12 hours, a MessageRetentionPeriod under a minute or "

@@ -220,6 +220,11 @@ def serve_to_cloudwatch(store: MetricStore | None) -> None:
     _active = store
 
 
+def active_store() -> MetricStore | None:
+    """The store moto's CloudWatch serves now (None: observability is off)."""
+    return _active
+
+
 class StoreMetricProvider(CloudWatchMetricProvider):
     """moto's extension point for metrics a service publishes itself: moto's CloudWatch adds what
     ``get_cloudwatch_metrics`` returns to every metric query."""

@@ -14,6 +14,7 @@ from infra.resources import (  # noqa: F401 - imported to register
     cloudwatch,
     cognito,
     dynamodb,
+    edge,
     ec2,
     events,
     iam,

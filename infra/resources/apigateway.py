@@ -289,3 +289,14 @@ def _base_path_mapping(d: Deployer, lid: str, props: dict) -> Resource:
         args["stage"] = str(props["Stage"])
     mapping = d.client("apigateway").create_base_path_mapping(**args)
     return Resource(lid, "AWS::ApiGateway::BasePathMapping", f"{props['DomainName']}/{mapping['basePath']}")
+
+
+@creates("AWS::ApiGateway::Account", handles=("CloudWatchRoleArn",))
+def _account(d: Deployer, lid: str, props: dict) -> Resource:
+    """The account's API Gateway settings: the role API Gateway logs to CloudWatch with (recorded: GetAccount answers
+    it; the local data planes write no execution or access logs)."""
+    apigw = d.client("apigateway")
+    if props.get("CloudWatchRoleArn"):
+        apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
+                                               "value": props["CloudWatchRoleArn"]}])
+    return Resource(lid, "AWS::ApiGateway::Account", f"{d.stack.name}-{lid}", {"Id": f"{d.stack.name}-{lid}"})

@@ -338,3 +338,15 @@ def _function_url(d: Deployer, lid: str, props: dict) -> Resource:
     d.stack.function_urls.append({"function": d.stack.function_name(name), "port": port,
                                   "cors": props.get("Cors"), "auth_type": props["AuthType"]})
     return Resource(lid, "AWS::Lambda::Url", target, {"FunctionArn": target, "FunctionUrl": url})
+
+
+@creates("AWS::Lambda::LayerVersionPermission", handles=("LayerVersionArn", "Action", "Principal", "OrganizationId"))
+def _layer_permission(d: Deployer, lid: str, props: dict) -> Resource:
+    """Another account's (or everyone's) use of a layer version: recorded in the emulator (GetLayerVersionPolicy);
+    nothing of another account runs locally."""
+    arn = str(props["LayerVersionArn"])
+    layer, version = arn.split(":")[6], int(arn.split(":")[7])
+    d.client("lambda").add_layer_version_permission(
+        LayerName=layer, VersionNumber=version, StatementId=lid, Action=props["Action"], Principal=props["Principal"],
+        **pick(props, "OrganizationId"))
+    return Resource(lid, "AWS::Lambda::LayerVersionPermission", f"{arn}#{lid}", {"Id": f"{arn}#{lid}"})

@@ -77,3 +77,18 @@ def _rule(d: Deployer, lid: str, props: dict) -> Resource:
     # Ref: the rule's name, "<bus>|<name>" on a custom bus (CloudFormation's return value)
     physical = f"{bus}|{name}" if bus and bus != "default" else name
     return Resource(lid, "AWS::Events::Rule", physical, {"Arn": arn})
+
+
+@creates("AWS::Events::Archive", handles=("SourceArn", "ArchiveName", "Description", "EventPattern", "RetentionDays"),
+         ignores={"KmsKeyIdentifier": "the emulator's archives are not encrypted"})
+def _archive(d: Deployer, lid: str, props: dict) -> Resource:
+    """An archive of a bus's events (moto's: the bus's matching events are kept, StartReplay sends them again)."""
+    name = d.name_for(lid, props, "ArchiveName", limit=48)
+    args = {"ArchiveName": name, "EventSourceArn": props["SourceArn"], **pick(props, "Description")}
+    if "EventPattern" in props:
+        pattern = props["EventPattern"]
+        args["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+    if "RetentionDays" in props:
+        args["RetentionDays"] = int(props["RetentionDays"])
+    arn = d.client("events").create_archive(**args)["ArchiveArn"]
+    return Resource(lid, "AWS::Events::Archive", name, {"Arn": arn})

@@ -1,4 +1,4 @@
-"""CloudWatch Logs log groups."""
+"""CloudWatch Logs log groups, subscription filters and metric filters."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -24,3 +24,63 @@ def _log_group(d: Deployer, lid: str, props: dict) -> Resource:
     if "RetentionInDays" in props:
         logs.put_retention_policy(logGroupName=name, retentionInDays=numeric(props["RetentionInDays"]))
     return Resource(lid, "AWS::Logs::LogGroup", name, {"Arn": d.arn("logs", f"log-group:{name}:*")})
+
+
+def _pattern_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    """A filter pattern of a syntax the local cloud does not evaluate (infra/log_patterns.py) is reported."""
+    from infra import log_patterns
+
+    pattern = props.get("FilterPattern")
+    if not isinstance(pattern, str):
+        return []  # an intrinsic: checked when the filter is put
+    try:
+        log_patterns.compile_pattern(pattern)
+    except log_patterns.UnsupportedPattern as unsupported:
+        return [(f"FilterPattern {pattern}", str(unsupported))]
+    return []
+
+
+@creates("AWS::Logs::SubscriptionFilter", handles=("LogGroupName", "FilterPattern", "DestinationArn", "FilterName",
+                                                   "Distribution"),
+         ignores={"RoleArn": NO_IAM},
+         unsupported={"ApplyOnTransformedLogs": "no log transformers locally",
+                      "EmitSystemFields": "no system fields are added locally",
+                      "FieldSelectionCriteria": "no field selection locally"},
+         check=_pattern_check)
+def _subscription_filter(d: Deployer, lid: str, props: dict) -> Resource:
+    """A log group's events matching the pattern go to the destination as CloudWatch Logs sends them: a function is
+    invoked asynchronously with the batch (awslogs.data: gzipped, base64-encoded JSON), a Kinesis stream gets it as
+    a record (moto_patches: logs-subscriptions-filtered)."""
+    name = d.name_for(lid, props, "FilterName", limit=512)
+    args: dict[str, Any] = {"logGroupName": props["LogGroupName"], "filterName": name,
+                            "filterPattern": props.get("FilterPattern", ""), "destinationArn": props["DestinationArn"]}
+    if props.get("Distribution"):
+        args["distribution"] = props["Distribution"]
+    d.client("logs").put_subscription_filter(**args)
+    return Resource(lid, "AWS::Logs::SubscriptionFilter", name)
+
+
+@creates("AWS::Logs::MetricFilter", handles=("LogGroupName", "FilterPattern", "MetricTransformations", "FilterName"),
+         unsupported={"ApplyOnTransformedLogs": "no log transformers locally",
+                      "EmitSystemFieldDimensions": "no system field dimensions locally",
+                      "FieldSelectionCriteria": "no field selection locally"},
+         check=_pattern_check)
+def _metric_filter(d: Deployer, lid: str, props: dict) -> Resource:
+    """Each event of the log group that the pattern matches becomes a datapoint of each transformation's metric
+    (moto_patches: logs-metric-filters-emit)."""
+    name = d.name_for(lid, props, "FilterName", limit=512)
+    transformations = []
+    for t in props["MetricTransformations"]:
+        transformation: dict[str, Any] = {"metricName": t["MetricName"], "metricNamespace": t["MetricNamespace"],
+                                          "metricValue": str(t["MetricValue"])}
+        if "DefaultValue" in t:
+            transformation["defaultValue"] = float(t["DefaultValue"])
+        if t.get("Unit"):
+            transformation["unit"] = t["Unit"]
+        if t.get("Dimensions"):
+            transformation["dimensions"] = {dim["Key"]: dim["Value"] for dim in t["Dimensions"]}
+        transformations.append(transformation)
+    d.client("logs").put_metric_filter(logGroupName=props["LogGroupName"], filterName=name,
+                                       filterPattern=props.get("FilterPattern", ""),
+                                       metricTransformations=transformations)
+    return Resource(lid, "AWS::Logs::MetricFilter", name)

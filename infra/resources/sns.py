@@ -69,3 +69,11 @@ def _topic_policy(d: Deployer, lid: str, props: dict) -> Resource:
         d.client("sns").set_topic_attributes(TopicArn=topic, AttributeName="Policy",
                                              AttributeValue=json.dumps(props["PolicyDocument"]))
     return Resource(lid, "AWS::SNS::TopicPolicy", f"{d.stack.name}-{lid}", {"Id": f"{d.stack.name}-{lid}"})
+
+
+@creates("AWS::SNS::TopicInlinePolicy", handles=("TopicArn", "PolicyDocument"))
+def _topic_inline_policy(d: Deployer, lid: str, props: dict) -> Resource:
+    document = props["PolicyDocument"]
+    d.client("sns").set_topic_attributes(TopicArn=props["TopicArn"], AttributeName="Policy",
+                                         AttributeValue=document if isinstance(document, str) else json.dumps(document))
+    return Resource(lid, "AWS::SNS::TopicInlinePolicy", f"{d.stack.name}-{lid}")

@@ -45,3 +45,11 @@ def _queue_policy(d: Deployer, lid: str, props: dict) -> Resource:
     for url in props["Queues"]:
         d.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
     return Resource(lid, "AWS::SQS::QueuePolicy", f"{d.stack.name}-{lid}", {"Id": f"{d.stack.name}-{lid}"})
+
+
+@creates("AWS::SQS::QueueInlinePolicy", handles=("Queue", "PolicyDocument"))
+def _queue_inline_policy(d: Deployer, lid: str, props: dict) -> Resource:
+    document = props["PolicyDocument"]
+    d.client("sqs").set_queue_attributes(QueueUrl=props["Queue"], Attributes={
+        "Policy": document if isinstance(document, str) else json.dumps(document)})
+    return Resource(lid, "AWS::SQS::QueueInlinePolicy", f"{d.stack.name}-{lid}")

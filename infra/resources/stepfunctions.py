@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import json
 import re
 
-from infra.resources.base import TAGS_IGNORED, DeployError, Resource, creates
+from infra.resources.base import TAGS_IGNORED, DeployError, Resource, creates, tags
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -49,3 +49,14 @@ def _state_machine(d: Deployer, lid: str, props: dict) -> Resource:
         name=name, definition=definition, roleArn=props["RoleArn"],
         type=props.get("StateMachineType", "STANDARD"))["stateMachineArn"]
     return Resource(lid, "AWS::StepFunctions::StateMachine", arn, {"Arn": arn, "Name": name})
+
+
+@creates("AWS::StepFunctions::Activity", handles=("Name", "Tags"),
+         ignores={"EncryptionConfiguration": "the emulator's activities are not encrypted"})
+def _activity(d: Deployer, lid: str, props: dict) -> Resource:
+    """An activity (workers poll GetActivityTask for its tasks): made in moto's Step Functions."""
+    args = {"name": props["Name"]}
+    if props.get("Tags"):
+        args["tags"] = [{"key": k, "value": v} for k, v in tags(props["Tags"]).items()]
+    arn = d.client("stepfunctions").create_activity(**args)["activityArn"]
+    return Resource(lid, "AWS::StepFunctions::Activity", arn, {"Arn": arn, "Name": props["Name"]})

@@ -1032,3 +1032,33 @@ def test_a_requested_certificate_is_issued_where_the_deploy_marks_it():
         assert backend.describe_certificate(arn).describe()["Certificate"]["Status"] == "ISSUED"
     finally:
         backend._certificates.pop(arn, None)
+
+
+def test_cloudwatch_logs_sends_and_stores_where_the_filter_patches_act():
+    """logs-subscriptions-filtered replaces LogStream._send_log_events(service, destination_arn, filter_name,
+    log_events), which put_log_events calls once per subscription of the group, and reads the filter's
+    filter_pattern from log_group.subscription_filters; logs-metric-filters-emit wraps
+    LogStream.put_log_events(log_events) and reads LogsBackend.filters.metric_filters (dicts of filterName,
+    filterPattern, logGroupName and metricTransformations with metricName, metricNamespace, metricValue);
+    the pattern checks wrap LogGroup.put_subscription_filter and LogsBackend.put_metric_filter, whose first two
+    parameters are the filter's name and pattern."""
+    from moto.logs.metric_filters import MetricFilters
+    from moto.logs.models import LogGroup, LogsBackend, LogStream, SubscriptionFilter
+
+    assert list(inspect.signature(LogStream._send_log_events).parameters) == [
+        "self", "service", "destination_arn", "filter_name", "log_events"]
+    assert list(inspect.signature(LogStream.put_log_events).parameters) == ["self", "log_events"]
+    source = inspect.getsource(LogStream.put_log_events)
+    assert "for subscription_filter in self.log_group.subscription_filters.values():" in source
+    assert "self._send_log_events(" in source
+    assert "self.filter_pattern = filter_pattern" in inspect.getsource(SubscriptionFilter.__init__)
+    assert list(inspect.signature(LogGroup.put_subscription_filter).parameters)[:3] == [
+        "self", "filter_name", "filter_pattern"]
+    assert list(inspect.signature(LogsBackend.put_metric_filter).parameters)[:4] == [
+        "self", "filter_name", "filter_pattern", "log_group_name"]
+    filters = MetricFilters()
+    filters.add_filter("f", "ERROR", "g", [{"metricName": "m", "metricNamespace": "n", "metricValue": "1"}])
+    assert filters.metric_filters == [{"filterName": "f", "filterPattern": "ERROR", "logGroupName": "g",
+                                       "metricTransformations": [{"metricName": "m", "metricNamespace": "n",
+                                                                  "metricValue": "1"}]}]
+    assert "self.filters = MetricFilters()" in inspect.getsource(LogsBackend.__init__)

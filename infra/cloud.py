@@ -33,7 +33,7 @@ from infra.deploy import Deployer, Stack
 from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
 from infra.template import expand
-from infra.resources.apigateway import api_key_schemes, cognito_scheme, iam_schemes
+from infra.resources.apigateway import api_key_schemes, cognito_scheme, iam_schemes, swagger_of
 
 logger = logging.getLogger("notifyx.cloud")
 
@@ -105,7 +105,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
     configs = []
     timeouts = {fn.physical_id: float(fn.properties.get("Timeout", 3)) for fn in stack.of_type("AWS::Lambda::Function")}
     for api in stack.of_type("AWS::ApiGateway::RestApi"):
-        body = api.properties.get("Body") or {}
+        # SAM's swagger body, or what plain CloudFormation (the CDK) declares: resources, methods, authorizers...
+        body = api.properties.get("Body") or swagger_of(api, list(stack.resources.values()))
         authorizers = rest_authorizers(body)
         key_schemes = api_key_schemes(body)
         signed = iam_schemes(body)
@@ -134,7 +135,9 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
                            if s.properties.get("RestApiId") == api.physical_id]
-        stages = [s.physical_id for s in stage_resources]
+        stages = [s.physical_id for s in stage_resources] or [
+            d.properties["StageName"] for d in stack.of_type("AWS::ApiGateway::Deployment")
+            if d.properties.get("RestApiId") == api.physical_id and d.properties.get("StageName")]
         configs.append(RestApiConfig(
             api_id=api.physical_id, stage=stages[0] if stages else "Prod", routes=tuple(routes),
             binary_media_types=tuple(dict.fromkeys(m.replace("~1", "/") for m in media)),

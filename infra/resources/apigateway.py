@@ -1,13 +1,15 @@
-"""API Gateway v1: REST APIs (SAM's swagger bodies), deployments, stages."""
+"""API Gateway v1: REST APIs (SAM's swagger bodies, or resources and methods of their own), deployments, stages, custom
+domain names."""
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from api_gateway import service_integrations
 
 from infra.resources.apigatewayv2 import regional_domain
-from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, tags, truthy
+from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -300,3 +302,243 @@ def _account(d: Deployer, lid: str, props: dict) -> Resource:
         apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
                                                "value": props["CloudWatchRoleArn"]}])
     return Resource(lid, "AWS::ApiGateway::Account", f"{d.stack.name}-{lid}", {"Id": f"{d.stack.name}-{lid}"})
+
+
+# --------------------------------------------------------------------------- REST APIs of resources and methods
+# What plain CloudFormation (and the CDK) write instead of a swagger Body: the API's resources, methods, authorizers,
+# validators, models and gateway responses as resources of their own. Each is made in moto's API Gateway (GetResources,
+# GetMethod answer them), and swagger_of() writes the equivalent swagger document, which the data plane reads as it
+# reads SAM's bodies (infra/cloud.py rest_configs).
+
+def _integration_swagger(integration: dict) -> dict:
+    """A Method's CloudFormation Integration as swagger's x-amazon-apigateway-integration."""
+    found: dict[str, Any] = {"type": str(integration.get("Type", "")).lower()}
+    for prop, key in (("Uri", "uri"), ("IntegrationHttpMethod", "httpMethod"), ("RequestTemplates", "requestTemplates"),
+                      ("PassthroughBehavior", "passthroughBehavior"), ("RequestParameters", "requestParameters")):
+        if prop in integration:
+            found[key] = integration[prop]
+    responses = {}
+    for response in integration.get("IntegrationResponses") or []:
+        entry = {"statusCode": str(response.get("StatusCode", "200"))}
+        for prop, key in (("ResponseTemplates", "responseTemplates"), ("ResponseParameters", "responseParameters")):
+            if prop in response:
+                entry[key] = response[prop]
+        pattern = response.get("SelectionPattern")
+        if pattern:
+            entry["selectionPattern"] = pattern
+        responses[pattern or "default"] = entry
+    if responses:
+        found["responses"] = responses
+    return found
+
+
+def _header_of(source: str) -> str:
+    return source.removeprefix("method.request.header.") if source.startswith("method.request.header.") \
+        else "Authorization"
+
+
+def _authorizer_scheme(props: dict) -> dict:
+    """An AWS::ApiGateway::Authorizer as swagger's security scheme."""
+    kind = str(props.get("Type", "TOKEN")).upper()
+    source = str(props.get("IdentitySource") or "")
+    if kind == "COGNITO_USER_POOLS":
+        return {"type": "apiKey", "name": _header_of(source), "in": "header",
+                "x-amazon-apigateway-authtype": "cognito_user_pools",
+                "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools",
+                                                   "providerARNs": list(props.get("ProviderARNs") or [])}}
+    spec: dict[str, Any] = {"type": kind.lower(), "authorizerUri": props.get("AuthorizerUri", ""),
+                            "authorizerResultTtlInSeconds": int(props.get("AuthorizerResultTtlInSeconds", 300))}
+    if props.get("IdentityValidationExpression"):
+        spec["identityValidationExpression"] = props["IdentityValidationExpression"]
+    if kind == "REQUEST":
+        spec["identitySource"] = source
+    return {"type": "apiKey", "name": _header_of(source) if kind == "TOKEN" else "Unused", "in": "header",
+            "x-amazon-apigateway-authtype": "custom", "x-amazon-apigateway-authorizer": spec}
+
+
+_PARAMETER_PLACES = {"header": "header", "querystring": "query", "path": "path"}
+
+
+def swagger_of(api: Resource, resources: list[Resource]) -> dict:
+    """The swagger document equivalent to a REST API's AWS::ApiGateway::Resource, Method, Authorizer,
+    RequestValidator, Model and GatewayResponse resources."""
+    api_id = api.physical_id
+    mine = [r for r in resources if r.properties.get("RestApiId") == api_id]
+    paths_by_id = {api.attributes.get("RootResourceId", ""): "/"}
+    parents = {r.physical_id: r.properties for r in mine if r.type == "AWS::ApiGateway::Resource"}
+
+    def path_of(resource_id: str, depth: int = 0) -> str:
+        if resource_id not in paths_by_id:
+            props = parents[resource_id]
+            if depth > 64:
+                raise DeployError(f"the resources of REST API {api_id} form a cycle")
+            parent = path_of(props["ParentId"], depth + 1)
+            paths_by_id[resource_id] = parent.rstrip("/") + "/" + str(props["PathPart"])
+        return paths_by_id[resource_id]
+
+    body: dict[str, Any] = {"swagger": "2.0", "paths": {}, "securityDefinitions": {},
+                            "x-amazon-apigateway-request-validators": {}, "definitions": {},
+                            "x-amazon-apigateway-gateway-responses": {}}
+    authorizers = {r.physical_id: r for r in mine if r.type == "AWS::ApiGateway::Authorizer"}
+    for authorizer in authorizers.values():
+        body["securityDefinitions"][authorizer.attributes["Name"]] = _authorizer_scheme(authorizer.properties)
+    validators = {r.physical_id: r.attributes["Name"] for r in mine if r.type == "AWS::ApiGateway::RequestValidator"}
+    for validator in (r for r in mine if r.type == "AWS::ApiGateway::RequestValidator"):
+        body["x-amazon-apigateway-request-validators"][validator.attributes["Name"]] = {
+            "validateRequestBody": truthy(validator.properties.get("ValidateRequestBody", False)),
+            "validateRequestParameters": truthy(validator.properties.get("ValidateRequestParameters", False))}
+    for model in (r for r in mine if r.type == "AWS::ApiGateway::Model"):
+        schema = model.properties.get("Schema") or {}
+        body["definitions"][model.physical_id] = json.loads(schema) if isinstance(schema, str) else schema
+    for response in (r for r in mine if r.type == "AWS::ApiGateway::GatewayResponse"):
+        props = response.properties
+        entry: dict[str, Any] = {}
+        if props.get("StatusCode"):
+            entry["statusCode"] = str(props["StatusCode"])
+        for prop, key in (("ResponseParameters", "responseParameters"), ("ResponseTemplates", "responseTemplates")):
+            if props.get(prop):
+                entry[key] = props[prop]
+        body["x-amazon-apigateway-gateway-responses"][props["ResponseType"]] = entry
+    for method in (r for r in mine if r.type == "AWS::ApiGateway::Method"):
+        props = method.properties
+        verb = str(props["HttpMethod"]).lower()
+        operation: dict[str, Any] = {}
+        if props.get("Integration"):
+            operation["x-amazon-apigateway-integration"] = _integration_swagger(props["Integration"])
+        requirement: dict[str, list] = {}
+        kind = str(props.get("AuthorizationType", "NONE")).upper()
+        if kind in ("CUSTOM", "COGNITO_USER_POOLS") and props.get("AuthorizerId") in authorizers:
+            name = authorizers[props["AuthorizerId"]].attributes["Name"]
+            requirement[name] = list(props.get("AuthorizationScopes") or [])
+        elif kind == "AWS_IAM":
+            body["securityDefinitions"]["sigv4"] = {"type": "apiKey", "name": "Authorization", "in": "header",
+                                                    "x-amazon-apigateway-authtype": "awsSigv4"}
+            requirement["sigv4"] = []
+        if truthy(props.get("ApiKeyRequired", False)):
+            body["securityDefinitions"]["api_key"] = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+            requirement["api_key"] = []
+        operation["security"] = [requirement] if requirement else []
+        parameters = []
+        for name, required in (props.get("RequestParameters") or {}).items():
+            _, _, place, parameter = str(name).split(".", 3)
+            if place in _PARAMETER_PLACES:
+                parameters.append({"name": parameter, "in": _PARAMETER_PLACES[place], "required": truthy(required)})
+        model = (props.get("RequestModels") or {}).get("application/json")
+        if model:
+            parameters.append({"in": "body", "name": model, "required": True,
+                               "schema": {"$ref": f"#/definitions/{model}"}})
+        if parameters:
+            operation["parameters"] = parameters
+        if props.get("RequestValidatorId") in validators:
+            operation["x-amazon-apigateway-request-validator"] = validators[props["RequestValidatorId"]]
+        body["paths"].setdefault(path_of(props["ResourceId"]), {})[
+            "x-amazon-apigateway-any-method" if verb == "any" else verb] = operation
+    return body
+
+
+@creates("AWS::ApiGateway::Resource", handles=("RestApiId", "ParentId", "PathPart"))
+def _rest_resource(d: Deployer, lid: str, props: dict) -> Resource:
+    resource = d.client("apigateway").create_resource(restApiId=props["RestApiId"], parentId=props["ParentId"],
+                                                      pathPart=str(props["PathPart"]))
+    return Resource(lid, "AWS::ApiGateway::Resource", resource["id"], {"ResourceId": resource["id"]})
+
+
+def _method_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    integration = props.get("Integration")
+    if not isinstance(integration, dict):
+        return [("Integration", "a method without an integration is not served")] if integration is None else []
+    if str(integration.get("Type", "")).upper() == "AWS_PROXY":
+        return []
+    problem = _service_integration_problem(_integration_swagger(integration))
+    return [(f"Integration Type {integration.get('Type')}", problem)] if problem else []
+
+
+@creates("AWS::ApiGateway::Method",
+         handles=("RestApiId", "ResourceId", "HttpMethod", "AuthorizationType", "AuthorizerId", "AuthorizationScopes",
+                  "ApiKeyRequired", "Integration", "RequestParameters", "RequestModels", "RequestValidatorId",
+                  "OperationName"),
+         ignores={"MethodResponses": "the integration's own status and headers are answered (no response models)"},
+         check=_method_check)
+def _rest_method(d: Deployer, lid: str, props: dict) -> Resource:
+    apigw = d.client("apigateway")
+    verb = str(props["HttpMethod"]).upper()
+    where = {"restApiId": props["RestApiId"], "resourceId": props["ResourceId"], "httpMethod": verb}
+    args: dict[str, Any] = {"authorizationType": str(props.get("AuthorizationType", "NONE")).upper(),
+                            "apiKeyRequired": truthy(props.get("ApiKeyRequired", False))}
+    for prop, key in (("AuthorizerId", "authorizerId"), ("AuthorizationScopes", "authorizationScopes"),
+                      ("RequestValidatorId", "requestValidatorId"), ("OperationName", "operationName"),
+                      ("RequestModels", "requestModels")):
+        if props.get(prop):
+            args[key] = props[prop]
+    if props.get("RequestParameters"):
+        args["requestParameters"] = {k: truthy(v) for k, v in props["RequestParameters"].items()}
+    apigw.put_method(**where, **args)
+    integration = props.get("Integration") or {}
+    if integration:
+        apigw.put_integration(**where, type=str(integration.get("Type", "AWS_PROXY")).upper(),
+                              integrationHttpMethod=str(integration.get("IntegrationHttpMethod", "POST")),
+                              uri=str(integration.get("Uri", "")))
+    method_id = f"{props['RestApiId']}|{props['ResourceId']}|{verb}"
+    return Resource(lid, "AWS::ApiGateway::Method", method_id)
+
+
+def _authorizer_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    kind = str(props.get("Type", "")).upper()
+    if kind in ("TOKEN", "REQUEST", "COGNITO_USER_POOLS"):
+        return []
+    return [(f"Type {props.get('Type')}", "only Lambda (TOKEN, REQUEST) and Cognito user pool authorizers run locally")]
+
+
+@creates("AWS::ApiGateway::Authorizer",
+         handles=("RestApiId", "Name", "Type", "AuthorizerUri", "IdentitySource", "AuthorizerResultTtlInSeconds",
+                  "IdentityValidationExpression", "ProviderARNs"),
+         ignores={"AuthorizerCredentials": NO_IAM, "AuthType": "a label only"},
+         check=_authorizer_check)
+def _rest_authorizer(d: Deployer, lid: str, props: dict) -> Resource:
+    name = d.name_for(lid, props, "Name", limit=128)
+    args: dict[str, Any] = {"restApiId": props["RestApiId"], "name": name, "type": str(props["Type"]).upper()}
+    for prop, key in (("AuthorizerUri", "authorizerUri"), ("IdentitySource", "identitySource"),
+                      ("IdentityValidationExpression", "identityValidationExpression"),
+                      ("ProviderARNs", "providerARNs")):
+        if props.get(prop):
+            args[key] = props[prop]
+    if "AuthorizerResultTtlInSeconds" in props:
+        args["authorizerResultTtlInSeconds"] = int(props["AuthorizerResultTtlInSeconds"])
+    authorizer = d.client("apigateway").create_authorizer(**args)
+    return Resource(lid, "AWS::ApiGateway::Authorizer", authorizer["id"],
+                    {"AuthorizerId": authorizer["id"], "Name": name})
+
+
+@creates("AWS::ApiGateway::RequestValidator",
+         handles=("RestApiId", "Name", "ValidateRequestBody", "ValidateRequestParameters"))
+def _request_validator(d: Deployer, lid: str, props: dict) -> Resource:
+    name = d.name_for(lid, props, "Name", limit=128)
+    validator = d.client("apigateway").create_request_validator(
+        restApiId=props["RestApiId"], name=name,
+        validateRequestBody=truthy(props.get("ValidateRequestBody", False)),
+        validateRequestParameters=truthy(props.get("ValidateRequestParameters", False)))
+    return Resource(lid, "AWS::ApiGateway::RequestValidator", validator["id"],
+                    {"RequestValidatorId": validator["id"], "Name": name})
+
+
+@creates("AWS::ApiGateway::Model", handles=("RestApiId", "Name", "ContentType", "Schema", "Description"))
+def _model(d: Deployer, lid: str, props: dict) -> Resource:
+    name = d.name_for(lid, props, "Name", limit=128).replace("-", "")
+    schema = props.get("Schema") or {}
+    d.client("apigateway").create_model(restApiId=props["RestApiId"], name=name,
+                                        contentType=props.get("ContentType", "application/json"),
+                                        schema=schema if isinstance(schema, str) else json.dumps(schema),
+                                        **({"description": props["Description"]} if props.get("Description") else {}))
+    return Resource(lid, "AWS::ApiGateway::Model", name)
+
+
+@creates("AWS::ApiGateway::GatewayResponse",
+         handles=("RestApiId", "ResponseType", "StatusCode", "ResponseParameters", "ResponseTemplates"))
+def _gateway_response(d: Deployer, lid: str, props: dict) -> Resource:
+    args: dict[str, Any] = {"restApiId": props["RestApiId"], "responseType": props["ResponseType"]}
+    for prop, key in (("StatusCode", "statusCode"), ("ResponseParameters", "responseParameters"),
+                      ("ResponseTemplates", "responseTemplates")):
+        if props.get(prop):
+            args[key] = str(props[prop]) if prop == "StatusCode" else props[prop]
+    d.client("apigateway").put_gateway_response(**args)
+    return Resource(lid, "AWS::ApiGateway::GatewayResponse", f"{props['RestApiId']}|{props['ResponseType']}")

@@ -103,3 +103,10 @@ Resources:
     assert sorted((p.logical_id.rstrip("0123456789abcdef"), p.unsupported) for p in caught.value.problems) == [
         ("Fn", "Code"), ("Layer", "Content")]
     assert f"{tmp_path / 'missing'} is not a folder" in str(caught.value)
+
+
+def test_a_plain_rest_api_s_methods_and_a_log_pattern_the_local_cloud_cannot_run_are_reported():
+    error = problems("rest_resources_unsupported.yaml")
+    rows = {(p.logical_id, p.unsupported) for p in error.problems}
+    assert rows == {("ProxyToUpstream", "Integration Type HTTP_PROXY"), ("NoIntegration", "Integration"),
+                    ("FilterPattern", "FilterPattern [ip, user, status = 5*]")}

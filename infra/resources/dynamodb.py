@@ -1,14 +1,17 @@
 """DynamoDB tables."""
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
-from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, truthy
+from infra.resources.base import NO_IAM, DeployError, Resource, creates, numeric, pick, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
 
-_INDEX_CFN_ONLY = ("ContributorInsightsSpecification", "OnDemandThroughput", "WarmThroughput")
+_INDEX_CFN_ONLY = ("ContributorInsightsSpecification", "OnDemandThroughput", "WarmThroughput",
+                   "WriteProvisionedThroughputSettings", "WriteOnDemandThroughputSettings",
+                   "ReadProvisionedThroughputSettings", "ReadOnDemandThroughputSettings")
 
 
 @creates("AWS::DynamoDB::Table",
@@ -19,7 +22,8 @@ _INDEX_CFN_ONLY = ("ContributorInsightsSpecification", "OnDemandThroughput", "Wa
          ignores={"ContributorInsightsSpecification": "no CloudWatch Contributor Insights locally",
                   "OnDemandThroughput": "a capacity limit: nothing is throttled locally",
                   "WarmThroughput": "a capacity hint", "ResourcePolicy": NO_IAM},
-         unsupported={"KinesisStreamSpecification": "Kinesis is not emulated",
+         unsupported={"KinesisStreamSpecification": "a table's changes are not streamed to Kinesis locally (its "
+                                                    "DynamoDB stream is)",
                       "ImportSourceSpecification": "no import from S3"})
 def _table(d: Deployer, lid: str, props: dict) -> Resource:
     ddb = d.client("dynamodb")
@@ -63,3 +67,38 @@ def _table(d: Deployer, lid: str, props: dict) -> Resource:
     if table.get("LatestStreamArn"):
         attrs["StreamArn"] = table["LatestStreamArn"]
     return Resource(lid, "AWS::DynamoDB::Table", name, attrs)
+
+
+_CAPACITY = "a capacity setting: nothing is throttled locally"
+
+
+@creates("AWS::DynamoDB::GlobalTable",
+         handles=("TableName", "AttributeDefinitions", "KeySchema", "LocalSecondaryIndexes", "GlobalSecondaryIndexes",
+                  "BillingMode", "SSESpecification", "StreamSpecification", "TimeToLiveSpecification", "Replicas"),
+         ignores={"WriteProvisionedThroughputSettings": _CAPACITY, "WriteOnDemandThroughputSettings": _CAPACITY,
+                  "ReadProvisionedThroughputSettings": _CAPACITY, "ReadOnDemandThroughputSettings": _CAPACITY,
+                  "WarmThroughput": _CAPACITY, "TableType": "one kind of table locally"},
+         unsupported={"GlobalTableWitnesses": "one region locally: no multi-Region strong consistency",
+                      "MultiRegionConsistency": "one region locally: no multi-Region strong consistency",
+                      "GlobalTableSourceArn": "one region locally: no table to replicate from",
+                      "VectorIndexes": "no vector indexes locally"})
+def _global_table(d: Deployer, lid: str, props: dict) -> Resource:
+    """A global table: its replica in the local cloud's region, made as a table (the local cloud has one region;
+    the deploy says which replicas it leaves out). The replica's own settings (point-in-time recovery, deletion
+    protection, table class, tags) apply to it."""
+    replicas = props.get("Replicas") or []
+    here = next((r for r in replicas if r.get("Region") == d.stack.region), None)
+    if here is None:
+        raise DeployError(f"{lid}: no replica in {d.stack.region}, the local cloud's one region")
+    others = [str(r.get("Region")) for r in replicas if r is not here]
+    if others:
+        d.warn(f"{lid}: the replicas in {', '.join(others)} are not made: the local cloud has one region "
+               f"({d.stack.region})")
+    table = pick(props, "TableName", "AttributeDefinitions", "KeySchema", "LocalSecondaryIndexes",
+                 "GlobalSecondaryIndexes", "SSESpecification", "StreamSpecification", "TimeToLiveSpecification")
+    table["BillingMode"] = props.get("BillingMode", "PROVISIONED")
+    table.update(pick(here, "PointInTimeRecoverySpecification", "DeletionProtectionEnabled", "TableClass", "Tags"))
+    made = _table(d, lid, table)
+    # a table's id, a UUID (moto's tables have none)
+    table_id = str(uuid.uuid5(uuid.NAMESPACE_URL, made.attributes["Arn"]))
+    return Resource(lid, "AWS::DynamoDB::GlobalTable", made.physical_id, {**made.attributes, "TableId": table_id})

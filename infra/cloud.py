@@ -501,6 +501,7 @@ class LocalCloud:
 
     def _start_pollers(self) -> None:
         self._start_stream_pollers()
+        self._start_pipes()
         if not self.stack.sqs_sources:
             return
         import boto3
@@ -533,6 +534,31 @@ class LocalCloud:
             poller = (KinesisStreamSource if kinesis else DynamoDbStreamSource)(
                 StreamEventSourceSpec(**source), self.invoke_function, streams, REGION,
                 send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
+            poller.start()
+            self.pollers.append(poller)
+
+    def _start_pipes(self) -> None:
+        """EventBridge pipes (infra/pipes.py), each on the poller of its source's kind; they stop with the others.
+        Against another endpoint (LocalStack) that endpoint runs them."""
+        if not self.stack.pipes or self.emulator is None:
+            return
+        from infra.pipes import PipeRunner, PipeSpec
+        from infra.pollers import SqsEventSource, SqsEventSourceSpec
+        from infra.stream_pollers import DynamoDbStreamSource, KinesisStreamSource, StreamEventSourceSpec
+
+        events = self.client("events")
+        for pipe in self.stack.pipes:
+            spec = PipeSpec(**pipe)
+            runner = PipeRunner(spec, self.invoke_function, moto_patches.deliver_to,
+                                lambda entries: events.put_events(Entries=entries))
+            if spec.source_kind == "sqs":
+                poller: Any = SqsEventSource(SqsEventSourceSpec(**spec.source), runner.run, self.client("sqs"))
+            else:
+                kinesis = spec.source["stream_arn"].startswith("arn:aws:kinesis:")
+                poller = (KinesisStreamSource if kinesis else DynamoDbStreamSource)(
+                    StreamEventSourceSpec(**spec.source), runner.run,
+                    self.client("kinesis" if kinesis else "dynamodbstreams"), REGION,
+                    send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
             poller.start()
             self.pollers.append(poller)
 

@@ -95,6 +95,8 @@ class Stack:
     function_urls: list[dict[str, Any]] = field(default_factory=list)
     #: keyword arguments of infra.schedules.ScheduleSpec, one per (rule, Lambda target)
     schedules: list[dict[str, Any]] = field(default_factory=list)
+    #: EventBridge pipes: keyword arguments of infra.pipes.PipeSpec, one per running pipe
+    pipes: list[dict[str, Any]] = field(default_factory=list)
     #: what deployed but differs from AWS (e.g. a public layer skipped); also logged at WARNING
     warnings: list[str] = field(default_factory=list)
     #: logical ids left out because their Condition is false
@@ -488,6 +490,7 @@ class Deployer:
         self.stack.stream_sources += nested.stream_sources
         self.stack.function_urls += nested.function_urls
         self.stack.schedules += nested.schedules
+        self.stack.pipes += nested.pipes
         self.stack.warnings += [f"{lid}: {warning}" for warning in nested.warnings]
         self.stack.skipped += [f"{lid}/{skipped}" for skipped in nested.skipped]
 

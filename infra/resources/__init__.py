@@ -22,6 +22,7 @@ from infra.resources import (  # noqa: F401 - imported to register
     kms,
     logs,
     monitoring,
+    pipes,
     route53,
     s3,
     scheduler,

@@ -110,3 +110,9 @@ def test_a_plain_rest_api_s_methods_and_a_log_pattern_the_local_cloud_cannot_run
     rows = {(p.logical_id, p.unsupported) for p in error.problems}
     assert rows == {("ProxyToUpstream", "Integration Type HTTP_PROXY"), ("NoIntegration", "Integration"),
                     ("FilterPattern", "FilterPattern [ip, user, status = 5*]")}
+
+
+def test_pipes_the_local_cloud_cannot_run_are_reported():
+    rows = {(p.logical_id, p.unsupported) for p in problems("pipes_unsupported.yaml").problems}
+    assert rows == {("FromKafka", "Source"), ("Reshaped", "Enrichment"), ("Reshaped", "Target"),
+                    ("Reshaped", "InputTemplate"), ("Reshaped", "TargetParameters KinesisStreamParameters")}

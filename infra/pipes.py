@@ -1,0 +1,82 @@
+"""EventBridge Pipes: a source's batches, filtered, optionally enriched by a function, delivered to one target.
+
+A pipe's source is polled by the pollers Lambda's event source mappings use (infra/pollers.py for SQS queues,
+infra/stream_pollers.py for DynamoDB and Kinesis streams), with the same batches, filters, retries and failure
+handling; where a mapping invokes its function with {"Records": [...]}, a pipe runs this module's PipeRunner:
+- an enrichment function is invoked synchronously with the batch as a JSON array and its answer (an array, or one
+  value) is what goes on; an empty answer ends the batch;
+- the target gets it as Pipes sends it: a function the JSON array (REQUEST_RESPONSE, the default: synchronously, a
+  failure fails the batch, which the source retries; FIRE_AND_FORGET: asynchronously), an SQS queue or SNS topic
+  each item as a message (its JSON), a state machine the array as an execution's input (FIRE_AND_FORGET), an event
+  bus each item as an event's detail ("Event from aws:sqs", source "Pipe <name>").
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: the services a pipe delivers to locally (a target ARN's service)
+TARGETS = ("lambda", "sqs", "sns", "states", "events")
+
+
+@dataclass
+class PipeSpec:
+    name: str
+    #: "sqs" or "stream", and the keyword arguments of that poller's spec (its `function` is the pipe's name)
+    source_kind: str
+    source: dict[str, Any]
+    #: the source as Pipes names it in an event bus target's DetailType: aws:sqs, aws:dynamodb, aws:kinesis
+    source_label: str
+    target: str
+    #: TargetParameters' fields the local cloud reads: InvocationType, MessageGroupId, DetailType, Source, Resources
+    target_parameters: dict[str, Any] = field(default_factory=dict)
+    enrichment: str | None = None
+
+
+class PipeRunner:
+    """What a pipe does with one batch of its source; `run` is the poller's invoke."""
+
+    def __init__(self, spec: PipeSpec, invoke: Callable[[str, Any], Any],
+                 deliver: Callable[..., None], put_events: Callable[[list[dict]], None]) -> None:
+        self.spec = spec
+        self._invoke = invoke
+        self._deliver = deliver
+        self._put_events = put_events
+
+    def run(self, _: str, event: dict) -> None:
+        spec = self.spec
+        batch: list[Any] = list(event["Records"])
+        if spec.enrichment:
+            enriched = self._invoke(_function_name(spec.enrichment), batch)
+            batch = enriched if isinstance(enriched, list) else [] if enriched is None else [enriched]
+            if not batch:
+                return
+        service = spec.target.split(":")[2]
+        parameters = spec.target_parameters
+        if service == "lambda":
+            if parameters.get("InvocationType", "REQUEST_RESPONSE") == "FIRE_AND_FORGET":
+                self._deliver(spec.target, "", event=batch)
+            else:
+                self._invoke(_function_name(spec.target), batch)
+        elif service in ("sqs", "sns"):
+            for item in batch:
+                self._deliver(spec.target, json.dumps(item), group=parameters.get("MessageGroupId"))
+        elif service == "states":
+            self._deliver(spec.target, json.dumps(batch))
+        elif service == "events":
+            entries = [{
+                "EventBusName": spec.target, "Source": parameters.get("Source") or f"Pipe {spec.name}",
+                "DetailType": parameters.get("DetailType") or f"Event from {spec.source_label}",
+                "Detail": json.dumps(item), **({"Resources": parameters["Resources"]}
+                                               if parameters.get("Resources") else {})} for item in batch]
+            for start in range(0, len(entries), 10):  # PutEvents takes 10 entries at a time
+                self._put_events(entries[start:start + 10])
+        else:  # the deploy refused it
+            raise ValueError(f"pipe {spec.name}: target {spec.target} is not delivered to locally")
+
+
+def _function_name(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[6] if len(parts) > 6 else arn

@@ -160,6 +160,29 @@ class _TranslationCache:
             logger.debug("SAM translation not cached: %s", exc)
 
 
+def _load_document(path: Path, what: str) -> Any:
+    """A local YAML or JSON document a template names (an API definition, an AWS::Include snippet)."""
+    try:
+        return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateError(f"cannot load {what} {path}: {exc}") from exc
+
+
+def _included(value: Any, base: Path) -> Any:
+    """`value` with each AWS::Include transform of a local Location replaced by that file's content, as
+    `sam package` uploads it and CloudFormation splices it in (the local cloud reads the file in place)."""
+    if isinstance(value, list):
+        return [_included(v, base) for v in value]
+    if not isinstance(value, dict):
+        return value
+    transform = value.get("Fn::Transform") if len(value) == 1 else None
+    if isinstance(transform, dict) and transform.get("Name") == "AWS::Include":
+        location = (transform.get("Parameters") or {}).get("Location")
+        if _is_local(location):
+            return _included(_load_document((base / location).resolve(), "AWS::Include location"), base)
+    return {k: _included(v, base) for k, v in value.items()}
+
+
 def _is_local(uri: Any) -> bool:
     return isinstance(uri, str) and not uri.startswith("s3://")
 
@@ -182,7 +205,7 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
     """Load `path` and expand its SAM resources into plain CloudFormation (no network, no handler imports)."""
     path = Path(path).resolve()
     base = path.parent
-    doc = load_yaml(path)
+    doc = _included(load_yaml(path), base)
     raw = copy.deepcopy(doc)
     globals_code = (doc.get("Globals", {}).get("Function", {}) or {}).get("CodeUri")
     sam_code: dict[str, Path] = {}
@@ -202,6 +225,10 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
         elif res["Type"] == "AWS::Serverless::LayerVersion" and _is_local(props.get("ContentUri")):
             sam_layers[logical_id] = _code_folder((base / props["ContentUri"]).resolve())
             props["ContentUri"] = f"s3://{_PLACEHOLDER_BUCKET}/{logical_id}.layer.zip"
+        elif res["Type"] in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi") \
+                and _is_local(props.get("DefinitionUri")):
+            # as the SAM CLI reads a local API definition: its document becomes the DefinitionBody
+            props["DefinitionBody"] = _load_document((base / props.pop("DefinitionUri")).resolve(), "API definition")
         elif res["Type"] == "AWS::Serverless::StateMachine" and _is_local(props.get("DefinitionUri")):
             sam_machines[logical_id] = ((base / props["DefinitionUri"]).resolve(),
                                         props.pop("DefinitionSubstitutions", {}) or {})

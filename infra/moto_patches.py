@@ -252,14 +252,44 @@ def _filter_policy_ignores_case(original: Callable) -> Callable:
 def _filter_policy_types_never_fail(original: Callable) -> Callable:
     """FilterPolicyMatcher.matches: a body value of another type than its condition's (a numeric condition, a string
     "12") does not match, as on SNS. moto compared them and raised TypeError: the Publish failed (a 500) after the
-    subscriptions before this one had the message, so a client's retry duplicated it. (A TypeError in one branch of
-    an $or fails the whole policy here.)"""
+    subscriptions before this one had the message, so a client's retry duplicated it. (In a MessageBody policy's
+    $or, sns-filter-body-or makes such a branch alone not match.)"""
     def matches(self: Any, message_attributes: Any, message: str) -> bool:
         try:
             return original(self, message_attributes, message)
         except TypeError:
             return False
     return matches
+
+
+def _disjuncts(policy: dict) -> list[list[dict]]:
+    """A filter policy as alternatives (any may match), each a list of policies without "$or" (all must match)."""
+    alternatives: list[list[dict]] = [[]]
+    for key, value in policy.items():
+        if key == "$or" and isinstance(value, list):
+            options = [conjunct for sub in value if isinstance(sub, dict) for conjunct in _disjuncts(sub)]
+        elif isinstance(value, dict):
+            options = [[{key: part} for part in conjunct] for conjunct in _disjuncts(value)]
+        else:
+            options = [[{key: value}]]
+        alternatives = [have + option for have in alternatives for option in options]
+    return alternatives
+
+
+def _body_or_matches(self: Any, original: Callable[..., Any], message_dict: Any) -> bool:
+    """FilterPolicyMatcher._body_based_match: an "$or" of a MessageBody policy (at any level) matches when one of its
+    alternatives does, each checked against the body as a policy of its own. moto checked the alternatives as
+    message attributes: a TypeError, so the policy matched nothing (sns-filter-types-never-fail)."""
+    policy = self.filter_policy
+    if not isinstance(policy, dict) or '"$or"' not in json.dumps(policy):
+        return original(self, message_dict)
+
+    def one(part: dict) -> bool:
+        try:
+            return self._perform_body_checks(self._compute_body_checks(part, message_dict))
+        except (self.CheckException, TypeError):  # a value of another type than its condition's: no match
+            return False
+    return any(all(one(part) for part in conjunct) for conjunct in _disjuncts(policy))
 
 
 # ------------------------------------------- Event invokes over HTTP are async; a too large request is refused
@@ -3228,6 +3258,9 @@ EMULATOR_PATCHES: list[Replacement] = [
     Replacement("sns-filter-ignore-case", _owner("moto.sns.utils", "FilterPolicyMatcher"), "__init__",
                 _filter_policy_ignores_case,
                 "equals-ignore-case matched only a policy value written in lower case"),
+    Replacement("sns-filter-body-or", _owner("moto.sns.utils", "FilterPolicyMatcher"), "_body_based_match",
+                _calling(_body_or_matches),
+                "an $or in a MessageBody filter policy was checked as message attributes: the policy matched nothing"),
     Replacement("sns-filter-types-never-fail", _owner("moto.sns.utils", "FilterPolicyMatcher"), "matches",
                 _filter_policy_types_never_fail,
                 "a numeric condition on a body value that is a string failed the Publish (a 500) after the "

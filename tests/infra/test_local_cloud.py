@@ -731,6 +731,28 @@ def test_sns_deliveries_with_binary_attributes_and_filters_of_other_types(cloud)
     assert [m["Body"] for m in bodies(stores)] == ["shop"]
 
 
+def test_an_or_in_a_message_body_filter_policy_matches_any_of_its_alternatives(cloud):
+    """"$or" in a MessageBody filter policy, beside a condition, an alternative nesting a property (moto checked the
+    alternatives as message attributes: a TypeError, so the policy matched nothing)."""
+    sns, sqs = cloud.client("sns"), cloud.client("sqs")
+    topic = sns.create_topic(Name="or-bodies")["TopicArn"]
+    url = sqs.create_queue(QueueName="or-bodies")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {"store": ["north"], "$or": [{"kind": ["order"]}, {"detail": {"size": [{"numeric": [">", 5]}]}}]}
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={
+        "RawMessageDelivery": "true", "FilterPolicyScope": "MessageBody", "FilterPolicy": json.dumps(policy)})
+    sent = [{"n": 1, "store": "north", "kind": "order"},                           # the first alternative
+            {"n": 2, "store": "north", "kind": "quote", "detail": {"size": 9}},    # the nested one
+            {"n": 3, "store": "south", "kind": "order"},                           # not the store
+            {"n": 4, "store": "north", "kind": "quote", "detail": {"size": 2}},    # neither alternative
+            {"n": 5, "store": "north", "detail": "big"},                           # a string is not an object
+            {"n": 6, "store": "north", "kind": "order", "detail": {"size": "9"}}]  # a string size: the other branch
+    for body in sent:
+        sns.publish(TopicArn=topic, Message=json.dumps(body))
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert sorted(json.loads(m["Body"])["n"] for m in got) == [1, 2, 6]
+
+
 def test_calls_of_another_region_are_answered_from_that_region(cloud):
     """A handler's client of eu-west-1 (DynamoDB: answered at before-call) and this process's (CloudWatch Logs:
     answered at before-send) reach that region's resources, as over HTTP, where the signature's credential scope

@@ -796,6 +796,12 @@ def test_sns_filters_and_raw_deliveries_are_where_the_sns_patches_look():
     field_match = inspect.getsource(FilterPolicyMatcher._field_match)
     assert "_str_exact_match(dict_body[field].lower(), value)" in field_match
     assert "_numeric_match(numeric_ranges, dict_body[field])" in field_match
+    # sns-filter-body-or replaces _body_based_match(message_dict), which checks self.filter_policy through
+    # _compute_body_checks(policy, body) and _perform_body_checks(checks), raising CheckException for no match
+    assert list(inspect.signature(FilterPolicyMatcher._body_based_match).parameters) == ["self", "message_dict"]
+    body_match = inspect.getsource(FilterPolicyMatcher._body_based_match)
+    assert "self._compute_body_checks(self.filter_policy, message_dict)" in body_match
+    assert "self._perform_body_checks(checks)" in body_match and "FilterPolicyMatcher.CheckException" in body_match
     publish = inspect.getsource(Subscription.publish)
     assert 'attr_type = "BinaryValue"' in publish and 'type_value = value["Value"]' in publish
     assert "update_binary_length_and_value(md5, decoded_binary_value)" in inspect.getsource(

@@ -9,16 +9,9 @@ import json
 import time
 from pathlib import Path
 
+from racing import wait_for
+
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "global_orders" / "template.yaml"
-
-
-def until(condition, seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_the_local_replica_is_a_table_with_the_replica_s_settings(cloud):
@@ -36,7 +29,7 @@ def test_the_local_replica_is_a_table_with_the_replica_s_settings(cloud):
 def test_the_global_table_s_stream_feeds_its_function(cloud):
     cloud.client("dynamodb").put_item(TableName="global-orders", Item={"pk": {"S": "order-1"}})
     name = cloud.physical_id("OnChange")
-    assert until(lambda: cloud.runtime.stats()[name]["invocations"] >= 1)
+    assert wait_for(lambda: cloud.runtime.stats()[name]["invocations"] >= 1, 20)
 
 
 def test_the_audit_log_s_errors_reach_the_shipper(cloud):
@@ -52,4 +45,4 @@ def test_the_audit_log_s_errors_reach_the_shipper(cloud):
         except logs.exceptions.ResourceNotFoundException:  # the shipper has not logged yet
             return []
         return [json.loads(e["message"])["shipped"] for e in events if e["message"].startswith('{"shipped"')]
-    assert until(lambda: shipped() == [["FATAL disk full"]]), shipped()
+    assert wait_for(lambda: shipped() == [["FATAL disk full"]], 20)

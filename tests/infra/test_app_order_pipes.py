@@ -6,31 +6,15 @@ event bus (each item an event's detail, source "Pipe <name>", DetailType as give
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
+
+from racing import drain, wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "order_pipes" / "template.yaml"
 
 
-def until(condition, seconds: float = 20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    return condition()
-
-
-def drain(cloud, url: str, wanted: int) -> list[dict]:
-    sqs, bodies = cloud.client("sqs"), []
-    deadline = time.monotonic() + 20
-    while len(bodies) < wanted and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []):
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
+def drained(cloud, url: str, wanted: int) -> list[dict]:
+    return [json.loads(body) for body in drain(cloud.client("sqs"), url, wanted, seconds=20)]
 
 
 def test_orders_are_filtered_enriched_and_stored_and_the_table_s_stream_is_audited(cloud):
@@ -43,13 +27,13 @@ def test_orders_are_filtered_enriched_and_stored_and_the_table_s_stream_is_audit
     def stored():
         items = table.scan(TableName=outputs["TableName"])["Items"]
         return items if len(items) >= 2 else None
-    items = {i["pk"]["S"]: int(i["total"]["N"]) for i in until(stored)}
+    items = {i["pk"]["S"]: int(i["total"]["N"]) for i in wait_for(stored, 20)}
     assert items == {"o-1": 6, "o-2": 15}  # the refund was filtered out; totals from the enrichment
     assert cloud.runtime.stats()[cloud.physical_id("Enrich")]["invocations"] >= 1
     # the filtered-out message was deleted, the others processed: the queue is empty
-    assert until(lambda: sqs.get_queue_attributes(QueueUrl=outputs["OrdersUrl"], AttributeNames=["All"])
+    assert wait_for(lambda: sqs.get_queue_attributes(QueueUrl=outputs["OrdersUrl"], AttributeNames=["All"])
                  ["Attributes"]["ApproximateNumberOfMessages"] == "0")
-    audit = drain(cloud, outputs["AuditUrl"], 2)
+    audit = drained(cloud, outputs["AuditUrl"], 2)
     assert sorted(r["dynamodb"]["Keys"]["pk"]["S"] for r in audit) == ["o-1", "o-2"]
     assert {r["eventSource"] for r in audit} == {"aws:dynamodb"} and {r["eventName"] for r in audit} == {"INSERT"}
 
@@ -57,7 +41,7 @@ def test_orders_are_filtered_enriched_and_stored_and_the_table_s_stream_is_audit
 def test_notices_reach_the_bus_as_events_of_the_pipe(cloud):
     outputs = cloud.stack.outputs
     cloud.client("sqs").send_message(QueueUrl=outputs["NoticesUrl"], MessageBody=json.dumps({"notice": "late"}))
-    [event] = drain(cloud, outputs["NoticeSinkUrl"], 1)
+    [event] = drained(cloud, outputs["NoticeSinkUrl"], 1)
     assert (event["source"], event["detail-type"]) == ("Pipe notices-to-bus", "OrderNotice")
     assert json.loads(event["detail"]["body"]) == {"notice": "late"}
     assert event["detail"]["eventSourceARN"].endswith(":" + outputs["NoticesUrl"].rsplit("/", 1)[1])

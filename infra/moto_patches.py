@@ -1866,6 +1866,18 @@ def _queue_attributes_in_range(self: Any, original: Callable, attributes: dict[s
     original(self, attributes, now)
 
 
+def _message_delay_in_range(self: Any, original: Callable, queue: Any, message_body: str, delay_seconds: int,
+                            *args: Any, **kwargs: Any) -> None:
+    """SQSBackend._validate_message (SendMessage, each entry of SendMessageBatch): a DelaySeconds outside 0-900 is
+    InvalidParameterValue, as SQS answers it (moto kept a negative delay, and one over 15 minutes)."""
+    if not 0 <= int(delay_seconds) <= 900:
+        from moto.sqs.exceptions import InvalidParameterValue
+
+        raise InvalidParameterValue(f"Value {delay_seconds} for parameter DelaySeconds is invalid. Reason: must be "
+                                    "between 0 and 900, if provided.")
+    original(self, queue, message_body, delay_seconds, *args, **kwargs)
+
+
 def _fifo_topic_deduplicates_by_content(self: Any, original: Callable, message: str, *args: Any,
                                         **kwargs: Any) -> Any:
     """Topic.publish on a FIFO topic with ContentBasedDeduplication: the message goes to its SQS subscriptions with
@@ -3224,6 +3236,9 @@ EMULATOR_PATCHES: list[Replacement] = [
                 _calling(_queue_attributes_in_range),
                 "a DelaySeconds of 901, a VisibilityTimeout over 12 hours, a MessageRetentionPeriod under a minute or "
                 "a ReceiveMessageWaitTimeSeconds over 20 were kept; a value that is not a number was a 500"),
+    Replacement("sqs-message-delay-in-range", _owner("moto.sqs.models", "SQSBackend"), "_validate_message",
+                _calling(_message_delay_in_range),
+                "SendMessage kept a negative DelaySeconds, or one over 900"),
     Replacement("sqs-clock-seconds", _owner("moto.sqs.models"), "unix_time", lambda _: _sqs_clock_seconds,
                 "SQS read the clock through two datetimes and an import per call, several times per message of a "
                 "queue at each send and receive"),

@@ -1019,6 +1019,12 @@ def test_sqs_sets_queue_attributes_where_the_range_patch_checks_them():
     assert list(inspect.signature(Queue._set_attributes).parameters) == ["self", "attributes", "now"]
     assert "self._set_attributes(defaults, now)" in inspect.getsource(Queue.__init__)
     assert "_set_attributes(attributes)" in inspect.getsource(SQSBackend.set_queue_attributes)
+    # sqs-message-delay-in-range wraps _validate_message(queue, message_body, delay_seconds, ...), which SendMessage
+    # and each entry of SendMessageBatch call with the delay as an int
+    assert list(inspect.signature(SQSBackend._validate_message).parameters)[:4] == [
+        "self", "queue", "message_body", "delay_seconds"]
+    assert "delay_seconds=int(delay_seconds or 0)" in inspect.getsource(SQSBackend.send_message)
+    assert "self._validate_message(" in inspect.getsource(SQSBackend.send_message_batch)
 
 
 def test_a_requested_certificate_is_issued_where_the_deploy_marks_it():

@@ -1,6 +1,7 @@
 """SQS's documented bounds, which moto did not keep: queue attributes (CreateQueue, SetQueueAttributes) outside
 their ranges, or not numbers, are InvalidAttributeValue; a negative ChangeMessageVisibility is
-InvalidParameterValue. Each patch is applied alone here, over moto's mock."""
+InvalidParameterValue, as is a message's DelaySeconds outside 0-900 (SendMessage, SendMessageBatch). Each patch is
+applied alone here, over moto's mock."""
 from __future__ import annotations
 
 import boto3
@@ -14,7 +15,8 @@ from infra import moto_patches
 @pytest.fixture
 def patched():
     patches = [moto_patches.patch("sqs-queue-attributes-in-range"),
-               moto_patches.patch("sqs-visibility-under-the-queue-lock")]
+               moto_patches.patch("sqs-visibility-under-the-queue-lock"),
+               moto_patches.patch("sqs-message-delay-in-range")]
     for patch in patches:
         patch.apply()
     try:
@@ -55,3 +57,19 @@ def test_a_negative_visibility_timeout_is_refused(patched):
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
     assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "job"
+
+
+@pytest.mark.parametrize("delay", [-1, 901])
+def test_a_message_delay_out_of_its_range_is_refused(patched, delay):
+    sqs = patched
+    url = sqs.create_queue(QueueName="delayed")["QueueUrl"]
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message(QueueUrl=url, MessageBody="job", DelaySeconds=delay)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "DelaySeconds" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "a"},
+                                                      {"Id": "2", "MessageBody": "b", "DelaySeconds": delay}])
+    sqs.send_message(QueueUrl=url, MessageBody="edge", DelaySeconds=900 if delay > 0 else 0)
+    assert int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
+        "ApproximateNumberOfMessagesDelayed" if delay > 0 else "ApproximateNumberOfMessages"]) == 1

@@ -503,10 +503,24 @@ class Deployer:
         others: dict[str, list[str]] = {}
         for res in self.stack.of_type("AWS::Lambda::Function"):
             runtime = res.properties.get("Runtime", here)
-            if runtime != here:
+            if runtime != here and not str(runtime).startswith("nodejs"):  # Node.js: _warn_about_node
                 others.setdefault(runtime, []).append(res.logical_id)
         for runtime, functions in sorted(others.items()):
             self.warn(f"{', '.join(functions)}: Runtime {runtime}, but handlers run on this machine's Python "
+                      f"({here}) in the local cloud")
+        self._warn_about_node()
+
+    def _warn_about_node(self) -> None:
+        from infra.node_sandbox import node_version
+
+        here = node_version()
+        others: dict[str, list[str]] = {}
+        for res in self.stack.of_type("AWS::Lambda::Function"):
+            runtime = str(res.properties.get("Runtime", ""))
+            if runtime.startswith("nodejs") and here and runtime != f"nodejs{here}.x":
+                others.setdefault(runtime, []).append(res.logical_id)
+        for runtime, functions in sorted(others.items()):
+            self.warn(f"{', '.join(sorted(functions))}: Runtime {runtime}, but handlers run on this machine's Node.js "
                       f"({here}) in the local cloud")
 
     def warn(self, message: str) -> None:

@@ -116,6 +116,12 @@ class FunctionSpec:
     layers: tuple[Path, ...] = ()
     #: DeadLetterConfig.TargetArn: where an async event goes once its retries are exhausted
     dead_letter_arn: str | None = None
+    #: the template's Runtime: a nodejs* function runs in a node process (infra/node_sandbox.py), any other here
+    runtime: str = "python3.11"
+
+    @property
+    def node(self) -> bool:
+        return self.runtime.startswith("nodejs")
 
 
 # ----------------------------------------------------------------------------- per-invocation context
@@ -316,7 +322,7 @@ class _Function:
         spec = self.spec
         cache = cache_dir()
         return {"name": spec.name, "arn": spec.arn, "handler": spec.handler, "code_dir": str(spec.code_dir),
-                "memory": spec.memory, "layers": [str(layer) for layer in spec.layers],
+                "memory": spec.memory, "layers": [str(layer) for layer in spec.layers], "runtime": spec.runtime,
                 "pycache": str(cache / "pycache") if cache else None}
 
 
@@ -457,7 +463,7 @@ class LambdaRuntime:
                 observer.finished(call)
 
     def _dispatch(self, fn: _Function, event: Any, request_id: str | None) -> Any:
-        if self.sandboxes == "process":
+        if self.sandboxes == "process" or fn.spec.node:  # a Node.js function always runs in its node process
             return self._run_in_sandbox(fn, json.dumps(event), request_id or ids.request_id())
         return self._run(fn, json.loads(json.dumps(event)), request_id or ids.request_id())
 

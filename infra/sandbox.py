@@ -256,6 +256,10 @@ class SandboxPool:
                     return sandbox
                 sandbox.kill()
             self.started += 1
+        if str(self.spec.get("runtime", "")).startswith("nodejs"):
+            from infra.node_sandbox import NodeSandbox
+
+            return NodeSandbox(self.spec, self.environ)
         return Sandbox(self.spec, self.environ)
 
     def give_back(self, sandbox: Sandbox) -> None:

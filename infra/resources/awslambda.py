@@ -55,8 +55,13 @@ def _function_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     if props.get("PackageType") == "Image":
         found.append(("PackageType Image", "container images need Docker; only local Python code runs"))
     runtime = props.get("Runtime", "python3")
-    if isinstance(runtime, str) and not runtime.startswith("python"):
-        found.append((f"Runtime {runtime}", "only Python handlers run locally"))
+    if isinstance(runtime, str) and runtime.startswith("nodejs"):
+        from infra.node_sandbox import node_binary
+
+        if node_binary() is None:
+            found.append((f"Runtime {runtime}", "Node.js handlers need node on this machine (PATH or NOTIFYX_NODE)"))
+    elif isinstance(runtime, str) and not runtime.startswith("python"):
+        found.append((f"Runtime {runtime}", "only Python and Node.js handlers run locally"))
     code = props.get("Code")
     if lid in d.expanded.code_dirs and not d.expanded.code_dirs[lid].is_dir():
         found.append(("Code", f"{d.expanded.code_dirs[lid]} is not a folder"))
@@ -110,7 +115,8 @@ def _function(d: Deployer, lid: str, props: dict) -> Resource:
                                         environment=environment, timeout=timeout, memory=memory,
                                         reserved_concurrency=None if reserved is None else numeric(reserved),
                                         layers=tuple(layer_dirs),
-                                        dead_letter_arn=(props.get("DeadLetterConfig") or {}).get("TargetArn")))
+                                        dead_letter_arn=(props.get("DeadLetterConfig") or {}).get("TargetArn"),
+                                        runtime=str(props.get("Runtime", "python3.11"))))
     return Resource(lid, "AWS::Lambda::Function", name, {"Arn": fn["FunctionArn"]})
 
 

@@ -32,7 +32,7 @@ def test_every_unsupported_thing_is_one_row_of_one_table():
         ("Queue", "intrinsic Fn::ImportValue"),
         ("ImageFunction", "PackageType Image"),
         ("ImageFunction", "Code"),
-        ("NodeFunction", "Runtime nodejs20.x"),
+        ("RubyFunction", "Runtime ruby3.3"),
         ("TokenAuthorizer", "property IdentityValidationExpression"),
         ("Outputs.Shared", "intrinsic Fn::ImportValue"),
     }

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from api_gateway import service_integrations
 
 from infra.resources.apigatewayv2 import regional_domain
-from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, tags, truthy
+from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, json_text, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -527,7 +527,7 @@ def _model(d: Deployer, lid: str, props: dict) -> Resource:
     schema = props.get("Schema") or {}
     d.client("apigateway").create_model(restApiId=props["RestApiId"], name=name,
                                         contentType=props.get("ContentType", "application/json"),
-                                        schema=schema if isinstance(schema, str) else json.dumps(schema),
+                                        schema=json_text(schema),
                                         **({"description": props["Description"]} if props.get("Description") else {}))
     return Resource(lid, "AWS::ApiGateway::Model", name)
 

@@ -4,6 +4,7 @@ modules of this package register with `creates` and never import the deployer it
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,12 @@ def tags(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
     return {str(t["Key"]): str(t.get("Value", "")) for t in value or []}
+
+
+def json_text(value: Any) -> str:
+    """A CloudFormation value an API takes as JSON text (a policy, a pattern, a schema): a string as it is, else its
+    JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def truthy(value: Any) -> bool:

@@ -1,10 +1,9 @@
 """CloudWatch alarms (evaluated by the local cloud: infra/observability/alarms.py) and dashboards."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import TAGS_IGNORED, Resource, creates
+from infra.resources.base import TAGS_IGNORED, Resource, creates, json_text
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -60,5 +59,5 @@ def _dashboard(d: Deployer, lid: str, props: dict) -> Resource:
     name = d.name_for(lid, props, "DashboardName", limit=255)
     body = props["DashboardBody"]
     d.client("cloudwatch").put_dashboard(DashboardName=name,
-                                         DashboardBody=body if isinstance(body, str) else json.dumps(body))
+                                         DashboardBody=json_text(body))
     return Resource(lid, "AWS::CloudWatch::Dashboard", name, {})

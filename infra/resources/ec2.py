@@ -5,10 +5,9 @@ endpoint, as a function's `VpcConfig` is accepted with no local effect (infra/re
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import DeployError, Resource, creates, numeric, pick, tags, truthy
+from infra.resources.base import DeployError, Resource, creates, json_text, numeric, pick, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -222,7 +221,7 @@ def _vpc_endpoint(d: Deployer, lid: str, props: dict) -> Resource:
                             **pick(props, "SubnetIds", "SecurityGroupIds", "RouteTableIds")}
     if "PolicyDocument" in props:
         policy = props["PolicyDocument"]
-        args["PolicyDocument"] = policy if isinstance(policy, str) else json.dumps(policy)
+        args["PolicyDocument"] = json_text(policy)
     if "PrivateDnsEnabled" in props:
         args["PrivateDnsEnabled"] = truthy(props["PrivateDnsEnabled"])
     endpoint = d.client("ec2").create_vpc_endpoint(**args)["VpcEndpoint"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import json
 
 from infra.resources.awslambda import function_of
-from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, pick
+from infra.resources.base import NO_IAM, TAGS_IGNORED, Resource, creates, json_text, pick
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -58,7 +58,7 @@ def _rule(d: Deployer, lid: str, props: dict) -> Resource:
             **pick(props, "ScheduleExpression", "Description"), **({"EventBusName": bus} if bus else {})}
     if "EventPattern" in props:
         pattern = props["EventPattern"]
-        args["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        args["EventPattern"] = json_text(pattern)
     arn = events.put_rule(**args)["RuleArn"]
     targets = props.get("Targets", [])
     if targets:
@@ -87,7 +87,7 @@ def _archive(d: Deployer, lid: str, props: dict) -> Resource:
     args = {"ArchiveName": name, "EventSourceArn": props["SourceArn"], **pick(props, "Description")}
     if "EventPattern" in props:
         pattern = props["EventPattern"]
-        args["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        args["EventPattern"] = json_text(pattern)
     if "RetentionDays" in props:
         args["RetentionDays"] = int(props["RetentionDays"])
     arn = d.client("events").create_archive(**args)["ArchiveArn"]

@@ -1,10 +1,9 @@
 """KMS keys and aliases."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import Resource, creates, pick, tags, truthy
+from infra.resources.base import Resource, creates, json_text, pick, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -22,7 +21,7 @@ def _key(d: Deployer, lid: str, props: dict) -> Resource:
     args: dict[str, Any] = pick(props, "Description", "KeyUsage", "KeySpec")
     if "KeyPolicy" in props:
         policy = props["KeyPolicy"]
-        args["Policy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        args["Policy"] = json_text(policy)
     if "MultiRegion" in props:
         args["MultiRegion"] = truthy(props["MultiRegion"])
     if props.get("Tags"):

@@ -1,10 +1,9 @@
 """S3 buckets."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-from infra.resources.base import Resource, creates, numeric, pick, tags, truthy
+from infra.resources.base import Resource, creates, json_text, numeric, pick, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -81,5 +80,5 @@ def _bucket_policy(d: Deployer, lid: str, props: dict) -> Resource:
     (IAM is not enforced locally). Ref: the bucket's name, as CloudFormation's."""
     policy = props["PolicyDocument"]
     d.client("s3").put_bucket_policy(Bucket=props["Bucket"],
-                                     Policy=policy if isinstance(policy, str) else json.dumps(policy))
+                                     Policy=json_text(policy))
     return Resource(lid, "AWS::S3::BucketPolicy", props["Bucket"], {})

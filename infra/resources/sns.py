@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import Resource, creates, tags, truthy
+from infra.resources.base import Resource, creates, json_text, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -52,7 +52,7 @@ def _subscription(d: Deployer, lid: str, props: dict) -> Resource:
     attributes = {}
     if "FilterPolicy" in props:
         policy = props["FilterPolicy"]
-        attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        attributes["FilterPolicy"] = json_text(policy)
     if "FilterPolicyScope" in props:
         attributes["FilterPolicyScope"] = props["FilterPolicyScope"]
     if "RawMessageDelivery" in props:
@@ -75,5 +75,5 @@ def _topic_policy(d: Deployer, lid: str, props: dict) -> Resource:
 def _topic_inline_policy(d: Deployer, lid: str, props: dict) -> Resource:
     document = props["PolicyDocument"]
     d.client("sns").set_topic_attributes(TopicArn=props["TopicArn"], AttributeName="Policy",
-                                         AttributeValue=document if isinstance(document, str) else json.dumps(document))
+                                         AttributeValue=json_text(document))
     return Resource(lid, "AWS::SNS::TopicInlinePolicy", f"{d.stack.name}-{lid}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import Resource, creates, numeric, tags, truthy
+from infra.resources.base import Resource, creates, json_text, numeric, tags, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -29,7 +29,7 @@ def _queue(d: Deployer, lid: str, props: dict) -> Resource:
             policy = props[key]
             if isinstance(policy, dict) and "maxReceiveCount" in policy:
                 policy = {**policy, "maxReceiveCount": numeric(policy["maxReceiveCount"])}
-            attributes[key] = policy if isinstance(policy, str) else json.dumps(policy)
+            attributes[key] = json_text(policy)
     args: dict[str, Any] = {"QueueName": name, "Attributes": attributes}
     if props.get("Tags"):
         args["tags"] = tags(props["Tags"])
@@ -51,5 +51,5 @@ def _queue_policy(d: Deployer, lid: str, props: dict) -> Resource:
 def _queue_inline_policy(d: Deployer, lid: str, props: dict) -> Resource:
     document = props["PolicyDocument"]
     d.client("sqs").set_queue_attributes(QueueUrl=props["Queue"], Attributes={
-        "Policy": document if isinstance(document, str) else json.dumps(document)})
+        "Policy": json_text(document)})
     return Resource(lid, "AWS::SQS::QueueInlinePolicy", f"{d.stack.name}-{lid}")

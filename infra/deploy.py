@@ -503,7 +503,7 @@ class Deployer:
         others: dict[str, list[str]] = {}
         for res in self.stack.of_type("AWS::Lambda::Function"):
             runtime = res.properties.get("Runtime", here)
-            if runtime != here and not str(runtime).startswith("nodejs"):  # Node.js: _warn_about_node
+            if runtime != here and not str(runtime).startswith(("nodejs", "provided")):  # Node.js: _warn_about_node
                 others.setdefault(runtime, []).append(res.logical_id)
         for runtime, functions in sorted(others.items()):
             self.warn(f"{', '.join(functions)}: Runtime {runtime}, but handlers run on this machine's Python "

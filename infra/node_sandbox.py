@@ -1,5 +1,6 @@
-"""Node.js sandboxes: a function of a `nodejs*` runtime runs in a `node` process of its own, which talks to the
-local cloud over Lambda's Runtime API, as AWS's Node.js runtime does (infra/node_bootstrap.js is its runtime loop).
+"""Node.js and custom-runtime sandboxes: a function of a `nodejs*` runtime runs in a `node` process of its own, one of
+a `provided*` runtime (Go, Rust, a shell script...) runs its code's `bootstrap` executable; both talk to the local
+cloud over Lambda's Runtime API, as on AWS (infra/node_bootstrap.js is the Node.js runtime loop).
 
 Each sandbox serves its own Runtime API on 127.0.0.1 (AWS_LAMBDA_RUNTIME_API): `GET /invocation/next` waits for
 the sandbox's next invocation; `POST /invocation/{id}/response` and `/error` answer it; `POST /init/error` reports a
@@ -27,6 +28,11 @@ BOOTSTRAP = Path(__file__).with_name("node_bootstrap.js")
 _STOP = object()
 #: the line node_bootstrap.js writes after an invocation's output, before its answer
 _END = "\x00notifyx-end "
+
+
+def runs_over_runtime_api(runtime: str) -> bool:
+    """Whether a function of `runtime` runs here over the Runtime API: Node.js, and custom runtimes (provided*)."""
+    return runtime.startswith(("nodejs", "provided"))
 
 
 def node_binary() -> str | None:
@@ -136,30 +142,39 @@ def _error(body: str, default_type: str) -> dict[str, Any]:
 
 
 class NodeSandbox:
-    """One `node` process of one function, serving one invocation at a time."""
+    """One process of one Node.js or custom-runtime function (`node` or its `bootstrap`), one invocation at a time."""
 
     def __init__(self, spec: dict[str, Any], environ: dict[str, str]) -> None:
         from infra.sandbox import SandboxExited
 
-        node = node_binary()
-        if node is None:
-            raise SandboxExited("no node binary to run a Node.js function (install Node.js or set NOTIFYX_NODE)")
+        runtime = str(spec.get("runtime", "nodejs"))
+        #: node_bootstrap.js marks the end of each invocation's output; a custom runtime's bootstrap does not
+        self._marks_end = runtime.startswith("nodejs")
+        if self._marks_end:
+            node = node_binary()
+            if node is None:
+                raise SandboxExited("no node binary to run a Node.js function (install Node.js or set NOTIFYX_NODE)")
+            command = [node, str(BOOTSTRAP)]
+        else:
+            command = [str(Path(spec["code_dir"]) / "bootstrap")]
         self.name = spec["name"]
         self.log_stream = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
         self._api = _RuntimeApi(spec["arn"])
         threading.Thread(target=self._api.serve_forever, name=f"runtime-api-{self.name}", daemon=True).start()
         layers = [str(Path(layer) / "nodejs" / "node_modules") for layer in spec.get("layers", [])]
         env = {**environ, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self._api.server_address[1]}",
-               "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-               "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.get('runtime', 'nodejs')}",
-               "NODE_PATH": os.pathsep.join([*layers, environ.get("NODE_PATH", "")]).strip(os.pathsep)}
+               "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
+        env.pop("AWS_EXECUTION_ENV", None)  # Lambda sets none for a custom runtime
+        if self._marks_end:
+            env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+            env["NODE_PATH"] = os.pathsep.join([*layers, environ.get("NODE_PATH", "")]).strip(os.pathsep)
         self._lines: list[str] = []
         self._lines_lock = threading.Condition()
         self._ended = ""  # the last invocation whose output is complete
         self._started = time.perf_counter()
         self._cold = True
         nice = int(os.environ.get("NOTIFYX_SANDBOX_NICE", "5"))  # as the Python sandboxes (docs/internals.md)
-        self.process = subprocess.Popen([node, str(BOOTSTRAP)], cwd=spec["code_dir"], env=env,
+        self.process = subprocess.Popen(command, cwd=spec["code_dir"], env=env,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         preexec_fn=(lambda: os.nice(nice)) if nice else None)
         threading.Thread(target=self._read_output, name=f"node-output-{self.name}", daemon=True).start()
@@ -214,8 +229,9 @@ class NodeSandbox:
                 raise SandboxTimeout()
             if self.process.poll() is not None:
                 raise SandboxExited()
-        with self._lines_lock:
-            self._lines_lock.wait_for(lambda: self._ended == request_id or self.process.poll() is not None, 2.0)
+        if self._marks_end:
+            with self._lines_lock:
+                self._lines_lock.wait_for(lambda: self._ended == request_id or self.process.poll() is not None, 2.0)
         output = {"lines": self._take_lines(), "max_memory_mb": self._peak_memory_mb()}
         return invocation.result, invocation.error, init_ms, output
 

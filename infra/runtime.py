@@ -116,12 +116,14 @@ class FunctionSpec:
     layers: tuple[Path, ...] = ()
     #: DeadLetterConfig.TargetArn: where an async event goes once its retries are exhausted
     dead_letter_arn: str | None = None
-    #: the template's Runtime: a nodejs* function runs in a node process (infra/node_sandbox.py), any other here
+    #: the template's Runtime: a nodejs* function runs in a node process, a provided* one its code's bootstrap
+    #: (infra/node_sandbox.py); a Python one here
     runtime: str = "python3.11"
 
     @property
     def node(self) -> bool:
-        return self.runtime.startswith("nodejs")
+        """Whether the function runs over the Runtime API (Node.js, a custom runtime) rather than as Python."""
+        return self.runtime.startswith(("nodejs", "provided"))
 
 
 # ----------------------------------------------------------------------------- per-invocation context
@@ -463,7 +465,7 @@ class LambdaRuntime:
                 observer.finished(call)
 
     def _dispatch(self, fn: _Function, event: Any, request_id: str | None) -> Any:
-        if self.sandboxes == "process" or fn.spec.node:  # a Node.js function always runs in its node process
+        if self.sandboxes == "process" or fn.spec.node:  # Node.js and custom runtimes: always in their process
             return self._run_in_sandbox(fn, json.dumps(event), request_id or ids.request_id())
         return self._run(fn, json.loads(json.dumps(event)), request_id or ids.request_id())
 

@@ -256,9 +256,9 @@ class SandboxPool:
                     return sandbox
                 sandbox.kill()
             self.started += 1
-        if str(self.spec.get("runtime", "")).startswith("nodejs"):
-            from infra.node_sandbox import NodeSandbox
+        from infra.node_sandbox import NodeSandbox, runs_over_runtime_api
 
+        if runs_over_runtime_api(str(self.spec.get("runtime", ""))):
             return NodeSandbox(self.spec, self.environ)
         return Sandbox(self.spec, self.environ)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,14 @@ def _function_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
 
         if node_binary() is None:
             found.append((f"Runtime {runtime}", "Node.js handlers need node on this machine (PATH or NOTIFYX_NODE)"))
+    elif isinstance(runtime, str) and runtime.startswith("provided"):
+        folder = d.expanded.code_dirs.get(lid)
+        bootstrap = folder / "bootstrap" if folder is not None else None
+        if bootstrap is None or not bootstrap.is_file() or not os.access(bootstrap, os.X_OK):
+            found.append((f"Runtime {runtime}", "a custom runtime runs its code's executable bootstrap file, which "
+                                                f"{folder or 'the code'} lacks (or it is not executable)"))
     elif isinstance(runtime, str) and not runtime.startswith("python"):
-        found.append((f"Runtime {runtime}", "only Python and Node.js handlers run locally"))
+        found.append((f"Runtime {runtime}", "only Python, Node.js and custom (provided) runtimes run locally"))
     code = props.get("Code")
     if lid in d.expanded.code_dirs and not d.expanded.code_dirs[lid].is_dir():
         found.append(("Code", f"{d.expanded.code_dirs[lid]} is not a folder"))

@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -108,9 +108,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     from infra.cloud import LocalCloud
 
-    stop = threading.Event()
+    # set by the signal handler, which takes no lock: an Event's set() from a handler deadlocked when a second signal
+    # (a second Ctrl-C, a TERM after an INT) came while the main thread held the Event's lock (in wait() or in the
+    # first handler's set()), and the process hung for good
+    stopping = [False]
+
+    def stop(*_: object) -> None:
+        stopping[0] = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, stop)
     endpoints_path = Path(args.endpoints_file)
     from infra.faults import FaultSpecError
 
@@ -128,12 +135,12 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 2
         endpoints = cloud.endpoints
         _check_answers(endpoints)
-        if not stop.is_set():
+        if not stopping[0]:
             write_endpoints(endpoints, endpoints_path)
             print(json.dumps(endpoints, indent=2), flush=True)
             print(f"notifyx: local cloud is up ({endpoints_path}); Ctrl-C stops it", file=sys.stderr, flush=True)
-        while not stop.wait(0.5):
-            pass
+        while not stopping[0]:
+            time.sleep(0.2)  # a signal interrupts the sleep and runs the handler; the next look sees the flag
         print("notifyx: stopping", file=sys.stderr, flush=True)
         return 0
     finally:

@@ -82,6 +82,18 @@ def test_up_writes_endpoints_and_stops_cleanly_on_sigint(up, tmp_path):
     assert not (tmp_path / ".notifyx" / "state").exists()
 
 
+def test_a_burst_of_interrupts_and_terminations_stops_it(up):
+    """A second Ctrl-C, or a TERM after an INT (a supervisor, `timeout`), while the first is being handled: the
+    handler set an Event, whose lock the main thread or the first handler held, and the process hung for good
+    (2 of 3 such bursts by hand before the fix)."""
+    process, _, _ = up
+    for _ in range(30):
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 0
+
+
 def test_invoke_without_a_running_cloud_starts_one(tmp_path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"n": 7}))

@@ -260,10 +260,7 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
     if is_sqs:
         if d.embedded:
             _detach_from_moto_queue(d, source, esm["FunctionArn"])
-        queue_name = source.rsplit(":", 1)[1]
-        queue_url = next((r.physical_id for r in d.stack.of_type("AWS::SQS::Queue")
-                          if r.attributes["Arn"] == source), None) or \
-            d.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+        queue_url = queue_url_of(d, source)
         d.stack.sqs_sources.append({
             "function": d.stack.function_name(function_of(props["FunctionName"])),
             "queue_arn": source, "queue_url": queue_url,
@@ -290,6 +287,12 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
             if "StartingPositionTimestamp" in props else None,
             "role": _role_of(d, esm["FunctionArn"])})
     return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
+
+
+def queue_url_of(d: Deployer, arn: str) -> str:
+    """The URL of the queue of `arn`: the stack's own queue's, else the emulator's answer (a queue made elsewhere)."""
+    return next((r.physical_id for r in d.stack.of_type("AWS::SQS::Queue") if r.attributes["Arn"] == arn), None) or \
+        d.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
 
 
 def _detach_from_moto_table(d: Deployer, stream_arn: str, function_arn: str) -> None:

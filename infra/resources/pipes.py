@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from infra.event_filters import FilterError, patterns
 from infra.pipes import TARGETS
+from infra.resources.awslambda import queue_url_of
 from infra.resources.base import DeployError, Resource, creates, numeric, pick, tags
 
 if TYPE_CHECKING:
@@ -67,9 +68,7 @@ def _pipe(d: Deployer, lid: str, props: dict) -> Resource:
     service = _service(source)
     if service == "sqs":
         sqs = parameters.get("SqsQueueParameters") or {}
-        queue_url = next((r.physical_id for r in d.stack.of_type("AWS::SQS::Queue") if r.attributes["Arn"] == source),
-                         None) or d.client("sqs").get_queue_url(QueueName=source.rsplit(":", 1)[1])["QueueUrl"]
-        kind, spec = "sqs", {"function": name, "queue_arn": source, "queue_url": queue_url,
+        kind, spec = "sqs", {"function": name, "queue_arn": source, "queue_url": queue_url_of(d, source),
                              "batch_size": int(numeric(sqs.get("BatchSize", 10))),
                              "batching_window": float(sqs.get("MaximumBatchingWindowInSeconds", 0)),
                              "maximum_concurrency": None, "report_batch_item_failures": False,

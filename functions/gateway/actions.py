@@ -65,14 +65,15 @@ def publish(caller: Caller, frame: dict) -> dict | ThenFollows:
     """Owner only; through the two-phase commit; the reply, then (committed) the push to the live recipients.
     PublishLatency is the publish up to its reply's data: the fan-out is DeliveryLatency's."""
     with telemetry.timed("PublishLatency"):
-        result, notification = _publish(caller, frame)
+        result, notification, user_ids = _publish(caller, frame)
     if notification is None:
         return result
-    return ThenFollows(result, lambda: _fan_out(caller, result, notification))
+    return ThenFollows(result, lambda: _fan_out(caller, result, notification, user_ids))
 
 
-def _publish(caller: Caller, frame: dict) -> tuple[dict, dict | None]:
-    """The reply's data, and the committed notification to fan out (None: nothing new was published)."""
+def _publish(caller: Caller, frame: dict) -> tuple[dict, dict | None, list[str] | None]:
+    """The reply's data, the committed notification to fan out (None: nothing new was published), and its
+    recipients' user ids when its commit found them with their turn there (publishing.recipients_now)."""
     tx = publishing.transaction(caller.id, caller.email, frame)
     if owners.owner_of(tx["topic"]) != caller.id:
         raise AppError("forbidden", f"only the owner of {tx['topic']!r} can publish to it")
@@ -89,16 +90,16 @@ def _publish(caller: Caller, frame: dict) -> tuple[dict, dict | None]:
             telemetry.logger.info("publish aborted", extra={"topic": tx["topic"], "reason": reason})
         raise
     if not started:  # a repeated idempotency key gets the first outcome and publishes nothing new
-        return result, None
+        return result, None, None
     telemetry.count("PublishesCommitted")
     telemetry.logger.info("publish committed", extra={"topic": tx["topic"], "seq": result["seq"]})
-    return result, output["notification"]
+    return result, output["notification"], publishing.recipients_now(output, tx)
 
 
-def _fan_out(caller: Caller, result: dict, notification: dict) -> None:
+def _fan_out(caller: Caller, result: dict, notification: dict, user_ids: list[str] | None) -> None:
     try:
         with telemetry.step("fan-out"):
-            delivery.fan_out(caller.request_context, notification)
+            delivery.fan_out(caller.request_context, notification, user_ids)
     except Exception:  # committed all the same: the recipients have it in their inboxes and catch up by history
         log.exception("fan-out of %s seq %s failed after its commit", notification.get("topic"), result["seq"])
         telemetry.count("FanOutsFailed")

@@ -72,30 +72,34 @@ def _post_all(posts: list[tuple[Any, str, str]], data: bytes) -> int:
     return outcomes.count("sent")
 
 
-def fan_out(request_context: dict | None, notification: dict) -> int:
+def fan_out(request_context: dict | None, notification: dict, user_ids: list[str] | None = None) -> int:
     """Deliver one committed notification after the topic's previous seq, unless the topic's delivered seq has
     reached it already; the number of frames sent.
 
     ``request_context`` is the publish frame's (its API's @connections endpoint); None for a commit that
     transaction recovery finished, whose recipients are reached at the endpoint stored with each connection.
+    ``user_ids``: the recipients, when the commit found the topic's turn there already (so persist is not asked
+    for the turn); None: persist waits for the turn and names them.
     """
     topic, seq = notification["topic"], int(notification["seq"])
-    turn = services.call(PERSIST, "delivery_turn", topic=topic, seq=seq, notification_id=notification["id"])
-    if int(turn.get("delivered_seq") or 0) >= seq:
-        # pushed already (transaction recovery and a slow flow may both finish one commit): once is enough, and
-        # an old seq pushed after later ones would break the topic's order
-        log.info("%s seq %s was delivered already", topic, seq)
-        return 0
-    if not turn["turn"]:
-        log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
+    if user_ids is None:
+        turn = services.call(PERSIST, "delivery_turn", topic=topic, seq=seq, notification_id=notification["id"])
+        if int(turn.get("delivered_seq") or 0) >= seq:
+            # pushed already (transaction recovery and a slow flow may both finish one commit): once is enough,
+            # and an old seq pushed after later ones would break the topic's order
+            log.info("%s seq %s was delivered already", topic, seq)
+            return 0
+        if not turn["turn"]:
+            log.warning("%s seq %s: earlier seqs still undelivered after the wait, delivering anyway", topic, seq)
+        user_ids = turn["user_ids"]
     try:
         data = frames.notification(notification)
         if request_context is not None:
             client = management_api(request_context)
-            connections = models.live(turn["user_ids"]) if turn["user_ids"] else []
+            connections = models.live(user_ids) if user_ids else []
             sent = _post_all([(client, user_id, connection_id) for user_id, connection_id in connections], data)
         else:
-            connections = models.live_at(turn["user_ids"]) if turn["user_ids"] else []
+            connections = models.live_at(user_ids) if user_ids else []
             clients = {endpoint: _management_client(endpoint) for _, _, endpoint in connections}
             sent = _post_all([(clients[endpoint], user_id, connection_id)
                               for user_id, connection_id, endpoint in connections], data)

@@ -127,6 +127,19 @@ def wait(execution: str, started_at: float | None = None) -> dict:
         pause = min(pause * 1.5, Durations.MAX_PAUSE)
 
 
+def recipients_now(output: dict, tx: dict) -> list[str] | None:
+    """The user ids persist's commit found with the topic's turn to push already there (its answer's `delivery`),
+    if this flow can still be the only one to push it: before half the transaction's lease has passed since it
+    started, transaction recovery, the one other pusher of a commit, cannot have taken it over (it steps in only
+    past the lease). None: ask persist for the turn (delivery.fan_out)."""
+    found = output.get("delivery")
+    if not isinstance(found, dict) or not isinstance(found.get("user_ids"), list):
+        return None
+    if clock.now() >= tx["started"] + config.integer("TRANSACTION_LEASE_SECONDS") / 2:
+        return None
+    return found["user_ids"]
+
+
 def outcome(output: dict) -> dict:
     """The publish reply from the state machine's output; AppError aborted if it rolled back."""
     if output.get("status") != "committed":

@@ -46,13 +46,17 @@ def _recipients(name: str, notification_id: str | None, to: list[str] | None) ->
             raise AppError("invalid_request", f"notification {notification_id!r} is not in {name!r}")
         to = sorted(notification.to_ids) if notification.to_ids else None
         seq = int(notification.seq) if notification.seq is not None else None
+    if to is not None and not isinstance(to, list):
+        raise AppError("invalid_request", "to must be a list of user ids")
+    return {"user_ids": subscribers(name, seq, to)}
+
+
+def subscribers(name: str, seq: int | None, to: list[str] | None) -> list[str]:
+    """The user ids among `to` (None: every subscriber) whose inbox holds the topic's notification of `seq`."""
     if to is not None:
-        if not isinstance(to, list):
-            raise AppError("invalid_request", "to must be a list of user ids")
         found = Subscription.batch_get([(name, user_id) for user_id in to])
-        return {"user_ids": sorted(s.user_id for s in found if _holds(s, seq))}
-    return {"user_ids": [s.user_id for s in Subscription.query(name, attributes_to_get=["user_id", "from_seq"])
-                         if _holds(s, seq)]}
+        return sorted(s.user_id for s in found if _holds(s, seq))
+    return [s.user_id for s in Subscription.query(name, attributes_to_get=["user_id", "from_seq"]) if _holds(s, seq)]
 
 
 def _holds(subscription: Subscription, seq: int | None) -> bool:

@@ -15,10 +15,13 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from core import validation
 from core.dynamodb import condition_failed
 from core.errors import AppError
+from persist import delivery
 from persist.models import Notification, Subscription, Topic
 from persist.topics import find
 
 COMMIT_DEADLINE_SECONDS = 4.0
+#: a commit names at most this many recipients in its answer (see _recipients_now)
+INLINE_RECIPIENTS = 100
 
 def yes() -> dict:
     return {"participant": "persist", "vote": "YES"}
@@ -147,7 +150,19 @@ def commit(transaction: dict) -> dict:
             attempt += 1
             time.sleep(random.uniform(0, 0.002 * attempt))
             continue
-        return committed(_finish(notification, seq, count))
+        return committed(_finish(notification, seq, count), _recipients_now(topic, seq, notification, count))
+
+
+def _recipients_now(topic: Topic, seq: int, notification: Notification, count: int) -> dict | None:
+    """When the topic had pushed every earlier seq as this commit read it (delivered_seq only grows, and nobody
+    pushes a seq before it is taken), its turn to be pushed has come already: the recipients' user ids go with the
+    answer, so the gateway pushes without asking persist for the turn and the recipients again. None otherwise, or
+    for more than INLINE_RECIPIENTS (the answer travels in the state machine's output, which Step Functions bounds
+    at 256 KB)."""
+    if int(topic.delivered_seq or 0) != seq - 1 or count > INLINE_RECIPIENTS:
+        return None
+    to = sorted(notification.to_ids) if notification.to_ids else None
+    return {"user_ids": delivery.subscribers(topic.name, seq, to)}
 
 
 def _finish(notification: Notification, seq: int, count: int) -> Notification:
@@ -180,7 +195,8 @@ def view(notification: Notification) -> dict:
             "created_at": notification.created_at}
 
 
-def committed(notification: Notification) -> dict:
-    """persist's commit answer, the same however often it is asked."""
+def committed(notification: Notification, delivery_now: dict | None = None) -> dict:
+    """persist's commit answer, the same however often it is asked, except `delivery`: the recipients to push to at
+    once (only the commit that took the seq, and found its turn there, knows them)."""
     return {"participant": "persist", "notification": view(notification),
-            "recipients": int(notification.recipients or 0)}
+            "recipients": int(notification.recipients or 0), "delivery": delivery_now}

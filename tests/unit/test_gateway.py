@@ -243,7 +243,7 @@ def test_a_committed_publish_is_answered_committed_when_its_fan_out_fails(action
     counted, and the reply still says committed (an error would make the publisher send it again)."""
     commits_as_seq_1(actions, monkeypatch, recipients=1)
 
-    def failing(request_context, committed):
+    def failing(request_context, committed, user_ids):
         from core.errors import AppError
 
         raise AppError("unavailable", "persist is unavailable")
@@ -259,7 +259,7 @@ def test_a_publishers_next_publishes_ask_persist_for_the_topics_owner_no_more(ac
     """A topic's owner never changes: the container keeps it (gateway.owners). Non-owners and topics that do not
     exist are refused as before, and a topic persist did not know is asked about again."""
     commits_as_seq_1(actions, monkeypatch, recipients=0)
-    monkeypatch.setattr(actions.delivery, "fan_out", lambda request_context, committed: 0)
+    monkeypatch.setattr(actions.delivery, "fan_out", lambda request_context, committed, user_ids: 0)
     asked = []
     call = actions.owners.services.call
 
@@ -295,7 +295,7 @@ def test_a_publish_on_its_one_way_route_is_answered_through_connections_before_i
     commits_as_seq_1(actions, monkeypatch, recipients=0)
     seen_at_fan_out = []
     monkeypatch.setattr(actions.delivery, "fan_out",
-                        lambda request_context, committed: seen_at_fan_out.append(posted("conn-p")))
+                        lambda request_context, committed, user_ids: seen_at_fan_out.append(posted("conn-p")))
     event = {"requestContext": context(ADA, "conn-p", "publish"),
              "body": json.dumps({"action": "publish", "id": "p1", "topic": "news", "message": "hi"})}
     assert actions.handler(event, None) == {"statusCode": 200}  # no route response: nothing more is sent
@@ -469,6 +469,35 @@ def test_a_seq_the_topic_has_delivered_already_is_not_pushed_again(actions, conn
     assert delivery.fan_out(context(ADA), second) == 1
     assert delivery.fan_out(context(ADA), first) == 0  # an old seq, after a later one
     assert [f["notification"]["seq"] for f in posted("bob-1")] == [1, 2]
+
+
+def test_fan_out_to_the_recipients_its_commit_named_asks_persist_for_no_turn(actions, connection, delivery,
+                                                                            participant, monkeypatch):
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    send(actions, BOB, {"action": "subscribe", "topic": "news"})
+    connect(connection, BOB, "bob-1")
+    first = commit(participant, "t1")
+    asked = []
+    call = delivery.services.call
+    monkeypatch.setattr(delivery.services, "call",
+                        lambda service, op, **fields: asked.append(op) or call(service, op, **fields))
+    assert delivery.fan_out(context(ADA), first, [BOB["user_id"]]) == 1
+    assert asked == ["delivered"]  # and the topic's delivered seq moved on, so seq 2 gets its turn at once
+    assert delivery.fan_out(context(ADA), commit(participant, "t2")) == 1
+    assert asked == ["delivered", "delivery_turn", "delivered"]
+    assert [f["notification"]["seq"] for f in posted("bob-1")] == [1, 2]
+
+
+def test_a_publish_pushes_to_its_commits_recipients_only_well_inside_its_lease(publishing, monkeypatch):
+    """Past half the lease, transaction recovery may have finished and pushed the same commit: ask for the turn."""
+    tx = publishing.transaction("u-ada", "a", {"topic": "news", "message": "hi"})
+    output = {"status": "committed", "notification": {"id": tx["txid"], "topic": "news", "seq": 1},
+              "recipients": 1, "delivery": {"user_ids": ["u-bob"]}}
+    assert publishing.recipients_now(output, tx) == ["u-bob"]
+    assert publishing.recipients_now({**output, "delivery": None}, tx) is None
+    lease = publishing.config.integer("TRANSACTION_LEASE_SECONDS")
+    monkeypatch.setattr(publishing.clock, "now", lambda: tx["started"] + lease / 2)
+    assert publishing.recipients_now(output, tx) is None
 
 
 def test_fan_out_delivers_a_topic_in_seq_order(actions, connection, delivery, participant):

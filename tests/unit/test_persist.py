@@ -170,12 +170,35 @@ def test_prepare_on_a_closed_topic_votes_no(persist):
     assert phase(persist, "prepare", tx("t1"))["reason"] == "forbidden"
 
 
+def test_a_commit_names_its_recipients_only_when_the_topics_turn_to_push_it_is_there(persist, monkeypatch):
+    """The answer's delivery spares the gateway persist's delivery turn: only when every earlier seq was pushed
+    as the commit read the topic, and only for a few recipients (the answer travels in the execution's output)."""
+    for user in (ADA, BOB, CY):
+        ask(persist, "subscribe", topic="news", **user)
+    first = publish(persist, "t1")
+    assert first["delivery"] == {"user_ids": sorted(u["user_id"] for u in (ADA, BOB, CY))}
+    assert publish(persist, "t2")["delivery"] is None  # seq 1 is not pushed yet: the gateway waits for its turn
+    assert ask(persist, "delivered", topic="news", seq=1) == {"topic": "news", "seq": 1}
+    assert publish(persist, "t3")["delivery"] is None  # nor seq 2
+    ask(persist, "delivered", topic="news", seq=3)
+    assert publish(persist, "t4", to=[CY["email"]])["delivery"] == {"user_ids": [CY["user_id"]]}
+    ask(persist, "delivered", topic="news", seq=4)
+    from persist import publishing
+
+    monkeypatch.setattr(publishing, "INLINE_RECIPIENTS", 2)
+    assert publish(persist, "t5")["delivery"] is None  # three recipients: the gateway asks for them
+    assert publish(persist, "t6", to=[BOB["email"]])["delivery"] is None  # seq 5 not pushed
+
+
 def test_prepare_and_commit_are_idempotent(persist):
     ask(persist, "subscribe", topic="news", **ADA)
     assert phase(persist, "prepare", tx("t1"))["vote"] == "YES"
     assert phase(persist, "prepare", tx("t1"))["vote"] == "YES"
     first = phase(persist, "commit", tx("t1"))
-    assert phase(persist, "commit", tx("t1")) == first
+    again = phase(persist, "commit", tx("t1"))
+    # only the commit that took the seq names who to push it to (its turn was there: nothing delivered before)
+    assert first.pop("delivery") == {"user_ids": ["u-ada"]} and again.pop("delivery") is None
+    assert again == first
     assert phase(persist, "prepare", tx("t1"))["vote"] == "YES"  # a late duplicate prepare changes nothing
     assert phase(persist, "rollback", tx("t1"))["status"] == "committed"  # a commit is never undone
     assert seqs(history(persist, ADA)) == [1]

@@ -133,7 +133,9 @@ def commit(transaction: dict) -> dict:
         topic = Topic.get(notification.topic, consistent_read=True)
         if topic.last_txid == txid:  # our seq was taken by an earlier attempt that stopped short
             return committed(_finish(notification, int(topic.last_seq), int(topic.last_recipients or 0)))
-        if topic.last_txid:
+        if topic.last_txid and int(topic.delivered_seq or 0) < int(topic.last_seq):
+            # the holder of last_seq may have stopped between its two writes; once it was pushed it had not (a
+            # commit is pushed only after its answer, which comes after _finish): no read of it then
             previous = _find(topic.last_txid)
             if previous is not None and previous.status == "prepared":
                 _finish(previous, int(topic.last_seq), int(topic.last_recipients or 0))

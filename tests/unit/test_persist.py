@@ -246,6 +246,21 @@ def test_a_commit_that_stopped_after_taking_its_seq_is_finished_by_the_next(pers
     assert phase(persist, "commit", tx("t1"))["notification"]["seq"] == 1
 
 
+def test_a_commit_reads_the_previous_seqs_notification_only_until_that_one_was_pushed(persist, monkeypatch):
+    """A pushed seq's commit had finished (it is pushed only after its answer): the next commit need not look."""
+    ask(persist, "subscribe", topic="news", **ADA)
+    publishing = persist.publishing
+    publish(persist, "t1")
+    find, looked_up = publishing._find, []
+    monkeypatch.setattr(publishing, "_find", lambda txid: looked_up.append(txid) or find(txid))
+    publish(persist, "t2")
+    assert looked_up == ["t2", "t1"]  # seq 1 not pushed yet: it may have stopped between its writes
+    ask(persist, "delivered", topic="news", seq=2)
+    looked_up.clear()
+    assert publish(persist, "t3")["notification"]["seq"] == 3
+    assert looked_up == ["t3"]
+
+
 @pytest.mark.timeout(60)
 def test_concurrent_commits_take_gapless_seqs(persist, atomic_moto_dynamodb):
     ask(persist, "subscribe", topic="news", **ADA)

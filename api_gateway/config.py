@@ -86,6 +86,8 @@ class RestRoute:
     validation: Any = None
     #: a static MOCK integration's answer: (status, headers, body); `function` is "" then
     mock: tuple[int, tuple[tuple[str, str], ...], str] | None = None
+    #: an HTTP_PROXY integration's endpoint (api_gateway/http_proxy.py); `function` is "" then
+    http_proxy: Any = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events, rest_authorizers, service_integrations, sigv4, tokens
+from api_gateway import events, http_proxy, rest_authorizers, service_integrations, sigv4, tokens
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import DomainMapping, Invoke, RestApiConfig, RestRoute
 
@@ -296,6 +296,8 @@ class RestGateway:
                             ("x-amzn-RequestId", event["requestContext"]["requestId"])], text.encode()
         if route.service_action is not None:
             return self._service_action(route, event, content_type, body, stage)
+        if route.http_proxy is not None:
+            return http_proxy.forward(route.http_proxy, method, params, url.query, header_pairs, body)
         try:
             if route.function_timeout is not None and route.function_timeout < self.integration_timeout:
                 # the function's own timeout ends the call first (a 502, as on AWS): no thread hand-off needed

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from api_gateway import request_validation, service_integrations
+from api_gateway import http_proxy, request_validation, service_integrations
 from api_gateway.config import (
     Authorizer,
     DomainMapping,
@@ -117,7 +117,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 kind = str((integration or {}).get("type", "")).lower()
                 action = service_integrations.action_of(integration.get("uri", "")) if kind == "aws" else None
                 mock = service_integrations.mock_answer(integration) if kind == "mock" else None
-                if not integration or (kind != "aws_proxy" and action is None and mock is None):
+                proxy = http_proxy.of_integration(integration) if kind == "http_proxy" else None
+                if not integration or (kind != "aws_proxy" and action is None and mock is None and proxy is None):
                     continue     # the deploy refused other integrations
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                 security = operation.get("security", body.get("security")) or []
@@ -130,7 +131,7 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                     scopes=next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ()),
                     iam=bool(required & signed), service_action=action,
                     request_templates=tuple((integration.get("requestTemplates") or {}).items()),
-                    validation=request_validation.of_operation(body, operation), mock=mock))
+                    validation=request_validation.of_operation(body, operation), mock=mock, http_proxy=proxy))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")

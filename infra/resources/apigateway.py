@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from api_gateway import service_integrations
+from api_gateway import http_proxy, service_integrations
 
 from infra.resources.apigatewayv2 import regional_domain
 from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, json_text, tags, truthy
@@ -83,11 +83,14 @@ def _service_integration_problem(integration: dict) -> str | None:
     if kind == "mock":
         return None if service_integrations.mock_answer(integration) is not None else (
             "a MOCK integration is answered locally only when static: literal headers and templates without Velocity")
+    if kind == "http_proxy":
+        uri = integration.get("uri")
+        return http_proxy.problem(integration, _template_text(uri), literal=isinstance(uri, str))
     uri = _template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
     action = service_integrations.action_of(uri) if kind == "aws" else None
     if action not in service_integrations.ACTIONS:
-        return (f"type {integration.get('type')}: only Lambda proxy integrations and AWS integrations calling Step "
-                "Functions' StartExecution or StartSyncExecution run locally")
+        return (f"type {integration.get('type')}: only Lambda proxy, HTTP proxy and MOCK integrations and AWS "
+                "integrations calling Step Functions' StartExecution or StartSyncExecution run locally")
     for media, template in (integration.get("requestTemplates") or {}).items():
         reason = service_integrations.unsupported(_template_text(template))
         if reason:
@@ -314,7 +317,8 @@ def _integration_swagger(integration: dict) -> dict:
     """A Method's CloudFormation Integration as swagger's x-amazon-apigateway-integration."""
     found: dict[str, Any] = {"type": str(integration.get("Type", "")).lower()}
     for prop, key in (("Uri", "uri"), ("IntegrationHttpMethod", "httpMethod"), ("RequestTemplates", "requestTemplates"),
-                      ("PassthroughBehavior", "passthroughBehavior"), ("RequestParameters", "requestParameters")):
+                      ("PassthroughBehavior", "passthroughBehavior"), ("RequestParameters", "requestParameters"),
+                      ("TimeoutInMillis", "timeoutInMillis"), ("ConnectionType", "connectionType")):
         if prop in integration:
             found[key] = integration[prop]
     responses = {}
@@ -475,9 +479,12 @@ def _rest_method(d: Deployer, lid: str, props: dict) -> Resource:
     apigw.put_method(**where, **args)
     integration = props.get("Integration") or {}
     if integration:
+        extra = {key: cast(integration[prop]) for prop, key, cast in (
+            ("RequestParameters", "requestParameters", dict), ("TimeoutInMillis", "timeoutInMillis", int),
+            ("ConnectionType", "connectionType", str)) if prop in integration}
         apigw.put_integration(**where, type=str(integration.get("Type", "AWS_PROXY")).upper(),
                               integrationHttpMethod=str(integration.get("IntegrationHttpMethod", "POST")),
-                              uri=str(integration.get("Uri", "")))
+                              uri=str(integration.get("Uri", "")), **extra)
     method_id = f"{props['RestApiId']}|{props['ResourceId']}|{verb}"
     return Resource(lid, "AWS::ApiGateway::Method", method_id)
 

@@ -108,7 +108,7 @@ Resources:
 def test_a_plain_rest_api_s_methods_and_a_log_pattern_the_local_cloud_cannot_run_are_reported():
     error = problems("rest_resources_unsupported.yaml")
     rows = {(p.logical_id, p.unsupported) for p in error.problems}
-    assert rows == {("ProxyToUpstream", "Integration Type HTTP_PROXY"), ("NoIntegration", "Integration"),
+    assert rows == {("ProxyToUpstream", "Integration Type HTTP"), ("NoIntegration", "Integration"),
                     ("FilterPattern", "FilterPattern [ip, user, status = 5*]")}
 
 

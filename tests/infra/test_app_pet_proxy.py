@@ -1,0 +1,147 @@
+"""Parity: REST APIs in front of an HTTP backend (fixtures/apps/pet_proxy): HTTP_PROXY integrations in a SAM
+OpenAPI body and in a plain CloudFormation Method. Before, the deployer refused them ("only Lambda proxy
+integrations and AWS integrations calling Step Functions run locally"): nothing of such an app ran. Now the data
+plane passes the request on to the endpoint and its answer back (api_gateway/http_proxy.py).
+"""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from infra.cloud import LocalCloud
+from infra.deploy import Deployer, UnsupportedTemplate
+from infra.template import expand
+
+TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "pet_proxy" / "template.yaml"
+
+
+class Backend(BaseHTTPRequestHandler):
+    """The existing service the APIs front: it answers what it was asked, as JSON, with a header of its own."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        if self.path.startswith("/store/slow"):
+            time.sleep(2)
+        if self.path.startswith("/store/moved"):
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        payload = json.dumps({"method": self.command, "path": self.path, "body": body,
+                              "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(418 if "teapot" in self.path else 201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Backend", "pets-v2")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, *_) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def backend():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cloud(backend):
+    parameters = {"BackendUrl": backend, "LegacyUrl": f"http://127.0.0.1:{_closed_port()}"}
+    with LocalCloud(TEMPLATE, static_dir=None, parameters=parameters) as running:
+        yield running
+
+
+def call(url: str, *, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
+    """(status, body bytes, headers) without following redirects."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, answer.read(), answer.headers
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read(), refused.headers
+
+
+def stage_url(cloud, stage: str, path: str) -> str:
+    return cloud.endpoints["http_api"].rsplit("/", 1)[0] + f"/{stage}{path}"
+
+
+def test_a_greedy_path_is_passed_on_with_its_query_headers_body_and_mapped_parameters(cloud):
+    status, body, headers = call(stage_url(cloud, "v1", "/pets/dogs/7?sort=name&sort=age"), method="PUT",
+                                 body=b'{"name": "Rex"}',
+                                 headers={"Content-Type": "application/json", "X-Caller": "shop", "X-Trace": "t-1"})
+    assert (status, headers["X-Backend"]) == (201, "pets-v2")  # the endpoint's own status and headers
+    seen = json.loads(body)
+    assert seen["method"] == "PUT" and seen["body"] == '{"name": "Rex"}'
+    path, _, query = seen["path"].partition("?")
+    assert path == "/store/dogs/7"  # {proxy} filled from the greedy path parameter
+    assert sorted(query.split("&")) == ["caller=shop", "sort=age", "sort=name", "source=gateway"]
+    assert seen["headers"]["x-trace"] == "t-1" and seen["headers"]["x-api-version"] == "2024-01"
+    assert seen["headers"]["host"].startswith("127.0.0.1:")  # the endpoint's, not the API's
+    status, body, _ = call(stage_url(cloud, "v1", "/pets/teapot"))
+    assert status == 418 and json.loads(body)["method"] == "GET"
+
+
+def test_redirects_are_passed_back_and_a_slow_endpoint_times_out(cloud):
+    status, _, headers = call(stage_url(cloud, "v1", "/pets/moved"))
+    assert (status, headers["Location"]) == (302, "/elsewhere")
+    started = time.monotonic()
+    status, body, _ = call(stage_url(cloud, "v1", "/pets/slow"))
+    assert (status, json.loads(body)) == (504, {"message": "Endpoint request timed out"})
+    assert time.monotonic() - started < 1.9  # timeoutInMillis 1000, not the endpoint's 2 s
+
+
+def test_an_unreachable_endpoint_is_an_internal_error(cloud):
+    status, body, _ = call(stage_url(cloud, "v1", "/gone"))
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
+
+
+def test_a_plain_cloudformation_method_forwards_with_its_integration_method(cloud):
+    status, body, _ = call(stage_url(cloud, "legacy", "/orders?id=9"), method="GET")
+    seen = json.loads(body)
+    assert (status, seen["method"], seen["path"]) == (201, "POST", "/legacy/orders?id=9")
+    assert call(stage_url(cloud, "v1", "/health"))[0] == 201
+
+
+def test_what_does_not_run_locally_is_reported_before_the_deploy(tmp_path):
+    text = TEMPLATE.read_text().replace("type: http_proxy\n                httpMethod: GET\n"
+                                        "                uri: !Sub \"${BackendUrl}/health\"",
+                                        "type: http_proxy\n                httpMethod: GET\n"
+                                        "                connectionType: VPC_LINK\n"
+                                        "                uri: !Sub \"${BackendUrl}/health\"")
+    template = tmp_path / "template.yaml"
+    template.write_text(text)
+    parameters = {"BackendUrl": "http://127.0.0.1:9"}
+    with pytest.raises(UnsupportedTemplate) as refused:
+        Deployer(expand(template, parameters), "http://127.0.0.1:1", embedded=False, parameters=parameters).deploy()
+    assert [p.logical_id for p in refused.value.problems] == ["PetsApi"]
+    assert "VPC_LINK" in str(refused.value)

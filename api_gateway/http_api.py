@@ -48,6 +48,16 @@ def _json(status: int, payload: dict) -> Answer:
     return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
 
 
+def _bearer_challenge(refused: tokens.Refused, scopes: tuple[str, ...]) -> str:
+    """What a JWT authorizer's refusal says in its www-authenticate header, as API Gateway's troubleshooting guide
+    shows it (`Bearer scope="" error="invalid_token" error_description="the token does not have a valid
+    audience"`); a valid token without a scope of the route: error="insufficient_scope", the route's scopes."""
+    error = "insufficient_scope" if refused.status == 403 else "invalid_token"
+    described = str(refused).replace('"', "'")
+    return f'Bearer scope="{" ".join(scopes) if refused.status == 403 else ""}" error="{error}" ' \
+           f'error_description="{described}"'
+
+
 class _CompiledRoute:
     def __init__(self, route: HttpRoute) -> None:
         self.route = route
@@ -174,7 +184,8 @@ class HttpApiRouter:
             tokens.require_scopes(claims, route.scopes)
         except tokens.Refused as refused:
             log.info("%s %s: JWT authorizer refused the token: %s", request.method, request.raw_path, refused)
-            return _json(*(_FORBIDDEN if refused.status == 403 else _UNAUTHORIZED))
+            status, headers, payload = _json(*(_FORBIDDEN if refused.status == 403 else _UNAUTHORIZED))
+            return status, headers + [("www-authenticate", _bearer_challenge(refused, route.scopes))], payload
         return {"jwt": {"claims": tokens.http_claims(claims),
                         "scopes": tokens.token_scopes(claims) if route.scopes else None}}
 

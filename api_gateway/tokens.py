@@ -115,7 +115,7 @@ def verify(token: str, *, issuers: Iterable[str], keys: KeySource, audiences: It
         audience = claims.get("aud", claims.get("client_id"))
         named = audience if isinstance(audience, list) else [audience]
         if not allowed & {a for a in named if isinstance(a, str)}:
-            raise Refused("aud is not an audience of the authorizer")
+            raise Refused("the token does not have a valid audience")  # API Gateway's words
     return claims
 
 

@@ -123,7 +123,9 @@ def test_routes_asking_for_scopes(cloud):
     assert status == 200, body
     assert body["authorizer"]["jwt"]["scopes"] == ["aws.cognito.signin.user.admin"]
     assert get(http + "/profile", tokens["IdToken"]) == (403, {"message": "Forbidden"})  # an ID token has no scope
-    assert get(http + "/admin", tokens["AccessToken"]) == (403, {"message": "Forbidden"})
+    status, _, headers = call(http + "/admin", headers={"Authorization": tokens["AccessToken"]})
+    assert status == 403 and headers["www-authenticate"].startswith('Bearer scope="notes/admin" '
+                                                                     'error="insufficient_scope" ')
     status, body = get(http + "/admin", forged(access_claims(cloud)))  # a token with the notes/admin scope
     assert status == 200, body
     assert body["authorizer"]["jwt"]["scopes"] == ["notes/admin", "openid"]
@@ -172,7 +174,10 @@ def test_tokens_that_authorize_nothing(cloud):
                                          ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]
     via_second = idp.initiate_auth(ClientId=second["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
                                    AuthParameters={"USERNAME": "linus@example.com", "PASSWORD": PASSWORD})
-    assert get(http + "/notes", via_second["AuthenticationResult"]["IdToken"])[0] == 401
+    status, _, headers = call(http + "/notes", headers={"Authorization": via_second["AuthenticationResult"]["IdToken"]})
+    # as API Gateway's troubleshooting guide shows it
+    assert (status, headers["www-authenticate"]) == (
+        401, 'Bearer scope="" error="invalid_token" error_description="the token does not have a valid audience"')
     assert get(rest + "/notes", via_second["AuthenticationResult"]["IdToken"])[0] == 200
 
     # the token itself still works

@@ -129,6 +129,8 @@ class HttpRoute:
     timeout: float = 30.0         # the integration's TimeoutInMillis / 1000
     #: AuthorizationScopes of a route behind a JWT authorizer: the token needs one of them
     scopes: tuple[str, ...] = ()
+    #: an HTTP_PROXY integration's endpoint (api_gateway/http_proxy.py); `function` is None then
+    http_proxy: Any = None
 
 
 @dataclass(frozen=True)

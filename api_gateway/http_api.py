@@ -29,7 +29,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events, sigv4, tokens
+from api_gateway import events, http_proxy, sigv4, tokens
 from api_gateway.authorizers import policy_allows
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke
@@ -147,6 +147,9 @@ class HttpApiRouter:
             if isinstance(outcome, tuple):
                 return outcome
             authorizer_context = outcome
+        if route.http_proxy is not None:
+            return http_proxy.forward(route.http_proxy, request.method, request.params, request.query,
+                                      request.header_pairs, request.body, failures=(_UNAVAILABLE, _ERROR))
         if route.function is None:
             return _json(*_NOT_FOUND)
         event = request.event_v2(authorizer_context) if route.payload_version == "2.0" else \

@@ -48,6 +48,15 @@ def of_integration(integration: dict) -> HttpProxy:
                      min(float(millis) / 1000, DEFAULT_TIMEOUT) if millis else DEFAULT_TIMEOUT)
 
 
+def of_http_api(method: str | None, uri: str, timeout: float) -> HttpProxy:
+    """An HTTP API's HTTP_PROXY integration: its URI's {variables} are the route's path variables (a greedy
+    {proxy+} is {proxy}), with no mapping declared; at most 30 s."""
+    names = dict.fromkeys(_PLACEHOLDER.findall(uri))
+    return HttpProxy(str(method or "ANY").upper(), uri,
+                     tuple((f"integration.request.path.{n}", f"method.request.path.{n}") for n in names),
+                     min(timeout, 30.0))
+
+
 def problem(integration: dict, uri: str, literal: bool = True) -> str | None:
     """Why an http_proxy integration cannot run locally (`uri` as the check sees it before the deploy, `literal`:
     not made by an intrinsic function, whose values are not known yet); None when it can."""
@@ -65,8 +74,11 @@ def problem(integration: dict, uri: str, literal: bool = True) -> str | None:
 
 
 def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], query: str,
-            header_pairs: list[tuple[str, str]], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Send the request on to the endpoint: its (status, headers, body), or API Gateway's 504 / 500."""
+            header_pairs: list[tuple[str, str]], body: bytes, *,
+            failures: tuple[tuple[int, dict], tuple[int, dict]] = (TIMED_OUT, UNREACHABLE)
+            ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send the request on to the endpoint: its (status, headers, body), or API Gateway's answer to an endpoint
+    that timed out or could not be reached (`failures`: a REST API's 504 and 500 by default)."""
     client_query = parse_qsl(query, keep_blank_values=True)
     client_headers = {name.lower(): value for name, value in header_pairs}
     mapped: dict[str, dict[str, str]] = {"path": {}, "querystring": {}, "header": {}}
@@ -101,9 +113,9 @@ def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], quer
         return response.status, [(k, v) for k, v in response.getheaders()
                                  if k.lower() not in _NOT_FORWARDED], response.read()
     except TimeoutError:
-        return _json(*TIMED_OUT)
+        return _json(*failures[0])
     except (OSError, ValueError, http.client.HTTPException):  # unreachable, refused, or not a URL
-        return _json(*UNREACHABLE)
+        return _json(*failures[1])
     finally:
         connection.close()
 

@@ -259,23 +259,31 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                                 function_of_uri(spec["authorizerUri"]),
                                 str(spec.get("authorizerPayloadFormatVersion", "2.0")),
                                 bool(spec.get("enableSimpleResponses", False)), tuple(sources))
+                timeout = float(integration.get("timeoutInMillis", 30000)) / 1000
+                proxy = http_proxy.of_http_api(integration.get("httpMethod"), str(integration["uri"]), timeout) \
+                    if str(integration.get("type", "")).lower() == "http_proxy" else None
                 routes.append(HttpRoute(
-                    "$default" if path == "$default" else f"{verb} {path}", function_of_uri(integration["uri"]),
-                    str(integration.get("payloadFormatVersion", "2.0")), authorizer,
-                    float(integration.get("timeoutInMillis", 30000)) / 1000, scopes))
+                    "$default" if path == "$default" else f"{verb} {path}",
+                    None if proxy else function_of_uri(integration["uri"]),
+                    str(integration.get("payloadFormatVersion", "2.0")), authorizer, timeout, scopes, proxy))
         for route in stack.of_type("AWS::ApiGatewayV2::Route"):
             rprops = route.properties
             if rprops.get("ApiId") != api.physical_id:
                 continue
-            function, version, timeout = None, "2.0", 30.0
+            function, version, timeout, proxy = None, "2.0", 30.0, None
             target = rprops.get("Target", "")
             if target:
                 integration = by_physical.get(target.removeprefix("integrations/"))
                 if integration is None or integration.type != "AWS::ApiGatewayV2::Integration":
                     raise CloudError(f"{route.logical_id}: Target {target} names no integration")
-                function = function_of_uri(integration.properties.get("IntegrationUri", ""))
-                version = str(integration.properties.get("PayloadFormatVersion", "2.0"))
-                timeout = float(integration.properties.get("TimeoutInMillis", 30000)) / 1000
+                iprops = integration.properties
+                version = str(iprops.get("PayloadFormatVersion", "2.0"))
+                timeout = float(iprops.get("TimeoutInMillis", 30000)) / 1000
+                if iprops.get("IntegrationType") == "HTTP_PROXY":
+                    proxy = http_proxy.of_http_api(iprops.get("IntegrationMethod"), str(iprops["IntegrationUri"]),
+                                                   timeout)
+                else:
+                    function = function_of_uri(iprops.get("IntegrationUri", ""))
             authorizer = HttpAuthorizer(None, type="AWS_IAM") if rprops.get("AuthorizationType") == "AWS_IAM" \
                 else None
             if rprops.get("AuthorizationType") in ("CUSTOM", "JWT"):
@@ -295,7 +303,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                         str(aprops.get("AuthorizerPayloadFormatVersion", "2.0")),
                         str(aprops.get("EnableSimpleResponses", False)).lower() == "true", sources)
             routes.append(HttpRoute(rprops["RouteKey"], function, version, authorizer, timeout,
-                                    tuple(rprops.get("AuthorizationScopes") or ())))
+                                    tuple(rprops.get("AuthorizationScopes") or ()), proxy))
         if "Target" in props:   # quick create: one route to one Lambda, a $default stage
             routes.append(HttpRoute(props.get("RouteKey", "$default"), function_of_uri(props["Target"])
                                     if "/functions/" in props["Target"] else props["Target"].split(":")[6]))

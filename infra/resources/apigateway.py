@@ -3,13 +3,13 @@ domain names."""
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from api_gateway import http_proxy, service_integrations
 
 from infra.resources.apigatewayv2 import regional_domain
-from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, json_text, tags, truthy
+from infra.resources.base import (NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, json_text, tags, template_text,
+                                  truthy)
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -67,13 +67,6 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
     return found
 
 
-def _template_text(value: Any) -> str:
-    """A URI or mapping template as the check sees it before the deploy: an Fn::Sub's text with its
-    ${placeholders} left out (a Velocity reference in an Fn::Sub is written ${!...})."""
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-        return re.sub(r"\$\{(?!!)[^}]*\}", "x", text).replace("${!", "${")
-    return value if isinstance(value, str) else ""
 
 
 def _service_integration_problem(integration: dict) -> str | None:
@@ -85,14 +78,14 @@ def _service_integration_problem(integration: dict) -> str | None:
             "a MOCK integration is answered locally only when static: literal headers and templates without Velocity")
     if kind == "http_proxy":
         uri = integration.get("uri")
-        return http_proxy.problem(integration, _template_text(uri), literal=isinstance(uri, str))
-    uri = _template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
+        return http_proxy.problem(integration, template_text(uri), literal=isinstance(uri, str))
+    uri = template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
     action = service_integrations.action_of(uri) if kind == "aws" else None
     if action not in service_integrations.ACTIONS:
         return (f"type {integration.get('type')}: only Lambda proxy, HTTP proxy and MOCK integrations and AWS "
                 "integrations calling Step Functions' StartExecution or StartSyncExecution run locally")
     for media, template in (integration.get("requestTemplates") or {}).items():
-        reason = service_integrations.unsupported(_template_text(template))
+        reason = service_integrations.unsupported(template_text(template))
         if reason:
             return f"{reason} ({media}): only the references SAM's state machine Api events use are evaluated locally"
     return None

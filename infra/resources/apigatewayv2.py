@@ -8,8 +8,9 @@ import hashlib
 import json
 import secrets
 
+from api_gateway import http_proxy
 from infra import account
-from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, truthy
+from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, template_text, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -28,9 +29,12 @@ def _api_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
         for path, operations in (body.get("paths") or {}).items():
             for method, operation in (operations or {}).items():
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
-                if integration and str(integration.get("type", "")).lower() != "aws_proxy":
-                    found.append((f"integration {method.upper()} {path}",
-                                  f"type {integration.get('type')}: only Lambda proxy integrations run locally"))
+                kind = str((integration or {}).get("type", "")).lower()
+                problem = None if not integration or kind == "aws_proxy" else _http_proxy_problem(integration) \
+                    if kind == "http_proxy" else f"type {integration.get('type')}: only Lambda proxy and HTTP proxy " \
+                                                 "integrations run locally"
+                if problem:
+                    found.append((f"integration {method.upper()} {path}", problem))
     elif body is not None:
         found.append(("Body", "only an inline OpenAPI document is supported"))
     return found
@@ -79,11 +83,32 @@ def _route_v2(d: Deployer, lid: str, props: dict) -> Resource:
     return Resource(lid, "AWS::ApiGatewayV2::Route", route["RouteId"], {"RouteId": route["RouteId"]})
 
 
+def _http_proxy_problem(integration: dict) -> str | None:
+    """Why an HTTP API's http_proxy integration (OpenAPI's keys) cannot run locally; None when it can."""
+    if integration.get("requestParameters") or integration.get("responseParameters"):
+        return "parameter mapping is not applied locally"
+    uri = integration.get("uri")
+    return http_proxy.problem(integration, template_text(uri), literal=isinstance(uri, str))
+
+
+def _protocol_of(d: Deployer, api_id: Any) -> str | None:
+    """The ProtocolType of the template's API that `api_id` refers to (a Ref), if it can be told before the deploy."""
+    ref = api_id.get("Ref") if isinstance(api_id, dict) else None
+    resource = (d.expanded.template.get("Resources") or {}).get(ref) if isinstance(ref, str) else None
+    return (resource.get("Properties") or {}).get("ProtocolType") if isinstance(resource, dict) else None
+
+
 def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     kind = props.get("IntegrationType")
     if kind in ("AWS_PROXY", "MOCK") and not props.get("IntegrationSubtype"):
         return []
-    return [(f"IntegrationType {kind}", "only Lambda proxy (AWS_PROXY) and MOCK integrations run locally")]
+    if kind == "HTTP_PROXY" and _protocol_of(d, props.get("ApiId")) == "HTTP":
+        problem = http_proxy.problem({"connectionType": props.get("ConnectionType", "INTERNET")},
+                                     template_text(props.get("IntegrationUri")),
+                                     literal=isinstance(props.get("IntegrationUri"), str))
+        return [("IntegrationUri", problem)] if problem else []
+    return [(f"IntegrationType {kind}", "only Lambda proxy (AWS_PROXY), MOCK and, in HTTP APIs, HTTP proxy "
+                                        "integrations run locally")]
 
 
 @creates("AWS::ApiGatewayV2::Integration",

@@ -5,6 +5,7 @@ modules of this package register with `creates` and never import the deployer it
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -111,3 +112,11 @@ def pick(props: dict, *keys: str) -> dict:
 
 
 NO_IAM = "IAM is not enforced locally"
+
+def template_text(value: Any) -> str:
+    """A URI or mapping template as the check sees it before the deploy: an Fn::Sub's text with its
+    ${placeholders} left out (a Velocity reference in an Fn::Sub is written ${!...})."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return re.sub(r"\$\{(?!!)[^}]*\}", "x", text).replace("${!", "${")
+    return value if isinstance(value, str) else ""

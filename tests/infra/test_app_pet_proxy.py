@@ -1,7 +1,7 @@
-"""Parity: REST APIs in front of an HTTP backend (fixtures/apps/pet_proxy): HTTP_PROXY integrations in a SAM
-OpenAPI body and in a plain CloudFormation Method. Before, the deployer refused them ("only Lambda proxy
-integrations and AWS integrations calling Step Functions run locally"): nothing of such an app ran. Now the data
-plane passes the request on to the endpoint and its answer back (api_gateway/http_proxy.py).
+"""Parity: REST and HTTP APIs in front of an HTTP backend (fixtures/apps/pet_proxy): HTTP_PROXY integrations in
+SAM OpenAPI bodies, a plain CloudFormation REST Method and an AWS::ApiGatewayV2::Integration. Before, the deployer
+refused them ("only Lambda proxy integrations ... run locally"): nothing of such an app ran. Now the data plane
+passes the request on to the endpoint and its answer back (api_gateway/http_proxy.py).
 """
 from __future__ import annotations
 
@@ -145,3 +145,33 @@ def test_what_does_not_run_locally_is_reported_before_the_deploy(tmp_path):
         Deployer(expand(template, parameters), "http://127.0.0.1:1", embedded=False, parameters=parameters).deploy()
     assert [p.logical_id for p in refused.value.problems] == ["PetsApi"]
     assert "VPC_LINK" in str(refused.value)
+
+
+def test_http_apis_fill_the_uri_from_the_routes_path_variables(cloud):
+    status, body, headers = call(stage_url(cloud, "shop", "/catalog/cats/3?color=grey"), method="POST", body=b"meow",
+                                 headers={"X-Trace": "t-2"})
+    seen = json.loads(body)
+    assert (status, headers["X-Backend"], seen["method"], seen["body"]) == (201, "pets-v2", "POST", "meow")
+    assert (seen["path"], seen["headers"]["x-trace"]) == ("/store/cats/3?color=grey", "t-2")
+    status, body, _ = call(stage_url(cloud, "stock", "/items/sku-9"))
+    assert (status, json.loads(body)["path"]) == (201, "/stock/sku-9")
+    # an HTTP API answers a timed-out integration as it answers a timed-out function
+    status, body, _ = call(stage_url(cloud, "shop", "/catalog/slow"))
+    assert (status, json.loads(body)) == (503, {"message": "Service Unavailable"})
+
+
+def test_a_websocket_apis_http_proxy_integration_is_still_reported(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text("""
+Resources:
+  Chat:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: chat, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+  Relay:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Chat, IntegrationType: HTTP_PROXY, IntegrationMethod: POST,
+                 IntegrationUri: 'https://relay.example.com/'}
+""")
+    with pytest.raises(UnsupportedTemplate) as refused:
+        Deployer(expand(template), "http://127.0.0.1:1", embedded=False).deploy()
+    assert [(p.logical_id, p.unsupported) for p in refused.value.problems] == [("Relay", "IntegrationType HTTP_PROXY")]

@@ -94,7 +94,7 @@ def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], quer
             found = client_headers.get(value["name"].lower())
         if found is not None:
             mapped[to["place"]][to["name"]] = found
-    url = urlsplit(_PLACEHOLDER.sub(lambda m: quote(mapped["path"].get(m[1], ""), safe="/"), proxy.uri))
+    url = urlsplit(_PLACEHOLDER.sub(lambda m: _path_value(mapped["path"].get(m[1], "")), proxy.uri))
     pairs = parse_qsl(url.query, keep_blank_values=True) + client_query
     pairs += [(name, value) for name, value in mapped["querystring"].items() if (name, value) not in pairs]
     target = (url.path or "/") + (f"?{urlencode(pairs)}" if pairs else "")
@@ -118,6 +118,14 @@ def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], quer
         return _json(*failures[1])
     finally:
         connection.close()
+
+
+def _path_value(value: str) -> str:
+    """A path parameter as it goes into the endpoint's URI: each segment percent-encoded (a "?" or "#" in it stays
+    part of the path), and a "." or ".." segment too, so that a client's `..%2F..%2Fadmin` cannot climb out of the
+    URI's path on the endpoint."""
+    return "/".join(segment.replace(".", "%2E") if segment in (".", "..") else quote(segment, safe="")
+                    for segment in value.split("/"))
 
 
 def _json(status: int, payload: dict) -> tuple[int, list[tuple[str, str]], bytes]:

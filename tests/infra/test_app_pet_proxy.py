@@ -111,6 +111,11 @@ def test_a_greedy_path_is_passed_on_with_its_query_headers_body_and_mapped_param
     assert status == 418 and json.loads(body)["method"] == "GET"
 
 
+def test_a_path_parameter_cannot_climb_out_of_the_endpoints_path(cloud):
+    status, body, _ = call(stage_url(cloud, "v1", "/pets/..%2F..%2Fhealth%3Fx=1"))
+    assert (status, json.loads(body)["path"].split("?")[0]) == (201, "/store/%2E%2E/%2E%2E/health%3Fx%3D1")
+
+
 def test_redirects_are_passed_back_and_a_slow_endpoint_times_out(cloud):
     status, _, headers = call(stage_url(cloud, "v1", "/pets/moved"))
     assert (status, headers["Location"]) == (302, "/elsewhere")

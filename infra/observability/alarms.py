@@ -9,6 +9,11 @@ topics of AlarmActions / OKActions / InsufficientDataActions in CloudWatch's not
 
 Locally the period being filled counts as a datapoint (CloudWatch waits for it to end): a local cloud answers
 in seconds rather than minutes.
+
+Composite alarms (an AlarmRule over other alarms' states: `ALARM("a") AND NOT OK(b)`, TRUE, FALSE, parentheses)
+are evaluated after the metric alarms of each round, as CloudWatch documents the rule: ALARM while it is true, OK
+while it is false; a composite alarm may name another one. Their notifications carry the rule and the children
+whose state made it true (`TriggeringChildren`).
 """
 from __future__ import annotations
 
@@ -16,8 +21,10 @@ import ast
 import json
 import logging
 import operator
+import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +67,107 @@ def evaluate_expression(expression: str, values: dict[str, float | None]) -> flo
     return walk(ast.parse(expression, mode="eval"))
 
 
+# --------------------------------------------------------------------------- composite alarms' rules
+_RULE_TOKEN = re.compile(r"\s*(?:(?P<word>ALARM|OK|INSUFFICIENT_DATA|TRUE|FALSE|AND|OR|NOT)\b|(?P<open>\()"
+                         r"|(?P<close>\))|(?P<quoted>\"(?:[^\"\\]|\\.)*\")|(?P<name>[^\s()\"]+))")
+_STATE_FUNCTIONS = ("ALARM", "OK", "INSUFFICIENT_DATA")
+
+
+def parse_rule(rule: str) -> Any:
+    """An AlarmRule as a tree: ("state", STATE, alarm name or ARN), ("const", bool), ("not", x), ("and"|"or", a, b).
+    ValueError names what is not a rule the local cloud evaluates (AT_LEAST, say)."""
+    tokens, at = [], 0
+    while at < len(rule):
+        if rule[at:].strip() == "":
+            break
+        match = _RULE_TOKEN.match(rule, at)
+        if match is None or match.end() == at:
+            raise ValueError(f"cannot read the rule at {rule[at:at + 20]!r}")
+        kind = match.lastgroup
+        text = match.group(kind)
+        tokens.append((kind, json.loads(text) if kind == "quoted" else text))
+        at = match.end()
+    position = 0
+
+    def peek() -> tuple[str, str] | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take(kind: str | None = None, word: str | None = None) -> tuple[str, str]:
+        nonlocal position
+        token = peek()
+        if token is None or (kind and token[0] != kind) or (word and token[1] != word):
+            raise ValueError(f"the rule {rule!r} is not one CloudWatch's grammar allows here: {token and token[1]!r}")
+        position += 1
+        return token
+
+    def disjunction() -> Any:
+        tree = conjunction()
+        while peek() == ("word", "OR"):
+            take()
+            tree = ("or", tree, conjunction())
+        return tree
+
+    def conjunction() -> Any:
+        tree = negation()
+        while peek() == ("word", "AND"):
+            take()
+            tree = ("and", tree, negation())
+        return tree
+
+    def negation() -> Any:
+        if peek() == ("word", "NOT"):
+            take()
+            return ("not", negation())
+        return primary()
+
+    def primary() -> Any:
+        token = peek()
+        if token == ("open", "("):
+            take()
+            tree = disjunction()
+            take("close")
+            return tree
+        if token is not None and token[0] == "word" and token[1] in ("TRUE", "FALSE"):
+            take()
+            return ("const", token[1] == "TRUE")
+        if token is not None and token[0] == "word" and token[1] in _STATE_FUNCTIONS:
+            take()
+            take("open")
+            name = peek()
+            if name is None or name[0] not in ("quoted", "name"):
+                raise ValueError(f"{token[1]}() names no alarm in {rule!r}")
+            take()
+            take("close")
+            return ("state", token[1], name[1])
+        if token is not None and token[0] == "name":
+            raise ValueError(f"{token[1]!r} is not a function the local cloud evaluates (ALARM, OK, INSUFFICIENT_DATA)")
+        raise ValueError(f"the rule {rule!r} ends too soon or has {token and token[1]!r} out of place")
+
+    tree = disjunction()
+    if peek() is not None:
+        raise ValueError(f"the rule {rule!r} has {peek()[1]!r} out of place")
+    return tree
+
+
+def rule_holds(tree: Any, state_of: Callable[[str], str | None], children: list[str] | None = None) -> bool:
+    """Whether the rule is true with the alarms' states (by name or ARN; None: no such alarm, which is in no state);
+    `children` gets the alarms whose state function was true."""
+    kind = tree[0]
+    if kind == "const":
+        return tree[1]
+    if kind == "state":
+        held = state_of(tree[2]) == tree[1]
+        if held and children is not None:
+            children.append(tree[2])
+        return held
+    if kind == "not":
+        return not rule_holds(tree[1], state_of)
+    left = rule_holds(tree[1], state_of, children)
+    if kind == "and":
+        return left and rule_holds(tree[2], state_of, children)
+    return rule_holds(tree[2], state_of, children) or left
+
+
 class AlarmEvaluator:
     """Evaluates moto's metric alarms against the MetricStore every `interval` seconds."""
 
@@ -70,6 +178,7 @@ class AlarmEvaluator:
         self.interval = interval
         self.evaluations = 0
         self._stopped = threading.Event()
+        self._round = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="cloudwatch-alarms", daemon=True)
 
     def start(self) -> AlarmEvaluator:
@@ -89,11 +198,37 @@ class AlarmEvaluator:
                 logger.exception("alarm evaluation failed")
 
     def evaluate_all(self, now: float | None = None) -> None:
-        """One round over every alarm."""
-        now = time.time() if now is None else now
-        for alarm in list(self._backend().alarms.values()):
-            self.evaluate(alarm, now)
+        """One round over every alarm: the metric alarms, then the composite ones (again while one of them changes:
+        a composite alarm may name another)."""
+        with self._round:  # the evaluator's thread and a caller of evaluate_all never notify one change twice
+            self._evaluate_round(time.time() if now is None else now)
+
+    def _evaluate_round(self, now: float) -> None:
+        every = list(self._backend().alarms.values())
+        composites = [alarm for alarm in every if getattr(alarm, "rule", None)]
+        for alarm in every:
+            if not getattr(alarm, "rule", None):
+                self.evaluate(alarm, now)
+        for _ in range(len(composites)):
+            if not [alarm for alarm in composites if self.evaluate_composite(alarm, now, every)]:
+                break
         self.evaluations += 1
+
+    def evaluate_composite(self, alarm: Any, now: float, every: list[Any]) -> bool:
+        """Evaluate one composite alarm's rule against the others' states; whether its state changed."""
+        by_key = {key: other for other in every for key in (other.name, other.alarm_arn)}
+        try:
+            tree = parse_rule(alarm.rule)
+        except ValueError as exc:
+            return self._set(alarm, "INSUFFICIENT_DATA", f"not evaluated locally: {exc}", now, [])
+        children: list[str] = []
+        found = lambda key: by_key[key].state_value if key in by_key else None  # noqa: E731
+        held = rule_holds(tree, found, children)
+        state = "ALARM" if held else "OK"
+        triggering = [by_key[key] for key in dict.fromkeys(children) if key in by_key] if held else []
+        reason = (f"{', '.join(f'{child.alarm_arn} is in {child.state_value}' for child in triggering)}: the rule "
+                  f"is true" if held and triggering else f"AlarmRule is {'true' if held else 'false'}: {alarm.rule}")
+        return self._set(alarm, state, reason, now, [], triggering)
 
     # ------------------------------------------------------------------ one alarm
     def _metric_value(self, stat_source: dict[str, Any], start: float, end: float) -> float | None:
@@ -159,27 +294,38 @@ class AlarmEvaluator:
         self._set(alarm, state, reason, now, present)
         return state
 
-    def _set(self, alarm: Any, state: str, reason: str, now: float, points: list[float]) -> None:
+    def _set(self, alarm: Any, state: str, reason: str, now: float, points: list[float],
+             triggering: list[Any] | None = None) -> bool:
+        """Write a changed state and notify its actions; whether the state changed."""
         if state == alarm.state_value:
-            return
+            return False
         old = alarm.state_value
         stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "+0000")
-        data = json.dumps({"version": "1.0", "queryDate": stamp, "recentDatapoints": points,
-                           "threshold": float(alarm.threshold) if alarm.threshold is not None else None})
+        if getattr(alarm, "rule", None):
+            data = json.dumps({"triggeringAlarms": [{"arn": child.alarm_arn, "state": {"value": child.state_value}}
+                                                    for child in triggering or ()]})
+        else:
+            data = json.dumps({"version": "1.0", "queryDate": stamp, "recentDatapoints": points,
+                               "threshold": float(alarm.threshold) if alarm.threshold is not None else None})
         self._backend().set_alarm_state(alarm.name, reason, data, state)
         logger.info("alarm %s: %s -> %s", alarm.name, old, state)
         if not alarm.actions_enabled:
-            return
+            return True
         actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
                    "INSUFFICIENT_DATA": alarm.insufficient_data_actions}[state] or []
-        message = json.dumps({
-            "AlarmName": alarm.name, "AlarmDescription": alarm.description, "AWSAccountId": self.account,
-            "NewStateValue": state, "NewStateReason": reason, "StateChangeTime": stamp, "Region": self.region,
-            "AlarmArn": alarm.alarm_arn, "OldStateValue": old,
-            "Trigger": {"MetricName": alarm.metric_name, "Namespace": alarm.namespace,
-                        "Statistic": alarm.statistic, "ExtendedStatistic": alarm.extended_statistic,
-                        "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
-                        "ComparisonOperator": alarm.comparison_operator, "Threshold": alarm.threshold}})
+        notice = {"AlarmName": alarm.name, "AlarmDescription": alarm.description, "AWSAccountId": self.account,
+                  "NewStateValue": state, "NewStateReason": reason, "StateChangeTime": stamp, "Region": self.region,
+                  "AlarmArn": alarm.alarm_arn, "OldStateValue": old}
+        if getattr(alarm, "rule", None):
+            notice.update(AlarmRule=alarm.rule, TriggeringChildren=[
+                {"Arn": child.alarm_arn, "State": {"Value": child.state_value, "Timestamp": stamp}}
+                for child in triggering or ()])
+        else:
+            notice["Trigger"] = {"MetricName": alarm.metric_name, "Namespace": alarm.namespace,
+                                 "Statistic": alarm.statistic, "ExtendedStatistic": alarm.extended_statistic,
+                                 "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
+                                 "ComparisonOperator": alarm.comparison_operator, "Threshold": alarm.threshold}
+        message = json.dumps(notice)
         for action in actions:
             if ":sns:" not in action:
                 continue  # Auto Scaling, EC2 and Systems Manager actions have nothing to act on locally
@@ -188,6 +334,7 @@ class AlarmEvaluator:
                                  Message=message)
             except Exception as exc:  # noqa: BLE001 - a missing topic must not stop evaluation
                 logger.warning("alarm %s: notifying %s failed: %s", alarm.name, action, exc)
+        return True
 
     def close(self) -> None:
         self._stopped.set()

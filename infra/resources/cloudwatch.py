@@ -1,9 +1,10 @@
-"""CloudWatch alarms (evaluated by the local cloud: infra/observability/alarms.py) and dashboards."""
+"""CloudWatch alarms, metric and composite (evaluated by the local cloud: infra/observability/alarms.py), and
+dashboards."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import TAGS_IGNORED, Resource, creates, json_text
+from infra.resources.base import TAGS_IGNORED, Resource, creates, json_text, template_text
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -52,6 +53,41 @@ def _alarm(d: Deployer, lid: str, props: dict) -> Resource:
     cloudwatch.put_metric_alarm(**args)
     arn = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
     return Resource(lid, "AWS::CloudWatch::Alarm", name, {"Arn": arn})
+
+
+def _composite_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
+    from infra.observability.alarms import parse_rule
+
+    rule = props.get("AlarmRule")
+    if not isinstance(rule, str) and not (isinstance(rule, dict) and "Fn::Sub" in rule):
+        return []  # made by another intrinsic function: read when evaluated
+    try:
+        parse_rule(template_text(rule))
+    except ValueError as exc:
+        return [("AlarmRule", str(exc))]
+    return []
+
+
+@creates("AWS::CloudWatch::CompositeAlarm",
+         handles=("AlarmName", "AlarmRule", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
+                  "InsufficientDataActions"),
+         ignores={**TAGS_IGNORED},
+         unsupported={"ActionsSuppressor": "actions are not suppressed locally",
+                      "ActionsSuppressorWaitPeriod": "actions are not suppressed locally",
+                      "ActionsSuppressorExtensionPeriod": "actions are not suppressed locally"},
+         check=_composite_check)
+def _composite_alarm(d: Deployer, lid: str, props: dict) -> Resource:
+    name = d.name_for(lid, props, "AlarmName", limit=255)
+    args: dict[str, Any] = {"AlarmName": name, "AlarmRule": props["AlarmRule"]}
+    for key in ("AlarmDescription", "AlarmActions", "OKActions", "InsufficientDataActions"):
+        if key in props:
+            args[key] = props[key]
+    if "ActionsEnabled" in props:
+        args["ActionsEnabled"] = str(props["ActionsEnabled"]).lower() == "true"
+    cloudwatch = d.client("cloudwatch")
+    cloudwatch.put_composite_alarm(**args)
+    arn = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]["AlarmArn"]
+    return Resource(lid, "AWS::CloudWatch::CompositeAlarm", name, {"Arn": arn})
 
 
 @creates("AWS::CloudWatch::Dashboard", handles=("DashboardBody", "DashboardName"), ignores={**TAGS_IGNORED})

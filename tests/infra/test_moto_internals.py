@@ -1074,3 +1074,24 @@ def test_cloudwatch_logs_sends_and_stores_where_the_filter_patches_act():
                                        "metricTransformations": [{"metricName": "m", "metricNamespace": "n",
                                                                   "metricValue": "1"}]}]
     assert "self.filters = MetricFilters()" in inspect.getsource(LogsBackend.__init__)
+
+
+def test_composite_alarms_go_through_moto_s_put_metric_alarm_which_reads_their_rule():
+    from moto.cloudwatch.models import Alarm, CloudWatchBackend
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    from infra import moto_patches
+
+    patch = moto_patches.patch("cloudwatch-composite-alarms")
+    was_applied = patch.applied
+    patch.revert()
+    try:
+        assert not hasattr(CloudWatchResponse, "put_composite_alarm")  # when moto routes it, drop the patch
+    finally:
+        if was_applied:
+            patch.apply()
+    assert 'self._get_param("AlarmRule")' in inspect.getsource(CloudWatchResponse.put_metric_alarm)
+    assert "rule" in inspect.signature(CloudWatchBackend.put_metric_alarm).parameters
+    assert "rule" in inspect.signature(Alarm.__init__).parameters
+    # DescribeAlarms answers an alarm with a rule as a CompositeAlarm (and the evaluation reads .rule)
+    assert "a.rule is not None" in inspect.getsource(CloudWatchResponse.describe_alarms)

@@ -220,8 +220,15 @@ def _sns_publish(self: Any, original: Callable[..., Any], message: str, message_
                               if str(v.get("Type", "")).startswith("Binary") and isinstance(v.get("Value"), str)
                               else v for k, v in message_attributes.items()}
     if self.protocol != "lambda" or runtime is None:
-        return original(self, message, message_id, subject, message_attributes, group_id, deduplication_id,
-                        message_structure)
+        try:
+            return original(self, message, message_id, subject, message_attributes, group_id, deduplication_id,
+                            message_structure)
+        except Exception as exc:  # noqa: BLE001 - a deleted queue, an unreachable endpoint: SNS's Publish succeeds
+            if self.protocol not in ("sqs", "http", "https"):
+                raise
+            logger.warning("SNS subscription %s: delivery to %s failed: %s", self.arn, self.endpoint, exc)
+            _redrive(self, message, message_id, subject, message_attributes, group_id, message_structure)
+            return None
     # what moto's publish does first: the subscription's filter policy, the per-protocol message
     if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes,
                                                                                             message):
@@ -236,7 +243,37 @@ def _sns_publish(self: Any, original: Callable[..., Any], message: str, message_
                      sns_lambda_event(self, message, message_id, subject, message_attributes))
     except ResourceNotFound:
         logger.warning("SNS subscription %s: no function %s", self.arn, self.endpoint)
+        _redrive(self, message, message_id, subject, message_attributes, group_id)
     return None
+
+
+def _redrive(subscription: Any, message: str, message_id: str, subject: str | None,
+             message_attributes: dict[str, Any] | None, group_id: str | None,
+             message_structure: str | None = None) -> None:
+    """A message SNS could not deliver (its endpoint is gone or unreachable: a client-side error, which SNS does not
+    retry) goes to the subscription's dead-letter queue (RedrivePolicy's deadLetterTargetArn) as the subscription
+    would have had it: SNS's JSON notification, or the message alone with RawMessageDelivery; without a
+    dead-letter queue it is discarded, as SNS does."""
+    try:
+        target = json.loads(subscription.attributes.get("RedrivePolicy") or "{}").get("deadLetterTargetArn")
+    except (TypeError, ValueError, AttributeError):
+        target = None
+    if not target:
+        return
+    if message_structure == "json":
+        message = subscription._parse_message_structure(message, subscription.protocol)
+    from moto.sqs.models import sqs_backends
+
+    raw = str(subscription.attributes.get("RawMessageDelivery")).lower() == "true"
+    body = message if raw else json.dumps(subscription.get_post_data(message, message_id, subject,
+                                                                     message_attributes=message_attributes),
+                                          sort_keys=True, indent=2, separators=(",", ": "))
+    arn = target.split(":")
+    try:
+        sqs_backends[arn[4]][arn[3]].send_message(arn[5], body, group_id=group_id, validate_group_id=False)
+    except Exception as exc:  # noqa: BLE001 - SNS's NumberOfNotificationsFailedToRedriveToDlq: nothing more to do
+        logger.warning("SNS subscription %s: its dead-letter queue %s refused the message: %s", subscription.arn,
+                       target, exc)
 
 
 def _ignore_case_policy(policy: Any) -> Any:

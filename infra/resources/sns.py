@@ -42,10 +42,9 @@ def _topic(d: Deployer, lid: str, props: dict) -> Resource:
 
 @creates("AWS::SNS::Subscription",
          handles=("TopicArn", "Protocol", "Endpoint", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
-                  "Region"),
+                  "Region", "RedrivePolicy"),
          ignores={"DeliveryPolicy": "HTTP delivery retries are not applied locally"},
-         unsupported={"RedrivePolicy": "no dead-letter queue for subscriptions locally",
-                      "SubscriptionRoleArn": "no Firehose subscriptions", "ReplayPolicy": "no message replay"},
+         unsupported={"SubscriptionRoleArn": "no Firehose subscriptions", "ReplayPolicy": "no message replay"},
          check=lambda d, lid, props: [] if props.get("Protocol") in _SNS_PROTOCOLS else [
              (f"Protocol {props.get('Protocol')}", "not delivered locally")])
 def _subscription(d: Deployer, lid: str, props: dict) -> Resource:
@@ -57,6 +56,8 @@ def _subscription(d: Deployer, lid: str, props: dict) -> Resource:
         attributes["FilterPolicyScope"] = props["FilterPolicyScope"]
     if "RawMessageDelivery" in props:
         attributes["RawMessageDelivery"] = str(truthy(props["RawMessageDelivery"])).lower()
+    if "RedrivePolicy" in props:  # a message SNS cannot deliver goes to this queue (moto_patches._redrive)
+        attributes["RedrivePolicy"] = json_text(props["RedrivePolicy"])
     arn = d.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],
                                     Endpoint=props["Endpoint"], Attributes=attributes,
                                     ReturnSubscriptionArn=True)["SubscriptionArn"]

@@ -804,6 +804,16 @@ def test_sns_filters_and_raw_deliveries_are_where_the_sns_patches_look():
     assert "self._perform_body_checks(checks)" in body_match and "FilterPolicyMatcher.CheckException" in body_match
     publish = inspect.getsource(Subscription.publish)
     assert 'attr_type = "BinaryValue"' in publish and 'type_value = value["Value"]' in publish
+    # sns-lambda-async's dead-letter path (_redrive) builds what the subscription would have had with moto's own
+    # get_post_data(message, message_id, subject, message_attributes=) and _parse_message_structure, and sends it
+    # with SQSBackend.send_message(queue_name, body, group_id=, validate_group_id=)
+    assert "self.get_post_data(" in publish and "self._parse_message_structure(message, self.protocol)" in publish
+    assert {"message", "message_id", "subject", "message_attributes"} <= set(
+        inspect.signature(Subscription.get_post_data).parameters)
+    from moto.sqs.models import SQSBackend
+
+    assert {"queue_name", "message_body", "group_id", "validate_group_id"} <= set(
+        inspect.signature(SQSBackend.send_message).parameters)
     assert "update_binary_length_and_value(md5, decoded_binary_value)" in inspect.getsource(
         Message.attribute_md5.fget if isinstance(Message.attribute_md5, property) else Message.attribute_md5)
 

@@ -2063,7 +2063,32 @@ def _rule_sends_to_targets(original: Callable) -> Callable:
                 _deliver_event(self.name, self.account_id, self.region_name, service, arn, target, payload, text)
             except Exception as exc:  # noqa: BLE001 - EventBridge's PutEvents succeeds; the target's delivery fails
                 logger.warning("EventBridge rule %s: delivery to %s failed: %s", self.name, arn, exc)
+                _event_dead_letter(self.arn, target, event, exc)
     return send_to_targets
+
+
+def _event_dead_letter(rule_arn: str, target: dict[str, Any], event: dict[str, Any], exc: Exception) -> None:
+    """An event EventBridge could not deliver to a target goes to the target's DeadLetterConfig queue, as EventBridge
+    documents it: the event, with RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE and RETRY_ATTEMPTS attributes. The
+    failures the local cloud meets are a target that does not exist (NO_RESOURCE: sent at once, without retries)
+    or one that refused the event (a FIFO queue without content-based deduplication)."""
+    queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue:
+        return
+    from moto.sqs.models import sqs_backends
+
+    missing = type(exc).__name__ in ("ResourceNotFound", "ResourceNotFoundException", "QueueDoesNotExist",
+                                     "TopicNotFound", "SNSNotFoundError", "StateMachineDoesNotExist")
+    attributes = {"RULE_ARN": rule_arn, "TARGET_ARN": target["Arn"],
+                  "ERROR_CODE": "NO_RESOURCE" if missing else "SDK_CLIENT_ERROR",
+                  "ERROR_MESSAGE": str(exc)[:256] or type(exc).__name__, "RETRY_ATTEMPTS": "0"}
+    parts = queue.split(":")
+    try:
+        sqs_backends[parts[4]][parts[3]].send_message(
+            parts[5], json.dumps(event),
+            message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()})
+    except Exception as failed:  # noqa: BLE001 - EventBridge's InvocationsFailedToBeSentToDLQ: logged
+        logger.warning("EventBridge rule %s: its dead-letter queue %s refused the event: %s", rule_arn, queue, failed)
 
 
 def deliver_scheduled_event(rule: str, target: dict[str, Any], event: dict[str, Any]) -> None:

@@ -812,7 +812,8 @@ def test_sns_filters_and_raw_deliveries_are_where_the_sns_patches_look():
         inspect.signature(Subscription.get_post_data).parameters)
     from moto.sqs.models import SQSBackend
 
-    assert {"queue_name", "message_body", "group_id", "validate_group_id"} <= set(
+    # (and events-rule-targets' dead-letter path, _event_dead_letter, with message_attributes=)
+    assert {"queue_name", "message_body", "group_id", "validate_group_id", "message_attributes"} <= set(
         inspect.signature(SQSBackend.send_message).parameters)
     assert "update_binary_length_and_value(md5, decoded_binary_value)" in inspect.getsource(
         Message.attribute_md5.fget if isinstance(Message.attribute_md5, property) else Message.attribute_md5)

@@ -100,19 +100,19 @@ def parse_rule(rule: str) -> Any:
         position += 1
         return token
 
-    def disjunction() -> Any:
-        tree = conjunction()
-        while peek() == ("word", "OR"):
+    def chain(word: str, operand: Callable[[], Any]) -> Any:
+        """operand (word operand)*, left to right: OR of ANDs of NOTs."""
+        tree = operand()
+        while peek() == ("word", word):
             take()
-            tree = ("or", tree, conjunction())
+            tree = (word.lower(), tree, operand())
         return tree
 
+    def disjunction() -> Any:
+        return chain("OR", conjunction)
+
     def conjunction() -> Any:
-        tree = negation()
-        while peek() == ("word", "AND"):
-            take()
-            tree = ("and", tree, negation())
-        return tree
+        return chain("AND", negation)
 
     def negation() -> Any:
         if peek() == ("word", "NOT"):

@@ -53,3 +53,39 @@ def test_without_a_dead_letter_queue_an_undeliverable_message_is_dropped_and_the
     sqs.delete_queue(QueueUrl=gone)
     assert sns.publish(TopicArn=topic, Message="hi")["MessageId"]
     assert [json.loads(b)["Message"] for b in drain(sqs, kept)] == ["hi"]
+
+
+def test_a_subscription_signs_its_notifications_with_one_certificate(cloud):
+    """SNS's notifications carry a signature and the URL of the certificate that verifies it. moto made, signed and
+    stored a new certificate for every delivery (~0.5 ms of CPU each, and a PEM kept for ever per message); the
+    local cloud makes one per subscription (patch sns-one-signing-certificate), and the signatures still verify."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from moto.sns.models import sns_backends
+
+    from infra import account
+
+    sns, sqs = cloud.client("sns"), cloud.client("sqs")
+    outputs = cloud.stack.outputs
+    store = sns_backends[account.ACCOUNT_ID][account.REGION]._message_public_keys
+    for i in range(3):
+        sns.publish(TopicArn=outputs["TopicArn"], Message=f"signed {i}", Subject="s")
+    drain(sqs, outputs["UndeliveredUrl"])
+    notices = [json.loads(b) for b in drain(sqs, outputs["InboxUrl"])]
+    assert [n["Message"] for n in notices] == ["signed 0", "signed 1", "signed 2"]
+    assert set(notices[0]) == {"Type", "MessageId", "TopicArn", "Message", "Timestamp", "SignatureVersion", "Signature",
+                               "SigningCertURL", "UnsubscribeURL", "Subject"}
+    assert len({n["SigningCertURL"] for n in notices}) == 1  # one certificate for the subscription
+    certificates = len(store)
+    sns.publish(TopicArn=outputs["TopicArn"], Message="one more")
+    drain(sqs, outputs["UndeliveredUrl"]), drain(sqs, outputs["InboxUrl"])
+    assert len(store) == certificates  # nothing kept per message
+    pem = store[notices[0]["SigningCertURL"].rsplit("/", 1)[1]]
+    key = x509.load_pem_x509_certificate(pem).public_key()
+    for n in notices:
+        signed = (f"Message\n{n['Message']}\nMessageId\n{n['MessageId']}\nTimestamp\n{n['Timestamp']}\n"
+                  f"TopicArn\n{n['TopicArn']}\nType\nNotification\n")
+        key.verify(base64.b64decode(n["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256())

@@ -1106,3 +1106,24 @@ def test_composite_alarms_go_through_moto_s_put_metric_alarm_which_reads_their_r
     assert "rule" in inspect.signature(Alarm.__init__).parameters
     # DescribeAlarms answers an alarm with a rule as a CompositeAlarm (and the evaluation reads .rule)
     assert "a.rule is not None" in inspect.getsource(CloudWatchResponse.describe_alarms)
+
+
+def test_sns_notifications_are_built_as_the_one_certificate_patch_rebuilds_them():
+    """sns-one-signing-certificate replaces Subscription.get_post_data with moto's own envelope (its fields, the
+    string it signs with SignatureVersion 2 and the subscription's private_key(), the PEM in the default account's
+    _message_public_keys that GetCertificate-style requests read) and keeps one certificate per subscription."""
+    from moto.sns import responses
+    from moto.sns.models import Subscription
+
+    source = inspect.getsource(Subscription.get_post_data)
+    for piece in ('"Type": "Notification"', '"SignatureVersion": signature_version', 'signature_version = "2"',
+                  "default_sns_backend._message_public_keys[key_name] = cert.public_bytes(",
+                  'f"https://sns.{region}.amazonaws.com/{key_name}"', "key = self.private_key()",
+                  "padding.PKCS1v15(), hashes.SHA256()", 'post_data["Subject"] = subject',
+                  'post_data["MessageAttributes"] = message_attributes'):
+        assert piece in source, piece
+    assert "Message\n{message}\nMessageId\n{message_id}\nTimestamp\n{timestamp}\nTopicArn\n{self.topic.arn}" \
+        "\nType\nNotification\n" in source
+    assert list(inspect.signature(Subscription.get_post_data).parameters) == [
+        "self", "message", "message_id", "subject", "message_attributes"]
+    assert "_message_public_keys[key_name]" in inspect.getsource(responses)

@@ -148,8 +148,11 @@ class HttpApiRouter:
                 return outcome
             authorizer_context = outcome
         if route.http_proxy is not None:
+            context = {"path": request.route_path, "requestId": request.request_id, "stage": self.api.stage,
+                       "httpMethod": request.method, "domainName": request.host}
             return http_proxy.forward(route.http_proxy, request.method, request.params, request.query,
-                                      request.header_pairs, request.body, failures=(_UNAVAILABLE, _ERROR))
+                                      request.header_pairs, request.body, failures=(_UNAVAILABLE, _ERROR),
+                                      context=context)
         if route.function is None:
             return _json(*_NOT_FOUND)
         event = request.event_v2(authorizer_context) if route.payload_version == "2.0" else \

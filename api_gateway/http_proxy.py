@@ -17,6 +17,7 @@ import http.client
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 DEFAULT_TIMEOUT = 29.0
@@ -38,6 +39,15 @@ class HttpProxy:
     uri: str                                      # "https://backend.example.com/pets/{proxy}"
     parameters: tuple[tuple[str, str], ...] = ()  # (integration.request.*, method.request.* or 'literal')
     timeout: float = DEFAULT_TIMEOUT
+    #: an HTTP API's parameter mapping: (action, where, name, value), e.g. ("overwrite", "path", "", "$request.path")
+    changes: tuple[tuple[str, str, str, str], ...] = ()
+
+
+#: an HTTP API's request parameter mapping: its keys and the values the local cloud gives them
+_CHANGE = re.compile(r"(?P<action>append|overwrite|remove):(?:(?P<where>header|querystring)\.(?P<name>[^\s]+)"
+                     r"|(?P<path>path))")
+_VALUE = re.compile(r"\$request\.(?P<request>path|header\.[^\s$]+|querystring\.[^\s$]+|path\.[^\s$]+)"
+                    r"|\$context\.(?P<context>requestId|stage|httpMethod|domainName|path)|(?P<static>[^$]*)")
 
 
 def of_integration(integration: dict) -> HttpProxy:
@@ -48,13 +58,32 @@ def of_integration(integration: dict) -> HttpProxy:
                      min(float(millis) / 1000, DEFAULT_TIMEOUT) if millis else DEFAULT_TIMEOUT)
 
 
-def of_http_api(method: str | None, uri: str, timeout: float) -> HttpProxy:
+def of_http_api(method: str | None, uri: str, timeout: float, mapping: dict[str, str] | None = None) -> HttpProxy:
     """An HTTP API's HTTP_PROXY integration: its URI's {variables} are the route's path variables (a greedy
-    {proxy+} is {proxy}), with no mapping declared; at most 30 s."""
+    {proxy+} is {proxy}); `mapping` its RequestParameters (mapping_problem() found nothing wrong); at most 30 s."""
     names = dict.fromkeys(_PLACEHOLDER.findall(uri))
+    changes = []
+    for key, value in (mapping or {}).items():
+        found = _CHANGE.fullmatch(key)
+        changes.append((found["action"], "path" if found["path"] else found["where"], found["name"] or "", str(value)))
     return HttpProxy(str(method or "ANY").upper(), uri,
                      tuple((f"integration.request.path.{n}", f"method.request.path.{n}") for n in names),
-                     min(timeout, 30.0))
+                     min(timeout, 30.0), tuple(changes))
+
+
+def mapping_problem(mapping: Any) -> str | None:
+    """Why an HTTP API's request parameter mapping cannot be applied locally; None when it can: append, overwrite
+    or remove of a header or query string parameter, overwrite:path, with $request.path, $request.header.x,
+    $request.querystring.x, $request.path.x, $context.requestId|stage|httpMethod|domainName|path or a static value."""
+    if not isinstance(mapping, dict):
+        return "RequestParameters is a map of changes"
+    for key, value in mapping.items():
+        found = _CHANGE.fullmatch(str(key))
+        if found is None or (found["path"] and found["action"] != "overwrite"):
+            return f"the parameter mapping {key!r} is not one the local cloud applies"
+        if found["action"] != "remove" and not _VALUE.fullmatch(str(value)):
+            return f"the mapped value {value!r} is not one the local cloud evaluates"
+    return None
 
 
 def problem(integration: dict, uri: str, literal: bool = True) -> str | None:
@@ -75,10 +104,11 @@ def problem(integration: dict, uri: str, literal: bool = True) -> str | None:
 
 def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], query: str,
             header_pairs: list[tuple[str, str]], body: bytes, *,
-            failures: tuple[tuple[int, dict], tuple[int, dict]] = (TIMED_OUT, UNREACHABLE)
-            ) -> tuple[int, list[tuple[str, str]], bytes]:
+            failures: tuple[tuple[int, dict], tuple[int, dict]] = (TIMED_OUT, UNREACHABLE),
+            context: dict[str, str] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
     """Send the request on to the endpoint: its (status, headers, body), or API Gateway's answer to an endpoint
-    that timed out or could not be reached (`failures`: a REST API's 504 and 500 by default)."""
+    that timed out or could not be reached (`failures`: a REST API's 504 and 500 by default). `context`: an HTTP
+    API request's path, requestId, stage, httpMethod and domainName, for its parameter mapping."""
     client_query = parse_qsl(query, keep_blank_values=True)
     client_headers = {name.lower(): value for name, value in header_pairs}
     mapped: dict[str, dict[str, str]] = {"path": {}, "querystring": {}, "header": {}}
@@ -97,9 +127,13 @@ def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], quer
     url = urlsplit(_PLACEHOLDER.sub(lambda m: _path_value(mapped["path"].get(m[1], "")), proxy.uri))
     pairs = parse_qsl(url.query, keep_blank_values=True) + client_query
     pairs += [(name, value) for name, value in mapped["querystring"].items() if (name, value) not in pairs]
-    target = (url.path or "/") + (f"?{urlencode(pairs)}" if pairs else "")
     headers = [(name, value) for name, value in header_pairs if name.lower() not in _NOT_FORWARDED]
     headers += list(mapped["header"].items())
+    path = url.path or "/"
+    if proxy.changes:
+        path, pairs, headers = _changed(proxy.changes, path, pairs, headers, client_query, client_headers,
+                                        path_parameters, context or {})
+    target = path + (f"?{urlencode(pairs)}" if pairs else "")
     connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(url.hostname or "", url.port, timeout=proxy.timeout)
     try:
@@ -118,6 +152,57 @@ def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], quer
         return _json(*failures[1])
     finally:
         connection.close()
+
+
+def _changed(changes: tuple[tuple[str, str, str, str], ...], path: str, pairs: list[tuple[str, str]],
+             headers: list[tuple[str, str]], client_query: list[tuple[str, str]], client_headers: dict[str, str],
+             path_parameters: dict[str, str], context: dict[str, str]
+             ) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
+    """An HTTP API's request parameter mapping applied, as API Gateway documents it: append adds a value (to a header,
+    after a comma), overwrite replaces, remove takes out; a value that is absent from the request leaves the
+    parameter as it was."""
+    for action, where, name, expression in changes:
+        value = _mapped_value(expression, client_query, client_headers, path_parameters, context)
+        if where == "path":
+            if value is not None:
+                path = "/" + "/".join(_path_value(part) for part in value.lstrip("/").split("/"))
+            continue
+        if action != "remove" and value is None:
+            continue
+        if where == "header":
+            existing = next((v for k, v in headers if k.lower() == name.lower()), None)
+            headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+            if action == "append" and existing is not None:
+                value = f"{existing},{value}"
+            if action != "remove":
+                headers.append((name, value))
+        else:
+            if action != "append":
+                pairs = [(k, v) for k, v in pairs if k != name]
+            if action != "remove":
+                pairs.append((name, value))
+    return path, pairs, headers
+
+
+def _mapped_value(expression: str, client_query: list[tuple[str, str]], client_headers: dict[str, str],
+                  path_parameters: dict[str, str], context: dict[str, str]) -> str | None:
+    found = _VALUE.fullmatch(expression)
+    if found is None:
+        return None
+    if found["static"] is not None:
+        return found["static"]
+    if found["context"]:
+        return context.get(found["context"])
+    source = found["request"]
+    if source == "path":
+        return context.get("path")
+    place, _, name = source.partition(".")
+    if place == "header":
+        return client_headers.get(name.lower())
+    if place == "querystring":
+        values = [v for k, v in client_query if k == name]
+        return ",".join(values) if values else None
+    return path_parameters.get(name)
 
 
 def _path_value(value: str) -> str:

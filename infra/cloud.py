@@ -260,7 +260,8 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                                 str(spec.get("authorizerPayloadFormatVersion", "2.0")),
                                 bool(spec.get("enableSimpleResponses", False)), tuple(sources))
                 timeout = float(integration.get("timeoutInMillis", 30000)) / 1000
-                proxy = http_proxy.of_http_api(integration.get("httpMethod"), str(integration["uri"]), timeout) \
+                proxy = http_proxy.of_http_api(integration.get("httpMethod"), str(integration["uri"]), timeout,
+                                               integration.get("requestParameters")) \
                     if str(integration.get("type", "")).lower() == "http_proxy" else None
                 routes.append(HttpRoute(
                     "$default" if path == "$default" else f"{verb} {path}",
@@ -281,7 +282,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 timeout = float(iprops.get("TimeoutInMillis", 30000)) / 1000
                 if iprops.get("IntegrationType") == "HTTP_PROXY":
                     proxy = http_proxy.of_http_api(iprops.get("IntegrationMethod"), str(iprops["IntegrationUri"]),
-                                                   timeout)
+                                                   timeout, iprops.get("RequestParameters"))
                 else:
                     function = function_of_uri(iprops.get("IntegrationUri", ""))
             authorizer = HttpAuthorizer(None, type="AWS_IAM") if rprops.get("AuthorizationType") == "AWS_IAM" \

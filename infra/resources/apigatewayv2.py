@@ -85,10 +85,15 @@ def _route_v2(d: Deployer, lid: str, props: dict) -> Resource:
 
 def _http_proxy_problem(integration: dict) -> str | None:
     """Why an HTTP API's http_proxy integration (OpenAPI's keys) cannot run locally; None when it can."""
-    if integration.get("requestParameters") or integration.get("responseParameters"):
-        return "parameter mapping is not applied locally"
+    if integration.get("responseParameters"):
+        return "response parameter mapping is not applied locally"
+    if integration.get("requestParameters"):
+        problem = http_proxy.mapping_problem(integration["requestParameters"])
+        if problem:
+            return problem
     uri = integration.get("uri")
-    return http_proxy.problem(integration, template_text(uri), literal=isinstance(uri, str))
+    rest_keys_left_out = {k: v for k, v in integration.items() if k != "requestParameters"}  # another syntax
+    return http_proxy.problem(rest_keys_left_out, template_text(uri), literal=isinstance(uri, str))
 
 
 def _protocol_of(d: Deployer, api_id: Any) -> str | None:
@@ -101,12 +106,15 @@ def _protocol_of(d: Deployer, api_id: Any) -> str | None:
 def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     kind = props.get("IntegrationType")
     if kind in ("AWS_PROXY", "MOCK") and not props.get("IntegrationSubtype"):
-        return []
+        return [("RequestParameters", "parameter mapping is applied locally to HTTP proxy integrations only")] \
+            if props.get("RequestParameters") else []
     if kind == "HTTP_PROXY" and _protocol_of(d, props.get("ApiId")) == "HTTP":
         problem = http_proxy.problem({"connectionType": props.get("ConnectionType", "INTERNET")},
                                      template_text(props.get("IntegrationUri")),
                                      literal=isinstance(props.get("IntegrationUri"), str))
-        return [("IntegrationUri", problem)] if problem else []
+        mapping = props.get("RequestParameters")
+        refused = http_proxy.mapping_problem(mapping) if mapping is not None else None
+        return [("IntegrationUri", problem)] * bool(problem) + [("RequestParameters", refused)] * bool(refused)
     return [(f"IntegrationType {kind}", "only Lambda proxy (AWS_PROXY), MOCK and, in HTTP APIs, HTTP proxy "
                                         "integrations run locally")]
 
@@ -114,10 +122,9 @@ def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str,
 @creates("AWS::ApiGatewayV2::Integration",
          handles=("ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
                   "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
-                  "TimeoutInMillis"),
+                  "TimeoutInMillis", "RequestParameters"),
          ignores={"CredentialsArn": NO_IAM},
-         unsupported={"RequestParameters": "parameter mapping is not applied locally",
-                      "ResponseParameters": "parameter mapping is not applied locally",
+         unsupported={"ResponseParameters": "response parameter mapping is not applied locally",
                       "RequestTemplates": "mapping templates are not applied locally",
                       "ConnectionType": "no VPC links", "ConnectionId": "no VPC links",
                       "IntegrationSubtype": "AWS service integrations are not supported",
@@ -125,7 +132,8 @@ def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str,
          check=_integration_v2_check)
 def _integration_v2(d: Deployer, lid: str, props: dict) -> Resource:
     args = pick(props, "ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
-                 "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description")
+                 "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
+                 "RequestParameters")
     if "TimeoutInMillis" in props:
         args["TimeoutInMillis"] = numeric(props["TimeoutInMillis"])
     integration = d.client("apigatewayv2").create_integration(**args)

@@ -152,14 +152,19 @@ def test_what_does_not_run_locally_is_reported_before_the_deploy(tmp_path):
     assert "VPC_LINK" in str(refused.value)
 
 
-def test_http_apis_fill_the_uri_from_the_routes_path_variables(cloud):
-    status, body, headers = call(stage_url(cloud, "shop", "/catalog/cats/3?color=grey"), method="POST", body=b"meow",
-                                 headers={"X-Trace": "t-2"})
+def test_http_apis_fill_the_uri_from_the_routes_path_variables_and_map_parameters(cloud):
+    status, body, headers = call(stage_url(cloud, "shop", "/catalog/cats/3?color=grey&source=app"), method="POST",
+                                 body=b"meow", headers={"X-Trace": "t-2", "X-Secret": "s3cr3t", "X-Shop": "mobile"})
     seen = json.loads(body)
     assert (status, headers["X-Backend"], seen["method"], seen["body"]) == (201, "pets-v2", "POST", "meow")
-    assert (seen["path"], seen["headers"]["x-trace"]) == ("/store/cats/3?color=grey", "t-2")
-    status, body, _ = call(stage_url(cloud, "stock", "/items/sku-9"))
-    assert (status, json.loads(body)["path"]) == (201, "/stock/sku-9")
+    # the request parameter mapping: source overwritten, the stage appended to X-Shop, X-Secret removed
+    assert (seen["path"], seen["headers"]["x-trace"]) == ("/store/cats/3?color=grey&source=shop", "t-2")
+    assert seen["headers"]["x-shop"] == "mobile,shop" and "x-secret" not in seen["headers"]
+    status, body, _ = call(stage_url(cloud, "stock", "/items/sku-9?n=1"))
+    seen = json.loads(body)
+    # overwrite:path with the request's own path, a query parameter from a path variable, the request id as a header
+    assert (status, seen["path"]) == (201, "/items/sku-9?n=1&sku=sku-9")
+    assert seen["headers"]["x-request-id"]
     # an HTTP API answers a timed-out integration as it answers a timed-out function
     status, body, _ = call(stage_url(cloud, "shop", "/catalog/slow"))
     assert (status, json.loads(body)) == (503, {"message": "Service Unavailable"})
@@ -180,3 +185,18 @@ Resources:
     with pytest.raises(UnsupportedTemplate) as refused:
         Deployer(expand(template), "http://127.0.0.1:1", embedded=False).deploy()
     assert [(p.logical_id, p.unsupported) for p in refused.value.problems] == [("Relay", "IntegrationType HTTP_PROXY")]
+
+
+@pytest.mark.parametrize(("mapping", "refused"), [
+    ({"overwrite:path": "$request.path", "append:header.x": "$context.requestId"}, False),
+    ({"remove:querystring.debug": "''", "overwrite:header.x": "static"}, False),
+    ({"append:path": "/x"}, True),                       # a path is only overwritten
+    ({"overwrite:statuscode": "200"}, True),             # a response mapping
+    ({"overwrite:header.x": "$stageVariables.v"}, True),  # stage variables are not passed locally
+    ({"overwrite:header.x": "pre-$request.header.y"}, True),  # a value combining text and a reference
+    ("overwrite:path", True),
+])
+def test_http_api_parameter_mappings_the_local_cloud_applies(mapping, refused):
+    from api_gateway import http_proxy
+
+    assert (http_proxy.mapping_problem(mapping) is not None) is refused

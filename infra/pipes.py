@@ -9,6 +9,8 @@ handling; where a mapping invokes its function with {"Records": [...]}, a pipe r
   failure fails the batch, which the source retries; FIRE_AND_FORGET: asynchronously), an SQS queue or SNS topic
   each item as a message (its JSON), a state machine the array as an execution's input (FIRE_AND_FORGET), an event
   bus each item as an event's detail ("Event from aws:sqs", source "Pipe <name>").
+A function target's partial batch failure (`batchItemFailures`) is retried as a mapping's ReportBatchItemFailures:
+the reported SQS messages come back after their visibility timeout, a stream retries from the first reported record.
 """
 from __future__ import annotations
 
@@ -45,21 +47,27 @@ class PipeRunner:
         self._deliver = deliver
         self._put_events = put_events
 
-    def run(self, _: str, event: dict) -> None:
+    def run(self, _: str, event: dict) -> Any:
+        """Deliver one batch; a function target's partial batch failure (`{"batchItemFailures": [...]}`), which
+        the poller retries as it retries a mapping's, else None."""
         spec = self.spec
         batch: list[Any] = list(event["Records"])
         if spec.enrichment:
             enriched = self._invoke(_function_name(spec.enrichment), batch)
             batch = enriched if isinstance(enriched, list) else [] if enriched is None else [enriched]
             if not batch:
-                return
+                return None
         service = spec.target.split(":")[2]
         parameters = spec.target_parameters
         if service == "lambda":
             if parameters.get("InvocationType", "REQUEST_RESPONSE") == "FIRE_AND_FORGET":
                 self._deliver(spec.target, "", event=batch)
             else:
-                self._invoke(_function_name(spec.target), batch)
+                answer = self._invoke(_function_name(spec.target), batch)
+                # Pipes retries the items a function target reports failed (itemIdentifier: an SQS message's id,
+                # a stream record's sequence number); any other answer is the batch's success
+                if isinstance(answer, dict) and "batchItemFailures" in answer:
+                    return answer
         elif service in ("sqs", "sns"):
             for item in batch:
                 self._deliver(spec.target, json.dumps(item), group=parameters.get("MessageGroupId"))
@@ -75,6 +83,7 @@ class PipeRunner:
                 self._put_events(entries[start:start + 10])
         else:  # the deploy refused it
             raise ValueError(f"pipe {spec.name}: target {spec.target} is not delivered to locally")
+        return None
 
 
 def _function_name(arn: str) -> str:

@@ -71,7 +71,7 @@ def _pipe(d: Deployer, lid: str, props: dict) -> Resource:
         kind, spec = "sqs", {"function": name, "queue_arn": source, "queue_url": queue_url_of(d, source),
                              "batch_size": int(numeric(sqs.get("BatchSize", 10))),
                              "batching_window": float(sqs.get("MaximumBatchingWindowInSeconds", 0)),
-                             "maximum_concurrency": None, "report_batch_item_failures": False,
+                             "maximum_concurrency": None, "report_batch_item_failures": True,
                              "enabled": state == "RUNNING", "filters": filters}
     else:
         stream = parameters.get("DynamoDBStreamParameters") or parameters.get("KinesisStreamParameters") or {}
@@ -83,7 +83,8 @@ def _pipe(d: Deployer, lid: str, props: dict) -> Resource:
                                 "enabled": state == "RUNNING", "filters": filters,
                                 "maximum_record_age": int(numeric(stream.get("MaximumRecordAgeInSeconds", -1))),
                                 "on_failure": (stream.get("DeadLetterConfig") or {}).get("Arn"),
-                                "bisect": str(stream.get("OnPartialBatchItemFailure", "")) == "AUTOMATIC_BISECT"}
+                                "bisect": str(stream.get("OnPartialBatchItemFailure", "")) == "AUTOMATIC_BISECT",
+                                "report_batch_item_failures": True}
     target_parameters: dict[str, Any] = {}
     for group in (props.get("TargetParameters") or {}).values():
         if isinstance(group, dict):

@@ -51,3 +51,16 @@ def test_the_pipes_are_in_the_emulator(cloud):
     pipe = cloud.client("pipes").describe_pipe(Name="notices-to-bus")
     assert pipe["Target"].endswith(":event-bus/default") and pipe["DesiredState"] == "RUNNING"
     assert cloud.stack.outputs["OrderPipeArn"].startswith("arn:aws:pipes:")
+
+
+def test_a_function_targets_partial_batch_failure_retries_only_the_reported_items(cloud):
+    outputs, sqs = cloud.stack.outputs, cloud.client("sqs")
+    for body in ({"id": "p-1"}, {"id": "p-2", "declined": True}, {"id": "p-3"}):
+        sqs.send_message(QueueUrl=outputs["PaymentsUrl"], MessageBody=json.dumps(body))
+    # the declined payment alone came back (after its 1 s visibility timeout) and, received twice, was dead-lettered
+    [declined] = drained(cloud, outputs["DeclinedUrl"], 1)
+    assert declined == {"id": "p-2", "declined": True}
+    assert wait_for(lambda: sqs.get_queue_attributes(QueueUrl=outputs["PaymentsUrl"], AttributeNames=["All"])
+                    ["Attributes"]["ApproximateNumberOfMessages"] == "0")
+    settle = cloud.runtime.stats()[cloud.physical_id("Settle")]
+    assert settle["invocations"] >= 2  # the batch, then the declined one again

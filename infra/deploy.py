@@ -499,28 +499,23 @@ class Deployer:
         self._closers.append(close)
 
     def _warn_about_runtimes(self) -> None:
-        here = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        others: dict[str, list[str]] = {}
-        for res in self.stack.of_type("AWS::Lambda::Function"):
-            runtime = res.properties.get("Runtime", here)
-            if runtime != here and not str(runtime).startswith(("nodejs", "provided")):  # Node.js: _warn_about_node
-                others.setdefault(runtime, []).append(res.logical_id)
-        for runtime, functions in sorted(others.items()):
-            self.warn(f"{', '.join(functions)}: Runtime {runtime}, but handlers run on this machine's Python "
-                      f"({here}) in the local cloud")
-        self._warn_about_node()
+        """A function whose Runtime is not what runs it here, this machine's Python or its node, is a warning (a
+        custom runtime's bootstrap is run as it is)."""
+        from infra.node_sandbox import node_version, runs_over_runtime_api
 
-    def _warn_about_node(self) -> None:
-        from infra.node_sandbox import node_version
-
-        here = node_version()
-        others: dict[str, list[str]] = {}
+        python, node = f"python{sys.version_info.major}.{sys.version_info.minor}", node_version()
+        others: dict[tuple[str, str, str], list[str]] = {}  # (Runtime, what runs it here, its version) -> functions
         for res in self.stack.of_type("AWS::Lambda::Function"):
-            runtime = str(res.properties.get("Runtime", ""))
-            if runtime.startswith("nodejs") and here and runtime != f"nodejs{here}.x":
-                others.setdefault(runtime, []).append(res.logical_id)
-        for runtime, functions in sorted(others.items()):
-            self.warn(f"{', '.join(sorted(functions))}: Runtime {runtime}, but handlers run on this machine's Node.js "
+            runtime = str(res.properties.get("Runtime", python))
+            if runtime.startswith("nodejs"):
+                if node and runtime != f"nodejs{node}.x":
+                    others.setdefault((runtime, "Node.js", node), []).append(res.logical_id)
+            elif not runs_over_runtime_api(runtime) and runtime != python:
+                others.setdefault((runtime, "Python", python), []).append(res.logical_id)
+        for (runtime, language, here), functions in sorted(others.items(), key=lambda kv: (kv[0][1] != "Python",
+                                                                                          kv[0][0])):
+            shown = functions if language == "Python" else sorted(functions)
+            self.warn(f"{', '.join(shown)}: Runtime {runtime}, but handlers run on this machine's {language} "
                       f"({here}) in the local cloud")
 
     def warn(self, message: str) -> None:

@@ -262,15 +262,12 @@ def _redrive(subscription: Any, message: str, message_id: str, subject: str | No
         return
     if message_structure == "json":
         message = subscription._parse_message_structure(message, subscription.protocol)
-    from moto.sqs.models import sqs_backends
-
     raw = str(subscription.attributes.get("RawMessageDelivery")).lower() == "true"
     body = message if raw else json.dumps(subscription.get_post_data(message, message_id, subject,
                                                                      message_attributes=message_attributes),
                                           sort_keys=True, indent=2, separators=(",", ": "))
-    arn = target.split(":")
     try:
-        sqs_backends[arn[4]][arn[3]].send_message(arn[5], body, group_id=group_id, validate_group_id=False)
+        deliver_to(target, body, group=group_id)
     except Exception as exc:  # noqa: BLE001 - SNS's NumberOfNotificationsFailedToRedriveToDlq: nothing more to do
         logger.warning("SNS subscription %s: its dead-letter queue %s refused the message: %s", subscription.arn,
                        target, exc)
@@ -287,17 +284,17 @@ def _signed_post_data(original: Callable) -> Callable:
     its first message; SNS too serves one certificate for many messages. moto made a new certificate, signed and
     stored, for every delivery: ~0.5 ms of CPU per delivery to SQS or HTTP on a local cloud, and the store grew by
     a PEM each time."""
+    import cryptography  # imported as the patch is applied, not per delivery
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.x509 import Name, NameAttribute
+    from cryptography.x509.oid import NameOID
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.utils import iso_8601_datetime_with_milliseconds, utcnow
+    from moto.sns.models import sns_backends
+
     def get_post_data(self: Any, message: str, message_id: str, subject: str | None,
                       message_attributes: dict[str, Any] | None = None) -> dict[str, Any]:
-        import cryptography
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding
-        from cryptography.x509 import Name, NameAttribute
-        from cryptography.x509.oid import NameOID
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.core.utils import iso_8601_datetime_with_milliseconds, utcnow
-        from moto.sns.models import sns_backends
-
         key = self.private_key()
         region = self.topic.sns_backend.region_name
         key_name = _signing_certificates.get(self)
@@ -2138,18 +2135,13 @@ def _event_dead_letter(rule_arn: str, target: dict[str, Any], event: dict[str, A
     queue = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not queue:
         return
-    from moto.sqs.models import sqs_backends
-
     missing = type(exc).__name__ in ("ResourceNotFound", "ResourceNotFoundException", "QueueDoesNotExist",
                                      "TopicNotFound", "SNSNotFoundError", "StateMachineDoesNotExist")
     attributes = {"RULE_ARN": rule_arn, "TARGET_ARN": target["Arn"],
                   "ERROR_CODE": "NO_RESOURCE" if missing else "SDK_CLIENT_ERROR",
                   "ERROR_MESSAGE": str(exc)[:256] or type(exc).__name__, "RETRY_ATTEMPTS": "0"}
-    parts = queue.split(":")
     try:
-        sqs_backends[parts[4]][parts[3]].send_message(
-            parts[5], json.dumps(event),
-            message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()})
+        deliver_to(queue, json.dumps(event), attributes=attributes)
     except Exception as failed:  # noqa: BLE001 - EventBridge's InvocationsFailedToBeSentToDLQ: logged
         logger.warning("EventBridge rule %s: its dead-letter queue %s refused the event: %s", rule_arn, queue, failed)
 
@@ -2190,12 +2182,13 @@ _DELIVERED = ("lambda", "sqs", "sns", "states")
 
 
 def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = None,
-               group: str | None = None) -> None:
+               group: str | None = None, attributes: dict[str, str] | None = None) -> None:
     """The emulator's own delivery of `text` to a resource by ARN, through moto's backends (it runs inside the
-    request that caused it: an EventBridge rule's target, a Scheduler schedule's, an S3 notification): a function
-    invoked asynchronously with `event` (else the text's JSON; Lambda's retries and destinations apply), an SQS
-    queue (`group`: a FIFO queue's message group), an SNS topic (`subject`), a Step Functions state machine (an
-    execution named by a UUID). Raises what the backend raises, or ValueError for another service."""
+    request that caused it: an EventBridge rule's target, a Scheduler schedule's, an S3 notification, a dead-letter
+    queue): a function invoked asynchronously with `event` (else the text's JSON; Lambda's retries and destinations
+    apply), an SQS queue (`group`: a FIFO queue's message group; `attributes`: string message attributes), an SNS
+    topic (`subject`), a Step Functions state machine (an execution named by a UUID). Raises what the backend raises,
+    or ValueError for another service."""
     parts = arn.split(":")
     service, region, account_id = (parts[2], parts[3], parts[4]) if len(parts) >= 6 else ("", "", "")
     if service == "lambda":
@@ -2207,7 +2200,10 @@ def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = 
     elif service == "sqs":
         from moto.sqs import sqs_backends
 
-        sqs_backends[account_id][region].send_message(queue_name=parts[5], message_body=text, group_id=group)
+        sqs_backends[account_id][region].send_message(
+            queue_name=parts[5], message_body=text, group_id=group,
+            message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+            if attributes else None)
     elif service == "sns":
         from moto.sns import sns_backends
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import account, faults, ids
+from infra.node_sandbox import runs_over_runtime_api
 from infra.sandbox_bootstrap import InitError, LambdaContext, error_payload, fault, load_handler
 from infra.template import cache_dir
 
@@ -123,7 +124,7 @@ class FunctionSpec:
     @property
     def node(self) -> bool:
         """Whether the function runs over the Runtime API (Node.js, a custom runtime) rather than as Python."""
-        return self.runtime.startswith(("nodejs", "provided"))
+        return runs_over_runtime_api(self.runtime)
 
 
 # ----------------------------------------------------------------------------- per-invocation context

@@ -18,6 +18,7 @@ whose state made it true (`TriggeringChildren`).
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import logging
 import operator
@@ -73,6 +74,7 @@ _RULE_TOKEN = re.compile(r"\s*(?:(?P<word>ALARM|OK|INSUFFICIENT_DATA|TRUE|FALSE|
 _STATE_FUNCTIONS = ("ALARM", "OK", "INSUFFICIENT_DATA")
 
 
+@functools.lru_cache(maxsize=256)  # a rule is read again every round: its tree (tuples) is kept
 def parse_rule(rule: str) -> Any:
     """An AlarmRule as a tree: ("state", STATE, alarm name or ARN), ("const", bool), ("not", x), ("and"|"or", a, b).
     ValueError names what is not a rule the local cloud evaluates (AT_LEAST, say)."""
@@ -209,14 +211,15 @@ class AlarmEvaluator:
         for alarm in every:
             if not getattr(alarm, "rule", None):
                 self.evaluate(alarm, now)
+        by_key = {key: alarm for alarm in every for key in (alarm.name, alarm.alarm_arn)}
         for _ in range(len(composites)):
-            if not [alarm for alarm in composites if self.evaluate_composite(alarm, now, every)]:
+            if not [alarm for alarm in composites if self.evaluate_composite(alarm, now, by_key)]:
                 break
         self.evaluations += 1
 
-    def evaluate_composite(self, alarm: Any, now: float, every: list[Any]) -> bool:
-        """Evaluate one composite alarm's rule against the others' states; whether its state changed."""
-        by_key = {key: other for other in every for key in (other.name, other.alarm_arn)}
+    def evaluate_composite(self, alarm: Any, now: float, by_key: dict[str, Any]) -> bool:
+        """Evaluate one composite alarm's rule against the others' states (`by_key`: every alarm by name and by
+        ARN); whether its state changed."""
         try:
             tree = parse_rule(alarm.rule)
         except ValueError as exc:

@@ -355,7 +355,11 @@ class LocalCloud:
         self.websocket_gateways: list[Any] = []
         self.rest_gateway: Any = None
         self.function_url_gateways: list[Any] = []
-        self.pollers: list[Any] = []
+        #: the event source mappings' pollers (infra/event_sources.py), and the pipes'
+        self.event_sources: Any = None
+        self.pipe_pollers: list[Any] = []
+        self._stream_clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self.scheduler: Any = None
         #: the embedded emulator's DynamoDB Time to Live sweeper (infra/ttl.py)
         self.ttl: Any = None
@@ -509,43 +513,61 @@ class LocalCloud:
             gateway.start()
             self.function_url_gateways.append(gateway)
 
+    @property
+    def pollers(self) -> list[Any]:
+        """Every poller running: the event source mappings' (infra/event_sources.py) and the pipes'."""
+        return (self.event_sources.pollers() if self.event_sources is not None else []) + self.pipe_pollers
+
     def _start_pollers(self) -> None:
-        self._start_stream_pollers()
-        self._start_pipes()
-        if not self.stack.sqs_sources:
-            return
-        import boto3
+        """The template's event source mappings' pollers, and its pipes'. With the embedded emulator, mappings
+        created, changed or deleted while the cloud runs start, change and stop theirs (infra/event_sources.py)."""
+        from infra.event_sources import EventSources, kind_of
 
-        from botocore.config import Config
-
-        from infra.pollers import SqsEventSource, SqsEventSourceSpec
-
-        # one connection per handler in flight, each poller's receive and delete included
-        pool = sum(source.get("maximum_concurrency") or 10 for source in self.stack.sqs_sources) + 4
-        sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION,
-                           **account.KEYS,
-                           config=Config(max_pool_connections=pool))
-        for source in self.stack.sqs_sources:
-            poller = SqsEventSource(SqsEventSourceSpec(**source), self.invoke_function, sqs)
+        self.event_sources = EventSources(self._mapping_poller, self._queue_url, self._role_of)
+        for source in self.stack.sqs_sources + self.stack.stream_sources:
+            kind = kind_of(source.get("queue_arn") or source["stream_arn"])
+            poller = self._mapping_poller(kind, source)
             poller.start()
-            self.pollers.append(poller)
+            self.event_sources.add(source["mapping"], poller)
+        self._start_pipes()
+        if self.emulator is not None:
+            moto_patches.attach_event_sources(self.event_sources)
 
-    def _start_stream_pollers(self) -> None:
-        """DynamoDB stream and Kinesis event sources (infra/stream_pollers.py); they stop with the SQS pollers."""
-        if not self.stack.stream_sources:
-            return
+    def _mapping_poller(self, kind: str, source: dict[str, Any]) -> Any:
+        """The (unstarted) poller of one event source mapping: kind "sqs", "dynamodb" or "kinesis"."""
+        if kind == "sqs":
+            import boto3
+
+            from botocore.config import Config
+
+            from infra.pollers import SqsEventSource, SqsEventSourceSpec
+
+            # one connection per handler in flight, each poller's receive and delete included
+            sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION, **account.KEYS,
+                               config=Config(max_pool_connections=(source.get("maximum_concurrency") or 10) + 4))
+            return SqsEventSource(SqsEventSourceSpec(**source), self.invoke_function, sqs)
         from infra.stream_pollers import DynamoDbStreamSource, KinesisStreamSource, StreamEventSourceSpec
 
-        clients: dict[str, Any] = {}
-        for source in self.stack.stream_sources:
-            kinesis = source["stream_arn"].startswith("arn:aws:kinesis:")
-            service = "kinesis" if kinesis else "dynamodbstreams"
-            streams = clients[service] = clients.get(service) or self.client(service)
-            poller = (KinesisStreamSource if kinesis else DynamoDbStreamSource)(
-                StreamEventSourceSpec(**source), self.invoke_function, streams, REGION,
-                send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
-            poller.start()
-            self.pollers.append(poller)
+        service = "kinesis" if kind == "kinesis" else "dynamodbstreams"
+        return (KinesisStreamSource if kind == "kinesis" else DynamoDbStreamSource)(
+            StreamEventSourceSpec(**source), self.invoke_function, self._stream_client(service), REGION,
+            send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
+
+    def _stream_client(self, service: str) -> Any:
+        with self._clients_lock:
+            if service not in self._stream_clients:
+                self._stream_clients[service] = self.client(service)
+            return self._stream_clients[service]
+
+    def _queue_url(self, queue_arn: str) -> str:
+        return self.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+
+    def _role_of(self, function: str) -> str:
+        """A function's execution role (a Kinesis record's invokeIdentityArn)."""
+        try:
+            return self.client("lambda").get_function_configuration(FunctionName=function).get("Role", "")
+        except Exception:  # noqa: BLE001 - only a record's field
+            return ""
 
     def _start_pipes(self) -> None:
         """EventBridge pipes (infra/pipes.py), each on the poller of its source's kind; they stop with the others.
@@ -570,7 +592,7 @@ class LocalCloud:
                     self.client("kinesis" if kinesis else "dynamodbstreams"), REGION,
                     send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
             poller.start()
-            self.pollers.append(poller)
+            self.pipe_pollers.append(poller)
 
     def _start_schedules(self) -> None:
         """The schedule rules' clock, and with the embedded emulator EventBridge Scheduler's schedules: the
@@ -596,7 +618,8 @@ class LocalCloud:
                 stop()
             except Exception:  # noqa: BLE001 - keep stopping the rest; the first failure is logged
                 logger.exception("stopping %s failed", what)
-        self.websocket_gateways, self.pollers, self.rest_gateway, self.scheduler = [], [], None, None
+        self.websocket_gateways, self.pipe_pollers, self.rest_gateway, self.scheduler = [], [], None, None
+        self.event_sources, self._stream_clients = None, {}
         self.function_url_gateways = []
         fault_injection.clear()
         with _alive_lock:
@@ -620,7 +643,11 @@ class LocalCloud:
 
             scheduler = self.scheduler
             steps.append(("scheduler", lambda: (attach_scheduler(None), scheduler.stop())))
-        steps += [("poller", p.stop) for p in self.pollers]
+        if self.event_sources is not None:
+            event_sources = self.event_sources
+            steps.append(("event source mappings",
+                          lambda: (moto_patches.attach_event_sources(None), event_sources.stop())))
+        steps += [("pipe", p.stop) for p in self.pipe_pollers]
         steps += [("websocket gateway", g.stop) for g in self.websocket_gateways]
         if self.websocket_gateways:
             from api_gateway import connections

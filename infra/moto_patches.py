@@ -2404,6 +2404,74 @@ def scheduler_specs() -> list[dict[str, Any]]:
             for region in list(scheduler_backends[account]) for group in
             scheduler_backends[account][region].schedule_groups.values() for schedule in group.schedules.values()]
 
+# --------------------------------------------------------------------------- Lambda event source mappings
+#: the running cloud's mapping pollers (infra.event_sources.EventSources): told of each mapping created, changed or
+#: deleted while it runs (the template's are made before it is attached)
+_event_sources: Any = None
+
+
+def attach_event_sources(registry: Any) -> None:
+    """The running cloud's event source mappings (None: detached)."""
+    global _event_sources
+    _event_sources = registry
+
+
+def _refused(exc: ValueError) -> Exception:
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    return InvalidParameterValueException(str(exc).removeprefix("InvalidParameterValueException: "))
+
+
+def _mapping_created(original: Callable) -> Callable:
+    """LambdaBackend.create_event_source_mapping: the cloud's poller reads the new mapping's queue or stream (moto
+    would run the function inside SendMessage or PutItem, one message at a time); what Lambda refuses (a batch size
+    or window out of bounds, a malformed filter) is refused."""
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        registry = _event_sources
+        esm = original(self, spec)
+        if registry is None:
+            return esm
+        try:
+            registry.created(esm.get_configuration())
+        except ValueError as exc:
+            from infra.event_sources import detach_from_moto
+
+            self._event_source_mappings.pop(esm.uuid, None)
+            detach_from_moto(esm.event_source_arn, esm.function_arn)
+            raise _refused(exc) from None
+        return esm
+    return create_event_source_mapping
+
+
+def _mapping_updated(original: Callable) -> Callable:
+    """LambdaBackend.update_event_source_mapping: Enabled false stops the mapping's poller, true starts it again
+    where it stopped; a new batch size, window, concurrency, filter or function takes effect (moto only stored
+    them). A change Lambda refuses changes nothing."""
+    def update_event_source_mapping(self: Any, uuid: str, spec: dict[str, Any]) -> Any:
+        registry, esm = _event_sources, self.get_event_source_mapping(uuid)
+        if registry is None or esm is None:
+            return original(self, uuid, spec)
+        try:
+            registry.spec_of({**esm.get_configuration(), **spec})
+        except ValueError as exc:
+            raise _refused(exc) from None
+        esm = original(self, uuid, spec)
+        registry.updated(esm.get_configuration())
+        return esm
+    return update_event_source_mapping
+
+
+def _mapping_deleted(original: Callable) -> Callable:
+    """LambdaBackend.delete_event_source_mapping: the mapping's poller stops."""
+    def delete_event_source_mapping(self: Any, uuid: str) -> Any:
+        esm = original(self, uuid)
+        registry = _event_sources
+        if esm is not None and registry is not None:
+            registry.deleted(uuid)
+        return esm
+    return delete_event_source_mapping
+
+
 # --------------------------------------------------------------------------- Lambda EventInvokeConfig
 def _put_invoke_config_replaces(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
     """LambdaBackend.put_function_event_invoke_config overwrites the function's config, as Lambda does ("If you
@@ -3441,6 +3509,15 @@ EMULATOR_PATCHES: list[Replacement] = [
                   _owner("moto.scheduler.models", "EventBridgeSchedulerBackend"), operation,
                   _scheduler_tells_the_clock, "moto stored schedules and never fired one")
       for operation in ("create_schedule", "update_schedule")),
+    Replacement("lambda-mappings-created-poll", _owner("moto.awslambda.models", "LambdaBackend"),
+                "create_event_source_mapping", _mapping_created,
+                "a mapping created while the cloud ran was run by moto inside SendMessage, one message at a time, "
+                "without its batch size, window, concurrency or filters"),
+    Replacement("lambda-mappings-updated-poll", _owner("moto.awslambda.models", "LambdaBackend"),
+                "update_event_source_mapping", _mapping_updated,
+                "UpdateEventSourceMapping was stored and not applied: a disabled mapping went on polling"),
+    Replacement("lambda-mappings-deleted-stop", _owner("moto.awslambda.models", "LambdaBackend"),
+                "delete_event_source_mapping", _mapping_deleted, "a deleted mapping went on polling"),
     Replacement("scheduler-delete-schedule-stops-the-clock",
                 _owner("moto.scheduler.models", "EventBridgeSchedulerBackend"), "delete_schedule",
                 _scheduler_deletes_from_the_clock, "a deleted schedule must fire no more"),

@@ -48,6 +48,8 @@ class SqsEventSourceSpec:
     enabled: bool = True
     #: FilterCriteria patterns (infra/event_filters.py): a message no pattern matches is deleted unprocessed
     filters: list[dict] = field(default_factory=list)
+    #: the event source mapping's UUID ("" for a pipe's source)
+    mapping: str = ""
 
     def __post_init__(self) -> None:
         # the same limits Lambda's CreateEventSourceMapping enforces, so a template that deploys here deploys there

@@ -69,6 +69,8 @@ class StreamEventSourceSpec:
     #: (a record's invokeIdentityArn)
     starting_timestamp: float | None = None
     role: str = ""
+    #: the event source mapping's UUID ("" for a pipe's source)
+    mapping: str = ""
 
 
 def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -131,13 +133,28 @@ class DynamoDbStreamSource:
         self._last_read: dict[str, str] = {}
         #: per shard, records gathered for the batching window, and when the first of them was read
         self._gathered: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        #: per shard, records read and not yet delivered when polling stopped (the mapping was disabled or changed)
+        self._unfinished: dict[str, list[dict[str, Any]]] = {}
+
+    def take_place(self, before: DynamoDbStreamSource) -> None:
+        """Go on where the (stopped) poller of the same mapping stopped, as Lambda resumes a mapping disabled and
+        enabled again, or changed: its place in each shard, what it had gathered and what it had not delivered."""
+        if before.spec.stream_arn != self.spec.stream_arn:
+            return
+        self._iterators, self._last_read = dict(before._iterators), dict(before._last_read)
+        for shard in set(before._unfinished) | set(before._gathered):
+            records = before._unfinished.get(shard, []) + before._gathered.get(shard, (0.0, []))[1]
+            if records:
+                self._unfinished[shard] = records
 
     def start(self) -> None:
-        """Take the shards' iterators (LATEST now, or TRIM_HORIZON) and start polling."""
+        """Take the shards' iterators (LATEST now, or TRIM_HORIZON; where a poller before it stopped, see
+        take_place) and start polling."""
         if not self.spec.enabled:
             return
         for shard_id in self._shards():
-            self._iterators[shard_id] = self._iterator(shard_id, self.spec.starting_position)
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self._iterator(shard_id, self.spec.starting_position)
         self._thread = threading.Thread(target=self._run, name=f"stream-{self.spec.function}", daemon=True)
         self._thread.start()
 
@@ -152,6 +169,9 @@ class DynamoDbStreamSource:
             busy = False
             for shard_id in list(self._iterators):
                 try:
+                    unfinished = self._unfinished.pop(shard_id, [])
+                    for first in range(0, len(unfinished), self.spec.batch_size):
+                        self._deliver(unfinished[first:first + self.spec.batch_size], shard_id)
                     busy = self._poll(shard_id) or busy
                 except Exception:  # noqa: BLE001 - a poller must outlive anything one batch does
                     logger.warning("%s: polling %s failed", self.spec.function, self.spec.stream_arn, exc_info=True)
@@ -194,7 +214,10 @@ class DynamoDbStreamSource:
 
     def _deliver(self, records: list[dict[str, Any]], shard_id: str = "") -> None:
         retries = 0
-        while records and not self._stop.is_set():
+        while records:
+            if self._stop.is_set():  # kept, in order, for the poller that takes this one's place
+                self._unfinished.setdefault(shard_id, []).extend(records)
+                return
             try:
                 result = self._invoke(self.spec.function, {"Records": records})
             except Exception as exc:  # noqa: BLE001 - a function error, timeout or throttle: retry the batch

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, numeric, pick, tags, truthy
+from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, numeric, pick, tags
 from infra.event_filters import FilterError, patterns
+from infra.event_sources import detach_from_moto, sqs_source, stream_source
 from infra.runtime import FunctionSpec
 
 if TYPE_CHECKING:
@@ -257,35 +258,16 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
     # LocalStack would poll an enabled mapping itself and run the function in Docker: our pollers do it instead
     args["Enabled"] = enabled and (d.embedded or not (is_sqs or is_stream))
     esm = lam.create_event_source_mapping(**args)
+    # what the pollers read beyond what the mapping's API call took (LocalStack's mapping, not polled, lacks them)
+    config = {**args, "Enabled": enabled, **pick(props, "MaximumRecordAgeInSeconds", "DestinationConfig",
+                                                  "BisectBatchOnFunctionError", "StartingPositionTimestamp")}
+    function = d.stack.function_name(function_of(props["FunctionName"]))
+    if (is_sqs or is_stream) and d.embedded:
+        detach_from_moto(source, esm["FunctionArn"])
     if is_sqs:
-        if d.embedded:
-            _detach_from_moto_queue(d, source, esm["FunctionArn"])
-        queue_url = queue_url_of(d, source)
-        d.stack.sqs_sources.append({
-            "function": d.stack.function_name(function_of(props["FunctionName"])),
-            "queue_arn": source, "queue_url": queue_url,
-            "batch_size": args.get("BatchSize", 10),
-            "batching_window": float(args.get("MaximumBatchingWindowInSeconds", 0)),
-            "maximum_concurrency": args.get("ScalingConfig", {}).get("MaximumConcurrency"),
-            "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
-            "enabled": enabled, "filters": filters})
+        d.stack.sqs_sources.append(sqs_source(config, function, queue_url_of(d, source), esm["UUID"]))
     if is_stream:
-        if d.embedded:
-            (_detach_from_moto_stream if is_kinesis else _detach_from_moto_table)(d, source, esm["FunctionArn"])
-        d.stack.stream_sources.append({
-            "function": d.stack.function_name(function_of(props["FunctionName"])),
-            "stream_arn": source, "batch_size": args.get("BatchSize", 100),
-            "batching_window": float(args.get("MaximumBatchingWindowInSeconds", 0)),
-            "starting_position": args.get("StartingPosition", "LATEST"),
-            "maximum_retry_attempts": int(args.get("MaximumRetryAttempts", -1)),
-            "report_batch_item_failures": "ReportBatchItemFailures" in args.get("FunctionResponseTypes", []),
-            "enabled": enabled, "filters": filters,
-            "maximum_record_age": int(numeric(props.get("MaximumRecordAgeInSeconds", -1))),
-            "on_failure": ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
-            "bisect": truthy(props.get("BisectBatchOnFunctionError", False)),
-            "starting_timestamp": float(props["StartingPositionTimestamp"])
-            if "StartingPositionTimestamp" in props else None,
-            "role": _role_of(d, esm["FunctionArn"])})
+        d.stack.stream_sources.append(stream_source(config, function, _role_of(d, esm["FunctionArn"]), esm["UUID"]))
     return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
 
 
@@ -295,41 +277,12 @@ def queue_url_of(d: Deployer, arn: str) -> str:
         d.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
 
 
-def _detach_from_moto_table(d: Deployer, stream_arn: str, function_arn: str) -> None:
-    """moto would run the function inside the write (holding the table's lock) and then drop the stream's records:
-    infra/stream_pollers.py reads the stream instead."""
-    from moto.dynamodb.models import dynamodb_backends
-
-    table_name = stream_arn.split(":table/", 1)[1].split("/stream/", 1)[0]
-    table = dynamodb_backends[d.stack.account_id][d.stack.region].get_table(table_name)
-    table.lambda_event_source_mappings.pop(function_arn, None)
-
-
-def _detach_from_moto_stream(d: Deployer, stream_arn: str, function_arn: str) -> None:
-    """moto would run the function inside PutRecord, one record at a time: infra/stream_pollers.py reads the
-    stream instead."""
-    from moto.kinesis.models import kinesis_backends
-
-    stream = kinesis_backends[d.stack.account_id][d.stack.region].describe_stream(stream_arn, None)
-    for key, mapping in list(stream.lambda_event_source_mappings.items()):  # moto keys them by the stream's ARN
-        if mapping.function_arn == function_arn:
-            del stream.lambda_event_source_mappings[key]
-
-
 def _role_of(d: Deployer, function_arn: str) -> str:
     """The function's execution role (what a Kinesis record's invokeIdentityArn names)."""
     try:
         return d.client("lambda").get_function_configuration(FunctionName=function_arn).get("Role", "")
     except Exception:  # noqa: BLE001 - only a record's field
         return ""
-
-
-def _detach_from_moto_queue(d: Deployer, queue_arn: str, function_arn: str) -> None:
-    """moto would run the function synchronously inside SendMessage, one message at a time: our pollers do it."""
-    from moto.sqs.models import sqs_backends
-
-    queue = sqs_backends[d.stack.account_id][d.stack.region].queues[queue_arn.rsplit(":", 1)[1]]
-    queue.lambda_event_source_mappings.pop(function_arn, None)
 
 
 @creates("AWS::Lambda::Url", handles=("TargetFunctionArn", "AuthType", "Cors", "InvokeMode"),

@@ -25,6 +25,31 @@ def test_sqs_queue_keeps_event_source_mappings_where_deploy_detaches_them():
     assert hasattr(sqs_backends, "__getitem__")
 
 
+def test_moto_s_event_source_mappings_are_where_the_mapping_patches_read_them():
+    """lambda-mappings-*: LambdaBackend.create_event_source_mapping(spec) answers the EventSourceMapping it keeps in
+    _event_source_mappings by uuid (and attaches it to the queue by function ARN, to a table by function ARN, to a
+    Kinesis stream by the stream's ARN: infra.event_sources.detach_from_moto takes it off again);
+    update_event_source_mapping(uuid, spec) answers it (None when unknown), delete_event_source_mapping(uuid)
+    answers the one removed; get_configuration() names UUID, FunctionArn, EventSourceArn and State as the Lambda API
+    does (infra.event_sources reads those)."""
+    from moto.awslambda.models import EventSourceMapping, LambdaBackend
+
+    assert list(inspect.signature(LambdaBackend.create_event_source_mapping).parameters) == ["self", "spec"]
+    assert list(inspect.signature(LambdaBackend.update_event_source_mapping).parameters) == ["self", "uuid", "spec"]
+    assert list(inspect.signature(LambdaBackend.delete_event_source_mapping).parameters) == ["self", "uuid"]
+    create = inspect.getsource(LambdaBackend.create_event_source_mapping)
+    assert create.count("self._event_source_mappings[esm.uuid] = esm") == 3
+    assert "queue.lambda_event_source_mappings[esm.function_arn] = esm" in create
+    assert "table.lambda_event_source_mappings[esm.function_arn] = esm" in create
+    assert "stream.lambda_event_source_mappings[esm.event_source_arn] = esm" in create
+    assert "return self._event_source_mappings.pop(uuid, None)" in inspect.getsource(
+        LambdaBackend.delete_event_source_mapping)
+    configuration = inspect.getsource(EventSourceMapping.get_configuration)
+    for key in ('"UUID": self.uuid', '"FunctionArn": self.function_arn', '"EventSourceArn": self.event_source_arn',
+                '"State": "Enabled" if self.enabled else "Disabled"'):
+        assert key in configuration
+
+
 def test_emulator_switches_and_reset_exist():
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.config import default_user_config

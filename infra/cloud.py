@@ -30,6 +30,7 @@ from infra import moto_patches, observability
 from infra import runtime as lambda_runtime
 from infra.collector import GarbageKeeper
 from infra.deploy import Deployer, Stack
+from infra.event_sources import PIPE, EventSources, kind_of
 from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
 from infra.template import expand
@@ -355,9 +356,8 @@ class LocalCloud:
         self.websocket_gateways: list[Any] = []
         self.rest_gateway: Any = None
         self.function_url_gateways: list[Any] = []
-        #: the event source mappings' pollers (infra/event_sources.py), and the pipes'
+        #: the event source mappings' and the pipes' pollers (infra/event_sources.py)
         self.event_sources: Any = None
-        self.pipe_pollers: list[Any] = []
         self._stream_clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self.scheduler: Any = None
@@ -515,26 +515,36 @@ class LocalCloud:
 
     @property
     def pollers(self) -> list[Any]:
-        """Every poller running: the event source mappings' (infra/event_sources.py) and the pipes'."""
-        return (self.event_sources.pollers() if self.event_sources is not None else []) + self.pipe_pollers
+        """Every poller: the event source mappings' and the pipes' (infra/event_sources.py), started or not."""
+        return self.event_sources.pollers() if self.event_sources is not None else []
 
     def _start_pollers(self) -> None:
-        """The template's event source mappings' pollers, and its pipes'. With the embedded emulator, mappings
-        created, changed or deleted while the cloud runs start, change and stop theirs (infra/event_sources.py)."""
-        from infra.event_sources import EventSources, kind_of
-
-        self.event_sources = EventSources(self._mapping_poller, self._queue_url, self._role_of)
+        """The template's event source mappings' pollers, and its pipes'. With the embedded emulator, mappings and
+        pipes created, changed, started, stopped or deleted while the cloud runs start, change and stop theirs
+        (infra/event_sources.py); against another endpoint (LocalStack) that endpoint runs the pipes."""
+        self.event_sources = EventSources(self._poller, self._queue_url, self._role_of)
         for source in self.stack.sqs_sources + self.stack.stream_sources:
             kind = kind_of(source.get("queue_arn") or source["stream_arn"])
-            poller = self._mapping_poller(kind, source)
-            poller.start()
-            self.event_sources.add(source["mapping"], poller)
-        self._start_pipes()
-        if self.emulator is not None:
-            moto_patches.attach_event_sources(self.event_sources)
+            self.event_sources.add(source["mapping"], self._poller(kind, source)).start()
+        if self.emulator is None:
+            return
+        for pipe in self.stack.pipes:
+            self.event_sources.add(PIPE + pipe["name"], self._poller("pipe", pipe)).start()
+        moto_patches.attach_event_sources(self.event_sources)
 
-    def _mapping_poller(self, kind: str, source: dict[str, Any]) -> Any:
-        """The (unstarted) poller of one event source mapping: kind "sqs", "dynamodb" or "kinesis"."""
+    def _poller(self, kind: str, spec: dict[str, Any], invoke: Any = None) -> Any:
+        """The (unstarted) poller of an event source mapping of kind "sqs", "dynamodb" or "kinesis" (the spec's
+        keywords), or of a pipe (kind "pipe", infra.pipes.PipeSpec's keywords), which runs the pipe's batches."""
+        if kind == "pipe":
+            from infra.pipes import PipeRunner, PipeSpec
+
+            pipe = PipeSpec(**spec)
+            events = self.client("events")
+            runner = PipeRunner(pipe, self.invoke_function, moto_patches.deliver_to,
+                                lambda entries: events.put_events(Entries=entries))
+            source = pipe.source.get("queue_arn") or pipe.source["stream_arn"]
+            return self._poller(kind_of(source), pipe.source, runner.run)
+        invoke = invoke or self.invoke_function
         if kind == "sqs":
             import boto3
 
@@ -544,13 +554,13 @@ class LocalCloud:
 
             # one connection per handler in flight, each poller's receive and delete included
             sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION, **account.KEYS,
-                               config=Config(max_pool_connections=(source.get("maximum_concurrency") or 10) + 4))
-            return SqsEventSource(SqsEventSourceSpec(**source), self.invoke_function, sqs)
+                               config=Config(max_pool_connections=(spec.get("maximum_concurrency") or 10) + 4))
+            return SqsEventSource(SqsEventSourceSpec(**spec), invoke, sqs)
         from infra.stream_pollers import DynamoDbStreamSource, KinesisStreamSource, StreamEventSourceSpec
 
         service = "kinesis" if kind == "kinesis" else "dynamodbstreams"
         return (KinesisStreamSource if kind == "kinesis" else DynamoDbStreamSource)(
-            StreamEventSourceSpec(**source), self.invoke_function, self._stream_client(service), REGION,
+            StreamEventSourceSpec(**spec), invoke, self._stream_client(service), REGION,
             send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
 
     def _stream_client(self, service: str) -> Any:
@@ -568,31 +578,6 @@ class LocalCloud:
             return self.client("lambda").get_function_configuration(FunctionName=function).get("Role", "")
         except Exception:  # noqa: BLE001 - only a record's field
             return ""
-
-    def _start_pipes(self) -> None:
-        """EventBridge pipes (infra/pipes.py), each on the poller of its source's kind; they stop with the others.
-        Against another endpoint (LocalStack) that endpoint runs them."""
-        if not self.stack.pipes or self.emulator is None:
-            return
-        from infra.pipes import PipeRunner, PipeSpec
-        from infra.pollers import SqsEventSource, SqsEventSourceSpec
-        from infra.stream_pollers import DynamoDbStreamSource, KinesisStreamSource, StreamEventSourceSpec
-
-        events = self.client("events")
-        for pipe in self.stack.pipes:
-            spec = PipeSpec(**pipe)
-            runner = PipeRunner(spec, self.invoke_function, moto_patches.deliver_to,
-                                lambda entries: events.put_events(Entries=entries))
-            if spec.source_kind == "sqs":
-                poller: Any = SqsEventSource(SqsEventSourceSpec(**spec.source), runner.run, self.client("sqs"))
-            else:
-                kinesis = spec.source["stream_arn"].startswith("arn:aws:kinesis:")
-                poller = (KinesisStreamSource if kinesis else DynamoDbStreamSource)(
-                    StreamEventSourceSpec(**spec.source), runner.run,
-                    self.client("kinesis" if kinesis else "dynamodbstreams"), REGION,
-                    send=lambda arn, text: async_invoke.send(self.runtime, arn, text))
-            poller.start()
-            self.pipe_pollers.append(poller)
 
     def _start_schedules(self) -> None:
         """The schedule rules' clock, and with the embedded emulator EventBridge Scheduler's schedules: the
@@ -618,7 +603,7 @@ class LocalCloud:
                 stop()
             except Exception:  # noqa: BLE001 - keep stopping the rest; the first failure is logged
                 logger.exception("stopping %s failed", what)
-        self.websocket_gateways, self.pipe_pollers, self.rest_gateway, self.scheduler = [], [], None, None
+        self.websocket_gateways, self.rest_gateway, self.scheduler = [], None, None
         self.event_sources, self._stream_clients = None, {}
         self.function_url_gateways = []
         fault_injection.clear()
@@ -647,7 +632,6 @@ class LocalCloud:
             event_sources = self.event_sources
             steps.append(("event source mappings",
                           lambda: (moto_patches.attach_event_sources(None), event_sources.stop())))
-        steps += [("pipe", p.stop) for p in self.pipe_pollers]
         steps += [("websocket gateway", g.stop) for g in self.websocket_gateways]
         if self.websocket_gateways:
             from api_gateway import connections

@@ -22,8 +22,11 @@ from infra.event_filters import FilterError, patterns
 
 logger = logging.getLogger("notifyx.event_sources")
 
-#: makes the poller of one mapping: (kind: "sqs" | "dynamodb" | "kinesis", the spec's keywords) -> a poller
+#: makes the poller of one mapping or pipe: (kind: "sqs" | "dynamodb" | "kinesis" | "pipe", the spec's keywords)
+#: -> a poller (a pipe's: infra.pipes.PipeSpec's keywords)
 MakePoller = Callable[[str, dict[str, Any]], Any]
+#: a pipe's key among the mappings' UUIDs: PIPE + its name
+PIPE = "pipe:"
 
 
 def kind_of(source_arn: str) -> str | None:
@@ -113,10 +116,11 @@ class EventSources:
         #: per mapping, the change being made (a thread stopping the old poller, then starting the new one)
         self._changes: dict[str, threading.Thread] = {}
 
-    def add(self, mapping: str, poller: Any) -> None:
-        """A mapping's poller, started (or not, when disabled) by the caller: the template's, at start-up."""
+    def add(self, mapping: str, poller: Any) -> Any:
+        """A mapping's (or pipe's) poller, for the caller to start: the template's, at start-up."""
         with self._lock:
             self._pollers[mapping] = poller
+        return poller
 
     def pollers(self) -> list[Any]:
         with self._lock:
@@ -157,8 +161,22 @@ class EventSources:
             self._change(configuration["UUID"], spec)
 
     def deleted(self, mapping: str) -> None:
-        """DeleteEventSourceMapping: its poller stops (a batch in flight finishes)."""
+        """DeleteEventSourceMapping (or DeletePipe: PIPE + its name): its poller stops (a batch in flight
+        finishes)."""
         self._change(mapping, None)
+
+    def pipe_changed(self, pipe: dict[str, Any]) -> None:
+        """CreatePipe, UpdatePipe, StartPipe, StopPipe (the pipe as DescribePipe names it): a RUNNING pipe's poller
+        runs its new configuration from where the one before stopped; a STOPPED one's does not poll. A source or
+        target the local cloud does not run is logged, and nothing polls for it."""
+        from infra.pipes import pipe_spec
+
+        try:
+            spec: tuple[str, dict[str, Any]] | None = ("pipe", pipe_spec(pipe, self._queue_url))
+        except (FilterError, ValueError) as exc:
+            logger.warning("the pipe %s does not run locally: %s", pipe["Name"], exc)
+            spec = None
+        self._change(PIPE + pipe["Name"], spec)
 
     def _change(self, mapping: str, spec: tuple[str, dict[str, Any]] | None) -> None:
         with self._lock:

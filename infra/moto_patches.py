@@ -2472,6 +2472,33 @@ def _mapping_deleted(original: Callable) -> Callable:
     return delete_event_source_mapping
 
 
+def _pipe_changed(original: Callable) -> Callable:
+    """EventBridgePipesBackend.create_pipe / update_pipe / start_pipe / stop_pipe: the running cloud's poller of the
+    pipe follows (moto only stored pipes made at run time, and their desired state: a stopped pipe went on)."""
+    def change(self: Any, *args: Any, **kwargs: Any) -> Any:
+        pipe = original(self, *args, **kwargs)
+        registry = _event_sources
+        if registry is not None:
+            registry.pipe_changed({"Name": pipe.name, "Source": pipe.source, "Target": pipe.target,
+                                   "SourceParameters": pipe.source_parameters, "Enrichment": pipe.enrichment,
+                                   "TargetParameters": pipe.target_parameters, "DesiredState": pipe.desired_state})
+        return pipe
+    return change
+
+
+def _pipe_deleted(original: Callable) -> Callable:
+    """EventBridgePipesBackend.delete_pipe: the pipe's poller stops."""
+    def delete_pipe(self: Any, name: str) -> Any:
+        pipe = original(self, name)
+        registry = _event_sources
+        if registry is not None:
+            from infra.event_sources import PIPE
+
+            registry.deleted(PIPE + name)
+        return pipe
+    return delete_pipe
+
+
 # --------------------------------------------------------------------------- Lambda EventInvokeConfig
 def _put_invoke_config_replaces(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
     """LambdaBackend.put_function_event_invoke_config overwrites the function's config, as Lambda does ("If you
@@ -3518,6 +3545,12 @@ EMULATOR_PATCHES: list[Replacement] = [
                 "UpdateEventSourceMapping was stored and not applied: a disabled mapping went on polling"),
     Replacement("lambda-mappings-deleted-stop", _owner("moto.awslambda.models", "LambdaBackend"),
                 "delete_event_source_mapping", _mapping_deleted, "a deleted mapping went on polling"),
+    *(Replacement(f"pipes-{operation.replace('_', '-')}-runs", _owner("moto.pipes.models", "EventBridgePipesBackend"),
+                  operation, _pipe_changed, "moto stored pipes; the local cloud ran the template's only, and as "
+                  "deployed: a pipe stopped, started, changed or created through the API was not followed")
+      for operation in ("create_pipe", "update_pipe", "start_pipe", "stop_pipe")),
+    Replacement("pipes-delete-pipe-stops", _owner("moto.pipes.models", "EventBridgePipesBackend"), "delete_pipe",
+                _pipe_deleted, "a deleted pipe went on polling"),
     Replacement("scheduler-delete-schedule-stops-the-clock",
                 _owner("moto.scheduler.models", "EventBridgeSchedulerBackend"), "delete_schedule",
                 _scheduler_deletes_from_the_clock, "a deleted schedule must fire no more"),

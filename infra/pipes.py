@@ -21,6 +21,8 @@ from typing import Any
 
 #: the services a pipe delivers to locally (a target ARN's service)
 TARGETS = ("lambda", "sqs", "sns", "states", "events")
+#: a pipe's source's service -> how Pipes names it in an event bus target's DetailType
+SOURCES = {"sqs": "aws:sqs", "dynamodb": "aws:dynamodb", "kinesis": "aws:kinesis"}
 
 
 @dataclass
@@ -35,6 +37,55 @@ class PipeSpec:
     #: TargetParameters' fields the local cloud reads: InvocationType, MessageGroupId, DetailType, Source, Resources
     target_parameters: dict[str, Any] = field(default_factory=dict)
     enrichment: str | None = None
+
+
+def pipe_spec(pipe: dict[str, Any], queue_url: Callable[[str], str]) -> dict[str, Any]:
+    """PipeSpec's keywords for a pipe as the Pipes API names it (CreatePipe's request, DescribePipe's answer:
+    Name, Source, SourceParameters, Target, TargetParameters, Enrichment, DesiredState); `queue_url(arn)` finds an
+    SQS source's URL. Raises ValueError for a source or target the local cloud does not run, and FilterError."""
+    from infra.event_filters import patterns
+
+    name, source, target = pipe["Name"], pipe["Source"], pipe["Target"]
+    service = service_of(source)
+    if service not in SOURCES:
+        raise ValueError(f"{source}: only SQS queues, DynamoDB streams and Kinesis streams are pipe sources locally")
+    if service_of(target) not in TARGETS:
+        raise ValueError(f"{target}: only functions, SQS queues, SNS topics, state machines and event buses are "
+                         "pipe targets locally")
+    parameters = pipe.get("SourceParameters") or {}
+    running = (pipe.get("DesiredState") or "RUNNING") == "RUNNING"
+    filters = patterns(parameters.get("FilterCriteria"))
+    if service == "sqs":
+        sqs = parameters.get("SqsQueueParameters") or {}
+        kind, spec = "sqs", {"function": name, "queue_arn": source, "queue_url": queue_url(source),
+                             "batch_size": int(float(sqs.get("BatchSize", 10))),
+                             "batching_window": float(sqs.get("MaximumBatchingWindowInSeconds", 0)),
+                             "maximum_concurrency": None, "report_batch_item_failures": True,
+                             "enabled": running, "filters": filters}
+    else:
+        stream = parameters.get("DynamoDBStreamParameters") or parameters.get("KinesisStreamParameters") or {}
+        kind, spec = "stream", {"function": name, "stream_arn": source,
+                                "batch_size": int(float(stream.get("BatchSize", 100))),
+                                "batching_window": float(stream.get("MaximumBatchingWindowInSeconds", 0)),
+                                "starting_position": stream.get("StartingPosition", "LATEST"),
+                                "maximum_retry_attempts": int(float(stream.get("MaximumRetryAttempts", -1))),
+                                "enabled": running, "filters": filters,
+                                "maximum_record_age": int(float(stream.get("MaximumRecordAgeInSeconds", -1))),
+                                "on_failure": (stream.get("DeadLetterConfig") or {}).get("Arn"),
+                                "bisect": str(stream.get("OnPartialBatchItemFailure", "")) == "AUTOMATIC_BISECT",
+                                "report_batch_item_failures": True}
+    target_parameters: dict[str, Any] = {}
+    for group in (pipe.get("TargetParameters") or {}).values():
+        if isinstance(group, dict):
+            target_parameters.update({key: group[key] for key in ("InvocationType", "MessageGroupId", "DetailType",
+                                                                  "Source", "Resources") if key in group})
+    return {"name": name, "source_kind": kind, "source": spec, "source_label": SOURCES[service], "target": target,
+            "target_parameters": target_parameters, "enrichment": pipe.get("Enrichment")}
+
+
+def service_of(arn: Any) -> str:
+    """The service of an ARN (its third field); "" for what is not an ARN."""
+    return arn.split(":")[2] if isinstance(arn, str) and arn.count(":") >= 5 else ""
 
 
 class PipeRunner:

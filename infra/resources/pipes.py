@@ -4,30 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from infra.event_filters import FilterError, patterns
-from infra.pipes import TARGETS
+from infra.event_filters import FilterError
+from infra.pipes import SOURCES, TARGETS, pipe_spec, service_of
 from infra.resources.awslambda import queue_url_of
-from infra.resources.base import DeployError, Resource, creates, numeric, pick, tags
+from infra.resources.base import DeployError, Resource, creates, pick, tags
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
-
-_SOURCES = {"sqs": "aws:sqs", "dynamodb": "aws:dynamodb", "kinesis": "aws:kinesis"}
-
-
-def _service(arn: Any) -> str:
-    return arn.split(":")[2] if isinstance(arn, str) and arn.count(":") >= 5 else ""
 
 
 def _pipe_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     found = []
     source, target, enrichment = props.get("Source"), props.get("Target"), props.get("Enrichment")
-    if isinstance(source, str) and _service(source) not in _SOURCES:
+    if isinstance(source, str) and service_of(source) not in SOURCES:
         found.append(("Source", f"{source}: only SQS queues, DynamoDB streams and Kinesis streams are pipe sources "
                                 "locally"))
-    if isinstance(enrichment, str) and _service(enrichment) != "lambda":
+    if isinstance(enrichment, str) and service_of(enrichment) != "lambda":
         found.append(("Enrichment", f"{enrichment}: only a Lambda function enriches locally"))
-    if isinstance(target, str) and _service(target) not in TARGETS:
+    if isinstance(target, str) and service_of(target) not in TARGETS:
         found.append(("Target", f"{target}: only functions, SQS queues, SNS topics, state machines and event buses "
                                 "are pipe targets locally"))
     parameters = props.get("TargetParameters") or {}
@@ -60,39 +54,11 @@ def _pipe(d: Deployer, lid: str, props: dict) -> Resource:
     if props.get("Tags"):
         args["Tags"] = tags(props["Tags"])
     pipe = d.client("pipes").create_pipe(**args)
-    parameters = props.get("SourceParameters") or {}
     try:
-        filters = patterns(parameters.get("FilterCriteria"))
-    except (FilterError, ValueError) as exc:
-        raise DeployError(f"{lid}: FilterCriteria: {exc}") from None
-    service = _service(source)
-    if service == "sqs":
-        sqs = parameters.get("SqsQueueParameters") or {}
-        kind, spec = "sqs", {"function": name, "queue_arn": source, "queue_url": queue_url_of(d, source),
-                             "batch_size": int(numeric(sqs.get("BatchSize", 10))),
-                             "batching_window": float(sqs.get("MaximumBatchingWindowInSeconds", 0)),
-                             "maximum_concurrency": None, "report_batch_item_failures": True,
-                             "enabled": state == "RUNNING", "filters": filters}
-    else:
-        stream = parameters.get("DynamoDBStreamParameters") or parameters.get("KinesisStreamParameters") or {}
-        kind, spec = "stream", {"function": name, "stream_arn": source,
-                                "batch_size": int(numeric(stream.get("BatchSize", 100))),
-                                "batching_window": float(stream.get("MaximumBatchingWindowInSeconds", 0)),
-                                "starting_position": stream.get("StartingPosition", "LATEST"),
-                                "maximum_retry_attempts": int(numeric(stream.get("MaximumRetryAttempts", -1))),
-                                "enabled": state == "RUNNING", "filters": filters,
-                                "maximum_record_age": int(numeric(stream.get("MaximumRecordAgeInSeconds", -1))),
-                                "on_failure": (stream.get("DeadLetterConfig") or {}).get("Arn"),
-                                "bisect": str(stream.get("OnPartialBatchItemFailure", "")) == "AUTOMATIC_BISECT",
-                                "report_batch_item_failures": True}
-    target_parameters: dict[str, Any] = {}
-    for group in (props.get("TargetParameters") or {}).values():
-        if isinstance(group, dict):
-            target_parameters.update(pick(group, "InvocationType", "MessageGroupId", "DetailType", "Source",
-                                          "Resources"))
-    d.stack.pipes.append({"name": name, "source_kind": kind, "source": spec, "source_label": _SOURCES[service],
-                          "target": target, "target_parameters": target_parameters,
-                          "enrichment": props.get("Enrichment")})
+        spec = pipe_spec(args, lambda arn: queue_url_of(d, arn))
+    except (FilterError, ValueError) as exc:  # the check reported an unsupported source or target before the deploy
+        raise DeployError(f"{lid}: {exc}") from None
+    d.stack.pipes.append(spec)
     return Resource(lid, "AWS::Pipes::Pipe", name, {
         "Arn": pipe["Arn"], "CurrentState": state, "StateReason": "",
         "CreationTime": str(pipe.get("CreationTime", "")), "LastModifiedTime": str(pipe.get("LastModifiedTime", ""))})

@@ -648,6 +648,8 @@ class LocalCloud:
             self.store = None
         if self.runtime is not None:
             steps.append(("lambda runtime", self.runtime.close))
+        if self.stack is not None:
+            steps.append(("the deploy's scratch folders", self.stack.remove_scratch))
         if self.emulator is not None:
             emulator = self.emulator
 

@@ -101,6 +101,13 @@ class Stack:
     warnings: list[str] = field(default_factory=list)
     #: logical ids left out because their Condition is false
     skipped: list[str] = field(default_factory=list)
+    #: folders the deploy wrote (functions' inline code): removed when the cloud stops (remove_scratch)
+    scratch: list[str] = field(default_factory=list)
+
+    def remove_scratch(self) -> None:
+        """Remove the folders the deploy wrote."""
+        while self.scratch:
+            shutil.rmtree(self.scratch.pop(), ignore_errors=True)
 
     def of_type(self, type_: str) -> list[Resource]:
         """Resources of one CloudFormation type, in template order."""
@@ -449,6 +456,9 @@ class Deployer:
             raise UnsupportedTemplate(self.expanded.name, problems)
         try:
             return self._deploy()
+        except BaseException:
+            self.stack.remove_scratch()
+            raise
         finally:
             while self._closers:
                 self._closers.pop()()
@@ -491,6 +501,7 @@ class Deployer:
         self.stack.function_urls += nested.function_urls
         self.stack.schedules += nested.schedules
         self.stack.pipes += nested.pipes
+        self.stack.scratch += nested.scratch
         self.stack.warnings += [f"{lid}: {warning}" for warning in nested.warnings]
         self.stack.skipped += [f"{lid}/{skipped}" for skipped in nested.skipped]
 
@@ -538,6 +549,7 @@ class Deployer:
         """A folder holding a function's inline code as Lambda stores it for Python: index.py."""
         if self._inline_dir is None:
             self._inline_dir = Path(tempfile.mkdtemp(prefix=f"notifyx-inline-{self.stack.name}-"))
+            self.stack.scratch.append(str(self._inline_dir))
         folder = self._inline_dir / lid
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "index.py").write_text(source)

@@ -2286,6 +2286,54 @@ def _moto_cognito_keys() -> dict:
     return load_resource("cognitoidp/resources/jwks-public.json")
 
 
+# --------------------------------------------------------------------------- Cognito: ids a template keeps
+_ALPHANUMERIC = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _stable(seed: str, length: int, alphabet: str = _ALPHANUMERIC) -> str:
+    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
+    out = []
+    for _ in range(length):
+        number, digit = divmod(number, len(alphabet))
+        out.append(alphabet[digit])
+    return "".join(out)
+
+
+def keep_user_pool_id(account_id: str, region: str, pool_id: str, seed: str) -> str:
+    """Give a template's user pool an id of its stack and logical id (region_ and 9 letters or digits, as Cognito's
+    look), the same at every start, as a stack update keeps a pool's; moto drew a new uuid at every deploy, so a
+    restarted cloud had a new issuer (every token refused, the clients' configuration stale) and its durable state
+    could not find the pool its users belonged to. Called right after CreateUserPool, before anything names the
+    pool. Answers the pool's id (unchanged if another pool has that id)."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    backend = cognitoidp_backends[account_id][region]
+    kept = f"{region}_{_stable(seed, 9)}"
+    pool = backend.user_pools.get(pool_id)
+    if pool is None or kept in backend.user_pools:
+        return pool_id
+    del backend.user_pools[pool_id]
+    pool.id, pool.arn = kept, pool.arn.replace(pool_id, kept)
+    backend.user_pools[kept] = pool
+    return kept
+
+
+def keep_user_pool_client_id(account_id: str, region: str, pool_id: str, client_id: str, seed: str) -> dict[str, str]:
+    """Give a template's app client an id (26 lowercase letters and digits) and secret of its stack and logical id,
+    the same at every start (see keep_user_pool_id). Answers {"ClientId", "ClientSecret"}."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    pool = cognitoidp_backends[account_id][region].user_pools[pool_id]
+    client = pool.clients[client_id]
+    kept = _stable(seed, 26, "0123456789abcdefghijklmnopqrstuvwxyz")
+    if kept not in pool.clients:
+        del pool.clients[client_id]
+        client.id = kept
+        client.secret = _stable(seed + "/secret", 51, "0123456789abcdefghijklmnopqrstuvwxyz")
+        pool.clients[kept] = client
+    return {"ClientId": client.id, "ClientSecret": client.secret if client.generate_secret else ""}
+
+
 # --------------------------------------------------------------------------- EventBridge Scheduler
 #: the running cloud's schedules (infra.schedules.Scheduler): told of each schedule created, updated or deleted
 _scheduler: Any = None
@@ -3715,6 +3763,10 @@ PERSISTENCE_PATCHES: list[Replacement] = [
     *(Replacement(f"persist-ses-{op}", _owner("moto.ses.models", "SESBackend"), op, _persistence_hook("ses_send"),
                   "sent mail (SES's record of it) is journaled")
       for op in ("send_email", "send_raw_email", "send_templated_email")),
+    Replacement("persist-cognito-request", _owner("moto.cognitoidp.responses", "CognitoIdpResponse"), "call_action",
+                _persistence_hook("cognito_request"),
+                "Cognito user pools' users, groups and issued tokens are journaled after each request that may "
+                "change them"),
     Replacement("persist-sfn-start", _sfn_parser_backend, "start_execution",
                 _persistence_hook("sfn_start_execution"), "Step Functions executions are journaled when they start"),
     Replacement("persist-sfn-end", _owner("moto.stepfunctions.parser.backend.execution",

@@ -87,6 +87,8 @@ class State:
         self.executions: dict[str, dict[str, Any]] = {}     # Step Functions execution ARN -> its description
         #: Lambda asynchronous events accepted and not finished: request id -> (function, event JSON, queued at)
         self.events: dict[str, tuple[str, str, float]] = {}
+        #: Cognito user pools' users, groups' members and issued tokens: pool id -> a pickle of them (cognito_pool)
+        self.pools: dict[str, bytes] = {}
 
     # ------------------------------------------------------------------ journal records
     def apply(self, record: tuple) -> None:
@@ -131,6 +133,12 @@ class State:
             self.events[record[1]] = record[2]
         elif kind == "lambda-":
             self.events.pop(record[1], None)
+        elif kind == "cognito":
+            _, pool_id, data = record
+            if data is None:
+                self.pools.pop(pool_id, None)
+            else:
+                self.pools[pool_id] = data
         elif kind == "ws+":
             self.sockets[record[1]] = record[2]
         elif kind == "ws-":
@@ -163,6 +171,7 @@ class State:
         for machine in _step_functions().state_machines:
             for execution in list(machine.executions):
                 state.executions[execution.execution_arn] = _execution_fields(execution)
+        state.pools = {pool.id: cognito_pool(pool) for pool in _cognito().user_pools.values()}
         state.sent = [pickle.dumps(m, pickle.HIGHEST_PROTOCOL) for m in ses.sent_messages]
         state.sent_count = ses.sent_message_count
         state.sockets = dict(sockets)
@@ -218,6 +227,7 @@ class State:
                 stored.set_metadata(dict(metadata))
             counts["objects"] += len(objects)
         counts["executions"] = self._install_executions(missing)
+        counts["users"] = self._install_pools(missing)
         ses.sent_messages.extend(pickle.loads(m) for m in self.sent)
         ses.sent_message_count = max(ses.sent_message_count, self.sent_count)
         counts["mails"] = len(self.sent)
@@ -225,6 +235,32 @@ class State:
             logger.warning("durable state: not restored, the template no longer has: %s", ", ".join(sorted(missing)))
         return counts
 
+
+    def _install_pools(self, missing: set[str]) -> int:
+        """Each user pool's users, their groups and the tokens it issued, into the pool of that id the template
+        made again (its id is of the stack and logical id: infra.moto_patches.keep_user_pool_id). A group the
+        template makes is the template's (its description, precedence, role), with its members kept."""
+        pools = _cognito().user_pools
+        restored = 0
+        for pool_id, data in self.pools.items():
+            pool = pools.get(pool_id)
+            if pool is None:
+                missing.add(f"user pool {pool_id}")
+                continue
+            kept = pickle.loads(data)
+            for name, group in kept["groups"].items():
+                made = pool.groups.get(name)
+                if made is not None:  # the template's group, with the members the kept one had
+                    made.users = group.users
+                    for user in group.users:
+                        user.groups = {made if g is group else g for g in user.groups}
+                else:
+                    pool.groups[name] = group
+            pool.users = kept["users"]
+            pool.refresh_tokens, pool.access_tokens, pool.id_tokens = (
+                kept["refresh_tokens"], kept["access_tokens"], kept["id_tokens"])
+            restored += len(pool.users)
+        return restored
 
     def _install_executions(self, missing: set[str]) -> int:
         """Step Functions executions: per state machine, those that were running and the newest finished ones
@@ -267,6 +303,43 @@ class State:
                 machine.executions.append(execution)
                 restored += 1
         return restored
+
+
+def _cognito() -> Any:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    return cognitoidp_backends[ACCOUNT][REGION]
+
+
+def cognito_pool(pool: Any) -> bytes:
+    """What is kept of a user pool: its users (their passwords, attributes, status, groups), its groups and the
+    tokens it issued (so a session survives a restart: a refresh token still refreshes, an access token still
+    names its user), pickled together (users and groups name each other)."""
+    return pickle.dumps({"users": pool.users, "groups": pool.groups, "refresh_tokens": pool.refresh_tokens,
+                         "access_tokens": pool.access_tokens, "id_tokens": pool.id_tokens}, pickle.HIGHEST_PROTOCOL)
+
+
+#: Cognito actions that change nothing a pool keeps (the others are journaled: CognitoIdpResponse.call_action)
+_COGNITO_READS = ("Describe", "List", "Get", "AdminGet")
+
+
+def cognito_request(original: Callable) -> Callable:
+    """CognitoIdpResponse.call_action: after a request that may have changed a pool (a sign-up, a confirmation, a
+    sign-in, which issues tokens, a password or attribute change, a group membership, a deletion), every pool's
+    kept state is journaled as one record (a developer's pools are small; which pool a request touched is named
+    by a pool id, a client id or a token, depending on the action)."""
+    def call_action(self: Any) -> Any:
+        answer = original(self)
+        store = _store
+        if store is not None and not self._get_action().startswith(_COGNITO_READS):
+            backend = _cognito()
+            made = [("cognito", pool.id, cognito_pool(pool)) for pool in list(backend.user_pools.values())]
+            gone = [("cognito", pool_id, None) for pool_id in store.pools_kept - set(backend.user_pools)]
+            store.pools_kept = set(backend.user_pools)
+            store.append_request(made + gone)
+        return answer
+
+    return call_action
 
 
 def _step_functions() -> Any:
@@ -323,6 +396,8 @@ class Store:
         self.events: dict[str, tuple[str, str, float]] = {}  # Lambda async events accepted, not finished
         self.unfinished_events: dict[str, tuple[str, str, float]] = {}  # ... when the previous run ended
         self.restored: dict[str, int] = {}
+        #: the user pools whose state the journal has (one deleted gets a record that drops it)
+        self.pools_kept: set[str] = set()
         self._lock = threading.RLock()   # one record at a time; a snapshot holds it
         self._fd: int | None = None
         self._journal_number = 0
@@ -346,6 +421,7 @@ class Store:
         self.unfinished_events = dict(state.events)
         self.events = dict(state.events)
         self.restored["async_events"] = len(state.events)
+        self.pools_kept = set(_cognito().user_pools)
         global _store
         _store = self
         moto_patches.apply_persistence()
@@ -412,6 +488,7 @@ class Store:
                 raise StateError(f"{snapshot_path} is of another format; `notifyx reset` clears the state")
             state, first = saved["state"], saved["journal"]
             state.__dict__.setdefault("events", {})  # a snapshot written before async events were kept
+            state.__dict__.setdefault("pools", {})  # ... before Cognito's users were
         replayed, tail = 0, 0
         self._journal_number = max(first, 1)
         for path in sorted(self.directory.glob("journal-*.log")):

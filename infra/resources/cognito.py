@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from infra import moto_patches
 from infra.moto_patches import COGNITO_TRIGGERS
 from infra.resources.base import Resource, creates, numeric, pick, tags, truthy
 
@@ -70,9 +71,14 @@ def _user_pool(d: Deployer, lid: str, props: dict) -> Resource:
     if props.get("LambdaConfig"):  # the triggers the emulator runs (infra/moto_patches.py, run_cognito_trigger)
         args["LambdaConfig"] = props["LambdaConfig"]
     pool = d.client("cognito-idp").create_user_pool(**args)["UserPool"]
-    provider = f"cognito-idp.{d.stack.region}.amazonaws.com/{pool['Id']}"
-    return Resource(lid, "AWS::Cognito::UserPool", pool["Id"], {
-        "Arn": pool["Arn"], "UserPoolId": pool["Id"], "ProviderName": provider, "ProviderURL": f"https://{provider}"})
+    pool_id, arn = pool["Id"], pool["Arn"]
+    if d.embedded:  # the same id at every start, as a stack update keeps a pool's (its users are kept with it)
+        pool_id = moto_patches.keep_user_pool_id(d.stack.account_id, d.stack.region, pool_id,
+                                                 f"{d.stack.name}/{lid}")
+        arn = arn.replace(pool["Id"], pool_id)
+    provider = f"cognito-idp.{d.stack.region}.amazonaws.com/{pool_id}"
+    return Resource(lid, "AWS::Cognito::UserPool", pool_id, {
+        "Arn": arn, "UserPoolId": pool_id, "ProviderName": provider, "ProviderURL": f"https://{provider}"})
 
 
 _CLIENT_API = ("ClientName", "ExplicitAuthFlows", "AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs",
@@ -93,8 +99,11 @@ def _user_pool_client(d: Deployer, lid: str, props: dict) -> Resource:
     args.update({key: truthy(props[key]) for key in _CLIENT_FLAGS if key in props})
     args.update({key: numeric(props[key]) for key in _VALIDITY if key in props})
     client = d.client("cognito-idp").create_user_pool_client(**args)["UserPoolClient"]
-    return Resource(lid, "AWS::Cognito::UserPoolClient", client["ClientId"], {
-        "ClientId": client["ClientId"], "Name": client["ClientName"], "ClientSecret": client.get("ClientSecret", "")})
+    ids = {"ClientId": client["ClientId"], "ClientSecret": client.get("ClientSecret", "")}
+    if d.embedded:  # the same id and secret at every start (see _user_pool)
+        ids = moto_patches.keep_user_pool_client_id(d.stack.account_id, d.stack.region, str(props["UserPoolId"]),
+                                                    client["ClientId"], f"{d.stack.name}/{lid}")
+    return Resource(lid, "AWS::Cognito::UserPoolClient", ids["ClientId"], {**ids, "Name": client["ClientName"]})
 
 
 @creates("AWS::Cognito::UserPoolGroup",

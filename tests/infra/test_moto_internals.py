@@ -67,6 +67,32 @@ def test_moto_s_pipes_are_where_the_pipe_patches_read_them():
     assert "self.desired_state = desired_state or PipeStatus.RUNNING.value" in made
 
 
+def test_moto_s_cognito_keeps_pools_where_the_kept_ids_and_the_durable_state_read_them():
+    """keep_user_pool_id / keep_user_pool_client_id re-key a new pool in CognitoIdpBackend.user_pools (by id; its id
+    and arn name it) and a new client in the pool's `clients` (by id; `secret`, `generate_secret`); the durable
+    state keeps a pool's users, groups (users and groups name each other: `groups` / `users` sets),
+    refresh_tokens, access_tokens and id_tokens, and journals after CognitoIdpResponse.call_action (BaseResponse's,
+    which reads the action from self._get_action())."""
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, CognitoIdpUserPoolClient
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import BaseResponse
+
+    assert "self.user_pools[user_pool.id] = user_pool" in inspect.getsource(CognitoIdpBackend.create_user_pool)
+    made = inspect.getsource(CognitoIdpUserPool.__init__)
+    assert 'self.arn = f"arn:{get_partition(region)}:cognito-idp:{region}:{account_id}:userpool/{self.id}"' in made
+    for attribute in ("clients", "groups", "users", "refresh_tokens", "access_tokens", "id_tokens"):
+        assert f"self.{attribute}: dict[" in made, attribute
+    assert "user_pool.clients[user_pool_client.id] = user_pool_client" in inspect.getsource(
+        CognitoIdpBackend.create_user_pool_client)
+    client = inspect.getsource(CognitoIdpUserPoolClient.__init__)
+    assert "self.secret = str(random.uuid4())" in client and "self.generate_secret = generate_secret" in client
+    from infra.moto_patches import PERSISTENCE_PATCHES
+
+    [journaling] = [patch for patch in PERSISTENCE_PATCHES if patch.name == "persist-cognito-request"]
+    assert "call_action" not in vars(CognitoIdpResponse) or journaling.applied  # moto's is BaseResponse's
+    assert "action = camelcase_to_underscores(self._get_action())" in inspect.getsource(BaseResponse.call_action)
+
+
 def test_emulator_switches_and_reset_exist():
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.config import default_user_config

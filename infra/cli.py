@@ -126,7 +126,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                            aws_endpoint=args.aws_endpoint, parameters=_parameters(args.param),
                            static_dir=args.static_dir, sandboxes=args.sandboxes, faults=args.fault,
                            # another endpoint (LocalStack) keeps its own state
-                           state_dir=None if args.ephemeral or args.aws_endpoint else args.state_dir)
+                           state_dir=None if args.ephemeral or args.aws_endpoint else args.state_dir,
+                           reload=args.reload)
     except FaultSpecError as exc:
         print(f"notifyx up: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -250,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="inject faults (docs/local-cloud.md): e.g. MailSender:error:0.2, "
                          "PersistParticipant:timeout:0.1, CounterParticipant:throttle:0.1, ses:error:0.2 "
                          "(also NOTIFYX_FAULTS)")
+    up.add_argument("--reload", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the code on disk: a saved change to a function's code or layers is what its next "
+                         "invocation runs, cold (default: on)")
     up.add_argument("-v", "--verbose", action="store_true")
     up.set_defaults(func=cmd_up)
 

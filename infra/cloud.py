@@ -329,8 +329,12 @@ class LocalCloud:
                  aws_port: int = 0, aws_endpoint: str | None = None, parameters: dict[str, str] | None = None,
                  static_dir: str | Path | None = "client/web", limits: Limits | None = None,
                  stack_name: str = "notifyx", sandboxes: str | None = None,
-                 faults: list[str] | None = None, state_dir: str | Path | None = None) -> None:
+                 faults: list[str] | None = None, state_dir: str | Path | None = None, reload: bool = False) -> None:
         self.template = Path(template)
+        #: run the code on disk: a change in a function's code folder or layers retires its warm sandboxes, so its
+        #: next invocation starts cold with it (infra/code_watch.py); `notifyx up` turns it on
+        self.reload = reload
+        self.code_watch: Any = None
         #: where the state survives restarts (infra/persistence.py); None: ephemeral, as the Python API defaults
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.store: Any = None
@@ -411,6 +415,10 @@ class LocalCloud:
         self._start_data_planes()
         self._start_pollers()
         self._start_schedules()
+        if self.reload:
+            from infra.code_watch import CodeWatcher
+
+            self.code_watch = CodeWatcher(self.runtime, self.runtime.code_folders()).start()
         if self.emulator is not None:
             from infra.ttl import TimeToLive
 
@@ -614,6 +622,9 @@ class LocalCloud:
 
     def _stoppers(self) -> list[tuple[str, Any]]:
         steps: list[tuple[str, Any]] = []
+        if self.code_watch is not None:
+            steps.append(("code watch", self.code_watch.stop))
+            self.code_watch = None
         if self.garbage_keeper is not None:
             steps.append(("garbage keeper", self.garbage_keeper.stop))
             self.garbage_keeper = None

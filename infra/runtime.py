@@ -592,6 +592,18 @@ class LambdaRuntime:
                 gc.freeze()
         return fn.handler
 
+    def code_dir(self, name_or_arn: str) -> Path:
+        """The folder a function's code runs from."""
+        return self._lookup(name_or_arn).spec.code_dir
+
+    def code_folders(self) -> dict[Path, set[str]]:
+        """Each folder functions run code from (their code folders and layers) -> those functions' names."""
+        folders: dict[Path, set[str]] = {}
+        for fn in list(self._functions.values()):
+            for folder in (fn.spec.code_dir, *fn.spec.layers):
+                folders.setdefault(Path(folder), set()).add(fn.spec.name)
+        return folders
+
     def update_code(self, name_or_arn: str, code_dir: Path) -> None:
         """New code for a function (UpdateFunctionCode): its next invocation imports it cold from `code_dir`."""
         fn = self._lookup(name_or_arn)

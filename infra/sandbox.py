@@ -246,6 +246,7 @@ class SandboxPool:
         self.environ = environ
         self._idle: list[Sandbox] = []
         self._lock = threading.Lock()
+        self._closed = False
         self.started = 0
 
     def take(self) -> Sandbox:
@@ -266,13 +267,15 @@ class SandboxPool:
         """Keep a sandbox that has just answered its invocation. Whether it is still alive is looked at when it is
         taken again (a look is a poll, a hand-off of the interpreter: one an invocation is enough)."""
         with self._lock:
-            if len(self._idle) < MAX_IDLE_PER_FUNCTION:
+            if not self._closed and len(self._idle) < MAX_IDLE_PER_FUNCTION:
                 self._idle.append(sandbox)
                 return
         sandbox.kill()
 
     def close(self) -> None:
+        """Stop the idle sandboxes; a busy one is stopped when it is given back (new code: UpdateFunctionCode)."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for sandbox in idle:
             sandbox.kill()

@@ -64,6 +64,37 @@ class RestAuthorizer:
 
 
 @dataclass(frozen=True)
+class IntegrationResponse:
+    """One of a non-proxy integration's responses (x-amazon-apigateway-integration.responses)."""
+
+    #: selectionPattern: a regular expression the whole Lambda errorMessage (Lambda), or the service's HTTP status
+    #: (AWS services), must match; None: the default response
+    pattern: str | None
+    status: int
+    #: responseParameters: (header name, source): 'a literal', integration.response.header.X,
+    #: integration.response.body or integration.response.body.JSONPath
+    parameters: tuple[tuple[str, str], ...] = ()
+    #: responseTemplates by content type: the client's body (api_gateway/vtl.py); none: the integration's answer
+    templates: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AwsIntegration:
+    """A non-proxy integration of type AWS (api_gateway/service_integrations.py): a service action of the emulator
+    (a JSON-protocol service: DynamoDB, Step Functions, SQS, EventBridge, Kinesis...) or a Lambda function (its URI
+    the function's invocations path), with mapping templates on the way in and integration responses on the way
+    out."""
+
+    service: str                       # "dynamodb", "states", ... or "lambda"
+    action: str = ""                   # the service action ("PutItem"); "" for a function
+    function: str = ""                 # a Lambda integration's function (name or ARN)
+    #: requestTemplates by content type, and passthroughBehavior (WHEN_NO_MATCH, WHEN_NO_TEMPLATES, NEVER)
+    request_templates: tuple[tuple[str, str], ...] = ()
+    passthrough: str = "WHEN_NO_MATCH"
+    responses: tuple[IntegrationResponse, ...] = ()
+
+
+@dataclass(frozen=True)
 class RestRoute:
     method: str                   # "GET", "POST", ... or "ANY"
     path: str                     # API Gateway resource path: "/topics/{name}", "/files/{proxy+}"
@@ -78,10 +109,9 @@ class RestRoute:
     scopes: tuple[str, ...] = ()
     #: AWS_IAM authorization: the request must be SigV4-signed for execute-api (api_gateway/sigv4.py)
     iam: bool = False
-    #: an AWS integration's (service, action), e.g. ("states", "StartExecution"), and its request mapping templates
-    #: by content type (api_gateway/service_integrations.py); `function` is "" then
-    service_action: tuple[str, str] | None = None
-    request_templates: tuple[tuple[str, str], ...] = ()
+    #: a non-proxy AWS integration (a service action or a Lambda function, with mapping templates and integration
+    #: responses); `function` is "" then
+    aws: AwsIntegration | None = None
     #: request validation (api_gateway/request_validation.py): required parameters, the body's model
     validation: Any = None
     #: a static MOCK integration's answer: (status, headers, body); `function` is "" then

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from api_gateway import events, http_proxy, rest_authorizers, service_integrations, sigv4, tokens
+from api_gateway import events, http_proxy, rest_authorizers, service_integrations, sigv4, tokens, vtl
 from api_gateway.paths import compile_path, match_path
-from api_gateway.config import DomainMapping, Invoke, RestApiConfig, RestRoute
+from api_gateway.config import AwsIntegration, DomainMapping, Invoke, RestApiConfig, RestRoute
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +294,8 @@ class RestGateway:
             status, headers, text = route.mock
             return status, [("Content-Type", "application/json"), *headers,
                             ("x-amzn-RequestId", event["requestContext"]["requestId"])], text.encode()
-        if route.service_action is not None:
-            return self._service_action(route, event, content_type, body, stage)
+        if route.aws is not None:
+            return self._aws_integration(route.aws, event, header_pairs, body)
         if route.http_proxy is not None:
             return http_proxy.forward(route.http_proxy, method, params, url.query, header_pairs, body)
         try:
@@ -326,22 +326,56 @@ class RestGateway:
                                           {"message": "Invalid request body"}, "BadRequestException", request_id)
         return None
 
-    def _service_action(self, route: RestRoute, event: dict, content_type: str, body: bytes,
-                        stage: str) -> tuple[int, list[tuple[str, str]], bytes]:
-        """An AWS integration (api_gateway/service_integrations.py): the request mapped by the template for its
-        content type (application/json when it has none; the body passed through when there is no template for it),
-        sent to the service action; the service's status and body are the answer."""
-        templates = dict(route.request_templates)
-        media = (content_type.split(";")[0].strip().lower() or "application/json")
-        template = templates.get(media)
-        text = body.decode("utf-8", "replace")
-        request = text if template is None else service_integrations.render(
-            template, text, request_id=event["requestContext"]["requestId"], stage=stage)
-        if self._aws_action is None:
+    def _aws_integration(self, aws: AwsIntegration, event: dict, header_pairs: list[tuple[str, str]],
+                         body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A non-proxy AWS integration (api_gateway/service_integrations.py): the request mapped by its template,
+        sent to the service action or the function, the answer mapped by the integration response it selects."""
+        context = {**event["requestContext"], "resourcePath": event["resource"]}
+        request_id = context["requestId"]
+        variables = {"context": context, "stage_variables": event.get("stageVariables") or {}, "params": {
+            "path": event.get("pathParameters") or {}, "querystring": event.get("queryStringParameters") or {},
+            "header": event.get("headers") or {}}}
+        headers = {k.lower(): v for k, v in header_pairs}
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            payload = service_integrations.request_payload(aws, media, body.decode("utf-8", "replace"), **variables)
+        except vtl.TemplateError as exc:
+            log.info("%s: the request template failed: %s", event["resource"], exc)
             return self._json(*_INTERNAL_ERROR)
-        status, answer = self._aws_action(*route.service_action, request.encode())
-        return status, [("Content-Type", "application/json"),
-                        ("x-amzn-RequestId", event["requestContext"]["requestId"])], answer
+        if payload is None:
+            status, answer_headers, text = self._json(415, {"message": "Unsupported Media Type"})
+            return status, answer_headers + [("x-amzn-ErrorType", "UnsupportedMediaTypeException")], text
+        if aws.service == "lambda":
+            try:
+                function_event = json.loads(payload)
+            except ValueError:  # Lambda refuses a payload that is not JSON (InvalidRequestContentException)
+                return self._json(*_INTERNAL_ERROR)
+            try:
+                result = self._executor.submit(self._invoke, aws.function, function_event).result(
+                    timeout=self.integration_timeout)
+                answer, selector = json.dumps(result), None
+            except FutureTimeout:
+                return self._json(*_TIMED_OUT)
+            except Exception as exc:  # noqa: BLE001 - a function error is selected by its errorMessage
+                if not hasattr(exc, "payload"):
+                    log.info("%s: function %s failed: %s", event["resource"], aws.function, exc)
+                    return self._json(*_INTERNAL_ERROR)
+                answer, selector = json.dumps(exc.payload()), str(getattr(exc, "error_message", exc))
+        else:
+            if self._aws_action is None:
+                return self._json(*_INTERNAL_ERROR)
+            status, raw = self._aws_action(aws.service, aws.action, payload.encode())
+            answer, selector = raw.decode("utf-8", "replace"), str(status)
+        response = service_integrations.chosen_response(aws, selector)
+        if response is None:  # "No match for output mapping and no default output mapping"
+            return self._json(*_INTERNAL_ERROR)
+        try:
+            status, answer_headers, text = service_integrations.response_of(
+                response, answer, {}, headers.get("accept", ""), **variables)
+        except vtl.TemplateError as exc:
+            log.info("%s: the response template failed: %s", event["resource"], exc)
+            return self._json(*_INTERNAL_ERROR)
+        return status, answer_headers + [("x-amzn-RequestId", request_id)], text.encode()
 
     def _authorize(self, route: RestRoute, api_id: str, stage: str, method: str, path: str,
                    header_pairs: list[tuple[str, str]], event: dict) -> tuple[int, list[tuple[str, str]], bytes] | None:

@@ -1,32 +1,42 @@
-"""REST API integrations of type AWS that call Step Functions (what SAM writes for a state machine's `Api` event),
-and static MOCK integrations (what SAM writes for a REST API's `Cors`: the OPTIONS preflight).
+"""REST API integrations of type AWS: a service action of the emulator or a Lambda function, with mapping templates
+on the way in and integration responses on the way out (the API Gateway developer guide's "Set up an API
+integration request" and "Set up integration responses"), and static MOCK integrations (what SAM writes for a REST
+API's `Cors`: the OPTIONS preflight).
 
-SAM's integration is `arn:aws:apigateway:{region}:states:action/StartExecution` with a request mapping template
-(`{"input": "$util.escapeJavaScript($input.json('$'))", "stateMachineArn": "..."}`, with
-`.replaceAll("\\'","'")` after the escape when the event sets UnescapeMappingTemplate). API Gateway evaluates the
-template (Velocity) and sends the result to the service action; the service's answer is the response.
-
-The local cloud evaluates the references these templates use (`$input.json('$')`, `$input.body`,
-`$util.escapeJavaScript(...)` of them, that `.replaceAll`, `$context.requestId`, `$context.stage`); a template with
-any other reference or directive is refused at deploy (:func:`unsupported`). escapeJavaScript escapes as API
-Gateway's does (Apache Commons' escapeJavaScript): quotes, both single and double, the backslash, the slash,
-control characters and every character outside ASCII as \\uXXXX. So a body with an apostrophe gives input that is
-not valid JSON, as on AWS (the reason SAM has UnescapeMappingTemplate).
+- The URI names a service action, `arn:aws:apigateway:{region}:{service}:action/{Action}` (SAM's state machine Api
+  events: `states:action/StartExecution`; the direct DynamoDB, SQS, EventBridge... integrations of hand-written APIs),
+  of a service that speaks AWS's JSON protocol, or a function, `...:lambda:path/2015-03-31/functions/{arn}/invocations`
+  (a non-proxy Lambda integration: the function gets the mapped request as its event, not the proxy event).
+- The request mapping template for the request's content type (application/json when it has none) is evaluated
+  (Velocity: api_gateway/vtl.py) and its output is the service's request body or the function's event; without
+  one the body passes through, unless passthroughBehavior says NEVER (415 Unsupported Media Type), or
+  WHEN_NO_TEMPLATES and the integration has templates for other types.
+- The answer picks an integration response: for a function, the first whose selectionPattern matches the whole
+  errorMessage of a function error; for a service, the one whose pattern matches its HTTP status; otherwise the
+  default one (a function's error with no matching pattern takes the default response too, usually a 200, as on
+  AWS). Its statusCode is the status, its responseTemplates (by the request's Accept, else application/json) make
+  the body from the answer, and its responseParameters set headers from literals, the answer's headers or its
+  body. No integration response matching and no default one: 500 Internal server error, as API Gateway answers
+  ("No match for output mapping and no default output mapping").
 """
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-#: the service actions an AWS integration may call locally: (service, action) of the integration URI
-ACTIONS = {("states", "StartExecution"), ("states", "StartSyncExecution")}
-_URI = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):action/(?P<action>[A-Za-z]+)")
-_REFERENCE = re.compile(
-    r"""\$util\.escapeJavaScript\((?P<escaped>\$input\.json\('\$'\)|\$input\.body)\)"""
-    r"""(?P<unescape>\.replaceAll\("\\\\'",\s*"'"\))?"""
-    r"""|\$input\.json\('\$'\)|\$input\.body|\$context\.requestId|\$context\.stage""")
-_DIRECTIVE = re.compile(r"#(set|if|elseif|else|end|foreach|macro|define|parse|include|evaluate|stop|break)\b"
-                        r"|\$[!{A-Za-z]")
+from api_gateway import vtl
+from api_gateway.config import AwsIntegration, IntegrationResponse
+
+_URI = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):action/(?P<action>[A-Za-z0-9]+)")
+_LAMBDA = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(?P<function>.+)/invocations")
+#: API Gateway's service names in an integration URI -> botocore's, where they differ
+BOTOCORE_NAMES = {"states": "stepfunctions", "monitoring": "cloudwatch", "email": "ses"}
+#: what escapeJavaScript-based templates need from here (kept where they were)
+escape_javascript = vtl.escape_javascript
+_PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
+_HEADER_SOURCE = re.compile(r"'(?P<literal>[^']*)'|integration\.response\.header\.(?P<header>[A-Za-z0-9-_]+)"
+                            r"|integration\.response\.body(?P<path>\.[^\s]+)?")
 
 
 def action_of(uri: str) -> tuple[str, str] | None:
@@ -35,45 +45,142 @@ def action_of(uri: str) -> tuple[str, str] | None:
     return (match["service"], match["action"]) if match else None
 
 
-def unsupported(template: str) -> str | None:
-    """Why the local cloud cannot evaluate `template`; None when it can."""
-    leftover = _DIRECTIVE.search(_REFERENCE.sub("", template))
-    return None if leftover is None else f"the mapping template uses {leftover.group(0)!r}"
+def function_of(uri: str) -> str | None:
+    """The function (name or ARN) of a Lambda integration's URI; None for another URI."""
+    match = _LAMBDA.fullmatch(uri)
+    return match["function"] if match else None
 
 
-def escape_javascript(text: str) -> str:
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch in "'\"\\/":
-            out.append("\\" + ch)
-        elif ch in "\b\f\n\r\t":
-            out.append({"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
-        elif code < 0x20 or code > 0x7e:
-            high = code - 0x10000  # outside the basic plane: its UTF-16 surrogate pair, as Java's chars are
-            units = [code] if code <= 0xFFFF else [0xD800 + (high >> 10), 0xDC00 + (high & 0x3FF)]
-            out.append("".join(f"\\u{unit:04X}" for unit in units))
+def json_protocol(service: str) -> bool:
+    """Whether botocore's model of the service (an integration URI's name) speaks the JSON protocol, the one the
+    local cloud sends a mapped request to as it comes."""
+    import botocore.session
+
+    try:
+        model = botocore.session.get_session().get_service_model(BOTOCORE_NAMES.get(service, service))
+    except Exception:  # noqa: BLE001 - an unknown service
+        return False
+    return model.protocol == "json"
+
+
+def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegration | None:
+    """The data plane's view of an AWS integration (`function`: the Lambda integration's function, resolved by the
+    caller); None for a URI that is neither a service action nor a function."""
+    uri = str(integration.get("uri", ""))
+    action = action_of(uri)
+    if action is None and function_of(uri) is None:
+        return None
+    responses = []
+    for key, response in (integration.get("responses") or {}).items():
+        if not isinstance(response, dict):
+            continue
+        pattern = response.get("selectionPattern", None if key == "default" else key)
+        responses.append(IntegrationResponse(
+            pattern=None if pattern in (None, "") and key == "default" else str(pattern or ""),
+            status=int(response.get("statusCode", 200)),
+            parameters=tuple((name.removeprefix("method.response.header."), str(source))
+                             for name, source in (response.get("responseParameters") or {}).items()),
+            templates=tuple((media.lower(), str(text)) for media, text in
+                            (response.get("responseTemplates") or {}).items())))
+    return AwsIntegration(
+        service=action[0] if action else "lambda", action=action[1] if action else "", function=function,
+        request_templates=tuple((media.lower(), str(text)) for media, text in
+                                (integration.get("requestTemplates") or {}).items()),
+        passthrough=str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper(),
+        responses=tuple(responses))
+
+
+def problem(integration: dict[str, Any], uri: str) -> str | None:
+    """Why an AWS integration cannot run locally (`uri`: its URI with the template's references filled); None when
+    it can."""
+    action = action_of(uri)
+    if action is None and function_of(uri) is None:
+        return (f"{uri}: only service actions (…:{{service}}:action/{{Action}}) and Lambda functions "
+                "(…:lambda:path/2015-03-31/functions/{arn}/invocations) are AWS integrations locally")
+    if action is not None and not json_protocol(action[0]):
+        return (f"{action[0]}:action/{action[1]}: only services of AWS's JSON protocol (DynamoDB, Step Functions, "
+                "SQS, EventBridge, Kinesis, CloudWatch Logs...) are called locally")
+    if str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper() not in _PASSTHROUGH:
+        return f"passthroughBehavior {integration.get('passthroughBehavior')!r} is not one API Gateway has"
+    if integration.get("requestParameters"):
+        return "requestParameters of an AWS integration are not applied locally"
+    if str(integration.get("contentHandling", "")).upper() in ("CONVERT_TO_BINARY", "CONVERT_TO_TEXT"):
+        return "contentHandling is not applied locally"
+    templates = list((integration.get("requestTemplates") or {}).items())
+    for key, response in (integration.get("responses") or {}).items():
+        if not isinstance(response, dict):
+            continue
+        templates += list((response.get("responseTemplates") or {}).items())
+        for name, source in (response.get("responseParameters") or {}).items():
+            if not name.startswith("method.response.header.") or not _HEADER_SOURCE.fullmatch(str(source)):
+                return (f"response {key}: {name} = {source}: only headers from a 'literal', "
+                        "integration.response.header.X or integration.response.body are mapped locally")
+        pattern = response.get("selectionPattern")
+        if pattern is not None:
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                return f"response {key}: selectionPattern {pattern!r}: {exc}"
+    for media, template in templates:
+        reason = vtl.problem(str(template))
+        if reason:
+            return f"{reason} ({media})"
+    return None
+
+
+def request_payload(aws: AwsIntegration, media: str, body: str, **variables: Any) -> str | None:
+    """What the integration sends: the request template for the body's content type evaluated, or the body passed
+    through; None when the passthrough behavior refuses the content type (415)."""
+    templates = dict(aws.request_templates)
+    template = templates.get(media or "application/json")
+    if template is None:
+        if aws.passthrough == "NEVER" or (aws.passthrough == "WHEN_NO_TEMPLATES" and templates):
+            return None
+        return body
+    return vtl.render(template, body, **variables)
+
+
+def chosen_response(aws: AwsIntegration, selector: str | None) -> IntegrationResponse | None:
+    """The integration response for this answer: the first non-default one whose pattern matches `selector` (the
+    error message of a function error, a service's HTTP status) whole, else the default one."""
+    if selector is not None:
+        for response in aws.responses:
+            if response.pattern is not None and re.fullmatch(response.pattern, selector, re.DOTALL):
+                return response
+    return next((r for r in aws.responses if r.pattern is None or r.pattern == ""), None)
+
+
+def response_of(response: IntegrationResponse, answer: str, answer_headers: dict[str, str], accept: str,
+                **variables: Any) -> tuple[int, list[tuple[str, str]], str]:
+    """The method response: the integration response's status, its mapped headers and the body its template makes
+    of the answer (the answer itself without one)."""
+    templates = dict(response.templates)
+    media = next((m for m in (a.split(";")[0].strip().lower() for a in accept.split(",")) if m in templates),
+                 "application/json" if "application/json" in templates else next(iter(templates), None))
+    body = answer if media is None else vtl.render(templates[media], answer, **variables)
+    headers = [("Content-Type", media or "application/json")]
+    document = vtl.Input(answer)
+    lowered = {k.lower(): v for k, v in answer_headers.items()}
+    for name, source in response.parameters:
+        match = _HEADER_SOURCE.fullmatch(source)
+        if match is None:
+            continue
+        if match["literal"] is not None:
+            value = match["literal"]
+        elif match["header"]:
+            value = lowered.get(match["header"].lower(), "")
+        elif match["path"]:
+            found = document.path("$" + match["path"])
+            value = found if isinstance(found, str) else "" if found is None else json.dumps(found)
         else:
-            out.append(ch)
-    return "".join(out)
-
-
-def render(template: str, body: str, *, request_id: str, stage: str) -> str:
-    """The template evaluated for a request with this body."""
-    json_text = body if body.strip() else "{}"
-
-    def value(match: re.Match) -> str:
-        text = match.group(0)
-        if match["escaped"]:
-            escaped = escape_javascript(json_text if match["escaped"].startswith("$input.json") else body)
-            return escaped.replace("\\'", "'") if match["unescape"] else escaped
-        return {"$input.json('$')": json_text, "$input.body": body, "$context.requestId": request_id,
-                "$context.stage": stage}[text]
-
-    return _REFERENCE.sub(value, template)
+            value = answer
+        headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, value)]
+    return response.status, headers, body
 
 
 # --------------------------------------------------------------------------- MOCK integrations
+_DIRECTIVE = re.compile(r"#(set|if|elseif|else|end|foreach|macro|define|parse|include|evaluate|stop|break)\b"
+                        r"|\$[!{A-Za-z]")
 _LITERAL = re.compile(r"'(?P<value>[^']*)'")
 
 

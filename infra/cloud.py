@@ -116,10 +116,15 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
             for method, operation in operations.items():
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
                 kind = str((integration or {}).get("type", "")).lower()
-                action = service_integrations.action_of(integration.get("uri", "")) if kind == "aws" else None
+                aws = None
+                if kind == "aws":
+                    uri = str(integration.get("uri", ""))
+                    function = service_integrations.function_of(uri)
+                    aws = service_integrations.integration_of(
+                        integration, function_of_uri(uri) if function is not None else "")
                 mock = service_integrations.mock_answer(integration) if kind == "mock" else None
                 proxy = http_proxy.of_integration(integration) if kind == "http_proxy" else None
-                if not integration or (kind != "aws_proxy" and action is None and mock is None and proxy is None):
+                if not integration or (kind != "aws_proxy" and aws is None and mock is None and proxy is None):
                     continue     # the deploy refused other integrations
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                 security = operation.get("security", body.get("security")) or []
@@ -130,8 +135,7 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                     verb, path, function, authorizers[names[0]] if names else None, timeouts.get(function),
                     api_key_required=bool(required & key_schemes),
                     scopes=next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ()),
-                    iam=bool(required & signed), service_action=action,
-                    request_templates=tuple((integration.get("requestTemplates") or {}).items()),
+                    iam=bool(required & signed), aws=aws,
                     validation=request_validation.of_operation(body, operation), mock=mock, http_proxy=proxy))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
@@ -709,7 +713,6 @@ class LocalCloud:
                 if k in result}
 
     #: botocore's name of each service an AWS integration may call, by the name its integration URI uses
-    _SERVICES = {"states": "stepfunctions"}
 
     def aws_action(self, service: str, action: str, body: bytes) -> tuple[int, bytes]:
         """A REST API's AWS integration calling a service action of the emulator (Step Functions' StartExecution):
@@ -731,7 +734,7 @@ class LocalCloud:
                                     "Message": None}).encode()
         models = self.__dict__.setdefault("_action_models", {})  # a client's model per service, made once
         if service not in models:
-            models[service] = self.client(self._SERVICES[service]).meta.service_model
+            models[service] = self.client(service_integrations.BOTOCORE_NAMES.get(service, service)).meta.service_model
         model = models[service]
         signed = AWSRequest(method="POST", url=self.aws_endpoint, data=body, headers={
             "Content-Type": f"application/x-amz-json-{model.metadata['jsonVersion']}",

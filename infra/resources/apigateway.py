@@ -70,8 +70,8 @@ def _rest_api_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
 
 
 def _service_integration_problem(integration: dict) -> str | None:
-    """Why an integration other than Lambda proxy cannot run locally; None for an AWS integration calling Step
-    Functions with a mapping template the local cloud evaluates (SAM's state machine Api events)."""
+    """Why an integration other than Lambda proxy cannot run locally (api_gateway/service_integrations.py for the
+    AWS integrations); None when it can."""
     kind = str(integration.get("type", "")).lower()
     if kind == "mock":
         return None if service_integrations.mock_answer(integration) is not None else (
@@ -79,16 +79,22 @@ def _service_integration_problem(integration: dict) -> str | None:
     if kind == "http_proxy":
         uri = integration.get("uri")
         return http_proxy.problem(integration, template_text(uri), literal=isinstance(uri, str))
+    if kind != "aws":
+        return (f"type {integration.get('type')}: only Lambda proxy, HTTP proxy, MOCK and AWS integrations (a "
+                "service action of the JSON protocol, or a function) run locally")
     uri = template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
-    action = service_integrations.action_of(uri) if kind == "aws" else None
-    if action not in service_integrations.ACTIONS:
-        return (f"type {integration.get('type')}: only Lambda proxy, HTTP proxy and MOCK integrations and AWS "
-                "integrations calling Step Functions' StartExecution or StartSyncExecution run locally")
-    for media, template in (integration.get("requestTemplates") or {}).items():
-        reason = service_integrations.unsupported(template_text(template))
-        if reason:
-            return f"{reason} ({media}): only the references SAM's state machine Api events use are evaluated locally"
-    return None
+    return service_integrations.problem(_texts(integration), uri)
+
+
+def _texts(value: Any) -> Any:
+    """A document with its intrinsic functions written as text (what the check reads of templates)."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
+        return template_text(value)
+    if isinstance(value, dict):
+        return {key: _texts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_texts(item) for item in value]
+    return value
 
 
 @creates("AWS::ApiGateway::RestApi",

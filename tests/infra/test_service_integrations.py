@@ -2,9 +2,12 @@
 and $util.escapeJavaScript as API Gateway escapes (Apache Commons' escapeJavaScript)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from api_gateway import service_integrations as si
+from api_gateway import vtl
 
 SAM = """{"input": "$util.escapeJavaScript($input.json('$'))", "stateMachineArn": "arn:sm"}"""
 SAM_UNESCAPED = ("""{"input": "$util.escapeJavaScript($input.json('$')).replaceAll("\\\\'","'")", """
@@ -16,26 +19,51 @@ def test_escape_javascript():
         """a\\"b\\'c\\\\d\\/e\\nf\\tg\\u00E9\\uD83C\\uDF75\\u0001"""
 
 
+def render(template: str, body: str, **context) -> str:
+    return vtl.render(template, body, context=context)
+
+
 def test_sam_s_templates_are_evaluated():
-    assert si.unsupported(SAM) is None and si.unsupported(SAM_UNESCAPED) is None
-    assert si.render(SAM, '{"a": "it\'s"}', request_id="r", stage="prod") == \
+    assert vtl.problem(SAM) is None and vtl.problem(SAM_UNESCAPED) is None
+    assert render(SAM, '{"a": "it\'s"}', requestId="r", stage="prod") == \
         """{"input": "{\\"a\\": \\"it\\'s\\"}", "stateMachineArn": "arn:sm"}"""
-    assert si.render(SAM_UNESCAPED, '{"a": "it\'s"}', request_id="r", stage="prod") == \
+    assert render(SAM_UNESCAPED, '{"a": "it\'s"}', requestId="r", stage="prod") == \
         """{"input": "{\\"a\\": \\"it's\\"}", "stateMachineArn": "arn:sm"}"""
-    assert si.render(SAM, "", request_id="r", stage="prod") == """{"input": "{}", "stateMachineArn": "arn:sm"}"""
-    assert si.render('{"id": "$context.requestId", "s": "$context.stage", "b": $input.body}', '{"x": 1}',
-                     request_id="r1", stage="prod") == '{"id": "r1", "s": "prod", "b": {"x": 1}}'
+    assert render(SAM, "", requestId="r", stage="prod") == """{"input": "{}", "stateMachineArn": "arn:sm"}"""
+    assert render('{"id": "$context.requestId", "s": "$context.stage", "b": $input.body}', '{"x": 1}',
+                  requestId="r1", stage="prod") == '{"id": "r1", "s": "prod", "b": {"x": 1}}'
 
 
-@pytest.mark.parametrize("template", ["#set($a = 1)$a", "$input.path('$.a')", "$util.base64Encode($input.body)",
-                                      "${context.requestId}", "$!input.body", "#foreach($x in $input.keys())#end"])
-def test_other_templates_are_refused(template):
-    assert si.unsupported(template) is not None
+def test_velocity_with_api_gateway_s_variables():
+    """Before 7 December only the references SAM's templates use were evaluated; any other template was refused."""
+    body = '{"user": {"name": "Ada"}, "items": [{"sku": "a1", "n": 2}, {"sku": "b2", "n": 1}], "note": "x&y"}'
+    params = {"path": {"id": "42"}, "querystring": {"q": "tea"}, "header": {"X-Trace": "t-1"}}
+    template = ('''#set($order = $input.path('$'))'''
+                '''{"id": "$input.params('id')", "q": "$input.params('q')", "trace": "$input.params('x-trace')", '''
+                '''"name": "$order.user.name", "first": $input.json('$.items[0]'), "skus": ['''
+                '''#foreach($item in $order.items)"$item.sku"#if($foreach.hasNext),#end#end], '''
+                '''#if($order.items.size() > 1)"many": true, #end'''
+                '''"enc": "$util.urlEncode($order.note)", "b64": "$util.base64Encode('hi')", '''
+                '''"parsed": "$util.parseJson('{"k": "v"}').k", "ip": "$context.identity.sourceIp", '''
+                '''"var": "$stageVariables.table"}''')
+    out = vtl.render(template, body, context={"identity": {"sourceIp": "127.0.0.1"}}, params=params,
+                     stage_variables={"table": "orders"})
+    assert json.loads(out) == {"id": "42", "q": "tea", "trace": "t-1", "name": "Ada", "first": {"sku": "a1", "n": 2},
+                               "skus": ["a1", "b2"], "many": True, "enc": "x%26y", "b64": "aGk=", "parsed": "v",
+                               "ip": "127.0.0.1", "var": "orders"}
+
+
+@pytest.mark.parametrize("template", ["#if($a) never ended", "#foreach($x in) #end", "$input.json('$.a'"])
+def test_templates_that_do_not_parse_are_refused(template):
+    assert vtl.problem(template) is not None
 
 
 def test_action_of_an_integration_uri():
     assert si.action_of("arn:aws:apigateway:eu-west-1:states:action/StartExecution") == ("states", "StartExecution")
     assert si.action_of("arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/x/invocations") is None
+    assert si.function_of("arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+                          "arn:aws:lambda:eu-west-1:123456789012:function:f/invocations") == \
+        "arn:aws:lambda:eu-west-1:123456789012:function:f"
 
 
 

@@ -86,12 +86,30 @@ class AwsIntegration:
     out."""
 
     service: str                       # "dynamodb", "states", ... or "lambda"
-    action: str = ""                   # the service action ("PutItem"); "" for a function
+    action: str = ""                   # the service action ("PutItem"); "" for a function or a path
     function: str = ""                 # a Lambda integration's function (name or ARN)
+    #: a path override's path (…:sqs:path/{account}/{queue}); "" for an action
+    path: str = ""
+    #: requestParameters: integration.request.header.X / .querystring.X -> their source ('a literal',
+    #: method.request.header|querystring|path.Y)
+    request_headers: tuple[tuple[str, str], ...] = ()
+    request_querystring: tuple[tuple[str, str], ...] = ()
     #: requestTemplates by content type, and passthroughBehavior (WHEN_NO_MATCH, WHEN_NO_TEMPLATES, NEVER)
     request_templates: tuple[tuple[str, str], ...] = ()
     passthrough: str = "WHEN_NO_MATCH"
     responses: tuple[IntegrationResponse, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """What an AWS integration sends to a service (the data plane's aws_action call)."""
+
+    service: str
+    action: str                        # "" for a path override
+    path: str                          # "" for an action
+    headers: tuple[tuple[str, str], ...]
+    querystring: tuple[tuple[str, str], ...]
+    body: bytes
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from api_gateway import events, http_proxy, rest_authorizers, service_integrations, sigv4, tokens, vtl
 from api_gateway.paths import compile_path, match_path
-from api_gateway.config import AwsIntegration, DomainMapping, Invoke, RestApiConfig, RestRoute
+from api_gateway.config import AwsIntegration, DomainMapping, Invoke, RestApiConfig, RestRoute, ServiceCall
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,10 @@ class RestGateway:
                  body_timeout: float = 10.0, api_key_valid: Callable[[str, str, str], bool] | None = None,
                  keys: tokens.KeySource = tokens.discovered_key_set,
                  identities: sigv4.Identities | None = None,
-                 aws_action: Callable[[str, str, bytes], tuple[int, bytes]] | None = None) -> None:
+                 aws_action: Callable[[ServiceCall], tuple[int, bytes]] | None = None) -> None:
         self.apis = list(apis)
         self._invoke = invoke
-        #: (service, action, request body) -> (status, body): an AWS integration's call of the service
+        #: an AWS integration's call of a service -> (status, body)
         self._aws_action = aws_action
         #: an access key -> the IAM user it belongs to (AWS_IAM methods' requestContext.identity)
         self._identities = identities
@@ -364,7 +364,12 @@ class RestGateway:
         else:
             if self._aws_action is None:
                 return self._json(*_INTERNAL_ERROR)
-            status, raw = self._aws_action(aws.service, aws.action, payload.encode())
+            params = variables["params"]
+            status, raw = self._aws_action(ServiceCall(
+                aws.service, aws.action, aws.path,
+                headers=tuple(service_integrations.request_parameters(aws.request_headers, params)),
+                querystring=tuple(service_integrations.request_parameters(aws.request_querystring, params)),
+                body=payload.encode()))
             answer, selector = raw.decode("utf-8", "replace"), str(status)
         response = service_integrations.chosen_response(aws, selector)
         if response is None:  # "No match for output mapping and no default output mapping"

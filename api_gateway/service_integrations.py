@@ -29,6 +29,11 @@ from api_gateway import vtl
 from api_gateway.config import AwsIntegration, IntegrationResponse
 
 _URI = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):action/(?P<action>[A-Za-z0-9]+)")
+_PATH = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):path/(?P<path>.*)")
+#: services whose path overrides run locally (API Gateway's classic SQS integration: path/{account}/{queue} with an
+#: Action=SendMessage form), and those spoken to in the query protocol (form posts; SQS still takes it)
+PATH_SERVICES = ("sqs", "sns")
+_REQUEST_SOURCE = re.compile(r"'(?P<literal>[^']*)'|method\.request\.(?P<where>header|querystring|path)\.(?P<name>.+)")
 _LAMBDA = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(?P<function>.+)/invocations")
 #: API Gateway's service names in an integration URI -> botocore's, where they differ
 BOTOCORE_NAMES = {"states": "stepfunctions", "monitoring": "cloudwatch", "email": "ses"}
@@ -45,31 +50,45 @@ def action_of(uri: str) -> tuple[str, str] | None:
     return (match["service"], match["action"]) if match else None
 
 
+def path_of(uri: str) -> tuple[str, str] | None:
+    """(service, path) of a path override's URI other than a function's ("…:sqs:path/123456789012/orders")."""
+    match = _PATH.fullmatch(uri)
+    return None if match is None or match["service"] == "lambda" else (match["service"], match["path"])
+
+
 def function_of(uri: str) -> str | None:
     """The function (name or ARN) of a Lambda integration's URI; None for another URI."""
     match = _LAMBDA.fullmatch(uri)
     return match["function"] if match else None
 
 
-def json_protocol(service: str) -> bool:
-    """Whether botocore's model of the service (an integration URI's name) speaks the JSON protocol, the one the
-    local cloud sends a mapped request to as it comes."""
+def protocol(service: str) -> str | None:
+    """How the local cloud speaks to a service of an integration URI: "json" (a JSON-protocol service: the mapped
+    request is its body), "query" (a form post: SNS, and SQS, which still takes it), None (not at all)."""
     import botocore.session
 
+    if service in PATH_SERVICES:
+        return "query"
     try:
         model = botocore.session.get_session().get_service_model(BOTOCORE_NAMES.get(service, service))
     except Exception:  # noqa: BLE001 - an unknown service
-        return False
-    return model.protocol == "json"
+        return None
+    return "json" if model.protocol == "json" else None
+
+
+def json_protocol(service: str) -> bool:
+    """Whether the local cloud sends the service JSON-protocol requests."""
+    return protocol(service) == "json"
 
 
 def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegration | None:
     """The data plane's view of an AWS integration (`function`: the Lambda integration's function, resolved by the
     caller); None for a URI that is neither a service action nor a function."""
     uri = str(integration.get("uri", ""))
-    action = action_of(uri)
-    if action is None and function_of(uri) is None:
+    action, path = action_of(uri), path_of(uri)
+    if action is None and path is None and function_of(uri) is None:
         return None
+    parameters = {str(k): str(v) for k, v in (integration.get("requestParameters") or {}).items()}
     responses = []
     for key, response in (integration.get("responses") or {}).items():
         if not isinstance(response, dict):
@@ -83,7 +102,12 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
             templates=tuple((media.lower(), str(text)) for media, text in
                             (response.get("responseTemplates") or {}).items())))
     return AwsIntegration(
-        service=action[0] if action else "lambda", action=action[1] if action else "", function=function,
+        service=action[0] if action else path[0] if path else "lambda", action=action[1] if action else "",
+        function=function, path=path[1] if path else "",
+        request_headers=tuple((k.removeprefix("integration.request.header."), v) for k, v in parameters.items()
+                              if k.startswith("integration.request.header.")),
+        request_querystring=tuple((k.removeprefix("integration.request.querystring."), v)
+                                  for k, v in parameters.items() if k.startswith("integration.request.querystring.")),
         request_templates=tuple((media.lower(), str(text)) for media, text in
                                 (integration.get("requestTemplates") or {}).items()),
         passthrough=str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper(),
@@ -93,17 +117,23 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
 def problem(integration: dict[str, Any], uri: str) -> str | None:
     """Why an AWS integration cannot run locally (`uri`: its URI with the template's references filled); None when
     it can."""
-    action = action_of(uri)
-    if action is None and function_of(uri) is None:
-        return (f"{uri}: only service actions (…:{{service}}:action/{{Action}}) and Lambda functions "
-                "(…:lambda:path/2015-03-31/functions/{arn}/invocations) are AWS integrations locally")
-    if action is not None and not json_protocol(action[0]):
+    action, path, function = action_of(uri), path_of(uri), function_of(uri)
+    if action is None and path is None and function is None:
+        return (f"{uri}: only service actions (…:{{service}}:action/{{Action}}), SQS and SNS path overrides and "
+                "Lambda functions (…:lambda:path/2015-03-31/functions/{arn}/invocations) are AWS integrations locally")
+    if action is not None and protocol(action[0]) is None:
         return (f"{action[0]}:action/{action[1]}: only services of AWS's JSON protocol (DynamoDB, Step Functions, "
-                "SQS, EventBridge, Kinesis, CloudWatch Logs...) are called locally")
+                "SQS, EventBridge, Kinesis, CloudWatch Logs...) and SNS are called locally")
+    if path is not None and path[0] not in PATH_SERVICES:
+        return f"{path[0]}:path/{path[1]}: only SQS and SNS path overrides are called locally"
     if str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper() not in _PASSTHROUGH:
         return f"passthroughBehavior {integration.get('passthroughBehavior')!r} is not one API Gateway has"
-    if integration.get("requestParameters"):
-        return "requestParameters of an AWS integration are not applied locally"
+    for name, source in (integration.get("requestParameters") or {}).items():
+        if function is not None or not str(name).startswith(("integration.request.header.",
+                                                             "integration.request.querystring.")) \
+                or not _REQUEST_SOURCE.fullmatch(str(source)):
+            return (f"requestParameters {name} = {source}: only an AWS service integration's headers and query "
+                    "strings, from a 'literal' or method.request.header|querystring|path, are mapped locally")
     if str(integration.get("contentHandling", "")).upper() in ("CONVERT_TO_BINARY", "CONVERT_TO_TEXT"):
         return "contentHandling is not applied locally"
     templates = list((integration.get("requestTemplates") or {}).items())
@@ -126,6 +156,61 @@ def problem(integration: dict[str, Any], uri: str) -> str | None:
         if reason:
             return f"{reason} ({media})"
     return None
+
+
+def query_answer_as_json(xml: bytes) -> bytes:
+    """A query-protocol service's XML answer as the JSON those services give a client that accepts JSON (what API
+    Gateway passes on): each element an object of its children, a leaf its text, repeated elements a list; the
+    namespace dropped ({"SendMessageResponse": {"SendMessageResult": {"MessageId": ...}, "ResponseMetadata":
+    {"RequestId": ...}}}; an error: {"ErrorResponse": {"Error": {"Type", "Code", "Message"}, "RequestId"}}).
+    Members the answer leaves out stay out (AWS writes them as null). Anything that is not XML comes back as it
+    is."""
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return xml
+
+    def name(element: Any) -> str:
+        return element.tag.rsplit("}", 1)[-1]
+
+    def value(element: Any) -> Any:
+        children = list(element)
+        if not children:
+            return element.text
+        out: dict[str, Any] = {}
+        for child in children:
+            key, item = name(child), value(child)
+            if key in out:
+                out[key] = (out[key] if isinstance(out[key], list) else [out[key]]) + [item]
+            else:
+                out[key] = item
+        return out
+
+    return json.dumps({name(root): value(root)}).encode()
+
+
+def request_parameters(mapping: tuple[tuple[str, str], ...],
+                       params: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """requestParameters' headers or query strings, from literals and the method request's parameters (a
+    parameter the request lacks is left out)."""
+    out = []
+    for name, source in mapping:
+        match = _REQUEST_SOURCE.fullmatch(source)
+        if match is None:
+            continue
+        if match["literal"] is not None:
+            out.append((name, match["literal"]))
+            continue
+        found = params.get(match["where"], {})
+        if match["where"] == "header":
+            value = next((v for k, v in found.items() if k.lower() == match["name"].lower()), None)
+        else:
+            value = found.get(match["name"])
+        if value is not None:
+            out.append((name, value))
+    return out
 
 
 def request_payload(aws: AwsIntegration, media: str, body: str, **variables: Any) -> str | None:

@@ -20,6 +20,7 @@ from api_gateway.config import (
     RestApiConfig,
     RestAuthorizer,
     RestRoute,
+    ServiceCall,
     WebSocketApiConfig,
     WebSocketRoute,
 )
@@ -714,40 +715,57 @@ class LocalCloud:
 
     #: botocore's name of each service an AWS integration may call, by the name its integration URI uses
 
-    def aws_action(self, service: str, action: str, body: bytes) -> tuple[int, bytes]:
-        """A REST API's AWS integration calling a service action of the emulator (Step Functions' StartExecution):
-        the request as the integration sends it (JSON protocol: the target and content type from botocore's model of
-        the service, signed as botocore signs), the service's status and body as they come back."""
+    def aws_action(self, call: ServiceCall) -> tuple[int, bytes]:
+        """A REST API's AWS integration calling a service of the emulator, as the integration sends it, signed as
+        botocore signs: a JSON-protocol service gets the mapped request as its body (the target and content type
+        from botocore's model of the service); SNS and SQS in the query protocol a form post (a path override's
+        path; an action's Action and mapped query strings in the URL), whose XML answer comes back as JSON, as AWS's
+        query services answer a client that accepts JSON ({"PublishResponse": {"PublishResult": {...},
+        "ResponseMetadata": {...}}}). The service's status and body as they come back."""
         import urllib.error
+        import urllib.parse
         import urllib.request
 
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        try:
-            json.loads(body)
-        except ValueError:
-            # what the JSON protocol answers a body that is not JSON (moto's server answered a 500 page): a mapping
-            # template's \' (escapeJavaScript of an apostrophe) makes one
-            return 400, json.dumps({"__type": "com.amazon.coral.service#SerializationException",
-                                    "Message": None}).encode()
-        models = self.__dict__.setdefault("_action_models", {})  # a client's model per service, made once
-        if service not in models:
-            models[service] = self.client(service_integrations.BOTOCORE_NAMES.get(service, service)).meta.service_model
-        model = models[service]
-        signed = AWSRequest(method="POST", url=self.aws_endpoint, data=body, headers={
-            "Content-Type": f"application/x-amz-json-{model.metadata['jsonVersion']}",
-            "X-Amz-Target": f"{model.metadata['targetPrefix']}.{action}"})
+        query = service_integrations.protocol(call.service) == "query"
+        url, body = self.aws_endpoint, call.body
+        headers = dict(call.headers)
+        if query:
+            url = f"{self.aws_endpoint}/{call.path.lstrip('/')}"
+            fields = ([("Action", call.action)] if call.action else []) + list(call.querystring)
+            if fields:
+                url += "?" + urllib.parse.urlencode(fields)
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            signing_name = call.service
+        else:
+            try:
+                json.loads(body)
+            except ValueError:
+                # what the JSON protocol answers a body that is not JSON (moto's server answered a 500 page): a
+                # mapping template's \' (escapeJavaScript of an apostrophe) makes one
+                return 400, json.dumps({"__type": "com.amazon.coral.service#SerializationException",
+                                        "Message": None}).encode()
+            models = self.__dict__.setdefault("_action_models", {})  # a client's model per service, made once
+            if call.service not in models:
+                models[call.service] = self.client(
+                    service_integrations.BOTOCORE_NAMES.get(call.service, call.service)).meta.service_model
+            model = models[call.service]
+            headers = {"Content-Type": f"application/x-amz-json-{model.metadata['jsonVersion']}",
+                       "X-Amz-Target": f"{model.metadata['targetPrefix']}.{call.action}", **headers}
+            signing_name = model.signing_name
+        signed = AWSRequest(method="POST", url=url, data=body, headers=headers)
         SigV4Auth(Credentials(account.KEYS["aws_access_key_id"], account.KEYS["aws_secret_access_key"]),
-                  model.signing_name, REGION).add_auth(signed)
-        request = urllib.request.Request(self.aws_endpoint, data=body, method="POST",
-                                         headers=dict(signed.headers.items()))
+                  signing_name, REGION).add_auth(signed)
+        request = urllib.request.Request(url, data=body, method="POST", headers=dict(signed.headers.items()))
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, answer.read()
+                status, text = answer.status, answer.read()
         except urllib.error.HTTPError as refused:
-            return refused.code, refused.read()
+            status, text = refused.code, refused.read()
+        return status, service_integrations.query_answer_as_json(text) if query else text
 
     def iam_identity(self, access_key: str) -> dict | None:
         """The IAM user of an access key that signed a request to an AWS_IAM method, when the embedded emulator's IAM

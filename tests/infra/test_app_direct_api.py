@@ -58,3 +58,24 @@ def test_a_function_without_the_proxy_event_gets_the_mapped_request_and_its_erro
     # the function's error message matches "Invalid quantity.*": that response's status and template
     status, body, _ = send(cloud, "/quote?sku=tea", b'{"qty": 0}', Content_Type="application/json")
     assert (status, json.loads(body)) == (400, {"error": "Invalid quantity: 0"})
+
+
+def test_the_classic_queue_and_topic_integrations_post_forms_and_answer_json(cloud):
+    """SQS's path override with an Action=SendMessage form (the classic API Gateway to SQS integration) and SNS's
+    Publish with its TopicArn and Subject mapped into the query string; the services' answers come back as JSON."""
+    sqs = cloud.client("sqs")
+    status, body, _ = send(cloud, "/inbox", b'{"ticket": "a & b"}', Content_Type="application/json")
+    assert status == 202
+    queued = json.loads(body)["queued"]
+    [message] = sqs.receive_message(QueueUrl=cloud.physical_id("Inbox"))["Messages"]
+    assert (message["MessageId"], message["Body"]) == (queued, '{"ticket": "a & b"}')
+
+    status, body, _ = send(cloud, "/alerts", b'{"level": "high"}', Content_Type="application/json",
+                           X_Subject="disk full")
+    assert status == 200
+    published = json.loads(body)["PublishResponse"]
+    assert published["PublishResult"]["MessageId"] and published["ResponseMetadata"]["RequestId"]
+    [copy] = sqs.receive_message(QueueUrl=cloud.physical_id("AlertsCopy"), WaitTimeSeconds=5)["Messages"]
+    notification = json.loads(copy["Body"])
+    assert (notification["Subject"], notification["Message"]) == ("disk full", '{"level": "high"}')
+    assert notification["MessageId"] == published["PublishResult"]["MessageId"]

@@ -179,6 +179,9 @@ class HttpRoute:
     scopes: tuple[str, ...] = ()
     #: an HTTP_PROXY integration's endpoint (api_gateway/http_proxy.py); `function` is None then
     http_proxy: Any = None
+    #: the integration's ResponseParameters: (status code, append|overwrite|remove, header name or "statuscode",
+    #: value) (api_gateway/http_proxy.py, changed_response)
+    response_changes: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

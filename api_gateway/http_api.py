@@ -147,23 +147,32 @@ class HttpApiRouter:
             if isinstance(outcome, tuple):
                 return outcome
             authorizer_context = outcome
+        context = {"path": request.route_path, "requestId": request.request_id, "stage": self.api.stage,
+                   "httpMethod": request.method, "domainName": request.host}
+        answer = self._integration(route, request, authorizer_context, context)
+        if route.response_changes and not isinstance(answer, http_proxy.GatewayAnswer):
+            # the integration's response parameter mapping, for its answer's status code
+            answer = http_proxy.changed_response(route.response_changes, answer, context)
+        return answer
+
+    def _integration(self, route: HttpRoute, request: _Request, authorizer_context: dict[str, Any] | None,
+                     context: dict[str, str]) -> Answer:
+        """The integration's answer: the HTTP endpoint's, or the function's as HTTP."""
         if route.http_proxy is not None:
-            context = {"path": request.route_path, "requestId": request.request_id, "stage": self.api.stage,
-                       "httpMethod": request.method, "domainName": request.host}
             return http_proxy.forward(route.http_proxy, request.method, request.params, request.query,
                                       request.header_pairs, request.body, failures=(_UNAVAILABLE, _ERROR),
                                       context=context)
         if route.function is None:
-            return _json(*_NOT_FOUND)
+            return http_proxy.GatewayAnswer(_json(*_NOT_FOUND))
         event = request.event_v2(authorizer_context) if route.payload_version == "2.0" else \
             request.event_v1(authorizer_context)
         try:
             result = self._executor.submit(self._invoke, route.function, event).result(timeout=route.timeout)
         except FutureTimeout:
-            return _json(*_UNAVAILABLE)
+            return http_proxy.GatewayAnswer(_json(*_UNAVAILABLE))
         except Exception as exc:  # noqa: BLE001 - a function error is the client's 500, as on AWS
             log.info("%s %s: function %s failed: %s", request.method, request.raw_path, route.function, exc)
-            return _json(*_ERROR)
+            return http_proxy.GatewayAnswer(_json(*_ERROR))
         return _response_v2(result) if route.payload_version == "2.0" else _response_v1(result)
 
     # ------------------------------------------------------------------ authorizers

@@ -29,6 +29,11 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._$-]+)\+?\}")
 _NOT_FORWARDED = {"host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
                   "upgrade", "content-length", "expect"}
 
+class GatewayAnswer(tuple):
+    """API Gateway's own answer (status, headers, body) where the integration gave none: an endpoint that timed out
+    or could not be reached, a function that failed. An HTTP API's response parameter mapping does not apply."""
+
+
 TIMED_OUT = (504, {"message": "Endpoint request timed out"})
 UNREACHABLE = (500, {"message": "Internal server error"})
 
@@ -84,6 +89,113 @@ def mapping_problem(mapping: Any) -> str | None:
         if found["action"] != "remove" and not _VALUE.fullmatch(str(value)):
             return f"the mapped value {value!r} is not one the local cloud evaluates"
     return None
+
+
+#: an HTTP API's response parameter mapping: its keys and the values the local cloud gives them
+_RESPONSE_CHANGE = re.compile(r"(?P<action>append|overwrite|remove):header\.(?P<name>[^\s]+)"
+                              r"|(?P<status>overwrite:statuscode)")
+_RESPONSE_VALUE = re.compile(r"\$response\.header\.(?P<header>[^\s$]+)|\$response\.body(?P<path>\.[^\s$]+)?"
+                             r"|\$context\.(?P<context>requestId|stage|httpMethod|domainName|path)"
+                             r"|(?P<static>[^$]*)")
+
+
+def response_changes(mapping: Any) -> tuple[tuple[str, str, str, str], ...]:
+    """An HTTP API integration's ResponseParameters as (status code, action, header name or "statuscode", value):
+    from the API's map of maps ({"404": {"overwrite:statuscode": "204"}}) or CloudFormation's lists of
+    Destination/Source ({"404": {"ResponseParameters": [{"Destination": ..., "Source": ...}]}})."""
+    changes = []
+    for status, changes_of in (mapping or {}).items():
+        if isinstance(changes_of, dict) and isinstance(changes_of.get("ResponseParameters"), list):
+            pairs = [(str(p.get("Destination")), str(p.get("Source", ""))) for p in changes_of["ResponseParameters"]]
+        else:
+            pairs = [(str(k), str(v)) for k, v in (changes_of or {}).items()]
+        for key, value in pairs:
+            found = _RESPONSE_CHANGE.fullmatch(key)
+            if found is not None:
+                changes.append((str(status), "overwrite" if found["status"] else found["action"],
+                                "statuscode" if found["status"] else found["name"], value))
+    return tuple(changes)
+
+
+def response_mapping_problem(mapping: Any) -> str | None:
+    """Why an HTTP API's response parameter mapping cannot be applied locally; None when it can: for a status code,
+    append, overwrite or remove of a header, overwrite:statuscode, with $response.header.x, $response.body or a
+    JSONPath of it, $context.requestId|stage|httpMethod|domainName|path or a static value."""
+    if not isinstance(mapping, dict):
+        return "ResponseParameters is a map of status codes to changes"
+    for status, changes_of in mapping.items():
+        if not re.fullmatch(r"[1-5]\d\d", str(status)):
+            return f"ResponseParameters {status!r}: the key is a status code, 200 to 599"
+        if isinstance(changes_of, dict) and isinstance(changes_of.get("ResponseParameters"), list):
+            pairs = [(str(p.get("Destination")), str(p.get("Source", ""))) for p in changes_of["ResponseParameters"]]
+        elif isinstance(changes_of, dict):
+            pairs = [(str(k), str(v)) for k, v in changes_of.items()]
+        else:
+            return f"ResponseParameters {status}: a map of changes"
+        for key, value in pairs:
+            found = _RESPONSE_CHANGE.fullmatch(key)
+            if found is None:
+                return f"the response parameter mapping {key!r} is not one the local cloud applies"
+            if found["action"] != "remove" and not _RESPONSE_VALUE.fullmatch(value):
+                return f"the mapped value {value!r} is not one the local cloud evaluates"
+    return None
+
+
+def changed_response(changes: tuple[tuple[str, str, str, str], ...], answer: tuple[int, list[tuple[str, str]], bytes],
+                     context: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An HTTP API's response parameter mapping applied to an integration's answer, as API Gateway documents it:
+    the changes of the answer's status code, each from the answer as it came (a header's or the body's value)."""
+    status, headers, body = answer
+    mine = [c for c in changes if c[0] == str(status)]
+    if not mine:
+        return answer
+    original = {k.lower(): v for k, v in headers}
+    document: Any = ...
+    for _, action, name, expression in mine:
+        found = _RESPONSE_VALUE.fullmatch(expression)
+        value: str | None = None
+        if found is not None and action != "remove":
+            if found["static"] is not None:
+                value = found["static"]
+            elif found["context"]:
+                value = context.get(found["context"])
+            elif found["header"]:
+                value = original.get(found["header"].lower())
+            else:
+                if document is ...:
+                    try:
+                        document = json.loads(body) if body else None
+                    except (ValueError, RecursionError):
+                        document = None
+                value = body.decode("utf-8", "replace") if not found["path"] else _at(document, found["path"])
+        if name == "statuscode":
+            if value is not None and re.fullmatch(r"[1-5]\d\d", value):
+                status = int(value)
+            continue
+        if action != "remove" and value is None:
+            continue
+        existing = next((v for k, v in headers if k.lower() == name.lower()), None)
+        headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+        if action == "append" and existing is not None:
+            value = f"{existing},{value}"
+        if action != "remove":
+            headers.append((name, value))
+    return status, headers, body
+
+
+def _at(document: Any, path: str) -> str | None:
+    """A body's value at a simple JSONPath (".a.b", ".items[0]") as text; None where there is none."""
+    for part in re.findall(r"\.([^.\[\]]+)|\[(\d+)\]", path):
+        key, index = part
+        if key and isinstance(document, dict):
+            document = document.get(key)
+        elif index and isinstance(document, list) and int(index) < len(document):
+            document = document[int(index)]
+        else:
+            return None
+    if document is None:
+        return None
+    return document if isinstance(document, str) else json.dumps(document)
 
 
 def problem(integration: dict, uri: str, literal: bool = True) -> str | None:
@@ -147,9 +259,9 @@ def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], quer
         return response.status, [(k, v) for k, v in response.getheaders()
                                  if k.lower() not in _NOT_FORWARDED], response.read()
     except TimeoutError:
-        return _json(*failures[0])
+        return GatewayAnswer(_json(*failures[0]))
     except (OSError, ValueError, http.client.HTTPException):  # unreachable, refused, or not a URL
-        return _json(*failures[1])
+        return GatewayAnswer(_json(*failures[1]))
     finally:
         connection.close()
 

@@ -272,12 +272,13 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 routes.append(HttpRoute(
                     "$default" if path == "$default" else f"{verb} {path}",
                     None if proxy else function_of_uri(integration["uri"]),
-                    str(integration.get("payloadFormatVersion", "2.0")), authorizer, timeout, scopes, proxy))
+                    str(integration.get("payloadFormatVersion", "2.0")), authorizer, timeout, scopes, proxy,
+                    http_proxy.response_changes(integration.get("responseParameters"))))
         for route in stack.of_type("AWS::ApiGatewayV2::Route"):
             rprops = route.properties
             if rprops.get("ApiId") != api.physical_id:
                 continue
-            function, version, timeout, proxy = None, "2.0", 30.0, None
+            function, version, timeout, proxy, changes = None, "2.0", 30.0, None, ()
             target = rprops.get("Target", "")
             if target:
                 integration = by_physical.get(target.removeprefix("integrations/"))
@@ -286,6 +287,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 iprops = integration.properties
                 version = str(iprops.get("PayloadFormatVersion", "2.0"))
                 timeout = float(iprops.get("TimeoutInMillis", 30000)) / 1000
+                changes = http_proxy.response_changes(iprops.get("ResponseParameters"))
                 if iprops.get("IntegrationType") == "HTTP_PROXY":
                     proxy = http_proxy.of_http_api(iprops.get("IntegrationMethod"), str(iprops["IntegrationUri"]),
                                                    timeout, iprops.get("RequestParameters"))
@@ -310,7 +312,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                         str(aprops.get("AuthorizerPayloadFormatVersion", "2.0")),
                         str(aprops.get("EnableSimpleResponses", False)).lower() == "true", sources)
             routes.append(HttpRoute(rprops["RouteKey"], function, version, authorizer, timeout,
-                                    tuple(rprops.get("AuthorizationScopes") or ()), proxy))
+                                    tuple(rprops.get("AuthorizationScopes") or ()), proxy, changes))
         if "Target" in props:   # quick create: one route to one Lambda, a $default stage
             routes.append(HttpRoute(props.get("RouteKey", "$default"), function_of_uri(props["Target"])
                                     if "/functions/" in props["Target"] else props["Target"].split(":")[6]))

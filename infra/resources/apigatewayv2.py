@@ -30,9 +30,16 @@ def _api_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
             for method, operation in (operations or {}).items():
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
                 kind = str((integration or {}).get("type", "")).lower()
-                problem = None if not integration or kind == "aws_proxy" else _http_proxy_problem(integration) \
-                    if kind == "http_proxy" else f"type {integration.get('type')}: only Lambda proxy and HTTP proxy " \
-                                                 "integrations run locally"
+                if not integration:
+                    problem = None
+                elif kind == "aws_proxy":
+                    problem = "request parameter mapping is applied locally to HTTP proxy integrations only" \
+                        if integration.get("requestParameters") else _response_mapping_problem(integration)
+                elif kind == "http_proxy":
+                    problem = _http_proxy_problem(integration)
+                else:
+                    problem = f"type {integration.get('type')}: only Lambda proxy and HTTP proxy integrations run " \
+                              "locally"
                 if problem:
                     found.append((f"integration {method.upper()} {path}", problem))
     elif body is not None:
@@ -85,8 +92,8 @@ def _route_v2(d: Deployer, lid: str, props: dict) -> Resource:
 
 def _http_proxy_problem(integration: dict) -> str | None:
     """Why an HTTP API's http_proxy integration (OpenAPI's keys) cannot run locally; None when it can."""
-    if integration.get("responseParameters"):
-        return "response parameter mapping is not applied locally"
+    if _response_mapping_problem(integration):
+        return _response_mapping_problem(integration)
     if integration.get("requestParameters"):
         problem = http_proxy.mapping_problem(integration["requestParameters"])
         if problem:
@@ -94,6 +101,11 @@ def _http_proxy_problem(integration: dict) -> str | None:
     uri = integration.get("uri")
     rest_keys_left_out = {k: v for k, v in integration.items() if k != "requestParameters"}  # another syntax
     return http_proxy.problem(rest_keys_left_out, template_text(uri), literal=isinstance(uri, str))
+
+
+def _response_mapping_problem(integration: dict) -> str | None:
+    mapping = integration.get("responseParameters")
+    return http_proxy.response_mapping_problem(mapping) if mapping else None
 
 
 def _protocol_of(d: Deployer, api_id: Any) -> str | None:
@@ -105,16 +117,20 @@ def _protocol_of(d: Deployer, api_id: Any) -> str | None:
 
 def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     kind = props.get("IntegrationType")
+    mapping = props.get("ResponseParameters")
+    response = http_proxy.response_mapping_problem(mapping) if mapping and kind != "MOCK" else \
+        "response parameter mapping of a MOCK integration is not applied locally" if mapping else None
+    found = [("ResponseParameters", response)] if response else []
     if kind in ("AWS_PROXY", "MOCK") and not props.get("IntegrationSubtype"):
-        return [("RequestParameters", "parameter mapping is applied locally to HTTP proxy integrations only")] \
-            if props.get("RequestParameters") else []
+        return found + ([("RequestParameters", "request parameter mapping is applied locally to HTTP proxy "
+                                               "integrations only")] if props.get("RequestParameters") else [])
     if kind == "HTTP_PROXY" and _protocol_of(d, props.get("ApiId")) == "HTTP":
         problem = http_proxy.problem({"connectionType": props.get("ConnectionType", "INTERNET")},
                                      template_text(props.get("IntegrationUri")),
                                      literal=isinstance(props.get("IntegrationUri"), str))
         mapping = props.get("RequestParameters")
         refused = http_proxy.mapping_problem(mapping) if mapping is not None else None
-        return [("IntegrationUri", problem)] * bool(problem) + [("RequestParameters", refused)] * bool(refused)
+        return found + [("IntegrationUri", problem)] * bool(problem) + [("RequestParameters", refused)] * bool(refused)
     return [(f"IntegrationType {kind}", "only Lambda proxy (AWS_PROXY), MOCK and, in HTTP APIs, HTTP proxy "
                                         "integrations run locally")]
 
@@ -122,10 +138,9 @@ def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str,
 @creates("AWS::ApiGatewayV2::Integration",
          handles=("ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
                   "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
-                  "TimeoutInMillis", "RequestParameters"),
+                  "TimeoutInMillis", "RequestParameters", "ResponseParameters"),
          ignores={"CredentialsArn": NO_IAM},
-         unsupported={"ResponseParameters": "response parameter mapping is not applied locally",
-                      "RequestTemplates": "mapping templates are not applied locally",
+         unsupported={"RequestTemplates": "mapping templates are not applied locally",
                       "ConnectionType": "no VPC links", "ConnectionId": "no VPC links",
                       "IntegrationSubtype": "AWS service integrations are not supported",
                       "TlsConfig": "no private integrations"},

@@ -156,18 +156,50 @@ def test_http_apis_fill_the_uri_from_the_routes_path_variables_and_map_parameter
     status, body, headers = call(stage_url(cloud, "shop", "/catalog/cats/3?color=grey&source=app"), method="POST",
                                  body=b"meow", headers={"X-Trace": "t-2", "X-Secret": "s3cr3t", "X-Shop": "mobile"})
     seen = json.loads(body)
-    assert (status, headers["X-Backend"], seen["method"], seen["body"]) == (201, "pets-v2", "POST", "meow")
+    assert (status, headers["X-Origin"], seen["method"], seen["body"]) == (201, "pets-v2", "POST", "meow")
     # the request parameter mapping: source overwritten, the stage appended to X-Shop, X-Secret removed
     assert (seen["path"], seen["headers"]["x-trace"]) == ("/store/cats/3?color=grey&source=shop", "t-2")
     assert seen["headers"]["x-shop"] == "mobile,shop" and "x-secret" not in seen["headers"]
     status, body, _ = call(stage_url(cloud, "stock", "/items/sku-9?n=1"))
     seen = json.loads(body)
     # overwrite:path with the request's own path, a query parameter from a path variable, the request id as a header
-    assert (status, seen["path"]) == (201, "/items/sku-9?n=1&sku=sku-9")
+    assert (status, seen["path"]) == (200, "/items/sku-9?n=1&sku=sku-9")  # 201 mapped to 200 (see below)
     assert seen["headers"]["x-request-id"]
     # an HTTP API answers a timed-out integration as it answers a timed-out function
     status, body, _ = call(stage_url(cloud, "shop", "/catalog/slow"))
     assert (status, json.loads(body)) == (503, {"message": "Service Unavailable"})
+
+
+def test_http_apis_map_the_integrations_response_by_its_status_code(cloud):
+    """ResponseParameters (before 7 December refused at deploy): by the answer's status code, headers appended,
+    overwritten (from the answer's body or headers, or the context) or removed, and the status code overwritten;
+    in an OpenAPI body (a map of maps) and an AWS::ApiGatewayV2::Integration (Destination/Source lists)."""
+    status, body, headers = call(stage_url(cloud, "shop", "/catalog/cats/3"))
+    assert status == 201 and json.loads(body)["method"] == "GET"
+    assert (headers["Cache-Control"], headers["X-Seen-Method"], headers["X-Origin"]) == ("max-age=60", "GET",
+                                                                                         "pets-v2")
+    assert headers["X-Backend"] is None  # removed
+    status, body, headers = call(stage_url(cloud, "shop", "/catalog/teapot"))
+    assert status == 410 and headers["X-Request"] and headers["X-Seen-Method"] is None  # 418's changes only
+    status, body, headers = call(stage_url(cloud, "stock", "/items/sku-1"))
+    assert (status, headers["X-Stock"]) == (200, "/items/sku-1?sku=sku-1")
+    # API Gateway's own answer (the endpoint timed out) is not the integration's: nothing is mapped
+    status, _, headers = call(stage_url(cloud, "shop", "/catalog/slow"))
+    assert status == 503 and headers["Cache-Control"] is None
+
+
+@pytest.mark.parametrize(("mapping", "refused"), [
+    ({"200": {"overwrite:statuscode": "204", "append:header.x": "$response.header.y"}}, False),
+    ({"404": {"ResponseParameters": [{"Destination": "remove:header.x", "Source": "''"}]}}, False),
+    ({"200": {"overwrite:header.x": "$response.body.items[0].id"}}, False),
+    ({"ok": {"overwrite:statuscode": "204"}}, True),                    # keys are status codes
+    ({"200": {"overwrite:querystring.x": "1"}}, True),                  # a request mapping
+    ({"200": {"overwrite:header.x": "$stageVariables.v"}}, True),
+])
+def test_http_api_response_mappings_the_local_cloud_applies(mapping, refused):
+    from api_gateway import http_proxy
+
+    assert (http_proxy.response_mapping_problem(mapping) is not None) is refused
 
 
 def test_a_websocket_apis_http_proxy_integration_is_still_reported(tmp_path):

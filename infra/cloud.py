@@ -1,6 +1,7 @@
 """LocalCloud: template.yaml running on this machine — emulator, Lambda runtime, API data planes, pollers, schedules."""
 from __future__ import annotations
 
+import base64
 import json
 
 import logging
@@ -369,6 +370,8 @@ class LocalCloud:
         self.function_url_gateways: list[Any] = []
         #: the event source mappings' and the pipes' pollers (infra/event_sources.py)
         self.event_sources: Any = None
+        #: the Firehose delivery streams the local cloud delivers (infra/firehose.py)
+        self.firehoses: Any = None
         self._stream_clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self.scheduler: Any = None
@@ -546,6 +549,27 @@ class LocalCloud:
         for pipe in self.stack.pipes:
             self.event_sources.add(PIPE + pipe["name"], self._poller("pipe", pipe)).start()
         moto_patches.attach_event_sources(self.event_sources)
+        self._start_firehoses()
+
+    def _start_firehoses(self) -> None:
+        """The template's Firehose delivery streams to S3 (infra/firehose.py): PutRecord(Batch) buffers there, a
+        Kinesis source is read by a stream poller."""
+        if not self.stack.firehoses:
+            return
+        from infra.firehose import DeliveryStream, FirehoseSpec, Firehoses
+
+        s3 = self.client("s3")
+        streams = [DeliveryStream(FirehoseSpec(**spec), lambda bucket, key, data: s3.put_object(
+            Bucket=bucket, Key=key, Body=data), self.invoke_function, REGION) for spec in self.stack.firehoses]
+        self.firehoses = Firehoses(streams).start()
+        moto_patches.attach_firehoses(self.firehoses)
+        for stream in streams:
+            if stream.spec.source_stream:
+                def put(_: str, event: dict, name: str = stream.spec.name) -> None:
+                    self.firehoses.put(name, [base64.b64decode(r["kinesis"]["data"]) for r in event["Records"]])
+                source = {"function": stream.spec.name, "stream_arn": stream.spec.source_stream, "batch_size": 500}
+                self.event_sources.add("firehose:" + stream.spec.name,
+                                       self._poller("kinesis", source, put)).start()
 
     def _poller(self, kind: str, spec: dict[str, Any], invoke: Any = None) -> Any:
         """The (unstarted) poller of an event source mapping of kind "sqs", "dynamodb" or "kinesis" (the spec's
@@ -650,6 +674,9 @@ class LocalCloud:
             event_sources = self.event_sources
             steps.append(("event source mappings",
                           lambda: (moto_patches.attach_event_sources(None), event_sources.stop())))
+        if self.firehoses is not None:
+            firehoses, self.firehoses = self.firehoses, None
+            steps.append(("firehose", lambda: (moto_patches.attach_firehoses(None), firehoses.stop())))
         steps += [("websocket gateway", g.stop) for g in self.websocket_gateways]
         if self.websocket_gateways:
             from api_gateway import connections

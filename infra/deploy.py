@@ -97,6 +97,8 @@ class Stack:
     schedules: list[dict[str, Any]] = field(default_factory=list)
     #: EventBridge pipes: keyword arguments of infra.pipes.PipeSpec, one per running pipe
     pipes: list[dict[str, Any]] = field(default_factory=list)
+    #: Firehose delivery streams to S3: keyword arguments of infra.firehose.FirehoseSpec
+    firehoses: list[dict[str, Any]] = field(default_factory=list)
     #: what deployed but differs from AWS (e.g. a public layer skipped); also logged at WARNING
     warnings: list[str] = field(default_factory=list)
     #: logical ids left out because their Condition is false
@@ -501,6 +503,7 @@ class Deployer:
         self.stack.function_urls += nested.function_urls
         self.stack.schedules += nested.schedules
         self.stack.pipes += nested.pipes
+        self.stack.firehoses += nested.firehoses
         self.stack.scratch += nested.scratch
         self.stack.warnings += [f"{lid}: {warning}" for warning in nested.warnings]
         self.stack.skipped += [f"{lid}/{skipped}" for skipped in nested.skipped]

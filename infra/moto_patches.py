@@ -2547,6 +2547,30 @@ def _pipe_deleted(original: Callable) -> Callable:
     return delete_pipe
 
 
+# --------------------------------------------------------------------------- Firehose
+#: the running cloud's delivery streams (infra.firehose.Firehoses): PutRecord(Batch) to one of them is buffered there
+_firehoses: Any = None
+
+
+def attach_firehoses(registry: Any) -> None:
+    """The running cloud's delivery streams (None: detached)."""
+    global _firehoses
+    _firehoses = registry
+
+
+def _firehose_buffers(original: Callable) -> Callable:
+    """FirehoseBackend.put_record_batch (PutRecord goes through it): a stream the local cloud delivers buffers the
+    records (infra/firehose.py); moto wrote each call at once as one S3 object."""
+    def put_record_batch(self: Any, delivery_stream_name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        registry = _firehoses
+        if registry is None or delivery_stream_name not in registry.streams:
+            return original(self, delivery_stream_name, records)
+        data = [r["Data"] if isinstance(r["Data"], bytes) else base64.b64decode(r["Data"]) for r in records]
+        ids = registry.put(delivery_stream_name, data)
+        return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": [{"RecordId": i} for i in ids]}
+    return put_record_batch
+
+
 # --------------------------------------------------------------------------- Lambda EventInvokeConfig
 def _put_invoke_config_replaces(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
     """LambdaBackend.put_function_event_invoke_config overwrites the function's config, as Lambda does ("If you
@@ -3599,6 +3623,10 @@ EMULATOR_PATCHES: list[Replacement] = [
       for operation in ("create_pipe", "update_pipe", "start_pipe", "stop_pipe")),
     Replacement("pipes-delete-pipe-stops", _owner("moto.pipes.models", "EventBridgePipesBackend"), "delete_pipe",
                 _pipe_deleted, "a deleted pipe went on polling"),
+    Replacement("firehose-buffers-and-delivers", _owner("moto.firehose.models", "FirehoseBackend"),
+                "put_record_batch", _firehose_buffers,
+                "moto wrote each PutRecord(Batch) at once as one S3 object: no buffering, transformation or "
+                "compression"),
     Replacement("scheduler-delete-schedule-stops-the-clock",
                 _owner("moto.scheduler.models", "EventBridgeSchedulerBackend"), "delete_schedule",
                 _scheduler_deletes_from_the_clock, "a deleted schedule must fire no more"),

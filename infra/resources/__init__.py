@@ -17,6 +17,7 @@ from infra.resources import (  # noqa: F401 - imported to register
     edge,
     ec2,
     events,
+    firehose,
     iam,
     kinesis,
     kms,

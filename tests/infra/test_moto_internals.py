@@ -93,6 +93,23 @@ def test_moto_s_cognito_keeps_pools_where_the_kept_ids_and_the_durable_state_rea
     assert "action = camelcase_to_underscores(self._get_action())" in inspect.getsource(BaseResponse.call_action)
 
 
+def test_moto_s_firehose_puts_go_through_put_record_batch_where_the_firehose_patch_buffers_them():
+    """firehose-buffers-and-delivers: FirehoseBackend.put_record(name, record) calls put_record_batch(name,
+    [record]), which the responses call with the stream's name and the request's Records (each a dict with Data);
+    the patch answers moto's shape (FailedPutCount, Encrypted, RequestResponses of RecordId)."""
+    from moto.firehose.models import FirehoseBackend
+    from moto.firehose.responses import FirehoseResponse
+
+    assert list(inspect.signature(FirehoseBackend.put_record_batch).parameters) == [
+        "self", "delivery_stream_name", "records"]
+    assert "result = self.put_record_batch(delivery_stream_name, [record])" in inspect.getsource(
+        FirehoseBackend.put_record)
+    assert 'self._get_param("DeliveryStreamName"), self._get_param("Records")' in inspect.getsource(
+        FirehoseResponse.put_record_batch)
+    original = inspect.getsource(FirehoseBackend.put_record_batch)
+    assert '"FailedPutCount": 0' in original and '"RequestResponses": request_responses' in original
+
+
 def test_emulator_switches_and_reset_exist():
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.config import default_user_config

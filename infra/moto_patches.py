@@ -2178,7 +2178,7 @@ def _deliver_event(rule: str, account: str, region: str, service: str, arn: str,
 
 
 #: the services deliver_to reaches
-_DELIVERED = ("lambda", "sqs", "sns", "states")
+_DELIVERED = ("lambda", "sqs", "sns", "states", "firehose")
 
 
 def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = None,
@@ -2187,8 +2187,8 @@ def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = 
     request that caused it: an EventBridge rule's target, a Scheduler schedule's, an S3 notification, a dead-letter
     queue): a function invoked asynchronously with `event` (else the text's JSON; Lambda's retries and destinations
     apply), an SQS queue (`group`: a FIFO queue's message group; `attributes`: string message attributes), an SNS
-    topic (`subject`), a Step Functions state machine (an execution named by a UUID). Raises what the backend raises,
-    or ValueError for another service."""
+    topic (`subject`), a Step Functions state machine (an execution named by a UUID), a Firehose delivery stream (a
+    record). Raises what the backend raises, or ValueError for another service."""
     parts = arn.split(":")
     service, region, account_id = (parts[2], parts[3], parts[4]) if len(parts) >= 6 else ("", "", "")
     if service == "lambda":
@@ -2212,6 +2212,10 @@ def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = 
         from moto.stepfunctions.responses import get_backend  # the one StartExecution uses (executions run)
 
         get_backend(account_id, region).start_execution(arn, request_id(), text)
+    elif service == "firehose":  # a record of the text (EventBridge's target: the event's JSON, no newline added)
+        from moto.firehose.models import firehose_backends
+
+        firehose_backends[account_id][region].put_record(parts[5].split("/", 1)[-1], {"Data": text.encode()})
     else:
         raise ValueError(f"{arn} is not delivered to by the local cloud")
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 #: what a rule's target may say that the local cloud honours
 _TARGET_KEYS = ("Input", "InputPath", "InputTransformer", "SqsParameters", "DeadLetterConfig", "RetryPolicy")
 #: target services whose deliveries the local cloud makes (moto_patches: events-rule-targets, or moto's own)
-_TARGET_SERVICES = ("lambda", "sqs", "sns", "states", "logs", "events")
+_TARGET_SERVICES = ("lambda", "sqs", "sns", "states", "logs", "events", "firehose")
 
 
 def _target_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:

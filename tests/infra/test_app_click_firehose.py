@@ -49,7 +49,8 @@ def test_a_kinesis_stream_is_read_and_archived_under_the_prefix_s_own_time_expre
     time.sleep(0.5)  # the stream's poller starts from the newest record, as Firehose does
     for data in (b"k1,", b"k2,"):
         kinesis.put_record(StreamName=stream, Data=data, PartitionKey="p")
-    delivered = wait_for(lambda: objects(cloud, "raw/"), timeout=10)
+    delivered = wait_for(lambda: {k: v for k, v in objects(cloud, "raw/").items() if b"web.signups" not in v},
+                         timeout=10)  # (the rule's events go to the same stream: test below)
     year = datetime.now(UTC).strftime("%Y")
     assert all(key.startswith(f"raw/{year}/{cloud.physical_id('Raw')}-1-") for key in delivered)
     assert b"".join(delivered[key] for key in sorted(delivered)) == b"k1,k2,"
@@ -63,3 +64,16 @@ def test_a_full_buffer_is_delivered_before_its_interval(cloud):
     firehose.put_record(DeliveryStreamName=name, Record={"Data": b"y" * 600_000})
     [body] = wait_for(lambda: objects(cloud, "bulk/"), timeout=5).values()
     assert body == b"x" * 600_000 + b"y" * 600_000
+
+
+def test_an_eventbridge_rule_delivers_its_events_to_a_delivery_stream(cloud):
+    """A rule's target that is a delivery stream (before 7 December reported and not delivered): each event's JSON
+    one record."""
+    cloud.client("events").put_events(Entries=[{"Source": "web.signups", "DetailType": "signup",
+                                                "Detail": json.dumps({"user": "ada"})}])
+
+    def archived():
+        return [body for body in objects(cloud, "raw/").values() if b"web.signups" in body]
+    [body] = wait_for(archived, timeout=10)
+    event = json.loads(body)
+    assert (event["source"], event["detail"]) == ("web.signups", {"user": "ada"})

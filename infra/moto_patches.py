@@ -3311,7 +3311,8 @@ def _subscription_filtered(self: Any, original: Callable[..., Any], service: str
                            filter_name: str, log_events: list[dict[str, Any]]) -> None:
     """A subscription gets the events its filter pattern matches (infra/log_patterns.py); a function is invoked
     asynchronously with CloudWatch Logs' payload (the batch gzipped and base64-encoded under awslogs.data), as
-    CloudWatch Logs invokes it. Other destinations (Kinesis, Firehose, a log group) as moto sends them."""
+    CloudWatch Logs invokes it; a delivery stream the local cloud delivers (infra/firehose.py) gets the gzipped batch
+    as a record. Other destinations (Kinesis, a log group) as moto sends them."""
     from infra import log_patterns
 
     subscription = self.log_group.subscription_filters.get(filter_name)
@@ -3322,11 +3323,16 @@ def _subscription_filtered(self: Any, original: Callable[..., Any], service: str
     events = [event for event in log_events if match(event["message"])]
     if not events:
         return
+    batch = {"messageType": "DATA_MESSAGE", "owner": self.account_id, "logGroup": self.log_group.name,
+             "logStream": self.log_stream_name, "subscriptionFilters": [filter_name], "logEvents": events}
+    stream = destination_arn.rsplit("/", 1)[-1]
+    if service == "firehose" and _firehoses is not None and stream in _firehoses.streams:
+        # a record of the gzipped batch, as CloudWatch Logs puts it, into the stream's buffer (infra/firehose.py)
+        _firehoses.put(stream, [gzip.compress(json.dumps(batch, separators=(",", ":")).encode())])
+        return
     if service != "lambda":
         original(self, service, destination_arn, filter_name, events)
         return
-    batch = {"messageType": "DATA_MESSAGE", "owner": self.account_id, "logGroup": self.log_group.name,
-             "logStream": self.log_stream_name, "subscriptionFilters": [filter_name], "logEvents": events}
     data = base64.b64encode(gzip.compress(json.dumps(batch, separators=(",", ":")).encode())).decode()
     deliver_to(destination_arn, "", event={"awslogs": {"data": data}})
 

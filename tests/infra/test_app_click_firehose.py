@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,3 +78,16 @@ def test_an_eventbridge_rule_delivers_its_events_to_a_delivery_stream(cloud):
     [body] = wait_for(archived, timeout=10)
     event = json.loads(body)
     assert (event["source"], event["detail"]) == ("web.signups", {"user": "ada"})
+
+
+def test_a_log_groups_subscription_filter_archives_its_matching_events_through_a_delivery_stream(cloud):
+    """CloudWatch Logs to Firehose: each delivery of matching events is a record of the gzipped batch, which the
+    stream's processor unzips (moto wrote each delivery to S3 at once, past the stream's buffer and processor)."""
+    cloud.client("firehose").put_record(DeliveryStreamName=cloud.physical_id("Clicks"), Record={"Data": b"logs\n"})
+    group = "/aws/lambda/" + cloud.physical_id("Enrich")
+
+    def archived():
+        return b"".join(objects(cloud, "logs/").values()).decode("utf-8", "replace").splitlines()
+    lines = wait_for(archived, timeout=15)
+    # the processor's lines (the other tests' transformations are logged too): only what the filter matches
+    assert lines and all(re.fullmatch(re.escape(group) + r" transforming \d+ records", line) for line in lines)

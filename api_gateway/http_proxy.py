@@ -174,13 +174,21 @@ def changed_response(changes: tuple[tuple[str, str, str, str], ...], answer: tup
             continue
         if action != "remove" and value is None:
             continue
-        existing = next((v for k, v in headers if k.lower() == name.lower()), None)
-        headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
-        if action == "append" and existing is not None:
-            value = f"{existing},{value}"
-        if action != "remove":
-            headers.append((name, value))
+        headers = _header_changed(headers, action, name, value)
     return status, headers, body
+
+
+def _header_changed(headers: list[tuple[str, str]], action: str, name: str,
+                    value: str | None) -> list[tuple[str, str]]:
+    """A parameter mapping's change of a header: append adds the value after a comma, overwrite replaces it,
+    remove takes the header out."""
+    existing = next((v for k, v in headers if k.lower() == name.lower()), None)
+    headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+    if action == "append" and existing is not None:
+        value = f"{existing},{value}"
+    if action != "remove":
+        headers.append((name, str(value)))
+    return headers
 
 
 def _at(document: Any, path: str) -> str | None:
@@ -282,12 +290,7 @@ def _changed(changes: tuple[tuple[str, str, str, str], ...], path: str, pairs: l
         if action != "remove" and value is None:
             continue
         if where == "header":
-            existing = next((v for k, v in headers if k.lower() == name.lower()), None)
-            headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
-            if action == "append" and existing is not None:
-                value = f"{existing},{value}"
-            if action != "remove":
-                headers.append((name, value))
+            headers = _header_changed(headers, action, name, value)
         else:
             if action != "append":
                 pairs = [(k, v) for k, v in pairs if k != name]

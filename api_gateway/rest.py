@@ -374,12 +374,21 @@ class RestGateway:
         response = service_integrations.chosen_response(aws, selector)
         if response is None:  # "No match for output mapping and no default output mapping"
             return self._json(*_INTERNAL_ERROR)
+        override: dict[str, Any] = {"status": None, "header": {}}  # a response template's $context.responseOverride
+        variables["context"]["responseOverride"] = override
         try:
             status, answer_headers, text = service_integrations.response_of(
                 response, answer, {}, headers.get("accept", ""), **variables)
         except vtl.TemplateError as exc:
             log.info("%s: the response template failed: %s", event["resource"], exc)
             return self._json(*_INTERNAL_ERROR)
+        try:
+            status = int(override["status"]) if override["status"] not in (None, "") else status
+        except (TypeError, ValueError):
+            log.info("%s: responseOverride.status %r is not a status code", event["resource"], override["status"])
+        for name, value in (override.get("header") or {}).items():
+            answer_headers = [(k, v) for k, v in answer_headers if k.lower() != str(name).lower()]
+            answer_headers.append((str(name), str(value)))
         return status, answer_headers + [("x-amzn-RequestId", request_id)], text.encode()
 
     def _authorize(self, route: RestRoute, api_id: str, stage: str, method: str, path: str,

@@ -48,6 +48,9 @@ def test_a_method_writes_to_dynamodb_through_its_mapping_template_and_answers_wi
 
     status, body, _ = send(cloud, "/orders/o-1")
     assert (status, json.loads(body)) == (200, {"id": "o-1", "customer": 'Ada "the first"', "items": 2})
+    # the response template sets $context.responseOverride for an order DynamoDB does not have
+    status, body, headers = send(cloud, "/orders/o-9")
+    assert (status, json.loads(body), headers["X-Missing"]) == (404, {"message": "no such order"}, "o-9")
 
 
 def test_a_function_without_the_proxy_event_gets_the_mapped_request_and_its_errors_select_a_response(cloud):

@@ -345,7 +345,13 @@ class RestGateway:
         if payload is None:
             status, answer_headers, text = self._json(415, {"message": "Unsupported Media Type"})
             return status, answer_headers + [("x-amzn-ErrorType", "UnsupportedMediaTypeException")], text
-        if aws.service == "lambda":
+        if aws.service == "mock":  # the request template names the status that selects the response
+            try:
+                selector = str(json.loads(payload or "{}").get("statusCode", 200))
+            except (ValueError, AttributeError, RecursionError):
+                return self._json(*_INTERNAL_ERROR)
+            answer = ""
+        elif aws.service == "lambda":
             try:
                 function_event = json.loads(payload)
             except ValueError:  # Lambda refuses a payload that is not JSON (InvalidRequestContentException)

@@ -11,6 +11,8 @@ API's `Cors`: the OPTIONS preflight).
   (Velocity: api_gateway/vtl.py) and its output is the service's request body or the function's event; without
   one the body passes through, unless passthroughBehavior says NEVER (415 Unsupported Media Type), or
   WHEN_NO_TEMPLATES and the integration has templates for other types.
+- A MOCK integration answers by itself: its request template's output names the statusCode that selects the
+  integration response (200 without one), whose templates see the method request's parameters.
 - The answer picks an integration response: for a function, the first whose selectionPattern matches the whole
   errorMessage of a function error; for a service, the one whose pattern matches its HTTP status; otherwise the
   default one (a function's error with no matching pattern takes the default response too, usually a 200, as on
@@ -86,7 +88,8 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
     caller); None for a URI that is neither a service action nor a function."""
     uri = str(integration.get("uri", ""))
     action, path = action_of(uri), path_of(uri)
-    if action is None and path is None and function_of(uri) is None:
+    mock = str(integration.get("type", "")).lower() == "mock"
+    if not mock and action is None and path is None and function_of(uri) is None:
         return None
     parameters = {str(k): str(v) for k, v in (integration.get("requestParameters") or {}).items()}
     responses = []
@@ -102,7 +105,8 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
             templates=tuple((media.lower(), str(text)) for media, text in
                             (response.get("responseTemplates") or {}).items())))
     return AwsIntegration(
-        service=action[0] if action else path[0] if path else "lambda", action=action[1] if action else "",
+        service="mock" if mock else action[0] if action else path[0] if path else "lambda",
+        action=action[1] if action else "",
         function=function, path=path[1] if path else "",
         request_headers=tuple((k.removeprefix("integration.request.header."), v) for k, v in parameters.items()
                               if k.startswith("integration.request.header.")),
@@ -118,7 +122,8 @@ def problem(integration: dict[str, Any], uri: str) -> str | None:
     """Why an AWS integration cannot run locally (`uri`: its URI with the template's references filled); None when
     it can."""
     action, path, function = action_of(uri), path_of(uri), function_of(uri)
-    if action is None and path is None and function is None:
+    mock = str(integration.get("type", "")).lower() == "mock"
+    if not mock and action is None and path is None and function is None:
         return (f"{uri}: only service actions (…:{{service}}:action/{{Action}}), SQS and SNS path overrides and "
                 "Lambda functions (…:lambda:path/2015-03-31/functions/{arn}/invocations) are AWS integrations locally")
     if action is not None and protocol(action[0]) is None:
@@ -129,7 +134,7 @@ def problem(integration: dict[str, Any], uri: str) -> str | None:
     if str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper() not in _PASSTHROUGH:
         return f"passthroughBehavior {integration.get('passthroughBehavior')!r} is not one API Gateway has"
     for name, source in (integration.get("requestParameters") or {}).items():
-        if function is not None or not str(name).startswith(("integration.request.header.",
+        if mock or function is not None or not str(name).startswith(("integration.request.header.",
                                                              "integration.request.querystring.")) \
                 or not _REQUEST_SOURCE.fullmatch(str(source)):
             return (f"requestParameters {name} = {source}: only an AWS service integration's headers and query "

@@ -125,6 +125,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                     aws = service_integrations.integration_of(
                         integration, function_of_uri(uri) if function is not None else "")
                 mock = service_integrations.mock_answer(integration) if kind == "mock" else None
+                if kind == "mock" and mock is None:  # one that needs Velocity or the request
+                    aws = service_integrations.integration_of(integration)
                 proxy = http_proxy.of_integration(integration) if kind == "http_proxy" else None
                 if not integration or (kind != "aws_proxy" and aws is None and mock is None and proxy is None):
                     continue     # the deploy refused other integrations

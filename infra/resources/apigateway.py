@@ -74,8 +74,8 @@ def _service_integration_problem(integration: dict) -> str | None:
     AWS integrations); None when it can."""
     kind = str(integration.get("type", "")).lower()
     if kind == "mock":
-        return None if service_integrations.mock_answer(integration) is not None else (
-            "a MOCK integration is answered locally only when static: literal headers and templates without Velocity")
+        return None if service_integrations.mock_answer(integration) is not None else \
+            service_integrations.problem(_texts(integration), "")
     if kind == "http_proxy":
         uri = integration.get("uri")
         return http_proxy.problem(integration, template_text(uri), literal=isinstance(uri, str))

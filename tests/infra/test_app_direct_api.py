@@ -82,3 +82,11 @@ def test_the_classic_queue_and_topic_integrations_post_forms_and_answer_json(clo
     notification = json.loads(copy["Body"])
     assert (notification["Subject"], notification["Message"]) == ("disk full", '{"level": "high"}')
     assert notification["MessageId"] == published["PublishResult"]["MessageId"]
+
+
+def test_a_mock_integration_with_velocity_picks_its_response_from_the_status_its_request_template_names(cloud):
+    """Before 7 December only static MOCK integrations (SAM's CORS preflights) deployed."""
+    status, body, _ = send(cloud, "/ping?who=ada")
+    assert (status, json.loads(body)) == (200, {"pong": "ada", "stage": "v1"})
+    status, body, headers = send(cloud, "/ping?fail=yes")
+    assert (status, json.loads(body), headers["Retry-After"]) == (503, {"message": "down for maintenance"}, "30")

@@ -94,6 +94,9 @@ class AwsIntegration:
     #: method.request.header|querystring|path.Y)
     request_headers: tuple[tuple[str, str], ...] = ()
     request_querystring: tuple[tuple[str, str], ...] = ()
+    #: a non-proxy HTTP integration's endpoint (api_gateway/http_proxy.HttpProxy: its URI, method, mapped
+    #: parameters, timeout); service "http" then
+    http: Any = None
     #: requestTemplates by content type, and passthroughBehavior (WHEN_NO_MATCH, WHEN_NO_TEMPLATES, NEVER)
     request_templates: tuple[tuple[str, str], ...] = ()
     passthrough: str = "WHEN_NO_MATCH"

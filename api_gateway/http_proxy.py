@@ -225,10 +225,13 @@ def problem(integration: dict, uri: str, literal: bool = True) -> str | None:
 def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], query: str,
             header_pairs: list[tuple[str, str]], body: bytes, *,
             failures: tuple[tuple[int, dict], tuple[int, dict]] = (TIMED_OUT, UNREACHABLE),
-            context: dict[str, str] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+            context: dict[str, str] | None = None,
+            sent_headers: list[tuple[str, str]] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
     """Send the request on to the endpoint: its (status, headers, body), or API Gateway's answer to an endpoint
     that timed out or could not be reached (`failures`: a REST API's 504 and 500 by default). `context`: an HTTP
-    API request's path, requestId, stage, httpMethod and domainName, for its parameter mapping."""
+    API request's path, requestId, stage, httpMethod and domainName, for its parameter mapping. `sent_headers`: a
+    non-proxy HTTP integration's, which sends only what it maps (the client's query string and headers are then
+    only the mappings' sources) and these headers (its body's Content-Type)."""
     client_query = parse_qsl(query, keep_blank_values=True)
     client_headers = {name.lower(): value for name, value in header_pairs}
     mapped: dict[str, dict[str, str]] = {"path": {}, "querystring": {}, "header": {}}
@@ -245,9 +248,12 @@ def forward(proxy: HttpProxy, method: str, path_parameters: dict[str, str], quer
         if found is not None:
             mapped[to["place"]][to["name"]] = found
     url = urlsplit(_PLACEHOLDER.sub(lambda m: _path_value(mapped["path"].get(m[1], "")), proxy.uri))
-    pairs = parse_qsl(url.query, keep_blank_values=True) + client_query
+    proxied = sent_headers is None
+    pairs = parse_qsl(url.query, keep_blank_values=True) + (client_query if proxied else [])
     pairs += [(name, value) for name, value in mapped["querystring"].items() if (name, value) not in pairs]
-    headers = [(name, value) for name, value in header_pairs if name.lower() not in _NOT_FORWARDED]
+    headers = [(name, value) for name, value in header_pairs if name.lower() not in _NOT_FORWARDED] if proxied \
+        else list(sent_headers)
+    headers = [(k, v) for k, v in headers if k.lower() not in {n.lower() for n in mapped["header"]}]
     headers += list(mapped["header"].items())
     path = url.path or "/"
     if proxy.changes:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from api_gateway import events, http_proxy, rest_authorizers, service_integrations, sigv4, tokens, vtl
 from api_gateway.paths import compile_path, match_path
@@ -345,7 +345,19 @@ class RestGateway:
         if payload is None:
             status, answer_headers, text = self._json(415, {"message": "Unsupported Media Type"})
             return status, answer_headers + [("x-amzn-ErrorType", "UnsupportedMediaTypeException")], text
-        if aws.service == "mock":  # the request template names the status that selects the response
+        answer_headers: dict[str, str] = {}
+        if aws.service == "http":  # a non-proxy HTTP integration: only what it maps, and the payload
+            query = urlencode([(k, v) for k, values in (event.get("multiValueQueryStringParameters") or {}).items()
+                               for v in values])
+            reply = http_proxy.forward(aws.http, event["httpMethod"], event.get("pathParameters") or {}, query,
+                                       header_pairs, payload.encode(),
+                                       sent_headers=[("Content-Type", media or "application/json")])
+            if isinstance(reply, http_proxy.GatewayAnswer):
+                return reply
+            status, reply_headers, raw = reply
+            answer, selector = raw.decode("utf-8", "replace"), str(status)
+            answer_headers = dict(reply_headers)
+        elif aws.service == "mock":  # the request template names the status that selects the response
             try:
                 selector = str(json.loads(payload or "{}").get("statusCode", 200))
             except (ValueError, AttributeError, RecursionError):
@@ -383,8 +395,8 @@ class RestGateway:
         override: dict[str, Any] = {"status": None, "header": {}}  # a response template's $context.responseOverride
         variables["context"]["responseOverride"] = override
         try:
-            status, answer_headers, text = service_integrations.response_of(
-                response, answer, {}, headers.get("accept", ""), **variables)
+            status, answer_headers_list, text = service_integrations.response_of(
+                response, answer, answer_headers, headers.get("accept", ""), **variables)
         except vtl.TemplateError as exc:
             log.info("%s: the response template failed: %s", event["resource"], exc)
             return self._json(*_INTERNAL_ERROR)
@@ -393,9 +405,9 @@ class RestGateway:
         except (TypeError, ValueError):
             log.info("%s: responseOverride.status %r is not a status code", event["resource"], override["status"])
         for name, value in (override.get("header") or {}).items():
-            answer_headers = [(k, v) for k, v in answer_headers if k.lower() != str(name).lower()]
-            answer_headers.append((str(name), str(value)))
-        return status, answer_headers + [("x-amzn-RequestId", request_id)], text.encode()
+            answer_headers_list = [(k, v) for k, v in answer_headers_list if k.lower() != str(name).lower()]
+            answer_headers_list.append((str(name), str(value)))
+        return status, answer_headers_list + [("x-amzn-RequestId", request_id)], text.encode()
 
     def _authorize(self, route: RestRoute, api_id: str, stage: str, method: str, path: str,
                    header_pairs: list[tuple[str, str]], event: dict) -> tuple[int, list[tuple[str, str]], bytes] | None:

@@ -88,8 +88,9 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
     caller); None for a URI that is neither a service action nor a function."""
     uri = str(integration.get("uri", ""))
     action, path = action_of(uri), path_of(uri)
-    mock = str(integration.get("type", "")).lower() == "mock"
-    if not mock and action is None and path is None and function_of(uri) is None:
+    kind = str(integration.get("type", "")).lower()
+    mock, http = kind == "mock", kind == "http"
+    if not (mock or http) and action is None and path is None and function_of(uri) is None:
         return None
     parameters = {str(k): str(v) for k, v in (integration.get("requestParameters") or {}).items()}
     responses = []
@@ -104,8 +105,11 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
                              for name, source in (response.get("responseParameters") or {}).items()),
             templates=tuple((media.lower(), str(text)) for media, text in
                             (response.get("responseTemplates") or {}).items())))
+    from api_gateway import http_proxy
+
     return AwsIntegration(
-        service="mock" if mock else action[0] if action else path[0] if path else "lambda",
+        http=http_proxy.of_integration(integration) if http else None,
+        service="mock" if mock else "http" if http else action[0] if action else path[0] if path else "lambda",
         action=action[1] if action else "",
         function=function, path=path[1] if path else "",
         request_headers=tuple((k.removeprefix("integration.request.header."), v) for k, v in parameters.items()
@@ -119,10 +123,15 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
 
 
 def problem(integration: dict[str, Any], uri: str) -> str | None:
-    """Why an AWS integration cannot run locally (`uri`: its URI with the template's references filled); None when
-    it can."""
+    """Why an AWS, MOCK or HTTP (non-proxy) integration cannot run locally (`uri`: its URI with the template's
+    references filled); None when it can."""
+    kind = str(integration.get("type", "")).lower()
+    if kind == "http":
+        from api_gateway import http_proxy
+
+        return http_proxy.problem(integration, uri, literal=uri.startswith("http")) or _mapping_problem(integration)
     action, path, function = action_of(uri), path_of(uri), function_of(uri)
-    mock = str(integration.get("type", "")).lower() == "mock"
+    mock = kind == "mock"
     if not mock and action is None and path is None and function is None:
         return (f"{uri}: only service actions (…:{{service}}:action/{{Action}}), SQS and SNS path overrides and "
                 "Lambda functions (…:lambda:path/2015-03-31/functions/{arn}/invocations) are AWS integrations locally")
@@ -131,14 +140,19 @@ def problem(integration: dict[str, Any], uri: str) -> str | None:
                 "SQS, EventBridge, Kinesis, CloudWatch Logs...) and SNS are called locally")
     if path is not None and path[0] not in PATH_SERVICES:
         return f"{path[0]}:path/{path[1]}: only SQS and SNS path overrides are called locally"
-    if str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper() not in _PASSTHROUGH:
-        return f"passthroughBehavior {integration.get('passthroughBehavior')!r} is not one API Gateway has"
     for name, source in (integration.get("requestParameters") or {}).items():
         if mock or function is not None or not str(name).startswith(("integration.request.header.",
-                                                             "integration.request.querystring.")) \
+                                                                     "integration.request.querystring.")) \
                 or not _REQUEST_SOURCE.fullmatch(str(source)):
             return (f"requestParameters {name} = {source}: only an AWS service integration's headers and query "
                     "strings, from a 'literal' or method.request.header|querystring|path, are mapped locally")
+    return _mapping_problem(integration)
+
+
+def _mapping_problem(integration: dict[str, Any]) -> str | None:
+    """Why a non-proxy integration's passthrough, templates or integration responses cannot be applied locally."""
+    if str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper() not in _PASSTHROUGH:
+        return f"passthroughBehavior {integration.get('passthroughBehavior')!r} is not one API Gateway has"
     if str(integration.get("contentHandling", "")).upper() in ("CONVERT_TO_BINARY", "CONVERT_TO_TEXT"):
         return "contentHandling is not applied locally"
     templates = list((integration.get("requestTemplates") or {}).items())

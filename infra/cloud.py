@@ -119,6 +119,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
                 kind = str((integration or {}).get("type", "")).lower()
                 aws = None
+                if kind == "http":  # non-proxy: the endpoint, with mapping templates and integration responses
+                    aws = service_integrations.integration_of(integration)
                 if kind == "aws":
                     uri = str(integration.get("uri", ""))
                     function = service_integrations.function_of(uri)

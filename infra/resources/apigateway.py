@@ -79,11 +79,12 @@ def _service_integration_problem(integration: dict) -> str | None:
     if kind == "http_proxy":
         uri = integration.get("uri")
         return http_proxy.problem(integration, template_text(uri), literal=isinstance(uri, str))
-    if kind != "aws":
-        return (f"type {integration.get('type')}: only Lambda proxy, HTTP proxy, MOCK and AWS integrations (a "
-                "service action of the JSON protocol, or a function) run locally")
+    if kind not in ("aws", "http"):
+        return (f"type {integration.get('type')}: only Lambda proxy, HTTP proxy, MOCK, HTTP and AWS integrations "
+                "run locally")
     uri = template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
-    return service_integrations.problem(_texts(integration), uri)
+    return service_integrations.problem(_texts(integration), uri if isinstance(integration.get("uri"), str)
+                                        or kind == "aws" else "https://endpoint.example")
 
 
 def _texts(value: Any) -> Any:

@@ -170,6 +170,22 @@ def test_http_apis_fill_the_uri_from_the_routes_path_variables_and_map_parameter
     assert (status, json.loads(body)) == (503, {"message": "Service Unavailable"})
 
 
+def test_a_rest_http_integration_sends_only_what_it_maps_and_its_responses_shape_the_answer(cloud):
+    """A non-proxy HTTP integration (type http; refused at deploy before 7 December): the endpoint gets the mapped
+    path, header and the request template's output, not the client's query string or headers; the answer's
+    status selects an integration response, whose template and headers are made from the endpoint's answer."""
+    status, body, headers = call(stage_url(cloud, "v1", "/search?kind=books&page=2"), method="POST",
+                                 body=b'{"term": "a \\"big\\" one"}',
+                                 headers={"Content-Type": "application/json", "X-Trace": "t-9"})
+    answer = json.loads(body)
+    assert status == 200 and headers["X-Backend-Was"] == "pets-v2"
+    assert (answer["path"], answer["api"], answer["trace"]) == ("/store/search/books", "v2", "")
+    assert answer["sent"]["q"] == 'a "big" one' and answer["sent"]["by"] == headers["x-amzn-RequestId"]
+    status, body, _ = call(stage_url(cloud, "v1", "/search?kind=teapot"), method="POST", body=b'{"term": "x"}',
+                           headers={"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (502, {"message": "the catalog refused the search"})
+
+
 def test_http_apis_map_the_integrations_response_by_its_status_code(cloud):
     """ResponseParameters (before 7 December refused at deploy): by the answer's status code, headers appended,
     overwritten (from the answer's body or headers, or the context) or removed, and the status code overwritten;

@@ -185,6 +185,9 @@ class HttpRoute:
     #: the integration's ResponseParameters: (status code, append|overwrite|remove, header name or "statuscode",
     #: value) (api_gateway/http_proxy.py, changed_response)
     response_changes: tuple[tuple[str, str, str, str], ...] = ()
+    #: a Lambda integration's RequestParameters: (append|overwrite|remove, header|querystring|path, name, value)
+    #: (an HTTP_PROXY integration keeps its own in http_proxy)
+    request_changes: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from api_gateway import events, http_proxy, sigv4, tokens
 from api_gateway.authorizers import policy_allows
@@ -164,6 +164,11 @@ class HttpApiRouter:
                                       context=context)
         if route.function is None:
             return http_proxy.GatewayAnswer(_json(*_NOT_FOUND))
+        if route.request_changes:  # the integration's request parameter mapping: the function sees the result
+            path, pairs, headers = http_proxy.changed_request(route.request_changes, request.raw_path, request.query,
+                                                              request.header_pairs, request.params, context)
+            request.raw_path, request.query_pairs, request.header_pairs = path, pairs, headers
+            request.query = urlencode(pairs)
         event = request.event_v2(authorizer_context) if route.payload_version == "2.0" else \
             request.event_v1(authorizer_context)
         try:

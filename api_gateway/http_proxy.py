@@ -67,13 +67,30 @@ def of_http_api(method: str | None, uri: str, timeout: float, mapping: dict[str,
     """An HTTP API's HTTP_PROXY integration: its URI's {variables} are the route's path variables (a greedy
     {proxy+} is {proxy}); `mapping` its RequestParameters (mapping_problem() found nothing wrong); at most 30 s."""
     names = dict.fromkeys(_PLACEHOLDER.findall(uri))
+    return HttpProxy(str(method or "ANY").upper(), uri,
+                     tuple((f"integration.request.path.{n}", f"method.request.path.{n}") for n in names),
+                     min(timeout, 30.0), request_changes(mapping))
+
+
+def request_changes(mapping: dict[str, str] | None) -> tuple[tuple[str, str, str, str], ...]:
+    """An HTTP API integration's RequestParameters (mapping_problem() found nothing wrong) as (action, where,
+    name, value): ("overwrite", "path", "", "$request.path"), ("append", "header", "x-shop", "$context.stage")."""
     changes = []
     for key, value in (mapping or {}).items():
         found = _CHANGE.fullmatch(key)
         changes.append((found["action"], "path" if found["path"] else found["where"], found["name"] or "", str(value)))
-    return HttpProxy(str(method or "ANY").upper(), uri,
-                     tuple((f"integration.request.path.{n}", f"method.request.path.{n}") for n in names),
-                     min(timeout, 30.0), tuple(changes))
+    return tuple(changes)
+
+
+def changed_request(changes: tuple[tuple[str, str, str, str], ...], path: str, query: str,
+                    header_pairs: list[tuple[str, str]], path_parameters: dict[str, str],
+                    context: dict[str, str]) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
+    """A request as an HTTP API's request parameter mapping changes it before its Lambda integration gets it:
+    (path, query pairs, headers), each value read from the request as it came."""
+    client_query = parse_qsl(query, keep_blank_values=True)
+    client_headers = {name.lower(): value for name, value in header_pairs}
+    return _changed(changes, path, list(client_query), list(header_pairs), client_query, client_headers,
+                    path_parameters, context)
 
 
 def mapping_problem(mapping: Any) -> str | None:

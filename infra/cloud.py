@@ -278,12 +278,13 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                     "$default" if path == "$default" else f"{verb} {path}",
                     None if proxy else function_of_uri(integration["uri"]),
                     str(integration.get("payloadFormatVersion", "2.0")), authorizer, timeout, scopes, proxy,
-                    http_proxy.response_changes(integration.get("responseParameters"))))
+                    http_proxy.response_changes(integration.get("responseParameters")),
+                    () if proxy else http_proxy.request_changes(integration.get("requestParameters"))))
         for route in stack.of_type("AWS::ApiGatewayV2::Route"):
             rprops = route.properties
             if rprops.get("ApiId") != api.physical_id:
                 continue
-            function, version, timeout, proxy, changes = None, "2.0", 30.0, None, ()
+            function, version, timeout, proxy, changes, request_changes = None, "2.0", 30.0, None, (), ()
             target = rprops.get("Target", "")
             if target:
                 integration = by_physical.get(target.removeprefix("integrations/"))
@@ -298,6 +299,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                                                    timeout, iprops.get("RequestParameters"))
                 else:
                     function = function_of_uri(iprops.get("IntegrationUri", ""))
+                    request_changes = http_proxy.request_changes(iprops.get("RequestParameters"))
             authorizer = HttpAuthorizer(None, type="AWS_IAM") if rprops.get("AuthorizationType") == "AWS_IAM" \
                 else None
             if rprops.get("AuthorizationType") in ("CUSTOM", "JWT"):
@@ -317,7 +319,8 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                         str(aprops.get("AuthorizerPayloadFormatVersion", "2.0")),
                         str(aprops.get("EnableSimpleResponses", False)).lower() == "true", sources)
             routes.append(HttpRoute(rprops["RouteKey"], function, version, authorizer, timeout,
-                                    tuple(rprops.get("AuthorizationScopes") or ()), proxy, changes))
+                                    tuple(rprops.get("AuthorizationScopes") or ()), proxy, changes,
+                                    request_changes))
         if "Target" in props:   # quick create: one route to one Lambda, a $default stage
             routes.append(HttpRoute(props.get("RouteKey", "$default"), function_of_uri(props["Target"])
                                     if "/functions/" in props["Target"] else props["Target"].split(":")[6]))

@@ -33,8 +33,9 @@ def _api_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
                 if not integration:
                     problem = None
                 elif kind == "aws_proxy":
-                    problem = "request parameter mapping is applied locally to HTTP proxy integrations only" \
-                        if integration.get("requestParameters") else _response_mapping_problem(integration)
+                    problem = (http_proxy.mapping_problem(integration["requestParameters"])
+                               if integration.get("requestParameters") else None) \
+                        or _response_mapping_problem(integration)
                 elif kind == "http_proxy":
                     problem = _http_proxy_problem(integration)
                 else:
@@ -121,9 +122,12 @@ def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str,
     response = http_proxy.response_mapping_problem(mapping) if mapping and kind != "MOCK" else \
         "response parameter mapping of a MOCK integration is not applied locally" if mapping else None
     found = [("ResponseParameters", response)] if response else []
+    if kind == "MOCK" and props.get("RequestParameters"):
+        return found + [("RequestParameters", "request parameter mapping of a MOCK integration is not applied "
+                                              "locally")]
     if kind in ("AWS_PROXY", "MOCK") and not props.get("IntegrationSubtype"):
-        return found + ([("RequestParameters", "request parameter mapping is applied locally to HTTP proxy "
-                                               "integrations only")] if props.get("RequestParameters") else [])
+        refused = http_proxy.mapping_problem(props["RequestParameters"]) if props.get("RequestParameters") else None
+        return found + ([("RequestParameters", refused)] if refused else [])
     if kind == "HTTP_PROXY" and _protocol_of(d, props.get("ApiId")) == "HTTP":
         problem = http_proxy.problem({"connectionType": props.get("ConnectionType", "INTERNET")},
                                      template_text(props.get("IntegrationUri")),

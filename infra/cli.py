@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -106,6 +107,9 @@ def _start_failure(exc: BaseException) -> str | None:
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the local cloud, print and write its endpoints, run until SIGINT/SIGTERM."""
     _configure_logging(args.verbose)
+    # no automatic garbage collection while the modules are imported and the cloud starts (see LocalCloud.start):
+    # what they allocate lives as long as the process
+    gc.disable()
     from infra.cloud import LocalCloud
 
     # set by the signal handler, which takes no lock: an Event's set() from a handler deadlocked when a second signal
@@ -129,10 +133,13 @@ def cmd_up(args: argparse.Namespace) -> int:
                            state_dir=None if args.ephemeral or args.aws_endpoint else args.state_dir,
                            reload=args.reload)
     except FaultSpecError as exc:
+        gc.enable()
         print(f"notifyx up: {exc}", file=sys.stderr, flush=True)
         return 2
     try:
-        if not _started(cloud, "up"):
+        started = _started(cloud, "up")
+        gc.enable()
+        if not started:
             return 2
         endpoints = cloud.endpoints
         _check_answers(endpoints)

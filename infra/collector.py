@@ -39,20 +39,27 @@ class GarbageKeeper:
         self._frozen_at_reclaim = 0
 
     def start(self) -> GarbageKeeper:
-        gc.collect()  # start-up's garbage (the deploy's clients, parsed templates) is freed, not kept frozen
+        """Freeze what start-up made and start the keeper, whose first step (a second later, in the background:
+        the cloud is up by then) is one full collection that frees start-up's garbage (the deploy's clients,
+        parsed templates); done here, it held up readiness by ~0.23 s."""
         gc.freeze()
-        self._frozen_at_reclaim = gc.get_freeze_count()  # start-up's objects are no garbage to look for
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop freezing, and give what was frozen back to the collector: a stopped cloud's objects (and start-up's
+        garbage, when it stopped within a second) are collected as any others in the process that goes on (tests,
+        the Python API)."""
         self._stopped.set()
         if self._thread.is_alive():
             self._thread.join(2)
+        gc.unfreeze()
 
     def _run(self) -> None:
         last = self._activity()
         idle_since = time.monotonic()
+        if not self._stopped.wait(self.FREEZE_SECONDS):
+            self.reclaim()  # start-up's garbage; what it leaves is no garbage to look for again
         while not self._stopped.wait(self.FREEZE_SECONDS):
             current = self._activity()
             now = time.monotonic()

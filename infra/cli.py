@@ -153,6 +153,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     finally:
         cloud.stop()
+        gc.freeze()  # the process ends: its last collection need not walk what the cloud leaves (~1 s)
         if endpoints_path.exists():
             try:
                 if json.loads(endpoints_path.read_text()).get("aws_endpoint") == cloud.aws_endpoint:

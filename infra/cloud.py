@@ -658,6 +658,7 @@ class LocalCloud:
                 stop()
             except Exception:  # noqa: BLE001 - keep stopping the rest; the first failure is logged
                 logger.exception("stopping %s failed", what)
+        GarbageKeeper.release()
         self.websocket_gateways, self.rest_gateway, self.scheduler = [], None, None
         self.event_sources, self._stream_clients = None, {}
         self.function_url_gateways = []

@@ -47,12 +47,17 @@ class GarbageKeeper:
         return self
 
     def stop(self) -> None:
-        """Stop freezing, and give what was frozen back to the collector: a stopped cloud's objects (and start-up's
-        garbage, when it stopped within a second) are collected as any others in the process that goes on (tests,
-        the Python API)."""
+        """Stop freezing (LocalCloud.stop gives what was frozen back to the collector once it has stopped the rest:
+        see release)."""
         self._stopped.set()
         if self._thread.is_alive():
             self._thread.join(2)
+
+    @staticmethod
+    def release() -> None:
+        """Give what was frozen back to the collector: a stopped cloud's objects (and start-up's garbage, when it
+        stopped within a second) are collected as any others in a process that goes on (tests, the Python API).
+        Done last in a stop: a collection during the rest of it would walk all of them."""
         gc.unfreeze()
 
     def _run(self) -> None:

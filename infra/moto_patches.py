@@ -2569,7 +2569,16 @@ def _firehose_buffers(original: Callable) -> Callable:
         registry = _firehoses
         if registry is None or delivery_stream_name not in registry.streams:
             return original(self, delivery_stream_name, records)
-        data = [r["Data"] if isinstance(r["Data"], bytes) else base64.b64decode(r["Data"]) for r in records]
+        data = []
+        for record in records:
+            value = record.get("Data") if isinstance(record, dict) else None
+            try:  # botocore sends Data base64-encoded; anything else is the client's error, as on Firehose
+                data.append(value if isinstance(value, bytes) else base64.b64decode(value, validate=True))
+            except (TypeError, ValueError, binascii.Error):
+                from moto.firehose.exceptions import ValidationException
+
+                raise ValidationException("1 validation error detected: Value at 'records.member.data' failed to "
+                                          "satisfy constraint: Member must be base64-encoded binary data") from None
         ids = registry.put(delivery_stream_name, data)
         return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": [{"RecordId": i} for i in ids]}
     return put_record_batch

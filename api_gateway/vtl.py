@@ -25,7 +25,27 @@ from functools import lru_cache
 from typing import Any
 
 import airspeed
+from airspeed import operators as airspeed_operators
 from jsonpath_ng import parse as parse_path
+
+
+#: java.lang.String's methods that mapping templates call and airspeed lacks (Velocity runs on Java; airspeed answers
+#: an unknown method with null, which its #if holds true: `$type.endsWith('X')` was true whatever $type was). Where
+#: Python's str has a method of the name, airspeed calls it: `split` splits on the text, not on Java's regex
+_JAVA_STRING_METHODS = {
+    "endsWith": lambda self, suffix: self.endswith(suffix),
+    "toLowerCase": lambda self: self.lower(),
+    "toUpperCase": lambda self: self.upper(),
+    "trim": lambda self: self.strip(" \t\n\r\f\v\x00"),
+    "isEmpty": lambda self: len(self) == 0,
+    "equals": lambda self, other: self == other,
+    "equalsIgnoreCase": lambda self, other: isinstance(other, str) and self.lower() == other.lower(),
+    "lastIndexOf": lambda self, part: self.rfind(part),
+    "charAt": lambda self, index: self[index],
+    "concat": lambda self, other: self + other,
+}
+for _name, _method in _JAVA_STRING_METHODS.items():
+    airspeed_operators.__additional_methods__[str].setdefault(_name, _method)
 
 
 class TemplateError(ValueError):
@@ -51,12 +71,17 @@ def escape_javascript(text: str) -> str:
     return "".join(out)
 
 
+def _text(value: Any) -> str:
+    """A VTL value as the text a $util function takes (null: empty, not Python's "None")."""
+    return "" if value is None else str(value)
+
+
 class Util:
     """$util."""
 
     @staticmethod
     def escapeJavaScript(text: Any) -> str:  # noqa: N802 - VTL's name
-        return escape_javascript(str(text))
+        return escape_javascript(_text(text))
 
     @staticmethod
     def parseJson(text: Any) -> Any:  # noqa: N802
@@ -64,20 +89,20 @@ class Util:
 
     @staticmethod
     def urlEncode(text: Any) -> str:  # noqa: N802
-        return urllib.parse.quote_plus(str(text))
+        return urllib.parse.quote_plus(_text(text))
 
     @staticmethod
     def urlDecode(text: Any) -> str:  # noqa: N802
-        return urllib.parse.unquote_plus(str(text))
+        return urllib.parse.unquote_plus(_text(text))
 
     @staticmethod
     def base64Encode(text: Any) -> str:  # noqa: N802
-        data = text if isinstance(text, bytes) else str(text).encode()
+        data = text if isinstance(text, bytes) else _text(text).encode("utf-8", "surrogatepass")
         return base64.b64encode(data).decode()
 
     @staticmethod
     def base64Decode(text: Any) -> str:  # noqa: N802
-        return base64.b64decode(str(text)).decode("utf-8", "replace")
+        return base64.b64decode(_text(text)).decode("utf-8", "replace")
 
 
 @lru_cache(maxsize=256)

@@ -788,8 +788,9 @@ class LocalCloud:
             signing_name = call.service
         else:
             try:
-                json.loads(body)
-            except ValueError:
+                # a string the service cannot hold (a lone surrogate: not UTF-8) is the client's error too
+                json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+            except (ValueError, RecursionError):
                 # what the JSON protocol answers a body that is not JSON (moto's server answered a 500 page): a
                 # mapping template's \' (escapeJavaScript of an apostrophe) makes one
                 return 400, json.dumps({"__type": "com.amazon.coral.service#SerializationException",

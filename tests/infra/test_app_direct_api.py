@@ -40,6 +40,10 @@ def test_a_method_writes_to_dynamodb_through_its_mapping_template_and_answers_wi
     status, body, _ = send(cloud, "/orders", json.dumps(order).encode(), Content_Type="application/json",
                            X_Order_Id="o-1")
     assert (status, json.loads(body)) == (409, {"error": "exists"})
+    # DynamoDB's 400 of another kind (a lone surrogate is no UTF-8: SerializationException) reads as itself
+    status, body, _ = send(cloud, "/orders", b'{"customer": "\\ud800", "lines": []}',
+                           Content_Type="application/json", X_Order_Id="o-3")
+    assert status == 409 and json.loads(body)["error"].endswith("SerializationException")
     # passthroughBehavior NEVER: a content type without a template is refused, and DynamoDB is not called
     status, body, headers = send(cloud, "/orders", b"o-2", Content_Type="text/plain", X_Order_Id="o-2")
     assert (status, json.loads(body)) == (415, {"message": "Unsupported Media Type"})

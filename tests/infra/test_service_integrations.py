@@ -53,6 +53,15 @@ def test_velocity_with_api_gateway_s_variables():
                                "ip": "127.0.0.1", "var": "orders"}
 
 
+def test_java_string_methods_templates_call():
+    """airspeed answers a method it lacks with null, which its #if holds true: `$type.endsWith('X')` was true for
+    any $type (found with a DynamoDB error template, 7 December)."""
+    template = ("#set($t = ' Order.Failed ')#if($t.endsWith('x'))yes#{else}no#end|$t.trim().toLowerCase()|"
+                "$t.trim().equalsIgnoreCase('order.failed')|$t.trim().split('.').size()|$t.isEmpty()")
+    assert vtl.render(template, "{}") == "no|order.failed|true|2|false"
+    assert vtl.render("[$util.escapeJavaScript($input.path('$.missing'))]", "{}") == "[]"  # null: empty, not None
+
+
 @pytest.mark.parametrize("template", ["#if($a) never ended", "#foreach($x in) #end", "$input.json('$.a'"])
 def test_templates_that_do_not_parse_are_refused(template):
     assert vtl.problem(template) is not None

@@ -86,11 +86,14 @@ class RestGateway:
                  body_timeout: float = 10.0, api_key_valid: Callable[[str, str, str], bool] | None = None,
                  keys: tokens.KeySource = tokens.discovered_key_set,
                  identities: sigv4.Identities | None = None,
-                 aws_action: Callable[[ServiceCall], tuple[int, bytes]] | None = None) -> None:
+                 aws_action: Callable[[ServiceCall], tuple[int, bytes]] | None = None,
+                 invoke_async: Callable[[str, dict], Any] | None = None) -> None:
         self.apis = list(apis)
         self._invoke = invoke
         #: an AWS integration's call of a service -> (status, body)
         self._aws_action = aws_action
+        #: a function invoked asynchronously (a Lambda integration whose X-Amz-Invocation-Type is Event)
+        self._invoke_async = invoke_async
         #: an access key -> the IAM user it belongs to (AWS_IAM methods' requestContext.identity)
         self._identities = identities
         #: a Cognito user pool's issuer -> the key set signing its tokens (Cognito user pool authorizers)
@@ -368,10 +371,16 @@ class RestGateway:
                 function_event = json.loads(payload)
             except ValueError:  # Lambda refuses a payload that is not JSON (InvalidRequestContentException)
                 return self._json(*_INTERNAL_ERROR)
+            invocation = dict(service_integrations.request_parameters(aws.request_headers, variables["params"]))
+            queued = invocation.get("X-Amz-Invocation-Type") == "Event" and self._invoke_async is not None
             try:
-                result = self._executor.submit(self._invoke, aws.function, function_event).result(
-                    timeout=self.integration_timeout)
-                answer, selector = json.dumps(result), None
+                if queued:  # "asynchronous invocation of the backend Lambda function": Lambda's 202, no answer
+                    self._invoke_async(aws.function, function_event)
+                    answer, selector = "", None
+                else:
+                    result = self._executor.submit(self._invoke, aws.function, function_event).result(
+                        timeout=self.integration_timeout)
+                    answer, selector = json.dumps(result), None
             except FutureTimeout:
                 return self._json(*_TIMED_OUT)
             except Exception as exc:  # noqa: BLE001 - a function error is selected by its errorMessage

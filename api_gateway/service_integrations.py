@@ -141,8 +141,12 @@ def problem(integration: dict[str, Any], uri: str) -> str | None:
     if path is not None and path[0] not in PATH_SERVICES:
         return f"{path[0]}:path/{path[1]}: only SQS and SNS path overrides are called locally"
     for name, source in (integration.get("requestParameters") or {}).items():
-        if mock or function is not None or not str(name).startswith(("integration.request.header.",
-                                                                     "integration.request.querystring.")) \
+        if function is not None:  # Lambda's Invoke takes one header that matters here: the invocation type
+            if name != "integration.request.header.X-Amz-Invocation-Type" or not _REQUEST_SOURCE.fullmatch(str(source)):
+                return (f"requestParameters {name} = {source}: a Lambda integration maps only "
+                        "integration.request.header.X-Amz-Invocation-Type locally")
+            continue
+        if mock or not str(name).startswith(("integration.request.header.", "integration.request.querystring.")) \
                 or not _REQUEST_SOURCE.fullmatch(str(source)):
             return (f"requestParameters {name} = {source}: only an AWS service integration's headers and query "
                     "strings, from a 'literal' or method.request.header|querystring|path, are mapped locally")

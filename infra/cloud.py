@@ -511,7 +511,9 @@ class LocalCloud:
         self.rest_gateway = RestGateway(rest_configs(self.stack), self.invoke_function, port=self.http_port,
                                         static_dir=self.static_dir, api_key_valid=self.api_key_valid,
                                         keys=self.key_set, identities=self.iam_identity,
-                                        aws_action=self.aws_action)
+                                        aws_action=self.aws_action,
+                                        invoke_async=lambda name, event: async_invoke.invoke_async(
+                                            self.runtime, name, event))
         from api_gateway.http_api import HttpApiRouter
 
         self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION, keys=self.key_set,

@@ -8,6 +8,7 @@ integration or a non-proxy Lambda integration did not deploy.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -94,3 +95,16 @@ def test_a_mock_integration_with_velocity_picks_its_response_from_the_status_its
     assert (status, json.loads(body)) == (200, {"pong": "ada", "stage": "v1"})
     status, body, headers = send(cloud, "/ping?fail=yes")
     assert (status, json.loads(body), headers["Retry-After"]) == (503, {"message": "down for maintenance"}, "30")
+
+
+def test_a_lambda_integration_with_the_event_invocation_type_answers_before_the_function_runs(cloud):
+    """integration.request.header.X-Amz-Invocation-Type 'Event' (API Gateway's asynchronous invocation of the backend
+    function): the method answers at once with its default response; the function runs afterwards."""
+    started = time.monotonic()
+    status, body, _ = send(cloud, "/later?id=l-1", b"{}", Content_Type="application/json")
+    assert (status, json.loads(body)) == (202, {"accepted": "l-1"}) and time.monotonic() - started < 1.0
+    table, ddb = cloud.physical_id("Orders"), cloud.client("dynamodb")
+    deadline = time.monotonic() + 15
+    while "Item" not in ddb.get_item(TableName=table, Key={"id": {"S": "l-1"}}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ddb.get_item(TableName=table, Key={"id": {"S": "l-1"}})["Item"]["customer"] == {"S": "later"}

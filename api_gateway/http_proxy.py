@@ -166,8 +166,11 @@ def changed_response(changes: tuple[tuple[str, str, str, str], ...], answer: tup
     mine = [c for c in changes if c[0] == str(status)]
     if not mine:
         return answer
+    from api_gateway.vtl import Input
+
     original = {k.lower(): v for k, v in headers}
-    document: Any = ...
+    text = body.decode("utf-8", "replace")
+    document = Input(text)  # the body's JSONPaths, read as a mapping template's $input reads them
     for _, action, name, expression in mine:
         found = _RESPONSE_VALUE.fullmatch(expression)
         value: str | None = None
@@ -178,13 +181,11 @@ def changed_response(changes: tuple[tuple[str, str, str, str], ...], answer: tup
                 value = context.get(found["context"])
             elif found["header"]:
                 value = original.get(found["header"].lower())
+            elif not found["path"]:
+                value = text
             else:
-                if document is ...:
-                    try:
-                        document = json.loads(body) if body else None
-                    except (ValueError, RecursionError):
-                        document = None
-                value = body.decode("utf-8", "replace") if not found["path"] else _at(document, found["path"])
+                at = document.path("$" + found["path"])
+                value = None if at is None else at if isinstance(at, str) else json.dumps(at)
         if name == "statuscode":
             if value is not None and re.fullmatch(r"[1-5]\d\d", value):
                 status = int(value)
@@ -206,21 +207,6 @@ def _header_changed(headers: list[tuple[str, str]], action: str, name: str,
     if action != "remove":
         headers.append((name, str(value)))
     return headers
-
-
-def _at(document: Any, path: str) -> str | None:
-    """A body's value at a simple JSONPath (".a.b", ".items[0]") as text; None where there is none."""
-    for part in re.findall(r"\.([^.\[\]]+)|\[(\d+)\]", path):
-        key, index = part
-        if key and isinstance(document, dict):
-            document = document.get(key)
-        elif index and isinstance(document, list) and int(index) < len(document):
-            document = document[int(index)]
-        else:
-            return None
-    if document is None:
-        return None
-    return document if isinstance(document, str) else json.dumps(document)
 
 
 def problem(integration: dict, uri: str, literal: bool = True) -> str | None:

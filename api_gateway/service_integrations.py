@@ -39,8 +39,6 @@ _REQUEST_SOURCE = re.compile(r"'(?P<literal>[^']*)'|method\.request\.(?P<where>h
 _LAMBDA = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(?P<function>.+)/invocations")
 #: API Gateway's service names in an integration URI -> botocore's, where they differ
 BOTOCORE_NAMES = {"states": "stepfunctions", "monitoring": "cloudwatch", "email": "ses"}
-#: what escapeJavaScript-based templates need from here (kept where they were)
-escape_javascript = vtl.escape_javascript
 _PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 _HEADER_SOURCE = re.compile(r"'(?P<literal>[^']*)'|integration\.response\.header\.(?P<header>[A-Za-z0-9-_]+)"
                             r"|integration\.response\.body(?P<path>\.[^\s]+)?")
@@ -76,11 +74,6 @@ def protocol(service: str) -> str | None:
     except Exception:  # noqa: BLE001 - an unknown service
         return None
     return "json" if model.protocol == "json" else None
-
-
-def json_protocol(service: str) -> bool:
-    """Whether the local cloud sends the service JSON-protocol requests."""
-    return protocol(service) == "json"
 
 
 def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegration | None:

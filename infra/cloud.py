@@ -33,7 +33,7 @@ from infra import moto_patches, observability
 from infra import runtime as lambda_runtime
 from infra.collector import GarbageKeeper
 from infra.deploy import Deployer, Stack
-from infra.event_sources import PIPE, EventSources, kind_of
+from infra.event_sources import PIPE, EventSources, kind_of, role_of
 from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
 from infra.template import expand
@@ -558,7 +558,8 @@ class LocalCloud:
         """The template's event source mappings' pollers, and its pipes'. With the embedded emulator, mappings and
         pipes created, changed, started, stopped or deleted while the cloud runs start, change and stop theirs
         (infra/event_sources.py); against another endpoint (LocalStack) that endpoint runs the pipes."""
-        self.event_sources = EventSources(self._poller, self._queue_url, self._role_of)
+        self.event_sources = EventSources(self._poller, self._queue_url,
+                                          lambda function: role_of(self.client("lambda"), function))
         for source in self.stack.sqs_sources + self.stack.stream_sources:
             kind = kind_of(source.get("queue_arn") or source["stream_arn"])
             self.event_sources.add(source["mapping"], self._poller(kind, source)).start()
@@ -628,13 +629,6 @@ class LocalCloud:
 
     def _queue_url(self, queue_arn: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
-
-    def _role_of(self, function: str) -> str:
-        """A function's execution role (a Kinesis record's invokeIdentityArn)."""
-        try:
-            return self.client("lambda").get_function_configuration(FunctionName=function).get("Role", "")
-        except Exception:  # noqa: BLE001 - only a record's field
-            return ""
 
     def _start_schedules(self) -> None:
         """The schedule rules' clock, and with the embedded emulator EventBridge Scheduler's schedules: the

@@ -78,6 +78,14 @@ def _enabled(config: dict[str, Any]) -> bool:
     return config.get("State", "Enabled") in ("Enabled", "Enabling", "Creating")
 
 
+def role_of(lambda_client: Any, function: str) -> str:
+    """A function's execution role (what a Kinesis record's invokeIdentityArn names); "" when it cannot be read."""
+    try:
+        return lambda_client.get_function_configuration(FunctionName=function).get("Role", "")
+    except Exception:  # noqa: BLE001 - only a record's field
+        return ""
+
+
 def detach_from_moto(source_arn: str, function_arn: str) -> None:
     """Take a mapping out of moto's own delivery (moto would run the function inside SendMessage, PutItem or
     PutRecord, one message or record at a time, and drop a table stream's records): the local pollers read it."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, numeric, pick, tags
 from infra.event_filters import FilterError, patterns
-from infra.event_sources import detach_from_moto, sqs_source, stream_source
+from infra.event_sources import detach_from_moto, role_of, sqs_source, stream_source
 from infra.runtime import FunctionSpec
 
 if TYPE_CHECKING:
@@ -267,7 +267,8 @@ def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
     if is_sqs:
         d.stack.sqs_sources.append(sqs_source(config, function, queue_url_of(d, source), esm["UUID"]))
     if is_stream:
-        d.stack.stream_sources.append(stream_source(config, function, _role_of(d, esm["FunctionArn"]), esm["UUID"]))
+        role = role_of(d.client("lambda"), esm["FunctionArn"])
+        d.stack.stream_sources.append(stream_source(config, function, role, esm["UUID"]))
     return Resource(lid, "AWS::Lambda::EventSourceMapping", esm["UUID"], {"Id": esm["UUID"]})
 
 
@@ -275,14 +276,6 @@ def queue_url_of(d: Deployer, arn: str) -> str:
     """The URL of the queue of `arn`: the stack's own queue's, else the emulator's answer (a queue made elsewhere)."""
     return next((r.physical_id for r in d.stack.of_type("AWS::SQS::Queue") if r.attributes["Arn"] == arn), None) or \
         d.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
-
-
-def _role_of(d: Deployer, function_arn: str) -> str:
-    """The function's execution role (what a Kinesis record's invokeIdentityArn names)."""
-    try:
-        return d.client("lambda").get_function_configuration(FunctionName=function_arn).get("Role", "")
-    except Exception:  # noqa: BLE001 - only a record's field
-        return ""
 
 
 @creates("AWS::Lambda::Url", handles=("TargetFunctionArn", "AuthType", "Cors", "InvokeMode"),

@@ -15,7 +15,7 @@ SAM_UNESCAPED = ("""{"input": "$util.escapeJavaScript($input.json('$')).replaceA
 
 
 def test_escape_javascript():
-    assert si.escape_javascript("""a"b'c\\d/e\nf\tg\u00e9\U0001F375\x01""") == \
+    assert vtl.escape_javascript("""a"b'c\\d/e\nf\tg\u00e9\U0001F375\x01""") == \
         """a\\"b\\'c\\\\d\\/e\\nf\\tg\\u00E9\\uD83C\\uDF75\\u0001"""
 
 

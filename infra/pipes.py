@@ -43,7 +43,7 @@ def pipe_spec(pipe: dict[str, Any], queue_url: Callable[[str], str]) -> dict[str
     """PipeSpec's keywords for a pipe as the Pipes API names it (CreatePipe's request, DescribePipe's answer:
     Name, Source, SourceParameters, Target, TargetParameters, Enrichment, DesiredState); `queue_url(arn)` finds an
     SQS source's URL. Raises ValueError for a source or target the local cloud does not run, and FilterError."""
-    from infra.event_filters import patterns
+    from infra.event_sources import sqs_source, stream_source
 
     name, source, target = pipe["Name"], pipe["Source"], pipe["Target"]
     service = service_of(source)
@@ -52,28 +52,21 @@ def pipe_spec(pipe: dict[str, Any], queue_url: Callable[[str], str]) -> dict[str
     if service_of(target) not in TARGETS:
         raise ValueError(f"{target}: only functions, SQS queues, SNS topics, state machines and event buses are "
                          "pipe targets locally")
+    # the source is polled as an event source mapping is: its parameters in a mapping's names
     parameters = pipe.get("SourceParameters") or {}
-    running = (pipe.get("DesiredState") or "RUNNING") == "RUNNING"
-    filters = patterns(parameters.get("FilterCriteria"))
+    polled = parameters.get("SqsQueueParameters") or parameters.get("DynamoDBStreamParameters") or \
+        parameters.get("KinesisStreamParameters") or {}
+    config = {"EventSourceArn": source, "FilterCriteria": parameters.get("FilterCriteria"),
+              "Enabled": (pipe.get("DesiredState") or "RUNNING") == "RUNNING",
+              "FunctionResponseTypes": ["ReportBatchItemFailures"],  # a function target's batchItemFailures
+              "DestinationConfig": {"OnFailure": {"Destination": (polled.get("DeadLetterConfig") or {}).get("Arn")}},
+              "BisectBatchOnFunctionError": polled.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT",
+              **{key: polled[key] for key in ("BatchSize", "MaximumBatchingWindowInSeconds", "StartingPosition",
+                                              "MaximumRetryAttempts", "MaximumRecordAgeInSeconds") if key in polled}}
     if service == "sqs":
-        sqs = parameters.get("SqsQueueParameters") or {}
-        kind, spec = "sqs", {"function": name, "queue_arn": source, "queue_url": queue_url(source),
-                             "batch_size": int(float(sqs.get("BatchSize", 10))),
-                             "batching_window": float(sqs.get("MaximumBatchingWindowInSeconds", 0)),
-                             "maximum_concurrency": None, "report_batch_item_failures": True,
-                             "enabled": running, "filters": filters}
+        kind, spec = "sqs", sqs_source(config, name, queue_url(source))
     else:
-        stream = parameters.get("DynamoDBStreamParameters") or parameters.get("KinesisStreamParameters") or {}
-        kind, spec = "stream", {"function": name, "stream_arn": source,
-                                "batch_size": int(float(stream.get("BatchSize", 100))),
-                                "batching_window": float(stream.get("MaximumBatchingWindowInSeconds", 0)),
-                                "starting_position": stream.get("StartingPosition", "LATEST"),
-                                "maximum_retry_attempts": int(float(stream.get("MaximumRetryAttempts", -1))),
-                                "enabled": running, "filters": filters,
-                                "maximum_record_age": int(float(stream.get("MaximumRecordAgeInSeconds", -1))),
-                                "on_failure": (stream.get("DeadLetterConfig") or {}).get("Arn"),
-                                "bisect": str(stream.get("OnPartialBatchItemFailure", "")) == "AUTOMATIC_BISECT",
-                                "report_batch_item_failures": True}
+        kind, spec = "stream", stream_source(config, name, role="")
     target_parameters: dict[str, Any] = {}
     for group in (pipe.get("TargetParameters") or {}).values():
         if isinstance(group, dict):

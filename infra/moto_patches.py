@@ -2213,11 +2213,18 @@ def deliver_to(arn: str, text: str, *, event: Any = None, subject: str | None = 
 
         get_backend(account_id, region).start_execution(arn, request_id(), text)
     elif service == "firehose":  # a record of the text (EventBridge's target: the event's JSON, no newline added)
-        from moto.firehose.models import firehose_backends
-
-        firehose_backends[account_id][region].put_record(parts[5].split("/", 1)[-1], {"Data": text.encode()})
+        put_firehose_record(arn, text.encode())
     else:
         raise ValueError(f"{arn} is not delivered to by the local cloud")
+
+
+def put_firehose_record(arn: str, data: bytes) -> None:
+    """One record into a Firehose delivery stream by ARN, through moto's PutRecord: a stream the local cloud
+    delivers buffers it (firehose-buffers-and-delivers), another is moto's."""
+    from moto.firehose.models import firehose_backends
+
+    parts = arn.split(":")
+    firehose_backends[parts[4]][parts[3]].put_record(parts[5].split("/", 1)[-1], {"Data": data})
 
 
 # --------------------------------------------------------------------------- IAM callers of AWS_IAM methods
@@ -3334,10 +3341,8 @@ def _subscription_filtered(self: Any, original: Callable[..., Any], service: str
         return
     batch = {"messageType": "DATA_MESSAGE", "owner": self.account_id, "logGroup": self.log_group.name,
              "logStream": self.log_stream_name, "subscriptionFilters": [filter_name], "logEvents": events}
-    stream = destination_arn.rsplit("/", 1)[-1]
-    if service == "firehose" and _firehoses is not None and stream in _firehoses.streams:
-        # a record of the gzipped batch, as CloudWatch Logs puts it, into the stream's buffer (infra/firehose.py)
-        _firehoses.put(stream, [gzip.compress(json.dumps(batch, separators=(",", ":")).encode())])
+    if service == "firehose":  # a record of the gzipped batch, as CloudWatch Logs puts it
+        put_firehose_record(destination_arn, gzip.compress(json.dumps(batch, separators=(",", ":")).encode()))
         return
     if service != "lambda":
         original(self, service, destination_arn, filter_name, events)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from infra.resources.base import NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, numeric, pick, tags
 from infra.event_filters import FilterError, patterns
-from infra.event_sources import detach_from_moto, role_of, sqs_source, stream_source
+from infra.event_sources import detach_from_moto, kind_of, role_of, sqs_source, stream_source
 from infra.runtime import FunctionSpec
 
 if TYPE_CHECKING:
@@ -237,9 +237,8 @@ def _mapping_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
 def _event_source_mapping(d: Deployer, lid: str, props: dict) -> Resource:
     lam = d.client("lambda")
     source = props["EventSourceArn"]
-    is_sqs = source.startswith("arn:aws:sqs:")
-    is_kinesis = source.startswith("arn:aws:kinesis:")
-    is_stream = source.startswith("arn:aws:dynamodb:") and "/stream/" in source or is_kinesis
+    kind = kind_of(source)  # what polls it locally: "sqs", a stream ("dynamodb", "kinesis"), or nothing
+    is_sqs, is_stream = kind == "sqs", kind in ("dynamodb", "kinesis")
     args = {"EventSourceArn": source, "FunctionName": props["FunctionName"],
             **pick(props, "FunctionResponseTypes", "StartingPosition", "MaximumRetryAttempts")}
     try:

@@ -15,6 +15,7 @@ import time
 import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
@@ -122,9 +123,11 @@ class Publisher:
 
 async def run_load(endpoints: dict, users: list[dict], publishers: int, seconds: float,
                    subscribers_per_topic: int = 2, publishes_each: int | None = None,
-                   warmup_publishes: int = 1) -> LoadResult:
+                   warmup_publishes: int = 1, window: Callable[[str], None] | None = None) -> LoadResult:
     """`publishers` closed-loop publishers for `seconds` (or `publishes_each` each), each on its own topic
-    with its own `subscribers_per_topic` subscribers: needs publishers * (1 + subscribers_per_topic) users."""
+    with its own `subscribers_per_topic` subscribers: needs publishers * (1 + subscribers_per_topic) users.
+    `window`, if given, is called with "start" and "end" around the timed publishes alone (not the sockets'
+    opening and closing, whose connect and disconnect invocations are no publish's)."""
     needed = publishers * (1 + subscribers_per_topic)
     if len(users) < needed:
         raise ValueError(f"{publishers} publishers with {subscribers_per_topic} subscribers need {needed} users")
@@ -136,10 +139,14 @@ async def run_load(endpoints: dict, users: list[dict], publishers: int, seconds:
         if warmup_publishes:
             await asyncio.gather(*(p.run(float("inf"), LoadResult(publishers, 0), warmup_publishes) for p in crowd))
         result = LoadResult(publishers, seconds)
+        if window is not None:
+            window("start")
         started = time.perf_counter()
         delivered_before = sum(p.delivered for p in crowd)
         await asyncio.gather(*(p.run(started + seconds, result, publishes_each) for p in crowd))
         result.seconds = time.perf_counter() - started
+        if window is not None:
+            window("end")
         await asyncio.sleep(0.5)  # the last deliveries
         result.deliveries = sum(p.delivered for p in crowd) - delivered_before
         return result

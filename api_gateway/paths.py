@@ -7,6 +7,11 @@ LITERAL, PARAM, GREEDY = 0, 1, 2
 Segments = tuple[tuple[int, str], ...]   # (kind, literal text or parameter name)
 
 
+def resource_path(path: str) -> str:
+    """The resource an OpenAPI path is, as API Gateway imports it: `/items/` and `//items` are `/items`."""
+    return "/" + "/".join(p for p in path.split("/") if p)
+
+
 def compile_path(path: str) -> Segments:
     """`/a/{b}/{c+}` -> ((LITERAL, "a"), (PARAM, "b"), (GREEDY, "c"))."""
     segments = []

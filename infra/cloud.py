@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from api_gateway import http_proxy, request_validation, service_integrations
+from api_gateway import http_proxy, request_validation, service_integrations, service_subtypes
 from api_gateway.config import (
     Authorizer,
     DomainMapping,
@@ -26,6 +26,7 @@ from api_gateway.config import (
     WebSocketApiConfig,
     WebSocketRoute,
 )
+from api_gateway.paths import resource_path
 from infra import account, async_invoke
 from infra import emulator as emulator_module
 from infra import faults as fault_injection
@@ -139,7 +140,8 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                 function = function_of_uri(integration["uri"]) if kind == "aws_proxy" else ""
                 required = {name for requirement in security for name in requirement}
                 routes.append(RestRoute(
-                    verb, path, function, authorizers[names[0]] if names else None, timeouts.get(function),
+                    verb, resource_path(path), function, authorizers[names[0]] if names else None,
+                    timeouts.get(function),
                     api_key_required=bool(required & key_schemes),
                     scopes=next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ()),
                     iam=bool(required & signed), aws=aws,
@@ -275,17 +277,21 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 proxy = http_proxy.of_http_api(integration.get("httpMethod"), str(integration["uri"]), timeout,
                                                integration.get("requestParameters")) \
                     if str(integration.get("type", "")).lower() == "http_proxy" else None
+                service = service_subtypes.of(integration["integrationSubtype"], integration["requestParameters"]) \
+                    if integration.get("integrationSubtype") else None
                 routes.append(HttpRoute(
                     "$default" if path == "$default" else f"{verb} {path}",
-                    None if proxy else function_of_uri(integration["uri"]),
+                    None if proxy or service else function_of_uri(integration["uri"]),
                     str(integration.get("payloadFormatVersion", "2.0")), authorizer, timeout, scopes, proxy,
                     http_proxy.response_changes(integration.get("responseParameters")),
-                    () if proxy else http_proxy.request_changes(integration.get("requestParameters"))))
+                    () if proxy or service else http_proxy.request_changes(integration.get("requestParameters")),
+                    service))
         for route in stack.of_type("AWS::ApiGatewayV2::Route"):
             rprops = route.properties
             if rprops.get("ApiId") != api.physical_id:
                 continue
             function, version, timeout, proxy, changes, request_changes = None, "2.0", 30.0, None, (), ()
+            service = None
             target = rprops.get("Target", "")
             if target:
                 integration = by_physical.get(target.removeprefix("integrations/"))
@@ -298,6 +304,8 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                 if iprops.get("IntegrationType") == "HTTP_PROXY":
                     proxy = http_proxy.of_http_api(iprops.get("IntegrationMethod"), str(iprops["IntegrationUri"]),
                                                    timeout, iprops.get("RequestParameters"))
+                elif iprops.get("IntegrationSubtype"):
+                    service = service_subtypes.of(iprops["IntegrationSubtype"], iprops["RequestParameters"])
                 else:
                     function = function_of_uri(iprops.get("IntegrationUri", ""))
                     request_changes = http_proxy.request_changes(iprops.get("RequestParameters"))
@@ -321,7 +329,7 @@ def http_api_configs(stack: Stack) -> list[HttpApiConfig]:
                         str(aprops.get("EnableSimpleResponses", False)).lower() == "true", sources)
             routes.append(HttpRoute(rprops["RouteKey"], function, version, authorizer, timeout,
                                     tuple(rprops.get("AuthorizationScopes") or ()), proxy, changes,
-                                    request_changes))
+                                    request_changes, service))
         if "Target" in props:   # quick create: one route to one Lambda, a $default stage
             routes.append(HttpRoute(props.get("RouteKey", "$default"), function_of_uri(props["Target"])
                                     if "/functions/" in props["Target"] else props["Target"].split(":")[6]))
@@ -517,7 +525,7 @@ class LocalCloud:
         from api_gateway.http_api import HttpApiRouter
 
         self.rest_gateway.http_apis = [HttpApiRouter(api, self.invoke_function, region=REGION, keys=self.key_set,
-                                                     identities=self.iam_identity)
+                                                     identities=self.iam_identity, aws_action=self.aws_action)
                                        for api in http_api_configs(self.stack)]
         self.rest_gateway.domains = domain_mappings(self.stack)
         self.rest_gateway.start()

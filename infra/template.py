@@ -218,7 +218,8 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
         if res["Type"] == "AWS::Serverless::Function":
             uri = props.get("CodeUri", globals_code)
             if uri is None and "InlineCode" not in props and props.get("PackageType") != "Image":
-                raise TemplateError(f"function {logical_id} has no CodeUri")
+                # as the SAM CLI builds and packages it (its DEFAULT_CODEURI): the template's folder
+                uri = "."
             if _is_local(uri) and "InlineCode" not in props:
                 sam_code[logical_id] = _code_folder((base / uri).resolve())
                 props["CodeUri"] = f"s3://{_PLACEHOLDER_BUCKET}/{logical_id}.zip"

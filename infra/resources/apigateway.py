@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from api_gateway import http_proxy, service_integrations
+from api_gateway.paths import resource_path
 
 from infra.resources.apigatewayv2 import regional_domain
 from infra.resources.base import (NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, json_text, tags, template_text,
@@ -161,6 +162,7 @@ def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, auth
             if current not in ids:
                 ids[current] = apigw.create_resource(restApiId=api_id, parentId=ids[parent], pathPart=part)["id"]
             parent = current
+        resource = ids[resource_path(path)]  # "/items/" is "/items", as API Gateway's import reads it
         for method, operation in paths[path].items():
             if method.lower() not in _HTTP_METHODS:
                 continue
@@ -175,10 +177,10 @@ def _create_rest_routes(apigw: Any, api_id: str, root_id: str, paths: dict, auth
                 if kind == "COGNITO_USER_POOLS" and scopes:
                     auth["authorizationScopes"] = scopes
             auth["apiKeyRequired"] = any(name in key_schemes for requirement in security for name in requirement)
-            apigw.put_method(restApiId=api_id, resourceId=ids[path], httpMethod=verb, **auth)
+            apigw.put_method(restApiId=api_id, resourceId=resource, httpMethod=verb, **auth)
             integration = operation.get("x-amazon-apigateway-integration")
             if integration:
-                apigw.put_integration(restApiId=api_id, resourceId=ids[path], httpMethod=verb,
+                apigw.put_integration(restApiId=api_id, resourceId=resource, httpMethod=verb,
                                       type=integration.get("type", "aws_proxy").upper(),
                                       integrationHttpMethod=integration.get("httpMethod", "POST"),
                                       uri=integration.get("uri", ""))

@@ -188,6 +188,8 @@ class HttpRoute:
     #: a Lambda integration's RequestParameters: (append|overwrite|remove, header|querystring|path, name, value)
     #: (an HTTP_PROXY integration keeps its own in http_proxy)
     request_changes: tuple[tuple[str, str, str, str], ...] = ()
+    #: an AWS service integration (an IntegrationSubtype: api_gateway/service_subtypes.py); `function` is None then
+    service: Any = None
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,14 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from api_gateway import events, http_proxy, sigv4, tokens
+from api_gateway import events, http_proxy, service_subtypes, sigv4, tokens
 from api_gateway.authorizers import policy_allows
 from api_gateway.paths import compile_path, match_path
-from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke
+from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke, ServiceCall
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,11 @@ class HttpApiRouter:
 
     def __init__(self, api: HttpApiConfig, invoke: Invoke, *, region: str = events.REGION,
                  keys: tokens.KeySource = tokens.discovered_key_set,
-                 identities: sigv4.Identities | None = None) -> None:
+                 identities: sigv4.Identities | None = None,
+                 aws_action: Callable[[ServiceCall], tuple[int, bytes]] | None = None) -> None:
         self.api = api
         self._invoke = invoke
+        self._aws_action = aws_action  # an AWS service integration's call of the emulator
         self._keys = keys  # a JWT authorizer's issuer -> its key set
         self._identities = identities  # an access key -> its IAM user (AWS_IAM routes)
         self.region = region
@@ -157,7 +160,9 @@ class HttpApiRouter:
 
     def _integration(self, route: HttpRoute, request: _Request, authorizer_context: dict[str, Any] | None,
                      context: dict[str, str]) -> Answer:
-        """The integration's answer: the HTTP endpoint's, or the function's as HTTP."""
+        """The integration's answer: the HTTP endpoint's, the service's, or the function's as HTTP."""
+        if route.service is not None:
+            return self._service(route, request, context)
         if route.http_proxy is not None:
             return http_proxy.forward(route.http_proxy, request.method, request.params, request.query,
                                       request.header_pairs, request.body, failures=(_UNAVAILABLE, _ERROR),
@@ -179,6 +184,36 @@ class HttpApiRouter:
             log.info("%s %s: function %s failed: %s", request.method, request.raw_path, route.function, exc)
             return http_proxy.GatewayAnswer(_json(*_ERROR))
         return _response_v2(result) if route.payload_version == "2.0" else _response_v1(result)
+
+    def _service(self, route: HttpRoute, request: _Request, context: dict[str, str]) -> Answer:
+        """An AWS service integration: the action called with the mapped parameters; the service's status and body
+        (its error too: a service's 400 is the client's 400, as API Gateway passes it on)."""
+        integration = route.service
+        if self._aws_action is None:
+            return http_proxy.GatewayAnswer(_json(*_ERROR))
+        variables = dict(self.api.stage_variables)
+        values = {}
+        for name, expression in integration.parameters:
+            found = service_subtypes.value(expression, request.body, request.header_pairs, request.query_pairs,
+                                           request.params, context, variables)
+            if found is not None:
+                values[name] = found
+        try:
+            subtype, body = service_subtypes.request_body(integration, values)
+        except service_subtypes.Refused as refused:
+            return _json(refused.status, refused.body)
+        call = ServiceCall(subtype.service, subtype.action, "", (), (), body)
+        try:
+            status, answer = self._executor.submit(self._aws_action, call).result(timeout=route.timeout)
+        except FutureTimeout:
+            return http_proxy.GatewayAnswer(_json(*_UNAVAILABLE))
+        except Exception as exc:  # noqa: BLE001 - the emulator could not be reached: API Gateway's 500
+            log.info("%s %s: %s failed: %s", request.method, request.raw_path, integration.subtype, exc)
+            return http_proxy.GatewayAnswer(_json(*_ERROR))
+        if status >= 500 and not answer.lstrip().startswith(b"{"):  # the emulator failed: no page of its internals
+            log.info("%s %s: %s answered %s", request.method, request.raw_path, integration.subtype, status)
+            return http_proxy.GatewayAnswer(_json(*_ERROR))
+        return status, [("Content-Type", "application/json")], answer
 
     # ------------------------------------------------------------------ authorizers
     def _authorize_iam(self, authorizer: HttpAuthorizer, request: _Request) -> dict[str, Any] | Answer:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import secrets
 
-from api_gateway import http_proxy
+from api_gateway import http_proxy, service_subtypes
 from infra import account
 from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, template_text, truthy
 
@@ -32,6 +32,10 @@ def _api_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
                 kind = str((integration or {}).get("type", "")).lower()
                 if not integration:
                     problem = None
+                elif kind == "aws_proxy" and integration.get("integrationSubtype"):
+                    problem = service_subtypes.problem(integration["integrationSubtype"],
+                                                       integration.get("requestParameters")) \
+                        or _response_mapping_problem(integration)
                 elif kind == "aws_proxy":
                     problem = (http_proxy.mapping_problem(integration["requestParameters"])
                                if integration.get("requestParameters") else None) \
@@ -125,6 +129,9 @@ def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str,
     if kind == "MOCK" and props.get("RequestParameters"):
         return found + [("RequestParameters", "request parameter mapping of a MOCK integration is not applied "
                                               "locally")]
+    if kind == "AWS_PROXY" and props.get("IntegrationSubtype"):
+        refused = service_subtypes.problem(props["IntegrationSubtype"], props.get("RequestParameters"))
+        return found + ([("IntegrationSubtype", refused)] if refused else [])
     if kind in ("AWS_PROXY", "MOCK") and not props.get("IntegrationSubtype"):
         refused = http_proxy.mapping_problem(props["RequestParameters"]) if props.get("RequestParameters") else None
         return found + ([("RequestParameters", refused)] if refused else [])
@@ -142,17 +149,16 @@ def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str,
 @creates("AWS::ApiGatewayV2::Integration",
          handles=("ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
                   "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
-                  "TimeoutInMillis", "RequestParameters", "ResponseParameters"),
+                  "TimeoutInMillis", "RequestParameters", "ResponseParameters", "IntegrationSubtype"),
          ignores={"CredentialsArn": NO_IAM},
          unsupported={"RequestTemplates": "mapping templates are not applied locally",
                       "ConnectionType": "no VPC links", "ConnectionId": "no VPC links",
-                      "IntegrationSubtype": "AWS service integrations are not supported",
                       "TlsConfig": "no private integrations"},
          check=_integration_v2_check)
 def _integration_v2(d: Deployer, lid: str, props: dict) -> Resource:
     args = pick(props, "ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
                  "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
-                 "RequestParameters")
+                 "RequestParameters", "IntegrationSubtype")
     if "TimeoutInMillis" in props:
         args["TimeoutInMillis"] = numeric(props["TimeoutInMillis"])
     integration = d.client("apigatewayv2").create_integration(**args)

@@ -388,6 +388,7 @@ class LocalCloud:
         self.event_sources: Any = None
         #: the Firehose delivery streams the local cloud delivers (infra/firehose.py)
         self.firehoses: Any = None
+        self._sfn_sync: Any = None  # a Step Functions client for pipes' Express enrichments, made at the first
         self._stream_clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self.scheduler: Any = None
@@ -598,6 +599,18 @@ class LocalCloud:
                 self.event_sources.add("firehose:" + stream.spec.name,
                                        self._poller("kinesis", source, put)).start()
 
+    def _express_output(self, state_machine: str, value: Any) -> Any:
+        """The output of an Express state machine's synchronous execution of `value` (a pipe's enrichment); raises
+        when it did not succeed (the batch fails, and its source retries it)."""
+        from botocore.config import Config
+
+        if self._sfn_sync is None:  # StartSyncExecution's host prefix (sync-) names no local host
+            self._sfn_sync = self.client("stepfunctions", config=Config(inject_host_prefix=False))
+        answer = self._sfn_sync.start_sync_execution(stateMachineArn=state_machine, input=json.dumps(value))
+        if answer["status"] != "SUCCEEDED":
+            raise RuntimeError(f"the enrichment {state_machine} ended {answer['status']}: {answer.get('error')}")
+        return json.loads(answer["output"])
+
     def _poller(self, kind: str, spec: dict[str, Any], invoke: Any = None) -> Any:
         """The (unstarted) poller of an event source mapping of kind "sqs", "dynamodb" or "kinesis" (the spec's
         keywords), or of a pipe (kind "pipe", infra.pipes.PipeSpec's keywords), which runs the pipe's batches."""
@@ -607,7 +620,7 @@ class LocalCloud:
             pipe = PipeSpec(**spec)
             events = self.client("events")
             runner = PipeRunner(pipe, self.invoke_function, moto_patches.deliver_to,
-                                lambda entries: events.put_events(Entries=entries))
+                                lambda entries: events.put_events(Entries=entries), self._express_output)
             source = pipe.source.get("queue_arn") or pipe.source["stream_arn"]
             return self._poller(kind_of(source), pipe.source, runner.run)
         invoke = invoke or self.invoke_function

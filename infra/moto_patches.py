@@ -2052,13 +2052,13 @@ _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 
 
 def _transformed_input(transformer: dict[str, Any], event: dict[str, Any], rule: str, rule_arn: str) -> str:
-    """An InputTransformer's text, as EventBridge writes it ("Amazon EventBridge input transformation"): each
-    <variable> of InputPathsMap (a JSON path into the event; null when it finds nothing) or a predefined one
-    (aws.events.rule-arn, rule-name, event.ingestion-time, event, event.json). In a JSON template a variable outside
-    a string is its JSON (a string quoted), inside a string its text; in a text template its text. moto's parser
-    made a string variable outside quotes invalid JSON (the delivery failed), refused text templates, and knew only
-    two predefined variables."""
+    """An InputTransformer's text, as EventBridge writes it (infra/input_templates.py): each <variable> of
+    InputPathsMap (a JSON path into the event; null when it finds nothing) or a predefined one (aws.events.rule-arn,
+    rule-name, event.ingestion-time, event, event.json). moto's parser made a string variable outside quotes
+    invalid JSON (the delivery failed), refused text templates, and knew only two predefined variables."""
     from jsonpath_ng.ext import parse
+
+    from infra.input_templates import UNKNOWN, fill
 
     values: dict[str, Any] = {}
     for name, path in (transformer.get("InputPathsMap") or {}).items():
@@ -2068,33 +2068,7 @@ def _transformed_input(transformer: dict[str, Any], event: dict[str, Any], rule:
                    "aws.events.event.ingestion-time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                    "aws.events.event": {k: v for k, v in event.items() if k != "detail"},
                    "aws.events.event.json": event})
-    template = transformer.get("InputTemplate") or ""
-    as_json = template.lstrip().startswith(("{", "["))
-    out, quoted, escaped, at = [], False, False, 0
-    for match in _PLACEHOLDER.finditer(template):
-        for char in template[at:match.start()]:  # whether the placeholder sits inside a JSON string
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                quoted = not quoted
-        out.append(template[at:match.start()])
-        at = match.end()
-        name = match.group(1)
-        if name not in values:
-            out.append(match.group(0))
-            continue
-        value = values[name]
-        if as_json and not quoted:
-            out.append(json.dumps(value))
-        elif isinstance(value, str):
-            out.append(json.dumps(value)[1:-1] if as_json else value)
-        else:
-            text = json.dumps(value)
-            out.append(json.dumps(text)[1:-1] if as_json else text)
-    out.append(template[at:])
-    return "".join(out)
+    return fill(transformer.get("InputTemplate") or "", _PLACEHOLDER, lambda name: values.get(name, UNKNOWN))
 
 
 def _rule_sends_to_targets(original: Callable) -> Callable:

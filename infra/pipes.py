@@ -15,10 +15,14 @@ the reported SQS messages come back after their visibility timeout, a stream ret
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+#: a pipe InputTemplate's placeholder: <$.json.path> or one of Pipes' reserved variables, <aws.pipes.pipe-name>
+_PIPE_PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[a-z.\-]+)>")
 #: the services a pipe delivers to locally (a target ARN's service)
 TARGETS = ("lambda", "sqs", "sns", "states", "events")
 #: a pipe's source's service -> how Pipes names it in an event bus target's DetailType
@@ -37,6 +41,10 @@ class PipeSpec:
     #: TargetParameters' fields the local cloud reads: InvocationType, MessageGroupId, DetailType, Source, Resources
     target_parameters: dict[str, Any] = field(default_factory=dict)
     enrichment: str | None = None
+    #: the source's ARN; the InputTemplates of TargetParameters and EnrichmentParameters (None: the events as they are)
+    source_arn: str = ""
+    target_template: str | None = None
+    enrichment_template: str | None = None
 
 
 def pipe_spec(pipe: dict[str, Any], queue_url: Callable[[str], str]) -> dict[str, Any]:
@@ -73,7 +81,9 @@ def pipe_spec(pipe: dict[str, Any], queue_url: Callable[[str], str]) -> dict[str
             target_parameters.update({key: group[key] for key in ("InvocationType", "MessageGroupId", "DetailType",
                                                                   "Source", "Resources") if key in group})
     return {"name": name, "source_kind": kind, "source": spec, "source_label": SOURCES[service], "target": target,
-            "target_parameters": target_parameters, "enrichment": pipe.get("Enrichment")}
+            "target_parameters": target_parameters, "enrichment": pipe.get("Enrichment"), "source_arn": source,
+            "target_template": (pipe.get("TargetParameters") or {}).get("InputTemplate"),
+            "enrichment_template": (pipe.get("EnrichmentParameters") or {}).get("InputTemplate")}
 
 
 def service_of(arn: Any) -> str:
@@ -85,11 +95,20 @@ class PipeRunner:
     """What a pipe does with one batch of its source; `run` is the poller's invoke."""
 
     def __init__(self, spec: PipeSpec, invoke: Callable[[str, Any], Any],
-                 deliver: Callable[..., None], put_events: Callable[[list[dict]], None]) -> None:
+                 deliver: Callable[..., None], put_events: Callable[[list[dict]], None],
+                 enrich: Callable[[str, Any], Any] | None = None) -> None:
         self.spec = spec
         self._invoke = invoke
         self._deliver = deliver
         self._put_events = put_events
+        #: an Express state machine's synchronous execution: (its ARN, the input) -> its output; raises if it failed
+        self._enrich = enrich
+
+    def _transformed(self, template: str, item: Any) -> Any:
+        from infra.input_templates import fill, parsed
+
+        received = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return parsed(fill(template, _PIPE_PLACEHOLDER, _pipe_values(self.spec, item, received)))
 
     def run(self, _: str, event: dict) -> Any:
         """Deliver one batch; a function target's partial batch failure (`{"batchItemFailures": [...]}`), which
@@ -97,10 +116,17 @@ class PipeRunner:
         spec = self.spec
         batch: list[Any] = list(event["Records"])
         if spec.enrichment:
-            enriched = self._invoke(_function_name(spec.enrichment), batch)
+            sent = [self._transformed(spec.enrichment_template, item) for item in batch] \
+                if spec.enrichment_template else batch
+            if service_of(spec.enrichment) == "states":  # an Express workflow, run synchronously
+                enriched = self._enrich(spec.enrichment, sent)
+            else:
+                enriched = self._invoke(_function_name(spec.enrichment), sent)
             batch = enriched if isinstance(enriched, list) else [] if enriched is None else [enriched]
             if not batch:
                 return None
+        if spec.target_template:
+            batch = [self._transformed(spec.target_template, item) for item in batch]
         service = spec.target.split(":")[2]
         parameters = spec.target_parameters
         if service == "lambda":
@@ -113,8 +139,9 @@ class PipeRunner:
                 if isinstance(answer, dict) and "batchItemFailures" in answer:
                     return answer
         elif service in ("sqs", "sns"):
-            for item in batch:
-                self._deliver(spec.target, json.dumps(item), group=parameters.get("MessageGroupId"))
+            for item in batch:  # a text (an InputTemplate's that is not JSON) is the message as it is
+                self._deliver(spec.target, item if isinstance(item, str) else json.dumps(item),
+                              group=parameters.get("MessageGroupId"))
         elif service == "states":
             self._deliver(spec.target, json.dumps(batch))
         elif service == "events":
@@ -128,6 +155,58 @@ class PipeRunner:
         else:  # the deploy refused it
             raise ValueError(f"pipe {spec.name}: target {spec.target} is not delivered to locally")
         return None
+
+
+def _pipe_values(spec: PipeSpec, event: Any, received: str) -> Callable[[str], Any]:
+    """The variables of a pipe's InputTemplate for one event: a JSON path into it (`$.body.order.id`; an SQS
+    message's body and a Kinesis record's data are read as the JSON they hold, Pipes' implicit body parsing; null
+    where the path finds nothing), and Pipes' reserved ones (aws.pipes.pipe-arn, pipe-name, source-arn,
+    enrichment-arn, target-arn, event.ingestion-time, event, event.json)."""
+    from jsonpath_ng.ext import parse
+
+    from infra import account
+    from infra.input_templates import UNKNOWN
+
+    reserved = {"aws.pipes.pipe-arn": f"arn:aws:pipes:{account.REGION}:{account.ACCOUNT_ID}:pipe/{spec.name}",
+                "aws.pipes.pipe-name": spec.name, "aws.pipes.source-arn": spec.source_arn,
+                "aws.pipes.enrichment-arn": spec.enrichment or "", "aws.pipes.target-arn": spec.target,
+                "aws.pipes.event.ingestion-time": received, "aws.pipes.event": event,
+                "aws.pipes.event.json": json.dumps(event)}
+    document = _with_parsed_bodies(event)
+
+    def resolve(name: str) -> Any:
+        if name in reserved:
+            return reserved[name]
+        if not name.startswith("$"):
+            return UNKNOWN
+        try:
+            found = parse(name).find(document)
+        except Exception:  # noqa: BLE001 - a path jsonpath-ng cannot read: nothing found, as for a missing one
+            return None
+        return found[0].value if found else None
+
+    return resolve
+
+
+def _with_parsed_bodies(event: Any) -> Any:
+    """An SQS message with its body, a Kinesis record with its data, as the JSON they hold (where they hold JSON)."""
+    if not isinstance(event, dict):
+        return event
+    if isinstance(event.get("body"), str):
+        try:
+            return {**event, "body": json.loads(event["body"])}
+        except ValueError:
+            return event
+    kinesis = event.get("kinesis")
+    if isinstance(kinesis, dict) and isinstance(kinesis.get("data"), str):
+        import base64
+        import binascii
+
+        try:
+            return {**event, "kinesis": {**kinesis, "data": json.loads(base64.b64decode(kinesis["data"]))}}
+        except (ValueError, binascii.Error):
+            return event
+    return event
 
 
 def _function_name(arn: str) -> str:

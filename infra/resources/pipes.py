@@ -19,14 +19,15 @@ def _pipe_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     if isinstance(source, str) and service_of(source) not in SOURCES:
         found.append(("Source", f"{source}: only SQS queues, DynamoDB streams and Kinesis streams are pipe sources "
                                 "locally"))
-    if isinstance(enrichment, str) and service_of(enrichment) != "lambda":
-        found.append(("Enrichment", f"{enrichment}: only a Lambda function enriches locally"))
+    if isinstance(enrichment, str) and service_of(enrichment) not in ("lambda", "states"):
+        found.append(("Enrichment", f"{enrichment}: only a Lambda function or an Express state machine enriches "
+                                    "locally"))
     if isinstance(target, str) and service_of(target) not in TARGETS:
         found.append(("Target", f"{target}: only functions, SQS queues, SNS topics, state machines and event buses "
                                 "are pipe targets locally"))
     parameters = props.get("TargetParameters") or {}
-    if "InputTemplate" in parameters or "InputTemplate" in (props.get("EnrichmentParameters") or {}):
-        found.append(("InputTemplate", "input transformers are not applied locally"))
+    if set(props.get("EnrichmentParameters") or {}) - {"InputTemplate"}:
+        found.append(("EnrichmentParameters", "only an InputTemplate is applied to an enrichment's input locally"))
     invocation = (parameters.get("StepFunctionStateMachineParameters") or {}).get("InvocationType")
     if invocation == "REQUEST_RESPONSE":
         found.append(("StepFunctionStateMachineParameters", "a state machine target is started (FIRE_AND_FORGET); "

@@ -77,7 +77,7 @@ class RateSchedule:
         return anchor + periods * self.period
 
 
-def _parse_rate(expression: str) -> RateSchedule:
+def _parse_rate(expression: str, scheduler: bool = False) -> RateSchedule:
     match = _RATE.match(expression.strip())
     if not match:
         raise ScheduleExpressionError(f"invalid rate expression {expression!r}: expected rate(N minute|minutes|"
@@ -85,8 +85,10 @@ def _parse_rate(expression: str) -> RateSchedule:
     value, unit = int(match.group(1)), match.group(2)
     if value <= 0:
         raise ScheduleExpressionError(f"invalid rate expression {expression!r}: the value must be positive")
-    # EventBridge insists on the singular for 1 and the plural otherwise
-    if (value == 1) != (not unit.endswith("s")):
+    # EventBridge rules insist on the singular for 1 and the plural otherwise (its rate expressions reference);
+    # EventBridge Scheduler documents the units without that limitation, and aws-samples' serverless-patterns
+    # deploy schedules of rate(5 minute)
+    if not scheduler and (value == 1) != (not unit.endswith("s")):
         raise ScheduleExpressionError(f"invalid rate expression {expression!r}: use "
                                       f"'{unit.rstrip('s')}' for 1 and '{unit.rstrip('s')}s' for more")
     return RateSchedule(timedelta(seconds=value * _UNIT_SECONDS[unit.rstrip("s")]))
@@ -297,7 +299,7 @@ def parse_schedule(expression: str, zone: str | None = None,
     `zone`: a Scheduler schedule's time zone (cron and at); `one_time`: at() is allowed (Scheduler only)."""
     text = expression.strip()
     if text.startswith("rate("):
-        return _parse_rate(text)
+        return _parse_rate(text, scheduler=one_time)
     if text.startswith("cron("):
         try:
             cron = _parse_cron(text)

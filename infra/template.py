@@ -206,8 +206,13 @@ def expand(path: str | Path, parameters: dict[str, str] | None = None, *, region
     path = Path(path).resolve()
     base = path.parent
     doc = _included(load_yaml(path), base)
+    if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict) or not doc["Resources"]:
+        # CloudFormation's own words for a template without resources (an empty `Resources:` is null in YAML)
+        raise TemplateError(f"{path.name}: Template format error: At least one Resources member must be defined.")
+    if "Globals" in doc and not doc["Globals"]:
+        doc["Globals"] = {}  # an empty `Globals:` section, as SAM reads it
     raw = copy.deepcopy(doc)
-    globals_code = (doc.get("Globals", {}).get("Function", {}) or {}).get("CodeUri")
+    globals_code = ((doc.get("Globals") or {}).get("Function") or {}).get("CodeUri")
     sam_code: dict[str, Path] = {}
     sam_machines: dict[str, tuple[Path, dict[str, Any]]] = {}
     sam_layers: dict[str, Path] = {}

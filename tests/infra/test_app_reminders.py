@@ -72,6 +72,16 @@ def test_a_deleted_schedule_fires_no_more(cloud):
 def test_an_expression_scheduler_refuses_is_refused(cloud):
     with pytest.raises(ClientError) as refused:
         cloud.client("scheduler").create_schedule(
-            Name="bad", ScheduleExpression="rate(1 minutes)", FlexibleTimeWindow={"Mode": "OFF"},
+            Name="bad", ScheduleExpression="rate(0 minutes)", FlexibleTimeWindow={"Mode": "OFF"},
             Target={"Arn": "arn:aws:sqs:us-east-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"})
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_rate_in_the_singular_for_several_minutes_is_a_scheduler_schedule(cloud):
+    """EventBridge Scheduler documents its units without rules' singular/plural limitation, and
+    aws-samples/serverless-patterns deploy rate(5 minute) schedules (refused here before 7 December)."""
+    cloud.client("scheduler").create_schedule(
+        Name="five", ScheduleExpression="rate(5 minute)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:sqs:us-east-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"})
+    assert cloud.client("scheduler").get_schedule(Name="five")["ScheduleExpression"] == "rate(5 minute)"
+    cloud.client("scheduler").delete_schedule(Name="five")

@@ -185,3 +185,17 @@ def test_parameters_are_validated_against_the_template():
             Deployer(expanded, "http://127.0.0.1:1", parameters={"PasswordHashCost": cost})
     assert Deployer(expanded, "http://127.0.0.1:1",
                     parameters={"PrepareTimeoutSeconds": "2"}).stack.parameters["PrepareTimeoutSeconds"] == "2"
+
+
+def test_an_empty_globals_section_is_none_and_a_template_without_resources_is_refused_as_cloudformation_does(
+        tmp_path):
+    """aws-samples/serverless-patterns' pattern model (and its copies): `Globals:` and `Resources:` left empty, null
+    in YAML. Before 7 December both failed with AttributeError."""
+    template = tmp_path / "template.yaml"
+    template.write_text("Transform: AWS::Serverless-2016-10-31\nGlobals:\n\nResources:\n\nOutputs:\n")
+    with pytest.raises(TemplateError, match="At least one Resources member must be defined"):
+        expand(template)
+    template.write_text("Transform: AWS::Serverless-2016-10-31\nGlobals:\n\nResources:\n"
+                        "  Fn:\n    Type: AWS::Serverless::Function\n"
+                        "    Properties: {Runtime: python3.11, Handler: app.handler, CodeUri: .}\n")
+    assert "Fn" in expand(template).template["Resources"]

@@ -119,4 +119,8 @@ def template_text(value: Any) -> str:
     if isinstance(value, dict) and "Fn::Sub" in value:
         text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
         return re.sub(r"\$\{(?!!)[^}]*\}", "x", text).replace("${!", "${")
+    join = value.get("Fn::Join") if isinstance(value, dict) else None
+    if isinstance(join, list) and len(join) == 2 and isinstance(join[0], str) and isinstance(join[1], list):
+        # an Fn::Join's text, each Ref or other function in it an x (as an Fn::Sub's placeholders)
+        return join[0].join(item if isinstance(item, str) else template_text(item) or "x" for item in join[1])
     return value if isinstance(value, str) else ""

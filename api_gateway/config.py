@@ -35,6 +35,10 @@ class WebSocketRoute:
     function: str | None          # the AWS_PROXY integration's Lambda function name
     two_way: bool = False         # has a route response: the handler's returned body is sent back
     authorizer: Authorizer | None = None   # only meaningful on $connect
+    #: an AWS or MOCK integration (service_integrations.AwsIntegration; `function` is None then), and the
+    #: integration's TemplateSelectionExpression (which of its request templates a message takes)
+    aws: Any = None
+    template_selection: str = "$default"
 
 
 @dataclass(frozen=True)

@@ -361,9 +361,8 @@ class RestGateway:
             answer, selector = raw.decode("utf-8", "replace"), str(status)
             answer_headers = dict(reply_headers)
         elif aws.service == "mock":  # the request template names the status that selects the response
-            try:
-                selector = str(json.loads(payload or "{}").get("statusCode", 200))
-            except (ValueError, AttributeError, RecursionError):
+            selector = service_integrations.mock_selector(payload)
+            if selector is None:
                 return self._json(*_INTERNAL_ERROR)
             answer = ""
         elif aws.service == "lambda":
@@ -391,13 +390,8 @@ class RestGateway:
         else:
             if self._aws_action is None:
                 return self._json(*_INTERNAL_ERROR)
-            params = variables["params"]
-            status, raw = self._aws_action(ServiceCall(
-                aws.service, aws.action, aws.path,
-                headers=tuple(service_integrations.request_parameters(aws.request_headers, params)),
-                querystring=tuple(service_integrations.request_parameters(aws.request_querystring, params)),
-                body=payload.encode()))
-            answer, selector = raw.decode("utf-8", "replace"), str(status)
+            answer, selector = service_integrations.service_answer(aws, payload, variables["params"],
+                                                                   self._aws_action)
         response = service_integrations.chosen_response(aws, selector)
         if response is None:  # "No match for output mapping and no default output mapping"
             return self._json(*_INTERNAL_ERROR)

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from api_gateway import vtl
-from api_gateway.config import AwsIntegration, IntegrationResponse
+from api_gateway.config import AwsIntegration, IntegrationResponse, ServiceCall
 
 _URI = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):action/(?P<action>[A-Za-z0-9]+)")
 _PATH = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):path/(?P<path>.*)")
@@ -239,6 +240,24 @@ def request_payload(aws: AwsIntegration, media: str, body: str, **variables: Any
             return None
         return body
     return vtl.render(template, body, **variables)
+
+
+def service_answer(aws: AwsIntegration, payload: str, params: dict[str, dict[str, str]],
+                   aws_action: Callable[[ServiceCall], tuple[int, bytes]]) -> tuple[str, str]:
+    """A service action's or path override's answer to the mapped request, and its HTTP status, which selects the
+    integration response."""
+    status, raw = aws_action(ServiceCall(
+        aws.service, aws.action, aws.path, headers=tuple(request_parameters(aws.request_headers, params)),
+        querystring=tuple(request_parameters(aws.request_querystring, params)), body=payload.encode()))
+    return raw.decode("utf-8", "replace"), str(status)
+
+
+def mock_selector(payload: str) -> str | None:
+    """The status a MOCK integration's request template names (200 without one); None when it is not JSON."""
+    try:
+        return str(json.loads(payload or "{}").get("statusCode", 200))
+    except (ValueError, AttributeError, RecursionError):
+        return None
 
 
 def chosen_response(aws: AwsIntegration, selector: str | None) -> IntegrationResponse | None:

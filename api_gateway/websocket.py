@@ -30,8 +30,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 from websockets.protocol import State
 
-from api_gateway import events
-from api_gateway.config import Invoke, Limits, WebSocketApiConfig, WebSocketRoute
+from api_gateway import events, service_integrations, vtl
+from api_gateway.config import Invoke, Limits, ServiceCall, WebSocketApiConfig, WebSocketRoute
 from api_gateway.answers import (REASONS, GoneError, IntegrationTimeout, PayloadTooLargeError, Refused,
                                  handshake_refusal, refusal)
 from api_gateway.authorizers import authorize_connect
@@ -166,11 +166,13 @@ class WebSocketGateway:
     """One WebSocket API stage served on ``host:port`` with its own event loop in a daemon thread."""
 
     def __init__(self, api: WebSocketApiConfig, invoke: Invoke, *, host: str = "127.0.0.1", port: int = 0,
-                 limits: Limits = Limits(), enforce_frame_limit: bool = False, max_workers: int = 32) -> None:
+                 limits: Limits = Limits(), enforce_frame_limit: bool = False, max_workers: int = 32,
+                 aws_action: Callable[[ServiceCall], tuple[int, bytes]] | None = None) -> None:
         self.api = api
         self.stage = api.stage
         self.limits = limits
         self._invoke = invoke
+        self._aws_action = aws_action  # an AWS integration's call of a service of the emulator
         self._host = host
         self._requested_port = port
         self._enforce_frame_limit = enforce_frame_limit
@@ -400,7 +402,11 @@ class WebSocketGateway:
                     raise
                 context["authorizer"] = session.authorizer
             self._observe(session)  # before $connect's writes: a crash during it still gets a $disconnect
-            if route is not None and route.function:
+            if route is not None and route.aws is not None:
+                succeeded, _ = await self._exchange(route, context, "")
+                if not succeeded:
+                    raise Refused(500, "Internal server error")
+            elif route is not None and route.function:
                 try:
                     # an opening handshake abandoned while $connect runs (the client left, or the server's open
                     # timeout passed) gets its $disconnect once $connect has run, like a client leaving during it
@@ -488,12 +494,15 @@ class WebSocketGateway:
         session.disconnected = True
         code, reason = self._close_status(session)
         route = self.api.routes.get("$disconnect")
-        if route is None or not route.function:
+        if route is None or not (route.function or route.aws):
             return
         context = self._context(session, "$disconnect", "DISCONNECT", events.new_request_id())
         event = events.websocket_disconnect_event(context, code, reason)
         try:
-            await self._call(route.function, event)
+            if route.aws is not None:
+                await self._exchange(route, context, "")
+            else:
+                await self._call(route.function, event)
         except Exception as exc:  # AWS ignores $disconnect's outcome too
             log.warning("$disconnect of %s failed: %s", session.id, exc)
         finally:
@@ -561,11 +570,22 @@ class WebSocketGateway:
         route_key = self._select_route(message)
         request_id = events.new_request_id()
         route: WebSocketRoute | None = self.api.routes.get(route_key)
-        if route is None or not route.function:
+        if route is None or not (route.function or route.aws):
             next(self._client_errors)
             self._reply_error(session, "Forbidden", request_id)
             return
         context = self._context(session, route_key, "MESSAGE", request_id, message_id=events.new_request_id())
+        if route.aws is not None:
+            try:
+                succeeded, text = await self._exchange(route, context, message)
+            except IntegrationTimeout:
+                self._reply_error(session, "Endpoint request timed out", request_id)
+                return
+            if text is None and not succeeded:
+                self._reply_error(session, "Internal server error", request_id)
+            elif text is not None and route.two_way:
+                self._reply(session, text.encode(), text=True)
+            return
         event = events.websocket_message_event(context, message)
         try:
             result = await self._call(route.function, event)
@@ -583,6 +603,74 @@ class WebSocketGateway:
             else:
                 body = body if isinstance(body, str) else json.dumps(body)
                 self._reply(session, body.encode(), text=True)
+
+    async def _exchange(self, route: WebSocketRoute, context: dict[str, Any], message: str | bytes
+                        ) -> tuple[bool, str | None]:
+        """A route's AWS or MOCK integration (api_gateway/service_integrations.py, as REST's): the message mapped by
+        the request template its TemplateSelectionExpression selects, sent to the service action, path override or
+        function (a MOCK's template names its status), the answer mapped by the integration response it selects.
+        (whether the integration succeeded: a status under 400; the route response's text, None without one)."""
+        future = self._loop.run_in_executor(self._executor, self._exchange_now, route, context, message)
+        try:
+            return await asyncio.wait_for(future, self.limits.integration_timeout)
+        except TimeoutError:
+            raise IntegrationTimeout(route.key) from None
+
+    def _exchange_now(self, route: WebSocketRoute, context: dict[str, Any], message: str | bytes
+                      ) -> tuple[bool, str | None]:
+        aws = route.aws
+        body = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        variables = {"context": context, "stage_variables": {},
+                     "params": {"path": {}, "querystring": {}, "header": {}}}
+        try:
+            payload = service_integrations.request_payload(aws, self._template_key(route, body), body, **variables)
+            if payload is None:  # PassthroughBehavior NEVER and no template for the message
+                return False, None
+            if aws.service == "mock":
+                answer, selector = "", service_integrations.mock_selector(payload)
+                if selector is None:
+                    return False, None
+            elif aws.service == "lambda":
+                try:
+                    answer, selector = json.dumps(self._invoke(aws.function, json.loads(payload))), None
+                except Exception as exc:  # noqa: BLE001 - a function error is selected by its errorMessage
+                    if not hasattr(exc, "payload"):
+                        log.info("route %s: function %s failed: %s", route.key, aws.function, exc)
+                        return False, None
+                    answer, selector = json.dumps(exc.payload()), str(getattr(exc, "error_message", exc))
+            elif self._aws_action is None:
+                return False, None
+            else:
+                answer, selector = service_integrations.service_answer(aws, payload, variables["params"],
+                                                                       self._aws_action)
+            succeeded = selector is None or not selector.isdigit() or int(selector) < 400
+            if not aws.responses:
+                return succeeded, None
+            response = service_integrations.chosen_response(aws, selector)
+            if response is None:
+                return False, None
+            return succeeded, service_integrations.response_of(response, answer, {}, "", **variables)[2]
+        except vtl.TemplateError as exc:
+            log.info("route %s: a mapping template failed: %s", route.key, exc)
+            return False, None
+
+    @staticmethod
+    def _template_key(route: WebSocketRoute, body: str) -> str:
+        """The request template a message takes: its integration's TemplateSelectionExpression evaluated
+        (`$request.body.<path>`: that value of the JSON message; `$default` or a static key as it is), falling
+        back on the `$default` template."""
+        expression = route.template_selection.removeprefix("\\")
+        key = expression
+        if expression.startswith("$request.body."):
+            try:
+                value: Any = json.loads(body)
+                for part in expression.removeprefix("$request.body.").split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+            except (ValueError, RecursionError):
+                value = None
+            key = value if isinstance(value, str) else "" if value is None else json.dumps(value)
+        templates = dict(route.aws.request_templates)
+        return key if key in templates else "$default"
 
     def _reply(self, session: _Session, data: bytes, *, text: bool) -> None:
         ws = session.ws

@@ -39,6 +39,7 @@ from infra.emulator import Emulator
 from infra.runtime import LambdaRuntime
 from infra.template import expand
 from infra.resources.apigateway import api_key_schemes, cognito_scheme, iam_schemes, swagger_of
+from infra.resources.apigatewayv2 import websocket_integration
 
 logger = logging.getLogger("notifyx.cloud")
 
@@ -77,18 +78,29 @@ def websocket_configs(stack: Stack) -> list[WebSocketApiConfig]:
             raise CloudError(f"{api.logical_id}: WebSocket API has no AWS::ApiGatewayV2::Stage")
         two_way = {r.properties["RouteId"] for r in stack.of_type("AWS::ApiGatewayV2::RouteResponse")
                    if r.properties.get("ApiId") == api.physical_id}
+        responses: dict[str, list[dict]] = {}  # an integration's integration responses
+        for response in stack.of_type("AWS::ApiGatewayV2::IntegrationResponse"):
+            responses.setdefault(response.properties.get("IntegrationId", ""), []).append(response.properties)
         routes = {}
         for route in stack.of_type("AWS::ApiGatewayV2::Route"):
             props = route.properties
             if props.get("ApiId") != api.physical_id:
                 continue
-            function = None
+            function, aws, selection = None, None, "$default"
             target = props.get("Target", "")
             if target:
                 integration = by_physical.get(target.removeprefix("integrations/"))
                 if integration is None or integration.type != "AWS::ApiGatewayV2::Integration":
                     raise CloudError(f"{route.logical_id}: Target {target} names no integration")
-                function = function_of_uri(integration.properties.get("IntegrationUri", ""))
+                iprops = integration.properties
+                if iprops.get("IntegrationType") in ("AWS", "MOCK"):
+                    uri = str(iprops.get("IntegrationUri", ""))
+                    aws = service_integrations.integration_of(
+                        websocket_integration(iprops, responses.get(integration.physical_id)),
+                        function_of_uri(uri) if service_integrations.function_of(uri) else "")
+                    selection = str(iprops.get("TemplateSelectionExpression") or "$default")
+                else:
+                    function = function_of_uri(iprops.get("IntegrationUri", ""))
             authorizer = None
             if props.get("AuthorizationType") == "CUSTOM":
                 found = by_physical.get(props.get("AuthorizerId", ""))
@@ -97,7 +109,7 @@ def websocket_configs(stack: Stack) -> list[WebSocketApiConfig]:
                 authorizer = Authorizer(function_of_uri(found.properties["AuthorizerUri"]),
                                         tuple(found.properties.get("IdentitySource", [])))
             key = props["RouteKey"]
-            routes[key] = WebSocketRoute(key, function, route.physical_id in two_way, authorizer)
+            routes[key] = WebSocketRoute(key, function, route.physical_id in two_way, authorizer, aws, selection)
         configs.append(WebSocketApiConfig(
             api_id=api.physical_id, name=api.properties.get("Name", api.logical_id), stage=stages[0],
             route_selection_expression=api.properties.get("RouteSelectionExpression", "$request.body.action"),
@@ -505,7 +517,7 @@ class LocalCloud:
             if self.observability is not None:  # AWS/ApiGateway metrics of the stage
                 watcher = self.observability.websocket(api.api_id, api.stage)
                 invoke = watcher.integration(invoke)
-            gateway = WebSocketGateway(api, invoke, port=self.ws_port, limits=self.limits)
+            gateway = WebSocketGateway(api, invoke, port=self.ws_port, limits=self.limits, aws_action=self.aws_action)
             if self.store is not None:
                 gateway.session_observer = self.store.websocket_session
             gateway.start()

@@ -10,7 +10,7 @@ from api_gateway.paths import resource_path
 
 from infra.resources.apigatewayv2 import regional_domain
 from infra.resources.base import (NO_IAM, TAGS_IGNORED, DeployError, Resource, creates, json_text, tags, template_text,
-                                  truthy)
+                                  texts_of, truthy)
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -76,7 +76,7 @@ def _service_integration_problem(integration: dict) -> str | None:
     kind = str(integration.get("type", "")).lower()
     if kind == "mock":
         return None if service_integrations.mock_answer(integration) is not None else \
-            service_integrations.problem(_texts(integration), "")
+            service_integrations.problem(texts_of(integration), "")
     if kind == "http_proxy":
         uri = integration.get("uri")
         return http_proxy.problem(integration, template_text(uri), literal=isinstance(uri, str))
@@ -84,19 +84,8 @@ def _service_integration_problem(integration: dict) -> str | None:
         return (f"type {integration.get('type')}: only Lambda proxy, HTTP proxy, MOCK, HTTP and AWS integrations "
                 "run locally")
     uri = template_text(integration.get("uri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
-    return service_integrations.problem(_texts(integration), uri if isinstance(integration.get("uri"), str)
+    return service_integrations.problem(texts_of(integration), uri if isinstance(integration.get("uri"), str)
                                         or kind == "aws" else "https://endpoint.example")
-
-
-def _texts(value: Any) -> Any:
-    """A document with its intrinsic functions written as text (what the check reads of templates)."""
-    if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
-        return template_text(value)
-    if isinstance(value, dict):
-        return {key: _texts(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_texts(item) for item in value]
-    return value
 
 
 @creates("AWS::ApiGateway::RestApi",

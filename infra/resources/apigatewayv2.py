@@ -8,9 +8,9 @@ import hashlib
 import json
 import secrets
 
-from api_gateway import http_proxy, service_subtypes
+from api_gateway import http_proxy, service_integrations, service_subtypes
 from infra import account
-from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, template_text, truthy
+from infra.resources.base import NO_IAM, Resource, creates, numeric, pick, tags, template_text, texts_of, truthy
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -120,8 +120,37 @@ def _protocol_of(d: Deployer, api_id: Any) -> str | None:
     return (resource.get("Properties") or {}).get("ProtocolType") if isinstance(resource, dict) else None
 
 
+def websocket_integration(props: dict, responses: list[dict] | None = None) -> dict:
+    """A WebSocket API's AWS or MOCK integration (and its integration responses' properties) in the swagger shape
+    REST integrations have (api_gateway/service_integrations.py reads it): request templates by the key its
+    TemplateSelectionExpression selects, each response by its IntegrationResponseKey (`/4\\d{2}/`: a pattern;
+    `$default`: the default), its templates by theirs."""
+    found: dict[str, Any] = {"type": str(props.get("IntegrationType", "")).lower()}
+    for prop, key in (("IntegrationUri", "uri"), ("IntegrationMethod", "httpMethod"),
+                      ("RequestTemplates", "requestTemplates"), ("RequestParameters", "requestParameters"),
+                      ("PassthroughBehavior", "passthroughBehavior")):
+        if prop in props:
+            found[key] = props[prop]
+    entries = {}
+    for response in responses or []:
+        key = str(response.get("IntegrationResponseKey", "$default"))
+        pattern = None if key == "$default" else key[1:-1] if len(key) > 1 and key[0] == key[-1] == "/" else key
+        entries[pattern or "default"] = {"statusCode": "200", "responseTemplates": response.get("ResponseTemplates")
+                                         or {}, **({"selectionPattern": pattern} if pattern else {})}
+    if entries:
+        found["responses"] = entries
+    return found
+
+
 def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     kind = props.get("IntegrationType")
+    if _protocol_of(d, props.get("ApiId")) == "WEBSOCKET" and kind in ("AWS", "MOCK"):
+        # a service action, an SQS or SNS path override or a function without the proxy event, with Velocity
+        uri = template_text(props.get("IntegrationUri")).replace("arn:x:", "arn:aws:").replace(":x:", ":us-east-1:")
+        problem = service_integrations.problem(texts_of(websocket_integration(props)), uri)
+        return [(f"IntegrationType {kind}", problem)] if problem else []
+    if props.get("RequestTemplates"):
+        return [("RequestTemplates", "mapping templates run for WebSocket APIs' AWS and MOCK integrations only")]
     mapping = props.get("ResponseParameters")
     response = http_proxy.response_mapping_problem(mapping) if mapping and kind != "MOCK" else \
         "response parameter mapping of a MOCK integration is not applied locally" if mapping else None
@@ -149,16 +178,16 @@ def _integration_v2_check(d: Deployer, lid: str, props: dict) -> list[tuple[str,
 @creates("AWS::ApiGatewayV2::Integration",
          handles=("ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
                   "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
-                  "TimeoutInMillis", "RequestParameters", "ResponseParameters", "IntegrationSubtype"),
-         ignores={"CredentialsArn": NO_IAM},
-         unsupported={"RequestTemplates": "mapping templates are not applied locally",
-                      "ConnectionType": "no VPC links", "ConnectionId": "no VPC links",
+                  "TimeoutInMillis", "RequestParameters", "ResponseParameters", "IntegrationSubtype",
+                  "RequestTemplates"),
+         ignores={"CredentialsArn": NO_IAM, "ConnectionType": "over the internet: a VPC link needs a ConnectionId"},
+         unsupported={"ConnectionId": "no VPC links",
                       "TlsConfig": "no private integrations"},
          check=_integration_v2_check)
 def _integration_v2(d: Deployer, lid: str, props: dict) -> Resource:
     args = pick(props, "ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod", "ContentHandlingStrategy",
                  "PayloadFormatVersion", "TemplateSelectionExpression", "PassthroughBehavior", "Description",
-                 "RequestParameters", "IntegrationSubtype")
+                 "RequestParameters", "IntegrationSubtype", "RequestTemplates")
     if "TimeoutInMillis" in props:
         args["TimeoutInMillis"] = numeric(props["TimeoutInMillis"])
     integration = d.client("apigatewayv2").create_integration(**args)
@@ -197,6 +226,29 @@ def _route_response_v2(d: Deployer, lid: str, props: dict) -> Resource:
     args = pick(props, "ApiId", "RouteId", "RouteResponseKey", "ModelSelectionExpression")
     response = d.client("apigatewayv2").create_route_response(**args)
     return Resource(lid, "AWS::ApiGatewayV2::RouteResponse", response["RouteResponseId"])
+
+
+@creates("AWS::ApiGatewayV2::IntegrationResponse",
+         handles=("ApiId", "IntegrationId", "IntegrationResponseKey", "ResponseTemplates",
+                  "TemplateSelectionExpression"),
+         ignores={"ContentHandlingStrategy": "the answer is text locally"},
+         unsupported={"ResponseParameters": "a WebSocket integration response's parameters are not mapped locally"})
+def _integration_response_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    args = pick(props, "ApiId", "IntegrationId", "IntegrationResponseKey", "ResponseTemplates",
+                "TemplateSelectionExpression")
+    response = d.client("apigatewayv2").create_integration_response(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::IntegrationResponse", response["IntegrationResponseId"])
+
+
+@creates("AWS::ApiGatewayV2::Model", handles=("ApiId", "Name", "Schema", "ContentType", "Description"))
+def _model_v2(d: Deployer, lid: str, props: dict) -> Resource:
+    """A model of a WebSocket route's requests or responses: stored (GetModel answers it); bodies are not validated
+    against it locally (the Route's and RouteResponse's model properties are ignored, and say so)."""
+    args = pick(props, "ApiId", "Name", "ContentType", "Description")
+    schema = props.get("Schema")
+    args["Schema"] = schema if isinstance(schema, str) else json.dumps(schema)
+    model = d.client("apigatewayv2").create_model(**args)
+    return Resource(lid, "AWS::ApiGatewayV2::Model", model["ModelId"], {"ModelId": model["ModelId"]})
 
 
 @creates("AWS::ApiGatewayV2::Stage",

@@ -124,3 +124,14 @@ def template_text(value: Any) -> str:
         # an Fn::Join's text, each Ref or other function in it an x (as an Fn::Sub's placeholders)
         return join[0].join(item if isinstance(item, str) else template_text(item) or "x" for item in join[1])
     return value if isinstance(value, str) else ""
+
+
+def texts_of(value: Any) -> Any:
+    """A document with its intrinsic functions written as text (what the check reads of templates)."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
+        return template_text(value)
+    if isinstance(value, dict):
+        return {key: texts_of(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [texts_of(item) for item in value]
+    return value

@@ -291,7 +291,7 @@ def _changed(changes: tuple[tuple[str, str, str, str], ...], path: str, pairs: l
     after a comma), overwrite replaces, remove takes out; a value that is absent from the request leaves the
     parameter as it was."""
     for action, where, name, expression in changes:
-        value = _mapped_value(expression, client_query, client_headers, path_parameters, context)
+        value = mapped_value(expression, client_query, client_headers, path_parameters, context)
         if where == "path":
             if value is not None:
                 path = "/" + "/".join(_path_value(part) for part in value.lstrip("/").split("/"))
@@ -308,8 +308,9 @@ def _changed(changes: tuple[tuple[str, str, str, str], ...], path: str, pairs: l
     return path, pairs, headers
 
 
-def _mapped_value(expression: str, client_query: list[tuple[str, str]], client_headers: dict[str, str],
+def mapped_value(expression: str, client_query: list[tuple[str, str]], client_headers: dict[str, str],
                   path_parameters: dict[str, str], context: dict[str, str]) -> str | None:
+    """A parameter mapping's value for one request (mapping_problem's forms; None where the request has none)."""
     found = _VALUE.fullmatch(expression)
     if found is None:
         return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from api_gateway import http_proxy
 from api_gateway.vtl import Input
 
 
@@ -110,33 +111,21 @@ def of(subtype: str, parameters: dict[str, Any]) -> ServiceIntegration:
 
 def value(expression: str, body: bytes, header_pairs: list[tuple[str, str]], query_pairs: list[tuple[str, str]],
           path_parameters: dict[str, str], context: dict[str, str], stage_variables: dict[str, str]) -> str | None:
-    """A mapping expression's value for one request (None where the request has none)."""
+    """A mapping expression's value for one request (None where the request has none): the body and stage variables
+    here, the rest as an HTTP API's parameter mapping reads them (http_proxy.mapped_value)."""
     found = _VALUE.fullmatch(expression)
     if found is None:
         return None
-    if found["static"] is not None:
-        return found["static"]
-    if found["context"]:
-        return context.get(found["context"])
     if found["variable"]:
         return stage_variables.get(found["variable"])
-    source = found["request"]
-    if source == "path":
-        return context.get("path")
-    if source.startswith("body"):
+    if found["request"] and found["request"].startswith("body"):
         text = body.decode("utf-8", errors="replace")
         if not found["body_path"]:
             return text
         at = Input(text).path("$" + found["body_path"])
         return None if at is None else at if isinstance(at, str) else json.dumps(at, separators=(",", ":"))
-    place, _, name = source.partition(".")
-    if place == "header":
-        values = [v for k, v in header_pairs if k.lower() == name.lower()]
-    elif place == "querystring":
-        values = [v for k, v in query_pairs if k == name]
-    else:
-        return path_parameters.get(name)
-    return ",".join(values) if values else None
+    return http_proxy.mapped_value(expression, query_pairs, {k.lower(): v for k, v in header_pairs},
+                                   path_parameters, context)
 
 
 def request_body(integration: ServiceIntegration, values: dict[str, str]) -> tuple[Subtype, bytes]:

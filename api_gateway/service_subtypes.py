@@ -140,7 +140,12 @@ def request_body(integration: ServiceIntegration, values: dict[str, str]) -> tup
                 "Type": "Sender", "Code": "InvalidParameterValue",
                 "Message": f"Value {given[name]} for parameter {name} is invalid. Reason: it must be an integer."}}})
     if subtype.service == "sqs":
-        return subtype, urlencode(_sqs_form(given)).encode()
+        try:
+            return subtype, urlencode(_sqs_form(given)).encode()
+        except UnicodeEncodeError:  # a lone surrogate from the body: not a character SQS takes
+            raise Refused(400, {"ErrorResponse": {"Error": {
+                "Type": "Sender", "Code": "InvalidMessageContents",
+                "Message": "The message contains characters outside the allowed set."}}}) from None
     if subtype.action == "PutEvents":
         request: dict[str, Any] = {"Entries": [given]}
     elif subtype.service == "states":

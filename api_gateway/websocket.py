@@ -653,6 +653,9 @@ class WebSocketGateway:
         except vtl.TemplateError as exc:
             log.info("route %s: a mapping template failed: %s", route.key, exc)
             return False, None
+        except Exception as exc:  # noqa: BLE001 - the emulator unreachable, a body it cannot take: this frame's error
+            log.warning("route %s: the integration failed: %s", route.key, exc)
+            return False, None
 
     @staticmethod
     def _template_key(route: WebSocketRoute, body: str) -> str:

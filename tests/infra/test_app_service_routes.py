@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from api_gateway import service_subtypes
 from infra.deploy import Deployer, UnsupportedTemplate
 from infra.template import expand
 
@@ -62,6 +63,18 @@ def test_a_parameter_the_service_refuses_is_the_clients_400_and_the_api_goes_on(
     assert status == 400 and "ErrorResponse" in answer
     status, _ = call(url(cloud, "/shop/orders?max=1"))
     assert status == 200
+
+
+def test_a_lone_surrogate_from_a_body_path_is_the_services_400_not_a_500(cloud):
+    status, answer = call(url(cloud, "/shop/clicks"), "POST", b'{"user": "\\ud800"}')  # Kinesis' PartitionKey
+    assert status == 400 and "SerializationException" in json.dumps(answer)
+    # SQS's form cannot carry one: SQS's own error for characters outside its set, without a call
+    integration = service_subtypes.of("SQS-SendMessage", {"QueueUrl": "q", "MessageBody": "$request.body.note"})
+    with pytest.raises(service_subtypes.Refused) as refused:
+        service_subtypes.request_body(integration, {"QueueUrl": "q", "MessageBody": "\ud800"})
+    assert (refused.value.status, refused.value.body["ErrorResponse"]["Error"]["Code"]) == \
+        (400, "InvalidMessageContents")
+    assert call(url(cloud, "/shop/orders?max=1"))[0] == 200
 
 
 def test_an_event_from_a_header_and_a_body_path_reaches_the_buses_rule(cloud):

@@ -78,3 +78,26 @@ def test_what_the_local_cloud_cannot_run_is_refused_plainly(tmp_path, change, re
     with pytest.raises(UnsupportedTemplate) as refused:
         Deployer(expand(template), "http://127.0.0.1:1", embedded=False).deploy()
     assert refusal in str(refused.value)
+
+
+def test_hostile_frames_on_integration_routes_are_answered_and_the_socket_goes_on(cloud):
+    frames = ['{"action": "enqueue", "request": "\\ud800"}',             # a lone surrogate into SQS's form
+              '{"action": "enqueue", "request": ' + "[" * 50000 + "}",  # nesting no parser takes: $default
+              '{"action": "price", "quote": {"item": "\\ud800"}}',      # into Step Functions' JSON
+              b"\xff\xfe"]                                               # binary: $default
+
+    async def session() -> list:
+        answers = []
+        async with connect(cloud.endpoints["websocket_api"]) as ws:
+            for frame in frames:
+                await ws.send(frame)
+                answers.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            await ws.send(json.dumps({"action": "price", "quote": {"item": "ok"}}))
+            answers.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        return answers
+
+    answers = asyncio.run(session())
+    assert answers[0]["message"] == "Internal server error" and "requestId" in answers[0]
+    assert answers[1]["message"] == answers[3]["message"] == "no such action"
+    assert answers[2] == {"error": "no price"}
+    assert answers[4] == {"item": "ok", "price": 12}

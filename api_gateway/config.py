@@ -92,8 +92,11 @@ class AwsIntegration:
     service: str                       # "dynamodb", "states", ... or "lambda"
     action: str = ""                   # the service action ("PutItem"); "" for a function or a path
     function: str = ""                 # a Lambda integration's function (name or ARN)
-    #: a path override's path (…:sqs:path/{account}/{queue}); "" for an action
+    #: a path override's path (…:sqs:path/{account}/{queue}, …:s3:path/{bucket}/{object}); "" for an action
     path: str = ""
+    #: an S3 path override's {placeholders} -> their source (integration.request.path.X), and its httpMethod
+    request_path: tuple[tuple[str, str], ...] = ()
+    method: str = "POST"
     #: requestParameters: integration.request.header.X / .querystring.X -> their source ('a literal',
     #: method.request.header|querystring|path.Y)
     request_headers: tuple[tuple[str, str], ...] = ()
@@ -117,6 +120,20 @@ class ServiceCall:
     headers: tuple[tuple[str, str], ...]
     querystring: tuple[tuple[str, str], ...]
     body: bytes
+    method: str = "POST"               # an S3 path override's: the integration's httpMethod
+
+
+class ServiceAnswer(bytes):
+    """What a service answered an AWS integration (the body, as bytes) with the answer's HTTP headers (`headers`,
+    names in lower case): an S3 object's Content-Type, ETag, ..."""
+
+    headers: dict[str, str] = {}  # noqa: RUF012 - replaced per answer (of_answer)
+
+    @classmethod
+    def of_answer(cls, body: bytes, headers: dict[str, str]) -> ServiceAnswer:
+        answer = cls(body)
+        answer.headers = {k.lower(): v for k, v in headers.items()}
+        return answer
 
 
 @dataclass(frozen=True)

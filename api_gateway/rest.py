@@ -349,6 +349,7 @@ class RestGateway:
             status, answer_headers, text = self._json(415, {"message": "Unsupported Media Type"})
             return status, answer_headers + [("x-amzn-ErrorType", "UnsupportedMediaTypeException")], text
         answer_headers: dict[str, str] = {}
+        raw: bytes = b""
         if aws.service == "http":  # a non-proxy HTTP integration: only what it maps, and the payload
             query = urlencode([(k, v) for k, values in (event.get("multiValueQueryStringParameters") or {}).items()
                                for v in values])
@@ -390,8 +391,12 @@ class RestGateway:
         else:
             if self._aws_action is None:
                 return self._json(*_INTERNAL_ERROR)
-            answer, selector = service_integrations.service_answer(aws, payload, variables["params"],
-                                                                   self._aws_action)
+            # an S3 object is passed through as its bytes, where no template made the payload
+            templated = dict(aws.request_templates).get(media or "application/json") is not None
+            sent = payload if templated or aws.service != "s3" else body
+            answer, selector, raw = service_integrations.service_answer(aws, sent, variables["params"],
+                                                                        self._aws_action)
+            answer_headers = dict(getattr(raw, "headers", {}))
         response = service_integrations.chosen_response(aws, selector)
         if response is None:  # "No match for output mapping and no default output mapping"
             return self._json(*_INTERNAL_ERROR)
@@ -410,7 +415,9 @@ class RestGateway:
         for name, value in (override.get("header") or {}).items():
             answer_headers_list = [(k, v) for k, v in answer_headers_list if k.lower() != str(name).lower()]
             answer_headers_list.append((str(name), str(value)))
-        return status, answer_headers_list + [("x-amzn-RequestId", request_id)], text.encode()
+        # an answer passed through without a template goes out as the bytes it came as (an S3 object's)
+        out = raw if aws.service == "s3" and not response.templates else text.encode()
+        return status, answer_headers_list + [("x-amzn-RequestId", request_id)], out
 
     def _authorize(self, route: RestRoute, api_id: str, stage: str, method: str, path: str,
                    header_pairs: list[tuple[str, str]], event: dict) -> tuple[int, list[tuple[str, str]], bytes] | None:

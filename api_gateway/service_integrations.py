@@ -27,6 +27,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from api_gateway import vtl
 from api_gateway.config import AwsIntegration, IntegrationResponse, ServiceCall
@@ -35,7 +36,7 @@ _URI = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):action
 _PATH = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:(?P<service>[a-z0-9-]+):path/(?P<path>.*)")
 #: services whose path overrides run locally (API Gateway's classic SQS integration: path/{account}/{queue} with an
 #: Action=SendMessage form), and those spoken to in the query protocol (form posts; SQS still takes it)
-PATH_SERVICES = ("sqs", "sns")
+PATH_SERVICES = ("sqs", "sns", "s3")
 _REQUEST_SOURCE = re.compile(r"'(?P<literal>[^']*)'|method\.request\.(?P<where>header|querystring|path)\.(?P<name>.+)")
 _LAMBDA = re.compile(r"arn:aws:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(?P<function>.+)/invocations")
 #: API Gateway's service names in an integration URI -> botocore's, where they differ
@@ -68,6 +69,8 @@ def protocol(service: str) -> str | None:
     request is its body), "query" (a form post: SNS, and SQS, which still takes it), None (not at all)."""
     import botocore.session
 
+    if service == "s3":
+        return "rest"  # the integration's httpMethod on the path (API Gateway's S3 proxy)
     if service in PATH_SERVICES:
         return "query"
     try:
@@ -110,6 +113,9 @@ def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegr
                               if k.startswith("integration.request.header.")),
         request_querystring=tuple((k.removeprefix("integration.request.querystring."), v)
                                   for k, v in parameters.items() if k.startswith("integration.request.querystring.")),
+        request_path=tuple((k.removeprefix("integration.request.path."), v) for k, v in parameters.items()
+                           if k.startswith("integration.request.path.")),
+        method=str(integration.get("httpMethod") or "POST").upper(),
         request_templates=tuple((media.lower(), str(text)) for media, text in
                                 (integration.get("requestTemplates") or {}).items()),
         passthrough=str(integration.get("passthroughBehavior", "WHEN_NO_MATCH")).upper(),
@@ -133,17 +139,19 @@ def problem(integration: dict[str, Any], uri: str) -> str | None:
         return (f"{action[0]}:action/{action[1]}: only services of AWS's JSON protocol (DynamoDB, Step Functions, "
                 "SQS, EventBridge, Kinesis, CloudWatch Logs...) and SNS are called locally")
     if path is not None and path[0] not in PATH_SERVICES:
-        return f"{path[0]}:path/{path[1]}: only SQS and SNS path overrides are called locally"
+        return f"{path[0]}:path/{path[1]}: only SQS, SNS and S3 path overrides are called locally"
     for name, source in (integration.get("requestParameters") or {}).items():
         if function is not None:  # Lambda's Invoke takes one header that matters here: the invocation type
             if name != "integration.request.header.X-Amz-Invocation-Type" or not _REQUEST_SOURCE.fullmatch(str(source)):
                 return (f"requestParameters {name} = {source}: a Lambda integration maps only "
                         "integration.request.header.X-Amz-Invocation-Type locally")
             continue
-        if mock or not str(name).startswith(("integration.request.header.", "integration.request.querystring.")) \
-                or not _REQUEST_SOURCE.fullmatch(str(source)):
+        places = ("integration.request.header.", "integration.request.querystring.") + \
+            (("integration.request.path.",) if path is not None and path[0] == "s3" else ())
+        if mock or not str(name).startswith(places) or not _REQUEST_SOURCE.fullmatch(str(source)):
             return (f"requestParameters {name} = {source}: only an AWS service integration's headers and query "
-                    "strings, from a 'literal' or method.request.header|querystring|path, are mapped locally")
+                    "strings (and an S3 path override's path), from a 'literal' or method.request.header|querystring|"
+                    "path, are mapped locally")
     return _mapping_problem(integration)
 
 
@@ -242,14 +250,20 @@ def request_payload(aws: AwsIntegration, media: str, body: str, **variables: Any
     return vtl.render(template, body, **variables)
 
 
-def service_answer(aws: AwsIntegration, payload: str, params: dict[str, dict[str, str]],
-                   aws_action: Callable[[ServiceCall], tuple[int, bytes]]) -> tuple[str, str]:
-    """A service action's or path override's answer to the mapped request, and its HTTP status, which selects the
-    integration response."""
-    status, raw = aws_action(ServiceCall(
-        aws.service, aws.action, aws.path, headers=tuple(request_parameters(aws.request_headers, params)),
-        querystring=tuple(request_parameters(aws.request_querystring, params)), body=payload.encode()))
-    return raw.decode("utf-8", "replace"), str(status)
+def service_answer(aws: AwsIntegration, payload: str | bytes, params: dict[str, dict[str, str]],
+                   aws_action: Callable[[ServiceCall], tuple[int, bytes]]) -> tuple[str, str, bytes]:
+    """A service action's or path override's answer to the mapped request (`payload`: text, or an S3 object's bytes
+    passed through) as text, its HTTP status, which selects the integration response, and the answer as it came
+    (bytes; a ServiceAnswer's `headers` are the answer's)."""
+    path = aws.path
+    for name, value in request_parameters(aws.request_path, params):  # an S3 path override's {bucket}, {object}
+        path = path.replace("{" + name + "}", quote(value, safe=""))
+    answer = aws_action(ServiceCall(
+        aws.service, aws.action, path, headers=tuple(request_parameters(aws.request_headers, params)),
+        querystring=tuple(request_parameters(aws.request_querystring, params)),
+        body=payload if isinstance(payload, bytes) else payload.encode(), method=aws.method))
+    status, raw = answer
+    return raw.decode("utf-8", "replace"), str(status), raw
 
 
 def mock_selector(payload: str) -> str | None:

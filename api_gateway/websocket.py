@@ -641,8 +641,8 @@ class WebSocketGateway:
             elif self._aws_action is None:
                 return False, None
             else:
-                answer, selector = service_integrations.service_answer(aws, payload, variables["params"],
-                                                                       self._aws_action)
+                answer, selector, _ = service_integrations.service_answer(aws, payload, variables["params"],
+                                                                          self._aws_action)
             succeeded = selector is None or not selector.isdigit() or int(selector) < 400
             if not aws.responses:
                 return succeeded, None

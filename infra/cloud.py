@@ -22,6 +22,7 @@ from api_gateway.config import (
     RestApiConfig,
     RestAuthorizer,
     RestRoute,
+    ServiceAnswer,
     ServiceCall,
     WebSocketApiConfig,
     WebSocketRoute,
@@ -796,19 +797,29 @@ class LocalCloud:
         from botocore's model of the service); SNS and SQS in the query protocol a form post (a path override's
         path; an action's Action and mapped query strings in the URL), whose XML answer comes back as JSON, as AWS's
         query services answer a client that accepts JSON ({"PublishResponse": {"PublishResult": {...},
-        "ResponseMetadata": {...}}}). The service's status and body as they come back."""
+        "ResponseMetadata": {...}}}); S3 (API Gateway's S3 proxy) the integration's httpMethod on the path, the body
+        and the answer as they are. The service's status and body (a ServiceAnswer, with the answer's headers)."""
         import urllib.error
         import urllib.parse
         import urllib.request
 
-        from botocore.auth import SigV4Auth
+        from botocore.auth import S3SigV4Auth, SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        query = service_integrations.protocol(call.service) == "query"
-        url, body = self.aws_endpoint, call.body
+        kind = service_integrations.protocol(call.service)
+        query = kind == "query"
+        url, body, method = self.aws_endpoint, call.body, "POST"
         headers = dict(call.headers)
-        if query:
+        if kind == "rest":  # S3: path-style, the bucket and key in the path
+            url = f"{self.aws_endpoint}/{call.path.lstrip('/')}"
+            if call.querystring:
+                url += "?" + urllib.parse.urlencode(list(call.querystring))
+            method = call.method if call.method != "ANY" else "GET"
+            body = body if method in ("PUT", "POST") else b""
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
+            signing_name = "s3"
+        elif query:
             url = f"{self.aws_endpoint}/{call.path.lstrip('/')}"
             fields = ([("Action", call.action)] if call.action else []) + list(call.querystring)
             if fields:
@@ -832,16 +843,21 @@ class LocalCloud:
             headers = {"Content-Type": f"application/x-amz-json-{model.metadata['jsonVersion']}",
                        "X-Amz-Target": f"{model.metadata['targetPrefix']}.{call.action}", **headers}
             signing_name = model.signing_name
-        signed = AWSRequest(method="POST", url=url, data=body, headers=headers)
-        SigV4Auth(Credentials(account.KEYS["aws_access_key_id"], account.KEYS["aws_secret_access_key"]),
-                  signing_name, REGION).add_auth(signed)
-        request = urllib.request.Request(url, data=body, method="POST", headers=dict(signed.headers.items()))
+        signed = AWSRequest(method=method, url=url, data=body, headers=headers)
+        if kind == "rest":
+            signed.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+        (S3SigV4Auth if kind == "rest" else SigV4Auth)(
+            Credentials(account.KEYS["aws_access_key_id"], account.KEYS["aws_secret_access_key"]),
+            signing_name, REGION).add_auth(signed)
+        request = urllib.request.Request(url, data=body if method in ("PUT", "POST") else None, method=method,
+                                         headers=dict(signed.headers.items()))
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
-                status, text = answer.status, answer.read()
+                status, text, answered = answer.status, answer.read(), dict(answer.headers.items())
         except urllib.error.HTTPError as refused:
-            status, text = refused.code, refused.read()
-        return status, service_integrations.query_answer_as_json(text) if query else text
+            status, text, answered = refused.code, refused.read(), dict(refused.headers.items())
+        return status, ServiceAnswer.of_answer(service_integrations.query_answer_as_json(text) if query else text,
+                                               answered)
 
     def iam_identity(self, access_key: str) -> dict | None:
         """The IAM user of an access key that signed a request to an AWS_IAM method, when the embedded emulator's IAM

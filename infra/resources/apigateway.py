@@ -472,7 +472,7 @@ def _rest_method(d: Deployer, lid: str, props: dict) -> Resource:
     if integration:
         extra = {key: cast(integration[prop]) for prop, key, cast in (
             ("RequestParameters", "requestParameters", dict), ("TimeoutInMillis", "timeoutInMillis", int),
-            ("ConnectionType", "connectionType", str)) if prop in integration}
+            ("ConnectionType", "connectionType", str), ("Credentials", "credentials", str)) if prop in integration}
         apigw.put_integration(**where, type=str(integration.get("Type", "AWS_PROXY")).upper(),
                               integrationHttpMethod=str(integration.get("IntegrationHttpMethod", "POST")),
                               uri=str(integration.get("Uri", "")), **extra)

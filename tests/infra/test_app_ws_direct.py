@@ -60,8 +60,8 @@ def test_a_model_is_stored_as_declared(cloud):
 
 
 @pytest.mark.parametrize("change, refusal", [
-    # an S3 path override: not called locally
-    (":sqs:path/", "only SQS and SNS path overrides are called locally"),
+    # a Kinesis path override: not called locally
+    (":sqs:path/", "only SQS, SNS and S3 path overrides are called locally"),
     # an integration response's parameters
     ("      IntegrationResponseKey: $default\n      TemplateSelectionExpression",
      "a WebSocket integration response's parameters are not mapped locally"),
@@ -69,7 +69,7 @@ def test_a_model_is_stored_as_declared(cloud):
 def test_what_the_local_cloud_cannot_run_is_refused_plainly(tmp_path, change, refusal):
     text = TEMPLATE.read_text()
     if change == ":sqs:path/":
-        text = text.replace(":sqs:path/", ":s3:path/", 1)
+        text = text.replace(":sqs:path/", ":kinesis:path/", 1)
     else:
         text = text.replace(change, "      IntegrationResponseKey: $default\n      ResponseParameters: {a: b}\n"
                                     "      TemplateSelectionExpression", 1)

@@ -108,7 +108,7 @@ Resources:
 def test_a_plain_rest_api_s_methods_and_a_log_pattern_the_local_cloud_cannot_run_are_reported():
     error = problems("rest_resources_unsupported.yaml")
     rows = {(p.logical_id, p.unsupported) for p in error.problems}
-    # (an S3 path override: HTTP integrations without the proxy run since 7 December)
+    # (a Kinesis path override: S3 path overrides and HTTP integrations without the proxy run since 7 December)
     assert rows == {("ProxyToUpstream", "Integration Type AWS"), ("NoIntegration", "Integration"),
                     ("FilterPattern", "FilterPattern [ip, user, status = 5*]")}
 

@@ -178,14 +178,16 @@ class Deployer:
         unknown = set(overrides) - set(declared)
         if unknown:
             raise TemplateError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        missing = [name for name, spec in declared.items() if name not in overrides and "Default" not in spec]
+        if missing:  # all of them at once, and how to give them
+            raise TemplateError(
+                f"parameter{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                f"{'have' if len(missing) > 1 else 'has'} no Default and no value was given: "
+                + " ".join(f"--param {name}=VALUE" for name in missing)
+                + " (notifyx up), or parameters={...} (LocalCloud)")
         values = {}
         for name, spec in declared.items():
-            if name in overrides:
-                value = overrides[name]
-            elif "Default" in spec:
-                value = spec["Default"]
-            else:
-                raise TemplateError(f"parameter {name} has no Default and no value was given")
+            value = overrides[name] if name in overrides else spec["Default"]
             value = str(value)
             if spec.get("Type") == "Number":
                 try:

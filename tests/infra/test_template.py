@@ -199,3 +199,16 @@ def test_an_empty_globals_section_is_none_and_a_template_without_resources_is_re
                         "  Fn:\n    Type: AWS::Serverless::Function\n"
                         "    Properties: {Runtime: python3.11, Handler: app.handler, CodeUri: .}\n")
     assert "Fn" in expand(template).template["Resources"]
+
+
+def test_parameters_without_a_default_are_all_named_with_how_to_give_them(tmp_path):
+    """66 of aws-samples/serverless-patterns' templates need parameters; the refusal named the first only."""
+    template = tmp_path / "template.yaml"
+    template.write_text("Parameters:\n  VpcId: {Type: String}\n  Subnets: {Type: String}\n  Stage: {Type: String, "
+                        "Default: dev}\nResources:\n  Q: {Type: 'AWS::SQS::Queue'}\n")
+    with pytest.raises(TemplateError, match=r"parameters VpcId, Subnets have no Default and no value was given: "
+                                            r"--param VpcId=VALUE --param Subnets=VALUE"):
+        Deployer(expand(template), "http://127.0.0.1:1", embedded=False).deploy()
+    with pytest.raises(TemplateError, match=r"parameter Subnets has no Default.*--param Subnets=VALUE"):
+        Deployer(expand(template, {"VpcId": "vpc-1"}), "http://127.0.0.1:1", embedded=False,
+                 parameters={"VpcId": "vpc-1"}).deploy()

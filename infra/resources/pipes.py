@@ -13,9 +13,30 @@ if TYPE_CHECKING:
     from infra.deploy import Deployer
 
 
+#: the service of an ARN a resource of the template gives (a !GetAtt X.Arn or !Ref of it), where the check can tell
+_SERVICES_OF_TYPES = {
+    "AWS::SQS::Queue": "sqs", "AWS::Lambda::Function": "lambda", "AWS::Serverless::Function": "lambda",
+    "AWS::SNS::Topic": "sns", "AWS::StepFunctions::StateMachine": "states", "AWS::Serverless::StateMachine": "states",
+    "AWS::Events::EventBus": "events", "AWS::Kinesis::Stream": "kinesis", "AWS::Logs::LogGroup": "logs",
+    "AWS::KinesisFirehose::DeliveryStream": "firehose"}
+
+
+def _as_checked(d: Deployer, value: Any) -> Any:
+    """A Source, Target or Enrichment as the check reads it: an ARN as it is; a !GetAtt/!Ref of a template's resource
+    as an ARN-shaped text of that resource type's service (the resource's ARN is not known before the deploy)."""
+    if isinstance(value, dict) and len(value) == 1:
+        ref = value.get("Ref") or value.get("Fn::GetAtt")
+        name = ref[0] if isinstance(ref, list) else str(ref).split(".")[0] if isinstance(ref, str) else None
+        resource = (d.expanded.template.get("Resources") or {}).get(name) if name else None
+        service = _SERVICES_OF_TYPES.get(resource.get("Type")) if isinstance(resource, dict) else None
+        if service is not None:
+            return f"arn:aws:{service}:region:account:{name}"
+    return value
+
+
 def _pipe_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]:
     found = []
-    source, target, enrichment = props.get("Source"), props.get("Target"), props.get("Enrichment")
+    source, target, enrichment = (_as_checked(d, props.get(key)) for key in ("Source", "Target", "Enrichment"))
     if isinstance(source, str) and service_of(source) not in SOURCES:
         found.append(("Source", f"{source}: only SQS queues, DynamoDB streams and Kinesis streams are pipe sources "
                                 "locally"))

@@ -118,3 +118,27 @@ def test_pipes_the_local_cloud_cannot_run_are_reported():
     # (an InputTemplate is applied since 7 December: not reported)
     assert rows == {("FromKafka", "Source"), ("Reshaped", "Enrichment"), ("Reshaped", "Target"),
                     ("Reshaped", "EnrichmentParameters"), ("Reshaped", "TargetParameters KinesisStreamParameters")}
+
+
+def test_a_pipe_to_a_log_group_of_the_template_is_reported_before_the_deploy(tmp_path):
+    """aws-samples' eventbridge-pipes-sqs-to-cwlog: a Target given as !GetAtt of a log group was only refused
+    during the deploy (a DeployError after the queue was made); the check now tells the service by the resource's
+    type (before 7 December it read only literal ARNs)."""
+    template = tmp_path / "template.yaml"
+    template.write_text("""
+Resources:
+  Inbox: {Type: 'AWS::SQS::Queue'}
+  Trail: {Type: 'AWS::Logs::LogGroup'}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: 'sts:AssumeRole',
+                                                                   Principal: {Service: pipes.amazonaws.com}}]}
+  Pipe:
+    Type: AWS::Pipes::Pipe
+    Properties: {RoleArn: !GetAtt Role.Arn, Source: !GetAtt Inbox.Arn, Target: !GetAtt Trail.Arn}
+""")
+    with pytest.raises(UnsupportedTemplate) as refused:
+        Deployer(expand(template), "http://127.0.0.1:1", embedded=False).deploy()
+    assert [(p.logical_id, p.unsupported) for p in refused.value.problems] == [("Pipe", "Target")]
+    assert "Trail: only functions, SQS queues" in str(refused.value)

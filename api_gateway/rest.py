@@ -361,42 +361,30 @@ class RestGateway:
             status, reply_headers, raw = reply
             answer, selector = raw.decode("utf-8", "replace"), str(status)
             answer_headers = dict(reply_headers)
-        elif aws.service == "mock":  # the request template names the status that selects the response
-            selector = service_integrations.mock_selector(payload)
-            if selector is None:
-                return self._json(*_INTERNAL_ERROR)
-            answer = ""
-        elif aws.service == "lambda":
-            try:
-                function_event = json.loads(payload)
-            except ValueError:  # Lambda refuses a payload that is not JSON (InvalidRequestContentException)
-                return self._json(*_INTERNAL_ERROR)
-            invocation = dict(service_integrations.request_parameters(aws.request_headers, variables["params"]))
-            queued = invocation.get("X-Amz-Invocation-Type") == "Event" and self._invoke_async is not None
-            try:
-                if queued:  # "asynchronous invocation of the backend Lambda function": Lambda's 202, no answer
-                    self._invoke_async(aws.function, function_event)
-                    answer, selector = "", None
-                else:
-                    result = self._executor.submit(self._invoke, aws.function, function_event).result(
-                        timeout=self.integration_timeout)
-                    answer, selector = json.dumps(result), None
-            except FutureTimeout:
-                return self._json(*_TIMED_OUT)
-            except Exception as exc:  # noqa: BLE001 - a function error is selected by its errorMessage
-                if not hasattr(exc, "payload"):
-                    log.info("%s: function %s failed: %s", event["resource"], aws.function, exc)
-                    return self._json(*_INTERNAL_ERROR)
-                answer, selector = json.dumps(exc.payload()), str(getattr(exc, "error_message", exc))
         else:
-            if self._aws_action is None:
-                return self._json(*_INTERNAL_ERROR)
-            # an S3 object is passed through as its bytes, where no template made the payload
-            templated = dict(aws.request_templates).get(media or "application/json") is not None
-            sent = payload if templated or aws.service != "s3" else body
-            answer, selector, raw = service_integrations.service_answer(aws, sent, variables["params"],
-                                                                        self._aws_action)
-            answer_headers = dict(getattr(raw, "headers", {}))
+            params = variables["params"]
+            invocation = dict(service_integrations.request_parameters(aws.request_headers, params)) \
+                if aws.service == "lambda" else {}
+            if invocation.get("X-Amz-Invocation-Type") == "Event" and self._invoke_async is not None:
+                # "asynchronous invocation of the backend Lambda function": Lambda's 202, no answer
+                try:
+                    self._invoke_async(aws.function, json.loads(payload))
+                except ValueError:  # Lambda refuses a payload that is not JSON (InvalidRequestContentException)
+                    return self._json(*_INTERNAL_ERROR)
+                answer, selector = "", None
+            else:
+                try:
+                    answer, selector, raw = service_integrations.integration_answer(
+                        aws, payload, params, lambda function, function_event: self._executor.submit(
+                            self._invoke, function, function_event).result(timeout=self.integration_timeout),
+                        self._aws_action,
+                        raw_body=None if service_integrations.template_for(aws, media) is not None else body)
+                except TimeoutError:
+                    return self._json(*_TIMED_OUT)
+                except service_integrations.NoAnswer as exc:
+                    log.info("%s: %s", event["resource"], exc)
+                    return self._json(*_INTERNAL_ERROR)
+                answer_headers = dict(getattr(raw, "headers", {}))
         response = service_integrations.chosen_response(aws, selector)
         if response is None:  # "No match for output mapping and no default output mapping"
             return self._json(*_INTERNAL_ERROR)

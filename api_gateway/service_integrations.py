@@ -241,13 +241,17 @@ def request_parameters(mapping: tuple[tuple[str, str], ...],
 def request_payload(aws: AwsIntegration, media: str, body: str, **variables: Any) -> str | None:
     """What the integration sends: the request template for the body's content type evaluated, or the body passed
     through; None when the passthrough behavior refuses the content type (415)."""
-    templates = dict(aws.request_templates)
-    template = templates.get(media or "application/json")
+    template = template_for(aws, media)
     if template is None:
-        if aws.passthrough == "NEVER" or (aws.passthrough == "WHEN_NO_TEMPLATES" and templates):
+        if aws.passthrough == "NEVER" or (aws.passthrough == "WHEN_NO_TEMPLATES" and aws.request_templates):
             return None
         return body
     return vtl.render(template, body, **variables)
+
+
+def template_for(aws: AwsIntegration, media: str) -> str | None:
+    """The request template for a content type (application/json when the request has none); None: passthrough."""
+    return dict(aws.request_templates).get(media or "application/json")
 
 
 def service_answer(aws: AwsIntegration, payload: str | bytes, params: dict[str, dict[str, str]],
@@ -264,6 +268,44 @@ def service_answer(aws: AwsIntegration, payload: str | bytes, params: dict[str, 
         body=payload if isinstance(payload, bytes) else payload.encode(), method=aws.method))
     status, raw = answer
     return raw.decode("utf-8", "replace"), str(status), raw
+
+
+class NoAnswer(Exception):
+    """An integration gave nothing an integration response could be selected for: API Gateway's 500."""
+
+
+def integration_answer(aws: AwsIntegration, payload: str, params: dict[str, dict[str, str]],
+                       invoke: Callable[[str, Any], Any],
+                       aws_action: Callable[[ServiceCall], tuple[int, bytes]] | None,
+                       raw_body: bytes | None = None) -> tuple[str, str | None, bytes]:
+    """The answer of a MOCK, a function without the proxy event (invoked synchronously) or a service to the mapped
+    request `payload`: its text, the selector of its integration response (a MOCK's status, a function error's
+    errorMessage, a service's HTTP status; None for a function's result) and its bytes as they came (a service's: a
+    ServiceAnswer, with its headers). `raw_body`: the request's bytes, which an S3 path override gets where no
+    template mapped them. Raises NoAnswer; a TimeoutError of `invoke` goes up. REST's and WebSocket APIs' AWS and
+    MOCK integrations share it."""
+    if aws.service == "mock":  # the request template names the status that selects the response
+        selector = mock_selector(payload)
+        if selector is None:
+            raise NoAnswer("the MOCK request template's output is not JSON")
+        return "", selector, b""
+    if aws.service == "lambda":
+        try:
+            event = json.loads(payload)
+        except ValueError:  # Lambda refuses a payload that is not JSON (InvalidRequestContentException)
+            raise NoAnswer("the function's payload is not JSON") from None
+        try:
+            return json.dumps(invoke(aws.function, event)), None, b""
+        except TimeoutError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a function error is selected by its errorMessage
+            if not hasattr(exc, "payload"):
+                raise NoAnswer(f"function {aws.function} failed: {exc}") from exc
+            return json.dumps(exc.payload()), str(getattr(exc, "error_message", exc)), b""
+    if aws_action is None:
+        raise NoAnswer("no emulator to call")
+    sent: str | bytes = raw_body if aws.service == "s3" and raw_body is not None else payload
+    return service_answer(aws, sent, params, aws_action)
 
 
 def mock_selector(payload: str) -> str | None:

@@ -626,23 +626,12 @@ class WebSocketGateway:
             payload = service_integrations.request_payload(aws, self._template_key(route, body), body, **variables)
             if payload is None:  # PassthroughBehavior NEVER and no template for the message
                 return False, None
-            if aws.service == "mock":
-                answer, selector = "", service_integrations.mock_selector(payload)
-                if selector is None:
-                    return False, None
-            elif aws.service == "lambda":
-                try:
-                    answer, selector = json.dumps(self._invoke(aws.function, json.loads(payload))), None
-                except Exception as exc:  # noqa: BLE001 - a function error is selected by its errorMessage
-                    if not hasattr(exc, "payload"):
-                        log.info("route %s: function %s failed: %s", route.key, aws.function, exc)
-                        return False, None
-                    answer, selector = json.dumps(exc.payload()), str(getattr(exc, "error_message", exc))
-            elif self._aws_action is None:
+            try:
+                answer, selector, _ = service_integrations.integration_answer(aws, payload, variables["params"],
+                                                                              self._invoke, self._aws_action)
+            except service_integrations.NoAnswer as exc:
+                log.info("route %s: %s", route.key, exc)
                 return False, None
-            else:
-                answer, selector, _ = service_integrations.service_answer(aws, payload, variables["params"],
-                                                                          self._aws_action)
             succeeded = selector is None or not selector.isdigit() or int(selector) < 400
             if not aws.responses:
                 return succeeded, None

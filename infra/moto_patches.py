@@ -2514,6 +2514,7 @@ def _pipe_changed(original: Callable) -> Callable:
         if registry is not None:
             registry.pipe_changed({"Name": pipe.name, "Source": pipe.source, "Target": pipe.target,
                                    "SourceParameters": pipe.source_parameters, "Enrichment": pipe.enrichment,
+                                   "EnrichmentParameters": pipe.enrichment_parameters,
                                    "TargetParameters": pipe.target_parameters, "DesiredState": pipe.desired_state})
         return pipe
     return change

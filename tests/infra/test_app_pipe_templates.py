@@ -37,3 +37,27 @@ def test_a_text_template_makes_a_plain_text_message(cloud):
     cloud.client("sqs").send_message(QueueUrl=cloud.physical_id("Notes"),
                                      MessageBody=json.dumps({"order": {"id": "o-2", "qty": 1}}))
     assert received(cloud, "NoteLines") == ['order o-2 of note-text: {"id": "o-2", "qty": 1}']
+
+
+def test_a_pipe_created_while_the_cloud_runs_applies_its_templates_too(cloud):
+    """CreatePipe at run time (the pipes-* patches) reads the pipe's EnrichmentParameters as the deploy does (the
+    run-time path left them out, so its enrichment's InputTemplate was ignored)."""
+    sqs = cloud.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=cloud.physical_id("Notes"), AttributeNames=["QueueArn"])["Attributes"]
+    target = sqs.get_queue_attributes(QueueUrl=cloud.physical_id("Digests"), AttributeNames=["QueueArn"])["Attributes"]
+    pipes = cloud.client("pipes")
+    pipes.stop_pipe(Name="note-text")  # the template's pipe on the same queue stands aside
+    cloud.event_sources.settled(10)
+    pipes.create_pipe(Name="late-digest", RoleArn="arn:aws:iam::123456789012:role/pipes", Source=arn["QueueArn"],
+                      Enrichment=cloud.physical_id("Pricing"),
+                      EnrichmentParameters={"InputTemplate": '{"id": <$.body.order.id>}'},
+                      Target=target["QueueArn"],
+                      TargetParameters={"InputTemplate": '{"late": <$.items[0].id>, "priced": <$.priced>}'})
+    cloud.event_sources.settled(10)
+    try:
+        sqs.send_message(QueueUrl=cloud.physical_id("Notes"), MessageBody=json.dumps({"order": {"id": "o-9"}}))
+        assert [json.loads(body) for body in received(cloud, "Digests")] == [{"late": "o-9", "priced": True}]
+    finally:
+        pipes.delete_pipe(Name="late-digest")
+        pipes.start_pipe(Name="note-text")
+        cloud.event_sources.settled(10)

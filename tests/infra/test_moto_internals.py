@@ -52,8 +52,8 @@ def test_moto_s_event_source_mappings_are_where_the_mapping_patches_read_them():
 
 def test_moto_s_pipes_are_where_the_pipe_patches_read_them():
     """pipes-*: EventBridgePipesBackend.create_pipe / update_pipe / start_pipe / stop_pipe answer the Pipe, whose
-    name, source, target, source_parameters, target_parameters, enrichment and desired_state (RUNNING or STOPPED)
-    the patch reads; delete_pipe(name) is called with the name (its response passes name=)."""
+    name, source, target, source_parameters, target_parameters, enrichment, enrichment_parameters and desired_state
+    (RUNNING or STOPPED) the patch reads; delete_pipe(name) is called with the name (its response passes name=)."""
     from moto.pipes.models import EventBridgePipesBackend, Pipe
 
     for operation in ("create_pipe", "update_pipe", "start_pipe", "stop_pipe", "delete_pipe"):
@@ -62,7 +62,8 @@ def test_moto_s_pipes_are_where_the_pipe_patches_read_them():
     assert 'pipe.desired_state = PipeStatus.STOPPED.value' in inspect.getsource(EventBridgePipesBackend.stop_pipe)
     assert 'pipe.desired_state = PipeStatus.RUNNING.value' in inspect.getsource(EventBridgePipesBackend.start_pipe)
     made = inspect.getsource(Pipe.__init__)
-    for attribute in ("name", "source", "target", "source_parameters", "target_parameters", "enrichment"):
+    for attribute in ("name", "source", "target", "source_parameters", "target_parameters", "enrichment",
+                      "enrichment_parameters"):
         assert f"self.{attribute} = {attribute}" in made, attribute
     assert "self.desired_state = desired_state or PipeStatus.RUNNING.value" in made
 

@@ -211,6 +211,9 @@ class HttpRoute:
     request_changes: tuple[tuple[str, str, str, str], ...] = ()
     #: an AWS service integration (an IntegrationSubtype: api_gateway/service_subtypes.py); `function` is None then
     service: Any = None
+    #: a function URL in InvokeMode RESPONSE_STREAM: the function's response goes to the client as it is written
+    #: (api_gateway/streaming.py)
+    streaming: bool = False
 
 
 @dataclass(frozen=True)

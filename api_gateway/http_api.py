@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from api_gateway import events, http_proxy, service_subtypes, sigv4, tokens
+from api_gateway import events, http_proxy, service_subtypes, sigv4, streaming, tokens
 from api_gateway.authorizers import policy_allows
 from api_gateway.paths import compile_path, match_path
 from api_gateway.config import HttpApiConfig, HttpAuthorizer, HttpRoute, Invoke, ServiceCall
@@ -153,7 +153,7 @@ class HttpApiRouter:
         context = {"path": request.route_path, "requestId": request.request_id, "stage": self.api.stage,
                    "httpMethod": request.method, "domainName": request.host}
         answer = self._integration(route, request, authorizer_context, context)
-        if route.response_changes and not isinstance(answer, http_proxy.GatewayAnswer):
+        if route.response_changes and not isinstance(answer, (http_proxy.GatewayAnswer, streaming.StreamedAnswer)):
             # the integration's response parameter mapping, for its answer's status code
             answer = http_proxy.changed_response(route.response_changes, answer, context)
         return answer
@@ -176,6 +176,9 @@ class HttpApiRouter:
             request.query = urlencode(pairs)
         event = request.event_v2(authorizer_context) if route.payload_version == "2.0" else \
             request.event_v1(authorizer_context)
+        if route.streaming:  # the HTTP server runs it, writing what the function streams as it comes
+            function = route.function
+            return streaming.StreamedAnswer(lambda sink: self._invoke(function, event, stream=sink))
         try:
             result = self._executor.submit(self._invoke, route.function, event).result(timeout=route.timeout)
         except FutureTimeout:
@@ -315,6 +318,9 @@ class HttpApiRouter:
 
     def _with_cors(self, answer: Answer, origin: str | None) -> Answer:
         if self._cors is None or not origin or not _origin_allowed(self._cors, origin):
+            return answer
+        if isinstance(answer, streaming.StreamedAnswer):
+            answer.extra_headers += self._cors_headers(origin)
             return answer
         status, headers, payload = answer
         return status, headers + self._cors_headers(origin), payload

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from api_gateway import events, http_proxy, rest_authorizers, service_integrations, sigv4, tokens, vtl
 from api_gateway.paths import compile_path, match_path
+from api_gateway.streaming import StreamedAnswer
 from api_gateway.config import AwsIntegration, DomainMapping, Invoke, RestApiConfig, RestRoute, ServiceCall
 
 log = logging.getLogger(__name__)
@@ -653,8 +654,35 @@ class _RequestHandler(BaseHTTPRequestHandler):
         answer = self.rest_gateway.handle(method, self.path, header_pairs, body, self.client_address[0])
         if answer is None:
             answer = self._static(method)
+        if isinstance(answer, StreamedAnswer):
+            self._stream(answer, head=method == "HEAD")
+            return
         status, headers, payload = answer
         self._send(status, headers, payload, head=method == "HEAD")
+
+    def _stream(self, answer: StreamedAnswer, *, head: bool) -> None:
+        """A function URL's streamed response: the head once the function's stream gives it, then each piece as a
+        chunk (HTTP/1.1 chunked transfer coding) as it comes."""
+
+        def send_head(status: int, headers: list[tuple[str, str]]) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+
+        def send_body(chunk: bytes) -> None:
+            if not head:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+        sink, whole = answer.run(send_head, send_body)
+        if whole is not None:
+            self._send(*whole, head=head)
+        elif sink.broken:
+            self.close_connection = True  # the body was cut short: no last chunk, the client sees it so
+        elif not head:
+            self.wfile.write(b"0\r\n\r\n")
 
     def _static(self, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
         url = urlsplit(self.path)

@@ -562,8 +562,9 @@ class LocalCloud:
             cors = url["cors"]
             # AuthType AWS_IAM: a request must be SigV4-signed for the lambda service (api_gateway/sigv4.py)
             signed = HttpAuthorizer(None, type="AWS_IAM", service="lambda") if url["auth_type"] == "AWS_IAM" else None
-            config = HttpApiConfig(api_id=url["function"], stage="$default",
-                                   routes=(HttpRoute("$default", url["function"], "2.0", signed, 900.0),),
+            route = HttpRoute("$default", url["function"], "2.0", signed, 900.0,
+                              streaming=url.get("invoke_mode") == "RESPONSE_STREAM")
+            config = HttpApiConfig(api_id=url["function"], stage="$default", routes=(route,),
                                    cors=_lower_camel(cors) if isinstance(cors, dict) else None)
             gateway = RestGateway([], self.invoke_function, port=url["port"], static_dir=None)
             gateway.http_apis = [HttpApiRouter(config, self.invoke_function, region=REGION,
@@ -890,9 +891,10 @@ class LocalCloud:
                     return True
         return False
 
-    def invoke_function(self, name: str, event: dict) -> Any:
-        """Run a deployed function by physical name or ARN (what the data planes and pollers call)."""
-        return self.runtime.invoke(name, event)
+    def invoke_function(self, name: str, event: dict, stream: Any = None) -> Any:
+        """Run a deployed function by physical name or ARN (what the data planes and pollers call); `stream`: a
+        function URL's sink for a streamed response (api_gateway/streaming.py)."""
+        return self.runtime.invoke(name, event, stream=stream)
 
     def invoke(self, logical_or_name: str, event: dict) -> Any:
         """Run a function by logical id or physical name; raises runtime.FunctionError on a function error."""

@@ -1,6 +1,12 @@
 // A Node.js function's sandbox: Lambda's runtime loop over the Runtime API (AWS_LAMBDA_RUNTIME_API), as AWS's
 // Node.js runtime runs a handler: GET the next invocation, call the handler with the event and a context, POST its
 // answer or its error. Started by infra/node_sandbox.py, one process per sandbox, one invocation at a time.
+//
+// Response streaming as AWS's runtime (aws-lambda-nodejs-runtime-interface-client) offers it: the global
+// `awslambda.streamifyResponse(handler)` marks a handler that gets a writable response stream; its bytes go to the
+// Runtime API as they are written (a chunked POST with Lambda-Runtime-Function-Response-Mode: streaming), an error
+// after the first byte as the trailers Lambda-Runtime-Function-Error-Type / -Body. `awslambda.HttpResponseStream
+// .from(stream, {statusCode, headers, cookies})` puts the function URL's JSON prelude and 8 NUL bytes first.
 "use strict";
 
 const http = require("http");
@@ -35,6 +41,93 @@ function call(method, route, body) {
     if (body !== undefined) request.write(body);
     request.end();
   });
+}
+
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HIGH_WATER_MARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = "response";
+    if (options && options.highWaterMark) handler[HIGH_WATER_MARK] = parseInt(options.highWaterMark, 10);
+    return handler;
+  },
+  HttpResponseStream: class HttpResponseStream {
+    static from(stream, prelude) {
+      stream.setContentType(PRELUDE_TYPE);
+      const metadata = JSON.stringify(prelude);  // JSON: no NUL byte can end the prelude early
+      stream._onBeforeFirstWrite = (write) => {
+        write(metadata);
+        write(new Uint8Array(8));
+      };
+      return stream;
+    }
+  },
+};
+
+// The response stream of one invocation: a chunked POST to the Runtime API, opened by the first write (or the end)
+function responseStream(id) {
+  let started = false;
+  const request = http.request({
+    host: apiHost, port: Number(apiPort), path: `${BASE}/invocation/${id}/response`, method: "POST",
+    headers: { "Lambda-Runtime-Function-Response-Mode": "streaming", "Content-Type": "application/octet-stream",
+               "Transfer-Encoding": "chunked",
+               Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body" },
+  });
+  const answered = new Promise((resolve, reject) => {
+    request.on("response", (response) => { response.resume(); response.on("end", resolve); });
+    request.on("error", reject);
+  });
+  const write = request.write.bind(request);
+  request.setContentType = (type) => {
+    if (started) throw new Error("Cannot set content-type, too late.");
+    request.setHeader("Content-Type", type);
+  };
+  request.write = (chunk, encoding, callback) => {
+    if (typeof chunk !== "string" && !Buffer.isBuffer(chunk) && !(chunk instanceof Uint8Array)) {
+      chunk = JSON.stringify(chunk);
+    }
+    if (!started && typeof request._onBeforeFirstWrite === "function") request._onBeforeFirstWrite(write);
+    started = true;
+    return write(chunk, encoding, callback);
+  };
+  const end = request.end.bind(request);
+  request.end = (chunk, encoding, callback) => {
+    if (typeof chunk === "function") return end(chunk);
+    if (chunk !== undefined && chunk !== null) request.write(chunk, encoding);
+    else if (!started && typeof request._onBeforeFirstWrite === "function") {
+      request._onBeforeFirstWrite(write);  // an empty body still begins with the prelude
+      started = true;
+    }
+    return end(typeof encoding === "function" ? encoding : callback);
+  };
+  const fail = (error) => {
+    const payload = errorPayload(error);
+    if (request.writableEnded) {  // the stream was already closed: the error can only be logged
+      process.stdout.write(`${new Date().toISOString()}\t${id}\tERROR\tInvoke Error \t${payload}\n`);
+      return;
+    }
+    request.addTrailers({ "Lambda-Runtime-Function-Error-Type": JSON.parse(payload).errorType,
+                          "Lambda-Runtime-Function-Error-Body": Buffer.from(payload).toString("base64") });
+    end();
+  };
+  return { request, answered, fail };
+}
+
+async function runStreaming(handler, event, context, id) {
+  const { request, answered, fail } = responseStream(id);
+  try {
+    const answer = handler(event, request, context);
+    if (!answer || typeof answer.then !== "function") {
+      throw new Error("Streaming does not support non-async handlers.");
+    }
+    await answer;
+    if (!request.writableFinished && !request.writableEnded) throw new Error("Response stream is not finished.");
+  } catch (error) {
+    fail(error);
+  }
+  await answered.catch(() => {});
 }
 
 function errorPayload(error) {
@@ -122,6 +215,15 @@ async function main() {
     // a handler whose promise never settles leaves nothing for the event loop to wait on: without this timer node
     // would exit, where Lambda waits for the function's timeout
     const keepAlive = setInterval(() => {}, 1 << 30);
+    if (handler[STREAMING] === "response") {
+      try {
+        await runStreaming(handler, JSON.parse(next.body), context, id);
+      } finally {
+        clearInterval(keepAlive);
+      }
+      process.stdout.write(`\u0000notifyx-end ${id}\n`);
+      continue;
+    }
     try {
       const value = await run(handler, JSON.parse(next.body), context);
       outcome = ["/response", JSON.stringify(value === undefined ? null : value)];

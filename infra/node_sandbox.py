@@ -10,16 +10,19 @@ of infra.sandbox.Sandbox, so the runtime's pools, timeouts and logs treat both a
 """
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -54,11 +57,28 @@ def node_version() -> str | None:
 
 
 class _Invocation:
-    def __init__(self, request_id: str, event_json: str, deadline_ms: int, trace: str | None) -> None:
+    def __init__(self, request_id: str, event_json: str, deadline_ms: int, trace: str | None,
+                 sink: Any = None) -> None:
         self.request_id, self.event_json, self.deadline_ms, self.trace = request_id, event_json, deadline_ms, trace
         self.done = threading.Event()
-        self.result: str | None = None
+        self.result: str | Streamed | None = None
         self.error: dict[str, Any] | None = None
+        #: who takes a streamed response's bytes as they come (infra.streaming.Sink), else they are kept
+        self.sink = sink
+
+
+class Streamed:
+    """A streamed response (`awslambda.streamifyResponse`): its content type, and its bytes unless a sink took them
+    as they came."""
+
+    def __init__(self, content_type: str) -> None:
+        self.content_type = content_type
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.parts)
 
 
 class _RuntimeApi(ThreadingHTTPServer):
@@ -82,12 +102,15 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         pass
 
     def _answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the runtime is gone (a sandbox stopped while its next invocation was asked for)
+            self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         if self.path != "/2018-06-01/runtime/invocation/next":
@@ -107,6 +130,9 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         self._answer(200, invocation.event_json.encode(), headers)
 
     def do_POST(self) -> None:  # noqa: N802
+        if (self.headers.get("Lambda-Runtime-Function-Response-Mode") or "").lower() == "streaming":
+            self._streamed()
+            return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
         parts = self.path.removeprefix("/2018-06-01/runtime/").split("/")
         if parts == ["init", "error"]:
@@ -126,6 +152,80 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         self.server.current = None
         invocation.done.set()
         self._answer(202, b'{"status":"OK"}')
+
+
+    def _streamed(self) -> None:
+        """A streamed response: its chunks go to the invocation's sink as they arrive (or are kept), and an error
+        after them comes as the trailers Lambda-Runtime-Function-Error-Type / -Body (base64 of the error JSON)."""
+        parts = self.path.removeprefix("/2018-06-01/runtime/").split("/")
+        invocation = self.server.current
+        if len(parts) != 3 or parts[0] != "invocation" or invocation is None or parts[1] != invocation.request_id \
+                or parts[2] != "response":
+            self.close_connection = True
+            self._answer(400, b'{"errorMessage":"no such invocation","errorType":"InvalidRequestID"}')
+            return
+        streamed = Streamed(self.headers.get("Content-Type") or "application/octet-stream")
+        sink = invocation.sink
+        if sink is not None:
+            sink.begin(streamed.content_type)
+        trailers: dict[str, str] = {}
+        try:
+            for chunk in _chunks(self.rfile, self.headers, trailers):
+                streamed.size += len(chunk)
+                if sink is not None:
+                    sink.write(chunk)
+                else:
+                    streamed.parts.append(chunk)
+        except ValueError:  # a broken chunked body: the runtime's stream ended badly
+            self.close_connection = True
+            trailers.setdefault("lambda-runtime-function-error-type", "Runtime.TruncatedResponse")
+        error_type = trailers.get("lambda-runtime-function-error-type")
+        if error_type:
+            try:
+                body = base64.b64decode(trailers.get("lambda-runtime-function-error-body", ""), validate=False)
+            except ValueError:
+                body = b""
+            invocation.error = _error(body.decode("utf-8", "replace"), error_type)
+        else:
+            invocation.result = streamed
+        self.server.current = None
+        invocation.done.set()
+        self._answer(202, b'{"status":"OK"}')
+
+
+def _chunks(stream: Any, headers: Any, trailers: dict[str, str]) -> Iterator[bytes]:
+    """A request body's pieces as they arrive: HTTP/1.1 chunks (their trailers into `trailers`, names lowercased),
+    or a Content-Length body at once. ValueError: a malformed chunked body."""
+    if "chunked" not in (headers.get("Transfer-Encoding") or "").lower():
+        body = stream.read(int(headers.get("Content-Length") or 0))
+        if body:
+            yield body
+        return
+    while True:
+        line = stream.readline(1024)
+        if not line.endswith(b"\n"):
+            raise ValueError("malformed chunk size")
+        size_text = line.split(b";", 1)[0].strip()
+        if not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_text):
+            raise ValueError("malformed chunk size")
+        size = int(size_text, 16)
+        if size == 0:
+            while True:  # trailers, up to the blank line
+                line = stream.readline(65536)
+                if not line.endswith(b"\n"):
+                    raise ValueError("malformed trailers")
+                if not line.strip():
+                    return
+                name, _, value = line.decode("latin-1").partition(":")
+                trailers[name.strip().lower()] = value.strip()
+        while size:  # a large chunk in pieces: its bytes go on as they arrive
+            piece = stream.read1(min(size, 1 << 16))
+            if not piece:
+                raise ValueError("truncated chunk")
+            size -= len(piece)
+            yield piece
+        if stream.readline(3).strip():
+            raise ValueError("malformed chunk")
 
 
 def _error(body: str, default_type: str) -> dict[str, Any]:
@@ -202,10 +302,12 @@ class NodeSandbox:
             lines, self._lines = self._lines, []
         return lines
 
-    def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any,
-               trace: str | None = None) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
+    def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any, trace: str | None = None,
+               stream: Any = None) -> tuple[str | Streamed | None, dict[str, Any] | None, float | None,
+                                            dict[str, Any]]:
         """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start, its
-        output {"lines", "max_memory_mb"}), as infra.sandbox.Sandbox.invoke answers."""
+        output {"lines", "max_memory_mb"}), as infra.sandbox.Sandbox.invoke answers. A streaming handler's result
+        is a Streamed; `stream` (infra.streaming.Sink) takes its bytes as they come."""
         from infra.sandbox import SandboxExited, SandboxTimeout
 
         deadline = time.monotonic() + timeout
@@ -222,7 +324,7 @@ class NodeSandbox:
                 return None, error, (time.perf_counter() - self._started) * 1000, {"lines": [], "max_memory_mb": 0}
             init_ms = (time.perf_counter() - self._started) * 1000
         self._take_lines()  # what init printed went to the console; the invocation's log starts here
-        invocation = _Invocation(request_id, event_json, int((time.time() + timeout) * 1000), trace)
+        invocation = _Invocation(request_id, event_json, int((time.time() + timeout) * 1000), trace, stream)
         self._api.pending.put(invocation)
         while not invocation.done.wait(0.01):
             if time.monotonic() > deadline:

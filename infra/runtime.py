@@ -423,9 +423,15 @@ class LambdaRuntime:
         return fn
 
     # ------------------------------------------------------------------ invocation
-    def invoke(self, name_or_arn: str, event: Any, request_id: str | None = None) -> Any:
+    def invoke(self, name_or_arn: str, event: Any, request_id: str | None = None, stream: Any = None,
+               as_streamed: bool = False) -> Any:
         """Run the function with `event` (JSON round-tripped, as Lambda does) and return its JSON result.
-        `request_id`: the invocation's (an asynchronous event's, the same for each retry), else a new one."""
+        `request_id`: the invocation's (an asynchronous event's, the same for each retry), else a new one.
+
+        A handler that streams its response (Node.js `awslambda.streamifyResponse`): `stream` (a function URL's
+        sink, api_gateway/streaming.py) gets its bytes as they come; without one, the bytes are what a buffered
+        Invoke answers, here read as JSON (or as text, when they are not) unless `as_streamed` asks for them
+        whole (a node_sandbox.Streamed)."""
         if self.closed:  # an asynchronous event's retry after the local cloud stopped
             raise ResourceNotFound(f"Function not found: {name_or_arn} (the local cloud has stopped)")
         fn = self._lookup(name_or_arn)
@@ -446,8 +452,13 @@ class LambdaRuntime:
         try:
             fn.invocations += 1
             if faults.injector() is not None:  # --fault / NOTIFYX_FAULTS (infra/faults.py)
-                return faults.invoke(fn.spec.name, fn.spec.timeout, lambda: self._dispatch(fn, event, request_id))
-            return self._dispatch(fn, event, request_id)
+                result = faults.invoke(fn.spec.name, fn.spec.timeout,
+                                       lambda: self._dispatch(fn, event, request_id, stream))
+            else:
+                result = self._dispatch(fn, event, request_id, stream)
+            if stream is None and not as_streamed and getattr(result, "content_type", None) is not None:
+                return _buffered(result)
+            return result
         except FunctionError as exc:
             fn.errors += 1
             if call is not None:
@@ -465,9 +476,9 @@ class LambdaRuntime:
                 _observed.reset(token)
                 observer.finished(call)
 
-    def _dispatch(self, fn: _Function, event: Any, request_id: str | None) -> Any:
+    def _dispatch(self, fn: _Function, event: Any, request_id: str | None, stream: Any = None) -> Any:
         if self.sandboxes == "process" or fn.spec.node:  # Node.js and custom runtimes: always in their process
-            return self._run_in_sandbox(fn, json.dumps(event), request_id or ids.request_id())
+            return self._run_in_sandbox(fn, json.dumps(event), request_id or ids.request_id(), stream)
         return self._run(fn, json.loads(json.dumps(event)), request_id or ids.request_id())
 
     def _run(self, fn: _Function, event: Any, request_id: str) -> Any:
@@ -515,7 +526,7 @@ class LambdaRuntime:
             raise outcome["error"]
         return json.loads(_within_limit(outcome["result"]))
 
-    def _run_in_sandbox(self, fn: _Function, event_json: str, request_id: str) -> Any:
+    def _run_in_sandbox(self, fn: _Function, event_json: str, request_id: str, stream: Any = None) -> Any:
         from infra.sandbox import CallAnswerer, SandboxExited, SandboxPool, SandboxTimeout
 
         spec = fn.spec
@@ -538,7 +549,8 @@ class LambdaRuntime:
         call = _observed.get()
         try:
             payload, error, init_ms, output = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer,
-                                                             call.trace_header if call is not None else None)
+                                                             call.trace_header if call is not None else None,
+                                                             stream=stream)
         except SandboxTimeout:
             printed = sandbox.output_so_far()
             sandbox.kill()
@@ -563,6 +575,8 @@ class LambdaRuntime:
             init_ms))
         if error is not None:
             raise FunctionError.from_payload(error)
+        if not isinstance(payload, str):  # a streamed response (node_sandbox.Streamed): its caller reads it
+            return payload
         return json.loads(_within_limit(payload))
 
     def _log(self, function: str, stream: str, request_id: str, log: list[str]) -> None:
@@ -654,7 +668,11 @@ class LambdaRuntime:
         token = _ran.set(ran)
         try:
             try:
-                payload, errored = json.dumps(self.invoke(name_or_arn, event)).encode(), False
+                result = self.invoke(name_or_arn, event, as_streamed=True)
+                # a streamed response buffered: its bytes, as they were written (6 MB at most, as Invoke's)
+                payload = _within_limit(result.body) if getattr(result, "content_type", None) is not None \
+                    else json.dumps(result).encode()
+                errored = False
             except FunctionError as exc:
                 payload, errored = json.dumps(exc.payload()).encode(), True
         finally:
@@ -683,6 +701,16 @@ def payload_too_large(body: Any, invocation_type: str) -> str | None:
     if isinstance(body, str) and len(body.encode()) <= limit:
         return None
     return f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+
+
+def _buffered(streamed: Any) -> Any:
+    """A streamed response as a caller that reads JSON gets it from a buffered Invoke: its bytes as JSON, else as
+    text (an API Gateway proxy integration then answers 502, as for any malformed response)."""
+    body = _within_limit(streamed.body)
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
 
 
 def _within_limit(payload: str) -> str:

@@ -129,10 +129,11 @@ class Sandbox:
         self._ended = select.poll()
         self._ended.register(self.process.sentinel, select.POLLIN)
 
-    def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any,
-               trace: str | None = None) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
+    def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any, trace: str | None = None,
+               stream: Any = None) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
         """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start,
-        its output {"lines", "max_memory_mb"})."""
+        its output {"lines", "max_memory_mb"}). `stream` is not used: Lambda's Python runtime does not stream a
+        response (a function URL in RESPONSE_STREAM mode sends the whole payload)."""
         deadline = time.monotonic() + timeout
         try:
             # trace: the X-Ray header Lambda hands the runtime (Lambda-Runtime-Trace-Id) for _X_AMZN_TRACE_ID

@@ -278,9 +278,7 @@ def queue_url_of(d: Deployer, arn: str) -> str:
 
 
 @creates("AWS::Lambda::Url", handles=("TargetFunctionArn", "AuthType", "Cors", "InvokeMode"),
-         ignores={"Qualifier": "one version of each function runs locally"},
-         check=lambda d, lid, props: [] if props.get("InvokeMode", "BUFFERED") == "BUFFERED" else [
-             ("InvokeMode RESPONSE_STREAM", "response streaming is not supported locally")])
+         ignores={"Qualifier": "one version of each function runs locally"})
 def _function_url(d: Deployer, lid: str, props: dict) -> Resource:
     import socket
 
@@ -289,6 +287,9 @@ def _function_url(d: Deployer, lid: str, props: dict) -> Resource:
     config: dict[str, Any] = {"AuthType": props["AuthType"]}
     if props.get("Cors"):
         config["Cors"] = props["Cors"]
+    invoke_mode = props.get("InvokeMode") or "BUFFERED"
+    if invoke_mode != "BUFFERED":
+        config["InvokeMode"] = invoke_mode  # RESPONSE_STREAM: api_gateway/streaming.py
     d.client("lambda").create_function_url_config(FunctionName=name, **config)
     # a function URL is its own host on AWS: here its own port, reserved now so that GetAtt FunctionUrl (which
     # outputs and environment variables use) is an address a client can call
@@ -297,7 +298,8 @@ def _function_url(d: Deployer, lid: str, props: dict) -> Resource:
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/"
     d.stack.function_urls.append({"function": d.stack.function_name(name), "port": port,
-                                  "cors": props.get("Cors"), "auth_type": props["AuthType"]})
+                                  "cors": props.get("Cors"), "auth_type": props["AuthType"],
+                                  "invoke_mode": invoke_mode})
     return Resource(lid, "AWS::Lambda::Url", target, {"FunctionArn": target, "FunctionUrl": url})
 
 

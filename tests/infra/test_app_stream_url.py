@@ -1,0 +1,99 @@
+"""Lambda response streaming (fixtures/apps/stream_url), which the deployer refused ("response streaming is not
+supported locally"): a function URL in InvokeMode RESPONSE_STREAM sends what a Node.js handler wrapped in
+`awslambda.streamifyResponse` writes as it writes it (chunked), the HTTP prelude of `awslambda.HttpResponseStream
+.from` as the status, headers and cookies; an error after the first piece cuts the body short, one before it is the
+URL's 502; a buffered Invoke of the same function answers the stream's bytes whole."""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from http_calls import call
+
+from infra.node_sandbox import node_binary
+
+TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "stream_url" / "template.yaml"
+
+pytestmark = pytest.mark.skipif(node_binary() is None, reason="no node on this machine")
+
+
+def _get(url: str, path: str = "/", headers: dict | None = None) -> tuple[http.client.HTTPResponse, float]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    started = time.perf_counter()
+    connection.request("GET", path, headers=headers or {})
+    return connection.getresponse(), started
+
+
+def test_the_prelude_is_the_head_and_the_body_comes_as_it_is_written(cloud):
+    url = cloud.stack.outputs["PagesUrl"]
+    _get(url, "/?pause=1")[0].read()  # the cold start, out of the timing below
+    response, started = _get(url, "/docs?pause=800", {"Origin": "https://reader.example.com"})
+    assert response.status == 201
+    assert response.getheader("Transfer-Encoding") == "chunked" and response.getheader("Content-Length") is None
+    assert response.getheader("Content-Type") == "text/html"
+    assert response.getheader("X-Request-Path") == "/docs"
+    assert response.headers.get_all("Set-Cookie") == ["session=abc; Path=/", "theme=dark"]
+    assert response.getheader("Access-Control-Allow-Origin") == "https://reader.example.com"
+    first = response.read1(65536)
+    first_at = time.perf_counter() - started
+    rest = response.read()
+    done_at = time.perf_counter() - started
+    assert first == b"<p>first</p>"  # before the handler's pause: not buffered until the end
+    assert done_at - first_at >= 0.7, (first_at, done_at)
+    assert first + rest == b"<p>first</p><p>second</p>\x00\x01\x02<p>last</p>"
+
+
+def test_a_stream_without_a_prelude_keeps_its_content_type(cloud):
+    response, _ = _get(cloud.stack.outputs["RawUrl"])
+    assert response.status == 200 and response.getheader("Content-Type") == "text/plain"
+    assert response.read().decode() == "line 1\nline 2\n" + "🚣\n" * 3
+
+
+def test_an_error_after_the_first_piece_cuts_the_body_and_one_before_it_is_a_502(cloud):
+    response, _ = _get(cloud.stack.outputs["BrokenUrl"])
+    assert response.status == 200
+    assert response.read1(65536) == b"partial "
+    with pytest.raises(http.client.IncompleteRead):  # no last chunk: the client sees the body cut short
+        response.read()
+    status, body, _ = call(cloud.stack.outputs["RefusedUrl"])
+    assert status == 502 and body == {"Message": "Internal Server Error"}
+    # the errors are the functions', as Lambda counts them
+    stats = cloud.runtime.stats()
+    assert stats[cloud.physical_id("Broken")]["errors"] == 1 and stats[cloud.physical_id("Refused")]["errors"] == 1
+
+
+def test_a_function_that_does_not_stream_sends_its_payload(cloud):
+    response, _ = _get(cloud.stack.outputs["BufferedUrl"], "/py")
+    assert response.status == 200 and response.getheader("Content-Type") == "application/json"
+    assert json.loads(response.read()) == {"statusCode": 200, "body": "buffered", "path": "/py"}
+
+
+def test_a_buffered_invoke_answers_the_stream_s_bytes_whole(cloud):
+    lambda_ = cloud.client("lambda")
+    answer = lambda_.invoke(FunctionName=cloud.physical_id("Raw"), Payload=b"{}")
+    assert "FunctionError" not in answer
+    assert answer["Payload"].read().decode() == "line 1\nline 2\n" + "🚣\n" * 3
+    pages = lambda_.invoke(FunctionName=cloud.physical_id("Pages"),
+                           Payload=json.dumps({"rawPath": "/x", "queryStringParameters": {"pause": "1"}}))
+    prelude, _, body = pages["Payload"].read().partition(b"\x00" * 8)
+    assert json.loads(prelude)["statusCode"] == 201 and body.endswith(b"<p>last</p>")
+    failed = lambda_.invoke(FunctionName=cloud.physical_id("Refused"), Payload=b"{}")
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "TypeError"
+    assert lambda_.get_function_url_config(FunctionName=cloud.physical_id("Raw"))["InvokeMode"] == "RESPONSE_STREAM"
+
+
+def test_a_client_that_leaves_mid_stream_harms_nobody(cloud):
+    url = urlsplit(cloud.stack.outputs["PagesUrl"])
+    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
+        raw.sendall(b"GET /?pause=300 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.recv(64).startswith(b"HTTP/1.1 201")
+    # gone before the end: the function runs on to its end, the next client is served as before
+    response, _ = _get(cloud.stack.outputs["PagesUrl"], "/again?pause=1")
+    assert response.status == 201 and response.read().endswith(b"<p>last</p>")

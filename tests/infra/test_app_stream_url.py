@@ -97,3 +97,18 @@ def test_a_client_that_leaves_mid_stream_harms_nobody(cloud):
     # gone before the end: the function runs on to its end, the next client is served as before
     response, _ = _get(cloud.stack.outputs["PagesUrl"], "/again?pause=1")
     assert response.status == 201 and response.read().endswith(b"<p>last</p>")
+
+
+def test_a_prelude_cannot_split_the_answer_or_carry_a_bogus_status():
+    from api_gateway.streaming import _prelude_head
+
+    status, headers = _prelude_head(json.dumps({
+        "statusCode": 202, "headers": {"X-Ok": "yes", "X-Bad": "a\r\nSet-Cookie: evil=1", "X\nBad": "b"},
+        "cookies": ["fine=1", "evil=1\r\nX-Injected: 1"]}).encode())
+    assert status == 202
+    assert headers == [("X-Ok", "yes"), ("Content-Type", "application/octet-stream"), ("Set-Cookie", "fine=1")]
+    for bogus in ({"statusCode": "200"}, {"statusCode": 99}, {"statusCode": True}, {"headers": ["x"]},
+                  {"cookies": "a=1"}, [1], "x"):
+        assert _prelude_head(json.dumps(bogus).encode()) is None
+    assert _prelude_head(b"\xff not json") is None
+    assert _prelude_head(b"") == (200, [("Content-Type", "application/octet-stream")])

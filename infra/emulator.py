@@ -9,7 +9,7 @@ import re
 import urllib.request
 from typing import Any
 
-from infra import account, ids, moto_patches
+from infra import account, ids, moto_patches, response_streams
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
 
@@ -32,6 +32,7 @@ def _refuse_browsers(server: object) -> None:
     Also: Lambda takes an Invoke's body as the event whatever its Content-Type, but werkzeug parses a form type's
     body into form fields and moto then sees none (404, nothing run): ``curl --aws-sigv4 ... -d '{...}'`` sends
     ``application/x-www-form-urlencoded``. An Invoke's form type is not passed on, so the body reaches moto as sent.
+    And InvokeWithResponseStream, which moto has not, is answered here (infra/response_streams.py).
     """
     wsgi = getattr(server, "_server", None)  # moto's ThreadedMotoServer keeps its werkzeug server here
     if wsgi is None or not hasattr(wsgi, "app"):
@@ -45,6 +46,12 @@ def _refuse_browsers(server: object) -> None:
         if environ.get("CONTENT_TYPE", "").startswith(_FORM_TYPES) and _INVOKE_PATH.fullmatch(
                 environ.get("PATH_INFO", "")):
             environ["CONTENT_TYPE"] = "application/octet-stream"
+        streamed = response_streams.PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if streamed is not None:  # InvokeWithResponseStream, which moto has not: infra/response_streams.py
+            from infra import runtime
+
+            if runtime.attached() is not None:
+                return response_streams.wsgi(runtime.attached(), environ, start_response, streamed["name"])
         return app(environ, start_response)
 
     wsgi.app = guarded

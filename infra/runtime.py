@@ -178,6 +178,15 @@ def invocation_log(request_id: str, lines: Any, duration_ms: float, memory_mb: i
     return [f"START RequestId: {request_id} Version: $LATEST", *lines, f"END RequestId: {request_id}", report]
 
 
+def running_with(ran: Ran, call: Any) -> Any:
+    """`call()` with `ran` collecting the request id and log of the invocation it makes (as invoke_payload's)."""
+    token = _ran.set(ran)
+    try:
+        return call()
+    finally:
+        _ran.reset(token)
+
+
 def _record(request_id: str, log: list[str]) -> None:
     ran = _ran.get()
     if ran is not None:
@@ -780,6 +789,11 @@ def _import_handler(spec: FunctionSpec) -> Any:
 # ----------------------------------------------------------------------------- moto and botocore wiring
 _attached: LambdaRuntime | None = None
 _original_invoke_lambda: Any = None
+
+
+def attached() -> LambdaRuntime | None:
+    """The runtime moto's Lambda runs (attach_to_moto), if any."""
+    return _attached
 
 
 def attach_to_moto(runtime: LambdaRuntime | None) -> None:

@@ -2,9 +2,11 @@
 supported locally"): a function URL in InvokeMode RESPONSE_STREAM sends what a Node.js handler wrapped in
 `awslambda.streamifyResponse` writes as it writes it (chunked), the HTTP prelude of `awslambda.HttpResponseStream
 .from` as the status, headers and cookies; an error after the first piece cuts the body short, one before it is the
-URL's 502; a buffered Invoke of the same function answers the stream's bytes whole."""
+URL's 502; a buffered Invoke of the same function answers the stream's bytes whole; the InvokeWithResponseStream
+API (which moto has not) answers an event stream, a PayloadChunk per piece as it is written, then InvokeComplete."""
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from http_calls import call
 
+from api_gateway.streaming import PRELUDE_TYPE
 from infra.node_sandbox import node_binary
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "stream_url" / "template.yaml"
@@ -112,3 +115,58 @@ def test_a_prelude_cannot_split_the_answer_or_carry_a_bogus_status():
         assert _prelude_head(json.dumps(bogus).encode()) is None
     assert _prelude_head(b"\xff not json") is None
     assert _prelude_head(b"") == (200, [("Content-Type", "application/octet-stream")])
+
+
+def test_invoke_with_response_stream_sends_the_pieces_as_events(cloud):
+    lambda_ = cloud.client("lambda")
+    answer = lambda_.invoke_with_response_stream(
+        FunctionName=cloud.physical_id("Pages"), LogType="Tail",
+        Payload=json.dumps({"rawPath": "/api", "queryStringParameters": {"pause": "1"}}))
+    assert answer["StatusCode"] == 200 and answer["ResponseStreamContentType"] == PRELUDE_TYPE
+    events = list(answer["EventStream"])
+    chunks = b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e)
+    prelude, _, body = chunks.partition(b"\x00" * 8)
+    assert json.loads(prelude)["headers"]["X-Request-Path"] == "/api"
+    assert body == b"<p>first</p><p>second</p>\x00\x01\x02<p>last</p>"
+    assert len([e for e in events if "PayloadChunk" in e]) >= 3  # as written, not one buffer
+    complete = events[-1]["InvokeComplete"]
+    assert "ErrorCode" not in complete
+    log = base64.b64decode(complete["LogResult"]).decode()
+    assert f"START RequestId: {answer['ResponseMetadata']['RequestId']}" in log and "streaming" in log
+
+    broken = list(lambda_.invoke_with_response_stream(FunctionName=cloud.physical_id("Broken"))["EventStream"])
+    assert broken[0]["PayloadChunk"]["Payload"] == b"partial "
+    assert broken[-1]["InvokeComplete"]["ErrorCode"] == "Error"
+    assert json.loads(broken[-1]["InvokeComplete"]["ErrorDetails"])["errorMessage"] == "the source went away"
+
+    buffered = lambda_.invoke_with_response_stream(FunctionName=cloud.physical_id("Buffered"),
+                                                   Payload=json.dumps({"rawPath": "/b"}))
+    assert buffered["ResponseStreamContentType"] == "application/json"
+    [chunk, done] = list(buffered["EventStream"])
+    assert json.loads(chunk["PayloadChunk"]["Payload"])["path"] == "/b" and done == {"InvokeComplete": {}}
+
+    with pytest.raises(lambda_.exceptions.ResourceNotFoundException):
+        lambda_.invoke_with_response_stream(FunctionName="no-such-function")
+    # a Python function's botocore reads it too (its calls cross the sandbox's channel, then HTTP)
+    read = cloud.invoke("Reader", {})
+    assert "".join(read["pieces"]) == "line 1\nline 2\n" + "🚣\n" * 3 and read["contentType"] == "text/plain"
+
+
+def test_invoke_with_response_stream_answers_as_the_function_writes(cloud):
+    endpoint = urlsplit(cloud.endpoints["aws_endpoint"])
+    path = f"/2021-11-15/functions/{cloud.physical_id('Pages')}/response-streaming-invocations"
+    body = json.dumps({"rawPath": "/t", "queryStringParameters": {"pause": "800"}}).encode()
+    connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
+    started = time.perf_counter()
+    connection.request("POST", path, body=body)
+    response = connection.getresponse()
+    assert response.status == 200
+    first = b""
+    while b"<p>first</p>" not in first:
+        piece = response.read1(65536)
+        assert piece, first
+        first += piece
+    first_at = time.perf_counter() - started
+    rest = response.read()
+    assert time.perf_counter() - started - first_at >= 0.7  # the handler's pause came after the first event
+    assert b"<p>last</p>" not in first and b"<p>last</p>" in rest and b"InvokeComplete" in rest

@@ -170,3 +170,18 @@ def test_invoke_with_response_stream_answers_as_the_function_writes(cloud):
     rest = response.read()
     assert time.perf_counter() - started - first_at >= 0.7  # the handler's pause came after the first event
     assert b"<p>last</p>" not in first and b"<p>last</p>" in rest and b"InvokeComplete" in rest
+
+
+def test_a_stream_cut_by_the_function_s_timeout(cloud):
+    response, started = _get(cloud.stack.outputs["SlowUrl"])
+    assert response.status == 200 and response.read1(65536) == b"started "
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    assert time.perf_counter() - started < 4  # the timeout (1 s) ended it, not the handler's 5 s pause
+    events = list(cloud.client("lambda").invoke_with_response_stream(
+        FunctionName=cloud.physical_id("Slow"))["EventStream"])
+    assert events[0]["PayloadChunk"]["Payload"] == b"started "
+    assert events[-1]["InvokeComplete"]["ErrorCode"] == "Sandbox.Timedout"
+    # the timed-out sandboxes were stopped; the next invocation starts a new one and streams again
+    response, _ = _get(cloud.stack.outputs["RawUrl"])
+    assert response.read().startswith(b"line 1")

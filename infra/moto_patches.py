@@ -2461,7 +2461,20 @@ def _mapping_created(original: Callable) -> Callable:
     or window out of bounds, a malformed filter) is refused."""
     def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
         registry = _event_sources
-        esm = original(self, spec)
+        source = str(spec.get("EventSourceArn") or "")
+        stream_arn = kinesis_consumer_stream(source)
+        if stream_arn is None:
+            esm = original(self, spec)
+        else:  # an enhanced fan-out consumer's ARN (moto knows only streams'): the mapping reads its stream
+            from moto.kinesis.models import kinesis_backends
+
+            if kinesis_backends[self.account_id][self.region_name].describe_stream_consumer(
+                    stream_arn=None, consumer_name=None, consumer_arn=source) is None:
+                from moto.core.exceptions import RESTError
+
+                raise RESTError("ResourceNotFoundException", "Invalid EventSourceArn")
+            esm = original(self, {**spec, "EventSourceArn": stream_arn})
+            esm.event_source_arn = source  # the mapping names the consumer, as Lambda's does
         if registry is None:
             return esm
         try:
@@ -2474,6 +2487,14 @@ def _mapping_created(original: Callable) -> Callable:
             raise _refused(exc) from None
         return esm
     return create_event_source_mapping
+
+
+def kinesis_consumer_stream(arn: str) -> str | None:
+    """The stream ARN of a Kinesis stream consumer's ARN (arn:aws:kinesis:{region}:{account}:stream/{name}/consumer/
+    {consumer}:{created}), None when `arn` is no consumer's."""
+    if not arn.startswith("arn:aws:kinesis:") or "/consumer/" not in arn:
+        return None
+    return arn.split("/consumer/", 1)[0]
 
 
 def _mapping_updated(original: Callable) -> Callable:

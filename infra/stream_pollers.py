@@ -308,11 +308,17 @@ class KinesisStreamSource(DynamoDbStreamSource):
     batch_info = "KinesisBatchInfo"
 
     @property
+    def _stream_arn(self) -> str:
+        """The stream's ARN: a mapping on an enhanced fan-out consumer (.../stream/{name}/consumer/{consumer}:{time})
+        reads the consumer's stream, and its records name the stream, as Lambda's do."""
+        return self.spec.stream_arn.split("/consumer/", 1)[0]
+
+    @property
     def _name(self) -> str:
         """The stream's name (arn:aws:kinesis:{region}:{account}:stream/{name}): the Kinesis calls here name the
         stream by it, since moto's shard iterators carry the name they were asked with, and GetRecords fails on one
         asked for by ARN."""
-        return self.spec.stream_arn.split(":stream/", 1)[1]
+        return self._stream_arn.split(":stream/", 1)[1]
 
     def _shards(self) -> list[str]:
         description = self._streams.describe_stream(StreamName=self._name)["StreamDescription"]
@@ -337,7 +343,7 @@ class KinesisStreamSource(DynamoDbStreamSource):
                 "eventSource": "aws:kinesis", "eventVersion": "1.0",
                 "eventID": f"{shard_id}:{raw['SequenceNumber']}", "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": self.spec.role, "awsRegion": self._region,
-                "eventSourceARN": self.spec.stream_arn}
+                "eventSourceARN": self._stream_arn}
 
     @staticmethod
     def _sequence(record: dict[str, Any]) -> str:

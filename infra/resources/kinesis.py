@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from infra.resources.base import Resource, creates, numeric, tags
+from infra.resources.base import TAGS_IGNORED, Resource, creates, numeric, tags
 
 if TYPE_CHECKING:
     from infra.deploy import Deployer
@@ -34,3 +34,15 @@ def _stream(d: Deployer, lid: str, props: dict) -> Resource:
         kinesis.add_tags_to_stream(StreamName=name, Tags=tags(props["Tags"]))
     arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
     return Resource(lid, "AWS::Kinesis::Stream", name, {"Arn": arn})
+
+
+@creates("AWS::Kinesis::StreamConsumer", handles=("ConsumerName", "StreamARN"), ignores=TAGS_IGNORED)
+def _stream_consumer(d: Deployer, lid: str, props: dict) -> Resource:
+    """An enhanced fan-out consumer (moto's); a function's mapping on its ARN reads the consumer's stream."""
+    consumer = d.client("kinesis").register_stream_consumer(StreamARN=props["StreamARN"],
+                                                            ConsumerName=props["ConsumerName"])["Consumer"]
+    created = consumer["ConsumerCreationTimestamp"]
+    return Resource(lid, "AWS::Kinesis::StreamConsumer", consumer["ConsumerARN"], {
+        "ConsumerARN": consumer["ConsumerARN"], "ConsumerName": consumer["ConsumerName"],
+        "ConsumerStatus": "ACTIVE", "StreamARN": props["StreamARN"],
+        "ConsumerCreationTimestamp": created.isoformat() if hasattr(created, "isoformat") else str(created)})

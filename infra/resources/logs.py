@@ -1,6 +1,7 @@
-"""CloudWatch Logs log groups, subscription filters and metric filters."""
+"""CloudWatch Logs log groups and streams, subscription filters, metric filters and resource policies."""
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from infra.resources.base import NO_IAM, Resource, creates, numeric, tags
@@ -84,3 +85,20 @@ def _metric_filter(d: Deployer, lid: str, props: dict) -> Resource:
                                        filterPattern=props.get("FilterPattern", ""),
                                        metricTransformations=transformations)
     return Resource(lid, "AWS::Logs::MetricFilter", name)
+
+
+@creates("AWS::Logs::LogStream", handles=("LogGroupName", "LogStreamName"))
+def _log_stream(d: Deployer, lid: str, props: dict) -> Resource:
+    name = d.name_for(lid, props, "LogStreamName", limit=512)
+    d.client("logs").create_log_stream(logGroupName=props["LogGroupName"], logStreamName=name)
+    return Resource(lid, "AWS::Logs::LogStream", name)
+
+
+@creates("AWS::Logs::ResourcePolicy", handles=("PolicyName", "PolicyDocument"))
+def _resource_policy(d: Deployer, lid: str, props: dict) -> Resource:
+    """Kept (DescribeResourcePolicies answers it); as every IAM policy here, not evaluated: other services write
+    to log groups without asking it."""
+    document = props["PolicyDocument"]
+    d.client("logs").put_resource_policy(policyName=props["PolicyName"], policyDocument=document
+                                         if isinstance(document, str) else json.dumps(document))
+    return Resource(lid, "AWS::Logs::ResourcePolicy", props["PolicyName"])

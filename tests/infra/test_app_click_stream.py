@@ -86,3 +86,19 @@ def test_a_poison_record_is_bisected_out_and_named_on_the_failure_queue(cloud):
     # earlier records ran before the function raised: Lambda's at-least-once)
     wait_for(lambda: count(cloud, "/y") == 3, 30)
     assert count(cloud, "/x") >= 3
+
+
+def test_a_mapping_on_an_enhanced_fan_out_consumer_reads_its_stream(cloud):
+    consumer = cloud.stack.outputs["ConsumerArn"]
+    assert consumer.startswith(cloud.stack.outputs["StreamArn"] + "/consumer/reader")
+    kinesis = cloud.client("kinesis")
+    assert kinesis.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerName"] == "reader"
+    [mapping] = cloud.client("lambda").list_event_source_mappings(
+        FunctionName=cloud.physical_id("FanOut"))["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == consumer  # the mapping names the consumer, as Lambda's does
+    kinesis.put_record(StreamName=cloud.stack.outputs["StreamName"], PartitionKey="efo-1", Data=clicks("/efo"))
+    item = wait_for(lambda: cloud.client("dynamodb").get_item(
+        TableName=cloud.stack.outputs["TableName"], Key={"page": {"S": "efo#efo-1"}}).get("Item"), 30)
+    record = json.loads(item["record"]["S"])
+    assert base64.b64decode(record["kinesis"]["data"]) == clicks("/efo")
+    assert record["eventSourceARN"] == cloud.stack.outputs["StreamArn"]  # the stream's, not the consumer's

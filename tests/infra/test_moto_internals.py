@@ -1213,3 +1213,17 @@ def test_sns_notifications_are_built_as_the_one_certificate_patch_rebuilds_them(
     assert list(inspect.signature(Subscription.get_post_data).parameters) == [
         "self", "message", "message_id", "subject", "message_attributes"]
     assert "_message_public_keys[key_name]" in inspect.getsource(responses)
+
+
+def test_a_mapping_on_a_stream_consumer_is_made_on_its_stream_where_the_consumer_patch_looks():
+    """lambda-mappings-created-poll: a mapping on a Kinesis consumer's ARN is made on its stream's ARN (moto looks
+    the source up among streams only), then names the consumer again in `event_source_arn`."""
+    from moto.awslambda.models import EventSourceMapping, LambdaBackend
+    from moto.kinesis.models import KinesisBackend
+
+    create = inspect.getsource(LambdaBackend.create_event_source_mapping)
+    assert "stream.arn == spec[\"EventSourceArn\"]" in create and "kinesis_backend.streams.values()" in create
+    assert "self.event_source_arn = spec[\"EventSourceArn\"]" in inspect.getsource(EventSourceMapping.__init__)
+    assert "self.event_source_arn" in inspect.getsource(EventSourceMapping.get_configuration)
+    assert list(inspect.signature(KinesisBackend.describe_stream_consumer).parameters) == \
+        ["self", "stream_arn", "consumer_name", "consumer_arn"]

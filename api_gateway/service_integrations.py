@@ -23,6 +23,7 @@ API's `Cors`: the OPTIONS preflight).
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -66,7 +67,7 @@ def function_of(uri: str) -> str | None:
 
 def protocol(service: str) -> str | None:
     """How the local cloud speaks to a service of an integration URI: "json" (a JSON-protocol service: the mapped
-    request is its body), "query" (a form post: SNS, and SQS, which still takes it), None (not at all)."""
+    request is its body), "query" (a form post: SNS, SES, and SQS, which still takes it), None (not at all)."""
     import botocore.session
 
     if service == "s3":
@@ -77,7 +78,22 @@ def protocol(service: str) -> str | None:
         model = botocore.session.get_session().get_service_model(BOTOCORE_NAMES.get(service, service))
     except Exception:  # noqa: BLE001 - an unknown service
         return None
-    return "json" if model.protocol == "json" else None
+    # a service that also speaks JSON (Comprehend, Translate: botocore's first choice is now CBOR), as API Gateway
+    # calls it; one the emulator has no backend for is not called at all
+    json_protocol = model.protocol == "json" or "json" in (model.metadata.get("protocols") or ())
+    if not _emulated(model.endpoint_prefix):
+        return None
+    # a query-protocol service's action (SES SendEmail): the mapped request is its form, as for SNS
+    return "json" if json_protocol else "query" if model.protocol == "query" else None
+
+
+@functools.cache
+def _emulated(endpoint_prefix: str) -> bool:
+    """Whether moto (the embedded emulator) serves the service of this endpoint prefix."""
+    from moto.backend_index import backend_url_patterns
+
+    return any(re.match(pattern, f"https://{endpoint_prefix}.us-east-1.amazonaws.com")
+               for _, pattern in backend_url_patterns)
 
 
 def integration_of(integration: dict[str, Any], function: str = "") -> AwsIntegration | None:
@@ -136,8 +152,9 @@ def problem(integration: dict[str, Any], uri: str) -> str | None:
         return (f"{uri}: only service actions (…:{{service}}:action/{{Action}}), SQS and SNS path overrides and "
                 "Lambda functions (…:lambda:path/2015-03-31/functions/{arn}/invocations) are AWS integrations locally")
     if action is not None and protocol(action[0]) is None:
-        return (f"{action[0]}:action/{action[1]}: only services of AWS's JSON protocol (DynamoDB, Step Functions, "
-                "SQS, EventBridge, Kinesis, CloudWatch Logs...) and SNS are called locally")
+        return (f"{action[0]}:action/{action[1]}: only services of AWS's JSON protocol that the local cloud "
+                "emulates (DynamoDB, Step Functions, SQS, EventBridge, Kinesis, CloudWatch Logs, Comprehend...) and "
+                "of its query protocol (SNS, SES...) are called locally")
     if path is not None and path[0] not in PATH_SERVICES:
         return f"{path[0]}:path/{path[1]}: only SQS, SNS and S3 path overrides are called locally"
     for name, source in (integration.get("requestParameters") or {}).items():

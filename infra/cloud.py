@@ -795,7 +795,7 @@ class LocalCloud:
     def aws_action(self, call: ServiceCall) -> tuple[int, bytes]:
         """A REST API's AWS integration calling a service of the emulator, as the integration sends it, signed as
         botocore signs: a JSON-protocol service gets the mapped request as its body (the target and content type
-        from botocore's model of the service); SNS and SQS in the query protocol a form post (a path override's
+        from botocore's model of the service); SNS, SES and SQS in the query protocol a form post (a path override's
         path; an action's Action and mapped query strings in the URL), whose XML answer comes back as JSON, as AWS's
         query services answer a client that accepts JSON ({"PublishResponse": {"PublishResult": {...},
         "ResponseMetadata": {...}}}); S3 (API Gateway's S3 proxy) the integration's httpMethod on the path, the body
@@ -826,7 +826,8 @@ class LocalCloud:
             if fields:
                 url += "?" + urllib.parse.urlencode(fields)
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-            signing_name = call.service
+            # botocore's signing name (SES's integration URIs say "email", SES signs as "ses")
+            signing_name = {"email": "ses"}.get(call.service, call.service)
         else:
             try:
                 # a string the service cannot hold (a lone surrogate: not UTF-8) is the client's error too
@@ -857,6 +858,13 @@ class LocalCloud:
                 status, text, answered = answer.status, answer.read(), dict(answer.headers.items())
         except urllib.error.HTTPError as refused:
             status, text, answered = refused.code, refused.read(), dict(refused.headers.items())
+        head = text.lstrip()[:9].lower()
+        if status >= 500 and (head[:1] not in (b"{", b"<") or head.startswith((b"<!doctype", b"<html"))):
+            # the emulator failed on the request (moto's server answers its HTML error page): the service's own
+            # failure, never a page of the emulator's internals
+            status, answered = 500, {"Content-Type": "application/json"}
+            text = json.dumps({"__type": "InternalFailure", "message": "The request processing has failed."}).encode()
+            query = False
         return status, ServiceAnswer.of_answer(service_integrations.query_answer_as_json(text) if query else text,
                                                answered)
 

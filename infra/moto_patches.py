@@ -2468,11 +2468,9 @@ def _mapping_created(original: Callable) -> Callable:
         else:  # an enhanced fan-out consumer's ARN (moto knows only streams'): the mapping reads its stream
             from moto.kinesis.models import kinesis_backends
 
-            if kinesis_backends[self.account_id][self.region_name].describe_stream_consumer(
-                    stream_arn=None, consumer_name=None, consumer_arn=source) is None:
-                from moto.core.exceptions import RESTError
-
-                raise RESTError("ResourceNotFoundException", "Invalid EventSourceArn")
+            # an unknown consumer: moto's ResourceNotFoundException
+            kinesis_backends[self.account_id][self.region_name].describe_stream_consumer(
+                stream_arn=None, consumer_name=None, consumer_arn=source)
             esm = original(self, {**spec, "EventSourceArn": stream_arn})
             esm.event_source_arn = source  # the mapping names the consumer, as Lambda's does
         if registry is None:

@@ -31,6 +31,9 @@ BOOTSTRAP = Path(__file__).with_name("node_bootstrap.js")
 _STOP = object()
 #: the line node_bootstrap.js writes after an invocation's output, before its answer
 _END = "\x00notifyx-end "
+#: what a streamed response keeps without a sink: one byte beyond a buffered Invoke's limit (6 MB), which the runtime
+#: then refuses as Lambda does (Function.ResponseSizeTooLarge)
+KEPT_BYTES = 6_291_556
 
 
 def runs_over_runtime_api(runtime: str) -> bool:
@@ -63,7 +66,8 @@ class _Invocation:
         self.done = threading.Event()
         self.result: str | Streamed | None = None
         self.error: dict[str, Any] | None = None
-        #: who takes a streamed response's bytes as they come (infra.streaming.Sink), else they are kept
+        #: who takes a streamed response's bytes as they come (api_gateway/streaming.py's Sink, or
+        #: infra/response_streams.py's), else they are kept
         self.sink = sink
 
 
@@ -153,7 +157,6 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         invocation.done.set()
         self._answer(202, b'{"status":"OK"}')
 
-
     def _streamed(self) -> None:
         """A streamed response: its chunks go to the invocation's sink as they arrive (or are kept), and an error
         after them comes as the trailers Lambda-Runtime-Function-Error-Type / -Body (base64 of the error JSON)."""
@@ -171,11 +174,11 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         trailers: dict[str, str] = {}
         try:
             for chunk in _chunks(self.rfile, self.headers, trailers):
-                streamed.size += len(chunk)
                 if sink is not None:
                     sink.write(chunk)
-                else:
-                    streamed.parts.append(chunk)
+                elif streamed.size <= KEPT_BYTES:  # a buffered Invoke answers 6 MB at most: more is not kept
+                    streamed.parts.append(chunk[:KEPT_BYTES + 1 - streamed.size])
+                streamed.size += len(chunk)
         except ValueError:  # a broken chunked body: the runtime's stream ended badly
             self.close_connection = True
             trailers.setdefault("lambda-runtime-function-error-type", "Runtime.TruncatedResponse")
@@ -307,7 +310,7 @@ class NodeSandbox:
                                             dict[str, Any]]:
         """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start, its
         output {"lines", "max_memory_mb"}), as infra.sandbox.Sandbox.invoke answers. A streaming handler's result
-        is a Streamed; `stream` (infra.streaming.Sink) takes its bytes as they come."""
+        is a Streamed; `stream` (a sink: begin(content type), write(bytes)) takes its bytes as they come."""
         from infra.sandbox import SandboxExited, SandboxTimeout
 
         deadline = time.monotonic() + timeout

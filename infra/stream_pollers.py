@@ -275,7 +275,7 @@ class DynamoDbStreamSource:
                 "endSequenceNumber": self._sequence(records[-1]),
                 "approximateArrivalOfFirstRecord": when(records[0]),
                 "approximateArrivalOfLastRecord": when(records[-1]),
-                "batchSize": len(records), "streamArn": self.spec.stream_arn}}
+                "batchSize": len(records), "streamArn": self.spec.stream_arn.split("/consumer/", 1)[0]}}
         try:
             self._send(self.spec.on_failure, json.dumps(message))
         except Exception:  # noqa: BLE001 - the destination is gone: the record is lost, as the batch is

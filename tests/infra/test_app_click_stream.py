@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from racing import wait_for
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "apps" / "click_stream" / "template.yaml"
@@ -102,3 +103,7 @@ def test_a_mapping_on_an_enhanced_fan_out_consumer_reads_its_stream(cloud):
     record = json.loads(item["record"]["S"])
     assert base64.b64decode(record["kinesis"]["data"]) == clicks("/efo")
     assert record["eventSourceARN"] == cloud.stack.outputs["StreamArn"]  # the stream's, not the consumer's
+    with pytest.raises(cloud.client("lambda").exceptions.ResourceNotFoundException):
+        cloud.client("lambda").create_event_source_mapping(
+            FunctionName=cloud.physical_id("FanOut"), StartingPosition="LATEST",
+            EventSourceArn=cloud.stack.outputs["StreamArn"] + "/consumer/nobody:1")

@@ -185,3 +185,15 @@ def test_a_stream_cut_by_the_function_s_timeout(cloud):
     # the timed-out sandboxes were stopped; the next invocation starts a new one and streams again
     response, _ = _get(cloud.stack.outputs["RawUrl"])
     assert response.read().startswith(b"line 1")
+
+
+def test_a_stream_larger_than_a_buffered_invoke_answers_is_streamed_whole_and_refused_buffered(cloud):
+    from infra import node_sandbox, runtime
+
+    response, _ = _get(cloud.stack.outputs["BigUrl"])
+    body = response.read()
+    assert len(body) == 7 << 20 and body[:1] == b"a" and body[-1:] == b"g"
+    answer = cloud.client("lambda").invoke(FunctionName=cloud.physical_id("Big"), Payload=b"{}")
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+    assert node_sandbox.KEPT_BYTES == runtime.MAX_RESPONSE_BYTES  # what is kept is one byte beyond the limit

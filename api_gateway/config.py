@@ -160,6 +160,9 @@ class RestRoute:
     mock: tuple[int, tuple[tuple[str, str], ...], str] | None = None
     #: an HTTP_PROXY integration's endpoint (api_gateway/http_proxy.py); `function` is "" then
     http_proxy: Any = None
+    #: a Lambda proxy integration's requestParameters source of integration.request.header.X-Amz-Tenant-Id (a
+    #: 'literal' or method.request.header|querystring|path.X): the tenant a tenant-isolated function runs for
+    tenant_source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import json
 import logging
 import mimetypes
@@ -302,12 +303,18 @@ class RestGateway:
             return self._aws_integration(route.aws, event, header_pairs, body)
         if route.http_proxy is not None:
             return http_proxy.forward(route.http_proxy, method, params, url.query, header_pairs, body)
+        invoke = self._invoke
+        if route.tenant_source is not None:  # the method maps the function's tenant (X-Amz-Tenant-Id)
+            sources = {"header": dict(header_pairs), "querystring": event.get("queryStringParameters") or {},
+                       "path": params}
+            tenant = service_integrations.request_parameters((("X-Amz-Tenant-Id", route.tenant_source),), sources)
+            invoke = functools.partial(self._invoke, tenant_id=tenant[0][1] if tenant else None)
         try:
             if route.function_timeout is not None and route.function_timeout < self.integration_timeout:
                 # the function's own timeout ends the call first (a 502, as on AWS): no thread hand-off needed
-                result = self._invoke(route.function, event)
+                result = invoke(route.function, event)
             else:
-                result = self._executor.submit(self._invoke, route.function, event).result(
+                result = self._executor.submit(invoke, route.function, event).result(
                     timeout=self.integration_timeout)
         except FutureTimeout:
             return self._json(*_TIMED_OUT)

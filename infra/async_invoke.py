@@ -41,8 +41,9 @@ _clients: dict[tuple[str, str | None], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def invoke_async(runtime: LambdaRuntime, name: str, event: Any) -> str:
-    """Queue `event` for function `name` (raises ResourceNotFound at once); returns the request id."""
+def invoke_async(runtime: LambdaRuntime, name: str, event: Any, tenant_id: str | None = None) -> str:
+    """Queue `event` for function `name` (raises ResourceNotFound at once); returns the request id. `tenant_id`: the
+    tenant each attempt runs for (a tenant-isolated function's)."""
     spec = runtime.spec(name)
     request_id = ids.request_id()
     queued_at = time.time()
@@ -50,8 +51,9 @@ def invoke_async(runtime: LambdaRuntime, name: str, event: Any) -> str:
 
     store = persistence.store()
     if store is not None:
-        store.lambda_event(request_id, (spec.name, json.dumps(event), queued_at))
-    _start(runtime, spec.name, event, request_id, queued_at, store)
+        store.lambda_event(request_id, (spec.name, json.dumps(event), queued_at)
+                           + ((tenant_id,) if tenant_id is not None else ()))
+    _start(runtime, spec.name, event, request_id, queued_at, store, tenant_id)
     return request_id
 
 
@@ -64,7 +66,7 @@ def resume(runtime: LambdaRuntime, events: dict[str, tuple[str, str, float]]) ->
 
     store = persistence.store()
     resumed = 0
-    for request_id, (name, event, queued_at) in events.items():
+    for request_id, (name, event, queued_at, *tenant) in events.items():
         try:
             runtime.spec(name)
         except ResourceNotFound:
@@ -72,19 +74,21 @@ def resume(runtime: LambdaRuntime, events: dict[str, tuple[str, str, float]]) ->
             if store is not None:  # finished: not dropped again at every start
                 store.lambda_event(request_id, None)
             continue
-        _start(runtime, name, json.loads(event), request_id, queued_at, store)
+        _start(runtime, name, json.loads(event), request_id, queued_at, store, tenant[0] if tenant else None)
         resumed += 1
     return resumed
 
 
-def _start(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float, store: Any) -> None:
-    threading.Thread(target=_run, args=(runtime, name, event, request_id, queued_at, store),
+def _start(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float, store: Any,
+           tenant_id: str | None = None) -> None:
+    threading.Thread(target=_run, args=(runtime, name, event, request_id, queued_at, store, tenant_id),
                      name=f"lambda-async-{name}", daemon=True).start()
 
 
-def _run(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float, store: Any) -> None:
+def _run(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued_at: float, store: Any,
+         tenant_id: str | None = None) -> None:
     try:
-        _deliver(runtime, name, event, request_id, time.monotonic() - max(0.0, time.time() - queued_at))
+        _deliver(runtime, name, event, request_id, time.monotonic() - max(0.0, time.time() - queued_at), tenant_id)
     finally:
         # finished, unless the local cloud stopped under it: then the state kept it for the next start
         if store is not None and not runtime.closed:
@@ -103,7 +107,8 @@ def event_invoke_config(name: str, account_id: str = account.ACCOUNT_ID,
     return dict(configs[0].config) if configs else {}
 
 
-def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued: float) -> None:
+def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str, queued: float,
+             tenant_id: str | None = None) -> None:
     """Run the event until it succeeds, fails for good, or is too old (`queued`: time.monotonic() of its queueing)."""
     config = event_invoke_config(name, region=runtime.region)
     retries = int(config.get("MaximumRetryAttempts", DEFAULT_RETRIES))
@@ -115,7 +120,7 @@ def _deliver(runtime: LambdaRuntime, name: str, event: Any, request_id: str, que
     while True:
         try:
             attempts += 1
-            result = runtime.invoke(name, event, request_id)  # Lambda keeps it for each retry
+            result = runtime.invoke(name, event, request_id, tenant_id=tenant_id)  # Lambda keeps it for each retry
         except Throttled:
             attempts -= 1           # a throttled event was not run
             if time.monotonic() - queued + THROTTLE_DELAY > max_age:

@@ -158,7 +158,9 @@ def rest_configs(stack: Stack) -> list[RestApiConfig]:
                     api_key_required=bool(required & key_schemes),
                     scopes=next((tuple(r[names[0]]) for r in security if names and r.get(names[0])), ()),
                     iam=bool(required & signed), aws=aws,
-                    validation=request_validation.of_operation(body, operation), mock=mock, http_proxy=proxy))
+                    validation=request_validation.of_operation(body, operation), mock=mock, http_proxy=proxy,
+                    tenant_source=(integration.get("requestParameters") or {}).get(
+                        "integration.request.header.X-Amz-Tenant-Id") if kind == "aws_proxy" else None))
         media = list(api.properties.get("BinaryMediaTypes", [])) + list(
             body.get("x-amazon-apigateway-binary-media-types", []))
         stage_resources = [s for s in stack.of_type("AWS::ApiGateway::Stage")
@@ -899,10 +901,11 @@ class LocalCloud:
                     return True
         return False
 
-    def invoke_function(self, name: str, event: dict, stream: Any = None) -> Any:
+    def invoke_function(self, name: str, event: dict, stream: Any = None, tenant_id: str | None = None) -> Any:
         """Run a deployed function by physical name or ARN (what the data planes and pollers call); `stream`: a
-        function URL's sink for a streamed response (api_gateway/streaming.py)."""
-        return self.runtime.invoke(name, event, stream=stream)
+        function URL's sink for a streamed response (api_gateway/streaming.py); `tenant_id`: the tenant a
+        tenant-isolated function runs for (a REST method's mapped X-Amz-Tenant-Id)."""
+        return self.runtime.invoke(name, event, stream=stream, tenant_id=tenant_id)
 
     def invoke(self, logical_or_name: str, event: dict) -> Any:
         """Run a function by logical id or physical name; raises runtime.FunctionError on a function error."""

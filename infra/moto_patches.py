@@ -403,15 +403,30 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
         refused = JsonRESTError("RequestEntityTooLargeException", too_large)
         refused.code = 413
         raise refused
-    if runtime is None or headers.get("X-Amz-Invocation-Type") != "Event":
-        from infra.runtime import last_ran
+    tenant_id = headers.get("X-Amz-Tenant-Id")  # a tenant-isolated function's invocations need one
+    if runtime is not None:
+        from infra.runtime import InvalidTenant
 
-        token = last_ran.set(None)
+        try:
+            runtime.check_tenant(self.get_function(function_name, qualifier).function_name, tenant_id)
+        except InvalidTenant as exc:
+            from moto.core.exceptions import JsonRESTError
+
+            refused = JsonRESTError("InvalidParameterValueException", str(exc))
+            refused.code = 400
+            raise refused from None
+        except ResourceNotFound:
+            pass  # moto's function, not the runtime's: moto answers
+    if runtime is None or headers.get("X-Amz-Invocation-Type") != "Event":
+        from infra.runtime import invoke_tenant, last_ran
+
+        token, tenant_token = last_ran.set(None), invoke_tenant.set(tenant_id)
         try:
             answer = original(self, function_name, qualifier, body, headers, response_headers)
             ran = last_ran.get()
         finally:
             last_ran.reset(token)
+            invoke_tenant.reset(tenant_token)
         if qualifier or function_name.count(":") not in (0, 6):  # the version an alias or version ran, as Lambda
             response_headers["x-amz-executed-version"] = str(self.get_function(function_name, qualifier).version)
         if "x-amz-function-error" in response_headers:  # moto says Handled
@@ -427,7 +442,7 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
     except ValueError:
         event = body
     try:
-        response_headers["x-amzn-requestid"] = invoke_async(runtime, function.function_name, event)
+        response_headers["x-amzn-requestid"] = invoke_async(runtime, function.function_name, event, tenant_id)
     except ResourceNotFound:
         return original(self, function_name, qualifier, body, headers, response_headers)
     response_headers["Content-Length"] = "0"

@@ -211,6 +211,7 @@ async function main() {
       callbackWaitsForEmptyEventLoop: true,
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     };
+    if (next.headers["lambda-runtime-aws-tenant-id"]) context.tenantId = next.headers["lambda-runtime-aws-tenant-id"];
     let outcome;
     // a handler whose promise never settles leaves nothing for the event loop to wait on: without this timer node
     // would exit, where Lambda waits for the function's timeout

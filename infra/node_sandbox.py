@@ -61,8 +61,9 @@ def node_version() -> str | None:
 
 class _Invocation:
     def __init__(self, request_id: str, event_json: str, deadline_ms: int, trace: str | None,
-                 sink: Any = None) -> None:
+                 sink: Any = None, tenant_id: str | None = None) -> None:
         self.request_id, self.event_json, self.deadline_ms, self.trace = request_id, event_json, deadline_ms, trace
+        self.tenant_id = tenant_id
         self.done = threading.Event()
         self.result: str | Streamed | None = None
         self.error: dict[str, Any] | None = None
@@ -131,6 +132,8 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
                    "Lambda-Runtime-Invoked-Function-Arn": self.server.arn, "Content-Type": "application/json"}
         if invocation.trace:
             headers["Lambda-Runtime-Trace-Id"] = invocation.trace
+        if invocation.tenant_id:
+            headers["Lambda-Runtime-Aws-Tenant-Id"] = invocation.tenant_id
         self._answer(200, invocation.event_json.encode(), headers)
 
     def do_POST(self) -> None:  # noqa: N802
@@ -306,8 +309,8 @@ class NodeSandbox:
         return lines
 
     def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any, trace: str | None = None,
-               stream: Any = None) -> tuple[str | Streamed | None, dict[str, Any] | None, float | None,
-                                            dict[str, Any]]:
+               stream: Any = None, tenant_id: str | None = None
+               ) -> tuple[str | Streamed | None, dict[str, Any] | None, float | None, dict[str, Any]]:
         """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start, its
         output {"lines", "max_memory_mb"}), as infra.sandbox.Sandbox.invoke answers. A streaming handler's result
         is a Streamed; `stream` (a sink: begin(content type), write(bytes)) takes its bytes as they come."""
@@ -327,7 +330,8 @@ class NodeSandbox:
                 return None, error, (time.perf_counter() - self._started) * 1000, {"lines": [], "max_memory_mb": 0}
             init_ms = (time.perf_counter() - self._started) * 1000
         self._take_lines()  # what init printed went to the console; the invocation's log starts here
-        invocation = _Invocation(request_id, event_json, int((time.time() + timeout) * 1000), trace, stream)
+        invocation = _Invocation(request_id, event_json, int((time.time() + timeout) * 1000), trace, stream,
+                                 tenant_id)
         self._api.pending.put(invocation)
         while not invocation.done.wait(0.01):
             if time.monotonic() > deadline:

@@ -25,9 +25,11 @@ import json
 import logging
 import os
 import queue
+import re
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,10 @@ MAX_RESPONSE_BYTES = 6_291_556
 #: ... and on an Invoke's request payload, by invocation type (the asynchronous one is 1 MB since AWS raised it from
 #: 256 KB in 2025): over it, 413 RequestEntityTooLargeException
 MAX_REQUEST_BYTES = {"RequestResponse": 6_291_456, "Event": 1_048_576}
+#: a tenant-isolated function's pools kept at once (each holds its tenant's warm sandboxes)
+TENANT_POOLS = 32
+#: Invoke's TenantId constraint (botocore's model: 1 to 256 of these characters)
+_TENANT_ID = re.compile(r"[a-zA-Z0-9._:/=+\-@ ]{1,256}")
 
 
 class LambdaError(Exception):
@@ -83,6 +89,13 @@ class FunctionError(LambdaError):
         """The error of Lambda's error payload (a sandbox's, sandbox_bootstrap.fault's)."""
         return cls(error.get("errorType", "Error"), error.get("errorMessage", ""), error.get("stackTrace"),
                    error.get("requestId"))
+
+
+class InvalidTenant(LambdaError):
+    """An invocation of a tenant-isolated function without a tenant id, or with one Lambda would refuse (its
+    InvalidParameterValueException, HTTP 400)."""
+
+    error_type = "InvalidParameterValueException"
 
 
 class Throttled(LambdaError):
@@ -120,6 +133,9 @@ class FunctionSpec:
     #: the template's Runtime: a nodejs* function runs in a node process, a provided* one its code's bootstrap
     #: (infra/node_sandbox.py); a Python one here
     runtime: str = "python3.11"
+    #: TenancyConfig TenantIsolationMode PER_TENANT: every invocation names a tenant, and a tenant's sandboxes serve
+    #: no other tenant
+    tenant_isolation: bool = False
 
     @property
     def node(self) -> bool:
@@ -165,6 +181,8 @@ LOG_TAIL_BYTES = 4096
 _ran: contextvars.ContextVar[Ran | None] = contextvars.ContextVar("notifyx_ran", default=None)
 #: the Ran of the invocation moto's LambdaFunction.invoke ran in this context (its response names the request id)
 last_ran: contextvars.ContextVar[Ran | None] = contextvars.ContextVar("notifyx_last_ran", default=None)
+#: the tenant (X-Amz-Tenant-Id) of the Invoke moto is answering in this context (moto_patches: lambda-event-invoke)
+invoke_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("notifyx_invoke_tenant", default=None)
 
 
 def invocation_log(request_id: str, lines: Any, duration_ms: float, memory_mb: int, max_memory_mb: int,
@@ -328,7 +346,38 @@ class _Function:
         self.errors = 0
         self.throttles = 0
         self.pool: Any = None  # the SandboxPool of process sandboxes, made at the first invoke
+        #: a tenant-isolated function's pools, one per tenant, the most recently used last (at most TENANT_POOLS)
+        self.tenant_pools: OrderedDict[str, Any] = OrderedDict()
+        self._pools_lock = threading.Lock()  # not import_lock: a thread-mode import may hold that one for long
         self.init_durations: list[float] = []
+
+    def pool_for(self, tenant_id: str | None) -> Any:
+        """The SandboxPool an invocation takes a sandbox from: the function's, or its tenant's (made on first use;
+        the least recently used tenant's is closed beyond TENANT_POOLS, its next invocation starting cold)."""
+        from infra.sandbox import SandboxPool
+
+        with self._pools_lock:
+            if tenant_id is None or not self.spec.tenant_isolation:
+                if self.pool is None:
+                    self.pool = SandboxPool(self.sandbox_spec(), self.environ)
+                return self.pool
+            pool = self.tenant_pools.get(tenant_id)
+            if pool is None:
+                pool = self.tenant_pools[tenant_id] = SandboxPool(self.sandbox_spec(), self.environ)
+                while len(self.tenant_pools) > TENANT_POOLS:
+                    self.tenant_pools.popitem(last=False)[1].close()
+            self.tenant_pools.move_to_end(tenant_id)
+            return pool
+
+    def close_pools(self) -> None:
+        """Stop the warm sandboxes (new code, or the runtime closing): the next invocations start cold."""
+        with self._pools_lock:
+            pools = [self.pool, *self.tenant_pools.values()]
+            self.pool = None
+            self.tenant_pools.clear()
+        for pool in pools:
+            if pool is not None:
+                pool.close()
 
     def sandbox_spec(self) -> dict[str, Any]:
         spec = self.spec
@@ -433,17 +482,22 @@ class LambdaRuntime:
 
     # ------------------------------------------------------------------ invocation
     def invoke(self, name_or_arn: str, event: Any, request_id: str | None = None, stream: Any = None,
-               as_streamed: bool = False) -> Any:
+               as_streamed: bool = False, tenant_id: str | None = None) -> Any:
         """Run the function with `event` (JSON round-tripped, as Lambda does) and return its JSON result.
         `request_id`: the invocation's (an asynchronous event's, the same for each retry), else a new one.
 
         A handler that streams its response (Node.js `awslambda.streamifyResponse`): `stream` (a function URL's
         sink, api_gateway/streaming.py) gets its bytes as they come; without one, the bytes are what a buffered
         Invoke answers, here read as JSON (or as text, when they are not) unless `as_streamed` asks for them
-        whole (a node_sandbox.Streamed)."""
+        whole (a node_sandbox.Streamed).
+
+        `tenant_id` (Invoke's X-Amz-Tenant-Id): a tenant-isolated function needs one, and runs it in that tenant's
+        sandboxes (the handler's context.tenant_id); another function's context gets it too."""
         if self.closed:  # an asynchronous event's retry after the local cloud stopped
             raise ResourceNotFound(f"Function not found: {name_or_arn} (the local cloud has stopped)")
         fn = self._lookup(name_or_arn)
+        if tenant_id is not None or fn.spec.tenant_isolation:
+            self.check_tenant(name_or_arn, tenant_id)
         observer = self.observer
         if fn.slots is None and fn.spec.reserved_concurrency == 0:
             fn.throttles += 1
@@ -462,9 +516,9 @@ class LambdaRuntime:
             fn.invocations += 1
             if faults.injector() is not None:  # --fault / NOTIFYX_FAULTS (infra/faults.py)
                 result = faults.invoke(fn.spec.name, fn.spec.timeout,
-                                       lambda: self._dispatch(fn, event, request_id, stream))
+                                       lambda: self._dispatch(fn, event, request_id, stream, tenant_id))
             else:
-                result = self._dispatch(fn, event, request_id, stream)
+                result = self._dispatch(fn, event, request_id, stream, tenant_id)
             if stream is None and not as_streamed and getattr(result, "content_type", None) is not None:
                 return _buffered(result)
             return result
@@ -485,15 +539,29 @@ class LambdaRuntime:
                 _observed.reset(token)
                 observer.finished(call)
 
-    def _dispatch(self, fn: _Function, event: Any, request_id: str | None, stream: Any = None) -> Any:
-        if self.sandboxes == "process" or fn.spec.node:  # Node.js and custom runtimes: always in their process
-            return self._run_in_sandbox(fn, json.dumps(event), request_id or ids.request_id(), stream)
-        return self._run(fn, json.loads(json.dumps(event)), request_id or ids.request_id())
+    def check_tenant(self, name_or_arn: str, tenant_id: str | None) -> None:
+        """InvalidTenant unless `tenant_id` is one Lambda takes, and given when the function is tenant-isolated
+        (ResourceNotFound for no such function)."""
+        fn = self._lookup(name_or_arn)
+        if tenant_id is not None and (not isinstance(tenant_id, str) or not _TENANT_ID.fullmatch(tenant_id)):
+            raise InvalidTenant("1 validation error detected: Value at 'tenantId' failed to satisfy constraint: "
+                                "Member must satisfy regular expression pattern: [a-zA-Z0-9\\._:\\/=+\\-@ ]+ "
+                                "and length 1 to 256")
+        if fn.spec.tenant_isolation and tenant_id is None:
+            raise InvalidTenant(f"The function {fn.spec.name} has tenant isolation enabled: invoke it with a "
+                                "tenant id (X-Amz-Tenant-Id)")
 
-    def _run(self, fn: _Function, event: Any, request_id: str) -> Any:
+    def _dispatch(self, fn: _Function, event: Any, request_id: str | None, stream: Any = None,
+                  tenant_id: str | None = None) -> Any:
+        # Node.js and custom runtimes always in their process, and tenant-isolated functions (a tenant's sandboxes)
+        if self.sandboxes == "process" or fn.spec.node or fn.spec.tenant_isolation:
+            return self._run_in_sandbox(fn, json.dumps(event), request_id or ids.request_id(), stream, tenant_id)
+        return self._run(fn, json.loads(json.dumps(event)), request_id or ids.request_id(), tenant_id)
+
+    def _run(self, fn: _Function, event: Any, request_id: str, tenant_id: str | None = None) -> Any:
         spec = fn.spec
         deadline = time.monotonic() + spec.timeout
-        context = LambdaContext(spec.name, spec.arn, spec.memory, request_id, deadline)
+        context = LambdaContext(spec.name, spec.arn, spec.memory, request_id, deadline, tenant_id=tenant_id)
         outcome: dict[str, Any] = {}
         done = threading.Event()
 
@@ -535,16 +603,14 @@ class LambdaRuntime:
             raise outcome["error"]
         return json.loads(_within_limit(outcome["result"]))
 
-    def _run_in_sandbox(self, fn: _Function, event_json: str, request_id: str, stream: Any = None) -> Any:
-        from infra.sandbox import CallAnswerer, SandboxExited, SandboxPool, SandboxTimeout
+    def _run_in_sandbox(self, fn: _Function, event_json: str, request_id: str, stream: Any = None,
+                        tenant_id: str | None = None) -> Any:
+        from infra.sandbox import CallAnswerer, SandboxExited, SandboxTimeout
 
         spec = fn.spec
         pool = fn.pool
-        if pool is None:  # the function's first invocation
-            with fn.import_lock:
-                if fn.pool is None:
-                    fn.pool = SandboxPool(fn.sandbox_spec(), fn.environ)
-                pool = fn.pool
+        if pool is None or spec.tenant_isolation:  # the function's first invocation, or a tenant's sandboxes
+            pool = fn.pool_for(tenant_id)
         if self._answerer is None:  # the runtime's first sandbox
             with self._lock:
                 if self._answerer is None:
@@ -559,7 +625,7 @@ class LambdaRuntime:
         try:
             payload, error, init_ms, output = sandbox.invoke(event_json, request_id, spec.timeout, self._answerer,
                                                              call.trace_header if call is not None else None,
-                                                             stream=stream)
+                                                             stream=stream, tenant_id=tenant_id)
         except SandboxTimeout:
             printed = sandbox.output_so_far()
             sandbox.kill()
@@ -602,8 +668,8 @@ class LambdaRuntime:
 
     def sandbox_count(self, name_or_arn: str) -> int:
         """How many sandboxes (processes) the function has started so far."""
-        pool = self._lookup(name_or_arn).pool
-        return pool.started if pool is not None else 0
+        fn = self._lookup(name_or_arn)
+        return sum(pool.started for pool in (fn.pool, *fn.tenant_pools.values()) if pool is not None)
 
     def _handler(self, fn: _Function) -> Any:
         if fn.handler is not None:
@@ -644,9 +710,7 @@ class LambdaRuntime:
             fn.spec.code_dir = Path(code_dir).resolve()
             fn.environ["LAMBDA_TASK_ROOT"] = str(fn.spec.code_dir)
             fn.handler = None
-            if fn.pool is not None:  # warm sandboxes hold the old code: the next invocations start cold
-                fn.pool.close()
-                fn.pool = None
+            fn.close_pools()  # warm sandboxes hold the old code: the next invocations start cold
 
     def close(self) -> None:
         """Forget the handlers' modules (next runtime starts cold, re-reading its environment at import)."""
@@ -663,21 +727,19 @@ class LambdaRuntime:
         importlib.invalidate_caches()
         for fn in self._functions.values():
             fn.handler = None
-            if fn.pool is not None:
-                fn.pool.close()
-                fn.pool = None
+            fn.close_pools()
         if self._logs is not None:
             self._logs.close()
             self._logs = None
 
-    def invoke_payload(self, name_or_arn: str, event: Any) -> tuple[bytes, bool, Ran]:
+    def invoke_payload(self, name_or_arn: str, event: Any, tenant_id: str | None = None) -> tuple[bytes, bool, Ran]:
         """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error, the request
         id and log). An invocation that never reached a sandbox (an injected fault) gets a request id of its own."""
         ran = Ran()
         token = _ran.set(ran)
         try:
             try:
-                result = self.invoke(name_or_arn, event, as_streamed=True)
+                result = self.invoke(name_or_arn, event, as_streamed=True, tenant_id=tenant_id)
                 # a streamed response buffered: its bytes, as they were written (6 MB at most, as Invoke's)
                 payload = _within_limit(result.body) if getattr(result, "content_type", None) is not None \
                     else json.dumps(result).encode()
@@ -821,7 +883,8 @@ def _moto_invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     if runtime is None:
         raise RuntimeError("no LambdaRuntime attached to moto")
     try:
-        payload, errored, ran = runtime.invoke_payload(self.function_name, {} if event is None else event)
+        payload, errored, ran = runtime.invoke_payload(self.function_name, {} if event is None else event,
+                                                       invoke_tenant.get())
         last_ran.set(ran)  # moto's Invoke response names its request id (moto_patches: lambda-event-invoke)
     except Throttled as exc:
         err = JsonRESTError("TooManyRequestsException", str(exc))
@@ -946,13 +1009,18 @@ def _answer_invoke(request: Any) -> Any:
         event = json.loads(body or b"{}")
     except ValueError:
         return None
+    tenant = headers.get("x-amz-tenant-id")
+    tenant_id = tenant.decode("utf-8", "replace") if isinstance(tenant, bytes) else tenant
     if invocation_type == "Event":
-        return _invoke_async(runtime, name, event, request.url)
+        return _invoke_async(runtime, name, event, request.url, tenant_id)
     incoming = headers.get("x-amzn-trace-id")
     # a Step Functions task sets trace_header itself (its interpreter's client sends no header)
     token = trace_header.set((incoming.decode() if isinstance(incoming, bytes) else incoming) or trace_header.get())
     try:
-        payload, errored, ran = runtime.invoke_payload(name, event)
+        payload, errored, ran = runtime.invoke_payload(name, event, tenant_id)
+    except InvalidTenant as exc:
+        return _raw_response(request.url, 400, {"x-amzn-errortype": "InvalidParameterValueException"},
+                             json.dumps({"Type": "User", "message": str(exc)}).encode())
     except Throttled as exc:
         return _raw_response(request.url, 429, {"x-amzn-errortype": "TooManyRequestsException"},
                              json.dumps({"Type": "User", "message": str(exc)}).encode())
@@ -971,18 +1039,21 @@ def _answer_invoke(request: Any) -> Any:
     return _raw_response(request.url, 200, response_headers, payload)
 
 
-def _invoke_async(runtime: LambdaRuntime, name: str, event: Any, url: str) -> Any:
+def _invoke_async(runtime: LambdaRuntime, name: str, event: Any, url: str, tenant_id: str | None = None) -> Any:
     """InvocationType=Event: queued (202) and run in the background, retried and then dead-lettered as Lambda does."""
     try:
-        runtime.spec(name)
+        runtime.check_tenant(name, tenant_id)
     except ResourceNotFound as exc:
         return _raw_response(url, 404, {"x-amzn-errortype": "ResourceNotFoundException"},
                              json.dumps({"Type": "User", "Message": str(exc)}).encode())
+    except InvalidTenant as exc:
+        return _raw_response(url, 400, {"x-amzn-errortype": "InvalidParameterValueException"},
+                             json.dumps({"Type": "User", "message": str(exc)}).encode())
 
     # retries with backoff, then the dead-letter queue or the on-failure destination: infra/async_invoke.py
     from infra.async_invoke import invoke_async
 
-    request_id = invoke_async(runtime, name, event)
+    request_id = invoke_async(runtime, name, event, tenant_id)
     return _raw_response(url, 202, {"content-type": "application/json", "x-amzn-RequestId": request_id}, b"")
 
 

@@ -130,7 +130,8 @@ class Sandbox:
         self._ended.register(self.process.sentinel, select.POLLIN)
 
     def invoke(self, event_json: str, request_id: str, timeout: float, answer: Any, trace: str | None = None,
-               stream: Any = None) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
+               stream: Any = None, tenant_id: str | None = None
+               ) -> tuple[str | None, dict[str, Any] | None, float | None, dict[str, Any]]:
         """Run one invocation: (result JSON, Lambda error payload, init duration in ms if this was a cold start,
         its output {"lines", "max_memory_mb"}). `stream` is not used: Lambda's Python runtime does not stream a
         response (a function URL in RESPONSE_STREAM mode sends the whole payload)."""
@@ -138,7 +139,7 @@ class Sandbox:
         try:
             # trace: the X-Ray header Lambda hands the runtime (Lambda-Runtime-Trace-Id) for _X_AMZN_TRACE_ID
             with self._sending:
-                sandbox_bootstrap.send(self.conn, ("invoke", event_json, request_id, timeout, trace))
+                sandbox_bootstrap.send(self.conn, ("invoke", event_json, request_id, timeout, trace, tenant_id))
             while True:
                 message = self._buffered_message()
                 if message is None:

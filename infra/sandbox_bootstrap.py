@@ -96,8 +96,10 @@ class LambdaContext:
     """The context object handed to a handler, with Lambda's attributes."""
 
     def __init__(self, name: str, arn: str, memory: int, request_id: str, deadline: float,
-                 log_stream: str | None = None) -> None:
+                 log_stream: str | None = None, tenant_id: str | None = None) -> None:
         self.aws_request_id = request_id
+        #: the invocation's tenant (a function with TenancyConfig PER_TENANT), as awslambdaric's context has it
+        self.tenant_id = tenant_id
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = arn
@@ -357,7 +359,7 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str], output: Any 
     log_stream = spec.get("log_stream")
     while True:
         try:
-            _, event_json, request_id, timeout, trace = channel.next_invoke()
+            _, event_json, request_id, timeout, trace, tenant_id = channel.next_invoke()
         except (EOFError, OSError):
             return
         # as Lambda's runtime client does per invocation: the X-Ray SDK reads the trace header from here
@@ -378,7 +380,8 @@ def serve(conn: Any, spec: dict[str, Any], environ: dict[str, str], output: Any 
         if init_error is not None:
             channel.result(None, init_error, reported_init, _drain(captured))
             continue
-        context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline, log_stream)
+        context = LambdaContext(spec["name"], spec["arn"], spec["memory"], request_id, deadline, log_stream,
+                                tenant_id)
         exiting = False
         try:
             result = handler(json.loads(event_json), context)

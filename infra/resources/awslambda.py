@@ -83,7 +83,7 @@ def _function_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
 @creates("AWS::Lambda::Function",
          handles=("FunctionName", "Handler", "Runtime", "Role", "Code", "Environment", "Timeout", "MemorySize",
                   "Description", "Layers", "ReservedConcurrentExecutions", "DeadLetterConfig", "Architectures",
-                  "TracingConfig", "PackageType", "Tags"),
+                  "TracingConfig", "PackageType", "Tags", "TenancyConfig"),
          ignores={"VpcConfig": "no network isolation locally", "KmsKeyArn": "environment variables are not encrypted",
                   "EphemeralStorage": "/tmp is this machine's", "LoggingConfig": "handler output goes to the console",
                   "RuntimeManagementConfig": "handlers run on this machine's Python",
@@ -109,7 +109,7 @@ def _function(d: Deployer, lid: str, props: dict) -> Resource:
     args = {"FunctionName": name, "Runtime": props.get("Runtime", "python3.11"), "Role": props["Role"],
             "Handler": props["Handler"], "Code": {"ZipFile": d.code_zip(code_dir)}, "Timeout": timeout,
             "MemorySize": memory, "Environment": {"Variables": environment}}
-    args.update(pick(props, "Description", "TracingConfig", "Architectures", "DeadLetterConfig"))
+    args.update(pick(props, "Description", "TracingConfig", "Architectures", "DeadLetterConfig", "TenancyConfig"))
     if layers_:
         args["Layers"] = layers_
     if props.get("Tags"):
@@ -124,7 +124,9 @@ def _function(d: Deployer, lid: str, props: dict) -> Resource:
                                         reserved_concurrency=None if reserved is None else numeric(reserved),
                                         layers=tuple(layer_dirs),
                                         dead_letter_arn=(props.get("DeadLetterConfig") or {}).get("TargetArn"),
-                                        runtime=str(props.get("Runtime", "python3.11"))))
+                                        runtime=str(props.get("Runtime", "python3.11")),
+                                        tenant_isolation=(props.get("TenancyConfig") or {}).get(
+                                            "TenantIsolationMode") == "PER_TENANT"))
     return Resource(lid, "AWS::Lambda::Function", name, {"Arn": fn["FunctionArn"]})
 
 

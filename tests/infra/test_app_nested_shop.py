@@ -39,8 +39,8 @@ def test_the_nested_application_runs_with_its_parent(cloud):
 
 def test_a_nested_template_s_problems_are_reported_before_anything_is_created(tmp_path):
     (tmp_path / "child.yaml").write_text(
-        "Resources:\n  Consumer:\n    Type: AWS::Kinesis::StreamConsumer\n"
-        "    Properties: {StreamARN: arn:aws:kinesis:us-east-1:123456789012:stream/s, ConsumerName: c}\n")
+        "Resources:\n  Graph:\n    Type: AWS::AppSync::GraphQLApi\n"
+        "    Properties: {Name: g, AuthenticationType: API_KEY}\n")
     (tmp_path / "parent.yaml").write_text(
         "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n"
         "  Child:\n    Type: AWS::CloudFormation::Stack\n    Properties: {TemplateURL: ./child.yaml}\n"
@@ -49,5 +49,5 @@ def test_a_nested_template_s_problems_are_reported_before_anything_is_created(tm
     with pytest.raises(UnsupportedTemplate) as caught:
         Deployer(expand(tmp_path / "parent.yaml"), "http://127.0.0.1:1", embedded=False).deploy()
     rows = {(p.logical_id, p.unsupported) for p in caught.value.problems}
-    assert ("Child", "child.yaml: Consumer (AWS::Kinesis::StreamConsumer) resource type") in rows
+    assert ("Child", "child.yaml: Graph (AWS::AppSync::GraphQLApi) resource type") in rows
     assert ("Remote", "TemplateURL https://s3.amazonaws.com/bucket/child.yaml") in rows

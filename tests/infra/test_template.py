@@ -165,7 +165,7 @@ def test_deploy_does_not_import_handlers(deployed):
 
 
 def test_an_unsupported_resource_type_is_an_error_naming_it():
-    with pytest.raises(DeployError, match="ClickConsumer.*AWS::Kinesis::StreamConsumer"):
+    with pytest.raises(DeployError, match="ClickApi.*AWS::AppSync::GraphQLApi"):
         Deployer(expand(BAD / "unsupported_resource.yaml"), "http://127.0.0.1:1").deploy()
 
 

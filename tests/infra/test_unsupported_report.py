@@ -25,7 +25,7 @@ def test_every_unsupported_thing_is_one_row_of_one_table():
     error = problems("many_unsupported.yaml")
     rows = {(p.logical_id, p.unsupported) for p in error.problems}
     assert rows == {
-        ("ClickConsumer", "resource type"),
+        ("ClickApi", "resource type"),
         ("ClickRule", "Targets stream (kinesis)"),
         ("Table", "property KinesisStreamSpecification"),
         ("Bucket", "property WebsiteConfiguration"),
@@ -54,8 +54,8 @@ def test_notifyx_up_prints_the_table_without_a_traceback(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.count("ClickConsumer") == 1
-    assert "AWS::Kinesis::StreamConsumer" in result.stderr and "PackageType Image" in result.stderr
+    assert result.stderr.count("ClickApi") == 1
+    assert "AWS::AppSync::GraphQLApi" in result.stderr and "PackageType Image" in result.stderr
 
 
 def test_conditions_choose_resources_and_values():

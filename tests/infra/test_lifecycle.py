@@ -27,7 +27,7 @@ def test_a_stopped_cloud_leaves_a_clean_emulator_for_the_next_one():
 
 
 def test_a_failed_start_cleans_up_and_names_the_culprit():
-    with pytest.raises(DeployError, match="ClickConsumer"):
+    with pytest.raises(DeployError, match="ClickApi"):
         LocalCloud(FIXTURES / "bad" / "unsupported_resource.yaml", static_dir=None).start()
     # nothing left alive: the next cloud starts
     with LocalCloud(FIXTURES / "basic.yaml", static_dir=None) as cloud:

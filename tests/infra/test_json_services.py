@@ -7,9 +7,9 @@ failure reaches the client as the service's InternalFailure, never as the emulat
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
+from http_calls import call
 
 from api_gateway.config import ServiceCall
 from infra.cloud import LocalCloud
@@ -49,11 +49,10 @@ def test_a_json_speaking_service_is_called_and_an_unemulated_one_reported(tmp_pa
     template = tmp_path / "template.yaml"
     template.write_text(TEMPLATE.replace("SERVICE", "comprehend").replace("ACTION", "DetectSentiment"))
     with LocalCloud(template, static_dir=None) as cloud:
-        request = urllib.request.Request(f"http://127.0.0.1:{cloud.rest_gateway.port}/prod/detectSentiment",
-                                         data=json.dumps({"Text": "What a day", "LanguageCode": "en"}).encode(),
-                                         method="POST", headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            sentiment = json.loads(answer.read())
+        text = json.dumps({"Text": "What a day", "LanguageCode": "en"}).encode()
+        status, sentiment, _ = call(f"http://127.0.0.1:{cloud.rest_gateway.port}/prod/detectSentiment",
+                                    method="POST", body=text, headers={"Content-Type": "application/json"})
+        assert status == 200, sentiment
         assert sentiment["Sentiment"] in ("POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED")
         assert set(sentiment["SentimentScore"]) == {"Positive", "Negative", "Neutral", "Mixed"}
     template.write_text(TEMPLATE.replace("SERVICE", "translate").replace("ACTION", "TranslateText"))
@@ -111,14 +110,9 @@ def test_a_query_protocol_action_gets_the_form_its_template_makes(tmp_path):
     template.write_text(SES.replace("FORM", FORM))
     with LocalCloud(template, static_dir=None) as cloud:
         def send(body: dict) -> tuple[int, dict]:
-            request = urllib.request.Request(f"http://127.0.0.1:{cloud.rest_gateway.port}/dev/",
-                                             data=json.dumps(body).encode(), method="POST",
-                                             headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=30) as answer:
-                    return answer.status, json.loads(answer.read())
-            except urllib.error.HTTPError as failed:
-                return failed.code, json.loads(failed.read())
+            status, answer, _ = call(f"http://127.0.0.1:{cloud.rest_gateway.port}/dev/", method="POST",
+                                     body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+            return status, answer
 
         status, sent = send({"from": "me@example.com", "to": ["a@example.com", "b+x@example.com"],
                              "subject": "Hi & bye", "text": "plain"})

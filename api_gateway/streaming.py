@@ -77,8 +77,8 @@ class Sink:
             if chunk and not self.broken:
                 try:
                     self._body(chunk)
-                except OSError:  # the client went away; the function goes on to its end, as on AWS
-                    self.broken = True
+                except (OSError, ValueError):  # the client went away (or its file was closed): the function goes
+                    self.broken = True         # on to its end, as on AWS
 
     def finish(self, failed: bool = False) -> None:
         """The invocation is over (`failed`: with an error): a stream without a byte has its head sent now (unless
@@ -103,7 +103,7 @@ class Sink:
         try:
             self._head(status, headers + self._extra)
             self.head_sent = True
-        except OSError:
+        except (OSError, ValueError):
             self.broken = True
 
 

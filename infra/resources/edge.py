@@ -3,6 +3,7 @@ deploys, with a warning that nothing of it runs locally; the app's own endpoints
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from infra.resources.base import TAGS_IGNORED, Resource, creates
@@ -37,6 +38,26 @@ def _origin_access_identity(d: Deployer, lid: str, props: dict) -> Resource:
     identity_id = _id(d, lid, 14)
     return Resource(lid, "AWS::CloudFront::CloudFrontOriginAccessIdentity", identity_id,
                     {"Id": identity_id, "S3CanonicalUserId": hashlib.sha256(identity_id.encode()).hexdigest() * 2})
+
+
+def _policy(config: str, kind: str):
+    """A distribution's cache, origin request or response headers policy: kept as a name (an id, as CloudFront's),
+    since no distribution is served locally."""
+
+    @creates(f"AWS::CloudFront::{kind}", handles=(config,))
+    def create(d: Deployer, lid: str, props: dict) -> Resource:
+        digest = hashlib.sha256(f"{d.stack.name}/{lid}".encode()).hexdigest()
+        policy_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+        return Resource(lid, f"AWS::CloudFront::{kind}", policy_id,
+                        {"Id": policy_id,
+                         "LastModifiedTime": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")})
+
+    return create
+
+
+for _config, _kind in (("CachePolicyConfig", "CachePolicy"), ("OriginRequestPolicyConfig", "OriginRequestPolicy"),
+                       ("ResponseHeadersPolicyConfig", "ResponseHeadersPolicy")):
+    _policy(_config, _kind)
 
 
 _NO_WAF = "no WAF locally: requests are not inspected, every rule of the web ACL is left out"

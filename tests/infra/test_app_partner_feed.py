@@ -7,6 +7,7 @@ deploy as names only, with a warning that they do not run locally.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from botocore.auth import SigV4Auth
@@ -60,6 +61,8 @@ def test_the_account_level_settings_are_recorded(cloud):
 
 def test_the_edge_deploys_as_names_and_the_deploy_says_it_does_not_run(cloud):
     assert cloud.stack.outputs["CdnDomain"].endswith(".cloudfront.net")
+    # a cache policy (serverless-patterns' cloudfront-* samples): a name, as CloudFront's ids look
+    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", cloud.stack.outputs["CachePolicyId"])
     warnings = cloud.stack.warnings
     assert any(w.startswith("Cdn: no CloudFront locally") for w in warnings), warnings
     assert any(w.startswith("Shield: no WAF locally") for w in warnings), warnings

@@ -197,3 +197,20 @@ def test_a_stream_larger_than_a_buffered_invoke_answers_is_streamed_whole_and_re
     assert answer["FunctionError"] == "Unhandled"
     assert json.loads(answer["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
     assert node_sandbox.KEPT_BYTES == runtime.MAX_RESPONSE_BYTES  # what is kept is one byte beyond the limit
+
+
+def test_invoke_with_response_stream_refuses_what_lambda_refuses(cloud):
+    endpoint = urlsplit(cloud.endpoints["aws_endpoint"])
+    path = f"/2021-11-15/functions/{cloud.physical_id('Raw')}/response-streaming-invocations"
+
+    def post(body: bytes, headers: dict) -> tuple[int, str | None, bytes]:
+        connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.getheader("x-amzn-errortype"), response.read()
+
+    assert post(b"{not json", {})[:2] == (400, "InvalidRequestContentException")
+    assert post(b"{}", {"X-Amz-Invocation-Type": "Event"})[:2] == (400, "InvalidParameterValueException")
+    assert post(b"{}", {"X-Amz-Invocation-Type": "DryRun"}) == (204, None, b"")
+    status, _, body = post(b"{}", {})
+    assert status == 200 and b"PayloadChunk" in body and b"InvokeComplete" in body

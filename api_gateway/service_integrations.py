@@ -65,6 +65,7 @@ def function_of(uri: str) -> str | None:
     return match["function"] if match else None
 
 
+@functools.cache  # asked for every request of an AWS integration: botocore's session and model took ~19 ms
 def protocol(service: str) -> str | None:
     """How the local cloud speaks to a service of an integration URI: "json" (a JSON-protocol service: the mapped
     request is its body), "query" (a form post: SNS, SES, and SQS, which still takes it), None (not at all)."""
@@ -87,7 +88,6 @@ def protocol(service: str) -> str | None:
     return "json" if json_protocol else "query" if model.protocol == "query" else None
 
 
-@functools.cache
 def _emulated(endpoint_prefix: str) -> bool:
     """Whether moto (the embedded emulator) serves the service of this endpoint prefix."""
     from moto.backend_index import backend_url_patterns

@@ -106,10 +106,9 @@ def detach_from_moto(source_arn: str, function_arn: str) -> None:
     elif kind == "kinesis":
         from moto.kinesis.models import kinesis_backends
 
-        from infra.moto_patches import kinesis_consumer_stream
+        from infra.stream_pollers import kinesis_stream_arn
 
-        stream = kinesis_backends[account][region].describe_stream(kinesis_consumer_stream(source_arn) or source_arn,
-                                                                   None)
+        stream = kinesis_backends[account][region].describe_stream(kinesis_stream_arn(source_arn), None)
         for key, mapping in list(stream.lambda_event_source_mappings.items()):  # moto keys them by the stream's ARN
             if mapping.function_arn == function_arn:
                 del stream.lambda_event_source_mappings[key]

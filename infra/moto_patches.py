@@ -2476,9 +2476,11 @@ def _mapping_created(original: Callable) -> Callable:
     or window out of bounds, a malformed filter) is refused."""
     def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
         registry = _event_sources
+        from infra.stream_pollers import kinesis_stream_arn
+
         source = str(spec.get("EventSourceArn") or "")
-        stream_arn = kinesis_consumer_stream(source)
-        if stream_arn is None:
+        stream_arn = kinesis_stream_arn(source)
+        if stream_arn == source:
             esm = original(self, spec)
         else:  # an enhanced fan-out consumer's ARN (moto knows only streams'): the mapping reads its stream
             from moto.kinesis.models import kinesis_backends
@@ -2500,14 +2502,6 @@ def _mapping_created(original: Callable) -> Callable:
             raise _refused(exc) from None
         return esm
     return create_event_source_mapping
-
-
-def kinesis_consumer_stream(arn: str) -> str | None:
-    """The stream ARN of a Kinesis stream consumer's ARN (arn:aws:kinesis:{region}:{account}:stream/{name}/consumer/
-    {consumer}:{created}), None when `arn` is no consumer's."""
-    if not arn.startswith("arn:aws:kinesis:") or "/consumer/" not in arn:
-        return None
-    return arn.split("/consumer/", 1)[0]
 
 
 def _mapping_updated(original: Callable) -> Callable:

@@ -87,12 +87,25 @@ def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict
     return event
 
 
+def kinesis_stream_arn(arn: str) -> str:
+    """The stream of a mapping's source ARN: an enhanced fan-out consumer's (arn:aws:kinesis:{region}:{account}:
+    stream/{name}/consumer/{consumer}:{created}) names its stream's; any other ARN is returned as it is."""
+    if arn.startswith("arn:aws:kinesis:") and "/consumer/" in arn:
+        return arn.split("/consumer/", 1)[0]
+    return arn
+
+
 class DynamoDbStreamSource:
     """Reads one stream's shards and runs the mapped function on its records, in order. (KinesisStreamSource reads
     a Kinesis stream the same way: the hooks below are what differs.)"""
 
     #: the key of a skipped batch's place in Lambda's on-failure record
     batch_info = "DDBStreamBatchInfo"
+
+    @property
+    def _stream_arn(self) -> str:
+        """The stream the mapping reads (its records and failure records name it)."""
+        return self.spec.stream_arn
 
     def _shards(self) -> list[str]:
         description = self._streams.describe_stream(StreamArn=self.spec.stream_arn)["StreamDescription"]
@@ -275,7 +288,7 @@ class DynamoDbStreamSource:
                 "endSequenceNumber": self._sequence(records[-1]),
                 "approximateArrivalOfFirstRecord": when(records[0]),
                 "approximateArrivalOfLastRecord": when(records[-1]),
-                "batchSize": len(records), "streamArn": self.spec.stream_arn.split("/consumer/", 1)[0]}}
+                "batchSize": len(records), "streamArn": self._stream_arn}}
         try:
             self._send(self.spec.on_failure, json.dumps(message))
         except Exception:  # noqa: BLE001 - the destination is gone: the record is lost, as the batch is
@@ -309,9 +322,9 @@ class KinesisStreamSource(DynamoDbStreamSource):
 
     @property
     def _stream_arn(self) -> str:
-        """The stream's ARN: a mapping on an enhanced fan-out consumer (.../stream/{name}/consumer/{consumer}:{time})
-        reads the consumer's stream, and its records name the stream, as Lambda's do."""
-        return self.spec.stream_arn.split("/consumer/", 1)[0]
+        """A mapping on an enhanced fan-out consumer reads the consumer's stream, and its records name the stream,
+        as Lambda's do."""
+        return kinesis_stream_arn(self.spec.stream_arn)
 
     @property
     def _name(self) -> str:

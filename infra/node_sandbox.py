@@ -73,13 +73,22 @@ class _Invocation:
 
 
 class Streamed:
-    """A streamed response (`awslambda.streamifyResponse`): its content type, and its bytes unless a sink took them
-    as they came."""
+    """A streamed response (`awslambda.streamifyResponse`) as a buffered Invoke answers it: its content type and its
+    bytes, kept up to one byte beyond that Invoke's limit (the runtime then refuses it, as Lambda does). The sink of
+    an invocation no one streams to."""
 
-    def __init__(self, content_type: str) -> None:
-        self.content_type = content_type
+    def __init__(self) -> None:
+        self.content_type = "application/octet-stream"
         self.parts: list[bytes] = []
         self.size = 0
+
+    def begin(self, content_type: str) -> None:
+        self.content_type = content_type
+
+    def write(self, chunk: bytes) -> None:
+        if self.size <= KEPT_BYTES:
+            self.parts.append(chunk[:KEPT_BYTES + 1 - self.size])
+        self.size += len(chunk)
 
     @property
     def body(self) -> bytes:
@@ -170,18 +179,15 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._answer(400, b'{"errorMessage":"no such invocation","errorType":"InvalidRequestID"}')
             return
-        streamed = Streamed(self.headers.get("Content-Type") or "application/octet-stream")
-        sink = invocation.sink
-        if sink is not None:
+        streamed = Streamed()  # the bytes go to the invocation's sink, else they are kept here
+        sink = invocation.sink or streamed
+        streamed.begin(self.headers.get("Content-Type") or "application/octet-stream")
+        if sink is not streamed:
             sink.begin(streamed.content_type)
         trailers: dict[str, str] = {}
         try:
             for chunk in _chunks(self.rfile, self.headers, trailers):
-                if sink is not None:
-                    sink.write(chunk)
-                elif streamed.size <= KEPT_BYTES:  # a buffered Invoke answers 6 MB at most: more is not kept
-                    streamed.parts.append(chunk[:KEPT_BYTES + 1 - streamed.size])
-                streamed.size += len(chunk)
+                sink.write(chunk)
         except ValueError:  # a broken chunked body: the runtime's stream ended badly
             self.close_connection = True
             trailers.setdefault("lambda-runtime-function-error-type", "Runtime.TruncatedResponse")

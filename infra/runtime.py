@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import account, faults, ids
-from infra.node_sandbox import runs_over_runtime_api
+from infra.node_sandbox import Streamed, runs_over_runtime_api
 from infra.sandbox_bootstrap import InitError, LambdaContext, error_payload, fault, load_handler
 from infra.template import cache_dir
 
@@ -519,7 +519,7 @@ class LambdaRuntime:
                                        lambda: self._dispatch(fn, event, request_id, stream, tenant_id))
             else:
                 result = self._dispatch(fn, event, request_id, stream, tenant_id)
-            if stream is None and not as_streamed and getattr(result, "content_type", None) is not None:
+            if stream is None and not as_streamed and isinstance(result, Streamed):
                 return _buffered(result)
             return result
         except FunctionError as exc:
@@ -650,7 +650,7 @@ class LambdaRuntime:
             init_ms))
         if error is not None:
             raise FunctionError.from_payload(error)
-        if not isinstance(payload, str):  # a streamed response (node_sandbox.Streamed): its caller reads it
+        if isinstance(payload, Streamed):  # a streamed response: its caller reads it
             return payload
         return json.loads(_within_limit(payload))
 
@@ -736,18 +736,13 @@ class LambdaRuntime:
         """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error, the request
         id and log). An invocation that never reached a sandbox (an injected fault) gets a request id of its own."""
         ran = Ran()
-        token = _ran.set(ran)
         try:
-            try:
-                result = self.invoke(name_or_arn, event, as_streamed=True, tenant_id=tenant_id)
-                # a streamed response buffered: its bytes, as they were written (6 MB at most, as Invoke's)
-                payload = _within_limit(result.body) if getattr(result, "content_type", None) is not None \
-                    else json.dumps(result).encode()
-                errored = False
-            except FunctionError as exc:
-                payload, errored = json.dumps(exc.payload()).encode(), True
-        finally:
-            _ran.reset(token)
+            result = running_with(ran, lambda: self.invoke(name_or_arn, event, as_streamed=True, tenant_id=tenant_id))
+            # a streamed response buffered: its bytes, as they were written (6 MB at most, as Invoke's)
+            payload = _within_limit(result.body) if isinstance(result, Streamed) else json.dumps(result).encode()
+            errored = False
+        except FunctionError as exc:
+            payload, errored = json.dumps(exc.payload()).encode(), True
         ran.request_id = ran.request_id or ids.request_id()
         return payload, errored, ran
 
@@ -774,7 +769,7 @@ def payload_too_large(body: Any, invocation_type: str) -> str | None:
     return f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
 
 
-def _buffered(streamed: Any) -> Any:
+def _buffered(streamed: Streamed) -> Any:
     """A streamed response as a caller that reads JSON gets it from a buffered Invoke: its bytes as JSON, else as
     text (an API Gateway proxy integration then answers 502, as for any malformed response)."""
     body = _within_limit(streamed.body)

@@ -617,17 +617,23 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes, *, head: bool = False) -> None:
         """Status line, headers and body in one write."""
+        self.wfile.write(self._head(status, headers, ("Content-Length", str(len(payload))))
+                         + (b"" if head else payload))
+
+    def _head(self, status: int, headers: list[tuple[str, str]], framing: tuple[str, str]) -> bytes:
+        """The status line and headers: the answer's own, but for those of the message's framing, which is
+        `framing` (its Content-Length, or chunked transfer coding)."""
         self.send_response(status)
         for name, value in headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header(*framing)
         if self.close_connection:
             self.send_header("Connection", "close")
         self._headers_buffer.append(b"\r\n")
-        data = b"".join(self._headers_buffer) + (b"" if head else payload)
+        data = b"".join(self._headers_buffer)
         self._headers_buffer = []
-        self.wfile.write(data)
+        return data
 
     def _foreign_origin(self) -> bool:
         """A browser request from another site's page (its Origin is not this server's own).
@@ -672,12 +678,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         chunk (HTTP/1.1 chunked transfer coding) as it comes."""
 
         def send_head(status: int, headers: list[tuple[str, str]]) -> None:
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self.wfile.write(self._head(status, headers, ("Transfer-Encoding", "chunked")))
 
         def send_body(chunk: bytes) -> None:
             if not head:

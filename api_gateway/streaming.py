@@ -149,9 +149,9 @@ class StreamedAnswer:
             result = self._invoke(sink)
         except Exception:  # noqa: BLE001 - the function failed (or timed out): the URL's 502, or a cut body
             sink.finish(failed=True)
-            return sink, None if sink.head_sent else (FAILED[0], FAILED[1] + self.extra_headers, FAILED[2])
-        sink.finish()
-        if sink.began:
-            return sink, None if sink.head_sent else (FAILED[0], FAILED[1] + self.extra_headers, FAILED[2])
-        # a function that does not stream: its payload is the body
-        return sink, (200, [("Content-Type", "application/json"), *self.extra_headers], json.dumps(result).encode())
+        else:
+            sink.finish()
+            if not sink.began:  # a function that does not stream: its payload is the body
+                return sink, (200, [("Content-Type", "application/json"), *self.extra_headers],
+                              json.dumps(result).encode())
+        return sink, None if sink.head_sent else (FAILED[0], FAILED[1] + self.extra_headers, FAILED[2])

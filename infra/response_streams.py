@@ -17,6 +17,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -143,7 +144,6 @@ def wsgi(runtime: Any, environ: dict, start_response: Any, name: str) -> Iterato
 
 
 def _refused(start_response: Any, status: int, code: str, text: str) -> list[bytes]:
-    reasons = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large",
-               429: "Too Many Requests"}
-    start_response(f"{status} {reasons[status]}", [("Content-Type", "application/json"), ("x-amzn-errortype", code)])
+    start_response(f"{status} {HTTPStatus(status).phrase}", [("Content-Type", "application/json"),
+                                                              ("x-amzn-errortype", code)])
     return [json.dumps({"Type": "User", "message": text}).encode()]

@@ -94,12 +94,18 @@ def test_a_buffered_invoke_answers_the_stream_s_bytes_whole(cloud):
 
 def test_a_client_that_leaves_mid_stream_harms_nobody(cloud):
     url = urlsplit(cloud.stack.outputs["PagesUrl"])
+    name = cloud.physical_id("Pages")
+    _get(cloud.stack.outputs["PagesUrl"], "/?pause=1")[0].read()  # a warm sandbox
+    errors, sandboxes = cloud.runtime.stats()[name]["errors"], cloud.runtime.sandbox_count(name)
     with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
         raw.sendall(b"GET /?pause=300 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert raw.recv(64).startswith(b"HTTP/1.1 201")
-    # gone before the end: the function runs on to its end, the next client is served as before
+    # gone before the end: the function runs on to its end (writes to the gone client are dropped, its sandbox is
+    # given back), and the next client is served by that same sandbox
+    time.sleep(1.0)
     response, _ = _get(cloud.stack.outputs["PagesUrl"], "/again?pause=1")
     assert response.status == 201 and response.read().endswith(b"<p>last</p>")
+    assert cloud.runtime.stats()[name]["errors"] == errors and cloud.runtime.sandbox_count(name) == sandboxes
 
 
 def test_a_prelude_cannot_split_the_answer_or_carry_a_bogus_status():

@@ -9,7 +9,7 @@ import re
 import urllib.request
 from typing import Any
 
-from infra import account, ids, moto_patches, response_streams
+from infra import account, durable, ids, moto_patches, response_streams
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
 
@@ -46,6 +46,11 @@ def _refuse_browsers(server: object) -> None:
         if environ.get("CONTENT_TYPE", "").startswith(_FORM_TYPES) and _INVOKE_PATH.fullmatch(
                 environ.get("PATH_INFO", "")):
             environ["CONTENT_TYPE"] = "application/octet-stream"
+        if durable.is_api_path(environ.get("PATH_INFO", "")):  # Lambda durable executions: infra/durable.py
+            from infra import runtime
+
+            if runtime.attached() is not None:
+                return _durable_wsgi(runtime.attached(), environ, start_response)
         streamed = response_streams.PATH.fullmatch(environ.get("PATH_INFO", ""))
         if streamed is not None:  # InvokeWithResponseStream, which moto has not: infra/response_streams.py
             from infra import runtime
@@ -55,6 +60,30 @@ def _refuse_browsers(server: object) -> None:
         return app(environ, start_response)
 
     wsgi.app = guarded
+
+
+def _durable_wsgi(runtime: Any, environ: dict, start_response: Any) -> list[bytes]:
+    """A request of Lambda's durable execution API, answered by the runtime's durable execution service."""
+    from http import HTTPStatus
+
+    try:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0
+    if size > durable.MAX_REQUEST_BYTES:  # as the service's own limit on a checkpoint: never read whole
+        start_response("413 Request Entity Too Large", [("Content-Type", "application/json"),
+                                                        ("x-amzn-ErrorType", "RequestTooLargeException")])
+        return [json.dumps({"Type": "User", "message": f"Request must be smaller than "
+                                                        f"{durable.MAX_REQUEST_BYTES} bytes"}).encode()]
+    body = environ["wsgi.input"].read(size) if size > 0 else b""
+    # as sent: an execution ARN's "/" is %2F in its path segment, which PATH_INFO has decoded
+    url = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
+        environ.get("PATH_INFO", "") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
+    headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    status, answer_headers, payload = runtime.durable().answer(environ.get("REQUEST_METHOD", "GET"), url, headers,
+                                                               body)
+    start_response(f"{status} {HTTPStatus(status).phrase}", list(answer_headers.items()))
+    return [payload]
 
 
 def emulator_host(netloc: str, hosts: set[str]) -> bool:
@@ -188,6 +217,8 @@ class InProcessRequests:
         if len(parts) < 3:
             return None
         service, operation = parts[1], parts[2]
+        if service == "lambda" and durable.is_api_path(url.path):
+            return self._durable(request, url)
         prefix = IN_PROCESS_SERVICES.get(service)
         if prefix is None or operation in _HOST_IN_ANSWER.get(service, ()):
             return None
@@ -209,6 +240,30 @@ class InProcessRequests:
         status, headers, payload = answer
         response = AWSResponse(request.url, status, headers, MockRawResponse(payload))  # type: ignore[attr-defined]
         request._notifyx_in_process_answer = response  # type: ignore[attr-defined]
+        return response
+
+
+    @staticmethod
+    def _durable(request: Any, url: Any) -> object:
+        """A durable execution API request of this process (a sandbox's SDK checkpointing), answered in process."""
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+
+        from infra import runtime
+
+        attached = runtime.attached()
+        if attached is None:
+            return None
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        if isinstance(body, str):
+            body = body.encode()
+        headers = {k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        status, answer_headers, payload = attached.durable().answer(
+            request.method, url.path + (f"?{url.query}" if url.query else ""), headers, body or b"")
+        response = AWSResponse(request.url, status, answer_headers, MockRawResponse(payload))
+        request._notifyx_in_process_answer = response
         return response
 
 

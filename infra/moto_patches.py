@@ -433,6 +433,8 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
             response_headers["x-amz-function-error"] = "Unhandled"
         if ran is not None:  # the invocation's request id, as Lambda answers (kept by response-names-its-request)
             response_headers["x-amzn-requestid"] = ran.request_id
+            if ran.durable_execution_arn is not None:
+                response_headers["x-amz-durable-execution-arn"] = ran.durable_execution_arn
         return answer
     from infra.async_invoke import invoke_async
 
@@ -441,10 +443,14 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
         event = json.loads(body or "{}")
     except ValueError:
         event = body
+    execution: list[str] = []
     try:
-        response_headers["x-amzn-requestid"] = invoke_async(runtime, function.function_name, event, tenant_id)
+        response_headers["x-amzn-requestid"] = invoke_async(runtime, function.function_name, event, tenant_id,
+                                                            execution)
     except ResourceNotFound:
         return original(self, function_name, qualifier, body, headers, response_headers)
+    if execution:
+        response_headers["x-amz-durable-execution-arn"] = execution[0]
     response_headers["Content-Length"] = "0"
     return b""          # moto's response answers 202 to an Event invoke
 

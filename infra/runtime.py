@@ -136,6 +136,9 @@ class FunctionSpec:
     #: TenancyConfig TenantIsolationMode PER_TENANT: every invocation names a tenant, and a tenant's sandboxes serve
     #: no other tenant
     tenant_isolation: bool = False
+    #: DurableConfig (ExecutionTimeout, RetentionPeriodInDays): an Invoke starts a durable execution
+    #: (infra/durable.py), which invokes the handler as often as its operations need
+    durable: dict[str, Any] | None = None
 
     @property
     def node(self) -> bool:
@@ -164,6 +167,8 @@ class Ran:
 
     request_id: str = ""
     log: list[str] = field(default_factory=list)
+    #: the durable execution a durable function's Invoke started (X-Amz-Durable-Execution-Arn)
+    durable_execution_arn: str | None = None
 
     def tail(self) -> str:
         """The last 4 KB of the log, base64, as Lambda's X-Amz-Log-Result (whole characters only)."""
@@ -423,6 +428,8 @@ class LambdaRuntime:
         self.log_sink: Any = None
         #: closed: its functions are gone (an invoke answers ResourceNotFound), as when the local cloud stopped
         self.closed = False
+        self._durable: Any = None  # infra.durable.DurableFunctions, made with the first durable execution
+        self._durable_lock = threading.Lock()
         _install_process_hooks()
 
     def base_environment(self) -> dict[str, str]:
@@ -482,7 +489,7 @@ class LambdaRuntime:
 
     # ------------------------------------------------------------------ invocation
     def invoke(self, name_or_arn: str, event: Any, request_id: str | None = None, stream: Any = None,
-               as_streamed: bool = False, tenant_id: str | None = None) -> Any:
+               as_streamed: bool = False, tenant_id: str | None = None, durable_handler: bool = False) -> Any:
         """Run the function with `event` (JSON round-tripped, as Lambda does) and return its JSON result.
         `request_id`: the invocation's (an asynchronous event's, the same for each retry), else a new one.
 
@@ -492,12 +499,18 @@ class LambdaRuntime:
         whole (a node_sandbox.Streamed).
 
         `tenant_id` (Invoke's X-Amz-Tenant-Id): a tenant-isolated function needs one, and runs it in that tenant's
-        sandboxes (the handler's context.tenant_id); another function's context gets it too."""
+        sandboxes (the handler's context.tenant_id); another function's context gets it too.
+
+        A durable function (DurableConfig): the invocation starts a durable execution and waits for it, and its
+        result is the execution's (the Ran being recorded names it); `durable_handler`: this is one of the
+        execution's own invocations of the handler (infra/durable.py), run as any invocation."""
         if self.closed:  # an asynchronous event's retry after the local cloud stopped
             raise ResourceNotFound(f"Function not found: {name_or_arn} (the local cloud has stopped)")
         fn = self._lookup(name_or_arn)
         if tenant_id is not None or fn.spec.tenant_isolation:
             self.check_tenant(name_or_arn, tenant_id)
+        if fn.spec.durable is not None and not durable_handler:
+            return self._durable_execution(fn.spec, event, tenant_id)
         observer = self.observer
         if fn.slots is None and fn.spec.reserved_concurrency == 0:
             fn.throttles += 1
@@ -538,6 +551,38 @@ class LambdaRuntime:
             if call is not None:
                 _observed.reset(token)
                 observer.finished(call)
+
+    def durable(self) -> Any:
+        """The durable execution service of this runtime's durable functions (infra/durable.py)."""
+        with self._durable_lock:
+            if self._durable is None:
+                from infra.durable import DurableFunctions
+
+                self._durable = DurableFunctions(self)
+            return self._durable
+
+    def start_durable(self, spec: FunctionSpec, event: Any, tenant_id: str | None = None,
+                      execution_name: str | None = None) -> str:
+        """Start a durable execution of `spec`'s function (an asynchronous Invoke's): its ARN."""
+        config = spec.durable or {}
+        return self.durable().start(spec.name, int(config.get("ExecutionTimeout") or 0),
+                                    int(config.get("RetentionPeriodInDays") or 14), event, execution_name, tenant_id)
+
+    def _durable_execution(self, spec: FunctionSpec, event: Any, tenant_id: str | None) -> Any:
+        """A synchronous Invoke of a durable function: its execution's result, or its error as a FunctionError.
+        Lambda waits at most 15 minutes, or the execution's timeout if that is shorter."""
+        from infra.durable import SYNC_LIMIT_SECONDS
+
+        arn = self.start_durable(spec, event, tenant_id)
+        ran = _ran.get()
+        if ran is not None:  # Invoke's answer names the execution (X-Amz-Durable-Execution-Arn)
+            ran.durable_execution_arn = arn
+        limit = int((spec.durable or {}).get("ExecutionTimeout") or 0)
+        succeeded, outcome = self.durable().outcome(arn, min(limit, SYNC_LIMIT_SECONDS) if limit > 0
+                                                    else SYNC_LIMIT_SECONDS)
+        if succeeded:
+            return outcome
+        raise FunctionError.from_payload(outcome)
 
     def check_tenant(self, name_or_arn: str, tenant_id: str | None) -> None:
         """InvalidTenant unless `tenant_id` is one Lambda takes, and given when the function is tenant-isolated
@@ -715,6 +760,10 @@ class LambdaRuntime:
     def close(self) -> None:
         """Forget the handlers' modules (next runtime starts cold, re-reading its environment at import)."""
         self.closed = True
+        with self._durable_lock:
+            durable, self._durable = self._durable, None
+        if durable is not None:
+            durable.close()
         dirs = {f.spec.code_dir for f in self._functions.values()}
         dirs |= {Path(layer) for f in self._functions.values() for layer in f.spec.layers}
         for name, module in list(sys.modules.items()):
@@ -732,12 +781,15 @@ class LambdaRuntime:
             self._logs.close()
             self._logs = None
 
-    def invoke_payload(self, name_or_arn: str, event: Any, tenant_id: str | None = None) -> tuple[bytes, bool, Ran]:
+    def invoke_payload(self, name_or_arn: str, event: Any, tenant_id: str | None = None,
+                       durable_handler: bool = False) -> tuple[bytes, bool, Ran]:
         """Invoke and shape the answer as Lambda's Invoke API does: (payload JSON, is function error, the request
-        id and log). An invocation that never reached a sandbox (an injected fault) gets a request id of its own."""
+        id and log). An invocation that never reached a sandbox (an injected fault) gets a request id of its own.
+        `durable_handler`: as invoke's."""
         ran = Ran()
         try:
-            result = running_with(ran, lambda: self.invoke(name_or_arn, event, as_streamed=True, tenant_id=tenant_id))
+            result = running_with(ran, lambda: self.invoke(name_or_arn, event, as_streamed=True, tenant_id=tenant_id,
+                                                           durable_handler=durable_handler))
             # a streamed response buffered: its bytes, as they were written (6 MB at most, as Invoke's)
             payload = _within_limit(result.body) if isinstance(result, Streamed) else json.dumps(result).encode()
             errored = False
@@ -1026,6 +1078,8 @@ def _answer_invoke(request: Any) -> Any:
         trace_header.reset(token)
     response_headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST",
                         "x-amzn-RequestId": ran.request_id}
+    if ran.durable_execution_arn is not None:
+        response_headers["x-amz-durable-execution-arn"] = ran.durable_execution_arn
     if errored:
         response_headers["x-amz-function-error"] = "Unhandled"  # what Lambda answers for its runtimes' errors
     log_type = headers.get("x-amz-log-type", b"None")
@@ -1048,8 +1102,12 @@ def _invoke_async(runtime: LambdaRuntime, name: str, event: Any, url: str, tenan
     # retries with backoff, then the dead-letter queue or the on-failure destination: infra/async_invoke.py
     from infra.async_invoke import invoke_async
 
-    request_id = invoke_async(runtime, name, event, tenant_id)
-    return _raw_response(url, 202, {"content-type": "application/json", "x-amzn-RequestId": request_id}, b"")
+    execution: list[str] = []
+    request_id = invoke_async(runtime, name, event, tenant_id, execution)
+    headers = {"content-type": "application/json", "x-amzn-RequestId": request_id}
+    if execution:
+        headers["x-amz-durable-execution-arn"] = execution[0]
+    return _raw_response(url, 202, headers, b"")
 
 
 class _RawBody(io.BytesIO):

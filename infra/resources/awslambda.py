@@ -83,7 +83,7 @@ def _function_check(d: Deployer, lid: str, props: dict) -> list[tuple[str, str]]
 @creates("AWS::Lambda::Function",
          handles=("FunctionName", "Handler", "Runtime", "Role", "Code", "Environment", "Timeout", "MemorySize",
                   "Description", "Layers", "ReservedConcurrentExecutions", "DeadLetterConfig", "Architectures",
-                  "TracingConfig", "PackageType", "Tags", "TenancyConfig"),
+                  "TracingConfig", "PackageType", "Tags", "TenancyConfig", "DurableConfig"),
          ignores={"VpcConfig": "no network isolation locally", "KmsKeyArn": "environment variables are not encrypted",
                   "EphemeralStorage": "/tmp is this machine's", "LoggingConfig": "handler output goes to the console",
                   "RuntimeManagementConfig": "handlers run on this machine's Python",
@@ -126,8 +126,24 @@ def _function(d: Deployer, lid: str, props: dict) -> Resource:
                                         dead_letter_arn=(props.get("DeadLetterConfig") or {}).get("TargetArn"),
                                         runtime=str(props.get("Runtime", "python3.11")),
                                         tenant_isolation=(props.get("TenancyConfig") or {}).get(
-                                            "TenantIsolationMode") == "PER_TENANT"))
+                                            "TenantIsolationMode") == "PER_TENANT",
+                                        durable=_durable_config(props.get("DurableConfig"))))
     return Resource(lid, "AWS::Lambda::Function", name, {"Arn": fn["FunctionArn"]})
+
+
+def _durable_config(config: Any) -> dict[str, int] | None:
+    """DurableConfig's ExecutionTimeout (seconds, 1 to a year) and RetentionPeriodInDays (1 to 90, 14 by default),
+    checked as Lambda checks them; None for a function without one."""
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise DeployError(f"DurableConfig must be an object, not {config!r}")
+    timeout, retention = numeric(config.get("ExecutionTimeout", 0)), numeric(config.get("RetentionPeriodInDays", 14))
+    if not 1 <= timeout <= 31_622_400:
+        raise DeployError(f"DurableConfig ExecutionTimeout {timeout} must be 1 to 31622400 seconds")
+    if not 1 <= retention <= 90:
+        raise DeployError(f"DurableConfig RetentionPeriodInDays {retention} must be 1 to 90")
+    return {"ExecutionTimeout": int(timeout), "RetentionPeriodInDays": int(retention)}
 
 
 @creates("AWS::Lambda::LayerVersion",

@@ -14,9 +14,9 @@ What Lambda does, and so the local cloud:
   ListDurableExecutionsByFunction, StopDurableExecution, SendDurableExecutionCallbackSuccess / Failure /
   Heartbeat, CheckpointDurableExecution) answers on the emulator's endpoint, in and out of process.
 
-Not here: executions do not survive a restart of the local cloud (the store is in memory); chained invokes
-(``context.invoke``) of other functions are refused as the library refuses them without function configurations;
-execution ARNs are the library's (two UUIDs), not Lambda's ``arn:aws:lambda:...:durable-execution:...``.
+Chained invokes (``context.invoke``) of the template's functions: a durable one is a child execution, another one
+runs once. Not here: executions do not survive a restart of the local cloud (the store is in memory); execution
+ARNs are the library's (two UUIDs), not Lambda's ``arn:aws:lambda:...:durable-execution:...``.
 """
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ class DurableFunctions:
         self.executor = Executor(store=self._store, scheduler=self._scheduler,
                                  invoker=_runtime_invoker(runtime, DEFAULT_MAX_INVOCATION_PAGE_BYTES),
                                  checkpoint_processor=processor, registry=self._registry,
-                                 region=account.region_of_this_process())
+                                 region=account.region_of_this_process(),
+                                 child_dispatcher=_RuntimeChildDispatcher(runtime))
         # wired as the library's own WebRunner wires them
         processor.add_execution_observer(self.executor)
         processor.set_chained_invoke_preflight(self.executor.preflight_chained_invoke)
@@ -191,6 +192,66 @@ def _lambda_model() -> Any:
 
         _models["lambda"] = botocore.session.get_session().get_service_model("lambda")
     return _models["lambda"]
+
+
+class _RuntimeChildDispatcher:
+    """Chained invokes (``context.invoke``) of the runtime's functions, as the library's ChildDispatcher: a durable
+    target starts a child execution (which completes the parent's operation when it ends), another function runs
+    once and its answer is the operation's outcome, an unknown one fails the operation at once."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def _spec(self, name: str) -> Any:
+        from infra.runtime import ResourceNotFound
+
+        try:
+            return self.runtime.spec(name)
+        except ResourceNotFound:
+            return None
+
+    def preflight(self, target: Any) -> Any:
+        from aws_durable_execution_sdk_python_testing.child_dispatcher import function_not_found
+
+        return function_not_found(target.name).outcome if self._spec(target.name) is None else None
+
+    def dispatch(self, request: Any) -> Any:
+        from aws_durable_execution_sdk_python_testing.child_dispatcher import (RunInvocation, StartChild,
+                                                                               function_not_found)
+        from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
+
+        spec = self._spec(request.function_name)
+        if spec is None:
+            return function_not_found(request.function_name)
+        if spec.durable is not None:
+            return StartChild(child_start=StartDurableExecutionInput(
+                account_id=request.account_id, function_name=spec.name, function_qualifier=request.child_qualifier(),
+                execution_name=str(uuid.uuid4()), execution_timeout_seconds=spec.durable["ExecutionTimeout"],
+                execution_retention_period_days=spec.durable["RetentionPeriodInDays"], invocation_id=None,
+                trace_fields=request.trace_fields, tenant_id=request.tenant_id, input=request.payload,
+                lambda_endpoint=None))
+        return RunInvocation(invocation=lambda: self._once(spec.name, request))
+
+    def _once(self, name: str, request: Any) -> Any:
+        """One invocation of a function that is not durable: its answer, or its error, as the outcome."""
+        from aws_durable_execution_sdk_python.lambda_service import ErrorObject
+        from aws_durable_execution_sdk_python_testing.child_dispatcher import ChildOutcome, result_outcome
+
+        from infra.runtime import LambdaError
+
+        try:
+            event = json.loads(request.payload) if request.payload else {}
+            payload, errored, _ = self.runtime.invoke_payload(name, event, tenant_id=request.tenant_id)
+        except LambdaError as exc:  # throttled, refused: the Invoke API's error
+            return ChildOutcome(error=ErrorObject(message=str(exc), type=getattr(exc, "error_type", None),
+                                                  data=None, stack_trace=None))
+        except ValueError:
+            return ChildOutcome(error=ErrorObject.from_message("The chained invoke's payload is not JSON"))
+        if errored:
+            error = json.loads(payload)
+            return ChildOutcome(error=ErrorObject(message=error.get("errorMessage"), type=error.get("errorType"),
+                                                  data=error.get("errorData"), stack_trace=error.get("stackTrace")))
+        return result_outcome(payload.decode())
 
 
 class _HandlersOf:

@@ -136,3 +136,16 @@ def test_the_library_internals_the_local_cloud_reads_are_as_pinned():
         "self", "function_name", "input", "endpoint_url", "tenant_id", "account_id", "region_name"]
     assert list(inspect.signature(LambdaInvoker.__init__).parameters)[:3] == ["self", "lambda_client",
                                                                               "max_page_bytes"]
+
+
+def test_chained_invokes_run_a_plain_function_once_and_a_durable_one_as_a_child_execution(cloud):
+    answer = start(cloud, {"order": "o-7", "chain": True})
+    result = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, result
+    assert result == {"order": "o-7", "price": {"price": 30}, "shipped": {"shipped": "o-7", "label": "label-o-7"}}
+    children = cloud.client("lambda").list_durable_executions_by_function(FunctionName=cloud.physical_id("Shipping"))
+    assert [c["Status"] for c in children["DurableExecutions"]] == ["SUCCEEDED"]
+    # a chained target's error fails the parent's operation, and the handler's exception the execution
+    failed = start(cloud, {"order": "unpriceable", "chain": True})
+    assert failed["FunctionError"] == "Unhandled"
+    assert "no price for it" in failed["Payload"].read().decode()

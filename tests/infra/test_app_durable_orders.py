@@ -149,3 +149,17 @@ def test_chained_invokes_run_a_plain_function_once_and_a_durable_one_as_a_child_
     failed = start(cloud, {"order": "unpriceable", "chain": True})
     assert failed["FunctionError"] == "Unhandled"
     assert "no price for it" in failed["Payload"].read().decode()
+
+
+def test_an_alias_s_invoke_starts_an_execution_too(cloud):
+    """The samples invoke their AutoPublishAlias (name:live, or the alias ARN), which moto resolves first."""
+    lambda_ = cloud.client("lambda")
+    answer = lambda_.invoke(FunctionName=f"{cloud.physical_id('Orders')}:live",
+                            Payload=json.dumps({"order": "o-8", "wait": 0}))
+    assert json.loads(answer["Payload"].read())["charged"]["charged"] == "o-8"
+    assert lambda_.get_durable_execution(DurableExecutionArn=answer["DurableExecutionArn"])["Status"] == "SUCCEEDED"
+    queued = lambda_.invoke(FunctionName=cloud.physical_id("Orders"), Qualifier="live", InvocationType="Event",
+                            Payload=json.dumps({"order": "o-9", "wait": 0}))
+    assert queued["StatusCode"] == 202
+    wait_for(lambda: lambda_.get_durable_execution(
+        DurableExecutionArn=queued["DurableExecutionArn"])["Status"] == "SUCCEEDED", 30)

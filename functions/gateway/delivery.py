@@ -55,16 +55,31 @@ def to_caller(request_context: dict, data: bytes) -> str:
 
 def _post_all(posts: list[tuple[Any, str, str]], data: bytes) -> int:
     """Post `data` to each (client, user id, connection id), SENDERS at a time; the number of frames sent.
-    Connections found gone are forgotten."""
+    Connections found gone are forgotten.
+
+    Each sender takes the next post itself until none is left: one task per sender, not one per post (a future,
+    its lock and wake-ups per connection were ~a tenth of a 1,000-connection fan-out's CPU)."""
     global _senders
     jobs = [(client, data, connection_id) for client, _, connection_id in posts]
+    outcomes: list[str] = ["failed"] * len(jobs)
     if len(jobs) > 1:
         with _senders_lock:
             if _senders is None:
                 _senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="fan-out")
-        outcomes = list(_senders.map(_send, jobs))
-    else:
-        outcomes = [_send(job) for job in jobs]
+        pending = iter(range(len(jobs)))
+        taking = threading.Lock()
+
+        def sender(_: int) -> None:
+            while True:
+                with taking:
+                    index = next(pending, None)
+                if index is None:
+                    return
+                outcomes[index] = _send(jobs[index])
+
+        list(_senders.map(sender, range(min(SENDERS, len(jobs)))))
+    elif jobs:
+        outcomes[0] = _send(jobs[0])
     for (_, user_id, connection_id), outcome in zip(posts, outcomes, strict=True):
         if outcome == "gone":
             models.remove(user_id, connection_id)  # forget it

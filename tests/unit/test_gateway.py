@@ -457,6 +457,37 @@ def test_fan_out_pushes_one_frame_per_live_connection_of_each_recipient(actions,
     assert [f["notification"]["id"] for f in posted("bob-1")] == ["t1"]
 
 
+def test_fan_out_to_more_connections_than_senders_posts_each_once_and_forgets_the_gone(actions, connection, delivery,
+                                                                                      participant, models,
+                                                                                      monkeypatch):
+    """The senders take connections from one shared list: each connection gets the frame once, the count is of
+    frames sent, and a connection found gone (410) is forgotten, whichever sender posted to it."""
+    from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
+
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    send(actions, BOB, {"action": "subscribe", "topic": "news"})
+    ids = [f"bob-{i}" for i in range(3 * delivery.SENDERS + 5)]
+    for connection_id in ids:
+        connect(connection, BOB, connection_id)
+    gone = set(ids[::7])
+    original = ApiGatewayManagementApiBackend.post_to_connection
+
+    def post_to_connection(self, data, connection_id):
+        if connection_id in gone:  # what API Gateway answers for a closed socket (moto has no such error)
+            from moto.core.exceptions import JsonRESTError
+
+            refused = JsonRESTError("GoneException", f"{connection_id} is gone")
+            refused.code = 410
+            raise refused
+        return original(self, data, connection_id)
+
+    monkeypatch.setattr(ApiGatewayManagementApiBackend, "post_to_connection", post_to_connection)
+    notification = commit(participant, "t1")
+    assert delivery.fan_out(context(ADA), notification) == len(ids) - len(gone)
+    assert all(posted(i) == [{"type": "notification", "notification": notification}] for i in ids if i not in gone)
+    assert {c for _, c in models.live([BOB["user_id"]])} == set(ids) - gone
+
+
 def test_a_seq_the_topic_has_delivered_already_is_not_pushed_again(actions, connection, delivery, participant):
     """Transaction recovery and a slow flow may both finish one commit and ask for its fan-out: once is enough,
     and an old seq pushed after later ones would break the topic's order."""

@@ -499,6 +499,10 @@ class LocalCloud:
 
             resume(self.runtime, store.unfinished_events)
             store.unfinished_events = {}
+        from infra import durable
+
+        if (store.directory / durable.STATE_FILE).exists():  # durable executions left running go on
+            self.runtime.durable().resume()
         for connection_id, info in list(store.orphans.items()):
             for gateway in self.websocket_gateways:
                 gateway.disconnect_orphan(connection_id, info)

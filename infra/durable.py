@@ -15,14 +15,16 @@ What Lambda does, and so the local cloud:
   Heartbeat, CheckpointDurableExecution) answers on the emulator's endpoint, in and out of process.
 
 Chained invokes (``context.invoke``) of the template's functions: a durable one is a child execution, another one
-runs once. Not here: executions do not survive a restart of the local cloud (the store is in memory); execution
-ARNs are the library's (two UUIDs), not Lambda's ``arn:aws:lambda:...:durable-execution:...``.
+runs once. With a state directory (``notifyx up``) executions are kept in it (the library's SQLite store) and go on
+after a restart; ephemeral clouds keep them in memory. Not here: execution ARNs are the library's (two UUIDs), not
+Lambda's ``arn:aws:lambda:...:durable-execution:...``.
 """
 from __future__ import annotations
 
 import json
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: the wire API's paths (botocore's lambda model, 2025-12-01): executions, callbacks, a function's executions
 API_PREFIXES = ("/2025-12-01/durable-execution", "/2025-12-01/functions/")
+#: the executions' store in notifyx up's state directory (the library's SQLite store)
+STATE_FILE = "durable-executions.sqlite"
 #: the largest request the API reads (the library's own web server's bound)
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 #: a synchronous Invoke waits for the execution this long at most (Lambda's synchronous limit)
@@ -54,12 +58,17 @@ class DurableFunctions:
         from aws_durable_execution_sdk_python_testing.executor import Executor
         from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
         from aws_durable_execution_sdk_python_testing.stores.memory import InMemoryExecutionStore
+        from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
         from aws_durable_execution_sdk_python_testing.web.routes import Router
         from aws_durable_execution_sdk_python_testing.web.server import WebServer
         from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
 
+        from infra import persistence
+
         self.runtime = runtime
-        self._store = InMemoryExecutionStore()
+        state = persistence.store()  # notifyx up's state directory: executions live on across restarts, as on AWS
+        self._store = InMemoryExecutionStore() if state is None else \
+            SQLiteExecutionStore.create_and_initialize(state.directory / STATE_FILE)
         self._scheduler = Scheduler()
         self._registry = ExecutionRegistry(self._store, self._scheduler)
         processor = CheckpointProcessor(self._store, self._scheduler)
@@ -75,6 +84,22 @@ class DurableFunctions:
         self._router = Router()
         # the wire API's handlers, as the library's web server builds them (without its HTTP server)
         self._handlers = WebServer._create_endpoint_handlers(_HandlersOf(self.executor))  # noqa: SLF001
+
+    def resume(self) -> int:
+        """Go on with the executions an earlier run of the local cloud left running (its state directory's): each is
+        invoked again, replays what it checkpointed and suspends on what is not due yet; its timeout counts from
+        its start. How many."""
+        resumed = 0
+        for execution in self._store.list_all():
+            if execution.is_complete:
+                continue
+            timeout = int(execution.start_input.execution_timeout_seconds or 0)
+            started = execution.get_operation_execution_started().start_timestamp
+            if timeout > 0 and started is not None:
+                timeout = max(1, int(timeout - (datetime.now(UTC) - started).total_seconds()))
+            self.executor._launch_execution(execution, timeout)  # noqa: SLF001 - as start_execution does (pinned)
+            resumed += 1
+        return resumed
 
     def close(self) -> None:
         for stop in (self.executor.shutdown, self._registry.shutdown, self._scheduler.stop):

@@ -124,7 +124,8 @@ def test_hostile_requests_get_the_api_s_errors_and_hurt_no_execution(cloud):
 
 def test_the_library_internals_the_local_cloud_reads_are_as_pinned():
     """infra/durable.py builds the wire API's handlers with the library's web server method (reading only its
-    executor) and overrides its LambdaInvoker.invoke: a new version that changes them must fail here first."""
+    executor), overrides its LambdaInvoker.invoke and launches stored executions with Executor._launch_execution:
+    a new version that changes them must fail here first."""
     import inspect
 
     from aws_durable_execution_sdk_python_testing.invoker import LambdaInvoker
@@ -136,6 +137,12 @@ def test_the_library_internals_the_local_cloud_reads_are_as_pinned():
         "self", "function_name", "input", "endpoint_url", "tenant_id", "account_id", "region_name"]
     assert list(inspect.signature(LambdaInvoker.__init__).parameters)[:3] == ["self", "lambda_client",
                                                                               "max_page_bytes"]
+    from aws_durable_execution_sdk_python_testing.executor import Executor
+
+    # a restart's resume launches a stored execution as start_execution launches a new one
+    assert list(inspect.signature(Executor._launch_execution).parameters) == ["self", "execution", "timeout_seconds"]
+    assert "self._launch_execution(execution, input.execution_timeout_seconds)" in inspect.getsource(
+        Executor.start_execution)
 
 
 def test_chained_invokes_run_a_plain_function_once_and_a_durable_one_as_a_child_execution(cloud):

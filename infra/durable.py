@@ -110,13 +110,14 @@ class DurableFunctions:
 
     # ------------------------------------------------------------------ Invoke of a durable function
     def start(self, function_name: str, timeout_seconds: int, retention_days: int, event: Any,
-              execution_name: str | None = None, tenant_id: str | None = None) -> str:
-        """Start an execution of `function_name` with `event`: its ARN."""
+              tenant_id: str | None = None) -> str:
+        """Start an execution of `function_name` with `event` (a name of its own: Invoke's DurableExecutionName,
+        which AWS uses for idempotency, is not read): its ARN."""
         from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
 
         started = self.executor.start_execution(StartDurableExecutionInput(
             account_id=account.ACCOUNT_ID, function_name=function_name, function_qualifier="$LATEST",
-            execution_name=execution_name or str(uuid.uuid4()), execution_timeout_seconds=int(timeout_seconds),
+            execution_name=str(uuid.uuid4()), execution_timeout_seconds=int(timeout_seconds),
             execution_retention_period_days=int(retention_days), tenant_id=tenant_id, input=json.dumps(event)))
         return started.execution_arn
 
@@ -314,3 +315,16 @@ def _runtime_invoker(runtime: Any, max_page_bytes: int) -> Any:
     return RuntimeInvoker(lambda_client=None, max_page_bytes=max_page_bytes)
 
 
+def answer_request(runtime: Any, method: str, url: str, headers: dict[str, str], body: bytes
+                   ) -> tuple[int, dict[str, str], bytes]:
+    """A request of the durable execution API for `runtime`'s service (over HTTP or in process); 503 once the local
+    cloud has stopped."""
+    from infra.runtime import LambdaError
+
+    try:
+        service = runtime.durable()
+    except LambdaError as exc:
+        payload = json.dumps({"Type": "Service", "message": str(exc)}).encode()
+        return 503, {"Content-Type": "application/json", "x-amzn-ErrorType": "ServiceException",
+                     "Content-Length": str(len(payload))}, payload
+    return service.answer(method, url, headers, body)

@@ -80,8 +80,8 @@ def _durable_wsgi(runtime: Any, environ: dict, start_response: Any) -> list[byte
     url = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
         environ.get("PATH_INFO", "") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""))
     headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
-    status, answer_headers, payload = runtime.durable().answer(environ.get("REQUEST_METHOD", "GET"), url, headers,
-                                                               body)
+    status, answer_headers, payload = durable.answer_request(runtime, environ.get("REQUEST_METHOD", "GET"), url,
+                                                             headers, body)
     start_response(f"{status} {HTTPStatus(status).phrase}", list(answer_headers.items()))
     return [payload]
 
@@ -242,7 +242,6 @@ class InProcessRequests:
         request._notifyx_in_process_answer = response  # type: ignore[attr-defined]
         return response
 
-
     @staticmethod
     def _durable(request: Any, url: Any) -> object:
         """A durable execution API request of this process (a sandbox's SDK checkpointing), answered in process."""
@@ -260,8 +259,8 @@ class InProcessRequests:
         if isinstance(body, str):
             body = body.encode()
         headers = {k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in request.headers.items()}
-        status, answer_headers, payload = attached.durable().answer(
-            request.method, url.path + (f"?{url.query}" if url.query else ""), headers, body or b"")
+        status, answer_headers, payload = durable.answer_request(
+            attached, request.method, url.path + (f"?{url.query}" if url.query else ""), headers, body or b"")
         response = AWSResponse(request.url, status, answer_headers, MockRawResponse(payload))
         request._notifyx_in_process_answer = response
         return response

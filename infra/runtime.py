@@ -555,18 +555,19 @@ class LambdaRuntime:
     def durable(self) -> Any:
         """The durable execution service of this runtime's durable functions (infra/durable.py)."""
         with self._durable_lock:
+            if self.closed:  # no service is made again for a request that comes after the local cloud stopped
+                raise ResourceNotFound("The durable execution service has stopped with the local cloud")
             if self._durable is None:
                 from infra.durable import DurableFunctions
 
                 self._durable = DurableFunctions(self)
             return self._durable
 
-    def start_durable(self, spec: FunctionSpec, event: Any, tenant_id: str | None = None,
-                      execution_name: str | None = None) -> str:
+    def start_durable(self, spec: FunctionSpec, event: Any, tenant_id: str | None = None) -> str:
         """Start a durable execution of `spec`'s function (an asynchronous Invoke's): its ARN."""
         config = spec.durable or {}
-        return self.durable().start(spec.name, int(config.get("ExecutionTimeout") or 0),
-                                    int(config.get("RetentionPeriodInDays") or 14), event, execution_name, tenant_id)
+        return self.durable().start(spec.name, config["ExecutionTimeout"], config["RetentionPeriodInDays"], event,
+                                    tenant_id=tenant_id)
 
     def _durable_execution(self, spec: FunctionSpec, event: Any, tenant_id: str | None) -> Any:
         """A synchronous Invoke of a durable function: its execution's result, or its error as a FunctionError.
@@ -577,9 +578,8 @@ class LambdaRuntime:
         ran = _ran.get()
         if ran is not None:  # Invoke's answer names the execution (X-Amz-Durable-Execution-Arn)
             ran.durable_execution_arn = arn
-        limit = int((spec.durable or {}).get("ExecutionTimeout") or 0)
-        succeeded, outcome = self.durable().outcome(arn, min(limit, SYNC_LIMIT_SECONDS) if limit > 0
-                                                    else SYNC_LIMIT_SECONDS)
+        succeeded, outcome = self.durable().outcome(arn, min((spec.durable or {})["ExecutionTimeout"],
+                                                             SYNC_LIMIT_SECONDS))
         if succeeded:
             return outcome
         raise FunctionError.from_payload(outcome)

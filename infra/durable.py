@@ -16,8 +16,8 @@ What Lambda does, and so the local cloud:
 
 Chained invokes (``context.invoke``) of the template's functions: a durable one is a child execution, another one
 runs once. With a state directory (``notifyx up``) executions are kept in it (the library's SQLite store) and go on
-after a restart; ephemeral clouds keep them in memory. Not here: execution ARNs are the library's (two UUIDs), not
-Lambda's ``arn:aws:lambda:...:durable-execution:...``.
+after a restart; ephemeral clouds keep them in memory. Execution ARNs are Lambda's
+(``arn:aws:lambda:<region>:<account>:function:<name>:$LATEST/durable-execution/<name>/<id>``).
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ class DurableFunctions:
 
         from infra import persistence
 
+        _name_executions_as_lambda()
         self.runtime = runtime
         state = persistence.store()  # notifyx up's state directory: executions live on across restarts, as on AWS
         self._store = InMemoryExecutionStore() if state is None else \
@@ -278,6 +279,26 @@ class _RuntimeChildDispatcher:
             return ChildOutcome(error=ErrorObject(message=error.get("errorMessage"), type=error.get("errorType"),
                                                   data=error.get("errorData"), stack_trace=error.get("stackTrace")))
         return result_outcome(payload.decode())
+
+
+def _name_executions_as_lambda() -> None:
+    """Execution ARNs as Lambda's (arn:aws:lambda:<region>:<account>:function:<name>:<version>/durable-execution/
+    <execution name>/<invocation id>, the API reference's pattern, which the SDK's DurableExecutionArn parses)
+    instead of the library's two UUIDs: the library makes each in Execution.new, whose replacement here keeps what
+    it does besides (a guard test pins its source)."""
+    from aws_durable_execution_sdk_python_testing import execution as executions
+
+    if getattr(executions.Execution.new, "_notifyx", False):
+        return
+
+    def new(input: Any) -> Any:  # noqa: A002 - the library's parameter name
+        arn = (f"arn:aws:lambda:{account.region_of_this_process()}:{input.account_id}:function:"
+               f"{input.function_name}:{input.function_qualifier}/durable-execution/{input.execution_name}/"
+               f"{input.invocation_id or uuid.uuid4()}")
+        return executions.Execution(durable_execution_arn=arn, start_input=input, operations=[])
+
+    new._notifyx = True  # type: ignore[attr-defined]
+    executions.Execution.new = staticmethod(new)
 
 
 class _HandlersOf:

@@ -7,6 +7,7 @@ emulator's endpoint, in this process and over HTTP."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -34,6 +35,12 @@ def test_a_synchronous_invoke_waits_for_the_whole_execution_and_answers_its_resu
     assert result["order"] == "o-1" and result["charged"] == {"charged": "o-1", "attempt": 3}
     assert took >= 3, took
     arn = answer["DurableExecutionArn"]
+    # Lambda's ARN, as the API reference's pattern has it, which the SDK parses
+    from aws_durable_execution_sdk_python.types import DurableExecutionArn
+
+    assert re.fullmatch(r"arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\d{12}):function:([a-zA-Z0-9_-]+):"
+                        r"(\$LATEST(?:\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)", arn)
+    assert DurableExecutionArn.from_arn(arn).function_name == cloud.physical_id("Orders")
     execution = cloud.client("lambda").get_durable_execution(DurableExecutionArn=arn)
     assert execution["Status"] == "SUCCEEDED" and json.loads(execution["Result"]) == result
     assert json.loads(execution["InputPayload"])["order"] == "o-1"
@@ -137,7 +144,18 @@ def test_the_library_internals_the_local_cloud_reads_are_as_pinned():
         "self", "function_name", "input", "endpoint_url", "tenant_id", "account_id", "region_name"]
     assert list(inspect.signature(LambdaInvoker.__init__).parameters)[:3] == ["self", "lambda_client",
                                                                               "max_page_bytes"]
+    from aws_durable_execution_sdk_python_testing import execution
     from aws_durable_execution_sdk_python_testing.executor import Executor
+
+    # infra.durable replaces Execution.new (Lambda's ARNs): the library's builds the execution from its input and
+    # no operations, and names it, nothing else (read from the module's source: the attribute may be replaced)
+    source = inspect.getsource(execution)
+    original = source[source.index("    def new(input: StartDurableExecutionInput) -> Execution:"):]
+    original = original[:original.index("    def to_json_dict")]
+    assert "start_input=input," in original and "operations=[]," in original and original.count("Execution(") == 1
+    assert "Execution.new(input=input)" in inspect.getsource(Executor._create_execution)
+    assert list(inspect.signature(execution.Execution.__init__).parameters) == [
+        "self", "durable_execution_arn", "start_input", "operations"]
 
     # a restart's resume launches a stored execution as start_execution launches a new one
     assert list(inspect.signature(Executor._launch_execution).parameters) == ["self", "execution", "timeout_seconds"]

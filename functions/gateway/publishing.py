@@ -75,7 +75,8 @@ class Durations:
 
     WEIGHT = 0.2          # of the newest duration in the average
     EARLY = 0.85          # the first poll at this fraction of the expected duration
-    FIRST_PAUSE = 0.005   # then polls 5 ms apart, growing 1.5x, at most MAX_PAUSE
+    FIRST_PAUSE = 0.005   # then polls 5 ms apart (or a tenth of the expected duration), growing 1.5x, at most MAX_PAUSE
+    STEP = 0.1
     MAX_PAUSE = 0.25
 
     def __init__(self) -> None:
@@ -88,6 +89,11 @@ class Durations:
         self.last = seconds
         self.expected = seconds if self.expected is None else \
             (1 - self.WEIGHT) * self.expected + self.WEIGHT * seconds
+
+    def next_pause(self) -> float:
+        """The pause after a poll that found the execution running: a tenth of the expected duration, at least
+        FIRST_PAUSE (a busy account's slower executions are polled less often, a quick one as before)."""
+        return max(self.FIRST_PAUSE, self.STEP * self.expected) if self.expected is not None else self.FIRST_PAUSE
 
     def first_pause(self, elapsed: float) -> float:
         """Seconds to wait before the first poll, `elapsed` seconds after the execution started: before the
@@ -110,7 +116,7 @@ def wait(execution: str, started_at: float | None = None) -> dict:
     deadline = time.monotonic() + WAIT_SECONDS
     if started_at is not None:
         time.sleep(durations.first_pause(time.monotonic() - started_at))
-    pause = Durations.FIRST_PAUSE
+    pause = durations.next_pause()
     while True:
         described = client.describe_execution(executionArn=execution)
         status = described["status"]

@@ -407,6 +407,17 @@ def test_the_first_poll_waits_for_about_the_expected_duration_of_a_publish(publi
     assert durations.first_pause(0.0) == publishing.WAIT_SECONDS
 
 
+def test_later_polls_are_a_tenth_of_the_expected_duration_apart_and_at_least_5_ms(publishing):
+    durations = publishing.Durations()
+    assert durations.next_pause() == 0.005  # nothing seen yet
+    durations.observed(0.020)  # a quick execution: polled as before, 5 ms apart
+    assert durations.next_pause() == 0.005
+    for _ in range(20):  # a busy account's slower executions: fewer polls
+        durations.observed(0.300)
+    assert durations.next_pause() == pytest.approx(0.1 * durations.expected)
+    assert 0.025 < durations.next_pause() < 0.031
+
+
 def test_a_publish_learns_how_long_its_executions_run(publishing, state_machine, monkeypatch):
     learned = publishing.Durations()
     monkeypatch.setattr(publishing, "durations", learned)

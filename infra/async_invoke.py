@@ -41,19 +41,16 @@ _clients: dict[tuple[str, str | None], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def invoke_async(runtime: LambdaRuntime, name: str, event: Any, tenant_id: str | None = None,
-                 execution: list[str] | None = None) -> str:
+def invoke_async(runtime: LambdaRuntime, name: str, event: Any, tenant_id: str | None = None) -> str:
     """Queue `event` for function `name` (raises ResourceNotFound at once); returns the request id. `tenant_id`: the
     tenant each attempt runs for (a tenant-isolated function's).
 
-    A durable function's event starts a durable execution at once instead (its ARN appended to `execution`): the
-    execution service invokes the handler, and retries it, itself (infra/durable.py)."""
+    A durable function's event starts a durable execution at once instead (LambdaRuntime.start_durable, which names
+    it in the Ran being recorded): the execution service invokes the handler, and retries it, itself."""
     spec = runtime.spec(name)
     request_id = ids.request_id()
     if spec.durable is not None:
-        arn = runtime.start_durable(spec, event, tenant_id)
-        if execution is not None:
-            execution.append(arn)
+        runtime.start_durable(spec, event, tenant_id)
         return request_id
     queued_at = time.time()
     from infra import persistence

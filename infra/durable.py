@@ -21,6 +21,8 @@ after a restart; ephemeral clouds keep them in memory. Execution ARNs are Lambda
 """
 from __future__ import annotations
 
+import functools
+import io
 import json
 import logging
 import uuid
@@ -154,9 +156,7 @@ class DurableFunctions:
             query = parse_qs(parts.query)
             refused = None if isinstance(route, BytesPayloadRoute) else _invalid_body(type(route).__name__, body)
             if refused is not None:
-                payload = json.dumps({"Type": "User", "message": refused}).encode()
-                return 400, {"Content-Type": "application/json", "x-amzn-ErrorType": "InvalidParameterValueException",
-                             "Content-Length": str(len(payload))}, payload
+                return _error(400, "InvalidParameterValueException", refused)
             if isinstance(route, BytesPayloadRoute):
                 request = HTTPRequest.from_raw_bytes(body_bytes=body, method=method, path=route, headers=headers,
                                                      query_params=query)
@@ -165,10 +165,8 @@ class DurableFunctions:
                                                  headers=headers, query_params=query)
             response = handler.handle(route, request)
         except UnknownRouteError:  # PauseDurableExecution, ResumeDurableExecution, DeleteDurableExecution
-            payload = json.dumps({"Type": "User", "message": f"{method} {parts.path}: this operation is not "
-                                  "supported by the local cloud's durable execution service"}).encode()
-            return 404, {"Content-Type": "application/json", "x-amzn-ErrorType": "UnknownOperationException",
-                         "Content-Length": str(len(payload))}, payload
+            return _error(404, "UnknownOperationException", f"{method} {parts.path}: this operation is not supported "
+                                                            "by the local cloud's durable execution service")
         except Exception as exc:  # noqa: BLE001 - every failure is an API error, never a traceback
             if not isinstance(exc, AwsApiException):
                 logger.warning("durable execution API %s %s failed: %s", method, parts.path, exc)
@@ -210,15 +208,11 @@ def _invalid_body(route_name: str, body: bytes) -> str | None:
     return "; ".join(problems) if problems else None
 
 
-_models: dict[str, Any] = {}
-
-
+@functools.cache
 def _lambda_model() -> Any:
-    if "lambda" not in _models:
-        import botocore.session
+    import botocore.session
 
-        _models["lambda"] = botocore.session.get_session().get_service_model("lambda")
-    return _models["lambda"]
+    return botocore.session.get_session().get_service_model("lambda")
 
 
 class _RuntimeChildDispatcher:
@@ -244,7 +238,7 @@ class _RuntimeChildDispatcher:
 
     def dispatch(self, request: Any) -> Any:
         from aws_durable_execution_sdk_python_testing.child_dispatcher import (RunInvocation, StartChild,
-                                                                               function_not_found)
+                                                                               function_not_found, invoke_function)
         from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
 
         spec = self._spec(request.function_name)
@@ -257,28 +251,33 @@ class _RuntimeChildDispatcher:
                 execution_retention_period_days=spec.durable["RetentionPeriodInDays"], invocation_id=None,
                 trace_fields=request.trace_fields, tenant_id=request.tenant_id, input=request.payload,
                 lambda_endpoint=None))
-        return RunInvocation(invocation=lambda: self._once(spec.name, request))
+        return RunInvocation(invocation=lambda: invoke_function(
+            _RuntimeLambda(self.runtime), spec.name, request.payload, request.tenant_id, int(spec.timeout)))
 
-    def _once(self, name: str, request: Any) -> Any:
-        """One invocation of a function that is not durable: its answer, or its error, as the outcome."""
-        from aws_durable_execution_sdk_python.lambda_service import ErrorObject
-        from aws_durable_execution_sdk_python_testing.child_dispatcher import ChildOutcome, result_outcome
+
+class _RuntimeLambda:
+    """Lambda's Invoke as the library's invoke_function calls it, made by the runtime (in the cloud's process, and
+    with --aws-endpoint too, where the functions still run here): the library reads the answer as it reads
+    Lambda's (its payload, FunctionError, size and UTF-8 checks, the error's fields)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def invoke(self, FunctionName: str, Payload: str, InvocationType: str = "RequestResponse",  # noqa: N803
+               TenantId: str | None = None) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
 
         from infra.runtime import LambdaError
 
         try:
-            event = json.loads(request.payload) if request.payload else {}
-            payload, errored, _ = self.runtime.invoke_payload(name, event, tenant_id=request.tenant_id)
-        except LambdaError as exc:  # throttled, refused: the Invoke API's error
-            return ChildOutcome(error=ErrorObject(message=str(exc), type=getattr(exc, "error_type", None),
-                                                  data=None, stack_trace=None))
-        except ValueError:
-            return ChildOutcome(error=ErrorObject.from_message("The chained invoke's payload is not JSON"))
+            payload, errored, _ = self.runtime.invoke_payload(FunctionName, json.loads(Payload), tenant_id=TenantId)
+        except LambdaError as exc:  # throttled, refused: the Invoke API's error, as a client raises it
+            raise ClientError({"Error": {"Code": getattr(exc, "error_type", "ServiceException"),
+                                         "Message": str(exc)}}, "Invoke") from exc
+        answer: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(payload)}
         if errored:
-            error = json.loads(payload)
-            return ChildOutcome(error=ErrorObject(message=error.get("errorMessage"), type=error.get("errorType"),
-                                                  data=error.get("errorData"), stack_trace=error.get("stackTrace")))
-        return result_outcome(payload.decode())
+            answer["FunctionError"] = "Unhandled"
+        return answer
 
 
 def _name_executions_as_lambda() -> None:
@@ -345,7 +344,12 @@ def answer_request(runtime: Any, method: str, url: str, headers: dict[str, str],
     try:
         service = runtime.durable()
     except LambdaError as exc:
-        payload = json.dumps({"Type": "Service", "message": str(exc)}).encode()
-        return 503, {"Content-Type": "application/json", "x-amzn-ErrorType": "ServiceException",
-                     "Content-Length": str(len(payload))}, payload
+        return _error(503, "ServiceException", str(exc))
     return service.answer(method, url, headers, body)
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """An error answer of the API as Lambda's: a JSON body and its x-amzn-ErrorType."""
+    payload = json.dumps({"Type": "User" if status < 500 else "Service", "message": message}).encode()
+    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": code,
+                    "Content-Length": str(len(payload))}, payload

@@ -54,7 +54,7 @@ from typing import Any
 
 from infra import account
 from infra.ids import request_id
-from infra.runtime import LambdaRuntime, ResourceNotFound, payload_too_large
+from infra.runtime import LambdaRuntime, Ran, ResourceNotFound, payload_too_large, running_with
 
 logger = logging.getLogger("notifyx.moto_patches")
 
@@ -443,14 +443,14 @@ def _backend_invoke(self: Any, original: Callable[..., Any], function_name: str,
         event = json.loads(body or "{}")
     except ValueError:
         event = body
-    execution: list[str] = []
+    ran = Ran()  # names a durable function's execution
     try:
-        response_headers["x-amzn-requestid"] = invoke_async(runtime, function.function_name, event, tenant_id,
-                                                            execution)
+        response_headers["x-amzn-requestid"] = running_with(
+            ran, lambda: invoke_async(runtime, function.function_name, event, tenant_id))
     except ResourceNotFound:
         return original(self, function_name, qualifier, body, headers, response_headers)
-    if execution:
-        response_headers["x-amz-durable-execution-arn"] = execution[0]
+    if ran.durable_execution_arn is not None:
+        response_headers["x-amz-durable-execution-arn"] = ran.durable_execution_arn
     response_headers["Content-Length"] = "0"
     return b""          # moto's response answers 202 to an Event invoke
 

@@ -564,10 +564,14 @@ class LambdaRuntime:
             return self._durable
 
     def start_durable(self, spec: FunctionSpec, event: Any, tenant_id: str | None = None) -> str:
-        """Start a durable execution of `spec`'s function (an asynchronous Invoke's): its ARN."""
-        config = spec.durable or {}
-        return self.durable().start(spec.name, config["ExecutionTimeout"], config["RetentionPeriodInDays"], event,
-                                    tenant_id=tenant_id)
+        """Start a durable execution of `spec`'s function: its ARN, also recorded in the Ran of the Invoke being
+        answered in this context (its X-Amz-Durable-Execution-Arn, synchronous or Event)."""
+        arn = self.durable().start(spec.name, spec.durable["ExecutionTimeout"], spec.durable["RetentionPeriodInDays"],
+                                   event, tenant_id=tenant_id)
+        ran = _ran.get()
+        if ran is not None:
+            ran.durable_execution_arn = arn
+        return arn
 
     def _durable_execution(self, spec: FunctionSpec, event: Any, tenant_id: str | None) -> Any:
         """A synchronous Invoke of a durable function: its execution's result, or its error as a FunctionError.
@@ -575,11 +579,7 @@ class LambdaRuntime:
         from infra.durable import SYNC_LIMIT_SECONDS
 
         arn = self.start_durable(spec, event, tenant_id)
-        ran = _ran.get()
-        if ran is not None:  # Invoke's answer names the execution (X-Amz-Durable-Execution-Arn)
-            ran.durable_execution_arn = arn
-        succeeded, outcome = self.durable().outcome(arn, min((spec.durable or {})["ExecutionTimeout"],
-                                                             SYNC_LIMIT_SECONDS))
+        succeeded, outcome = self.durable().outcome(arn, min(spec.durable["ExecutionTimeout"], SYNC_LIMIT_SECONDS))
         if succeeded:
             return outcome
         raise FunctionError.from_payload(outcome)
@@ -1102,11 +1102,11 @@ def _invoke_async(runtime: LambdaRuntime, name: str, event: Any, url: str, tenan
     # retries with backoff, then the dead-letter queue or the on-failure destination: infra/async_invoke.py
     from infra.async_invoke import invoke_async
 
-    execution: list[str] = []
-    request_id = invoke_async(runtime, name, event, tenant_id, execution)
+    ran = Ran()  # names a durable function's execution
+    request_id = running_with(ran, lambda: invoke_async(runtime, name, event, tenant_id))
     headers = {"content-type": "application/json", "x-amzn-RequestId": request_id}
-    if execution:
-        headers["x-amz-durable-execution-arn"] = execution[0]
+    if ran.durable_execution_arn is not None:
+        headers["x-amz-durable-execution-arn"] = ran.durable_execution_arn
     return _raw_response(url, 202, headers, b"")
 
 

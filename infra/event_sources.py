@@ -227,7 +227,14 @@ class EventSources:
             change.join(timeout)
 
     def stop(self) -> None:
-        """Stop every mapping's poller."""
+        """Stop every mapping's poller: all told at once, their receives' long polls ended (the cloud is stopping),
+        then each waited for (a batch in flight finishes)."""
+        from infra import moto_patches
+
         self.settled(30)
-        for poller in self.pollers():
-            poller.stop()
+        pollers = self.pollers()
+        for poller in pollers:
+            poller.stopping()
+        with moto_patches.long_polls_released():
+            for poller in pollers:
+                poller.stop()

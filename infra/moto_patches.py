@@ -1894,11 +1894,38 @@ def _receive_one_at_a_time(self: Any, original: Callable, queue_name: str, count
         remaining = deadline - time.monotonic()
         if result or remaining <= 0:
             return result
+        if _long_polls_released.is_set():  # the cloud is stopping: answer what the wait's end would, no messages
+            return result
         if busy:  # moto's long poll spun here
             time.sleep(min(remaining, SQS_BUSY_POLL_SECONDS))
         began = time.monotonic()
-        queue.wait_for_messages(min(remaining, 1.0))  # wakes when a message is sent
+        with queue._messages_lock:  # moto's wait_for_messages, which also wakes when the long polls are released
+            queue._messages_lock.wait_for(lambda: queue.messages or _long_polls_released.is_set(),
+                                          timeout=min(remaining, 1.0))
         busy = time.monotonic() - began < SQS_BUSY_POLL_SECONDS
+
+
+#: set while the local cloud stops its event source pollers (long_polls_released)
+_long_polls_released = threading.Event()
+
+
+@contextlib.contextmanager
+def long_polls_released() -> Iterator[None]:
+    """While the local cloud stops its pollers: every long-polling ReceiveMessage ends now, with the messages it has
+    (none), and those received meanwhile wait for nothing, instead of each poller waiting out its receive (up to
+    1 s each)."""
+    from moto.sqs.models import sqs_backends
+
+    _long_polls_released.set()
+    try:
+        for regions in list(sqs_backends.values()):
+            for backend in list(regions.values()):
+                for queue in list(backend.queues.values()):
+                    with queue._messages_lock:
+                        queue._messages_lock.notify_all()
+        yield
+    finally:
+        _long_polls_released.clear()
 
 
 def _sqs_clock_seconds(dt: Any = None) -> float:

@@ -172,6 +172,10 @@ class SqsEventSource:
             self._spawn_locked()
         return self
 
+    def stopping(self) -> None:
+        """Tell the pollers to stop: they take no more batches (stop waits for them)."""
+        self._stopping.set()
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop polling and wait for in-flight batches to finish (idle pollers return within a long poll)."""
         self._stopping.set()

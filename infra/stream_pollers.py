@@ -171,6 +171,10 @@ class DynamoDbStreamSource:
         self._thread = threading.Thread(target=self._run, name=f"stream-{self.spec.function}", daemon=True)
         self._thread.start()
 
+    def stopping(self) -> None:
+        """Tell the poller to stop (stop waits for it)."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop polling (a batch being retried is abandoned)."""
         self._stop.set()

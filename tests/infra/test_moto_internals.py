@@ -119,7 +119,9 @@ def test_emulator_switches_and_reset_exist():
 
     assert default_user_config["stepfunctions"] == {"execute_state_machine": False}
     assert callable(moto_api_backend.reset)
-    assert callable(ThreadedMotoServer.get_host_and_port)
+    # the emulator serves moto's application as ThreadedMotoServer does (infra/emulator._MotoServer), with its own poll
+    entry = inspect.getsource(ThreadedMotoServer._server_entry)
+    assert "DomainDispatcherApplication(create_backend_app)" in entry and "request_handler=MotoRequestHandler" in entry
     assert "process_request" in dir(BotocoreStubber)
 
 

@@ -10,8 +10,8 @@ as the function writes; callers in the cloud's own process (a Python sandbox's b
 """
 from __future__ import annotations
 
+import collections
 import json
-import queue
 import re
 import struct
 import threading
@@ -49,20 +49,61 @@ def invoke_complete(error_code: str | None = None, error_details: str | None = N
                     (":message-type", "event")], json.dumps({k: v for k, v in fields.items() if v}).encode())
 
 
+#: what the cloud keeps of a stream for a caller reading slower than the function writes: beyond it the function's
+#: writes wait for the caller (as a stream's writes wait on Lambda), so a slow or stalled reader costs the cloud this
+#: much memory, not the whole response
+MAX_KEPT_BYTES = 1 << 20
+
+
 class _QueueSink:
-    """The function's pieces, for the WSGI answer to send as they come."""
+    """The function's pieces, for the WSGI answer to send as they come (at most MAX_KEPT_BYTES kept)."""
 
     def __init__(self) -> None:
-        self.pieces: queue.Queue = queue.Queue()
         self.content_type: str | None = None
         self.began = threading.Event()
+        self._pieces: collections.deque = collections.deque()
+        self._kept = 0
+        self._closed = False  # the invocation ended or the caller left: later pieces are dropped
+        self._changed = threading.Condition()
 
     def begin(self, content_type: str) -> None:
         self.content_type = content_type
         self.began.set()
 
     def write(self, chunk: bytes) -> None:
-        self.pieces.put(chunk)
+        """Keep a piece; while the kept ones fill the bound, wait for the caller to take some (or leave)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed or not self._kept or self._kept + len(chunk) <= MAX_KEPT_BYTES)
+            if not self._closed:
+                self._pieces.append(chunk)
+                self._kept += len(chunk)
+                self._changed.notify_all()
+
+    def end(self) -> None:
+        """The invocation is over: the caller gets what is kept, then the end; a writer still waiting drops its
+        piece."""
+        with self._changed:
+            self._closed = True
+            self._pieces.append(_END)
+            self._changed.notify_all()
+
+    def take(self) -> Any:
+        """The next piece (waiting for it), or _END."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._pieces)
+            piece = self._pieces.popleft()
+            if piece is not _END:
+                self._kept -= len(piece)
+                self._changed.notify_all()
+            return piece
+
+    def abandon(self) -> None:
+        """The caller left: nothing more is kept, and a waiting writer goes on (its piece dropped)."""
+        with self._changed:
+            self._closed = True
+            self._pieces.clear()
+            self._kept = 0
+            self._changed.notify_all()
 
 
 def wsgi(runtime: Any, environ: dict, start_response: Any, name: str) -> Iterator[bytes] | list[bytes]:
@@ -111,12 +152,12 @@ def wsgi(runtime: Any, environ: dict, start_response: Any, name: str) -> Iterato
             outcome["error"] = exc
         finally:
             sink.began.set()
-            sink.pieces.put(_END)
+            sink.end()
 
     threading.Thread(target=run, name=f"stream-invoke-{function}", daemon=True).start()
     request_id = ran.request_id  # the head's, before the invocation records its own (the same id)
     sink.began.wait()
-    first = sink.pieces.get() if sink.content_type is None else None  # a function that did not stream: it ended
+    first = sink.take() if sink.content_type is None else None  # a function that did not stream: it ended
     error = outcome.get("error")
     if isinstance(error, Throttled):
         return _refused(start_response, 429, "TooManyRequestsException", str(error))
@@ -130,8 +171,11 @@ def wsgi(runtime: Any, environ: dict, start_response: Any, name: str) -> Iterato
             if "result" in outcome:
                 yield payload_chunk(json.dumps(outcome["result"]).encode())
         else:
-            while (piece := sink.pieces.get()) is not _END:
-                yield payload_chunk(piece)
+            try:
+                while (piece := sink.take()) is not _END:
+                    yield payload_chunk(piece)
+            finally:  # the caller left mid-stream (the server closed this iterator), or the stream ended
+                sink.abandon()
         failed = outcome.get("error")
         code = details = None
         if isinstance(failed, FunctionError):

@@ -220,3 +220,56 @@ def test_invoke_with_response_stream_refuses_what_lambda_refuses(cloud):
     assert post(b"{}", {"X-Amz-Invocation-Type": "DryRun"}) == (204, None, b"")
     status, _, body = post(b"{}", {})
     assert status == 200 and b"PayloadChunk" in body and b"InvokeComplete" in body
+
+
+def test_invoke_with_response_stream_keeps_a_bounded_part_for_a_slow_reader(monkeypatch):
+    import threading
+
+    from infra import response_streams
+
+    monkeypatch.setattr(response_streams, "MAX_KEPT_BYTES", 3000)
+    sink, written = response_streams._QueueSink(), []
+
+    def function() -> None:
+        for i in range(10):
+            sink.write(bytes([i]) * 1000)
+            written.append(i)
+        sink.end()
+
+    writer = threading.Thread(target=function, daemon=True)
+    writer.start()
+    writer.join(0.5)
+    assert writer.is_alive() and written == [0, 1, 2]  # the fourth piece waits: the reader has taken none
+    assert sink.take() == b"\x00" * 1000
+    writer.join(0.5)
+    assert written == [0, 1, 2, 3]  # room for one more
+    pieces = [sink.take() for _ in range(6)]
+    assert [p[:1] for p in pieces] == [bytes([i]) for i in range(1, 7)]
+    sink.abandon()  # the reader leaves: the function writes on, its pieces dropped
+    writer.join(5)
+    assert not writer.is_alive() and written == list(range(10))
+    # a piece larger than the bound still goes through when nothing else is kept
+    sink = response_streams._QueueSink()
+    sink.write(b"x" * 5000)
+    assert sink.take() == b"x" * 5000
+    sink.end()
+    assert sink.take() is response_streams._END
+
+
+def test_invoke_with_response_stream_left_mid_stream_releases_the_function(cloud):
+    name = cloud.physical_id("Big")
+    endpoint = urlsplit(cloud.endpoints["aws_endpoint"])
+    path = f"/2021-11-15/functions/{name}/response-streaming-invocations"
+    cloud.client("lambda").invoke(FunctionName=name, Payload=b"{}")  # a warm sandbox
+    errors, sandboxes = cloud.runtime.stats()[name]["errors"], cloud.runtime.sandbox_count(name)
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=10) as raw:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}".encode())
+        assert raw.recv(64).startswith(b"HTTP/1.1 200")
+    # gone after the first bytes of 7 MB: the function is not held up by what nobody reads (its writes beyond the
+    # kept part waited for the reader until the cloud saw it leave); its sandbox serves the next caller
+    time.sleep(1.0)
+    events = list(cloud.client("lambda").invoke_with_response_stream(FunctionName=name)["EventStream"])
+    assert sum(len(e["PayloadChunk"]["Payload"]) for e in events if "PayloadChunk" in e) == 7 << 20
+    assert "ErrorCode" not in events[-1]["InvokeComplete"]
+    assert cloud.runtime.stats()[name]["errors"] == errors and cloud.runtime.sandbox_count(name) == sandboxes

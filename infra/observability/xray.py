@@ -21,7 +21,8 @@ from infra import ids
 
 logger = logging.getLogger("notifyx.xray")
 
-HEADER = b'{"format": "json", "version": 1}'
+#: the header line X-Ray SDKs send before each document (aws-xray-sdk's PROTOCOL_HEADER); another is read as JSON
+HEADER = b'{"format":"json","version":1}'
 #: traces kept in moto's backend and here (X-Ray keeps 30 days; a local cloud keeps the recent ones)
 MAX_TRACES = int(os.environ.get("NOTIFYX_XRAY_TRACES", "2000"))
 #: ... and at most this many segments in all (a publish's trace has ~80)
@@ -78,17 +79,23 @@ class TraceStore:
 
         return xray_backends[self.account_id][self.region]
 
-    def put(self, document: dict[str, Any]) -> None:
-        """One segment or subsegment document (as the daemon forwards it to PutTraceSegments)."""
+    def put(self, document: dict[str, Any], raw: str | None = None) -> None:
+        """One segment or subsegment document (as the daemon forwards it to PutTraceSegments); `raw`: its JSON text
+        as sent, if at hand (else it is dumped)."""
+        from moto.xray.models import TraceSegment
+
         trace_id = document.get("trace_id")
         if not isinstance(trace_id, str) or "id" not in document or "start_time" not in document:
             return
-        raw = json.dumps(document)
+        if raw is None:
+            raw = json.dumps(document)
         backend = self._backend()
         with self._lock:
             self.received += 1
             try:
-                backend.process_segment(raw)
+                # XRayBackend.process_segment without parsing the document again: from_dict adds a key to what it
+                # is given, so a copy
+                backend._segment_collection.put_segment(TraceSegment.from_dict(dict(document), raw=raw))
             except Exception as exc:  # noqa: BLE001 - a malformed document is dropped, as the service drops it
                 logger.debug("segment refused: %s", exc)
                 return
@@ -153,14 +160,22 @@ class DaemonReceiver:
     def receive(self, packet: bytes) -> None:
         """One datagram: the header line, then one JSON document."""
         head, _, body = packet.partition(b"\n")
-        if not body or json.loads(head or b"{}").get("format") != "json":
+        if not body:
             return
+        if head != HEADER:
+            try:
+                header = json.loads(head)
+            except ValueError:  # not UTF-8, or not JSON: dropped (before, it ended the daemon's thread)
+                return
+            if not isinstance(header, dict) or header.get("format") != "json":
+                return
         try:
-            document = json.loads(body)
-        except ValueError:
+            text = body.decode()
+            document = json.loads(text)
+        except ValueError:  # not UTF-8, or not JSON
             return
         if isinstance(document, dict):
-            self.store.put(document)
+            self.store.put(document, text)
 
     def close(self) -> None:
         self._stopped = True

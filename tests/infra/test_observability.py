@@ -115,9 +115,14 @@ def test_the_daemon_receives_segments_over_udp_into_moto_xray(aws):
         sub = {"id": xray.new_id(), "trace_id": trace_id, "parent_id": root, "type": "subsegment",
                "name": "## handler", "start_time": now - 0.15, "end_time": now - 0.01}
         host, port = daemon.address.rsplit(":", 1)
+        sent = [json.dumps(segment), json.dumps(sub, indent=1)]
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-            for document in (segment, sub):
-                sender.sendto(xray.HEADER + b"\n" + json.dumps(document).encode(), (host, int(port)))
+            # dropped, not a document or not JSON (the daemon goes on: a bad header used to end its thread)
+            for bad in (b'{"format":"json","version":1}\n{"id": "x"', b'{"format":"text"}\n{}', b"\xff\n{}",
+                        b"[]\n{}", b"\n{}", xray.HEADER + b"\n\xff\xfe", xray.HEADER + b"\n[1]"):
+                sender.sendto(bad, (host, int(port)))
+            sender.sendto(xray.HEADER + b"\n" + sent[0].encode(), (host, int(port)))
+            sender.sendto(b'{"version": 1, "format": "json"}\n' + sent[1].encode(), (host, int(port)))  # any header
         deadline = time.monotonic() + 5
         while traces.received < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -127,6 +132,7 @@ def test_the_daemon_receives_segments_over_udp_into_moto_xray(aws):
         assert [s["Id"] for s in summaries] == [trace_id]
         documents = client.batch_get_traces(TraceIds=[trace_id])["Traces"][0]["Segments"]
         assert {json.loads(d["Document"])["name"] for d in documents} == {"notifyx-GatewayActions", "## handler"}
+        assert sorted(d["Document"] for d in documents) == sorted(sent)  # as sent
         rows = xray.waterfall(traces.get(trace_id))
         assert [(r["name"], r["depth"]) for r in rows] == [("notifyx-GatewayActions", 0), ("## handler", 1)]
         assert rows[1]["offset_ms"] == pytest.approx(50, abs=1)
@@ -204,6 +210,10 @@ def test_moto_xray_keeps_traces_where_the_store_prunes_them():
     assert "self._segment_collection = SegmentCollection()" in inspect.getsource(XRayBackend.__init__)
     assert "self._traces" in inspect.getsource(SegmentCollection.__init__)
     assert list(inspect.signature(XRayBackend.process_segment).parameters) == ["self", "doc"]
+    # the TraceStore stores a segment as process_segment does, from the document it has parsed already
+    stores = inspect.getsource(XRayBackend.process_segment)
+    assert "data = json.loads(doc)" in stores and "segment = TraceSegment.from_dict(data, raw=doc)" in stores
+    assert "self._segment_collection.put_segment(segment)" in stores
 
 
 def test_moto_step_functions_take_a_trace_header_and_report_the_end_where_the_patches_hook():

@@ -50,9 +50,10 @@ class _Node:
 
 class FastKeeper(GarbageKeeper):
     FREEZE_SECONDS = 0.05
-    # idle after half a second without activity: a test thread descheduled for 0.2 s on a loaded 2-core machine
-    # (four test workers and their clouds) looked idle, and the cycle was reclaimed before the test looked
-    IDLE_SECONDS = 0.5
+    # idle after a second without activity: a test thread descheduled for 0.2 s on a loaded 2-core machine (four
+    # test workers and their clouds) looked idle at 0.1 s, and the cycle was reclaimed before the test looked; at
+    # 0.5 s the test still failed in 2 of 4 full-suite runs with the machine's load average near 10 (7 December)
+    IDLE_SECONDS = 1.0
     RECLAIM_AFTER = 1
 
 
@@ -63,7 +64,8 @@ def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():
         deadline = time.monotonic() + 5
         while not keeper.reclaimed and time.monotonic() < deadline:  # its first step: start-up's garbage
             time.sleep(0.01)
-        assert keeper.reclaimed == 1
+        assert keeper.reclaimed >= 1
+        first = keeper.reclaimed  # one, unless this thread was descheduled for a whole idle period meanwhile
         cycle = _Node()
         collected = []
         ref = weakref.ref(cycle, lambda _: collected.append(True))
@@ -83,9 +85,9 @@ def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():
         busy(0.1)
         assert ref() is not None and not collected
         deadline = time.monotonic() + 5
-        while not (collected and keeper.reclaimed >= 2) and time.monotonic() < deadline:  # idle now: reclaimed
+        while not (collected and keeper.reclaimed > first) and time.monotonic() < deadline:  # idle now: reclaimed
             time.sleep(0.05)
-        assert collected and ref() is None and keeper.reclaimed >= 2
+        assert collected and ref() is None and keeper.reclaimed > first
     finally:
         keeper.stop()
         gc.unfreeze()

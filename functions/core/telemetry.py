@@ -5,8 +5,8 @@
   ``logging.getLogger(__name__)`` records come out the same way.
 - Metrics: CloudWatch embedded metric format (EMF) in the log, flushed once per invocation, namespace
   ``POWERTOOLS_METRICS_NAMESPACE`` (template.yaml: Notifyx), dimension ``service``.
-- Tracer: the X-Ray SDK with boto3/botocore patched (every AWS call a subsegment, the trace header passed on)
-  and ``step(name)`` subsegments for the steps worth seeing in a trace.
+- Tracer: the X-Ray SDK with boto3/botocore patched (every AWS call a subsegment, the trace header passed on,
+  except calls made ``untraced()``) and ``step(name)`` subsegments for the steps worth seeing in a trace.
 
 ``POWERTOOLS_TRACE_DISABLED`` / ``POWERTOOLS_METRICS_DISABLED`` (template.yaml's Telemetry parameter) switch them
 off. The service is the handler's package (``_HANDLER`` = "gateway.actions.handler" -> "gateway").
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE, auto_patch=False)
 _tracing = not tracer.disabled
 _sampled = False
+_untraced = threading.local()  # .on: this thread's AWS calls are not subsegments now (untraced())
 # most invocations (a ping, an authorizer) count nothing: Powertools would warn about it on every one
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 _configured = False
@@ -92,12 +94,12 @@ def _patch_botocore() -> None:
     from aws_xray_sdk.ext.botocore.patch import _xray_traced_botocore
 
     def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if not _sampled:
+        if not _sampled or getattr(_untraced, "on", False):
             return wrapped(*args, **kwargs)
         return _xray_traced_botocore(wrapped, instance, args, kwargs)
 
     def request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if not _sampled:
+        if not _sampled or getattr(_untraced, "on", False):
             return wrapped(*args, **kwargs)
         return inject_header(wrapped, instance, args, kwargs)
 
@@ -160,6 +162,30 @@ def step(name: str) -> Iterator[None]:
         return
     with tracer.provider.in_subsegment(f"## {name}"):
         yield
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """This thread's AWS calls in the block are no subsegments of the trace (botocore's own handler still passes
+    the trace header on): for calls too many to trace one by one, which the step's subsegment sums up
+    (``describe``)."""
+    before = getattr(_untraced, "on", False)
+    _untraced.on = True
+    try:
+        yield
+    finally:
+        _untraced.on = before
+
+
+def describe(**figures: Any) -> None:
+    """Metadata on the current subsegment of a sampled invocation (e.g. a fan-out's counts); nothing otherwise."""
+    if not (_tracing and _sampled):
+        return
+    for key, value in figures.items():
+        try:
+            tracer.put_metadata(key, value)
+        except Exception:  # noqa: BLE001 - no trace entity (tests): metadata is optional
+            pass
 
 
 @contextmanager

@@ -246,6 +246,10 @@ def test_one_publish_is_one_trace_from_the_gateway_through_both_participants(own
     assert {"StartExecution", "Invoke", "PostToConnection"} <= calls, calls  # boto3 calls are subsegments
     steps = {e["name"] for e in entities.values() if e.get("name", "").startswith("## ")}
     assert {"## two-phase commit", "## fan-out", "## prepare", "## commit"} <= steps, steps
+    # the fan-out's subsegment counts its posts (beyond the first few, posts are not subsegments of their own)
+    [fan_out] = [e for e in entities.values() if e.get("name") == "## fan-out"]
+    counts = fan_out["metadata"]["gateway"]
+    assert counts["connections"] >= 1 and counts["sent"] == counts["connections"] and counts["gone"] == 0, counts
     # DescribeExecution answers the trace header the execution was started with (its traceHeader)
     sfn = aws("stepfunctions")
     publish = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if "Publish" in m["name"])

@@ -468,6 +468,45 @@ def test_fan_out_pushes_one_frame_per_live_connection_of_each_recipient(actions,
     assert [f["notification"]["id"] for f in posted("bob-1")] == ["t1"]
 
 
+def test_a_fan_out_traces_its_first_posts_and_sums_up_the_others(actions, connection, delivery, participant,
+                                                                  monkeypatch):
+    """A sampled fan-out's first TRACED_POSTS posts are subsegments; the others are made untraced, and the fan-out's
+    subsegment gets the counts."""
+    import contextlib
+    import threading
+
+    from core import telemetry
+
+    send(actions, ADA, {"action": "subscribe", "topic": "news"})
+    send(actions, BOB, {"action": "subscribe", "topic": "news"})
+    ids = [f"bob-{i}" for i in range(delivery.TRACED_POSTS + 20)]
+    for connection_id in ids:
+        connect(connection, BOB, connection_id)
+    state, traced, untraced, described = threading.local(), [], [], {}
+
+    @contextlib.contextmanager
+    def recording_untraced():
+        state.on = True
+        try:
+            yield
+        finally:
+            state.on = False
+
+    real_send = delivery._send
+
+    def recording_send(post):
+        (untraced if getattr(state, "on", False) else traced).append(post[2])
+        return real_send(post)
+
+    monkeypatch.setattr(telemetry, "untraced", recording_untraced)
+    monkeypatch.setattr(delivery, "_send", recording_send)
+    monkeypatch.setattr(telemetry, "describe", lambda **figures: described.update(figures))
+    assert delivery.fan_out(context(ADA), commit(participant, "t1")) == len(ids)
+    assert len(traced) == delivery.TRACED_POSTS and len(untraced) == 20
+    assert sorted(traced + untraced) == sorted(ids)
+    assert described == {"connections": len(ids), "sent": len(ids), "gone": 0, "failed": 0}
+
+
 def test_fan_out_to_more_connections_than_senders_posts_each_once_and_forgets_the_gone(actions, connection, delivery,
                                                                                       participant, models,
                                                                                       monkeypatch):

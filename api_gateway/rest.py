@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 _MISSING_TOKEN = (403, {"message": "Missing Authentication Token"})
 _INTERNAL_ERROR = (502, {"message": "Internal server error"})
+#: Lambda refused the invoke (an exception whose `refused` is true: throttled, no such function): the function never
+#: ran, and API Gateway answers 500, not a failed function's 502
+_INVOKE_REFUSED = (500, {"message": "Internal server error"})
 _TIMED_OUT = (504, {"message": "Endpoint request timed out"})
 _THROTTLED = (429, {"message": "Too Many Requests"})
 #: API Gateway's payload limit: a larger request is refused with 413 before its body is read
@@ -320,7 +323,7 @@ class RestGateway:
             return self._json(*_TIMED_OUT)
         except Exception as exc:
             log.info("%s %s: function %s failed: %s", method, path, route.function, exc)
-            return self._json(*_INTERNAL_ERROR)
+            return self._json(*(_INVOKE_REFUSED if getattr(exc, "refused", False) else _INTERNAL_ERROR))
         return self._proxy_response(result, event["requestContext"]["requestId"])
 
     def _validate(self, route: RestRoute, api_id: str, header_pairs: list[tuple[str, str]], event: dict,

@@ -63,6 +63,10 @@ _TENANT_ID = re.compile(r"[a-zA-Z0-9._:/=+\-@ ]{1,256}")
 class LambdaError(Exception):
     """Base of what an invoke can raise instead of returning a result."""
 
+    #: Lambda refused the invoke, the function did not run (throttled, no such function, a bad tenant): API
+    #: Gateway answers a REST client 500 for these, and 502 for a function that failed (api_gateway/rest.py)
+    refused = False
+
 
 class FunctionError(LambdaError):
     """The function raised or timed out; ``str()`` is Lambda's errorMessage."""
@@ -96,18 +100,21 @@ class InvalidTenant(LambdaError):
     InvalidParameterValueException, HTTP 400)."""
 
     error_type = "InvalidParameterValueException"
+    refused = True
 
 
 class Throttled(LambdaError):
     """Reserved concurrency exhausted (Lambda's TooManyRequestsException, HTTP 429)."""
 
     error_type = "TooManyRequestsException"
+    refused = True
 
 
 class ResourceNotFound(LambdaError):
     """No such function (Lambda's ResourceNotFoundException, HTTP 404)."""
 
     error_type = "ResourceNotFoundException"
+    refused = True
 
 
 class HandlerConflict(LambdaError):

@@ -72,10 +72,10 @@ def test_a_rest_method_maps_a_header_to_the_tenant(cloud):
     status, body = get({"x-tenant-id": "rest-tenant"})
     assert status == 200 and body["tenant"] == "rest-tenant" and body["count"] == 1
     assert get({"x-tenant-id": "rest-tenant"})[1]["count"] == 2
-    # no tenant, or one Lambda refuses: Lambda's 400 is API Gateway's error (AWS answers 500 for an invocation
-    # Lambda refused; the local data plane answers 502 for every failed invocation)
-    assert get({}) == (502, {"message": "Internal server error"})
-    assert get({"x-tenant-id": "bad;tenant"})[0] == 502
+    # no tenant, or one Lambda refuses: Lambda's 400 is API Gateway's 500 (an invocation Lambda refused; a function
+    # that failed is a 502; before 7 December every failed invocation was a 502 here)
+    assert get({}) == (500, {"message": "Internal server error"})
+    assert get({"x-tenant-id": "bad;tenant"})[0] == 500
 
 
 @pytest.mark.skipif(node_binary() is None, reason="no node on this machine")

@@ -142,6 +142,22 @@ def test_function_error_or_malformed_response_is_502(gateway: RestGateway, path:
     assert status == 502 and json.loads(body) == {"message": "Internal server error"}
 
 
+@pytest.mark.parametrize(("refusal", "status"), [("throttled", 500), ("missing", 500), ("failed", 502)])
+def test_an_invoke_lambda_refused_is_500_and_a_failed_function_502(refusal: str, status: int) -> None:
+    """API Gateway answers 500 Internal server error when Lambda refuses the invoke (the function never ran:
+    throttled, no such function), and 502 when the function ran and failed."""
+    from infra.runtime import FunctionError, ResourceNotFound, Throttled
+
+    def invoke(function: str, event: dict) -> dict:
+        raise {"throttled": Throttled("Rate Exceeded."), "missing": ResourceNotFound("Function not found"),
+               "failed": FunctionError("ValueError", "bad input")}[refusal]
+
+    api = RestApiConfig("rest-refused", "local", (RestRoute("GET", "/r", "fn"),))
+    with RestGateway([api], invoke) as gw:
+        answer, headers, body = request(gw, "GET", "/local/r")
+    assert answer == status and json.loads(body) == {"message": "Internal server error"}
+
+
 def test_a_numeric_string_status_and_absent_optional_fields_are_a_response(gateway: RestGateway) -> None:
     status, _, body = request(gateway, "GET", "/local/malformed?shape=numeric-string-status")
     assert (status, body) == (201, b"")

@@ -127,7 +127,7 @@ class _MotoServer:
 
 
 class Emulator:
-    """moto's ThreadedMotoServer on 127.0.0.1:<port> (0 = a free port) with Step Functions execution enabled."""
+    """moto's server on 127.0.0.1:<port> (0 = a free port) with Step Functions execution enabled."""
 
     def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -147,7 +147,7 @@ class Emulator:
         import socket
 
         if self.requested_port:
-            # moto's server thread dies silently on a taken port and start() would wait forever
+            # werkzeug prints and exits on a taken port: say which port, and what else may hold it
             with socket.socket() as probe:
                 # as the server itself binds (werkzeug sets SO_REUSEADDR): a port whose last connections are in
                 # TIME_WAIT after a clean stop is free, as it is for the server

@@ -19,6 +19,11 @@ class EmulatorError(Exception):
 
 
 #: Lambda's Invoke and InvokeAsync: the body is the event, whatever Content-Type the request says
+#: JSON-protocol services with operations called without a signature (botocore's `authtype: none`: Cognito's sign-up,
+#: sign-in and token calls): an unsigned request to any other X-Amz-Target is refused as AWS refuses it
+_UNSIGNED_TARGETS = ("AWSCognitoIdentityProviderService.", "AWSCognitoIdentityService.")
+_MISSING_SIGNATURE = json.dumps({"__type": "com.amazon.coral.service#MissingAuthenticationTokenException",
+                                 "message": "Request is missing Authentication Token"}).encode()
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?|/2014-11-13/functions/[^/]+/invoke-async/?")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -32,7 +37,8 @@ def _refuse_browsers(server: Any) -> None:
     Also: Lambda takes an Invoke's body as the event whatever its Content-Type, but werkzeug parses a form type's
     body into form fields and moto then sees none (404, nothing run): ``curl --aws-sigv4 ... -d '{...}'`` sends
     ``application/x-www-form-urlencoded``. An Invoke's form type is not passed on, so the body reaches moto as sent.
-    And InvokeWithResponseStream, which moto has not, is answered here (infra/response_streams.py).
+    And InvokeWithResponseStream, which moto has not, is answered here (infra/response_streams.py); an unsigned
+    JSON-protocol request (X-Amz-Target without Authorization) is refused, but for the operations AWS takes unsigned.
     """
     app = server.app
 
@@ -40,6 +46,12 @@ def _refuse_browsers(server: Any) -> None:
         if "HTTP_ORIGIN" in environ:
             start_response("403 Forbidden", [("Content-Type", "application/json")])
             return [b'{"message": "requests from web pages are refused"}']
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target and "HTTP_AUTHORIZATION" not in environ and not target.startswith(_UNSIGNED_TARGETS):
+            # moto would route an unsigned request by its host alone (to S3: a ListTables answered ListBuckets)
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                               ("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
+            return [_MISSING_SIGNATURE]
         if environ.get("CONTENT_TYPE", "").startswith(_FORM_TYPES) and _INVOKE_PATH.fullmatch(
                 environ.get("PATH_INFO", "")):
             environ["CONTENT_TYPE"] = "application/octet-stream"

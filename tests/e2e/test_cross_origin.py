@@ -44,6 +44,27 @@ def test_a_web_page_cannot_write_a_table_through_the_emulator(local_cloud, aws):
     assert "Item" not in aws("dynamodb").get_item(TableName=table, Key={"token_hash": {"S": forged}})
 
 
+def test_an_unsigned_json_protocol_request_is_refused_as_aws_refuses_it(local_cloud, aws):
+    """Without a signature moto could only route a request by its host (a DynamoDB call went to S3 and was answered
+    with ListBuckets): the emulator answers MissingAuthenticationTokenException, but for the operations AWS takes
+    unsigned (Cognito's sign-up and sign-in)."""
+    table = local_cloud.physical_id("TokensTable")
+    endpoint = local_cloud.endpoints["aws_endpoint"]
+    item = {"token_hash": {"S": "unsigned"}, "user_id": {"S": "u"}}
+    for target, body in (("DynamoDB_20120810.PutItem", {"TableName": table, "Item": item}),
+                         ("DynamoDB_20120810.ListTables", {}), ("AWSStepFunctions.ListStateMachines", {})):
+        status, headers, answer = call(endpoint + "/", method="POST", data=json.dumps(body).encode(), headers={
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target})
+        assert status == 400 and headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException", (target, answer)
+        assert json.loads(answer)["__type"].endswith("#MissingAuthenticationTokenException")
+    assert "Item" not in aws("dynamodb").get_item(TableName=table, Key={"token_hash": {"S": "unsigned"}})
+    # an operation AWS serves unsigned reaches the service (here: no such client)
+    status, headers, answer = call(endpoint + "/", method="POST", data=json.dumps({
+        "AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "no-such-client", "AuthParameters": {}}).encode(), headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth"})
+    assert headers.get("x-amzn-ErrorType") != "MissingAuthenticationTokenException", (status, answer)
+
+
 def test_the_websocket_port_refuses_foreign_pages_and_unsigned_connections_calls(cloud, new_user):
     user = new_user("origin")
     url = f"{cloud.endpoints['websocket_api']}?token={user.token}"

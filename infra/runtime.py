@@ -773,16 +773,14 @@ class LambdaRuntime:
             durable.close()
         dirs = {f.spec.code_dir for f in self._functions.values()}
         dirs |= {Path(layer) for f in self._functions.values() for layer in f.spec.layers}
-        # a module's file resolved only when it may be under one: resolving each of the ~1,700 modules loaded took
-        # 0.25 s of every stop
-        roots = tuple({str(d) for d in dirs} | {str(d.resolve()) for d in dirs})
-        installed = tuple({sys.prefix, sys.base_prefix} - {p for p in {sys.prefix, sys.base_prefix}
-                                                            if any(r.startswith(p) for r in roots)})
+        # a module's file is resolved only when it is neither under a directory as named nor installed: resolving
+        # each of the ~1,700 modules loaded took 0.25 s of every stop
+        roots = tuple({os.path.join(str(p), "") for d in dirs for p in (d, d.resolve())})
+        installed = (os.path.join(sys.prefix, ""), os.path.join(sys.base_prefix, ""))
         for name, module in list(sys.modules.items()):
             origin = getattr(module, "__file__", None)
-            if not origin or (origin.startswith(installed) and not origin.startswith(roots)):
-                continue
-            if any(Path(origin).resolve().is_relative_to(d) for d in dirs):
+            if origin and (origin.startswith(roots) or not origin.startswith(installed) and any(
+                    Path(origin).resolve().is_relative_to(d) for d in dirs)):
                 del sys.modules[name]
         for d in dirs:
             while str(d) in sys.path:

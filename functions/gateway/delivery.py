@@ -7,6 +7,7 @@ end to end).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -79,11 +80,8 @@ def _post_all(posts: list[tuple[Any, str, str]], data: bytes) -> int:
                     index = next(pending, None)
                 if index is None:
                     return
-                if index < TRACED_POSTS:
+                with telemetry.untraced() if index >= TRACED_POSTS else contextlib.nullcontext():
                     outcomes[index] = _send(jobs[index])
-                else:
-                    with telemetry.untraced():
-                        outcomes[index] = _send(jobs[index])
 
         list(_senders.map(sender, range(min(SENDERS, len(jobs)))))
     elif jobs:

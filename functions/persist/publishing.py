@@ -120,9 +120,15 @@ def rollback(transaction: dict) -> dict:
 def commit(transaction: dict) -> dict:
     """Give the prepared notification the topic's next seq and make it visible; idempotent."""
     txid = validation.require(transaction, "txid")
+    name = validation.topic_name(transaction.get("topic"))
     deadline = time.monotonic() + COMMIT_DEADLINE_SECONDS
     attempt = 0
     while True:
+        # the topic first, then the notification: one still prepared after that read holds no seq below the topic's
+        # last (whoever took a later seq finished it first), so the seq taken below is its only one. Read the other
+        # way round, another commit could finish it in between (as the previous holder of last_seq) and take the
+        # next seq, and this one would take a second seq for it: last_seq past the topic's last notification
+        topic = Topic.get(name, consistent_read=True)
         notification = _find(txid)
         if notification is None:
             raise RuntimeError(f"commit of {txid}: nothing was prepared")
@@ -130,7 +136,8 @@ def commit(transaction: dict) -> dict:
             return committed(notification)
         if notification.status == "rolled_back":
             raise RuntimeError(f"commit of {txid}: it was rolled back")
-        topic = Topic.get(notification.topic, consistent_read=True)
+        if notification.topic != name:
+            raise RuntimeError(f"commit of {txid}: it was prepared for another topic")
         if topic.last_txid == txid:  # our seq was taken by an earlier attempt that stopped short
             return committed(_finish(notification, int(topic.last_seq), int(topic.last_recipients or 0)))
         if topic.last_txid and int(topic.delivered_seq or 0) < int(topic.last_seq):

@@ -255,6 +255,16 @@ def test_publishes_and_mails_survive_faults_and_a_kill_9(tmp_path, record_proper
         cloud.stop()
 
 
+def _holder(ddb, topic: dict) -> dict:
+    """What a failed last_seq check needs: the topic item, its last_seq holder's notification and transaction."""
+    txid = topic.get("last_txid", {}).get("S", "")
+    if not txid:
+        return {"topic": topic}
+    notification = ddb.get_item(TableName="notifyx-NotificationsTable", Key={"id": {"S": txid}}, ConsistentRead=True)
+    record = ddb.get_item(TableName="notifyx-TransactionsTable", Key={"txid": {"S": txid}}, ConsistentRead=True)
+    return {"topic": topic, "notification": notification.get("Item"), "transaction": record.get("Item")}
+
+
 def _check_publishes(cloud, run, publishers, subscribers, topics, figures) -> None:
     ddb = cloud.aws("dynamodb")
     notifications = _scan(ddb, "notifyx-NotificationsTable")
@@ -269,7 +279,7 @@ def _check_publishes(cloud, run, publishers, subscribers, topics, figures) -> No
     for topic in topics:
         seqs = sorted(seq for seq, _ in by_topic[topic])
         assert seqs == list(range(1, len(seqs) + 1)), f"{topic}: seqs {seqs}"
-        assert int(topic_items[topic]["last_seq"]["N"]) == len(seqs), topic
+        assert int(topic_items[topic]["last_seq"]["N"]) == len(seqs), _holder(ddb, topic_items[topic])
     # each publisher's counter equals its committed notifications
     counters = {c["user_id"]["S"]: int(c["published"]["N"]) for c in _scan(ddb, "notifyx-CountersTable")
                 if c["entry"]["S"] == "total"}

@@ -246,6 +246,39 @@ def test_a_commit_that_stopped_after_taking_its_seq_is_finished_by_the_next(pers
     assert phase(persist, "commit", tx("t1"))["notification"]["seq"] == 1
 
 
+def test_a_commit_whose_notification_another_commit_finishes_meanwhile_takes_no_second_seq(persist, monkeypatch):
+    """t2 took seq 2 and stopped before its second write; its commit is retried (recovery) while the publisher's
+    next publish t3 commits: t3 finishes t2 (seq 2) and takes 3 between the retried commit's reads. That commit
+    must not take seq 4 for t2 (CI, 7 Dec: last_seq 4 over seqs 1-3 after the fault suite's kill -9)."""
+    ask(persist, "subscribe", topic="news", **ADA)
+    publishing = persist.publishing
+    publish(persist, "t1")
+    phase(persist, "prepare", tx("t2"))
+    phase(persist, "prepare", tx("t3"))
+    finish = publishing._finish
+    monkeypatch.setattr(publishing, "_finish", lambda *a: (_ for _ in ()).throw(RuntimeError("crashed")))
+    with pytest.raises(RuntimeError):
+        phase(persist, "commit", tx("t2"))
+    monkeypatch.setattr(publishing, "_finish", finish)
+
+    find, started, interleaved = publishing._find, [], []
+
+    def find_then_let_t3_commit(txid):
+        found = find(txid)
+        if txid == "t2" and not started:
+            started.append(txid)
+            interleaved.append(phase(persist, "commit", tx("t3"))["notification"]["seq"])
+        return found
+
+    monkeypatch.setattr(publishing, "_find", find_then_let_t3_commit)
+    assert phase(persist, "commit", tx("t2"))["notification"]["seq"] == 2
+    monkeypatch.setattr(publishing, "_find", find)
+    assert interleaved == [3]
+    assert ask(persist, "topic", topic="news")["last_seq"] == 3
+    assert publish(persist, "t4")["notification"]["seq"] == 4
+    assert seqs(history(persist, ADA)) == [1, 2, 3, 4]
+
+
 def test_a_commit_reads_the_previous_seqs_notification_only_until_that_one_was_pushed(persist, monkeypatch):
     """A pushed seq's commit had finished (it is pushed only after its answer): the next commit need not look."""
     ask(persist, "subscribe", topic="news", **ADA)

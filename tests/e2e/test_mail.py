@@ -121,7 +121,12 @@ def test_rejected_sends_are_retried_after_the_visibility_timeout_and_sent_once(m
     finally:
         for sender in SENDERS:
             ses.verify_email_identity(EmailAddress=sender)
-    wait_for(lambda: all(mail_status(user, i)["status"] == "sent" for i in ids), 30, "the retries to send")
+    try:
+        wait_for(lambda: all(mail_status(user, i)["status"] == "sent" for i in ids), 30, "the retries to send")
+    except AssertionError as e:  # what a miss needs to be understood: the mails, the queue, the event source
+        queue = aws("sqs").get_queue_attributes(QueueUrl=mail_cloud.physical_id("MailQueue"), AttributeNames=["All"])
+        raise AssertionError(f"{e}: mails {[mail_status(user, i) for i in ids]}; queue {queue['Attributes']}; "
+                             f"poller {mail_poller(mail_cloud).stats}") from None
     time.sleep(3)
     assert sends_to(set(to)) == Counter({address: 1 for address in to})
     for mail_id in ids:

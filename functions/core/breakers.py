@@ -195,9 +195,15 @@ class SharedBreaker(pybreaker.CircuitBreaker):
 
     def due_for_trial(self) -> bool:
         """Open, and its reset timeout has passed: the next call may be the half-open trial."""
+        wait = self.trial_in()
+        return wait is not None and wait <= 0
+
+    def trial_in(self) -> float | None:
+        """Open: the seconds until its reset timeout passes (0 once it has); None when closed or half-open."""
         opened = self.storage.opened_at
-        return self.storage.state == OPEN and opened is not None \
-            and clock.now() >= opened.timestamp() + self.reset_timeout
+        if self.storage.state != OPEN or opened is None:
+            return None
+        return max(0.0, opened.timestamp() + self.reset_timeout - clock.now())
 
 
 _breakers: dict[str, SharedBreaker] = {}

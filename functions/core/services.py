@@ -70,7 +70,7 @@ def through(service: str, attempt: Callable[[discovery.Instance], T], *, counts:
     except discovery.NotFound as error:
         raise Unavailable(str(error)) from error
     if not order:
-        raise Unavailable(f"{service}: no healthy instance")
+        raise Unavailable(f"{service}: no healthy instance", _trial_in(service, counts))
     last: BaseException | None = None
     for instance in order:
         try:
@@ -85,7 +85,20 @@ def through(service: str, attempt: Callable[[discovery.Instance], T], *, counts:
             last = error
         if not failover:
             break
-    raise Unavailable(f"{service}: no instance answered ({type(last).__name__}: {last})")
+    raise Unavailable(f"{service}: no instance answered ({type(last).__name__}: {last})", _trial_in(service, counts))
+
+
+def _trial_in(service: str, counts: Callable[[BaseException], bool]) -> float | None:
+    """When every instance of `service` is refused by its open circuit (as this sandbox last read them): the seconds
+    until the first may take its half-open trial call; None when any is closed or half-open (its failure was a real
+    answer, and a retry may succeed at once)."""
+    waits = []
+    for instance in discovery.instances(service):
+        wait = _breaker(instance, counts).trial_in()
+        if wait is None:
+            return None
+        waits.append(wait)
+    return min(waits) if waits else None
 
 
 def call(service: str, op: str, **fields) -> Any:
@@ -149,4 +162,11 @@ def _invoke(function: str, event: dict) -> Any:
 
 
 class Unavailable(Exception):
-    """The infrastructure failed (counts against the circuit); surfaces to callers as AppError('unavailable')."""
+    """The infrastructure failed (counts against the circuit); surfaces to callers as AppError('unavailable').
+
+    ``retry_after``: when every instance's circuit is open, the seconds until the first may be tried again
+    (a queue consumer can hold its message until then); None otherwise."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

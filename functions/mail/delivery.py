@@ -27,7 +27,14 @@ from mail.models import FAILED, QUEUED, SENT, Mail
 log = logging.getLogger(__name__)
 
 class DeliveryFailed(Exception):
-    """This attempt did not send the mail; the queue will offer the message again (or dead-letter it)."""
+    """This attempt did not send the mail; the queue will offer the message again (or dead-letter it).
+
+    ``retry_after``: every provider's circuit was open, and the first may be tried again in this many seconds
+    (the worker holds the message until then); None: the queue's visibility timeout decides."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 #: the Cloud Map service whose instances are the mail providers
@@ -77,7 +84,8 @@ def deliver(mail_id: str, attempt: int, max_attempts: int, lease_seconds: float)
             mail.update(actions=actions, condition=Mail.claim == token)
         except UpdateError:
             log.warning("mail %s: lost its claim before recording the failure", mail_id)
-        raise DeliveryFailed(f"mail {mail_id} attempt {attempt}/{max_attempts}: {error}") from e
+        raise DeliveryFailed(f"mail {mail_id} attempt {attempt}/{max_attempts}: {error}",
+                             None if final else getattr(e, "retry_after", None)) from e
     # unconditional: the mail has left, whatever happened to the claim meanwhile
     mail.update(actions=[Mail.status.set(SENT), Mail.ses_message_id.set(message_id), Mail.error.remove(),
                          Mail.sent_at.set(clock.timestamp("seconds")),

@@ -2,22 +2,25 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
-from core import config, telemetry
+from core import aws, config, telemetry
 from mail import delivery
 
 log = logging.getLogger(__name__)
 
 # how long a claim may last when the runtime gives no deadline (the template's Timeout for MailSender)
 DEFAULT_LEASE_SECONDS = 20
+#: SQS's longest visibility timeout (12 hours)
+MAX_VISIBILITY_SECONDS = 43_200
 
 
 @telemetry.instrumented
 def handler(event: dict, context: Any) -> dict:
     """Deliver each record; report the ones that failed so only those are retried (ReportBatchItemFailures)."""
     max_attempts = config.integer("MAIL_MAX_RECEIVE_COUNT")
-    failures = []
+    failures, held = [], []
     records = event.get("Records", [])
     # the mails this invocation is sending (the SQS event source runs at most MaximumConcurrency at once)
     telemetry.count("MailInFlight", len(records))
@@ -34,7 +37,34 @@ def handler(event: dict, context: Any) -> dict:
             log.warning("%s", e)
             telemetry.count("MailFailed" if attempt >= max_attempts else "MailRetried")
             failures.append({"itemIdentifier": record["messageId"]})
+            if e.retry_after:
+                held.append((record, e.retry_after))
         except Exception:
             log.exception("mail record %s", record.get("messageId"))
             failures.append({"itemIdentifier": record["messageId"]})
+    if held:
+        _hold(held)
     return {"batchItemFailures": failures}
+
+
+def _hold(held: list[tuple[dict, float]]) -> None:
+    """Messages whose mail found every provider's circuit open come back when the first provider may take its
+    trial call, instead of after the queue's visibility timeout: while the providers are out each mail spends one
+    receive per opening rather than one per timeout (receives count towards the dead-letter queue's
+    maxReceiveCount), and none waits past the providers' return. Best effort: a message not held comes back
+    after the visibility timeout, as any failed one."""
+    url = config.optional("MAIL_QUEUE_URL")
+    if not url:
+        return
+    entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"],
+                "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, max(1, math.ceil(wait)))}
+               for i, (record, wait) in enumerate(held) if record.get("receiptHandle")]
+    sqs = aws.client("sqs")
+    for start in range(0, len(entries), 10):
+        try:
+            answer = sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries[start:start + 10])
+            for failure in answer.get("Failed", []):
+                log.warning("mail message not held until the providers' trial: %s", failure.get("Code"))
+        except Exception as e:  # noqa: BLE001 - the visibility timeout brings it back anyway
+            log.warning("mail messages not held until the providers' trial: %s", e)
+    telemetry.count("MailHeld", len(entries))

@@ -350,3 +350,40 @@ def test_after_the_reset_timeout_a_trial_send_brings_the_provider_back(cloud, ht
     assert breakers.all_states()["mail-sender/ses-primary"]["state"] == breakers.CLOSED
     assert all(i.healthy for i in discovery.instances("mail-sender"))
     assert SENDERS[0] in {m.source for m in sent_messages()[10:]}
+
+
+def test_a_mail_that_finds_every_provider_open_is_held_until_the_first_trial(cloud, http, monkeypatch):
+    """Both providers fail until both circuits open (5 failures each, the template default): the mail that opened
+    them and every one after is held until the first may take its trial call, not offered again at the queue's
+    visibility timeout (0 s here), and a held mail spends no attempt meanwhile. One failing while a circuit is
+    still closed comes back at the visibility timeout, as before."""
+    from core import config
+    from infra import faults, moto_patches
+
+    monkeypatch.setenv("BREAKER_RESET_SECONDS", "30")
+    monkeypatch.setenv("DISCOVERY_CACHE_SECONDS", "0")
+    config.forget()
+    patches = [p for p in moto_patches.PATCHES if p.name.startswith("ses-faults")]
+    for patch in patches:
+        patch.apply()
+    faults.add("ses:error:1")
+    try:
+        token = token_for(cloud, "ada@example.com")
+        held = []
+        for n in range(6):
+            post_mail(http, token, {"to": f"bob{n}@example.com", "subject": "s", "message": f"m{n}"})
+            [record] = receive(cloud)
+            assert run_worker(cloud, [record]) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+            visible = cloud.sqs.receive_message(QueueUrl=cloud.queue, MaxNumberOfMessages=10).get("Messages", [])
+            held.append(not visible)
+            for message in visible:  # back at once (a visibility timeout of 0): out of the next round's way
+                cloud.sqs.change_message_visibility(QueueUrl=cloud.queue, ReceiptHandle=message["ReceiptHandle"],
+                                                    VisibilityTimeout=3600)
+        # mails 1-4 failed with the circuits closed; the 5th opened both; the 6th found both open
+        assert held == [False, False, False, False, True, True]
+        attributes = cloud.sqs.get_queue_attributes(QueueUrl=cloud.queue, AttributeNames=["All"])["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "0"
+    finally:
+        faults.clear()
+        for patch in patches:
+            patch.revert()

@@ -93,7 +93,12 @@ def _trial_in(service: str, counts: Callable[[BaseException], bool]) -> float | 
     until the first may take its half-open trial call; None when any is closed or half-open (its failure was a real
     answer, and a retry may succeed at once)."""
     waits = []
-    for instance in discovery.instances(service):
+    try:
+        instances = discovery.instances(service)  # the answer through() just used, from this sandbox's cache
+    except Exception as error:  # noqa: BLE001 - no hint then; the caller's retry policy decides
+        log.warning("%s: instances not known again: %s", service, error)
+        return None
+    for instance in instances:
         wait = _breaker(instance, counts).trial_in()
         if wait is None:
             return None

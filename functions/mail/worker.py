@@ -59,12 +59,15 @@ def _hold(held: list[tuple[dict, float]]) -> None:
     entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"],
                 "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, max(1, math.ceil(wait)))}
                for i, (record, wait) in enumerate(held) if record.get("receiptHandle")]
-    sqs = aws.client("sqs")
+    sqs, done = aws.client("sqs"), 0
     for start in range(0, len(entries), 10):
+        chunk = entries[start:start + 10]
         try:
-            answer = sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries[start:start + 10])
-            for failure in answer.get("Failed", []):
-                log.warning("mail message not held until the providers' trial: %s", failure.get("Code"))
-        except Exception as e:  # noqa: BLE001 - the visibility timeout brings it back anyway
+            failed = sqs.change_message_visibility_batch(QueueUrl=url, Entries=chunk).get("Failed", [])
+        except Exception as e:  # noqa: BLE001 - the visibility timeout brings them back anyway
             log.warning("mail messages not held until the providers' trial: %s", e)
-    telemetry.count("MailHeld", len(entries))
+            continue
+        for failure in failed:
+            log.warning("mail message not held until the providers' trial: %s", failure.get("Code"))
+        done += len(chunk) - len(failed)
+    telemetry.count("MailHeld", done)

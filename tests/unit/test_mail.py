@@ -1,4 +1,5 @@
 """The mail service as PROTOCOL.md specifies it: POST /mail queues, the worker sends once, GET /mail/{id} tells."""
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -293,23 +294,31 @@ def test_one_failure_in_a_batch_fails_only_that_record(cloud, http):
         "bob0@example.com", "bob1@example.com", "bob2@example.com"]
 
 
-@pytest.fixture
-def failing_primary(cloud, monkeypatch):
-    """SES fails (ServiceUnavailable) for the first provider's identity: the local cloud's fault switch."""
+@contextlib.contextmanager
+def ses_failing(monkeypatch, spec: str, reset_seconds: str):
+    """SES fails as `spec` says (the local cloud's fault switch), the breakers reset after `reset_seconds`."""
     from core import config
     from infra import faults, moto_patches
 
-    monkeypatch.setenv("BREAKER_RESET_SECONDS", "0.5")
+    monkeypatch.setenv("BREAKER_RESET_SECONDS", reset_seconds)
     monkeypatch.setenv("DISCOVERY_CACHE_SECONDS", "0")
     config.forget()
     patches = [p for p in moto_patches.PATCHES if p.name.startswith("ses-faults")]
     for patch in patches:
         patch.apply()
-    fault = faults.add(f"ses:error:1:sender={SENDERS[0]}")
-    yield fault
-    faults.clear()
-    for patch in patches:
-        patch.revert()
+    try:
+        yield faults.add(spec)
+    finally:
+        faults.clear()
+        for patch in patches:
+            patch.revert()
+
+
+@pytest.fixture
+def failing_primary(cloud, monkeypatch):
+    """SES fails (ServiceUnavailable) for the first provider's identity."""
+    with ses_failing(monkeypatch, f"ses:error:1:sender={SENDERS[0]}", "0.5") as fault:
+        yield fault
 
 
 def send_all(cloud, http, count, email="ada@example.com"):
@@ -354,20 +363,10 @@ def test_after_the_reset_timeout_a_trial_send_brings_the_provider_back(cloud, ht
 
 def test_a_mail_that_finds_every_provider_open_is_held_until_the_first_trial(cloud, http, monkeypatch):
     """Both providers fail until both circuits open (5 failures each, the template default): the mail that opened
-    them and every one after is held until the first may take its trial call, not offered again at the queue's
-    visibility timeout (0 s here), and a held mail spends no attempt meanwhile. One failing while a circuit is
-    still closed comes back at the visibility timeout, as before."""
-    from core import config
-    from infra import faults, moto_patches
-
-    monkeypatch.setenv("BREAKER_RESET_SECONDS", "30")
-    monkeypatch.setenv("DISCOVERY_CACHE_SECONDS", "0")
-    config.forget()
-    patches = [p for p in moto_patches.PATCHES if p.name.startswith("ses-faults")]
-    for patch in patches:
-        patch.apply()
-    faults.add("ses:error:1")
-    try:
+    them and the one after are held until the first may take its trial call (30 s here), not offered again at the
+    queue's visibility timeout (0 s here). One failing while a circuit is still closed comes back at the visibility
+    timeout, as before."""
+    with ses_failing(monkeypatch, "ses:error:1", "30"):
         token = token_for(cloud, "ada@example.com")
         held = []
         for n in range(6):
@@ -383,7 +382,3 @@ def test_a_mail_that_finds_every_provider_open_is_held_until_the_first_trial(clo
         assert held == [False, False, False, False, True, True]
         attributes = cloud.sqs.get_queue_attributes(QueueUrl=cloud.queue, AttributeNames=["All"])["Attributes"]
         assert attributes["ApproximateNumberOfMessages"] == "0"
-    finally:
-        faults.clear()
-        for patch in patches:
-            patch.revert()

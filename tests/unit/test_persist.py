@@ -230,16 +230,20 @@ def test_aborted_publishes_leave_no_gap(persist):
     assert publish(persist, "t3")["notification"]["seq"] == 2
 
 
+def stopped_after_taking_its_seq(persist, monkeypatch, txid):
+    """Commit `txid` as far as its first write (the topic's seq taken), then crash as a sandbox may."""
+    publishing = persist.publishing
+    with monkeypatch.context() as patch:
+        patch.setattr(publishing, "_finish", lambda *a: (_ for _ in ()).throw(RuntimeError("crashed")))
+        with pytest.raises(RuntimeError):
+            phase(persist, "commit", tx(txid))
+
+
 def test_a_commit_that_stopped_after_taking_its_seq_is_finished_by_the_next(persist, monkeypatch):
     ask(persist, "subscribe", topic="news", **ADA)
-    publishing = persist.publishing
     phase(persist, "prepare", tx("t1"))
     phase(persist, "prepare", tx("t2"))
-    finish = publishing._finish
-    monkeypatch.setattr(publishing, "_finish", lambda *a: (_ for _ in ()).throw(RuntimeError("crashed")))
-    with pytest.raises(RuntimeError):
-        phase(persist, "commit", tx("t1"))
-    monkeypatch.setattr(publishing, "_finish", finish)
+    stopped_after_taking_its_seq(persist, monkeypatch, "t1")
     assert seqs(history(persist, ADA)) == []
     assert phase(persist, "commit", tx("t2"))["notification"]["seq"] == 2
     assert seqs(history(persist, ADA)) == [1, 2]
@@ -255,11 +259,7 @@ def test_a_commit_whose_notification_another_commit_finishes_meanwhile_takes_no_
     publish(persist, "t1")
     phase(persist, "prepare", tx("t2"))
     phase(persist, "prepare", tx("t3"))
-    finish = publishing._finish
-    monkeypatch.setattr(publishing, "_finish", lambda *a: (_ for _ in ()).throw(RuntimeError("crashed")))
-    with pytest.raises(RuntimeError):
-        phase(persist, "commit", tx("t2"))
-    monkeypatch.setattr(publishing, "_finish", finish)
+    stopped_after_taking_its_seq(persist, monkeypatch, "t2")
 
     find, started, interleaved = publishing._find, [], []
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 from core import aws, config, telemetry
@@ -14,6 +15,8 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE_SECONDS = 20
 #: SQS's longest visibility timeout (12 hours)
 MAX_VISIBILITY_SECONDS = 43_200
+#: how long a container trusts the queue's VisibilityTimeout it read
+VISIBILITY_CACHE_SECONDS = 60
 
 
 @telemetry.instrumented
@@ -48,17 +51,19 @@ def handler(event: dict, context: Any) -> dict:
 
 
 def _hold(held: list[tuple[dict, float]]) -> None:
-    """Messages whose mail found every provider's circuit open come back when the first provider may take its
-    trial call, instead of after the queue's visibility timeout: while the providers are out each mail spends one
-    receive per opening rather than one per timeout (receives count towards the dead-letter queue's
-    maxReceiveCount), and none waits past the providers' return. Best effort: a message not held comes back
-    after the visibility timeout, as any failed one."""
+    """Messages whose mail found every provider's circuit open, when the first provider may take its trial call
+    later than the queue's visibility timeout would bring them back, are held until then: while the providers are
+    out a mail then spends one receive per opening rather than one per timeout (receives count towards the
+    dead-letter queue's maxReceiveCount). Never sooner than the visibility timeout: where that is the longer wait
+    (the template's 30 s against circuits open for 10 s) a mail would spend more receives on an outage, not fewer.
+    Best effort: a message not held comes back after the visibility timeout, as any failed one."""
     url = config.optional("MAIL_QUEUE_URL")
-    if not url:
+    visibility = _visibility_timeout(url) if url else None
+    if visibility is None:
         return
     entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"],
-                "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, max(1, math.ceil(wait)))}
-               for i, (record, wait) in enumerate(held) if record.get("receiptHandle")]
+                "VisibilityTimeout": min(MAX_VISIBILITY_SECONDS, math.ceil(wait))}
+               for i, (record, wait) in enumerate(held) if record.get("receiptHandle") and wait > visibility]
     sqs, done = aws.client("sqs"), 0
     for start in range(0, len(entries), 10):
         chunk = entries[start:start + 10]
@@ -70,4 +75,24 @@ def _hold(held: list[tuple[dict, float]]) -> None:
         for failure in failed:
             log.warning("mail message not held until the providers' trial: %s", failure.get("Code"))
         done += len(chunk) - len(failed)
-    telemetry.count("MailHeld", done)
+    if done:
+        telemetry.count("MailHeld", done)
+
+
+_visibility: dict[str, tuple[float, float]] = {}  # queue URL -> (read at, its VisibilityTimeout), per container
+
+
+def _visibility_timeout(url: str) -> float | None:
+    """The queue's visibility timeout, read at most once a minute (an operator may change it); None if unknown."""
+    now = time.monotonic()
+    known = _visibility.get(url)
+    if known is not None and now - known[0] < VISIBILITY_CACHE_SECONDS:
+        return known[1]
+    try:
+        attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+        value = float(attributes["Attributes"]["VisibilityTimeout"])
+    except Exception as e:  # noqa: BLE001 - not held then
+        log.warning("the mail queue's visibility timeout is not known: %s", e)
+        return None
+    _visibility[url] = (now, value)
+    return value

@@ -45,7 +45,7 @@ FAULTS = ("PersistParticipant:error:0.03", "CounterParticipant:error:0.03",
 PARAMETERS = (f"TransactionLeaseSeconds={LEASE_SECONDS}", "MailVisibilityTimeoutSeconds=2",
               "MailMaxReceiveCount=50", "PasswordHashCost=10")
 
-pytestmark = pytest.mark.timeout(300 if PUBLISHES + MAILS <= 200 else 1200)
+pytestmark = pytest.mark.timeout(300 if PUBLISHES + MAILS <= 200 else 1800)
 
 
 class CloudProcess(UpProcess):
@@ -184,14 +184,22 @@ def _recover(cloud: CloudProcess, runs: int = 10) -> int:
     return runs
 
 
-def _wait_for_mail(cloud: CloudProcess, mail_ids: list[str], seconds: float) -> dict[str, str]:
+def _wait_for_mail(cloud: CloudProcess, mail_ids: list[str], stall: float, limit: float) -> dict[str, str]:
+    """Wait until no accepted mail is queued, or none was settled (sent or failed) for `stall` seconds, or `limit`
+    seconds passed: a mail still queued then is lost. While SES fails 20% of sends the providers' circuits
+    (5 failures in 10 s) are open most of the time and mail goes out at a few per second: the queue drains slowly,
+    but it drains."""
     table = "notifyx-MailTable"
     ddb = cloud.aws("dynamodb")
-    deadline = time.monotonic() + seconds
+    started = last_progress = time.monotonic()
+    pending_before = None
     while True:
         status = {i["id"]["S"]: i["status"]["S"] for i in _scan(ddb, table)}
         pending = [m for m in mail_ids if status.get(m) == "queued"]
-        if not pending or time.monotonic() > deadline:
+        now = time.monotonic()
+        if pending_before is None or len(pending) < pending_before:
+            last_progress, pending_before = now, len(pending)
+        if not pending or now - last_progress > stall or now - started > limit:
             return status
         time.sleep(1)
 
@@ -239,7 +247,9 @@ def test_publishes_and_mails_survive_faults_and_a_kill_9(tmp_path, record_proper
         figures["load_seconds"] = round(time.monotonic() - load_started, 1)
 
         # the mail queue drains (transient SES failures come back after the 2 s visibility timeout)
-        mail_status = _wait_for_mail(cloud, run.mails, 120 if MAILS <= 100 else 240)
+        mail_started = time.monotonic()
+        mail_status = _wait_for_mail(cloud, run.mails, stall=60, limit=120 if MAILS <= 100 else 900)
+        figures["mail_drain_seconds"] = round(time.monotonic() - mail_started, 1)
         # publishes whose clients gave up (unavailable after 18 s) may still be retrying their commit: let them end
         figures["executions_still_running"] = _wait_for_executions(cloud, 120)
         # recovery runs as its schedule would (every minute; here at once): every transaction left by a dead or

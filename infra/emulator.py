@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import os
 import re
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -24,6 +26,17 @@ class EmulatorError(Exception):
 _UNSIGNED_TARGETS = ("AWSCognitoIdentityProviderService.", "AWSCognitoIdentityService.")
 _MISSING_SIGNATURE = json.dumps({"__type": "com.amazon.coral.service#MissingAuthenticationTokenException",
                                  "message": "Request is missing Authentication Token"}).encode()
+#: query-protocol operations called without a signature (botocore's `authtype: none`, all services scanned: STS's
+#: web identity and SAML federation); an unsigned request naming any other Action is refused as AWS refuses it
+_UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+#: a signature in the query string or form (SigV4 or SigV2 query authentication: presigned URLs)
+_QUERY_SIGNATURES = ("X-Amz-Signature", "X-Amz-Credential", "Signature", "AWSAccessKeyId")
+#: the longest unsigned form body read to find its Action (a larger one goes to moto as it came)
+_MAX_FORM_BYTES = 1 << 20
+_QUERY_MISSING_SIGNATURE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type>'
+    "<Code>MissingAuthenticationToken</Code><Message>The request must contain either a valid (registered) AWS "
+    "access key ID or X.509 certificate.</Message></Error><RequestId>{}</RequestId></ErrorResponse>")
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?|/2014-11-13/functions/[^/]+/invoke-async/?")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -52,6 +65,10 @@ def _refuse_browsers(server: Any) -> None:
             start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
                                                ("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
             return [_MISSING_SIGNATURE]
+        if not target and "HTTP_AUTHORIZATION" not in environ and _unsigned_query_action(environ):
+            # the same for the query protocol (Action=...): AWS's common error, HTTP 403
+            start_response("403 Forbidden", [("Content-Type", "text/xml")])
+            return [_QUERY_MISSING_SIGNATURE.format(ids.request_id()).encode()]
         if environ.get("CONTENT_TYPE", "").startswith(_FORM_TYPES) and _INVOKE_PATH.fullmatch(
                 environ.get("PATH_INFO", "")):
             environ["CONTENT_TYPE"] = "application/octet-stream"
@@ -69,6 +86,28 @@ def _refuse_browsers(server: Any) -> None:
         return app(environ, start_response)
 
     server.app = guarded
+
+
+def _unsigned_query_action(environ: dict) -> bool:
+    """Whether a request without an Authorization header names a query-protocol Action (in its query string, or
+    its url-encoded form body, which is read and put back) that AWS takes only signed, with no signature of the
+    query kind either. A form body without a Content-Length, or over _MAX_FORM_BYTES, is not looked into."""
+    fields = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" not in fields and environ.get("REQUEST_METHOD") == "POST" and environ.get(
+            "CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        if not 0 < size <= _MAX_FORM_BYTES:
+            return False
+        body = environ["wsgi.input"].read(size)
+        environ["wsgi.input"] = io.BytesIO(body)
+        fields = {**urllib.parse.parse_qs(body.decode("latin-1")), **fields}
+    actions = fields.get("Action")
+    if not actions or any(name in fields for name in _QUERY_SIGNATURES):
+        return False
+    return actions[0] not in _UNSIGNED_ACTIONS
 
 
 def _durable_wsgi(runtime: Any, environ: dict, start_response: Any) -> list[bytes]:

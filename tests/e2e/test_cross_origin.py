@@ -65,6 +65,28 @@ def test_an_unsigned_json_protocol_request_is_refused_as_aws_refuses_it(local_cl
     assert headers.get("x-amzn-ErrorType") != "MissingAuthenticationTokenException", (status, answer)
 
 
+def test_an_unsigned_query_protocol_request_is_refused_as_aws_refuses_it(local_cloud, aws):
+    """The query protocol's Action, in a form body or the query string, without a signature: 403
+    MissingAuthenticationToken (AWS's common error), nothing done; STS's web identity federation, which AWS takes
+    unsigned, and a presigned request (its signature in the query string) reach moto."""
+    endpoint = local_cloud.endpoints["aws_endpoint"]
+    name = "unsigned-query-topic"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for url, data in ((endpoint + "/", f"Action=CreateTopic&Name={name}&Version=2010-03-31".encode()),
+                      (endpoint + f"/?Action=CreateTopic&Name={name}&Version=2010-03-31", None),
+                      (endpoint + "/?Version=2010-05-08", b"Action=ListUsers")):
+        status, _, answer = call(url, method="POST", data=data or b"", headers=form)
+        assert status == 403 and b"<Code>MissingAuthenticationToken</Code>" in answer, (url, status, answer)
+    assert not [t for t in aws("sns").list_topics()["Topics"] if t["TopicArn"].endswith(f":{name}")]
+    status, _, answer = call(endpoint + "/", method="POST", headers=form, data=(
+        b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::123456789012:role/r"
+        b"&RoleSessionName=s&WebIdentityToken=not-a-token"))
+    assert b"MissingAuthenticationToken" not in answer, (status, answer)
+    status, _, answer = call(endpoint + "/?Action=ListTopics&Version=2010-03-31&X-Amz-Signature=0&"
+                                        "X-Amz-Credential=test%2F20261207%2Fus-east-1%2Fsns%2Faws4_request")
+    assert b"MissingAuthenticationToken" not in answer, (status, answer)
+
+
 def test_the_websocket_port_refuses_foreign_pages_and_unsigned_connections_calls(cloud, new_user):
     user = new_user("origin")
     url = f"{cloud.endpoints['websocket_api']}?token={user.token}"

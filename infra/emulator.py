@@ -11,6 +11,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from werkzeug.wsgi import get_content_length
+
 from infra import account, durable, ids, moto_patches, response_streams
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
@@ -20,7 +22,6 @@ class EmulatorError(Exception):
     """The emulator cannot start."""
 
 
-#: Lambda's Invoke and InvokeAsync: the body is the event, whatever Content-Type the request says
 #: JSON-protocol services with operations called without a signature (botocore's `authtype: none`: Cognito's sign-up,
 #: sign-in and token calls): an unsigned request to any other X-Amz-Target is refused as AWS refuses it
 _UNSIGNED_TARGETS = ("AWSCognitoIdentityProviderService.", "AWSCognitoIdentityService.")
@@ -37,6 +38,7 @@ _QUERY_MISSING_SIGNATURE = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type>'
     "<Code>MissingAuthenticationToken</Code><Message>The request must contain either a valid (registered) AWS "
     "access key ID or X.509 certificate.</Message></Error><RequestId>{}</RequestId></ErrorResponse>")
+#: Lambda's Invoke and InvokeAsync: the body is the event, whatever Content-Type the request says
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?|/2014-11-13/functions/[^/]+/invoke-async/?")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -51,7 +53,8 @@ def _refuse_browsers(server: Any) -> None:
     body into form fields and moto then sees none (404, nothing run): ``curl --aws-sigv4 ... -d '{...}'`` sends
     ``application/x-www-form-urlencoded``. An Invoke's form type is not passed on, so the body reaches moto as sent.
     And InvokeWithResponseStream, which moto has not, is answered here (infra/response_streams.py); an unsigned
-    JSON-protocol request (X-Amz-Target without Authorization) is refused, but for the operations AWS takes unsigned.
+    JSON-protocol request (X-Amz-Target without Authorization) or query-protocol one (an Action, no signature in the
+    header, query string or form) is refused, but for the operations AWS takes unsigned.
     """
     app = server.app
 
@@ -95,10 +98,7 @@ def _unsigned_query_action(environ: dict) -> bool:
     fields = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     if "Action" not in fields and environ.get("REQUEST_METHOD") == "POST" and environ.get(
             "CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        try:
-            size = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            size = 0
+        size = get_content_length(environ) or 0
         if not 0 < size <= _MAX_FORM_BYTES:
             return False
         body = environ["wsgi.input"].read(size)
@@ -114,10 +114,7 @@ def _durable_wsgi(runtime: Any, environ: dict, start_response: Any) -> list[byte
     """A request of Lambda's durable execution API, answered by the runtime's durable execution service."""
     from http import HTTPStatus
 
-    try:
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        size = 0
+    size = get_content_length(environ) or 0
     if size > durable.MAX_REQUEST_BYTES:  # as the service's own limit on a checkpoint: never read whole
         start_response("413 Request Entity Too Large", [("Content-Type", "application/json"),
                                                         ("x-amzn-ErrorType", "RequestTooLargeException")])

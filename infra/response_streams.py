@@ -21,6 +21,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from werkzeug.wsgi import get_content_length
+
 from infra import ids
 
 PATH = re.compile(r"/2021-11-15/functions/(?P<name>[^/]+)/response-streaming-invocations/?")
@@ -116,10 +118,7 @@ def wsgi(runtime: Any, environ: dict, start_response: Any, name: str) -> Iterato
     if query.get("Qualifier", [None])[0] not in (None, "$LATEST") or unquote(name).count(":") not in (0, 6):
         return _refused(start_response, 400, "InvalidParameterValueException",
                         "only $LATEST of a function runs locally (no versions or aliases)")
-    try:
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        size = 0
+    size = get_content_length(environ) or 0
     body = environ["wsgi.input"].read(size) if size > 0 else b""
     too_large = payload_too_large(body, "RequestResponse")
     if too_large:

@@ -99,6 +99,16 @@ class _RawBody(io.BytesIO):
             data = self.read()
 
 
+def request_body(request: Any) -> bytes:
+    """The bytes of a botocore request's body, which may be bytes, a str, a stream or None."""
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if isinstance(body, str):
+        body = body.encode()
+    return body or b""
+
+
 def _before_send(request: Any, **_: Any) -> Any:
     """botocore ``before-send``: answer @connections requests addressed to a local gateway's host in process."""
     if not _gateways:
@@ -111,12 +121,7 @@ def _before_send(request: Any, **_: Any) -> Any:
     gateway = _gateways.get(url.netloc)
     if gateway is None:
         return None
-    body = request.body
-    if hasattr(body, "read"):
-        body = body.read()
-    if isinstance(body, str):
-        body = body.encode()
-    answer = answer_request(gateway, request.method, url.path, body or b"")
+    answer = answer_request(gateway, request.method, url.path, request_body(request))
     if answer is None:
         return None
     from botocore.awsrequest import AWSResponse

@@ -13,6 +13,7 @@ from typing import Any
 
 from werkzeug.wsgi import get_content_length
 
+from api_gateway.connections import request_body
 from infra import account, durable, ids, moto_patches, response_streams
 
 DEFAULT_PORT = 4566  # LocalStack's port, so awslocal / aws --endpoint-url work unchanged
@@ -321,14 +322,10 @@ class InProcessRequests:
         attached = runtime.attached()
         if attached is None:
             return None
-        body = request.body
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode()
         headers = {k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in request.headers.items()}
         status, answer_headers, payload = durable.answer_request(
-            attached, request.method, url.path + (f"?{url.query}" if url.query else ""), headers, body or b"")
+            attached, request.method, url.path + (f"?{url.query}" if url.query else ""), headers,
+            request_body(request))
         response = AWSResponse(request.url, status, answer_headers, MockRawResponse(payload))
         request._notifyx_in_process_answer = response
         return response

@@ -8,7 +8,8 @@ publish load (tests/bench/publish_load.py) alternates between them, off / on / o
 machine; the figures are the medians of their runs. Written to results/telemetry.json.
 
 NOTIFYX_TELEMETRY_SECONDS (default 5) is each run's length; NOTIFYX_TELEMETRY_ROUNDS (default 2) the rounds, done
-again once when the first ones say more than 10% (the machine is shared: one busy spell moves a median of two).
+again once when the first ones say more than 10% (the machine is shared: one busy spell moves a median of two), but
+for a single round (make test's).
 """
 from __future__ import annotations
 
@@ -100,8 +101,9 @@ def test_what_tracing_and_metrics_cost_a_publish(tmp_path, results_dir):
                     runs[on].append(result.figures())
 
         rounds(ROUNDS)
-        if cost(runs, "publishes_per_s") > 10 or cost(runs, "reply_p50_ms") > 10:
+        if ROUNDS > 1 and (cost(runs, "publishes_per_s") > 10 or cost(runs, "reply_p50_ms") > 10):
             # the machine is shared: a busy spell during one run moves a median of two; measure as much again
+            # (not for one round, make test's: its 2-second runs only say that the measurement works)
             rounds(ROUNDS)
     finally:
         for child, _ in clouds.values():

@@ -730,32 +730,110 @@ def _asl_parser_class() -> Any:
     return asl_parser.AmazonStateLanguageParser
 
 
-def _cached_programs(original: Any) -> Any:
-    """moto parses (ANTLR, ~80 ms of CPU) and preprocesses (~15 ms) a state machine's ASL for every execution:
-    keep the program of each definition. Its components hold no execution state: values live in each
-    execution's Environment (its heap is per execution), and Parallel/Map build their worker pools per eval."""
+#: programs parsed in this process, by definition: kept across local clouds (a test worker starts many)
+_programs: dict[str, tuple[object, object]] = {}
+_programs_lock = threading.Lock()
+#: of what a cached program file holds: a change of that must change the key
+_PROGRAM_CACHE_VERSION = 1
+
+
+def _program_file(definition: str) -> Any:
+    """Where a definition's parsed program is kept between processes (``cache_dir()/asl``, named by the hash of
+    the definition, moto's version and Python's), or None when the local cloud keeps no cache."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from infra.template import cache_dir
+
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        material = f"{_PROGRAM_CACHE_VERSION}|{version('moto')}|{sys.version_info[:2]}|{definition}"
+    except PackageNotFoundError:
+        return None
+    return root / "asl" / f"{hashlib.sha256(material.encode()).hexdigest()}.pickle"
+
+
+def _load_program(definition: str) -> object | None:
+    path = _program_file(definition)
+    if path is None:
+        return None
+    try:
+        return pickle.loads(path.read_bytes())  # noqa: S301 - the local cloud's own cache, written below
+    except Exception:  # noqa: BLE001 - an unreadable file is only a miss (it is written again)
+        return None
+
+
+def _store_program(definition: str, program: object) -> None:
+    path = _program_file(definition)
+    if path is None:
+        return
+    try:
+        data = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except Exception as exc:  # noqa: BLE001 - a program that cannot be kept is parsed again next time
+        logger.debug("state machine program not cached: %s", exc)
+
+
+class _TreeWhenUsed:
+    """The parse tree of a definition whose program was read from the cache, parsed when something first uses it:
+    moto's VariableReferencesStaticAnalyser (DescribeStateMachineForExecution) visits the tree of the definition,
+    which calls its accept()."""
+
+    def __init__(self, definition: str) -> None:
+        self._definition = definition
+        self._tree: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._tree is None:
+            self._tree = _parse_tree(self._definition)
+        return getattr(self._tree, name)
+
+
+def _parse_tree(definition: str) -> Any:
+    """ANTLR's parse of an ASL definition, as moto's AmazonStateLanguageParser.parse makes it."""
     from moto.stepfunctions.parser.asl.parse import asl_parser
 
-    programs: dict[str, tuple[object, object]] = {}
-    lock = threading.Lock()
+    listener = asl_parser.SyntaxErrorListener()
+    parser = asl_parser.ASLParser(asl_parser.CommonTokenStream(
+        asl_parser.ASLLexer(asl_parser.InputStream(definition))))
+    parser.removeErrorListeners()
+    parser.addErrorListener(listener)
+    tree = parser.state_machine()
+    if listener.errors:
+        raise asl_parser.ASLParserException(errors=listener.errors)
+    return tree
+
+
+def _cached_programs(original: Any) -> Any:
+    """moto parses (ANTLR, ~80-90 ms of CPU) and preprocesses (~15-20 ms) a state machine's ASL at
+    CreateStateMachine (to validate it) and again for every execution: keep the program of each definition, in
+    this process and, pickled, in the local cloud's cache directory, so that a start of the same definition (every
+    `notifyx up`, every test's local cloud) skips both. A definition is cached only once it parsed, so one that
+    does not is refused at every create as before. Its components hold no execution state: values live in each
+    execution's Environment (its heap is per execution), and Parallel/Map build their worker pools per eval.
+    moto's backend uses the parse tree only in DescribeStateMachineForExecution (a static analyser visits it), so
+    a program read from the cache comes with a tree parsed when first used (tests/infra/test_moto_internals.py)."""
+    from moto.stepfunctions.parser.asl.parse import asl_parser
 
     def parse(definition: str) -> tuple[object, object]:
-        with lock:
-            cached = programs.get(definition)
+        with _programs_lock:
+            cached = _programs.get(definition)
         if cached is None:
-            listener = asl_parser.SyntaxErrorListener()
-            parser = asl_parser.ASLParser(asl_parser.CommonTokenStream(
-                asl_parser.ASLLexer(asl_parser.InputStream(definition))))
-            parser.removeErrorListeners()
-            parser.addErrorListener(listener)
-            tree = parser.state_machine()
-            if listener.errors:
-                raise asl_parser.ASLParserException(errors=listener.errors)
-            cached = (asl_parser.Preprocessor().visit(tree), tree)
-            with lock:
-                if len(programs) > 256:
-                    programs.clear()
-                programs[definition] = cached
+            program = _load_program(definition)
+            if program is not None:
+                cached = (program, _TreeWhenUsed(definition))
+            else:
+                tree = _parse_tree(definition)
+                cached = (asl_parser.Preprocessor().visit(tree), tree)
+                _store_program(definition, cached[0])
+            with _programs_lock:
+                if len(_programs) > 256:
+                    _programs.clear()
+                _programs[definition] = cached
         return cached
 
     return staticmethod(parse)

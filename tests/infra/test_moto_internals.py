@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from importlib.metadata import version
 
 
@@ -158,6 +159,63 @@ def test_asl_parser_is_built_the_way_the_emulator_rebuilds_it():
     for piece in ("SyntaxErrorListener()", "ASLLexer(input_stream)", "CommonTokenStream(lexer)",
                   "parser.state_machine()", "Preprocessor()", "ASLParserException(errors=errors)"):
         assert piece in source, piece
+
+
+
+def test_what_moto_does_with_an_asl_parse_is_what_the_program_cache_serves():
+    """moto_patches._cached_programs answers a definition read from its cache with the program and a parse tree
+    made when first used: moto's backend takes the program of a parse (execution) or only its errors (create),
+    and uses the tree only where a static analyser visits it (visit() calls the tree's accept())."""
+    import re
+    from pathlib import Path
+
+    import moto.stepfunctions
+    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
+
+    root = Path(moto.stepfunctions.__file__).parent
+    calls = {}
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        for match in re.finditer(r"\bAmazonStateLanguageParser\.parse\(", text):
+            calls.setdefault(str(path.relative_to(root)), []).append(text[match.start() - 40:match.end() + 120])
+    assert set(calls) == {"parser/models.py", "parser/backend/execution_worker.py",
+                          "parser/asl/static_analyser/static_analyser.py"}, calls
+    assert ")[0]" in calls["parser/backend/execution_worker.py"][0], calls
+    assert re.search(r"\n\s+AmazonStateLanguageParser\.parse\(definition\)\n", calls["parser/models.py"][0])
+    analyse = inspect.getsource(StaticAnalyser.analyse)
+    assert "_, parser_rule_context = AmazonStateLanguageParser.parse(definition)" in analyse, analyse
+    assert "self.visit(parser_rule_context)" in analyse, analyse
+
+
+def test_a_program_from_the_cache_is_the_parsed_one_and_its_tree_is_parsed_when_used(tmp_path, monkeypatch):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.static_analyser.variable_references_static_analyser import (
+        VariableReferencesStaticAnalyser,
+    )
+
+    from infra import moto_patches as patches
+
+    monkeypatch.setenv("NOTIFYX_CACHE_DIR", str(tmp_path))
+    definition = json.dumps({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"x.$": "$.n"}, "Next": "B"},
+        "B": {"Type": "Pass", "Parameters": {"y.$": "$x"}, "End": True}}})
+    patches.apply_emulator()
+    try:
+        parse = AmazonStateLanguageParser.parse
+        patches._programs.clear()
+        parsed, _ = parse(definition)  # parsed, and written to the cache
+        assert len(list((tmp_path / "asl").iterdir())) == 1
+        # what DescribeStateMachineForExecution reports of the definition (a static analyser visits its tree)
+        assert VariableReferencesStaticAnalyser.process_and_get(definition=definition) == {"B": ["x"]}
+        patches._programs.clear()  # as in a new process: the program comes from the cache
+        cached, tree = parse(definition)
+        assert isinstance(tree, patches._TreeWhenUsed) and tree._tree is None
+        assert type(cached) is type(parsed) and cached is not parsed
+        assert VariableReferencesStaticAnalyser.process_and_get(definition=definition) == {"B": ["x"]}
+        assert tree._tree is not None  # parsed when the analyser visited it
+    finally:
+        patches.revert_emulator()
+        patches._programs.clear()
 
 
 # --------------------------------------------------------------------------- infra/moto_patches.py and the direct paths

@@ -788,6 +788,8 @@ class _TreeWhenUsed:
         self._tree: Any = None
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_tree", "_definition"):  # copy and pickle probe before __init__
+            raise AttributeError(name)
         if self._tree is None:
             self._tree = _parse_tree(self._definition)
         return getattr(self._tree, name)

@@ -1,6 +1,7 @@
 """moto is pinned because the local cloud replaces its internals: fail loudly if an upgrade moved them."""
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 from importlib.metadata import version
@@ -210,6 +211,7 @@ def test_a_program_from_the_cache_is_the_parsed_one_and_its_tree_is_parsed_when_
         patches._programs.clear()  # as in a new process: the program comes from the cache
         cached, tree = parse(definition)
         assert isinstance(tree, patches._TreeWhenUsed) and tree._tree is None
+        assert copy.copy(tree)._tree is None  # copying it parses nothing (and does not recurse)
         assert type(cached) is type(parsed) and cached is not parsed
         assert VariableReferencesStaticAnalyser.process_and_get(definition=definition) == {"B": ["x"]}
         assert tree._tree is not None  # parsed when the analyser visited it

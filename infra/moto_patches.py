@@ -2066,6 +2066,16 @@ def _delete_under_the_queue_lock(original: Callable) -> Callable:
     return delete_message
 
 
+def _batch_under_the_queue_lock(self: Any, original: Callable, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+    """SQSBackend.send_message_batch under the queue's lock (reentrant: each send appends under it too). moto
+    appends each message, then gives it a new attribute (its entry's Id): a receive meanwhile deep-copied the
+    message as that attribute was added ("dictionary changed size during iteration"), and the receiver's request
+    failed with the messages it had already marked received, in flight until their visibility timeout (a FIFO
+    group with them, held up as long)."""
+    with self.get_queue(queue_name)._messages_lock:
+        return original(self, queue_name, *args, **kwargs)
+
+
 def _visibility_under_the_queue_lock(self: Any, original: Callable, queue_name: str, receipt_handle: str,
                                      visibility_timeout: int) -> None:
     """SQSBackend.change_message_visibility under the queue's lock, so it sees a message either before or after
@@ -3656,6 +3666,9 @@ EMULATOR_PATCHES: list[Replacement] = [
           "concurrent receives got the same message, and a FIFO group's messages went out of order"),
     Replacement("sqs-delete-under-the-queue-lock", _owner("moto.sqs.models", "Queue"), "delete_message",
                 _delete_under_the_queue_lock, "a message sent while another was deleted could be lost"),
+    Replacement("sqs-batch-under-the-queue-lock", _owner("moto.sqs.models", "SQSBackend"), "send_message_batch",
+                _calling(_batch_under_the_queue_lock),
+          "a receive during a SendMessageBatch could fail (a message's attributes changed as it was copied)"),
     Replacement("sqs-visibility-under-the-queue-lock", _owner("moto.sqs.models", "SQSBackend"),
                 "change_message_visibility", _calling(_visibility_under_the_queue_lock),
           "a visibility change could see a message half-way through a receive or delete, and a negative one was kept"),

@@ -549,6 +549,40 @@ def test_concurrent_receivers_take_each_message_once_and_a_fifo_group_in_order(c
         assert numbers == sorted(numbers), (group, numbers)
 
 
+def test_a_receive_during_a_send_message_batch_waits_for_the_whole_batch(cloud, monkeypatch):
+    """moto queues each message of a batch, then gives it its entry's Id: a receive in between deep-copied a message
+    as its attributes changed and failed (a concurrent-receivers run: "dictionary changed size during iteration").
+    A batch is now one step for receivers: a receive that starts after the batch's first message was queued
+    answers only once the batch is done."""
+    from moto.sqs.models import SQSBackend
+
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName="batch-and-receive")["QueueUrl"]
+    original = SQSBackend.send_message  # what the batch calls for each entry (beneath the emulator's patch)
+    answered_during_batch: list[bool] = []
+    received: list[dict] = []
+
+    def receive() -> None:
+        received.extend(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []))
+
+    def send_and_receive_meanwhile(self, queue_name, *args, **kwargs):
+        message = original(self, queue_name, *args, **kwargs)
+        if not answered_during_batch:  # the first message is queued: a receive now
+            receiver = threading.Thread(target=receive)
+            receiver.start()
+            receiver.join(0.5)
+            answered_during_batch.append(not receiver.is_alive())
+        return message
+
+    monkeypatch.setattr(SQSBackend, "send_message", send_and_receive_meanwhile)
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(3)])
+    assert answered_during_batch == [False]  # before: the receive answered at once, with the first message
+    deadline = time.monotonic() + 5
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert received and received[0]["Body"] == "m0", received
+
+
 def test_a_fifo_topic_deduplicates_by_content_for_its_fifo_queues(cloud):
     """SNS makes a FIFO topic's deduplication id from the message body (SHA-256) when the topic has
     ContentBasedDeduplication: its FIFO queues get one message per body within the window, whether or not they

@@ -738,44 +738,40 @@ _PROGRAM_CACHE_VERSION = 1
 
 
 def _program_file(definition: str) -> Any:
-    """Where a definition's parsed program is kept between processes (``cache_dir()/asl``, named by the hash of
-    the definition, moto's version and Python's), or None when the local cloud keeps no cache."""
+    """The cache file of a definition's parsed program (``cache_dir()/asl``, named by the hash of the definition,
+    moto's version and Python's), or None when the local cloud keeps no cache."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from infra.template import cache_dir
+    from infra.template import CacheFile, cache_dir
 
-    root = cache_dir()
-    if root is None:
+    if cache_dir() is None:
         return None
     try:
         material = f"{_PROGRAM_CACHE_VERSION}|{version('moto')}|{sys.version_info[:2]}|{definition}"
     except PackageNotFoundError:
         return None
-    return root / "asl" / f"{hashlib.sha256(material.encode()).hexdigest()}.pickle"
+    return CacheFile("asl", material, ".pickle")
 
 
-def _load_program(definition: str) -> object | None:
-    path = _program_file(definition)
-    if path is None:
+def _load_program(file: Any) -> object | None:
+    data = file.read() if file is not None else None
+    if data is None:
         return None
     try:
-        return pickle.loads(path.read_bytes())  # noqa: S301 - the local cloud's own cache, written below
-    except Exception:  # noqa: BLE001 - an unreadable file is only a miss (it is written again)
+        return pickle.loads(data)  # noqa: S301 - the local cloud's own cache, written by _store_program
+    except Exception:  # noqa: BLE001 - an unreadable program is only a miss (it is written again)
         return None
 
 
-def _store_program(definition: str, program: object) -> None:
-    path = _program_file(definition)
-    if path is None:
+def _store_program(file: Any, program: object) -> None:
+    if file is None:
         return
     try:
         data = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        partial.write_bytes(data)
-        os.replace(partial, path)
     except Exception as exc:  # noqa: BLE001 - a program that cannot be kept is parsed again next time
         logger.debug("state machine program not cached: %s", exc)
+        return
+    file.write(data)
 
 
 class _TreeWhenUsed:
@@ -825,13 +821,14 @@ def _cached_programs(original: Any) -> Any:
         with _programs_lock:
             cached = _programs.get(definition)
         if cached is None:
-            program = _load_program(definition)
+            file = _program_file(definition)  # read once: moto's version is package metadata on disk
+            program = _load_program(file)
             if program is not None:
                 cached = (program, _TreeWhenUsed(definition))
             else:
                 tree = _parse_tree(definition)
                 cached = (asl_parser.Preprocessor().visit(tree), tree)
-                _store_program(definition, cached[0])
+                _store_program(file, cached[0])
             with _programs_lock:
                 if len(_programs) > 256:
                     _programs.clear()

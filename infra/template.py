@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,35 @@ def cache_dir() -> Path | None:
     return Path(setting) if setting else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "notifyx"
 
 
+class CacheFile:
+    """One file of the local cloud's cache: ``cache_dir()/<kind>/<sha256 of material><suffix>``, or none at all when
+    the cloud keeps no cache. A file that cannot be read is a miss, one that cannot be written is not kept (the
+    next start computes it again); written under a temporary name and renamed, so a reader never sees half of one."""
+
+    def __init__(self, kind: str, material: str, suffix: str) -> None:
+        root = cache_dir()
+        self.path = None if root is None else root / kind / f"{hashlib.sha256(material.encode()).hexdigest()}{suffix}"
+
+    def read(self) -> bytes | None:
+        if self.path is None:
+            return None
+        try:
+            return self.path.read_bytes()
+        except OSError:
+            return None
+
+    def write(self, data: bytes) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            partial.write_bytes(data)
+            os.replace(partial, self.path)
+        except OSError as exc:
+            logger.debug("%s not cached: %s", self.path, exc)
+
+
 class _TranslationCache:
     """aws-sam-translator's output for one SAM document and its parameter values, kept as a JSON file named by
     their hash (with the translator's version), so that a start of the same template skips the translator: its
@@ -120,9 +150,8 @@ class _TranslationCache:
     VERSION = 1  # of what expand() hands the translator: a change of that must change the key
 
     def __init__(self, doc: dict[str, Any], values: dict[str, Any]) -> None:
-        self.path: Path | None = None
-        root = cache_dir()
-        if root is None:
+        self.file: CacheFile | None = None
+        if cache_dir() is None:
             return
         from importlib.metadata import PackageNotFoundError, version
 
@@ -135,29 +164,28 @@ class _TranslationCache:
                                   sort_keys=True)
         except (TypeError, ValueError):  # something JSON cannot say: not cached
             return
-        self.path = root / "sam" / f"{hashlib.sha256(material.encode()).hexdigest()}.json"
+        self.file = CacheFile("sam", material, ".json")
 
     def load(self) -> dict[str, Any] | None:
-        if self.path is None:
+        data = self.file.read() if self.file is not None else None
+        if data is None:
             return None
         try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            return json.loads(data)
+        except ValueError:
             return None
 
     def store(self, cfn: dict[str, Any]) -> None:
-        if self.path is None:
+        if self.file is None:
             return
         try:
             text = json.dumps(cfn)
             if json.loads(text) != cfn:  # only what comes back the same is kept
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            partial.write_text(text)
-            os.replace(partial, self.path)
-        except (OSError, TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             logger.debug("SAM translation not cached: %s", exc)
+            return
+        self.file.write(text.encode())
 
 
 def _load_document(path: Path, what: str) -> Any:

@@ -92,7 +92,8 @@ class RestGateway:
                  keys: tokens.KeySource = tokens.discovered_key_set,
                  identities: sigv4.Identities | None = None,
                  aws_action: Callable[[ServiceCall], tuple[int, bytes]] | None = None,
-                 invoke_async: Callable[[str, dict], Any] | None = None) -> None:
+                 invoke_async: Callable[[str, dict], Any] | None = None,
+                 listener: socket.socket | None = None) -> None:
         self.apis = list(apis)
         self._invoke = invoke
         #: an AWS integration's call of a service -> (status, body)
@@ -107,6 +108,8 @@ class RestGateway:
         self._api_key_valid = api_key_valid
         self._host = host
         self._requested_port = port
+        #: a listening socket to serve instead of binding (host, port): a port taken before the gateway starts
+        self._listener = listener
         self.static_dir = Path(static_dir).resolve() if static_dir is not None else None
         #: generated JSON documents served beside the static files, e.g. "/config.json" (the endpoints)
         self.documents: dict[str, bytes] = {}
@@ -145,7 +148,13 @@ class RestGateway:
             rest_gateway = gateway
 
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="rest-integration")
-        self._server = _Server((self._host, self._requested_port), Handler)
+        if self._listener is None:
+            self._server = _Server((self._host, self._requested_port), Handler)
+        else:
+            self._server = _Server(self._listener.getsockname()[:2], Handler, bind_and_activate=False)
+            self._server.socket.close()
+            self._server.socket, self._listener = self._listener, None
+            self._server.server_activate()
         for api in self.apis:
             rest_authorizers.register(api.api_id, api.stage, self.authorizer_cache)
         self.port = self._server.server_address[1]

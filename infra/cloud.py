@@ -572,7 +572,7 @@ class LocalCloud:
                               streaming=url.get("invoke_mode") == "RESPONSE_STREAM")
             config = HttpApiConfig(api_id=url["function"], stage="$default", routes=(route,),
                                    cors=_lower_camel(cors) if isinstance(cors, dict) else None)
-            gateway = RestGateway([], self.invoke_function, port=url["port"], static_dir=None)
+            gateway = RestGateway([], self.invoke_function, listener=url.pop("listener"), static_dir=None)
             gateway.http_apis = [HttpApiRouter(config, self.invoke_function, region=REGION,
                                                identities=self.iam_identity)]
             gateway.start()

@@ -91,7 +91,8 @@ class Stack:
     sqs_sources: list[dict[str, Any]] = field(default_factory=list)
     #: keyword arguments of infra.stream_pollers.StreamEventSourceSpec, one per DynamoDB stream mapping
     stream_sources: list[dict[str, Any]] = field(default_factory=list)
-    #: function URLs: {"function", "port", "cors", "auth_type"}, served by LocalCloud on their own ports
+    #: function URLs: {"function", "port", "listener", "cors", "auth_type", "invoke_mode"}, served by LocalCloud on
+    #: their own ports ("listener": the port's socket, open since the deploy, until LocalCloud's server takes it)
     function_urls: list[dict[str, Any]] = field(default_factory=list)
     #: keyword arguments of infra.schedules.ScheduleSpec, one per (rule, Lambda target)
     schedules: list[dict[str, Any]] = field(default_factory=list)
@@ -107,9 +108,13 @@ class Stack:
     scratch: list[str] = field(default_factory=list)
 
     def remove_scratch(self) -> None:
-        """Remove the folders the deploy wrote."""
+        """Remove the folders the deploy wrote, and close the function URLs' sockets no server took."""
         while self.scratch:
             shutil.rmtree(self.scratch.pop(), ignore_errors=True)
+        for url in self.function_urls:
+            listener = url.pop("listener", None)
+            if listener is not None:
+                listener.close()
 
     def of_type(self, type_: str) -> list[Resource]:
         """Resources of one CloudFormation type, in template order."""

@@ -309,13 +309,13 @@ def _function_url(d: Deployer, lid: str, props: dict) -> Resource:
     if invoke_mode != "BUFFERED":
         config["InvokeMode"] = invoke_mode  # RESPONSE_STREAM: api_gateway/streaming.py
     d.client("lambda").create_function_url_config(FunctionName=name, **config)
-    # a function URL is its own host on AWS: here its own port, reserved now so that GetAtt FunctionUrl (which
-    # outputs and environment variables use) is an address a client can call
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # a function URL is its own host on AWS: here its own port, taken now so that GetAtt FunctionUrl (which outputs
+    # and environment variables use) is an address a client can call. The socket stays open until the URL's
+    # server serves it: a port only probed and closed here could be taken meanwhile by any other server
+    listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    port = listener.getsockname()[1]
     url = f"http://127.0.0.1:{port}/"
-    d.stack.function_urls.append({"function": d.stack.function_name(name), "port": port,
+    d.stack.function_urls.append({"function": d.stack.function_name(name), "port": port, "listener": listener,
                                   "cors": props.get("Cors"), "auth_type": props["AuthType"],
                                   "invoke_mode": invoke_mode})
     return Resource(lid, "AWS::Lambda::Url", target, {"FunctionArn": target, "FunctionUrl": url})

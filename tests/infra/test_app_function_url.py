@@ -38,3 +38,34 @@ def test_the_function_url_answers_at_the_address_its_output_gives():
             got, body, _ = call(stats, headers=dict(signed.headers.items()))
             assert got == status, (service, body)
         assert body["caller"]["accessKey"] == "AKIDSTATS"
+
+
+def test_a_function_url_s_port_is_held_from_the_deploy_until_its_server_serves_it():
+    """The deploy names each URL's port (GetAtt FunctionUrl) before the cloud serves it: a port only probed then
+    could be taken meanwhile by another server of this machine (CI saw "Address already in use" with 4 test workers
+    starting clouds at once). The deploy keeps the port's socket open; the cloud's server takes it, and a stack
+    never served closes it with its scratch."""
+    import socket
+
+    from infra.deploy import Deployer
+    from infra.emulator import Emulator
+    from infra.runtime import LambdaRuntime
+    from infra.template import expand
+
+    def free(port: int) -> bool:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            return True
+
+    emulator = Emulator(0).start()
+    try:
+        stack = Deployer(expand(TEMPLATE), emulator.endpoint, LambdaRuntime()).deploy()
+        ports = [url["port"] for url in stack.function_urls]
+        assert len(ports) == 2 and not any(free(port) for port in ports)
+        stack.remove_scratch()
+        assert all(free(port) for port in ports)
+    finally:
+        emulator.stop()

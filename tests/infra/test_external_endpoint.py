@@ -1,10 +1,7 @@
 """--aws-endpoint: deploy into another AWS endpoint (LocalStack's role; here a separate moto server process)."""
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,31 +12,33 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(__file__).parent / "fixtures" / "h1" / "basic.yaml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# a moto server in its own process, on a port it binds itself (0: the kernel's choice) and prints
+_MOTO_SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()
+"""
 
 
 @pytest.fixture(scope="module")
 def external_endpoint():
-    port = free_port()
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-c", _MOTO_SERVER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=2).read()  # noqa: S310
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto_server did not start"
-                time.sleep(0.2)
-        yield endpoint
+        port = server.stdout.readline().strip()
+        assert port.isdigit(), "the moto server did not start"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def test_deploys_into_the_given_endpoint_and_runs_handlers_here(external_endpoint):

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,15 @@ def cache_dir() -> Path | None:
 class CacheFile:
     """One file of the local cloud's cache: ``cache_dir()/<kind>/<sha256 of material><suffix>``, or none at all when
     the cloud keeps no cache. A file that cannot be read is a miss, one that cannot be written is not kept (the
-    next start computes it again); written under a temporary name and renamed, so a reader never sees half of one."""
+    next start computes it again); written under a temporary name and renamed, so a reader never sees half of one.
+
+    A kind keeps its KEPT most recently used files: a read marks its file used (its modification time), and a write
+    removes the least recently used beyond KEPT, and temporary files a stopped writer left an hour ago or more.
+    Each file is what one template (or one state machine definition) with one set of versions made: a cache that
+    only grew would keep every edit's."""
+
+    KEPT = 100
+    STALE_PARTIAL_SECONDS = 3600
 
     def __init__(self, kind: str, material: str, suffix: str) -> None:
         root = cache_dir()
@@ -125,9 +134,11 @@ class CacheFile:
         if self.path is None:
             return None
         try:
-            return self.path.read_bytes()
+            data = self.path.read_bytes()
+            os.utime(self.path)
         except OSError:
             return None
+        return data
 
     def write(self, data: bytes) -> None:
         if self.path is None:
@@ -139,6 +150,30 @@ class CacheFile:
             os.replace(partial, self.path)
         except OSError as exc:
             logger.debug("%s not cached: %s", self.path, exc)
+            return
+        self._prune()
+
+    def _prune(self) -> None:
+        """Remove this kind's least recently used files beyond KEPT, and stale temporary files."""
+        files: list[tuple[float, Path]] = []
+        now = time.time()
+        try:
+            with os.scandir(self.path.parent) as entries:
+                for entry in entries:
+                    try:
+                        used = entry.stat().st_mtime
+                    except OSError:  # removed meanwhile (another process pruning)
+                        continue
+                    if entry.name.endswith(".tmp"):
+                        if now - used >= self.STALE_PARTIAL_SECONDS:
+                            Path(entry.path).unlink(missing_ok=True)
+                    elif entry.is_file():
+                        files.append((used, Path(entry.path)))
+            files.sort(reverse=True)
+            for _, old in files[self.KEPT:]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.debug("%s not pruned: %s", self.path.parent, exc)
 
 
 class _TranslationCache:

@@ -63,3 +63,28 @@ def test_off_keeps_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     expand(TEMPLATE)
     assert list(tmp_path.rglob("*.json")) == []
+
+
+def test_a_kind_keeps_its_most_recently_used_files_and_drops_stale_partial_ones(cache_dir, monkeypatch):
+    import os
+    import time
+
+    from infra.template import CacheFile
+
+    monkeypatch.setattr(CacheFile, "KEPT", 3)
+    folder = cache_dir / "asl"
+    folder.mkdir()
+    long_ago = time.time() - 2 * CacheFile.STALE_PARTIAL_SECONDS
+    (folder / "a.pickle.1.2.tmp").write_bytes(b"left by a stopped writer")
+    os.utime(folder / "a.pickle.1.2.tmp", (long_ago, long_ago))
+    (folder / "b.pickle.3.4.tmp").write_bytes(b"being written now")
+    files = [CacheFile("asl", f"definition {i}", ".pickle") for i in range(4)]
+    for i, file in enumerate(files[:3]):
+        file.write(f"program {i}".encode())
+        os.utime(file.path, (long_ago + i, long_ago + i))  # written in this order, long ago
+    assert files[0].read() == b"program 0"  # used now: the most recently used
+    files[3].write(b"program 3")  # a fourth: the least recently used (1) goes
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [files[0].path.name, files[2].path.name, files[3].path.name, "b.pickle.3.4.tmp"])
+    assert files[1].read() is None and files[2].read() == b"program 2"
+    assert CacheFile("sam", "another kind", ".json").path.parent != folder  # kinds are kept apart

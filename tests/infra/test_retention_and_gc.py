@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import time
 import weakref
 
@@ -48,6 +49,11 @@ class _Node:
         self.other = self
 
 
+def _frozen(obj: object) -> bool:
+    """Whether the collector tracks `obj` in none of its three generations: it was frozen."""
+    return gc.is_tracked(obj) and not any(o is obj for generation in range(3) for o in gc.get_objects(generation))
+
+
 class FastKeeper(GarbageKeeper):
     FREEZE_SECONDS = 0.05
     # idle after a second without activity: a test thread descheduled for 0.2 s on a loaded 2-core machine (four
@@ -59,8 +65,8 @@ class FastKeeper(GarbageKeeper):
 
 def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():
     # every wait below is for an event, with a deadline far beyond it: with four test workers and their clouds on two
-    # cores the keeper's thread can wait a long time for its turn (a fixed 0.2 s for its first freeze of the cycle
-    # failed in 1 of 4 full local-cloud suites, 7 December)
+    # cores the keeper's thread can wait a long time for its turn
+    ballast = [[n] for n in range(10_000)]  # frozen at the start, dropped later (a cloud's pruned data)
     activity = [0]
     keeper = FastKeeper(lambda: activity[0]).start()
     try:
@@ -70,20 +76,25 @@ def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():
         assert keeper.reclaimed >= 1
         first = keeper.reclaimed  # one, unless this thread was descheduled for a whole idle period meanwhile
         frozen_before = gc.get_freeze_count()
+        del ballast  # frozen objects that die leave the frozen count: it falls by more than what follows adds
         cycle = _Node()  # tracked, made after that count: the next freeze adds it
         collected = []
         ref = weakref.ref(cycle, lambda _: collected.append(True))
 
-        def busy(seconds: float) -> None:  # invocations keep coming: no idle-time collection
+        made = []
+
+        def busy(seconds: float) -> None:  # invocations keep coming, and make data: no idle-time collection
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 activity[0] += 1
+                made.append([activity[0]])
                 time.sleep(0.01)
 
         deadline = time.monotonic() + 30
-        while gc.get_freeze_count() <= frozen_before and time.monotonic() < deadline:  # a freeze since the cycle
+        while not _frozen(cycle) and time.monotonic() < deadline:  # the keeper's next freeze
             busy(0.05)
-        assert gc.get_freeze_count() > frozen_before
+        assert _frozen(cycle)
+        frozen_after = gc.get_freeze_count()
         del cycle
         gc.collect()  # an automatic pass would not see it either: it is frozen
         busy(0.1)
@@ -91,7 +102,8 @@ def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():
         deadline = time.monotonic() + 30
         while not (collected and keeper.reclaimed > first) and time.monotonic() < deadline:  # idle now: reclaimed
             time.sleep(0.05)
-        assert collected and ref() is None and keeper.reclaimed > first
+        assert collected and ref() is None and keeper.reclaimed > first, (
+            frozen_before, frozen_after, keeper._frozen_since_reclaim, [t.name for t in threading.enumerate()])
     finally:
         keeper.stop()
         gc.unfreeze()

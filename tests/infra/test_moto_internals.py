@@ -1289,3 +1289,45 @@ def test_a_mapping_on_a_stream_consumer_is_made_on_its_stream_where_the_consumer
     assert "self.event_source_arn" in inspect.getsource(EventSourceMapping.get_configuration)
     assert list(inspect.signature(KinesisBackend.describe_stream_consumer).parameters) == \
         ["self", "stream_arn", "consumer_name", "consumer_arn"]
+
+
+def test_werkzeug_compiles_a_rule_s_url_builders_where_the_lazy_builder_patch_makes_them():
+    """werkzeug-url-builders-when-used: Rule.compile binds what _compile_builder(False) and (True) return to the
+    rule; building a URL calls them (Rule.build), matching does not."""
+    from werkzeug.routing.rules import Rule
+
+    source = inspect.getsource(Rule.compile)
+    assert "self._build = self._compile_builder(False).__get__(self, None)" in source
+    assert "self._build_unknown = self._compile_builder(True).__get__(self, None)" in source
+    assert list(inspect.signature(Rule._compile_builder).parameters) == ["self", "append_unknown"]
+    assert "self._build_unknown(**values)" in inspect.getsource(Rule.build)
+
+
+def test_urls_built_with_builders_made_when_used_are_the_ones_werkzeug_builds():
+    from werkzeug.routing import Map, Rule
+
+    from infra import moto_patches
+
+    def urls() -> list:
+        routes = Map([Rule("/2015-03-31/functions/<function_name>/invocations", endpoint="invoke"),
+                      Rule("/<bucket>/<path:key>", endpoint="object", methods=["GET", "PUT"]),
+                      Rule("/items/<int:n>", endpoint="item")])
+        adapter = routes.bind("localhost")
+        built = [adapter.build("invoke", {"function_name": "fn"}),
+                 adapter.build("object", {"bucket": "b", "key": "a/b c"}),
+                 adapter.build("item", {"n": 7, "page": 2}), adapter.build("item", {"n": 8}, append_unknown=False)]
+        matched = adapter.match("/items/9")
+        return [built, matched]
+
+    [patch] = [r for r in moto_patches.EMULATOR_PATCHES if r.name == "werkzeug-url-builders-when-used"]
+    was_applied = patch.applied
+    patch.revert()
+    try:
+        expected = urls()
+        patch.apply()
+        assert urls() == expected == [["/2015-03-31/functions/fn/invocations", "/b/a/b%20c", "/items/7?page=2",
+                                       "/items/8"], ("item", {"n": 9})]
+    finally:
+        patch.revert()
+        if was_applied:
+            patch.apply()

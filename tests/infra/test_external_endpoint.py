@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from infra.cloud import LocalCloud
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(__file__).parent / "fixtures" / "h1" / "basic.yaml"
 
 
@@ -26,7 +26,7 @@ server.stop()
 
 @pytest.fixture(scope="module")
 def external_endpoint():
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-c", _MOTO_SERVER], stdin=subprocess.PIPE,
+    server = subprocess.Popen([sys.executable, "-c", _MOTO_SERVER], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         port = server.stdout.readline().strip()

@@ -1,6 +1,7 @@
 """template.yaml -> plain CloudFormation: YAML with CFN tags, SAM expanded by aws-sam-translator, local paths kept."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -135,9 +136,10 @@ class CacheFile:
             return None
         try:
             data = self.path.read_bytes()
-            os.utime(self.path)
         except OSError:
             return None
+        with contextlib.suppress(OSError):  # a cache this process may read but not change is still read
+            os.utime(self.path)
         return data
 
     def write(self, data: bytes) -> None:

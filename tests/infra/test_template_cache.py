@@ -88,3 +88,18 @@ def test_a_kind_keeps_its_most_recently_used_files_and_drops_stale_partial_ones(
         [files[0].path.name, files[2].path.name, files[3].path.name, "b.pickle.3.4.tmp"])
     assert files[1].read() is None and files[2].read() == b"program 2"
     assert CacheFile("sam", "another kind", ".json").path.parent != folder  # kinds are kept apart
+
+
+def test_a_file_whose_use_cannot_be_marked_is_still_read(cache_dir, monkeypatch):
+    import os
+
+    from infra.template import CacheFile
+
+    file = CacheFile("asl", "a definition", ".pickle")
+    file.write(b"program")
+
+    def refuse(*_args, **_kwargs):
+        raise PermissionError("a cache shared read-only")
+
+    monkeypatch.setattr(os, "utime", refuse)
+    assert file.read() == b"program"

@@ -124,7 +124,7 @@ class CacheFile:
     Each file is what one template (or one state machine definition) with one set of versions made: a cache that
     only grew would keep every edit's."""
 
-    KEPT = 100
+    KEPT = 200
     STALE_PARTIAL_SECONDS = 3600
 
     def __init__(self, kind: str, material: str, suffix: str) -> None:

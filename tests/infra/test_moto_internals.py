@@ -1331,3 +1331,57 @@ def test_urls_built_with_builders_made_when_used_are_the_ones_werkzeug_builds():
         patch.revert()
         if was_applied:
             patch.apply()
+
+
+def test_botocore_loads_a_model_file_where_the_model_file_cache_keeps_it():
+    """botocore-model-files-cached: JSONFileLoader.load_file tries each extension through _load_file(full path,
+    open method), which answers the parsed file or None when there is none."""
+    from botocore.loaders import JSONFileLoader
+
+    assert list(inspect.signature(JSONFileLoader._load_file).parameters) == ["self", "full_path", "open_method"]
+    assert "self._load_file(file_path + ext, open_method)" in inspect.getsource(JSONFileLoader.load_file)
+
+
+def test_a_model_file_from_the_cache_is_the_one_botocore_parses(tmp_path, monkeypatch):
+    from collections import OrderedDict
+    from pathlib import Path
+
+    import botocore
+    from botocore.loaders import JSONFileLoader
+
+    from infra import moto_patches
+
+    monkeypatch.setenv("NOTIFYX_CACHE_DIR", str(tmp_path))
+    [patch] = [r for r in moto_patches.BOTOCORE_PATCHES if r.name == "botocore-model-files-cached"]
+    was_applied = patch.applied
+    patch.revert()
+    parse = vars(JSONFileLoader)["_load_file"]  # botocore's own
+
+    def patched_over(inner) -> None:
+        patch.revert()
+        JSONFileLoader._load_file = inner
+        patch.apply()
+
+    def parse_refused(_loader, full_path, _open_method):
+        if not Path(full_path).is_file():  # another extension's file: botocore's None
+            return None
+        raise AssertionError("parsed again: the cache missed")
+
+    model = str(Path(botocore.__file__).parent / "data" / "sqs" / "2012-11-05" / "service-2")
+    try:
+        parsed = JSONFileLoader().load_file(model)
+        patched_over(parse)
+        first = JSONFileLoader().load_file(model)  # parsed, and kept
+        [kept] = (tmp_path / "botocore").glob("*.pickle")
+        patched_over(parse_refused)
+        again = JSONFileLoader().load_file(model)
+        assert parsed == first == again and type(again) is OrderedDict and again is not first
+        assert JSONFileLoader().load_file(model + "-missing") is None
+        kept.write_bytes(b"damaged")
+        patched_over(parse)
+        assert JSONFileLoader().load_file(model) == parsed
+    finally:
+        patch.revert()
+        JSONFileLoader._load_file = parse
+        if was_applied:
+            patch.apply()

@@ -57,8 +57,9 @@ def _frozen(obj: object) -> bool:
 class FastKeeper(GarbageKeeper):
     FREEZE_SECONDS = 0.05
     # idle after a second without activity: a test thread descheduled for 0.2 s on a loaded 2-core machine (four
-    # test workers and their clouds) looked idle at 0.1 s, and the cycle was reclaimed before the test looked; at
-    # 0.5 s the test still failed in 2 of 4 full-suite runs with the machine's load average near 10 (7 December)
+    # test workers and their clouds) looked idle at 0.1 s, and the cycle was reclaimed before the test looked. (Its
+    # failures at 0.5 s on 7 December were more likely the keeper's old trigger, which frozen objects dying in the
+    # worker kept from firing: found and fixed on 8 December.)
     IDLE_SECONDS = 1.0
     RECLAIM_AFTER = 1
 

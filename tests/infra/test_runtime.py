@@ -183,7 +183,8 @@ def test_reserved_concurrency_throttles_without_waiting(runtime):
     started = time.monotonic()
     with pytest.raises(Throttled):
         runtime.invoke("single", {"seconds": 0})
-    assert time.monotonic() - started < 0.1
+    # waiting for the holder would take its 0.4 s left; the bound leaves room for a loaded machine's scheduling
+    assert time.monotonic() - started < 0.3
     holder.join()
     assert runtime.invoke("single", {"seconds": 0}) == {"slept": 0}
     assert runtime.stats()["single"]["throttles"] == 1

@@ -748,7 +748,7 @@ class LocalCloud:
         if self.runtime is not None:
             steps.append(("lambda runtime", self.runtime.close))
         if self.stack is not None:
-            steps.append(("the deploy's scratch folders", self.stack.remove_scratch))
+            steps.append(("the deploy's scratch folders and unserved sockets", self.stack.remove_scratch))
         if self.emulator is not None:
             emulator = self.emulator
 

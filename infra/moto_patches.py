@@ -753,27 +753,6 @@ def _program_file(definition: str) -> Any:
     return CacheFile("asl", material, ".pickle")
 
 
-def _load_program(file: Any) -> object | None:
-    data = file.read() if file is not None else None
-    if data is None:
-        return None
-    try:
-        return pickle.loads(data)  # noqa: S301 - the local cloud's own cache, written by _store_program
-    except Exception:  # noqa: BLE001 - an unreadable program is only a miss (it is written again)
-        return None
-
-
-def _store_program(file: Any, program: object) -> None:
-    if file is None:
-        return
-    try:
-        data = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # noqa: BLE001 - a program that cannot be kept is parsed again next time
-        logger.debug("state machine program not cached: %s", exc)
-        return
-    file.write(data)
-
-
 class _TreeWhenUsed:
     """The parse tree of a definition whose program was read from the cache, parsed when something first uses it:
     moto's VariableReferencesStaticAnalyser (DescribeStateMachineForExecution) visits the tree of the definition,
@@ -821,14 +800,15 @@ def _cached_programs(original: Any) -> Any:
         with _programs_lock:
             cached = _programs.get(definition)
         if cached is None:
-            file = _program_file(definition)  # read once: moto's version is package metadata on disk
-            program = _load_program(file)
+            file = _program_file(definition)  # made once: moto's version is package metadata on disk
+            program = file.load() if file is not None else None
             if program is not None:
                 cached = (program, _TreeWhenUsed(definition))
             else:
                 tree = _parse_tree(definition)
                 cached = (asl_parser.Preprocessor().visit(tree), tree)
-                _store_program(file, cached[0])
+                if file is not None:
+                    file.store(cached[0])
             with _programs_lock:
                 if len(_programs) > 256:
                     _programs.clear()
@@ -4194,15 +4174,11 @@ def _model_files_cached(original: Callable) -> Callable:
 
         file = CacheFile("botocore", f"{full_path}|{status.st_size}|{status.st_mtime_ns}|{botocore.__version__}",
                          ".pickle")
-        kept = file.read()
-        if kept is not None:
-            try:
-                return pickle.loads(kept)
-            except Exception:  # noqa: BLE001 - a damaged or foreign file: parsed again below
-                pass
-        data = original(self, full_path, open_method)
-        if data is not None:
-            file.write(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        data = file.load()
+        if data is None:
+            data = original(self, full_path, open_method)
+            if data is not None:
+                file.store(data)
         return data
 
     return load_file

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import threading
 import time
 from dataclasses import dataclass, field
@@ -154,6 +155,28 @@ class CacheFile:
             logger.debug("%s not cached: %s", self.path, exc)
             return
         self._prune()
+
+    def load(self) -> Any:
+        """What store() pickled here, or None: no cache, no file, or one that does not unpickle (a damaged or foreign
+        file is a miss, written again)."""
+        data = self.read()
+        if data is None:
+            return None
+        try:
+            return pickle.loads(data)  # noqa: S301 - the local cloud's own cache, written by store()
+        except Exception:  # noqa: BLE001 - see above
+            return None
+
+    def store(self, value: object) -> None:
+        """Keep `value` pickled (not kept if it cannot be pickled: computed again next time)."""
+        if self.path is None:
+            return
+        try:
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - see above
+            logger.debug("%s not cached: %s", self.path, exc)
+            return
+        self.write(data)
 
     def _prune(self) -> None:
         """Remove this kind's least recently used files beyond KEPT, and stale temporary files."""

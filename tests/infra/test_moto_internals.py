@@ -1327,8 +1327,20 @@ def test_urls_built_with_builders_made_when_used_are_the_ones_werkzeug_builds():
         patch.apply()
         assert urls() == expected == [["/2015-03-31/functions/fn/invocations", "/b/a/b%20c", "/items/7?page=2",
                                        "/items/8"], ("item", {"n": 9})]
+        # and a map that only matches compiles no builder
+        compiled = []
+        patch.revert()
+        werkzeug_compile = vars(Rule)["_compile_builder"]
+        Rule._compile_builder = lambda rule, append_unknown=True: compiled.append(rule) or werkzeug_compile(
+            rule, append_unknown)
+        patch.apply()
+        routes = Map([Rule("/items/<int:n>", endpoint="item"), Rule("/other", endpoint="other")]).bind("localhost")
+        assert routes.match("/items/3") == ("item", {"n": 3}) and compiled == []
+        assert routes.build("item", {"n": 4}) == "/items/4" and len(compiled) == 1
     finally:
         patch.revert()
+        if "werkzeug_compile" in locals():
+            Rule._compile_builder = werkzeug_compile
         if was_applied:
             patch.apply()
 

@@ -110,6 +110,32 @@ def test_survivors_are_frozen_and_idle_time_reclaims_frozen_cycles():
         gc.unfreeze()
 
 
+def test_start_up_s_full_collection_waits_for_a_second_without_invocations():
+    # it walks everything start-up made (230-280 ms with the interpreter held): requests in flight waited for it
+    # when it ran a second after readiness whatever the load
+    looks = [0]  # the keeper's looks at the activity, one a period
+    busy = [True]
+
+    def activity() -> int:  # while busy, an invocation in every period however this thread is scheduled
+        looks[0] += 1
+        return looks[0] if busy[0] else -1
+
+    keeper = FastKeeper(activity).start()
+    try:
+        deadline = time.monotonic() + 30
+        while looks[0] < 12 and time.monotonic() < deadline:  # ten periods and more, each with invocations
+            time.sleep(0.01)
+        assert looks[0] >= 12 and keeper.reclaimed == 0
+        busy[0] = False
+        deadline = time.monotonic() + 30  # quiet now: its next period but one
+        while not keeper.reclaimed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert keeper.reclaimed == 1
+    finally:
+        keeper.stop()
+        gc.unfreeze()
+
+
 def test_a_freeze_counts_what_it_moves_without_walking_what_is_frozen(monkeypatch):
     # gc.get_freeze_count() walks every frozen object: in a cloud under load, ~33 ms of CPU a call with the
     # interpreter held (~330,000 objects spread over its heap), twice a second. The keeper counts the young

@@ -46,6 +46,12 @@ MEMORY_PUBLISHES = int(os.environ.get("NOTIFYX_BENCH_PUBLISHES", "500"))
 # (bursts stay small: on this 2-core machine a burst of 20 concurrent two-phase commits hits the prepare timeout)
 SIZES = {1: (1, 1, 10, 5), 100: (10, 10, 5, 5), 1000: (50, 20, 3, 5)}
 TWO_PHASE_COMMITS = 10
+#: publishes each publisher makes before the timed ones: the functions' sandboxes scale to the load first, as in a
+#: sustained load (a publish's gateway invocation goes on delivering after its reply, so 10 publishers in flight
+#: keep more than 10 gateway sandboxes busy). With one, the first two rounds of timed publishes met those cold
+#: starts (600-880 ms each, 8 December) and were the p99 of a 10-in-flight row (808 / 819 ms against 454 / 474 ms
+#: with five, two alternating 15 s runs each); each row's slowest publish (`reply_max_ms`) is still reported
+WARMUP_PUBLISHES = 5
 
 # a raw broadcast server: every client but the controller gets `count` frames as fast as websockets can send
 RAW_SERVER = """
@@ -325,7 +331,8 @@ def measure_throughput(endpoints: dict, users: list[dict], raw_port: int) -> dic
         # the CPU of the timed publishes alone: the sockets' opening and closing around them start and stop
         # connect and disconnect sandboxes (30 at once at 30 in flight), which doubled the sandboxes' figure
         window = CpuWindow(endpoints["pid"])
-        result = asyncio.run(run_load(endpoints, users, in_flight, seconds, SUBSCRIBERS_PER_TOPIC, window=window))
+        result = asyncio.run(run_load(endpoints, users, in_flight, seconds, SUBSCRIBERS_PER_TOPIC,
+                                      warmup_publishes=WARMUP_PUBLISHES, window=window))
         (before, load_before), (after, load_after) = window.marks["start"], window.marks["end"]
         raw = asyncio.run(measure_raw_request_reply(raw_port, in_flight, min(seconds, 3.0)))
         row = result.figures()

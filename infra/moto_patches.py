@@ -4161,17 +4161,16 @@ def _model_files_cached(original: Callable) -> Callable:
     the sandboxes' fork server); a pickle loads in a fifth of that. Each load still returns its own new objects; a
     file that is not there is botocore's None; a cache file that does not load is a miss."""
 
-    def load_file(self: Any, full_path: str, open_method: Any) -> Any:
-        from infra.template import CacheFile, cache_dir
+    import botocore
 
-        if cache_dir() is None:
-            return original(self, full_path, open_method)
+    from infra.template import CacheFile
+
+    def load_file(self: Any, full_path: str, open_method: Any) -> Any:
         try:
             status = os.stat(full_path)
-        except OSError:
+        except OSError:  # no such file (botocore tries each extension): botocore's own answer
             return original(self, full_path, open_method)
-        import botocore
-
+        # no cache (NOTIFYX_CACHE_DIR=off): a CacheFile without a path, which loads nothing and keeps nothing
         file = CacheFile("botocore", f"{full_path}|{status.st_size}|{status.st_mtime_ns}|{botocore.__version__}",
                          ".pickle")
         data = file.load()

@@ -1319,9 +1319,10 @@ def test_urls_built_with_builders_made_when_used_are_the_ones_werkzeug_builds():
         matched = adapter.match("/items/9")
         return [built, matched]
 
-    [patch] = [r for r in moto_patches.EMULATOR_PATCHES if r.name == "werkzeug-url-builders-when-used"]
+    patch = moto_patches.patch("werkzeug-url-builders-when-used")
     was_applied = patch.applied
     patch.revert()
+    werkzeug_compile = vars(Rule)["_compile_builder"]  # werkzeug's own
     try:
         expected = urls()
         patch.apply()
@@ -1330,7 +1331,6 @@ def test_urls_built_with_builders_made_when_used_are_the_ones_werkzeug_builds():
         # and a map that only matches compiles no builder
         compiled = []
         patch.revert()
-        werkzeug_compile = vars(Rule)["_compile_builder"]
         Rule._compile_builder = lambda rule, append_unknown=True: compiled.append(rule) or werkzeug_compile(
             rule, append_unknown)
         patch.apply()
@@ -1339,8 +1339,7 @@ def test_urls_built_with_builders_made_when_used_are_the_ones_werkzeug_builds():
         assert routes.build("item", {"n": 4}) == "/items/4" and len(compiled) == 1
     finally:
         patch.revert()
-        if "werkzeug_compile" in locals():
-            Rule._compile_builder = werkzeug_compile
+        Rule._compile_builder = werkzeug_compile
         if was_applied:
             patch.apply()
 
@@ -1364,7 +1363,7 @@ def test_a_model_file_from_the_cache_is_the_one_botocore_parses(tmp_path, monkey
     from infra import moto_patches
 
     monkeypatch.setenv("NOTIFYX_CACHE_DIR", str(tmp_path))
-    [patch] = [r for r in moto_patches.BOTOCORE_PATCHES if r.name == "botocore-model-files-cached"]
+    patch = moto_patches.patch("botocore-model-files-cached")
     was_applied = patch.applied
     patch.revert()
     parse = vars(JSONFileLoader)["_load_file"]  # botocore's own

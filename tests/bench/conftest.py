@@ -129,6 +129,11 @@ def running_cloud(directory: Path, nofile: int, parameters: dict[str, str] | Non
             child.wait()
 
 
+def cloud_stats(endpoints: dict) -> dict:
+    """The cloud process's RSS (MB) and GC pauses so far (written by running_cloud's cloud four times a second)."""
+    return json.loads(Path(endpoints["stats_file"]).read_text())
+
+
 def _inherit_nofile(limit: int):
     def raise_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))

@@ -32,6 +32,7 @@ import boto3
 import pytest
 from websockets.asyncio.client import connect
 
+from conftest import cloud_stats
 from publish_load import percentile, run_load, sign_up
 
 pytestmark = pytest.mark.timeout(600)
@@ -275,11 +276,6 @@ def pauses_by_phase(long_pauses: list[dict]) -> dict[str, dict]:
         row["max_ms"] = max(row["max_ms"], pause["ms"])
         row["max_cpu_ms"] = max(row["max_cpu_ms"], pause["cpu_ms"])
     return by_phase
-
-
-def cloud_stats(endpoints: dict) -> dict:
-    """The cloud process's RSS (MB) and GC pauses so far (written by tests/bench/conftest.py's cloud)."""
-    return json.loads(open(endpoints["stats_file"]).read())
 
 
 def cpu_seconds(root: int) -> dict[str, float]:

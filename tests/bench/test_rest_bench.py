@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import running_cloud
+from conftest import cloud_stats, running_cloud
 from publish_load import percentile, sign_up
 
 SECONDS = float(os.environ.get("NOTIFYX_REST_SECONDS", "4"))  # each row's run; make test: 2
@@ -137,8 +137,13 @@ def test_rest_bench(rest_cloud, results_dir):
                   f"{function['requests_per_s']} req/s, p50 {function['p50_ms']} ms, p99 {function['p99_ms']} ms "
                   f"(the load generator's CPU {function['load_generator_cpu_us_per_request']} µs a request); "
                   f"static document {static['requests_per_s']} req/s, p50 {static['p50_ms']} ms")
+    # the "no GC pause over 20 ms during the benchmark runs", for this cloud (its start-up's apart)
+    gc_stats = {key: cloud_stats(endpoints)["gc"][key] for key in ("max_ms", "max_cpu_ms", "over_20_ms", "collections")}
+    print(f"\nthe REST cloud's longest GC pause while serving: {gc_stats['max_ms']:.1f} ms ("
+          f"{gc_stats['max_cpu_ms']:.1f} ms of CPU at most), {gc_stats['over_20_ms']} of {gc_stats['collections']} "
+          f"collections over 20 ms")
     result = {"benchmark": "rest", "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows}
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows, "gc": gc_stats}
     (results_dir / "rest.json").write_text(json.dumps(result, indent=2) + "\n")
     for row in rows:
         assert row["function"]["errors"] == 0, row
